@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+
+/// @title DepinDeviceRegistry
+/// @notice One ERC-721 token per DePIN device. A device is identified by the EVM address of its
+/// secp256k1 key (last 20 bytes of keccak256 of the uncompressed public key) and the token id is
+/// `uint256(uint160(device))`. Registration must be authorised by an EIP-712 signature made with
+/// the device key, so only the holder of the device key can bind the device to an owner.
+/// @dev Anyone may submit a registration (for example a relayer paying the gas); the signature
+/// fixes every field, including the owner. A revoked device keeps its token but is no longer
+/// active, and cannot be registered again: revocation is final because the key may be compromised.
+contract DeviceRegistry is ERC721, AccessControl, EIP712 {
+    /// @notice EIP-712 type hash of the registration permit signed by the device key.
+    bytes32 public constant REGISTER_TYPEHASH = keccak256(
+        "Register(address owner,address device,uint8 keyType,bytes32 deviceId,bytes32 metadataHash,uint256 nonce,uint256 deadline)"
+    );
+
+    /// @dev Stored per device; the owner lives in the ERC-721 state.
+    struct Device {
+        uint8 keyType;
+        bool revoked;
+        bytes32 deviceId;
+        bytes32 metadataHash;
+    }
+
+    mapping(address device => Device) private _devices;
+    mapping(address device => uint256) private _nonces;
+
+    /// @notice The device already has a token (active or revoked).
+    error AlreadyRegistered(address device);
+    /// @notice The signature is malformed, malleable (high S, v not 27/28) or not made by the device key.
+    error InvalidSignature();
+    /// @notice The signature deadline has passed.
+    error Expired(uint256 deadline);
+    /// @notice The caller is neither the token owner nor an admin.
+    error NotAuthorized(address caller);
+    /// @notice No token exists for the device.
+    error NotFound(address device);
+    /// @notice The device was already revoked.
+    error AlreadyRevoked(address device);
+    /// @notice The zero address was given as owner or device.
+    error ZeroAddress();
+
+    /// @notice A device was registered and its token minted to `owner`.
+    event DeviceRegistered(
+        address indexed device, address indexed owner, uint8 keyType, bytes32 deviceId, bytes32 metadataHash
+    );
+    /// @notice A device was revoked by `by` (its token owner or an admin).
+    event DeviceRevoked(address indexed device, address indexed by);
+
+    /// @notice Deploys the registry; the deployer receives `DEFAULT_ADMIN_ROLE`.
+    constructor() ERC721("Depin Device", "DEVICE") EIP712("DepinDeviceRegistry", "1") {
+        _grantRole(DEFAULT_ADMIN_ROLE, msg.sender);
+    }
+
+    /// @notice Registers `device` and mints its token to `owner`.
+    /// @dev The device key signs `Register(owner, device, keyType, deviceId, metadataHash, nonce,
+    /// deadline)` where `nonce` is `nonces(device)`; the nonce increases on success. The signature
+    /// is 65 bytes r || s || v with v in {27, 28} and a low S.
+    /// @param owner Account that receives the device token.
+    /// @param device EVM address of the device's secp256k1 key.
+    /// @param keyType Key type code as defined by the SDK (stored, not interpreted).
+    /// @param deviceId Device identifier as defined by the SDK.
+    /// @param metadataHash Hash of off-chain device metadata.
+    /// @param deadline Last block timestamp at which the signature is accepted.
+    /// @param signature EIP-712 signature by the device key.
+    /// @return tokenId The minted token id, `uint256(uint160(device))`.
+    function register(
+        address owner,
+        address device,
+        uint8 keyType,
+        bytes32 deviceId,
+        bytes32 metadataHash,
+        uint256 deadline,
+        bytes calldata signature
+    ) external returns (uint256 tokenId) {
+        if (owner == address(0) || device == address(0)) revert ZeroAddress();
+        if (block.timestamp > deadline) revert Expired(deadline);
+        tokenId = uint256(uint160(device));
+        if (_ownerOf(tokenId) != address(0)) revert AlreadyRegistered(device);
+
+        uint256 nonce = _nonces[device];
+        bytes32 structHash =
+            keccak256(abi.encode(REGISTER_TYPEHASH, owner, device, keyType, deviceId, metadataHash, nonce, deadline));
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(_hashTypedDataV4(structHash), signature);
+        if (err != ECDSA.RecoverError.NoError || signer != device) revert InvalidSignature();
+
+        _nonces[device] = nonce + 1;
+        _devices[device] = Device({keyType: keyType, revoked: false, deviceId: deviceId, metadataHash: metadataHash});
+        emit DeviceRegistered(device, owner, keyType, deviceId, metadataHash);
+        _safeMint(owner, tokenId);
+    }
+
+    /// @notice Marks `device` as revoked. The token is kept; `deviceInfo` then reports it inactive.
+    /// @dev Callable by the current token owner or by an account with `DEFAULT_ADMIN_ROLE`.
+    /// @param device EVM address of the device key.
+    function revoke(address device) external {
+        address owner = _ownerOf(uint256(uint160(device)));
+        if (owner == address(0)) revert NotFound(device);
+        if (msg.sender != owner && !hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert NotAuthorized(msg.sender);
+        Device storage d = _devices[device];
+        if (d.revoked) revert AlreadyRevoked(device);
+        d.revoked = true;
+        emit DeviceRevoked(device, msg.sender);
+    }
+
+    /// @notice Returns the registration of `device`; reverts with `NotFound` if it has none.
+    /// @param device EVM address of the device key.
+    /// @return owner Current token owner.
+    /// @return keyType Key type code given at registration.
+    /// @return deviceId Device identifier given at registration.
+    /// @return metadataHash Metadata hash given at registration.
+    /// @return active False once the device has been revoked.
+    function deviceInfo(address device)
+        external
+        view
+        returns (address owner, uint8 keyType, bytes32 deviceId, bytes32 metadataHash, bool active)
+    {
+        owner = _ownerOf(uint256(uint160(device)));
+        if (owner == address(0)) revert NotFound(device);
+        Device storage d = _devices[device];
+        return (owner, d.keyType, d.deviceId, d.metadataHash, !d.revoked);
+    }
+
+    /// @notice The nonce the next registration signature of `device` must use.
+    /// @param device EVM address of the device key.
+    /// @return The current nonce.
+    function nonces(address device) external view returns (uint256) {
+        return _nonces[device];
+    }
+
+    /// @notice The EIP-712 domain separator (name "DepinDeviceRegistry", version "1", this chain id
+    /// and this contract's address).
+    /// @return The domain separator.
+    // solhint-disable-next-line func-name-mixedcase
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    /// @notice ERC-165 support for ERC-721 and AccessControl interfaces.
+    /// @param interfaceId The interface identifier.
+    /// @return True if supported.
+    function supportsInterface(bytes4 interfaceId) public view override(ERC721, AccessControl) returns (bool) {
+        return super.supportsInterface(interfaceId);
+    }
+}
