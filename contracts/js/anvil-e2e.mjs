@@ -1,0 +1,304 @@
+#!/usr/bin/env node
+// End-to-end test of the committed artifacts on a real local node: starts anvil (from
+// node_modules) on a free port, deploys DepinToken, DeviceRegistry and RewardDistributor from
+// contracts/artifacts, and checks every success and failure path with viem. Claim trees come from
+// oz-merkle-tree.cjs, so this also proves OpenZeppelin StandardMerkleTree output is accepted.
+//
+//   node contracts/js/anvil-e2e.mjs        prints one line per check, exit 1 on the first failure
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import {
+  createPublicClient,
+  createWalletClient,
+  http,
+  keccak256,
+  toHex,
+  hexToBigInt,
+  domainSeparator,
+  BaseError,
+  ContractFunctionRevertedError,
+  parseEventLogs,
+  zeroHash,
+} from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { foundry } from 'viem/chains';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const ANVIL = join(root, 'node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil');
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
+// anvil's well-known development keys (mnemonic "test test ... junk"); local test chain only.
+const admin = privateKeyToAccount('0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80');
+const alice = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d');
+const relayer = privateKeyToAccount('0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a');
+// Device keys: arbitrary fixed secp256k1 keys.
+const dev = (n) => privateKeyToAccount(toHex(n, { size: 32 }));
+
+function artifact(name) {
+  return {
+    abi: JSON.parse(readFileSync(join(root, 'artifacts', `${name}.abi`), 'utf8')),
+    bytecode: '0x' + readFileSync(join(root, 'artifacts', `${name}.bin`), 'utf8').trim(),
+  };
+}
+
+function startAnvil() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(ANVIL, ['--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('anvil did not start within 20 s')), 20000);
+    child.on('error', reject);
+    child.stdout.on('data', (d) => {
+      buf += d.toString();
+      const m = buf.match(/Listening on ([0-9.]+:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: `http://${m[1]}` });
+      }
+    });
+  });
+}
+
+let passed = 0;
+function ok(what) {
+  passed += 1;
+  console.log(`ok ${passed} - ${what}`);
+}
+
+async function expectRevert(promise, errorName, what) {
+  try {
+    await promise;
+  } catch (e) {
+    const r = e instanceof BaseError ? e.walk((x) => x instanceof ContractFunctionRevertedError) : null;
+    const got = r?.data?.errorName ?? r?.reason ?? e.shortMessage ?? String(e);
+    assert.equal(got, errorName, `${what}: expected revert ${errorName}, got ${got}`);
+    ok(`${what} reverts with ${errorName}`);
+    return r.data?.args;
+  }
+  assert.fail(`${what}: expected revert ${errorName}, but it succeeded`);
+}
+
+function ozTree(values) {
+  const out = execFileSync(process.execPath, [join(here, 'oz-merkle-tree.cjs')], {
+    input: JSON.stringify({ values: values.map(([a, n]) => [a, n.toString()]) }),
+  });
+  return JSON.parse(out.toString());
+}
+
+async function main() {
+  const { child, url } = await startAnvil();
+  try {
+    const pub = createPublicClient({ chain: foundry, transport: http(url) });
+    const wallet = (account) => createWalletClient({ account, chain: foundry, transport: http(url) });
+
+    async function deploy(name, args, from = admin) {
+      const { abi, bytecode } = artifact(name);
+      const hash = await wallet(from).deployContract({ abi, bytecode, args });
+      const rc = await pub.waitForTransactionReceipt({ hash });
+      assert.equal(rc.status, 'success');
+      return { address: rc.contractAddress, abi };
+    }
+    async function send(c, functionName, args, from) {
+      const { request } = await pub.simulateContract({ address: c.address, abi: c.abi, functionName, args, account: from });
+      const hash = await wallet(from).writeContract(request);
+      const rc = await pub.waitForTransactionReceipt({ hash });
+      assert.equal(rc.status, 'success', `${functionName} mined but failed`);
+      return parseEventLogs({ abi: c.abi, logs: rc.logs });
+    }
+    const sim = (c, functionName, args, from) =>
+      pub.simulateContract({ address: c.address, abi: c.abi, functionName, args, account: from });
+    const read = (c, functionName, args = []) => pub.readContract({ address: c.address, abi: c.abi, functionName, args });
+
+    // ------------------------------------------------------------------ DeviceRegistry
+    const reg = await deploy('DeviceRegistry', []);
+    ok(`DeviceRegistry deployed at ${reg.address}`);
+
+    const typehash = keccak256(
+      toHex(
+        'Register(address owner,address device,uint8 keyType,bytes32 deviceId,bytes32 metadataHash,uint256 nonce,uint256 deadline)',
+      ),
+    );
+    assert.equal(await read(reg, 'REGISTER_TYPEHASH'), typehash);
+    ok('REGISTER_TYPEHASH matches the documented type string');
+    const domain = { name: 'DepinDeviceRegistry', version: '1', chainId: foundry.id, verifyingContract: reg.address };
+    assert.equal(await read(reg, 'DOMAIN_SEPARATOR'), domainSeparator({ domain }));
+    ok('DOMAIN_SEPARATOR matches viem domainSeparator(name, version, chainId, verifyingContract)');
+    assert.equal(await read(reg, 'supportsInterface', ['0x80ac58cd']), true);
+    assert.equal(await read(reg, 'supportsInterface', ['0x7965db0b']), true);
+    ok('supports ERC-721 and AccessControl interfaces');
+
+    const types = {
+      Register: [
+        { name: 'owner', type: 'address' },
+        { name: 'device', type: 'address' },
+        { name: 'keyType', type: 'uint8' },
+        { name: 'deviceId', type: 'bytes32' },
+        { name: 'metadataHash', type: 'bytes32' },
+        { name: 'nonce', type: 'uint256' },
+        { name: 'deadline', type: 'uint256' },
+      ],
+    };
+    const farDeadline = 4102444800n; // 2100-01-01
+    async function permit(signer, fields, dom = domain) {
+      const message = {
+        owner: alice.address,
+        device: signer.address,
+        keyType: 1,
+        deviceId: keccak256(toHex(`id-${signer.address}`)),
+        metadataHash: keccak256(toHex('meta')),
+        nonce: 0n,
+        deadline: farDeadline,
+        ...fields,
+      };
+      const signature = await signer.signTypedData({ domain: dom, types, primaryType: 'Register', message });
+      return { message, signature };
+    }
+    const regArgs = ({ message: m, signature }) => [m.owner, m.device, m.keyType, m.deviceId, m.metadataHash, m.deadline, signature];
+
+    const d1 = dev(0x1001n);
+    const p1 = await permit(d1, {});
+    const tokenId = hexToBigInt(d1.address);
+    let ev = await send(reg, 'register', regArgs(p1), relayer);
+    const registered = ev.find((e) => e.eventName === 'DeviceRegistered');
+    assert.equal(registered.args.device, d1.address);
+    assert.equal(registered.args.owner, alice.address);
+    assert.ok(ev.some((e) => e.eventName === 'Transfer' && e.args.tokenId === tokenId));
+    ok('register by a relayer with the device signature mints token uint160(device) to the owner');
+    assert.deepEqual(await read(reg, 'deviceInfo', [d1.address]), [alice.address, 1, p1.message.deviceId, p1.message.metadataHash, true]);
+    assert.equal(await read(reg, 'ownerOf', [tokenId]), alice.address);
+    assert.equal(await read(reg, 'nonces', [d1.address]), 1n);
+    ok('deviceInfo, ownerOf and nonces after registration');
+    await expectRevert(sim(reg, 'register', regArgs(p1), relayer), 'AlreadyRegistered', 'replayed registration');
+
+    const d2 = dev(0x1002n);
+    const good2 = await permit(d2, {});
+    await expectRevert(sim(reg, 'register', regArgs(await permit(dev(0x9999n), { device: d2.address })), relayer), 'InvalidSignature', 'signature by another key');
+    await expectRevert(sim(reg, 'register', regArgs({ ...good2, message: { ...good2.message, owner: relayer.address } }), relayer), 'InvalidSignature', 'owner swapped after signing');
+    await expectRevert(sim(reg, 'register', regArgs({ ...good2, message: { ...good2.message, keyType: 2 } }), relayer), 'InvalidSignature', 'keyType changed after signing');
+    await expectRevert(sim(reg, 'register', regArgs(await permit(d2, { nonce: 1n })), relayer), 'InvalidSignature', 'signature over a wrong nonce');
+    await expectRevert(sim(reg, 'register', regArgs(await permit(d2, {}, { ...domain, chainId: 1 })), relayer), 'InvalidSignature', 'signature for another chainId');
+    await expectRevert(sim(reg, 'register', regArgs(await permit(d2, {}, { ...domain, verifyingContract: relayer.address })), relayer), 'InvalidSignature', 'signature for another verifyingContract');
+    {
+      const sig = good2.signature.slice(2);
+      const r = sig.slice(0, 64);
+      const s = hexToBigInt('0x' + sig.slice(64, 128));
+      const v = parseInt(sig.slice(128), 16);
+      const highS = '0x' + r + toHex(SECP256K1_N - s, { size: 32 }).slice(2) + (v === 27 ? '1c' : '1b');
+      await expectRevert(sim(reg, 'register', regArgs({ ...good2, signature: highS }), relayer), 'InvalidSignature', 'high-S twin of a valid signature');
+      const v01 = '0x' + sig.slice(0, 128) + toHex(v - 27, { size: 1 }).slice(2);
+      await expectRevert(sim(reg, 'register', regArgs({ ...good2, signature: v01 }), relayer), 'InvalidSignature', 'valid signature with v in {0,1}');
+      await expectRevert(sim(reg, 'register', regArgs({ ...good2, signature: '0x' + sig.slice(0, 128) }), relayer), 'InvalidSignature', '64-byte signature');
+    }
+    const block = await pub.getBlock();
+    await expectRevert(sim(reg, 'register', regArgs(await permit(d2, { deadline: block.timestamp - 1n })), relayer), 'Expired', 'expired deadline');
+    await expectRevert(sim(reg, 'register', regArgs({ ...good2, message: { ...good2.message, owner: '0x0000000000000000000000000000000000000000' } }), relayer), 'ZeroAddress', 'zero owner');
+    await send(reg, 'register', regArgs(good2), relayer);
+    ok('the untampered low-S signature still registers the device');
+
+    await expectRevert(sim(reg, 'revoke', [d1.address], relayer), 'NotAuthorized', 'revoke by a stranger');
+    ev = await send(reg, 'revoke', [d1.address], alice);
+    assert.equal(ev[0].eventName, 'DeviceRevoked');
+    assert.equal(ev[0].args.by, alice.address);
+    assert.equal((await read(reg, 'deviceInfo', [d1.address]))[4], false);
+    assert.equal(await read(reg, 'ownerOf', [tokenId]), alice.address);
+    ok('revoke by the token owner marks the device inactive and keeps the token');
+    await expectRevert(sim(reg, 'revoke', [d1.address], alice), 'AlreadyRevoked', 'second revoke');
+    await expectRevert(sim(reg, 'register', regArgs(await permit(d1, { nonce: 1n })), relayer), 'AlreadyRegistered', 're-registering a revoked device');
+    ev = await send(reg, 'revoke', [d2.address], admin);
+    assert.equal(ev[0].args.by, admin.address);
+    ok('revoke by the admin');
+    await expectRevert(sim(reg, 'revoke', [dev(0x1003n).address], admin), 'NotFound', 'revoke of an unknown device');
+    await expectRevert(read(reg, 'deviceInfo', [dev(0x1003n).address]), 'NotFound', 'deviceInfo of an unknown device');
+
+    // ------------------------------------------------------------------ RewardDistributor
+    const oracle = alice;
+    const tok = await deploy('DepinToken', ['Depin Test', 'DPT']);
+    const dist = await deploy('RewardDistributor', [tok.address, oracle.address]);
+    ok(`DepinToken and RewardDistributor deployed at ${tok.address}, ${dist.address}`);
+    await expectRevert(sim(tok, 'mint', [relayer.address, 1n], relayer), 'OwnableUnauthorizedAccount', 'mint by a non-owner');
+
+    const [u1, u2, u3, u4] = [0x2001n, 0x2002n, 0x2003n, 0x2004n].map((n) => dev(n).address);
+    await expectRevert(sim(dist, 'claim', [u1, 1n, []], relayer), 'NoRoot', 'claim before any root');
+
+    const e1 = [[u1, 100n], [u2, 50n], [u3, 25n]];
+    const t1 = ozTree(e1);
+    await expectRevert(sim(dist, 'publishRoot', [1n, t1.root, 175n], admin), 'AccessControlUnauthorizedAccount', 'publishRoot without ORACLE_ROLE');
+    await expectRevert(sim(dist, 'publishRoot', [1n, zeroHash, 0n], oracle), 'ZeroRoot', 'zero root');
+    ev = await send(dist, 'publishRoot', [1n, t1.root, 175n], oracle);
+    assert.equal(ev.length, 1);
+    assert.equal(ev[0].eventName, 'RootPublished');
+    ok('oracle publishes epoch 1');
+    ev = await send(dist, 'publishRoot', [1n, t1.root, 175n], oracle);
+    assert.equal(ev.length, 0);
+    ok('re-publishing the same (epoch, root, total) is a no-op without event');
+    await expectRevert(sim(dist, 'publishRoot', [1n, keccak256('0x01'), 175n], oracle), 'EpochAlreadyPublished', 'different root for epoch 1');
+    await expectRevert(sim(dist, 'publishRoot', [1n, t1.root, 176n], oracle), 'EpochAlreadyPublished', 'different total for epoch 1');
+    await expectRevert(sim(dist, 'publishRoot', [0n, t1.root, 175n], oracle), 'EpochNotIncreasing', 'unpublished epoch below the latest');
+
+    await expectRevert(sim(dist, 'claim', [u1, 100n, t1.proofs[0]], relayer), 'InsufficientFunds', 'claim from an unfunded distributor');
+    await send(tok, 'mint', [dist.address, 1000n], admin);
+    ev = await send(dist, 'claim', [u1, 100n, t1.proofs[0]], relayer);
+    const claimedEv = ev.find((e) => e.eventName === 'Claimed');
+    assert.deepEqual([claimedEv.args.account, claimedEv.args.epoch, claimedEv.args.amount, claimedEv.args.cumulativeAmount], [u1, 1n, 100n, 100n]);
+    assert.equal(await read(tok, 'balanceOf', [u1]), 100n);
+    assert.equal(await read(dist, 'claimed', [u1]), 100n);
+    ok('claim with an OpenZeppelin StandardMerkleTree proof pays the account (submitted by a third party)');
+    await expectRevert(sim(dist, 'claim', [u1, 100n, t1.proofs[0]], relayer), 'NothingToClaim', 'double claim');
+    await expectRevert(sim(dist, 'claim', [u1, 1000n, t1.proofs[0]], relayer), 'InvalidProof', 'inflated amount');
+    await expectRevert(sim(dist, 'claim', [u2, 50n, t1.proofs[0]], relayer), 'InvalidProof', 'proof of another leaf');
+    await expectRevert(sim(dist, 'claim', [u2, 50n, [t1.leaves[1]]], relayer), 'InvalidProof', 'forged proof');
+    await expectRevert(sim(dist, 'claim', [u2, 50n, []], relayer), 'InvalidProof', 'empty proof against a 3-leaf tree');
+    await send(dist, 'claim', [u2, 50n, t1.proofs[1]], relayer);
+    assert.equal(await read(tok, 'balanceOf', [u2]), 50n);
+    ok('second account claims its leaf');
+
+    const e3 = [[u1, 250n], [u2, 50n], [u3, 25n], [u4, 10n]];
+    const t3 = ozTree(e3);
+    await send(dist, 'publishRoot', [3n, t3.root, 335n], oracle);
+    ok('epoch 3 published after epoch 1 (gaps allowed)');
+    await expectRevert(sim(dist, 'publishRoot', [2n, t3.root, 335n], oracle), 'EpochNotIncreasing', 'epoch 2 after epoch 3');
+    ev = await send(dist, 'publishRoot', [1n, t1.root, 175n], oracle);
+    assert.equal(ev.length, 0);
+    ok('re-publishing an older epoch with its own root is also a no-op');
+    await expectRevert(sim(dist, 'publishRoot', [1n, t3.root, 335n], oracle), 'EpochAlreadyPublished', 'another root for the older epoch 1');
+    assert.equal(await read(dist, 'latestEpoch'), 3n);
+    assert.equal(await read(dist, 'latestRoot'), t3.root);
+    assert.equal(await read(dist, 'rootOf', [1n]), t1.root);
+    assert.equal(await read(dist, 'rootOf', [2n]), zeroHash);
+    assert.equal(await read(dist, 'totalOf', [3n]), 335n);
+    ok('latestEpoch, latestRoot, rootOf, totalOf');
+
+    ev = await send(dist, 'claim', [u1, 250n, t3.proofs[0]], relayer);
+    assert.equal(ev.find((e) => e.eventName === 'Claimed').args.amount, 150n);
+    assert.equal(await read(tok, 'balanceOf', [u1]), 250n);
+    ok('cumulative claim pays only the difference (150)');
+    await expectRevert(sim(dist, 'claim', [u2, 50n, t3.proofs[1]], relayer), 'NothingToClaim', 'unchanged cumulative amount');
+    await expectRevert(sim(dist, 'claim', [u3, 25n, t1.proofs[2]], relayer), 'InvalidProof', 'proof against a superseded root');
+    await send(dist, 'claim', [u3, 25n, t3.proofs[2]], relayer);
+    await send(dist, 'claim', [u4, 10n, t3.proofs[3]], relayer);
+    assert.equal(await read(dist, 'totalClaimed'), 335n);
+    assert.equal(await read(tok, 'balanceOf', [dist.address]), 1000n - 335n);
+    ok('totalClaimed and balances add up');
+
+    const t4 = ozTree([[u1, 1000n]]);
+    assert.deepEqual(t4.proofs[0], []);
+    await send(dist, 'publishRoot', [4n, t4.root, 1000n], oracle);
+    await expectRevert(sim(dist, 'claim', [u1, 1000n, []], relayer), 'InsufficientFunds', 'claim above the balance');
+    await send(tok, 'mint', [dist.address, 85n], admin);
+    await send(dist, 'claim', [u1, 1000n, []], relayer);
+    assert.equal(await read(tok, 'balanceOf', [u1]), 1000n);
+    ok('single-leaf tree (empty proof) claim');
+
+    console.log(`# all ${passed} checks passed`);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+main().catch((e) => {
+  console.error(`not ok - ${e && e.stack ? e.stack : e}`);
+  process.exit(1);
+});
