@@ -1,0 +1,2 @@
+//! depin-chains (work in progress).
+#![no_std]

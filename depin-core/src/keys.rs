@@ -1,0 +1,659 @@
+//! Device keys: Ed25519, secp256k1 ECDSA and P-256 ECDSA behind one API.
+//!
+//! Every type here is built on the RustCrypto [`signature`] traits: [`SigningKey`]
+//! implements [`signature::Signer`] and [`signature::Keypair`], [`PublicKey`] implements
+//! [`signature::Verifier`]. Verification is *strict* for all three schemes:
+//!
+//! * Ed25519 public keys must be canonical encodings of torsion-free points of large
+//!   order (small-order "weak" keys are refused when the key is parsed), `S` must be
+//!   reduced (`S < l`), `R` must be a canonical encoding of a point that is not of small
+//!   order, and the cofactorless equation is checked (`verify_strict`).
+//! * ECDSA signatures (secp256k1 and P-256) must have `1 <= r, s < n` and low `S`
+//!   (`s <= n/2`); the high-S twin of a valid signature is rejected, so signatures are
+//!   not malleable. Signing always produces low-S signatures (RFC 6979 nonces).
+//!
+//! ECDSA here means ECDSA over SHA-256 of the message on both curves; Ed25519 is
+//! PureEdDSA (RFC 8032).
+
+use core::fmt;
+
+use ed25519_dalek::{Signer as _, SigningKey as EdSigningKey, VerifyingKey as EdVerifyingKey};
+use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
+use signature::hazmat::{PrehashSigner, PrehashVerifier};
+
+use crate::error::{Error, Result};
+
+/// Length of every signature in depin-rs: Ed25519 `R || S`, ECDSA `r || s`.
+pub const SIGNATURE_LEN: usize = 64;
+/// Maximum encoded public key length (compressed SEC1 ECDSA keys).
+pub const MAX_PUBLIC_KEY_LEN: usize = 33;
+
+/// The three supported signature schemes. The numeric tag is part of wire formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[repr(u8)]
+pub enum KeyType {
+    /// Ed25519 (RFC 8032), 32-byte public keys.
+    Ed25519 = 0,
+    /// ECDSA over secp256k1 with SHA-256, 33-byte compressed SEC1 public keys.
+    Secp256k1 = 1,
+    /// ECDSA over NIST P-256 (secp256r1) with SHA-256, 33-byte compressed SEC1 public keys.
+    P256 = 2,
+}
+
+impl KeyType {
+    /// All key types, in tag order.
+    pub const ALL: [KeyType; 3] = [KeyType::Ed25519, KeyType::Secp256k1, KeyType::P256];
+
+    /// Parse the one-byte wire tag.
+    pub fn from_tag(tag: u8) -> Result<Self> {
+        match tag {
+            0 => Ok(KeyType::Ed25519),
+            1 => Ok(KeyType::Secp256k1),
+            2 => Ok(KeyType::P256),
+            other => Err(Error::UnknownKeyType(other)),
+        }
+    }
+
+    /// The one-byte wire tag.
+    pub const fn tag(self) -> u8 {
+        self as u8
+    }
+
+    /// Length of this type's encoded public key.
+    pub const fn public_key_len(self) -> usize {
+        match self {
+            KeyType::Ed25519 => 32,
+            KeyType::Secp256k1 | KeyType::P256 => 33,
+        }
+    }
+}
+
+impl fmt::Display for KeyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeyType::Ed25519 => "ed25519",
+            KeyType::Secp256k1 => "secp256k1",
+            KeyType::P256 => "p256",
+        })
+    }
+}
+
+/// A public key of one of the supported schemes, already validated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PublicKey {
+    /// An Ed25519 key (canonical, torsion-free, not of small order).
+    Ed25519(EdVerifyingKey),
+    /// A secp256k1 ECDSA key.
+    Secp256k1(k256::ecdsa::VerifyingKey),
+    /// A P-256 ECDSA key.
+    P256(p256::ecdsa::VerifyingKey),
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = self.to_bytes();
+        write!(f, "PublicKey({}:", self.key_type())?;
+        for b in bytes.as_ref() {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// An encoded public key in a fixed-size buffer (no allocation).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PublicKeyBytes {
+    len: u8,
+    buf: [u8; MAX_PUBLIC_KEY_LEN],
+}
+
+impl PublicKeyBytes {
+    pub(crate) fn from_slice(bytes: &[u8]) -> Self {
+        let mut buf = [0u8; MAX_PUBLIC_KEY_LEN];
+        let len = bytes.len().min(MAX_PUBLIC_KEY_LEN);
+        buf[..len].copy_from_slice(&bytes[..len]);
+        PublicKeyBytes {
+            len: len as u8,
+            buf,
+        }
+    }
+}
+
+impl AsRef<[u8]> for PublicKeyBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+}
+
+impl fmt::Debug for PublicKeyBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.as_ref() {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_ed25519_key(bytes: &[u8]) -> Result<EdVerifyingKey> {
+    let kt = KeyType::Ed25519;
+    let arr: &[u8; 32] = bytes.try_into().map_err(|_| Error::InvalidKeyLength {
+        key_type: kt,
+        expected: 32,
+        actual: bytes.len(),
+    })?;
+    let vk = EdVerifyingKey::from_bytes(arr).map_err(|_| Error::InvalidKey {
+        key_type: kt,
+        reason: "not a point on the curve",
+    })?;
+    let point = vk.to_edwards();
+    if point.compress().as_bytes() != arr {
+        return Err(Error::InvalidKey {
+            key_type: kt,
+            reason: "non-canonical point encoding",
+        });
+    }
+    if vk.is_weak() {
+        return Err(Error::InvalidKey {
+            key_type: kt,
+            reason: "small-order (weak) key",
+        });
+    }
+    if !point.is_torsion_free() {
+        return Err(Error::InvalidKey {
+            key_type: kt,
+            reason: "key has a torsion component",
+        });
+    }
+    Ok(vk)
+}
+
+fn sec1_len_check(key_type: KeyType, bytes: &[u8]) -> Result<()> {
+    if bytes.len() != 33 {
+        return Err(Error::InvalidKeyLength {
+            key_type,
+            expected: 33,
+            actual: bytes.len(),
+        });
+    }
+    if bytes[0] != 0x02 && bytes[0] != 0x03 {
+        return Err(Error::InvalidKey {
+            key_type,
+            reason: "expected a compressed SEC1 point (prefix 0x02 or 0x03)",
+        });
+    }
+    Ok(())
+}
+
+impl PublicKey {
+    /// Parse a public key of the given type from its canonical encoding: 32 bytes for
+    /// Ed25519, 33-byte compressed SEC1 for secp256k1 and P-256.
+    ///
+    /// ```
+    /// use depin_core::{KeyType, PublicKey};
+    /// let err = PublicKey::from_bytes(KeyType::Ed25519, &[0u8; 31]).unwrap_err();
+    /// assert!(err.to_string().contains("32 bytes"));
+    /// ```
+    pub fn from_bytes(key_type: KeyType, bytes: &[u8]) -> Result<Self> {
+        match key_type {
+            KeyType::Ed25519 => parse_ed25519_key(bytes).map(PublicKey::Ed25519),
+            KeyType::Secp256k1 => {
+                sec1_len_check(key_type, bytes)?;
+                k256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
+                    .map(PublicKey::Secp256k1)
+                    .map_err(|_| Error::InvalidKey {
+                        key_type,
+                        reason: "not a point on the curve",
+                    })
+            }
+            KeyType::P256 => {
+                sec1_len_check(key_type, bytes)?;
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
+                    .map(PublicKey::P256)
+                    .map_err(|_| Error::InvalidKey {
+                        key_type,
+                        reason: "not a point on the curve",
+                    })
+            }
+        }
+    }
+
+    /// Parse an uncompressed (65-byte, `0x04` prefix) or compressed SEC1 ECDSA key.
+    /// Useful for keys exported by secure elements, which often give the uncompressed form.
+    pub fn from_sec1(key_type: KeyType, bytes: &[u8]) -> Result<Self> {
+        let bad = |reason| Error::InvalidKey { key_type, reason };
+        match key_type {
+            KeyType::Ed25519 => Err(bad("Ed25519 keys have no SEC1 form")),
+            KeyType::Secp256k1 => k256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
+                .map(PublicKey::Secp256k1)
+                .map_err(|_| bad("invalid SEC1 point")),
+            KeyType::P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
+                .map(PublicKey::P256)
+                .map_err(|_| bad("invalid SEC1 point")),
+        }
+    }
+
+    /// The key's scheme.
+    pub fn key_type(&self) -> KeyType {
+        match self {
+            PublicKey::Ed25519(_) => KeyType::Ed25519,
+            PublicKey::Secp256k1(_) => KeyType::Secp256k1,
+            PublicKey::P256(_) => KeyType::P256,
+        }
+    }
+
+    /// Canonical encoding (32 bytes Ed25519, 33 bytes compressed SEC1 otherwise).
+    pub fn to_bytes(&self) -> PublicKeyBytes {
+        match self {
+            PublicKey::Ed25519(k) => PublicKeyBytes::from_slice(k.as_bytes()),
+            PublicKey::Secp256k1(k) => PublicKeyBytes::from_slice(k.to_sec1_point(true).as_bytes()),
+            PublicKey::P256(k) => PublicKeyBytes::from_slice(k.to_sec1_point(true).as_bytes()),
+        }
+    }
+
+    /// Uncompressed SEC1 encoding (65 bytes, `0x04 || x || y`) of an ECDSA key.
+    pub fn to_uncompressed_sec1(&self) -> Result<[u8; 65]> {
+        let point = match self {
+            PublicKey::Ed25519(_) => {
+                return Err(Error::InvalidKey {
+                    key_type: KeyType::Ed25519,
+                    reason: "Ed25519 keys have no SEC1 form",
+                })
+            }
+            PublicKey::Secp256k1(k) => k.to_sec1_point(false),
+            PublicKey::P256(k) => k.to_sec1_point(false),
+        };
+        point
+            .as_bytes()
+            .try_into()
+            .map_err(|_| Error::InvalidAddress("unexpected SEC1 length"))
+    }
+
+    /// Strictly verify `signature` over the raw `message` (PureEdDSA for Ed25519,
+    /// ECDSA over SHA-256 of `message` for secp256k1 and P-256).
+    ///
+    /// Most callers want [`crate::Domain::verify`], which binds network, kind and chain.
+    pub fn verify_raw(&self, message: &[u8], signature: &Signature) -> Result<()> {
+        match (self, signature) {
+            (PublicKey::Secp256k1(_), Signature::Secp256k1(_))
+            | (PublicKey::P256(_), Signature::P256(_)) => {
+                let digest = Sha256::digest(message);
+                self.verify_prehash(&digest.into(), signature)
+            }
+            (PublicKey::Ed25519(k), Signature::Ed25519(s)) => {
+                if !ed25519_r_is_acceptable(&s.r_bytes) {
+                    return Err(Error::SignatureRejected);
+                }
+                k.verify_strict(message, &s.to_dalek())
+                    .map_err(|_| Error::SignatureRejected)
+            }
+            _ => Err(self.mismatch(signature)),
+        }
+    }
+
+    /// Verify an ECDSA signature over a 32-byte prehash (e.g. a SHA-256 or Keccak-256
+    /// digest computed by the caller). For Ed25519 keys the digest is verified as the
+    /// message itself.
+    pub fn verify_prehash(&self, digest: &[u8; 32], signature: &Signature) -> Result<()> {
+        match (self, signature) {
+            (PublicKey::Secp256k1(k), Signature::Secp256k1(s)) => k
+                .verify_prehash(digest, s)
+                .map_err(|_| Error::SignatureRejected),
+            (PublicKey::P256(k), Signature::P256(s)) => k
+                .verify_prehash(digest, s)
+                .map_err(|_| Error::SignatureRejected),
+            (PublicKey::Ed25519(_), Signature::Ed25519(_)) => self.verify_raw(digest, signature),
+            _ => Err(self.mismatch(signature)),
+        }
+    }
+
+    fn mismatch(&self, signature: &Signature) -> Error {
+        Error::KeyTypeMismatch {
+            key: self.key_type(),
+            signature: signature.key_type(),
+        }
+    }
+}
+
+impl signature::Verifier<Signature> for PublicKey {
+    fn verify(
+        &self,
+        msg: &[u8],
+        signature: &Signature,
+    ) -> core::result::Result<(), signature::Error> {
+        self.verify_raw(msg, signature)
+            .map_err(|_| signature::Error::new())
+    }
+}
+
+/// The group order `l` of Ed25519, little-endian.
+const ED25519_L: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+/// `true` when the little-endian scalar is fully reduced (`s < l`).
+fn ed25519_scalar_is_canonical(s: &[u8; 32]) -> bool {
+    for i in (0..32).rev() {
+        if s[i] < ED25519_L[i] {
+            return true;
+        }
+        if s[i] > ED25519_L[i] {
+            return false;
+        }
+    }
+    false // equal to l
+}
+
+/// Encodings of the eight small-order points of Ed25519 (canonical forms), from which
+/// the strict checks refuse `R` values. Non-canonical encodings are refused separately.
+const ED25519_SMALL_ORDER: [[u8; 32]; 8] = {
+    let mut t = [[0u8; 32]; 8];
+    // identity (0, 1)
+    t[0][0] = 1;
+    // (0, -1): order 2. y = p - 1
+    t[1] = [
+        0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x7f,
+    ];
+    // order 4: (+-sqrt(-1), 0) -> y = 0, sign bit 0 and 1
+    t[2] = [0u8; 32];
+    t[3] = {
+        let mut a = [0u8; 32];
+        a[31] = 0x80;
+        a
+    };
+    // order 8 points
+    t[4] = [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ];
+    t[5] = [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x85,
+    ];
+    t[6] = [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ];
+    t[7] = [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0xfa,
+    ];
+    t
+};
+
+/// Cheap byte-level checks on an Ed25519 `R`: it must be a canonical field encoding
+/// (`y < p`) and not one of the eight small-order points. No point decompression.
+pub(crate) fn ed25519_r_is_acceptable(r: &[u8; 32]) -> bool {
+    // y >= p  <=>  low 255 bits are in [2^255 - 19, 2^255 - 1]
+    let high = r[31] & 0x7f;
+    let y_non_canonical = high == 0x7f && r[1..31].iter().all(|&b| b == 0xff) && r[0] >= 0xed;
+    if y_non_canonical {
+        return false;
+    }
+    !ED25519_SMALL_ORDER.iter().any(|p| p == r)
+}
+
+/// A signature of one of the supported schemes, validated for strict encoding.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Signature {
+    /// Ed25519 `R || S` with `S < l` and acceptable `R`.
+    Ed25519(Ed25519Signature),
+    /// secp256k1 ECDSA `r || s`, low S.
+    Secp256k1(k256::ecdsa::Signature),
+    /// P-256 ECDSA `r || s`, low S.
+    P256(p256::ecdsa::Signature),
+}
+
+/// Ed25519 signature bytes that passed the strict encoding checks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Ed25519Signature {
+    r_bytes: [u8; 32],
+    s_bytes: [u8; 32],
+}
+
+impl Ed25519Signature {
+    /// The dalek form of this signature.
+    pub fn to_dalek(&self) -> ed25519_dalek::Signature {
+        ed25519_dalek::Signature::from_components(self.r_bytes, self.s_bytes)
+    }
+
+    /// `R || S`.
+    pub fn to_bytes(&self) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out[..32].copy_from_slice(&self.r_bytes);
+        out[32..].copy_from_slice(&self.s_bytes);
+        out
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({}:", self.key_type())?;
+        for b in self.to_bytes() {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl Signature {
+    /// Parse a 64-byte signature of the given type, applying the strict encoding rules
+    /// (Ed25519: `S < l`, canonical non-small-order `R`; ECDSA: `0 < r, s < n`, low S).
+    pub fn from_bytes(key_type: KeyType, bytes: &[u8]) -> Result<Self> {
+        let bad = |reason| Error::InvalidSignatureEncoding { key_type, reason };
+        let arr: &[u8; 64] = bytes
+            .try_into()
+            .map_err(|_| bad("signature must be 64 bytes"))?;
+        match key_type {
+            KeyType::Ed25519 => {
+                let mut r_bytes = [0u8; 32];
+                let mut s_bytes = [0u8; 32];
+                r_bytes.copy_from_slice(&arr[..32]);
+                s_bytes.copy_from_slice(&arr[32..]);
+                if !ed25519_scalar_is_canonical(&s_bytes) {
+                    return Err(bad("S is not reduced modulo l"));
+                }
+                if !ed25519_r_is_acceptable(&r_bytes) {
+                    return Err(bad("R is non-canonical or of small order"));
+                }
+                Ok(Signature::Ed25519(Ed25519Signature { r_bytes, s_bytes }))
+            }
+            KeyType::Secp256k1 => {
+                let sig = k256::ecdsa::Signature::from_slice(arr)
+                    .map_err(|_| bad("r or s out of range"))?;
+                if sig.normalize_s() != sig {
+                    return Err(bad("high S (malleable)"));
+                }
+                Ok(Signature::Secp256k1(sig))
+            }
+            KeyType::P256 => {
+                let sig = p256::ecdsa::Signature::from_slice(arr)
+                    .map_err(|_| bad("r or s out of range"))?;
+                if sig.normalize_s() != sig {
+                    return Err(bad("high S (malleable)"));
+                }
+                Ok(Signature::P256(sig))
+            }
+        }
+    }
+
+    /// The signature's scheme.
+    pub fn key_type(&self) -> KeyType {
+        match self {
+            Signature::Ed25519(_) => KeyType::Ed25519,
+            Signature::Secp256k1(_) => KeyType::Secp256k1,
+            Signature::P256(_) => KeyType::P256,
+        }
+    }
+
+    /// The 64 signature bytes (`R || S` or `r || s`).
+    pub fn to_bytes(&self) -> [u8; SIGNATURE_LEN] {
+        match self {
+            Signature::Ed25519(s) => s.to_bytes(),
+            Signature::Secp256k1(s) => to_array64(&s.to_bytes()),
+            Signature::P256(s) => to_array64(&s.to_bytes()),
+        }
+    }
+}
+
+fn to_array64(bytes: &[u8]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    let n = bytes.len().min(64);
+    out[..n].copy_from_slice(&bytes[..n]);
+    out
+}
+
+/// A secret signing key. Secrets are zeroized when the key is dropped (the inner
+/// dalek and RustCrypto keys zeroize on drop).
+pub enum SigningKey {
+    /// Ed25519 secret key.
+    Ed25519(EdSigningKey),
+    /// secp256k1 secret key.
+    Secp256k1(k256::ecdsa::SigningKey),
+    /// P-256 secret key.
+    P256(p256::ecdsa::SigningKey),
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SigningKey({}, public: {:?})",
+            self.key_type(),
+            self.public_key()
+        )
+    }
+}
+
+impl SigningKey {
+    /// Generate a fresh key from any cryptographically secure RNG.
+    pub fn generate<R: CryptoRng + ?Sized>(key_type: KeyType, rng: &mut R) -> Self {
+        match key_type {
+            KeyType::Ed25519 => SigningKey::Ed25519(EdSigningKey::generate(rng)),
+            KeyType::Secp256k1 => SigningKey::Secp256k1(
+                <k256::ecdsa::SigningKey as k256::elliptic_curve::Generate>::generate_from_rng(rng),
+            ),
+            KeyType::P256 => SigningKey::P256(
+                <p256::ecdsa::SigningKey as p256::elliptic_curve::Generate>::generate_from_rng(rng),
+            ),
+        }
+    }
+
+    /// Load a key from its 32 secret bytes (Ed25519 seed, or ECDSA scalar big-endian).
+    pub fn from_secret_bytes(key_type: KeyType, secret: &[u8; 32]) -> Result<Self> {
+        let bad = Error::InvalidKey {
+            key_type,
+            reason: "secret scalar is zero or not below the group order",
+        };
+        Ok(match key_type {
+            KeyType::Ed25519 => SigningKey::Ed25519(EdSigningKey::from_bytes(secret)),
+            KeyType::Secp256k1 => {
+                SigningKey::Secp256k1(k256::ecdsa::SigningKey::from_slice(secret).map_err(|_| bad)?)
+            }
+            KeyType::P256 => {
+                SigningKey::P256(p256::ecdsa::SigningKey::from_slice(secret).map_err(|_| bad)?)
+            }
+        })
+    }
+
+    /// The key's scheme.
+    pub fn key_type(&self) -> KeyType {
+        match self {
+            SigningKey::Ed25519(_) => KeyType::Ed25519,
+            SigningKey::Secp256k1(_) => KeyType::Secp256k1,
+            SigningKey::P256(_) => KeyType::P256,
+        }
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        match self {
+            SigningKey::Ed25519(k) => PublicKey::Ed25519(k.verifying_key()),
+            SigningKey::Secp256k1(k) => PublicKey::Secp256k1(*k.verifying_key()),
+            SigningKey::P256(k) => PublicKey::P256(*k.verifying_key()),
+        }
+    }
+
+    /// Sign raw `message` bytes (PureEdDSA, or ECDSA over SHA-256). Prefer
+    /// [`crate::Domain::sign`], which adds domain separation.
+    pub fn sign_raw(&self, message: &[u8]) -> Result<Signature> {
+        match self {
+            SigningKey::Ed25519(_) => self.sign_digest_or_message(message),
+            _ => {
+                let digest: [u8; 32] = Sha256::digest(message).into();
+                self.sign_prehash(&digest)
+            }
+        }
+    }
+
+    /// Sign a 32-byte prehash with ECDSA (RFC 6979 deterministic nonce, low S), or the
+    /// 32 bytes as the message for Ed25519.
+    pub fn sign_prehash(&self, digest: &[u8; 32]) -> Result<Signature> {
+        match self {
+            SigningKey::Ed25519(_) => self.sign_digest_or_message(digest),
+            SigningKey::Secp256k1(k) => {
+                let sig: k256::ecdsa::Signature =
+                    k.sign_prehash(digest).map_err(|_| Error::SigningFailed)?;
+                Ok(Signature::Secp256k1(sig.normalize_s()))
+            }
+            SigningKey::P256(k) => {
+                let sig: p256::ecdsa::Signature =
+                    k.sign_prehash(digest).map_err(|_| Error::SigningFailed)?;
+                Ok(Signature::P256(sig.normalize_s()))
+            }
+        }
+    }
+
+    fn sign_digest_or_message(&self, message: &[u8]) -> Result<Signature> {
+        match self {
+            SigningKey::Ed25519(k) => {
+                let sig = k.sign(message);
+                Ok(Signature::Ed25519(Ed25519Signature {
+                    r_bytes: *sig.r_bytes(),
+                    s_bytes: *sig.s_bytes(),
+                }))
+            }
+            _ => Err(Error::SigningFailed),
+        }
+    }
+
+    /// Sign a 32-byte digest with secp256k1 and return the Ethereum-style 65-byte
+    /// `r || s || v` signature (`v` in {27, 28}), low S. Used for EIP-712 and EIP-191.
+    pub fn sign_prehash_recoverable(&self, digest: &[u8; 32]) -> Result<[u8; 65]> {
+        match self {
+            SigningKey::Secp256k1(k) => {
+                // k256 normalizes to low S and adjusts the recovery id accordingly.
+                let (sig, recid) = k.sign_prehash_recoverable(digest);
+                let mut out = [0u8; 65];
+                out[..64].copy_from_slice(&sig.to_bytes());
+                out[64] = 27 + recid.to_byte();
+                Ok(out)
+            }
+            _ => Err(Error::KeyTypeMismatch {
+                key: self.key_type(),
+                signature: KeyType::Secp256k1,
+            }),
+        }
+    }
+}
+
+impl signature::Signer<Signature> for SigningKey {
+    fn try_sign(&self, msg: &[u8]) -> core::result::Result<Signature, signature::Error> {
+        self.sign_raw(msg).map_err(|_| signature::Error::new())
+    }
+}
+
+impl signature::Keypair for SigningKey {
+    type VerifyingKey = PublicKey;
+    fn verifying_key(&self) -> PublicKey {
+        self.public_key()
+    }
+}

@@ -1,0 +1,2 @@
+//! depin-device (work in progress).
+#![no_std]
