@@ -158,6 +158,19 @@ async function main() {
     }
     const regArgs = ({ message: m, signature }) => [m.owner, m.device, m.keyType, m.deviceId, m.metadataHash, m.deadline, signature];
 
+    {
+      // The golden vector documented in contracts/README.md (registry = first deployment on anvil).
+      assert.equal(reg.address.toLowerCase(), '0x5fbdb2315678afecb367f032d93f642f64180aa3');
+      const golden = privateKeyToAccount('0x' + '42'.repeat(32));
+      assert.equal(golden.address, '0x17c5185167401eD00cF5F5b2fc97D9BBfDb7D025');
+      const sig =
+        '0x4e2dc4d38315713be677a047427b3a219964191bd8b3fef62a4c00e48dc7e640' +
+        '073b6074f44e8f2e9cc911b104d64133c4962b7b209059b522e8a9b3f3f119661b';
+      const args = ['0x70997970C51812dc3A010C7d01b50e0d17dc79C8', golden.address, 1, '0x' + 'ab'.repeat(32), '0x' + 'cd'.repeat(32), 4102444800n, sig];
+      await sim(reg, 'register', args, relayer);
+      ok('README golden EIP-712 vector is accepted by the contract');
+    }
+
     const d1 = dev(0x1001n);
     const p1 = await permit(d1, {});
     const tokenId = hexToBigInt(d1.address);
