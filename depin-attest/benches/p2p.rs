@@ -1,0 +1,2 @@
+//! p2p bench placeholder.
+fn main() {}

@@ -1,0 +1,144 @@
+//! Peer-to-peer gossip of attestations over libp2p (feature `p2p`).
+//!
+//! Gateways, devices with IP links and verifier nodes exchange attestations
+//! so that no single server has to receive everything. A [`Node`] joins a
+//! network by its id and runs:
+//!
+//! - **Transports**: TCP (Noise + Yamux) and QUIC.
+//! - **Discovery**: Identify, Kademlia seeded from bootstrap peers, and
+//!   optionally mDNS (off by default).
+//! - **Gossip**: Gossipsub with one topic per network and attestation kind,
+//!   `depin/<network-id>/<kind>/1`. Validation is explicit: every message
+//!   received goes through the application's [`GossipValidator`] before it is
+//!   forwarded. Rejected messages are not forwarded and cost their sender peer
+//!   score; a sender whose score falls to the disconnect threshold is cut off
+//!   and banned for a while. Message ids are content hashes, so duplicates are
+//!   dropped wherever they come from.
+//! - **Challenges**: a request-response protocol (CBOR) so a verifier can send
+//!   a prover a challenge (for example a storage challenge) and receive the
+//!   proof, with a timeout. The prover side is a [`ChallengeHandler`].
+//!
+//! Everything is bounded: payload sizes, the command and validation queues,
+//! the application's queue of verified attestations ([`Inbox`], which drops
+//! and counts rather than grows), per-peer rates (checked before any
+//! validation work), connections and in-flight challenges.
+//!
+//! Payloads are opaque bytes, already canonical-encoded attestations; the
+//! gossip layer does not decode them. The verifier plugs in through
+//! [`GossipValidator`] and [`ChallengeHandler`].
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use depin_attest::p2p::{GossipValidator, Node, NodeConfig, Verdict};
+//!
+//! struct StartsWithOk;
+//! impl GossipValidator for StartsWithOk {
+//!     fn validate(&self, _kind: &str, data: &[u8]) -> Verdict {
+//!         if data.starts_with(b"ok") { Verdict::Accept } else { Verdict::reject("bad prefix") }
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), depin_attest::p2p::Error> {
+//! let config = NodeConfig::new("helium-iot").with_loopback();
+//! let (node, mut inbox) = Node::new(config, Arc::new(StartsWithOk)).start().await?;
+//! println!("listening as {} on {:?}", node.peer_id(), node.listen_addrs().await?);
+//! while let Some(attestation) = inbox.recv().await {
+//!     println!("{} bytes of {}", attestation.data.len(), attestation.kind);
+//! }
+//! node.shutdown().await
+//! # }
+//! ```
+
+use std::borrow::Cow;
+
+mod behaviour;
+mod config;
+mod error;
+mod inbox;
+mod node;
+mod rate;
+
+pub use config::{
+    topic_name, Limits, NodeConfig, ScoringConfig, DEFAULT_KINDS, GOSSIP_FRAME_OVERHEAD,
+    MAX_KIND_LEN, MAX_NETWORK_ID_LEN,
+};
+pub use error::{Error, Result};
+pub use inbox::{Attestation, Inbox, OverflowPolicy};
+pub use libp2p::{identity::Keypair, Multiaddr, PeerId};
+pub use node::{Node, NodeHandle, NodeStats};
+pub use rate::RateLimit;
+
+/// The outcome of validating one gossiped attestation.
+///
+/// Maps one to one onto Gossipsub's explicit validation results.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid: deliver it to the application and forward it to the mesh.
+    Accept,
+    /// Invalid: drop it and penalise the peer that sent it. The reason is
+    /// counted in [`NodeHandle::rejection_reasons`]; keep it short and
+    /// low-cardinality (a reason code, not a message with values in it).
+    Reject(Cow<'static, str>),
+    /// Not wanted, but no fault of the sender (for example too old to matter
+    /// or for an epoch not yet open): drop it without a penalty.
+    Ignore,
+}
+
+impl Verdict {
+    /// A rejection with a static reason code.
+    pub const fn reject(reason: &'static str) -> Self {
+        Verdict::Reject(Cow::Borrowed(reason))
+    }
+}
+
+/// Decides on gossiped attestations before they spread; implemented by the verifier.
+///
+/// Called from a blocking thread (never from the async runtime), in batches,
+/// so an implementation may use batch signature verification and take its
+/// time. It must not panic; if it does, the batch is ignored and counted.
+pub trait GossipValidator: Send + Sync + 'static {
+    /// Decides on the raw attestation `data` gossiped under `kind` (a topic
+    /// label such as `"report"`, `"coverage"`, `"storage"`, `"energy"`, `"bandwidth"`).
+    fn validate(&self, kind: &str, data: &[u8]) -> Verdict;
+
+    /// Decides on a batch of `(kind, data)` pairs, returning one verdict per
+    /// item in order. The default calls [`GossipValidator::validate`] on each;
+    /// override it to verify signatures in a batch. Missing verdicts count as
+    /// [`Verdict::Ignore`], extra ones are discarded.
+    fn validate_batch(&self, batch: &[(&str, &[u8])]) -> Vec<Verdict> {
+        batch
+            .iter()
+            .map(|(kind, data)| self.validate(kind, data))
+            .collect()
+    }
+}
+
+impl<F> GossipValidator for F
+where
+    F: Fn(&str, &[u8]) -> Verdict + Send + Sync + 'static,
+{
+    fn validate(&self, kind: &str, data: &[u8]) -> Verdict {
+        self(kind, data)
+    }
+}
+
+/// Answers challenges sent by other peers (the prover side); implemented by
+/// the application, for example from its storage commitments.
+///
+/// Called from a blocking thread, at most
+/// [`Limits::max_inbound_challenges`] at a time. The answer must arrive
+/// within the challenger's timeout to be of any use.
+pub trait ChallengeHandler: Send + Sync + 'static {
+    /// Answers `request` from `from` with the proof bytes, or refuses with a
+    /// short reason (sent back to the challenger, truncated to 256 bytes).
+    fn respond(&self, from: &PeerId, request: &[u8]) -> std::result::Result<Vec<u8>, String>;
+}
+
+impl<F> ChallengeHandler for F
+where
+    F: Fn(&PeerId, &[u8]) -> std::result::Result<Vec<u8>, String> + Send + Sync + 'static,
+{
+    fn respond(&self, from: &PeerId, request: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        self(from, request)
+    }
+}
