@@ -1,2 +1,33 @@
-//! depin-chains (work in progress).
-#![no_std]
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod retry;
+pub mod types;
+
+#[cfg(feature = "local")]
+pub mod local;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+#[cfg(feature = "evm")]
+pub mod evm;
+
+#[cfg(feature = "cosmos")]
+pub mod cosmos;
+
+pub use backend::ChainBackend;
+pub use config::{connect, BackendConfig, CosmosConfig, EvmConfig, LocalConfig, SecretKeyBytes};
+pub use error::{Error, Result};
+pub use retry::{retry, RetryPolicy};
+pub use types::{
+    device_id_hash, Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration,
+    DeviceSigner, EpochRoot, PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof,
+    TxHandle, TxStatus,
+};
+
+/// Re-exported so implementors can write `#[depin_chains::async_trait]`.
+pub use async_trait::async_trait;

@@ -1,0 +1,98 @@
+//! The chain trait every backend implements.
+
+use async_trait::async_trait;
+use depin_core::{DeviceId, Epoch};
+
+use crate::error::Result;
+use crate::types::{
+    Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration, DeviceSigner,
+    EpochRoot, PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle,
+};
+
+/// One chain (local ledger, EVM, Cosmos) behind one object-safe async interface.
+///
+/// A value is a *handle acting as one account* ([`ChainBackend::account`]): it signs and
+/// submits transactions as that account, and role checks (admin, oracle, device owner) apply
+/// to it. Use it as `Arc<dyn ChainBackend>`; pick the implementation at run time with
+/// [`crate::connect`].
+///
+/// Write operations check everything the chain would check *before* submitting (backends
+/// simulate the call), so expected failures come back as typed errors from the call itself;
+/// on success they return a [`TxHandle`] to pass to [`ChainBackend::wait_for_receipt`].
+/// Retryable transport failures are retried with backoff inside the backend
+/// ([`crate::retry`]); the error that escapes is the last one.
+#[async_trait]
+pub trait ChainBackend: Send + Sync {
+    /// Which kind of chain this is.
+    fn kind(&self) -> BackendKind;
+
+    /// The account this handle submits transactions as, if it has one.
+    fn account(&self) -> Option<Account>;
+
+    /// The Merkle tree format [`ChainBackend::claim`] proofs must be in.
+    fn claim_format(&self) -> ClaimFormat;
+
+    /// What the device key must sign to authorise `registration` on this chain.
+    async fn registration_challenge(
+        &self,
+        registration: &DeviceRegistration,
+    ) -> Result<RegistrationChallenge>;
+
+    /// Register a device. Errors: [`crate::Error::InvalidProof`] (signature not by the device
+    /// key, or over other data), [`crate::Error::AlreadyRegistered`] (also after revocation),
+    /// [`crate::Error::Expired`], [`crate::Error::Unsupported`] (key type the chain cannot
+    /// verify).
+    async fn register_device(
+        &self,
+        registration: &DeviceRegistration,
+        proof: &RegistrationProof,
+    ) -> Result<TxHandle>;
+
+    /// Revoke a device; allowed to its owner and to network admins. Errors:
+    /// [`crate::Error::NotFound`], [`crate::Error::Unauthorized`],
+    /// [`crate::Error::AlreadyRevoked`].
+    async fn revoke_device(&self, device: &DeviceId) -> Result<TxHandle>;
+
+    /// Look a device up ([`crate::Error::NotFound`] if it was never registered).
+    async fn device(&self, device: &DeviceId) -> Result<DeviceRecord>;
+
+    /// Publish an epoch's claim root; oracle only ([`crate::Error::Unauthorized`]). The same
+    /// root and total again is a no-op ([`PublishOutcome::AlreadyPublished`]); anything else
+    /// for a published epoch is [`crate::Error::EpochAlreadyPublished`]; an unpublished epoch
+    /// not after the latest is [`crate::Error::EpochNotIncreasing`]; a zero root is
+    /// [`crate::Error::InvalidInput`].
+    async fn publish_root(&self, root: &EpochRoot) -> Result<PublishOutcome>;
+
+    /// The root published for `epoch`, if any.
+    async fn epoch_root(&self, epoch: Epoch) -> Result<Option<EpochRoot>>;
+
+    /// Claim against the latest root; pays `cumulative_amount - claimed(account)` to the
+    /// account. Errors: [`crate::Error::NoRoot`], [`crate::Error::InvalidProof`],
+    /// [`crate::Error::AlreadyClaimed`], [`crate::Error::InsufficientFunds`].
+    async fn claim(&self, claim: &Claim) -> Result<TxHandle>;
+
+    /// Total paid to `account` so far, base units.
+    async fn claimed(&self, account: &Account) -> Result<u128>;
+
+    /// Tokens the distributor holds for payouts, if the backend models a funded pool.
+    async fn pool_balance(&self) -> Result<Option<u128>>;
+
+    /// Reward-token balance of `account`, if the backend models token balances.
+    async fn token_balance(&self, account: &Account) -> Result<Option<u128>>;
+
+    /// Wait until the transaction is final enough for the backend's configuration and return
+    /// its receipt ([`crate::Error::NotFound`] for an unknown handle,
+    /// [`crate::Error::Transport`] with `retryable: true` on timeout).
+    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt>;
+
+    /// Convenience: get the challenge, sign it with `signer`, register.
+    async fn register_with_signer(
+        &self,
+        registration: &DeviceRegistration,
+        signer: &dyn DeviceSigner,
+    ) -> Result<TxHandle> {
+        let challenge = self.registration_challenge(registration).await?;
+        let proof = challenge.sign(signer)?;
+        self.register_device(registration, &proof).await
+    }
+}

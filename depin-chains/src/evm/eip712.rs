@@ -1,0 +1,133 @@
+//! The EIP-712 registration permit of `DeviceRegistry`, computed in Rust.
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::sol_types::{Eip712Domain, SolStruct};
+
+use super::bindings::Register;
+
+/// EIP-712 domain name of `DeviceRegistry`.
+pub const DOMAIN_NAME: &str = "DepinDeviceRegistry";
+/// EIP-712 domain version of `DeviceRegistry`.
+pub const DOMAIN_VERSION: &str = "1";
+
+/// The `DeviceRegistry` EIP-712 domain on chain `chain_id` at `registry`.
+pub fn registry_domain(chain_id: u64, registry: Address) -> Eip712Domain {
+    Eip712Domain::new(
+        Some(DOMAIN_NAME.into()),
+        Some(DOMAIN_VERSION.into()),
+        Some(U256::from(chain_id)),
+        Some(registry),
+        None,
+    )
+}
+
+/// The fields of one registration permit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegisterPermit {
+    /// Account that receives the device token.
+    pub owner: Address,
+    /// EVM address of the device's secp256k1 key.
+    pub device: Address,
+    /// depin-core key type tag (1 = secp256k1).
+    pub key_type: u8,
+    /// `crate::device_id_hash` of the device id.
+    pub device_id: B256,
+    /// SHA-256 of the device metadata.
+    pub metadata_hash: B256,
+    /// `nonces(device)` on the registry.
+    pub nonce: U256,
+    /// Last accepted block timestamp, unix seconds.
+    pub deadline: U256,
+}
+
+impl RegisterPermit {
+    /// The `Register` struct as the `sol!` binding sees it.
+    pub fn to_sol(&self) -> Register {
+        Register {
+            owner: self.owner,
+            device: self.device,
+            keyType: self.key_type,
+            deviceId: self.device_id,
+            metadataHash: self.metadata_hash,
+            nonce: self.nonce,
+            deadline: self.deadline,
+        }
+    }
+
+    /// `keccak256(0x1901 || domainSeparator || hashStruct(Register))`: the digest the device key
+    /// signs with `SigningKey::sign_prehash_recoverable`.
+    pub fn digest(&self, chain_id: u64, registry: Address) -> B256 {
+        self.to_sol()
+            .eip712_signing_hash(&registry_domain(chain_id, registry))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::{address, b256, keccak256};
+    use depin_core::{KeyType, SigningKey};
+
+    /// The golden vector of `contracts/README.md`, produced by viem 2.38.0.
+    fn golden() -> (RegisterPermit, Address) {
+        let permit = RegisterPermit {
+            owner: address!("70997970C51812dc3A010C7d01b50e0d17dc79C8"),
+            device: address!("17c5185167401eD00cF5F5b2fc97D9BBfDb7D025"),
+            key_type: 1,
+            device_id: B256::repeat_byte(0xab),
+            metadata_hash: B256::repeat_byte(0xcd),
+            nonce: U256::ZERO,
+            deadline: U256::from(4_102_444_800u64),
+        };
+        (permit, address!("5FbDB2315678afecb367f032d93F642f64180aa3"))
+    }
+
+    #[test]
+    fn type_hash_matches_the_contract() {
+        assert_eq!(
+            Register::eip712_encode_type(),
+            "Register(address owner,address device,uint8 keyType,bytes32 deviceId,bytes32 metadataHash,uint256 nonce,uint256 deadline)"
+        );
+        assert_eq!(
+            keccak256(Register::eip712_encode_type().as_bytes()),
+            b256!("f725513e4b3b8d0b17e9e83eb58562159ac3d6365e65ec0e0d8af88073e4a6cc")
+        );
+    }
+
+    #[test]
+    fn digest_and_signature_match_the_viem_golden_vector() {
+        let (permit, registry) = golden();
+        let digest = permit.digest(31337, registry);
+        assert_eq!(
+            digest,
+            b256!("716d055c48f6c1ed5d477fda604d33c19d360f697c346a8c537671d0021307ff")
+        );
+        let key = SigningKey::from_secret_bytes(KeyType::Secp256k1, &[0x42; 32]).unwrap();
+        let sig = key.sign_prehash_recoverable(&digest.0).unwrap();
+        assert_eq!(
+            alloy::hex::encode(sig),
+            "4e2dc4d38315713be677a047427b3a219964191bd8b3fef62a4c00e48dc7e640\
+             073b6074f44e8f2e9cc911b104d64133c4962b7b209059b522e8a9b3f3f119661b"
+        );
+    }
+
+    #[test]
+    fn every_field_and_the_domain_change_the_digest() {
+        let (p, registry) = golden();
+        let base = p.digest(31337, registry);
+        let variants = [
+            RegisterPermit { owner: Address::repeat_byte(1), ..p },
+            RegisterPermit { device: Address::repeat_byte(2), ..p },
+            RegisterPermit { key_type: 2, ..p },
+            RegisterPermit { device_id: B256::ZERO, ..p },
+            RegisterPermit { metadata_hash: B256::ZERO, ..p },
+            RegisterPermit { nonce: U256::from(1u8), ..p },
+            RegisterPermit { deadline: U256::from(1u8), ..p },
+        ];
+        for v in variants {
+            assert_ne!(v.digest(31337, registry), base, "{v:?}");
+        }
+        assert_ne!(p.digest(1, registry), base);
+        assert_ne!(p.digest(31337, Address::repeat_byte(9)), base);
+    }
+}

@@ -1,0 +1,530 @@
+//! EVM backend (feature `evm`): the `DeviceRegistry` and `RewardDistributor` contracts of
+//! `contracts/`, reached over JSON-RPC with [alloy](https://docs.rs/alloy).
+//!
+//! | trait operation | contract call |
+//! |---|---|
+//! | [`ChainBackend::registration_challenge`] | `nonces(device)`, then the EIP-712 `Register` digest ([`RegisterPermit::digest`]) |
+//! | [`ChainBackend::register_device`] | `register(owner, device, keyType, deviceId, metadataHash, deadline, signature)` |
+//! | [`ChainBackend::revoke_device`] | `revoke(device)` (token owner or admin) |
+//! | [`ChainBackend::device`] | `deviceInfo(device)` |
+//! | [`ChainBackend::publish_root`] | `rootOf`/`totalOf` (idempotence check), then `publishRoot(epoch, root, total)` (oracle) |
+//! | [`ChainBackend::claim`] | `claim(account, cumulativeAmount, proof)` |
+//! | [`ChainBackend::claimed`] | `claimed(account)` |
+//! | [`ChainBackend::wait_for_receipt`] | `eth_getTransactionReceipt`, polled until `confirmations` blocks are on top |
+//!
+//! The device is named on chain by the EVM address of its secp256k1 key; its 32-byte
+//! `deviceId` is [`crate::device_id_hash`] and `metadataHash` is SHA-256 of the metadata. Only
+//! secp256k1 devices can register (the contract verifies an ECDSA signature);
+//! other key types get [`Error::Unsupported`].
+//!
+//! Every write is simulated with `eth_estimateGas` first, so contract errors come back as typed
+//! [`Error`]s before any nonce is used (see [`revert`](self) mapping in the docs). Nonces are
+//! managed per handle (see `docs/chains-evm-cosmos.md`): concurrent calls on one handle, or on
+//! clones of it, get consecutive nonces. Two *different* handles with the same key race on
+//! nonces; the loser re-reads the nonce and resends, up to three times.
+
+pub mod bindings;
+pub mod deploy;
+mod eip712;
+mod revert;
+mod sender;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy::network::{Ethereum, EthereumWallet};
+use alloy::primitives::{Address, FixedBytes, B256, U256};
+use alloy::providers::{Provider, RootProvider};
+use alloy::rpc::client::RpcClient;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
+use alloy::transports::http::Http;
+use async_trait::async_trait;
+use depin_core::{DeviceId, Epoch, EvmAddress, KeyType};
+
+pub use eip712::{registry_domain, RegisterPermit, DOMAIN_NAME, DOMAIN_VERSION};
+
+use self::bindings::{DepinToken, DeviceRegistry, RewardDistributor};
+use self::revert::{from_rpc, u256_to_u128, Target};
+use self::sender::{Sender, RECEIPT_POLL};
+use crate::backend::ChainBackend;
+use crate::config::{EvmConfig, SecretKeyBytes};
+use crate::error::{Error, Result};
+use crate::retry::retry;
+use crate::types::{
+    device_id_hash, Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration,
+    EpochRoot, PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle,
+    TxStatus,
+};
+
+/// Timeout of one JSON-RPC HTTP request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Open an EVM backend handle from configuration, as a trait object.
+pub async fn connect(config: &EvmConfig) -> Result<Arc<dyn ChainBackend>> {
+    Ok(Arc::new(EvmBackend::connect(config).await?))
+}
+
+/// A JSON-RPC provider over HTTP with [`REQUEST_TIMEOUT`] per request.
+pub(crate) fn http_provider(rpc_url: &str) -> Result<RootProvider<Ethereum>> {
+    let url: reqwest::Url = rpc_url
+        .parse()
+        .map_err(|e| Error::Config(format!("invalid RPC URL {rpc_url:?}: {e}")))?;
+    if url.scheme() == "https" && !cfg!(feature = "tls") {
+        return Err(Error::Config(
+            "https RPC URLs need the `tls` cargo feature of depin-chains".into(),
+        ));
+    }
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(Error::Config(format!(
+            "unsupported RPC URL scheme {:?} (http or https)",
+            url.scheme()
+        )));
+    }
+    let client = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+    let is_local = url
+        .host_str()
+        .is_some_and(|h| h == "localhost" || h == "127.0.0.1" || h == "[::1]");
+    let http = Http::with_client(client, url);
+    Ok(RootProvider::new(RpcClient::new(http, is_local)))
+}
+
+/// The alloy signer for a 32-byte secp256k1 secret.
+pub(crate) fn local_signer(secret: &SecretKeyBytes) -> Result<PrivateKeySigner> {
+    PrivateKeySigner::from_slice(&secret.0)
+        .map_err(|_| Error::Config("the signer secret is not a valid secp256k1 key".into()))
+}
+
+fn to_alloy(a: &EvmAddress) -> Address {
+    Address::from(a.0)
+}
+
+fn from_alloy(a: Address) -> EvmAddress {
+    EvmAddress(a.into_array())
+}
+
+fn evm_account(account: &Account) -> Result<Address> {
+    account.as_evm().map(to_alloy).ok_or_else(|| {
+        Error::InvalidInput(format!("{account} is not an EVM address"))
+    })
+}
+
+/// The EVM address a device is known by on the registry (secp256k1 keys only).
+pub fn device_address(device: &DeviceId) -> Result<Address> {
+    if device.key_type() != KeyType::Secp256k1 {
+        return Err(Error::Unsupported(format!(
+            "the EVM registry only accepts secp256k1 devices, not {}",
+            device.key_type()
+        )));
+    }
+    let pk = device.public_key()?;
+    Ok(to_alloy(&EvmAddress::from_public_key(&pk)?))
+}
+
+/// A handle on the EVM contracts, acting as one account (the signer of [`EvmConfig`]).
+///
+/// Cheap to clone: clones share the connection and the nonce cache.
+#[derive(Clone)]
+pub struct EvmBackend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sender: Sender,
+    chain_id: u64,
+    registry: Address,
+    distributor: Address,
+    token: Address,
+    receipt_timeout: Duration,
+    confirmations: u64,
+}
+
+impl std::fmt::Debug for EvmBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvmBackend")
+            .field("account", &self.inner.sender.from())
+            .field("chain_id", &self.inner.chain_id)
+            .field("registry", &self.inner.registry)
+            .field("distributor", &self.inner.distributor)
+            .finish()
+    }
+}
+
+impl EvmBackend {
+    /// Connect: check the chain id, that both contracts have code, and read the reward token.
+    pub async fn connect(config: &EvmConfig) -> Result<Self> {
+        let provider = http_provider(&config.rpc_url)?;
+        let signer = local_signer(&config.signer)?;
+        let from = signer.address();
+        let chain_id = retry(&config.retry, || async {
+            provider
+                .get_chain_id()
+                .await
+                .map_err(|e| from_rpc(Target::Other, e))
+        })
+        .await?;
+        if chain_id != config.chain_id {
+            return Err(Error::Config(format!(
+                "the node at {} is chain {chain_id}, configuration expects {}",
+                config.rpc_url, config.chain_id
+            )));
+        }
+        let registry = to_alloy(&config.registry);
+        let distributor = to_alloy(&config.distributor);
+        for (name, addr) in [("DeviceRegistry", registry), ("RewardDistributor", distributor)] {
+            let code = retry(&config.retry, || async {
+                provider
+                    .get_code_at(addr)
+                    .await
+                    .map_err(|e| from_rpc(Target::Other, e))
+            })
+            .await?;
+            if code.is_empty() {
+                return Err(Error::Config(format!("no {name} contract at {addr}")));
+            }
+        }
+        let sender = Sender::new(
+            provider,
+            EthereumWallet::from(signer),
+            from,
+            chain_id,
+            config.retry,
+        );
+        let out = sender
+            .call(
+                Target::Distributor,
+                distributor,
+                RewardDistributor::tokenCall {}.abi_encode(),
+            )
+            .await?;
+        let token = decode::<RewardDistributor::tokenCall>(&out)?;
+        Ok(EvmBackend {
+            inner: Arc::new(Inner {
+                sender,
+                chain_id,
+                registry,
+                distributor,
+                token,
+                receipt_timeout: config.receipt_timeout,
+                confirmations: config.confirmations,
+            }),
+        })
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.inner.chain_id
+    }
+
+    /// The account transactions are signed with.
+    pub fn address(&self) -> EvmAddress {
+        from_alloy(self.inner.sender.from())
+    }
+
+    /// The `DeviceRegistry` address.
+    pub fn registry(&self) -> EvmAddress {
+        from_alloy(self.inner.registry)
+    }
+
+    /// The `RewardDistributor` address.
+    pub fn distributor(&self) -> EvmAddress {
+        from_alloy(self.inner.distributor)
+    }
+
+    /// The ERC-20 reward token paid by the distributor.
+    pub fn token(&self) -> EvmAddress {
+        from_alloy(self.inner.token)
+    }
+
+    /// The EIP-712 permit a registration stands for, with the registry's current nonce of the
+    /// device.
+    pub async fn register_permit(&self, registration: &DeviceRegistration) -> Result<RegisterPermit> {
+        let device = device_address(&registration.device)?;
+        let owner = evm_account(&registration.owner)?;
+        let nonce = self
+            .view::<DeviceRegistry::noncesCall>(
+                Target::Registry,
+                self.inner.registry,
+                DeviceRegistry::noncesCall { device },
+            )
+            .await?;
+        Ok(RegisterPermit {
+            owner,
+            device,
+            key_type: registration.key_type().tag(),
+            device_id: B256::from(device_id_hash(&registration.device)),
+            metadata_hash: B256::from(registration.metadata_hash()),
+            nonce,
+            deadline: U256::from(registration.deadline),
+        })
+    }
+
+    async fn view<C: SolCall>(&self, target: Target, to: Address, call: C) -> Result<C::Return> {
+        let out = self.inner.sender.call(target, to, call.abi_encode()).await?;
+        decode::<C>(&out)
+    }
+
+    async fn send<C: SolCall>(&self, target: Target, to: Address, call: C) -> Result<TxHandle> {
+        let hash = self
+            .inner
+            .sender
+            .send(target, Some(to), call.abi_encode())
+            .await?;
+        Ok(TxHandle(hash.0))
+    }
+
+    /// ERC-20 balance of `who` in the reward token.
+    async fn balance_of(&self, who: Address) -> Result<u128> {
+        let v = self
+            .view::<DepinToken::balanceOfCall>(
+                Target::Other,
+                self.inner.token,
+                DepinToken::balanceOfCall { account: who },
+            )
+            .await?;
+        u256_to_u128(v, "token balance")
+    }
+}
+
+fn decode<C: SolCall>(out: &[u8]) -> Result<C::Return> {
+    C::abi_decode_returns(out).map_err(|e| Error::Transport {
+        retryable: false,
+        message: format!("cannot decode the {} result: {e}", C::SIGNATURE),
+        source: None,
+    })
+}
+
+#[async_trait]
+impl ChainBackend for EvmBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Evm
+    }
+
+    fn account(&self) -> Option<Account> {
+        Some(Account::Evm(self.address()))
+    }
+
+    fn claim_format(&self) -> ClaimFormat {
+        ClaimFormat::OpenZeppelin
+    }
+
+    async fn registration_challenge(
+        &self,
+        registration: &DeviceRegistration,
+    ) -> Result<RegistrationChallenge> {
+        let permit = self.register_permit(registration).await?;
+        Ok(RegistrationChallenge::Eip712 {
+            digest: permit.digest(self.inner.chain_id, self.inner.registry).0,
+        })
+    }
+
+    async fn register_device(
+        &self,
+        registration: &DeviceRegistration,
+        proof: &RegistrationProof,
+    ) -> Result<TxHandle> {
+        let signature = match proof {
+            RegistrationProof::Eip712(sig) => sig,
+            _ => {
+                return Err(Error::Unsupported(
+                    "the EVM registry needs an EIP-712 signature (RegistrationProof::Eip712)"
+                        .into(),
+                ))
+            }
+        };
+        let permit = self.register_permit(registration).await?;
+        let call = DeviceRegistry::registerCall {
+            owner: permit.owner,
+            device: permit.device,
+            keyType: permit.key_type,
+            deviceId: permit.device_id,
+            metadataHash: permit.metadata_hash,
+            deadline: permit.deadline,
+            signature: signature.to_vec().into(),
+        };
+        self.send(Target::Registry, self.inner.registry, call).await
+    }
+
+    async fn revoke_device(&self, device: &DeviceId) -> Result<TxHandle> {
+        let device = device_address(device)?;
+        self.send(
+            Target::Registry,
+            self.inner.registry,
+            DeviceRegistry::revokeCall { device },
+        )
+        .await
+    }
+
+    async fn device(&self, device: &DeviceId) -> Result<DeviceRecord> {
+        let addr = device_address(device)?;
+        let info = self
+            .view::<DeviceRegistry::deviceInfoCall>(
+                Target::Registry,
+                self.inner.registry,
+                DeviceRegistry::deviceInfoCall { device: addr },
+            )
+            .await?;
+        if info.deviceId != B256::from(device_id_hash(device)) {
+            return Err(Error::Corrupt(format!(
+                "registry entry of {addr} carries device id hash {}, not that of {device}",
+                info.deviceId
+            )));
+        }
+        Ok(DeviceRecord {
+            device: *device,
+            owner: Account::Evm(from_alloy(info.owner)),
+            key_type: KeyType::from_tag(info.keyType)?,
+            metadata_hash: info.metadataHash.0,
+            active: info.active,
+        })
+    }
+
+    async fn publish_root(&self, root: &EpochRoot) -> Result<PublishOutcome> {
+        if root.root == [0u8; 32] {
+            return Err(Error::InvalidInput("zero root".into()));
+        }
+        if let Some(existing) = self.epoch_root(root.epoch).await? {
+            return if existing.root == root.root && existing.total == root.total {
+                Ok(PublishOutcome::AlreadyPublished)
+            } else {
+                Err(Error::EpochAlreadyPublished { epoch: root.epoch })
+            };
+        }
+        let call = RewardDistributor::publishRootCall {
+            epoch: root.epoch.0,
+            root: FixedBytes(root.root),
+            total: U256::from(root.total),
+        };
+        let tx = self
+            .send(Target::Distributor, self.inner.distributor, call)
+            .await?;
+        Ok(PublishOutcome::Published(tx))
+    }
+
+    async fn epoch_root(&self, epoch: Epoch) -> Result<Option<EpochRoot>> {
+        let root = self
+            .view::<RewardDistributor::rootOfCall>(
+                Target::Distributor,
+                self.inner.distributor,
+                RewardDistributor::rootOfCall { epoch: epoch.0 },
+            )
+            .await?;
+        if root == B256::ZERO {
+            return Ok(None);
+        }
+        let total = self
+            .view::<RewardDistributor::totalOfCall>(
+                Target::Distributor,
+                self.inner.distributor,
+                RewardDistributor::totalOfCall { epoch: epoch.0 },
+            )
+            .await?;
+        Ok(Some(EpochRoot {
+            epoch,
+            root: root.0,
+            total: u256_to_u128(total, "epoch total")?,
+        }))
+    }
+
+    async fn claim(&self, claim: &Claim) -> Result<TxHandle> {
+        let call = RewardDistributor::claimCall {
+            account: evm_account(&claim.account)?,
+            cumulativeAmount: U256::from(claim.cumulative_amount),
+            proof: claim.proof.iter().map(|p| FixedBytes(*p)).collect(),
+        };
+        self.send(Target::Distributor, self.inner.distributor, call)
+            .await
+    }
+
+    async fn claimed(&self, account: &Account) -> Result<u128> {
+        let v = self
+            .view::<RewardDistributor::claimedCall>(
+                Target::Distributor,
+                self.inner.distributor,
+                RewardDistributor::claimedCall {
+                    account: evm_account(account)?,
+                },
+            )
+            .await?;
+        u256_to_u128(v, "claimed amount")
+    }
+
+    async fn pool_balance(&self) -> Result<Option<u128>> {
+        Ok(Some(self.balance_of(self.inner.distributor).await?))
+    }
+
+    async fn token_balance(&self, account: &Account) -> Result<Option<u128>> {
+        Ok(Some(self.balance_of(evm_account(account)?).await?))
+    }
+
+    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
+        let hash = B256::from(tx.0);
+        let provider = self.inner.sender.provider();
+        let policy = *self.inner.sender.retry_policy();
+        let started = Instant::now();
+        loop {
+            let receipt = retry(&policy, || async {
+                provider
+                    .get_transaction_receipt(hash)
+                    .await
+                    .map_err(|e| from_rpc(Target::Other, e))
+            })
+            .await?;
+            match receipt {
+                Some(r) => {
+                    let block = r.block_number.unwrap_or_default();
+                    let head = retry(&policy, || async {
+                        provider
+                            .get_block_number()
+                            .await
+                            .map_err(|e| from_rpc(Target::Other, e))
+                    })
+                    .await?;
+                    if head >= block.saturating_add(self.inner.confirmations) {
+                        let status = if r.status() {
+                            TxStatus::Success
+                        } else {
+                            TxStatus::Reverted {
+                                reason: format!(
+                                    "status 0 in block {block} (gas used {})",
+                                    r.gas_used
+                                ),
+                            }
+                        };
+                        return Ok(Receipt {
+                            tx: *tx,
+                            block,
+                            status,
+                        });
+                    }
+                }
+                None => {
+                    let known = retry(&policy, || async {
+                        provider
+                            .get_transaction_by_hash(hash)
+                            .await
+                            .map_err(|e| from_rpc(Target::Other, e))
+                    })
+                    .await?;
+                    if known.is_none() {
+                        return Err(Error::NotFound(format!("transaction {tx}")));
+                    }
+                }
+            }
+            if started.elapsed() >= self.inner.receipt_timeout {
+                return Err(Error::Transport {
+                    retryable: true,
+                    message: format!(
+                        "no final receipt for {tx} after {:?}",
+                        self.inner.receipt_timeout
+                    ),
+                    source: None,
+                });
+            }
+            tokio::time::sleep(RECEIPT_POLL).await;
+        }
+    }
+}

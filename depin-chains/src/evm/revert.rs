@@ -1,0 +1,352 @@
+//! Mapping of node answers onto [`crate::Error`]: contract custom errors (revert data) to the
+//! typed variants, JSON-RPC and HTTP failures to retryable or permanent transport errors.
+
+use alloy::primitives::{Address, Bytes, U256};
+use alloy::sol_types::{decode_revert_reason, SolInterface};
+use alloy::transports::{RpcError, TransportErrorKind};
+use depin_core::{Epoch, EvmAddress};
+
+use super::bindings::{DeviceRegistry, RewardDistributor};
+use crate::error::Error;
+use crate::types::Account;
+
+/// Which contract a call went to, so revert data is decoded against the right error set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    Registry,
+    Distributor,
+    Other,
+}
+
+pub(crate) fn u256_to_u128(v: U256, what: &str) -> Result<u128, Error> {
+    u128::try_from(v).map_err(|_| Error::InvalidInput(format!("{what} {v} does not fit in u128")))
+}
+
+fn sat_u128(v: U256) -> u128 {
+    u128::try_from(v).unwrap_or(u128::MAX)
+}
+
+fn account(a: Address) -> Account {
+    Account::Evm(EvmAddress(a.into_array()))
+}
+
+/// Decode revert `data` returned by `target` into the typed error it stands for.
+pub(crate) fn from_revert_data(target: Target, data: &[u8]) -> Error {
+    if target == Target::Registry {
+        if let Ok(e) = DeviceRegistry::DeviceRegistryErrors::abi_decode(data) {
+            return from_registry_error(e);
+        }
+    }
+    if target == Target::Distributor {
+        if let Ok(e) = RewardDistributor::RewardDistributorErrors::abi_decode(data) {
+            return from_distributor_error(e);
+        }
+    }
+    let reason = decode_revert_reason(data)
+        .unwrap_or_else(|| format!("revert data 0x{}", alloy::hex::encode(data)));
+    Error::Reverted { reason }
+}
+
+fn from_registry_error(e: DeviceRegistry::DeviceRegistryErrors) -> Error {
+    use DeviceRegistry::DeviceRegistryErrors as E;
+    match e {
+        E::AlreadyRegistered(x) => Error::AlreadyRegistered(format!("device {}", x.device)),
+        E::AlreadyRevoked(x) => Error::AlreadyRevoked(format!("device {}", x.device)),
+        E::InvalidSignature(_) => Error::InvalidProof,
+        E::Expired(x) => Error::Expired {
+            deadline: u64::try_from(x.deadline).unwrap_or(u64::MAX),
+        },
+        E::NotAuthorized(x) => {
+            Error::Unauthorized(format!("{} is neither the device owner nor an admin", x.caller))
+        }
+        E::NotFound(x) => Error::NotFound(format!("device {}", x.device)),
+        E::ZeroAddress(_) => Error::InvalidInput("zero address".into()),
+        E::AccessControlUnauthorizedAccount(x) => Error::Unauthorized(format!(
+            "{} lacks role {}",
+            x.account, x.neededRole
+        )),
+        E::ERC721InvalidReceiver(x) => Error::InvalidInput(format!(
+            "owner {} is a contract that does not accept ERC-721 tokens",
+            x.receiver
+        )),
+        other => Error::Reverted {
+            reason: format!("{other:?}"),
+        },
+    }
+}
+
+fn from_distributor_error(e: RewardDistributor::RewardDistributorErrors) -> Error {
+    use RewardDistributor::RewardDistributorErrors as E;
+    match e {
+        E::EpochAlreadyPublished(x) => Error::EpochAlreadyPublished {
+            epoch: Epoch(x.epoch),
+        },
+        E::EpochNotIncreasing(x) => Error::EpochNotIncreasing {
+            epoch: Epoch(x.epoch),
+            latest: Epoch(x.latestEpoch),
+        },
+        E::ZeroRoot(_) => Error::InvalidInput("zero root".into()),
+        E::NoRoot(_) => Error::NoRoot,
+        E::InvalidProof(_) => Error::InvalidProof,
+        E::NothingToClaim(x) => Error::AlreadyClaimed {
+            account: account(x.account),
+            cumulative: sat_u128(x.cumulativeAmount),
+            claimed: sat_u128(x.alreadyClaimed),
+        },
+        E::InsufficientFunds(x) => Error::InsufficientFunds {
+            available: sat_u128(x.available),
+            required: sat_u128(x.required),
+        },
+        E::ZeroAddress(_) => Error::InvalidInput("zero address".into()),
+        E::AccessControlUnauthorizedAccount(x) => Error::Unauthorized(format!(
+            "{} lacks role {}",
+            x.account, x.neededRole
+        )),
+        other => Error::Reverted {
+            reason: format!("{other:?}"),
+        },
+    }
+}
+
+/// Map an alloy transport error (a failed `eth_call`, `eth_estimateGas`,
+/// `eth_sendRawTransaction`, ...) made to `target` onto [`Error`].
+pub(crate) fn from_rpc(target: Target, e: RpcError<TransportErrorKind>) -> Error {
+    match &e {
+        RpcError::ErrorResp(payload) => {
+            if let Some(data) = payload.as_revert_data() {
+                return from_revert_data(target, &data);
+            }
+            let msg = payload.message.to_ascii_lowercase();
+            if msg.contains("execution reverted") || msg.contains("revert") {
+                return Error::Reverted {
+                    reason: payload.message.to_string(),
+                };
+            }
+            if msg.contains("insufficient funds") {
+                return Error::InsufficientFunds {
+                    available: 0,
+                    required: 0,
+                }
+                .with_fee_context(&payload.message);
+            }
+            // Nonce races and full pools are worth another try (the sender refreshes its nonce).
+            let retryable = payload.is_retry_err()
+                || msg.contains("nonce too low")
+                || msg.contains("nonce too high")
+                || msg.contains("replacement transaction underpriced")
+                || msg.contains("already known")
+                || msg.contains("txpool is full");
+            Error::Transport {
+                retryable,
+                message: format!("JSON-RPC error {}: {}", payload.code, payload.message),
+                source: Some(Box::new(e)),
+            }
+        }
+        RpcError::Transport(kind) => {
+            let retryable = kind.is_retry_err()
+                || match kind {
+                    TransportErrorKind::HttpError(h) => h.status >= 500 || h.status == 408,
+                    TransportErrorKind::Custom(inner) => {
+                        // reqwest failures: refused/reset connections and timeouts are transient.
+                        inner
+                            .downcast_ref::<reqwest::Error>()
+                            .map(|r| r.is_connect() || r.is_timeout() || r.is_request())
+                            .unwrap_or(false)
+                    }
+                    _ => false,
+                };
+            Error::Transport {
+                retryable,
+                message: format!("transport: {kind}"),
+                source: Some(Box::new(e)),
+            }
+        }
+        RpcError::NullResp => Error::transient("the node returned a null response"),
+        _ => Error::Transport {
+            retryable: false,
+            message: e.to_string(),
+            source: Some(Box::new(e)),
+        },
+    }
+}
+
+trait FeeContext {
+    fn with_fee_context(self, message: &str) -> Error;
+}
+
+impl FeeContext for Error {
+    /// Nodes word the "cannot pay for gas" error as `insufficient funds for gas * price + value:
+    /// have X want Y` (geth, anvil); keep the numbers when they are there.
+    fn with_fee_context(self, message: &str) -> Error {
+        let num_after = |key: &str| -> Option<u128> {
+            let start = message.find(key)? + key.len();
+            let digits: String = message[start..]
+                .trim_start()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        };
+        match (num_after("have"), num_after("want")) {
+            (Some(available), Some(required)) => Error::InsufficientFunds {
+                available,
+                required,
+            },
+            _ => self,
+        }
+    }
+}
+
+/// Revert data of a failed call, if the error carries any (for tests and diagnostics).
+pub(crate) fn revert_data(e: &RpcError<TransportErrorKind>) -> Option<Bytes> {
+    e.as_error_resp().and_then(|p| p.as_revert_data())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::sol_types::SolError;
+
+    #[test]
+    fn registry_errors_map_to_typed_variants() {
+        let dev = Address::repeat_byte(0x11);
+        let data = DeviceRegistry::AlreadyRegistered { device: dev }.abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Registry, &data),
+            Error::AlreadyRegistered(_)
+        ));
+        let data = DeviceRegistry::InvalidSignature {}.abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Registry, &data),
+            Error::InvalidProof
+        ));
+        let data = DeviceRegistry::Expired {
+            deadline: U256::from(7u64),
+        }
+        .abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Registry, &data),
+            Error::Expired { deadline: 7 }
+        ));
+        let data = DeviceRegistry::NotFound { device: dev }.abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Registry, &data),
+            Error::NotFound(_)
+        ));
+        let data = DeviceRegistry::NotAuthorized { caller: dev }.abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Registry, &data),
+            Error::Unauthorized(_)
+        ));
+        let data = DeviceRegistry::AlreadyRevoked { device: dev }.abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Registry, &data),
+            Error::AlreadyRevoked(_)
+        ));
+    }
+
+    #[test]
+    fn distributor_errors_map_to_typed_variants() {
+        let acct = Address::repeat_byte(0x22);
+        let data = RewardDistributor::NothingToClaim {
+            account: acct,
+            cumulativeAmount: U256::from(5u64),
+            alreadyClaimed: U256::from(5u64),
+        }
+        .abi_encode();
+        match from_revert_data(Target::Distributor, &data) {
+            Error::AlreadyClaimed {
+                account: a,
+                cumulative,
+                claimed,
+            } => {
+                assert_eq!(a, account(acct));
+                assert_eq!((cumulative, claimed), (5, 5));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let data = RewardDistributor::InsufficientFunds {
+            available: U256::from(1u64),
+            required: U256::from(9u64),
+        }
+        .abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Distributor, &data),
+            Error::InsufficientFunds {
+                available: 1,
+                required: 9
+            }
+        ));
+        let data = RewardDistributor::EpochNotIncreasing {
+            epoch: 2,
+            latestEpoch: 3,
+        }
+        .abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Distributor, &data),
+            Error::EpochNotIncreasing {
+                epoch: Epoch(2),
+                latest: Epoch(3)
+            }
+        ));
+        let data = RewardDistributor::EpochAlreadyPublished { epoch: 4 }.abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Distributor, &data),
+            Error::EpochAlreadyPublished { epoch: Epoch(4) }
+        ));
+        for data in [
+            RewardDistributor::NoRoot {}.abi_encode(),
+            RewardDistributor::InvalidProof {}.abi_encode(),
+            RewardDistributor::ZeroRoot {}.abi_encode(),
+        ] {
+            assert!(matches!(
+                from_revert_data(Target::Distributor, &data),
+                Error::NoRoot | Error::InvalidProof | Error::InvalidInput(_)
+            ));
+        }
+        let data = RewardDistributor::AccessControlUnauthorizedAccount {
+            account: acct,
+            neededRole: Default::default(),
+        }
+        .abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Distributor, &data),
+            Error::Unauthorized(_)
+        ));
+    }
+
+    #[test]
+    fn unknown_and_string_reverts_keep_a_reason() {
+        let data = alloy::sol_types::Revert::from("boom").abi_encode();
+        match from_revert_data(Target::Other, &data) {
+            Error::Reverted { reason } => assert!(reason.contains("boom"), "{reason}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        // Registry errors are not decoded against the distributor's error set.
+        let data = DeviceRegistry::InvalidSignature {}.abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Distributor, &data),
+            Error::Reverted { .. }
+        ));
+        match from_revert_data(Target::Other, &[0xde, 0xad]) {
+            Error::Reverted { reason } => assert!(reason.contains("dead"), "{reason}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fee_errors_keep_their_numbers() {
+        let e = Error::InsufficientFunds {
+            available: 0,
+            required: 0,
+        }
+        .with_fee_context("insufficient funds for gas * price + value: have 10 want 25");
+        assert!(matches!(
+            e,
+            Error::InsufficientFunds {
+                available: 10,
+                required: 25
+            }
+        ));
+    }
+}

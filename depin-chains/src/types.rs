@@ -1,0 +1,410 @@
+//! Request, record and receipt types shared by every backend.
+
+use core::fmt;
+use core::str::FromStr;
+
+use depin_core::{
+    DeviceId, Domain, Epoch, EvmAddress, KeyType, MessageKind, Signature, SigningKey,
+};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Maximum length of a Cosmos bech32 address accepted by [`Account::cosmos`] (BIP-173 limit).
+pub const MAX_COSMOS_ADDRESS_LEN: usize = 90;
+
+/// An account on some chain: an EVM address or a bech32 Cosmos address.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Account {
+    /// A 20-byte EVM address.
+    Evm(EvmAddress),
+    /// A bech32 Cosmos address (lowercase, checksum verified when built with [`Account::cosmos`]).
+    Cosmos(String),
+}
+
+impl Account {
+    /// An EVM account.
+    pub fn evm(address: EvmAddress) -> Self {
+        Account::Evm(address)
+    }
+
+    /// Validate a bech32 Cosmos address (any human-readable prefix, 20- or 32-byte payload)
+    /// and store it in lowercase.
+    ///
+    /// ```
+    /// use depin_chains::Account;
+    /// let a = Account::cosmos("wasm1k9hwzxs889jpvd7env8z49gad3a3633vg350tq").unwrap();
+    /// assert_eq!(a.to_string(), "wasm1k9hwzxs889jpvd7env8z49gad3a3633vg350tq");
+    /// assert!(Account::cosmos("wasm1k9hwzxs889jpvd7env8z49gad3a3633vg350tz").is_err());
+    /// ```
+    pub fn cosmos(address: &str) -> Result<Self> {
+        if address.len() > MAX_COSMOS_ADDRESS_LEN {
+            return Err(Error::InvalidInput("cosmos address too long".into()));
+        }
+        let checked = bech32::primitives::decode::CheckedHrpstring::new::<bech32::Bech32>(address)
+            .map_err(|_| Error::InvalidInput(format!("invalid bech32 address {address:?}")))?;
+        let n = checked.byte_iter().count();
+        if n != 20 && n != 32 {
+            return Err(Error::InvalidInput(format!(
+                "cosmos address payload must be 20 or 32 bytes, got {n}"
+            )));
+        }
+        Ok(Account::Cosmos(address.to_ascii_lowercase()))
+    }
+
+    /// The EVM address, if this is an EVM account.
+    pub fn as_evm(&self) -> Option<&EvmAddress> {
+        match self {
+            Account::Evm(a) => Some(a),
+            Account::Cosmos(_) => None,
+        }
+    }
+
+    /// The bech32 string, if this is a Cosmos account.
+    pub fn as_cosmos(&self) -> Option<&str> {
+        match self {
+            Account::Cosmos(s) => Some(s),
+            Account::Evm(_) => None,
+        }
+    }
+
+    /// Canonical binary form used inside signed registration messages and the local ledger:
+    /// `0x00 || 20 address bytes` or `0x01 || len(u8) || bech32 bytes`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        match self {
+            Account::Evm(a) => {
+                out.push(0);
+                out.extend_from_slice(a.as_bytes());
+            }
+            Account::Cosmos(s) => {
+                out.push(1);
+                // validated addresses are at most 90 bytes
+                out.push(u8::try_from(s.len()).unwrap_or(u8::MAX));
+                out.extend_from_slice(s.as_bytes());
+            }
+        }
+    }
+}
+
+impl fmt::Display for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Account::Evm(a) => fmt::Display::fmt(a, f),
+            Account::Cosmos(s) => f.write_str(s),
+        }
+    }
+}
+
+impl fmt::Debug for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Account({self})")
+    }
+}
+
+impl FromStr for Account {
+    type Err = Error;
+    /// `0x` + 40 hex digits is an EVM address, anything else must be bech32.
+    fn from_str(s: &str) -> Result<Self> {
+        if s.starts_with("0x") {
+            Ok(Account::Evm(s.parse()?))
+        } else {
+            Account::cosmos(s)
+        }
+    }
+}
+
+impl From<EvmAddress> for Account {
+    fn from(a: EvmAddress) -> Self {
+        Account::Evm(a)
+    }
+}
+
+/// The SHA-256 of a device id's binary form (`tag || key bytes`): the 32-byte `deviceId` the
+/// EVM registry stores, since a [`DeviceId`] is up to 34 bytes.
+pub fn device_id_hash(device: &DeviceId) -> [u8; 32] {
+    let (buf, len) = device.to_bytes();
+    Sha256::digest(&buf[..len]).into()
+}
+
+/// A request to register a device under an owner account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRegistration {
+    /// The device (its public key).
+    pub device: DeviceId,
+    /// The account that will own the device.
+    pub owner: Account,
+    /// Opaque metadata; chains that cannot store bytes store [`DeviceRegistration::metadata_hash`].
+    pub metadata: Vec<u8>,
+    /// Unix seconds after which the signed registration is no longer accepted.
+    pub deadline: u64,
+}
+
+impl DeviceRegistration {
+    /// A registration request.
+    pub fn new(device: DeviceId, owner: Account, metadata: Vec<u8>, deadline: u64) -> Self {
+        DeviceRegistration {
+            device,
+            owner,
+            metadata,
+            deadline,
+        }
+    }
+
+    /// The device's key type.
+    pub fn key_type(&self) -> KeyType {
+        self.device.key_type()
+    }
+
+    /// SHA-256 of the metadata bytes.
+    pub fn metadata_hash(&self) -> [u8; 32] {
+        Sha256::digest(&self.metadata).into()
+    }
+
+    /// The canonical registration message signed under a depin-core [`Domain`] with
+    /// [`MessageKind::DEVICE_REGISTRATION`] (see [`RegistrationProof::Domain`]):
+    ///
+    /// ```text
+    /// 0x01                          format version
+    /// len(device) || device         u8 length, DeviceId binary form (tag || key bytes)
+    /// owner                         Account::encode_into
+    /// metadata_hash                 32 bytes, SHA-256 of the metadata
+    /// nonce                         u64 big-endian (the backend's registration nonce)
+    /// deadline                      u64 big-endian, unix seconds
+    /// ```
+    pub fn signing_message(&self, nonce: u64) -> Vec<u8> {
+        let (dev, dev_len) = self.device.to_bytes();
+        let mut out = Vec::with_capacity(1 + 1 + dev_len + 92 + 32 + 16);
+        out.push(1);
+        out.push(u8::try_from(dev_len).unwrap_or(u8::MAX));
+        out.extend_from_slice(&dev[..dev_len]);
+        self.owner.encode_into(&mut out);
+        out.extend_from_slice(&self.metadata_hash());
+        out.extend_from_slice(&nonce.to_be_bytes());
+        out.extend_from_slice(&self.deadline.to_be_bytes());
+        out
+    }
+}
+
+/// What the device key must sign to authorise a registration, as computed by the backend
+/// (which knows the chain id, contract address and nonce). Get it from
+/// [`crate::ChainBackend::registration_challenge`], sign it with
+/// [`RegistrationChallenge::sign`] (on the device or wherever the key lives) and pass the proof
+/// to [`crate::ChainBackend::register_device`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistrationChallenge {
+    /// Sign `message` with [`Domain::sign`] under [`MessageKind::DEVICE_REGISTRATION`]. Works
+    /// for every key type.
+    Domain {
+        /// The signing domain (network id, optional chain id).
+        domain: Domain,
+        /// [`DeviceRegistration::signing_message`] with the backend's nonce.
+        message: Vec<u8>,
+    },
+    /// Sign the EIP-712 `digest` with a recoverable secp256k1 signature (`r || s || v`, `v` in
+    /// {27, 28}, low S).
+    Eip712 {
+        /// The EIP-712 digest `keccak256(0x1901 || domainSeparator || structHash)`.
+        digest: [u8; 32],
+    },
+}
+
+impl RegistrationChallenge {
+    /// The 32-byte digest the device key signs.
+    pub fn digest(&self) -> [u8; 32] {
+        match self {
+            RegistrationChallenge::Domain { domain, message } => {
+                domain.digest(MessageKind::DEVICE_REGISTRATION, message)
+            }
+            RegistrationChallenge::Eip712 { digest } => *digest,
+        }
+    }
+
+    /// Sign the challenge with the device key.
+    pub fn sign(&self, signer: &dyn DeviceSigner) -> Result<RegistrationProof> {
+        let digest = self.digest();
+        match self {
+            RegistrationChallenge::Domain { .. } => {
+                Ok(RegistrationProof::Domain(signer.sign_digest(&digest)?))
+            }
+            RegistrationChallenge::Eip712 { .. } => Ok(RegistrationProof::Eip712(
+                signer.sign_digest_recoverable(&digest)?,
+            )),
+        }
+    }
+}
+
+/// Proof that the registrant holds the device key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistrationProof {
+    /// A depin-core domain signature (any key type) over the registration message.
+    Domain(Signature),
+    /// A 65-byte EIP-712 signature `r || s || v` by the device's secp256k1 key.
+    Eip712([u8; 65]),
+}
+
+/// Something that can sign with a device key: a [`SigningKey`] in memory, a secure element,
+/// or a remote device reached over a radio link.
+pub trait DeviceSigner: Send + Sync {
+    /// The device id of the key.
+    fn device_id(&self) -> DeviceId;
+
+    /// Sign a 32-byte digest as depin-core does (ECDSA prehash, Ed25519 over the digest).
+    fn sign_digest(&self, digest: &[u8; 32]) -> Result<Signature>;
+
+    /// Sign a digest with a recoverable secp256k1 signature `r || s || v` (`v` in {27, 28}).
+    /// The default refuses: only secp256k1 keys can.
+    fn sign_digest_recoverable(&self, digest: &[u8; 32]) -> Result<[u8; 65]> {
+        let _ = digest;
+        Err(Error::Unsupported(
+            "recoverable signatures need a secp256k1 key".into(),
+        ))
+    }
+}
+
+impl DeviceSigner for SigningKey {
+    fn device_id(&self) -> DeviceId {
+        DeviceId::from(self.public_key())
+    }
+
+    fn sign_digest(&self, digest: &[u8; 32]) -> Result<Signature> {
+        Ok(self.sign_prehash(digest)?)
+    }
+
+    fn sign_digest_recoverable(&self, digest: &[u8; 32]) -> Result<[u8; 65]> {
+        match self.key_type() {
+            KeyType::Secp256k1 => Ok(self.sign_prehash_recoverable(digest)?),
+            other => Err(Error::Unsupported(format!(
+                "recoverable signatures need a secp256k1 key, not {other}"
+            ))),
+        }
+    }
+}
+
+/// A registered device as the chain records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRecord {
+    /// The device.
+    pub device: DeviceId,
+    /// Its current owner.
+    pub owner: Account,
+    /// The key type recorded at registration.
+    pub key_type: KeyType,
+    /// SHA-256 of the metadata given at registration.
+    pub metadata_hash: [u8; 32],
+    /// `false` once revoked.
+    pub active: bool,
+}
+
+/// An epoch's reward claim root and total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EpochRoot {
+    /// The epoch.
+    pub epoch: Epoch,
+    /// The Merkle root of the cumulative claim tree (in the backend's [`ClaimFormat`]).
+    pub root: [u8; 32],
+    /// Total of the epoch's rewards, base units (informational, as in the contracts).
+    pub total: u128,
+}
+
+/// Result of publishing a root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PublishOutcome {
+    /// The root was published by this transaction.
+    Published(TxHandle),
+    /// The identical root and total were already published for the epoch: nothing was done.
+    AlreadyPublished,
+}
+
+/// A cumulative claim: `account` has earned `cumulative_amount` in total, proven against the
+/// latest published root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    /// The account paid.
+    pub account: Account,
+    /// Total earned so far, base units. The payout is this minus what was already claimed.
+    pub cumulative_amount: u128,
+    /// Merkle proof: sibling hashes from the leaf up.
+    pub proof: Vec<[u8; 32]>,
+}
+
+/// The Merkle tree format a backend's distributor verifies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClaimFormat {
+    /// OpenZeppelin `StandardMerkleTree` over `(address, uint256)`:
+    /// `keccak256(keccak256(abi.encode(account, amount)))` leaves, sorted-pair keccak nodes.
+    /// Accounts must be EVM addresses.
+    OpenZeppelin,
+    /// cw20-merkle-airdrop: `sha256(address + amount)` leaves (amount in decimal), sorted-pair
+    /// SHA-256 nodes. Accounts are bech32 strings.
+    Cw20MerkleAirdrop,
+}
+
+/// Which kind of chain a backend talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BackendKind {
+    /// The embedded local ledger.
+    Local,
+    /// An EVM chain.
+    Evm,
+    /// A Cosmos SDK chain with CosmWasm.
+    Cosmos,
+}
+
+/// A submitted transaction: its 32-byte hash (EVM and Cosmos tx hashes; for the local ledger,
+/// the SHA-256 of the committed log record).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TxHandle(pub [u8; 32]);
+
+impl fmt::Display for TxHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{}", hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for TxHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TxHandle({self})")
+    }
+}
+
+/// How a transaction ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TxStatus {
+    /// Executed successfully.
+    Success,
+    /// Included but reverted.
+    Reverted {
+        /// The decoded reason, or the raw revert data in hex.
+        reason: String,
+    },
+}
+
+/// A transaction receipt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// The transaction.
+    pub tx: TxHandle,
+    /// Block height (for the local ledger: the log sequence number of the record).
+    pub block: u64,
+    /// Outcome.
+    pub status: TxStatus,
+}
+
+impl Receipt {
+    /// `Ok(self)` if the transaction succeeded, [`Error::Reverted`] otherwise.
+    pub fn ensure_success(self) -> Result<Self> {
+        match &self.status {
+            TxStatus::Success => Ok(self),
+            TxStatus::Reverted { reason } => Err(Error::Reverted {
+                reason: reason.clone(),
+            }),
+        }
+    }
+}

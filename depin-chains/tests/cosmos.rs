@@ -1,0 +1,1 @@
+//! Tests of the Cosmos backend that need no node (work in progress).

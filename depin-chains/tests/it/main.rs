@@ -1,0 +1,1 @@
+//! depin-chains integration tests.
