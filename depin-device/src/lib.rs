@@ -1,2 +1,22 @@
-//! depin-device (work in progress).
+#![doc = include_str!("../README.md")]
 #![no_std]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+pub mod challenge;
+pub mod counter;
+mod error;
+pub mod fragment;
+mod report;
+pub mod signer;
+
+pub use error::{Error, Result};
+pub use report::{frame_header, frame_len, write_frame, Report, Reporter};
+
+/// The shared frame format (re-exported from depin-core: one definition for device
+/// and network).
+pub use depin_core::frame;

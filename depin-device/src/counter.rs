@@ -1,0 +1,238 @@
+//! Monotonic sequence numbers that survive reboots and power cuts.
+//!
+//! The network rejects a frame whose sequence number it has seen before, so a device
+//! must never reuse one, even if power fails at the worst moment. Writing the counter to
+//! flash after every report would wear the flash out, so numbers are **reserved in
+//! blocks**:
+//!
+//! 1. The storage holds one value, `next_block_end`: every number below it may have been
+//!    used.
+//! 2. At boot, [`SequenceCounter::new`] reads it; the next number handed out is
+//!    `next_block_end` itself, never anything below.
+//! 3. Before handing out the first number of a block, the counter **persists the new
+//!    block end** (`current + block`) and only then returns the number. A power cut
+//!    before or during that write leaves the old end in storage, and none of the new
+//!    block was used; a power cut after it skips the rest of the block (up to
+//!    `block - 1` numbers are lost, which is harmless: numbers must only increase).
+//!
+//! Wear: one storage write per `block` reports (plus at most one per boot, the first
+//! report after a boot always starts a new block). With `block = 64` and one report
+//! every 10 minutes that is 52,560 reports and about 822 writes a year; a flash page
+//! rated for 10,000 erase cycles, written one word at a time as below, lasts for
+//! centuries.
+//!
+//! # Mapping to flash
+//!
+//! [`CounterStorage::store`] must be atomic: after a power cut, [`CounterStorage::load`]
+//! returns either the old or the new value, never garbage. On NOR flash a simple way is
+//! an append-only log of words in two pages: `store` programs the next erased word of
+//! the active page (one word write, no erase); `load` returns the last programmed word
+//! (scan for the first erased word); when a page is full, write the value to the first
+//! word of the other page, then erase the full one. A torn word write reads back as
+//! neither erased nor a valid value: protect each word with a check (e.g. store the
+//! value and its complement in a 64-bit double word) and treat a bad last word as
+//! absent, so `load` falls back to the previous one.
+
+use core::fmt::Debug;
+
+use crate::error::{Error as CrateError, Result};
+
+/// What kind of failure a counter storage reported. More kinds may be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Reading the stored value failed.
+    Read,
+    /// Writing (programming or erasing) failed.
+    Write,
+    /// The stored value is corrupt and no older valid value exists.
+    Corrupt,
+    /// Anything else.
+    Other,
+}
+
+impl Error for ErrorKind {
+    fn kind(&self) -> ErrorKind {
+        *self
+    }
+}
+
+/// A storage error: anything that can say which [`ErrorKind`] it is.
+pub trait Error: Debug {
+    /// The kind of failure.
+    fn kind(&self) -> ErrorKind;
+}
+
+impl Error for core::convert::Infallible {
+    fn kind(&self) -> ErrorKind {
+        match *self {}
+    }
+}
+
+/// The error type of a counter storage.
+pub trait ErrorType {
+    /// The storage's error type.
+    type Error: Error;
+}
+
+impl<T: ErrorType + ?Sized> ErrorType for &mut T {
+    type Error = T::Error;
+}
+
+/// Persistent storage for one `u32`: the end of the reserved sequence-number block.
+pub trait CounterStorage: ErrorType {
+    /// Read the stored value; `None` if nothing was ever stored (blank flash).
+    fn load(&mut self) -> Result<Option<u32>, Self::Error>;
+
+    /// Store a value atomically (see the module docs): after a power cut during the
+    /// call, `load` returns either the previous value or `value`.
+    fn store(&mut self, value: u32) -> Result<(), Self::Error>;
+}
+
+impl<T: CounterStorage + ?Sized> CounterStorage for &mut T {
+    fn load(&mut self) -> Result<Option<u32>, Self::Error> {
+        T::load(self)
+    }
+
+    fn store(&mut self, value: u32) -> Result<(), Self::Error> {
+        T::store(self, value)
+    }
+}
+
+/// Counter storage in RAM, for tests and simulators (it does not survive a real
+/// reboot). Counts its writes so tests can check flash wear.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RamStorage {
+    value: Option<u32>,
+    writes: u32,
+}
+
+impl RamStorage {
+    /// Blank storage (as after a flash erase).
+    pub const fn new() -> Self {
+        RamStorage {
+            value: None,
+            writes: 0,
+        }
+    }
+
+    /// Storage that already holds `value`.
+    pub const fn with_value(value: u32) -> Self {
+        RamStorage {
+            value: Some(value),
+            writes: 0,
+        }
+    }
+
+    /// The stored value.
+    pub const fn value(&self) -> Option<u32> {
+        self.value
+    }
+
+    /// How many times [`CounterStorage::store`] was called.
+    pub const fn writes(&self) -> u32 {
+        self.writes
+    }
+}
+
+impl ErrorType for RamStorage {
+    type Error = core::convert::Infallible;
+}
+
+impl CounterStorage for RamStorage {
+    fn load(&mut self) -> Result<Option<u32>, Self::Error> {
+        Ok(self.value)
+    }
+
+    fn store(&mut self, value: u32) -> Result<(), Self::Error> {
+        self.value = Some(value);
+        self.writes = self.writes.saturating_add(1);
+        Ok(())
+    }
+}
+
+/// A monotonic sequence counter reserving numbers in blocks (see the module docs).
+///
+/// ```
+/// use depin_device::counter::{RamStorage, SequenceCounter};
+///
+/// let mut flash = RamStorage::new();
+/// let mut counter = SequenceCounter::new(&mut flash, 16)?;
+/// assert_eq!(counter.next_seq()?, 0);
+/// assert_eq!(counter.next_seq()?, 1);
+/// drop(counter); // power cut
+/// let mut counter = SequenceCounter::new(&mut flash, 16)?;
+/// assert_eq!(counter.next_seq()?, 16); // the rest of the first block is skipped, never reused
+/// assert_eq!(flash.writes(), 2);
+/// # Ok::<(), depin_device::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct SequenceCounter<S> {
+    storage: S,
+    next: u32,
+    block_end: u32,
+    block: u32,
+}
+
+impl<S: CounterStorage> SequenceCounter<S> {
+    /// Start a counter from what `storage` holds (blank storage starts at 0). Reads the
+    /// storage once, writes nothing. `block` (at least 1) is how many numbers one
+    /// storage write reserves.
+    pub fn new(mut storage: S, block: u32) -> Result<Self> {
+        if block == 0 {
+            return Err(CrateError::InvalidBlockSize);
+        }
+        let start = storage
+            .load()
+            .map_err(|e| CrateError::Storage(e.kind()))?
+            .unwrap_or(0);
+        Ok(SequenceCounter {
+            storage,
+            next: start,
+            block_end: start,
+            block,
+        })
+    }
+
+    /// The next sequence number. Persists a new block end first when the reserved
+    /// block is used up; if that write fails the number is not handed out.
+    ///
+    /// Numbers are strictly increasing, also across reboots; `u32::MAX` itself is never
+    /// handed out, and after `u32::MAX - 1` every call fails with
+    /// [`Error::CounterExhausted`](crate::Error::CounterExhausted).
+    pub fn next_seq(&mut self) -> Result<u32> {
+        if self.next == u32::MAX {
+            return Err(CrateError::CounterExhausted);
+        }
+        if self.next >= self.block_end {
+            let end = self.next.saturating_add(self.block);
+            self.storage
+                .store(end)
+                .map_err(|e| CrateError::Storage(e.kind()))?;
+            self.block_end = end;
+        }
+        let seq = self.next;
+        self.next = seq.saturating_add(1);
+        Ok(seq)
+    }
+
+    /// The number [`next_seq`](Self::next_seq) would return (without reserving it).
+    pub fn peek(&self) -> u32 {
+        self.next
+    }
+
+    /// Numbers reserved per storage write.
+    pub fn block_size(&self) -> u32 {
+        self.block
+    }
+
+    /// The storage.
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// Give the storage back.
+    pub fn into_storage(self) -> S {
+        self.storage
+    }
+}

@@ -1,0 +1,149 @@
+//! The one error type of depin-device.
+
+use core::fmt;
+
+use crate::counter::ErrorKind as StorageErrorKind;
+use crate::signer::ErrorKind as SignerErrorKind;
+
+/// Result alias with [`Error`] as the default error type.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Everything that can go wrong in depin-device.
+///
+/// Fragment and reassembly errors say exactly what was wrong (they describe radio
+/// transport, not cryptography); signature failures are opaque
+/// ([`Error::Rejected`] wraps depin-core's deliberately detail-free
+/// [`depin_core::Error::SignatureRejected`]).
+///
+/// Errors of a [`Signer`](crate::signer::Signer) or a
+/// [`CounterStorage`](crate::counter::CounterStorage) implementation are reduced to
+/// their [`kind`](crate::signer::Error::kind) so this type stays small and free of
+/// generic parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// An error from depin-core (frame encoding, key parsing, ...).
+    Core(depin_core::Error),
+    /// The signer (software key or secure element) failed.
+    Signer(SignerErrorKind),
+    /// The persistent counter storage failed.
+    Storage(StorageErrorKind),
+    /// The sequence counter reached `u32::MAX`: the device must be re-keyed.
+    CounterExhausted,
+    /// A counter block size of zero was requested.
+    InvalidBlockSize,
+    /// The caller's output buffer is too small.
+    BufferTooSmall {
+        /// Bytes needed.
+        needed: usize,
+    },
+    /// A payload or measurement is longer than the format allows.
+    TooLong {
+        /// Given length.
+        len: usize,
+        /// The limit that applied.
+        limit: usize,
+    },
+    /// The fragment payload size cannot carry a frame in at most
+    /// [`MAX_FRAGMENTS`](crate::fragment::MAX_FRAGMENTS) fragments (or is below the
+    /// one-byte minimum).
+    FragmentSizeTooSmall {
+        /// Maximum radio payload that was given.
+        max_payload: usize,
+    },
+    /// A fragment is shorter than its header plus one byte, or uses reserved bits.
+    MalformedFragment,
+    /// A fragment arrived after a gap: the fragments in between are missing (lost,
+    /// or reordered). The partial frame was discarded.
+    MissingFragment {
+        /// Index the reassembler was waiting for.
+        expected: u8,
+        /// Index that arrived.
+        got: u8,
+    },
+    /// A fragment with an index already received arrived again. The partial frame
+    /// was discarded.
+    DuplicateFragment {
+        /// The repeated index.
+        index: u8,
+    },
+    /// A fragment of another frame (other tag) arrived before the current frame was
+    /// complete. The partial frame was discarded.
+    MixedFragments {
+        /// Tag of the frame being reassembled.
+        expected_tag: u8,
+        /// Tag of the fragment that arrived.
+        got_tag: u8,
+    },
+    /// The fragments add up to more bytes than the frame declares (or than a frame
+    /// can hold), or the last fragment arrived before all declared bytes did.
+    LengthMismatch {
+        /// Bytes the frame header declares (0 when the header was not complete).
+        declared: usize,
+        /// Bytes received.
+        received: usize,
+    },
+    /// A challenge response answers another nonce than the one the network issued.
+    NonceMismatch,
+    /// A challenge response or frame is malformed.
+    Malformed(&'static str),
+    /// A reassembled frame or a challenge response failed verification (or the
+    /// caller's verification closure refused it). Carries the verifier's error.
+    Rejected(depin_core::Error),
+}
+
+impl From<depin_core::Error> for Error {
+    fn from(e: depin_core::Error) -> Self {
+        Error::Core(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Core(e) => write!(f, "{e}"),
+            Error::Signer(kind) => write!(f, "signer failed: {kind:?}"),
+            Error::Storage(kind) => write!(f, "counter storage failed: {kind:?}"),
+            Error::CounterExhausted => f.write_str("sequence counter exhausted"),
+            Error::InvalidBlockSize => f.write_str("counter block size must be at least 1"),
+            Error::BufferTooSmall { needed } => {
+                write!(f, "output buffer too small: {needed} bytes needed")
+            }
+            Error::TooLong { len, limit } => {
+                write!(f, "{len} bytes exceed the limit of {limit} bytes")
+            }
+            Error::FragmentSizeTooSmall { max_payload } => write!(
+                f,
+                "a radio payload of {max_payload} bytes is too small to fragment this frame"
+            ),
+            Error::MalformedFragment => f.write_str("malformed fragment"),
+            Error::MissingFragment { expected, got } => {
+                write!(f, "missing fragment: expected index {expected}, got {got}")
+            }
+            Error::DuplicateFragment { index } => write!(f, "duplicate fragment {index}"),
+            Error::MixedFragments {
+                expected_tag,
+                got_tag,
+            } => write!(
+                f,
+                "fragment of frame {got_tag:#04x} mixed into frame {expected_tag:#04x}"
+            ),
+            Error::LengthMismatch { declared, received } => write!(
+                f,
+                "fragments carry {received} bytes but the frame declares {declared}"
+            ),
+            Error::NonceMismatch => f.write_str("challenge response answers another nonce"),
+            Error::Malformed(what) => write!(f, "malformed input: {what}"),
+            Error::Rejected(e) => write!(f, "rejected: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Core(e) | Error::Rejected(e) => Some(e),
+            _ => None,
+        }
+    }
+}
