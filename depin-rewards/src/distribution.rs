@@ -1,0 +1,342 @@
+//! Exact distribution of a pool of base units over devices in proportion to their shares.
+//!
+//! Device `i` with `s_i` shares out of a total `S` is entitled to exactly `pool × s_i / S`
+//! base units, a rational number. Two named modes turn that into integers:
+//!
+//! * [`Mode::LargestRemainder`] (Hamilton's method): every device gets
+//!   `floor(pool × s_i / S)`; the `L` units left over (`L < number of devices`) go one each to
+//!   the `L` devices with the largest remainders `(pool × s_i) mod S`, ties broken by the
+//!   smaller device id (`Ord`). Payouts sum to the pool **exactly**.
+//! * [`Mode::Floor`]: every device gets `floor(pool × s_i / S)`; the leftover is reported as
+//!   [`Distribution::unallocated`] and paid to nobody (carry it over or burn it).
+//!
+//! In both modes no device receives more than `floor(exact) + 1` and none less than
+//! `floor(exact)`, and the result depends only on the set of `(id, shares)` pairs, never on
+//! input order. Products are computed at 256-bit width (see [`crate::math`]), so any `u128`
+//! pool and share values work without precision loss.
+
+use alloc::vec::Vec;
+use core::cmp::Ordering;
+
+use crate::fixed::serde_u128;
+use crate::math::mul_div_rem;
+use crate::{Error, Result};
+
+/// How the rational entitlements are rounded to whole base units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Mode {
+    /// Mode (a): floor, then one extra unit to each of the largest remainders (ties by id).
+    /// The payouts sum to the pool exactly.
+    LargestRemainder,
+    /// Mode (b): floor only; the leftover is reported as unallocated.
+    Floor,
+}
+
+/// Validated shares for one epoch: unique device ids, sorted ascending, with a checked total.
+///
+/// Shares are plain `u128` weights; a [`crate::Fixed`] score is used through its raw value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shares<K> {
+    entries: Vec<(K, u128)>,
+    total: u128,
+}
+
+impl<K: Ord> Shares<K> {
+    /// Builds shares from `(id, shares)` pairs in any order; a repeated id is an error
+    /// ([`Error::DuplicateEntry`]), as is a total that overflows `u128`.
+    ///
+    /// ```
+    /// use depin_rewards::{Error, Shares};
+    /// assert!(Shares::new(vec![("b", 1), ("a", 2)]).is_ok());
+    /// assert!(matches!(Shares::new(vec![("a", 1), ("a", 2)]), Err(Error::DuplicateEntry { .. })));
+    /// ```
+    pub fn new(mut entries: Vec<(K, u128)>) -> Result<Self> {
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if let Some(i) = entries.windows(2).position(|w| w[0].0 == w[1].0) {
+            return Err(Error::DuplicateEntry { index: i + 1 });
+        }
+        Self::with_total(entries)
+    }
+
+    /// Builds shares from pairs that are already sorted strictly ascending by id (checked in
+    /// one pass; no sorting). Errors with [`Error::DuplicateEntry`] on equal neighbours and
+    /// [`Error::NotSorted`] on a descending pair.
+    pub fn from_sorted(entries: Vec<(K, u128)>) -> Result<Self> {
+        for (i, w) in entries.windows(2).enumerate() {
+            match w[0].0.cmp(&w[1].0) {
+                Ordering::Less => {}
+                Ordering::Equal => return Err(Error::DuplicateEntry { index: i + 1 }),
+                Ordering::Greater => return Err(Error::NotSorted { index: i + 1 }),
+            }
+        }
+        Self::with_total(entries)
+    }
+
+    /// Builds shares from pairs in any order, **adding up** repeated ids (for inputs where a
+    /// device legitimately appears once per activity, e.g. once per witnessed beacon).
+    pub fn summed(mut entries: Vec<(K, u128)>) -> Result<Self> {
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut merged: Vec<(K, u128)> = Vec::with_capacity(entries.len());
+        for (id, s) in entries {
+            match merged.last_mut() {
+                Some(last) if last.0 == id => {
+                    last.1 = last.1.checked_add(s).ok_or(Error::Overflow("summed shares"))?;
+                }
+                _ => merged.push((id, s)),
+            }
+        }
+        Self::with_total(merged)
+    }
+
+    fn with_total(entries: Vec<(K, u128)>) -> Result<Self> {
+        let mut total: u128 = 0;
+        for (_, s) in &entries {
+            total = total.checked_add(*s).ok_or(Error::Overflow("total shares"))?;
+        }
+        Ok(Shares { entries, total })
+    }
+
+    /// Shares of `id`, if present (binary search).
+    pub fn get(&self, id: &K) -> Option<u128> {
+        self.entries
+            .binary_search_by(|e| e.0.cmp(id))
+            .ok()
+            .and_then(|i| self.entries.get(i))
+            .map(|e| e.1)
+    }
+}
+
+impl<K> Shares<K> {
+    /// Sum of all shares.
+    pub fn total(&self) -> u128 {
+        self.total
+    }
+
+    /// Number of devices.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// `true` if there are no devices.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The `(id, shares)` pairs, sorted ascending by id.
+    pub fn entries(&self) -> &[(K, u128)] {
+        &self.entries
+    }
+}
+
+/// One device's payout.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Payout<K> {
+    /// Device id.
+    pub id: K,
+    /// The device's shares.
+    #[serde(with = "serde_u128")]
+    pub shares: u128,
+    /// Base units paid.
+    #[serde(with = "serde_u128")]
+    pub amount: u128,
+}
+
+/// The last device that received an extra unit in [`Mode::LargestRemainder`].
+///
+/// Order devices by remainder descending, then id ascending: a device receives the extra unit
+/// if and only if it is not after the cutoff in that order. With the cutoff, a single device's
+/// payout can be re-derived from its own receipt without the other devices' data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Cutoff<K> {
+    /// Remainder `(pool × s) mod S` of the last device that got an extra unit.
+    #[serde(with = "serde_u128")]
+    pub remainder: u128,
+    /// Id of the last device that got an extra unit.
+    pub id: K,
+}
+
+impl<K: Ord> Cutoff<K> {
+    /// Whether a device with this remainder and id receives the extra unit.
+    pub fn includes(&self, remainder: u128, id: &K) -> bool {
+        remainder > self.remainder || (remainder == self.remainder && *id <= self.id)
+    }
+}
+
+/// The result of [`distribute`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Distribution<K> {
+    #[serde(with = "serde_u128")]
+    pool: u128,
+    #[serde(with = "serde_u128")]
+    total_shares: u128,
+    mode: Mode,
+    payouts: Vec<Payout<K>>,
+    #[serde(with = "serde_u128")]
+    unallocated: u128,
+    #[serde(with = "serde_u128")]
+    extra_units: u128,
+    cutoff: Option<Cutoff<K>>,
+}
+
+impl<K> Distribution<K> {
+    /// The pool that was distributed.
+    pub fn pool(&self) -> u128 {
+        self.pool
+    }
+    /// Total shares `S`.
+    pub fn total_shares(&self) -> u128 {
+        self.total_shares
+    }
+    /// The mode used.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+    /// One payout per device, sorted ascending by id (devices with zero payout included).
+    pub fn payouts(&self) -> &[Payout<K>] {
+        &self.payouts
+    }
+    /// Consumes the distribution, returning the payouts.
+    pub fn into_payouts(self) -> Vec<Payout<K>> {
+        self.payouts
+    }
+    /// Base units paid to nobody: always `0` in [`Mode::LargestRemainder`], the floor
+    /// leftover in [`Mode::Floor`].
+    pub fn unallocated(&self) -> u128 {
+        self.unallocated
+    }
+    /// Base units paid out (`pool − unallocated`).
+    pub fn allocated(&self) -> u128 {
+        self.pool - self.unallocated
+    }
+    /// Number of devices that received one extra unit ([`Mode::LargestRemainder`]).
+    pub fn extra_units(&self) -> u128 {
+        self.extra_units
+    }
+    /// The largest-remainder cutoff (`None` in [`Mode::Floor`] or when nothing was left over).
+    pub fn cutoff(&self) -> Option<&Cutoff<K>> {
+        self.cutoff.as_ref()
+    }
+}
+
+impl<K: Ord> Distribution<K> {
+    /// Payout of `id`, if present (binary search).
+    pub fn amount_of(&self, id: &K) -> Option<u128> {
+        self.payouts
+            .binary_search_by(|p| p.id.cmp(id))
+            .ok()
+            .and_then(|i| self.payouts.get(i))
+            .map(|p| p.amount)
+    }
+}
+
+/// `floor(pool × s / total)` and `(pool × s) mod total`, given `q0 = pool / total` and
+/// `r0 = pool % total` (so `pool × s = q0·s·total + r0·s`). Requires `s <= total`.
+#[inline]
+pub(crate) fn split_one(q0: u128, r0: u128, s: u128, total: u128) -> Result<(u128, u128)> {
+    // q0 * s <= pool because s <= total: cannot overflow.
+    let base = q0 * s;
+    let (q, r) = match r0.checked_mul(s) {
+        Some(p) => (p / total, p % total),
+        None => mul_div_rem(r0, s, total)?,
+    };
+    Ok((base + q, r))
+}
+
+/// Distributes `pool` base units over `shares` with the given [`Mode`].
+///
+/// Errors: [`Error::EmptyEpoch`] if there are no devices, [`Error::ZeroTotalShares`] if all
+/// shares are zero. In both cases nothing is paid and the whole pool stays with the caller.
+///
+/// ```
+/// use depin_rewards::{distribute, Mode, Shares};
+/// let shares = Shares::new(vec![("a", 1), ("b", 1), ("c", 1)]).unwrap();
+/// let d = distribute(&shares, 100, Mode::LargestRemainder).unwrap();
+/// let amounts: Vec<u128> = d.payouts().iter().map(|p| p.amount).collect();
+/// assert_eq!(amounts, [34, 33, 33]); // equal remainders: the smallest id gets the extra unit
+/// let d = distribute(&shares, 100, Mode::Floor).unwrap();
+/// assert_eq!(d.unallocated(), 1);
+/// ```
+pub fn distribute<K: Ord + Clone>(shares: &Shares<K>, pool: u128, mode: Mode) -> Result<Distribution<K>> {
+    if shares.is_empty() {
+        return Err(Error::EmptyEpoch);
+    }
+    let total = shares.total;
+    if total == 0 {
+        return Err(Error::ZeroTotalShares);
+    }
+    let q0 = pool / total;
+    let r0 = pool % total;
+    let n = shares.entries.len();
+    let mut payouts: Vec<Payout<K>> = Vec::with_capacity(n);
+    let mut remainders: Vec<u128> = match mode {
+        Mode::LargestRemainder => Vec::with_capacity(n),
+        Mode::Floor => Vec::new(),
+    };
+    let mut paid: u128 = 0;
+    for (id, s) in &shares.entries {
+        let (amount, rem) = split_one(q0, r0, *s, total)?;
+        paid += amount; // sum of floors <= pool
+        if mode == Mode::LargestRemainder {
+            remainders.push(rem);
+        }
+        payouts.push(Payout {
+            id: id.clone(),
+            shares: *s,
+            amount,
+        });
+    }
+    let leftover = pool - paid;
+    let mut result = Distribution {
+        pool,
+        total_shares: total,
+        mode,
+        payouts,
+        unallocated: 0,
+        extra_units: 0,
+        cutoff: None,
+    };
+    match mode {
+        Mode::Floor => result.unallocated = leftover,
+        Mode::LargestRemainder => {
+            if leftover > 0 {
+                let cut = select_cutoff(&remainders, leftover)?;
+                let cutoff_rem = remainders.get(cut).copied().unwrap_or_default();
+                let mut given: u128 = 0;
+                for (i, (p, &rem)) in result.payouts.iter_mut().zip(&remainders).enumerate() {
+                    // ids are sorted, so comparing positions is comparing ids
+                    if rem > cutoff_rem || (rem == cutoff_rem && i <= cut) {
+                        p.amount += 1;
+                        given += 1;
+                    }
+                }
+                debug_assert_eq!(given, leftover);
+                result.extra_units = given;
+                result.cutoff = result.payouts.get(cut).map(|p| Cutoff {
+                    remainder: cutoff_rem,
+                    id: p.id.clone(),
+                });
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// Position (in id order) of the `leftover`-th device when ordered by remainder descending,
+/// then position ascending. `leftover` is smaller than the number of non-zero remainders
+/// (the remainders sum to `leftover × S` and each is below `S`).
+fn select_cutoff(remainders: &[u128], leftover: u128) -> Result<usize> {
+    let mut candidates: Vec<(u128, usize)> = remainders
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| **r != 0)
+        .map(|(i, r)| (*r, i))
+        .collect();
+    let k = usize::try_from(leftover - 1).map_err(|_| Error::Overflow("largest remainder"))?;
+    if k >= candidates.len() {
+        return Err(Error::Overflow("largest remainder"));
+    }
+    let (_, nth, _) = candidates.select_nth_unstable_by(k, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    Ok(nth.1)
+}

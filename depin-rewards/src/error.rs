@@ -1,0 +1,81 @@
+//! The crate's single error type.
+
+/// Everything that can go wrong in reward math, receipts, ledgers and claim trees.
+///
+/// Every variant is a plain value (no generic device id inside), so the type stays
+/// `Copy`-cheap, `no_std` friendly and stable across device-id types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A checked integer operation overflowed (sum of shares, amount, emission, ...).
+    #[error("arithmetic overflow in {0}")]
+    Overflow(&'static str),
+    /// A division by zero was requested (zero denominator or zero ratio).
+    #[error("division by zero in {0}")]
+    DivisionByZero(&'static str),
+    /// The epoch has no devices at all: nothing can be distributed, the whole pool stays
+    /// with the caller (carry it over or burn it, by policy).
+    #[error("empty epoch: no devices to reward")]
+    EmptyEpoch,
+    /// Every device has zero shares: nothing can be distributed, the whole pool stays with
+    /// the caller.
+    #[error("total shares are zero")]
+    ZeroTotalShares,
+    /// The same device (or account) appears more than once in an input that requires
+    /// unique entries. `index` is the position of the second occurrence in the sorted input.
+    #[error("duplicate entry for the same device or account (sorted position {index})")]
+    DuplicateEntry {
+        /// Position of the repeated entry after sorting by id.
+        index: usize,
+    },
+    /// Input that must be sorted strictly ascending by id was not.
+    #[error("entries are not sorted strictly ascending by id (position {index})")]
+    NotSorted {
+        /// Position of the first out-of-order entry.
+        index: usize,
+    },
+    /// A parameter is outside its documented range (basis points not summing to 10 000,
+    /// zero-length halving interval, ratio above one, ...).
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(&'static str),
+    /// A decimal string could not be parsed as a fixed-point value or amount.
+    #[error("invalid decimal string")]
+    InvalidDecimal,
+    /// A category named in a pool operation does not exist.
+    #[error("unknown pool category")]
+    UnknownCategory,
+    /// An H3 cell index is invalid or too coarse for the hex density rules.
+    #[error("invalid H3 cell index")]
+    InvalidCell,
+    /// A cumulative ledger update used an epoch that is not strictly after the last one.
+    #[error("epoch {epoch} is not after the last applied epoch {last}")]
+    EpochNotIncreasing {
+        /// Epoch that was offered.
+        epoch: u64,
+        /// Last epoch already applied.
+        last: u64,
+    },
+    /// A receipt does not reproduce: `0` names the first field that disagrees.
+    #[error("receipt does not recompute: {0} differs")]
+    ReceiptMismatch(&'static str),
+    /// A claim tree needs at least one claim.
+    #[error("a claim tree needs at least one claim")]
+    EmptyTree,
+    /// A proof was requested for an index that is not in the tree.
+    #[error("claim index {index} out of range (tree has {len} claims)")]
+    IndexOutOfRange {
+        /// Requested index.
+        index: usize,
+        /// Number of claims in the tree.
+        len: usize,
+    },
+    /// A claim tree has more leaves than its index type supports (`u32::MAX`).
+    #[error("too many claims for one tree")]
+    TooManyClaims,
+    /// A hexadecimal string (root or proof element) is malformed.
+    #[error("invalid hex string")]
+    InvalidHex,
+}
+
+/// `Result` with this crate's [`Error`] as the default error type.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -1,0 +1,301 @@
+//! Exact integer arithmetic: full-width `a × b / d` with a named rounding rule.
+//!
+//! All reward math in this crate is integer math on `u128`. Products of two `u128` values
+//! are computed at full 256-bit width (never truncated), then divided exactly and rounded
+//! once with an explicit [`Rounding`] rule. There are no floats anywhere in the crate.
+
+use crate::{Error, Result};
+
+/// How an exact rational result is turned into an integer.
+///
+/// All values in this crate are unsigned, so "toward zero" and "toward negative infinity"
+/// coincide ([`Rounding::Floor`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Rounding {
+    /// Round down (truncate). Never pays out more than the exact value: the default for
+    /// payouts.
+    #[default]
+    Floor,
+    /// Round up.
+    Ceil,
+    /// Round to nearest, ties to the even neighbour ("banker's rounding", IEEE 754
+    /// `roundTiesToEven`, `rust_decimal`'s `round_dp`). Helium uses it for per-share
+    /// values and reward units.
+    HalfEven,
+    /// Round to nearest, ties away from zero (ties up, since values are unsigned).
+    HalfUp,
+}
+
+const LO64: u128 = u64::MAX as u128;
+
+/// Full 256-bit product of two `u128` values, as `(high, low)` halves.
+///
+/// ```
+/// use depin_rewards::math::mul_wide;
+/// assert_eq!(mul_wide(u128::MAX, 2), (1, u128::MAX - 1));
+/// ```
+#[inline]
+pub const fn mul_wide(a: u128, b: u128) -> (u128, u128) {
+    let (a1, a0) = (a >> 64, a & LO64);
+    let (b1, b0) = (b >> 64, b & LO64);
+    let p00 = a0 * b0;
+    let p01 = a0 * b1;
+    let p10 = a1 * b0;
+    let p11 = a1 * b1;
+    // middle column: carries cannot overflow u128 (each term < 2^64).
+    let mid = (p00 >> 64) + (p01 & LO64) + (p10 & LO64);
+    let lo = (p00 & LO64) | (mid << 64);
+    let hi = p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64);
+    (hi, lo)
+}
+
+/// Divides the 256-bit value `hi·2^128 + lo` by `d`, returning `(quotient, remainder)`.
+///
+/// Requires `hi < d` (so the quotient fits in `u128`) and `d != 0`; callers check this.
+#[inline]
+fn div_wide(hi: u128, lo: u128, d: u128) -> (u128, u128) {
+    debug_assert!(hi < d);
+    if hi == 0 {
+        return (lo / d, lo % d);
+    }
+    if d >> 64 == 0 {
+        // d < 2^64 and hi < d: two "128 by 64" steps, each quotient digit < 2^64.
+        let n1 = (hi << 64) | (lo >> 64);
+        let (q1, r1) = (n1 / d, n1 % d);
+        let n0 = (r1 << 64) | (lo & LO64);
+        let (q0, r0) = (n0 / d, n0 % d);
+        return ((q1 << 64) | q0, r0);
+    }
+    // d >= 2^64: Knuth's algorithm D with 64-bit digits. Normalise so the top bit of d is set.
+    let s = d.leading_zeros(); // 0..=63
+    let dn = d << s;
+    let (nh, nl) = if s == 0 {
+        (hi, lo)
+    } else {
+        ((hi << s) | (lo >> (128 - s)), lo << s)
+    };
+    let d1 = dn >> 64;
+    let d0 = dn & LO64;
+    let (q1, r) = div_3by2(nh, nl >> 64, d1, d0, dn);
+    let (q0, r) = div_3by2(r, nl & LO64, d1, d0, dn);
+    ((q1 << 64) | q0, r >> s)
+}
+
+/// One digit of Knuth's algorithm D: divides `u21·2^64 + u0` (with `u21 < dn`) by the
+/// normalised two-digit divisor `dn = d1·2^64 + d0`. Returns a quotient digit `< 2^64` and
+/// the remainder `< dn`.
+#[inline]
+fn div_3by2(u21: u128, u0: u128, d1: u128, d0: u128, dn: u128) -> (u128, u128) {
+    let u2 = u21 >> 64;
+    let (mut qhat, mut rhat) = if u2 >= d1 {
+        // u2 == d1 (u21 < dn): the estimate saturates at the largest digit.
+        (LO64, u21 - LO64 * d1)
+    } else {
+        (u21 / d1, u21 % d1)
+    };
+    // With a two-digit divisor this test checks the whole divisor, so the loop ends with
+    // the exact quotient digit (at most two iterations).
+    while rhat >> 64 == 0 && qhat * d0 > ((rhat << 64) | u0) {
+        qhat -= 1;
+        rhat += d1;
+    }
+    // The true remainder is < dn < 2^128, so it can be computed modulo 2^128.
+    let u_low = (u21 << 64) | u0;
+    let rem = u_low.wrapping_sub(qhat.wrapping_mul(dn));
+    (qhat, rem)
+}
+
+/// Applies `rounding` to an exact quotient `q` with remainder `r` of a division by `d`.
+#[inline]
+pub(crate) fn round_quotient(q: u128, r: u128, d: u128, rounding: Rounding) -> Option<u128> {
+    if r == 0 {
+        return Some(q);
+    }
+    let up = match rounding {
+        Rounding::Floor => false,
+        Rounding::Ceil => true,
+        // 2r > d  <=>  r > d - r (no overflow since r < d).
+        Rounding::HalfEven => {
+            let other = d - r;
+            r > other || (r == other && q & 1 == 1)
+        }
+        Rounding::HalfUp => r >= d - r,
+    };
+    if up {
+        q.checked_add(1)
+    } else {
+        Some(q)
+    }
+}
+
+/// `a × b / d`, computed exactly at 256-bit width and rounded once with `rounding`.
+///
+/// Errors: [`Error::DivisionByZero`] if `d == 0`; [`Error::Overflow`] if the rounded
+/// result does not fit in `u128`.
+///
+/// ```
+/// use depin_rewards::math::{mul_div, Rounding};
+/// // 10^30 × 10^30 / 10^40 = 10^20, although the product needs 200 bits.
+/// let e30 = 10u128.pow(30);
+/// assert_eq!(mul_div(e30, e30, 10u128.pow(40), Rounding::Floor).unwrap(), 10u128.pow(20));
+/// assert_eq!(mul_div(5, 1, 2, Rounding::HalfEven).unwrap(), 2);
+/// assert_eq!(mul_div(7, 1, 2, Rounding::HalfEven).unwrap(), 4);
+/// ```
+#[inline]
+pub fn mul_div(a: u128, b: u128, d: u128, rounding: Rounding) -> Result<u128> {
+    let (q, r) = mul_div_rem(a, b, d)?;
+    round_quotient(q, r, d, rounding).ok_or(Error::Overflow("mul_div"))
+}
+
+/// `a × b` divided by `d` at full width: `(floor(a·b / d), (a·b) mod d)`.
+///
+/// Errors: [`Error::DivisionByZero`] if `d == 0`; [`Error::Overflow`] if the quotient does
+/// not fit in `u128`.
+///
+/// ```
+/// use depin_rewards::math::mul_div_rem;
+/// assert_eq!(mul_div_rem(7, 3, 4).unwrap(), (5, 1));
+/// ```
+#[inline]
+pub fn mul_div_rem(a: u128, b: u128, d: u128) -> Result<(u128, u128)> {
+    if d == 0 {
+        return Err(Error::DivisionByZero("mul_div"));
+    }
+    let (hi, lo) = mul_wide(a, b);
+    if hi >= d {
+        return Err(Error::Overflow("mul_div"));
+    }
+    Ok(div_wide(hi, lo, d))
+}
+
+/// `num / den` rounded with `rounding`.
+///
+/// ```
+/// use depin_rewards::math::{div_round, Rounding};
+/// assert_eq!(div_round(10, 4, Rounding::HalfEven).unwrap(), 2);
+/// assert_eq!(div_round(10, 4, Rounding::HalfUp).unwrap(), 3);
+/// assert_eq!(div_round(10, 4, Rounding::Ceil).unwrap(), 3);
+/// ```
+#[inline]
+pub fn div_round(num: u128, den: u128, rounding: Rounding) -> Result<u128> {
+    if den == 0 {
+        return Err(Error::DivisionByZero("div_round"));
+    }
+    round_quotient(num / den, num % den, den, rounding).ok_or(Error::Overflow("div_round"))
+}
+
+/// Greatest common divisor (binary-free Euclid); `gcd(0, 0) == 0`.
+pub(crate) const fn gcd(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        let t = a % b;
+        a = b;
+        b = t;
+    }
+    a
+}
+
+/// `10^exp` as `u128`, or an overflow error for `exp > 38`.
+pub(crate) fn pow10(exp: u32) -> Result<u128> {
+    10u128.checked_pow(exp).ok_or(Error::Overflow("pow10"))
+}
+
+/// Minimal arbitrary-precision unsigned integer (little-endian `u32` limbs), used only where
+/// an exact result needs more than 256 bits (geometric decay over many steps).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Big {
+    limbs: alloc::vec::Vec<u32>,
+}
+
+impl Big {
+    pub(crate) fn from_u128(mut v: u128) -> Self {
+        let mut limbs = alloc::vec::Vec::with_capacity(4);
+        while v != 0 {
+            limbs.push(v as u32);
+            v >>= 32;
+        }
+        Big { limbs }
+    }
+
+    fn trim(&mut self) {
+        while self.limbs.last() == Some(&0) {
+            self.limbs.pop();
+        }
+    }
+
+    pub(crate) fn is_zero(&self) -> bool {
+        self.limbs.is_empty()
+    }
+
+    /// `self *= m`.
+    pub(crate) fn mul_small(&mut self, m: u32) {
+        let mut carry: u64 = 0;
+        for limb in self.limbs.iter_mut() {
+            let t = u64::from(*limb) * u64::from(m) + carry;
+            *limb = t as u32;
+            carry = t >> 32;
+        }
+        if carry != 0 {
+            self.limbs.push(carry as u32);
+        }
+        self.trim();
+    }
+
+    /// `self = floor(self / d)`; `d != 0`.
+    pub(crate) fn div_small(&mut self, d: u32) {
+        let mut rem: u64 = 0;
+        for limb in self.limbs.iter_mut().rev() {
+            let t = (rem << 32) | u64::from(*limb);
+            *limb = (t / u64::from(d)) as u32;
+            rem = t % u64::from(d);
+        }
+        self.trim();
+    }
+
+    /// The value as `u128`, if it fits.
+    pub(crate) fn to_u128(&self) -> Option<u128> {
+        if self.limbs.len() > 4 {
+            return None;
+        }
+        Some(
+            self.limbs
+                .iter()
+                .rev()
+                .fold(0u128, |acc, &l| (acc << 32) | u128::from(l)),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn div_wide_edges() {
+        let d = u128::MAX;
+        let (hi, lo) = mul_wide(u128::MAX, u128::MAX - 1);
+        assert_eq!(div_wide(hi, lo, d), (u128::MAX - 1, 0));
+        let d = (1u128 << 64) + 1;
+        let (hi, lo) = mul_wide(d, 12345);
+        assert_eq!(div_wide(hi, lo, d), (12345, 0));
+        let d = (1u128 << 127) | 3;
+        let (hi, lo) = mul_wide(d - 1, d - 2);
+        let (q, r) = div_wide(hi, lo, d);
+        // (d-1)(d-2) = d^2 - 3d + 2 = (d-3)·d + 2
+        assert_eq!((q, r), (d - 3, 2));
+    }
+
+    #[test]
+    fn big_roundtrip() {
+        let mut b = Big::from_u128(u128::MAX);
+        b.mul_small(17);
+        b.mul_small(20);
+        b.div_small(20);
+        b.div_small(17);
+        assert_eq!(b.to_u128(), Some(u128::MAX));
+        b.div_small(7);
+        assert_eq!(b.to_u128(), Some(u128::MAX / 7));
+    }
+}
