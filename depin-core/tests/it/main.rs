@@ -1,6 +1,13 @@
 //! Integration tests for depin-core.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::needless_range_loop
+)]
 
+mod batch;
 mod did;
 mod domain;
 mod encoding;
