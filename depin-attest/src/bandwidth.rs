@@ -1,0 +1,125 @@
+//! Bandwidth speed tests graded into tiers (Helium mobile thresholds by default). The
+//! output is a tier with an integer multiplier, never a float.
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::BandwidthTest;
+
+/// A speed-test tier, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SpeedTier {
+    /// Meets the first thresholds (multiplier 100%).
+    Acceptable,
+    /// Meets the second thresholds (75%).
+    Degraded,
+    /// Meets the third thresholds (50%).
+    Poor,
+    /// Meets the fourth thresholds (25%).
+    Fail,
+    /// Below every threshold (0%).
+    Unacceptable,
+}
+
+impl SpeedTier {
+    /// The reward multiplier in percent.
+    pub fn multiplier_percent(self) -> u8 {
+        match self {
+            SpeedTier::Acceptable => 100,
+            SpeedTier::Degraded => 75,
+            SpeedTier::Poor => 50,
+            SpeedTier::Fail => 25,
+            SpeedTier::Unacceptable => 0,
+        }
+    }
+
+    const ORDER: [SpeedTier; 4] = [
+        SpeedTier::Acceptable,
+        SpeedTier::Degraded,
+        SpeedTier::Poor,
+        SpeedTier::Fail,
+    ];
+}
+
+/// The thresholds of one tier: a test reaches it when download and upload are at least
+/// the minimums and latency is strictly below the maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierThreshold {
+    /// Minimum download, bits per second.
+    pub min_download_bps: u64,
+    /// Minimum upload, bits per second.
+    pub min_upload_bps: u64,
+    /// Latency must be below this, milliseconds.
+    pub latency_below_ms: u32,
+}
+
+/// The bandwidth policy: tier thresholds for Acceptable, Degraded, Poor and Fail (the
+/// worst metric decides), and the rolling window used by [`BandwidthPolicy::rolling_tier`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BandwidthPolicy {
+    /// Policy version.
+    pub version: u32,
+    /// Thresholds of the four reachable tiers, best first.
+    pub tiers: [TierThreshold; 4],
+    /// Number of most recent tests averaged (Helium: 6).
+    pub window: usize,
+    /// Minimum tests needed for a rolling tier (Helium: 2).
+    pub min_tests: usize,
+}
+
+impl BandwidthPolicy {
+    /// The policy's name.
+    pub const NAME: &'static str = "bandwidth";
+
+    /// Helium mobile: 100/75/50/30 Mbps down, 10/8/5/2 Mbps up, latency < 50/60/75/100 ms.
+    pub fn helium_mobile() -> Self {
+        let t = |down: u64, up: u64, lat: u32| TierThreshold {
+            min_download_bps: down * 1_000_000,
+            min_upload_bps: up * 1_000_000,
+            latency_below_ms: lat,
+        };
+        BandwidthPolicy {
+            version: 1,
+            tiers: [t(100, 10, 50), t(75, 8, 60), t(50, 5, 75), t(30, 2, 100)],
+            window: 6,
+            min_tests: 2,
+        }
+    }
+
+    /// The tier of one test: the best tier whose every threshold the test meets.
+    pub fn tier(&self, test: &BandwidthTest) -> SpeedTier {
+        self.tiers
+            .iter()
+            .zip(SpeedTier::ORDER)
+            .find(|(t, _)| {
+                test.download_bps >= t.min_download_bps
+                    && test.upload_bps >= t.min_upload_bps
+                    && test.latency_ms < t.latency_below_ms
+            })
+            .map(|(_, tier)| tier)
+            .unwrap_or(SpeedTier::Unacceptable)
+    }
+
+    /// The tier of the integer averages (floored) of the last `window` tests (oldest
+    /// first in `tests`); `None` with fewer than `min_tests`.
+    pub fn rolling_tier(&self, tests: &[BandwidthTest]) -> Option<SpeedTier> {
+        let recent = &tests[tests.len().saturating_sub(self.window)..];
+        if recent.is_empty() || recent.len() < self.min_tests {
+            return None;
+        }
+        let n = recent.len() as u128;
+        let avg = |f: fn(&BandwidthTest) -> u64| {
+            (recent.iter().map(|t| u128::from(f(t))).sum::<u128>() / n) as u64
+        };
+        Some(self.tier(&BandwidthTest {
+            download_bps: avg(|t| t.download_bps),
+            upload_bps: avg(|t| t.upload_bps),
+            latency_ms: u32::try_from(avg(|t| u64::from(t.latency_ms))).unwrap_or(u32::MAX),
+        }))
+    }
+}
+
+impl Default for BandwidthPolicy {
+    fn default() -> Self {
+        Self::helium_mobile()
+    }
+}

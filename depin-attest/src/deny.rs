@@ -1,0 +1,97 @@
+//! Deny lists of keys and of witness edges, updated only by a signed list with a
+//! strictly increasing version.
+//!
+//! Wire format: `postcard(DenyList) || signature(64)`, the signature made by the
+//! network's deny-list authority over `Domain::digest(MessageKind::DENY_LIST, body)`.
+
+use std::collections::HashSet;
+
+use depin_core::encoding;
+use depin_core::{DeviceId, Domain, MessageKind, PublicKey, Signature, SigningKey, SIGNATURE_LEN};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::reason::Rejection;
+
+/// Size limit for a signed deny list: 4 MiB.
+pub const MAX_DENY_LIST_LEN: usize = 4 << 20;
+
+/// The content of a deny list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DenyList {
+    /// Version; an update must carry a strictly greater one.
+    pub version: u64,
+    /// Keys whose attestations are all rejected.
+    pub keys: Vec<DeviceId>,
+    /// Witness edges that are rejected, in either direction: `(a, b)` denies `a`
+    /// witnessing `b`'s beacons and `b` witnessing `a`'s.
+    pub edges: Vec<(DeviceId, DeviceId)>,
+}
+
+impl DenyList {
+    /// Encode and sign with the authority key; returns the wire bytes.
+    pub fn sign(&self, domain: &Domain, authority: &SigningKey) -> Result<Vec<u8>> {
+        let mut bytes = encoding::encode(self)?;
+        let sig = domain.sign(authority, MessageKind::DENY_LIST, &bytes)?;
+        bytes.extend_from_slice(&sig.to_bytes());
+        Ok(bytes)
+    }
+
+    /// Decode and verify a signed list (size, decoding, then signature). Does not
+    /// check the version.
+    pub fn verify_signed(bytes: &[u8], domain: &Domain, authority: &PublicKey) -> Result<DenyList> {
+        let refuse = |r| Error::DenyList(r);
+        if bytes.len() > MAX_DENY_LIST_LEN {
+            return Err(refuse(Rejection::TooLarge));
+        }
+        let split = bytes
+            .len()
+            .checked_sub(SIGNATURE_LEN)
+            .ok_or(refuse(Rejection::Truncated))?;
+        let (body, sig) = bytes.split_at(split);
+        let list: DenyList = encoding::decode_canonical(body, MAX_DENY_LIST_LEN)
+            .map_err(|e| refuse(Rejection::from_core(&e)))?;
+        let sig = Signature::from_bytes(authority.key_type(), sig)
+            .map_err(|_| refuse(Rejection::SignatureEncoding))?;
+        domain
+            .verify(authority, MessageKind::DENY_LIST, body, &sig)
+            .map_err(|_| refuse(Rejection::BadSignature))?;
+        Ok(list)
+    }
+}
+
+/// The active deny list, indexed for lookups.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DenyState {
+    pub(crate) version: Option<u64>,
+    keys: HashSet<DeviceId>,
+    edges: HashSet<(DeviceId, DeviceId)>,
+}
+
+impl DenyState {
+    pub(crate) fn replace(&mut self, list: DenyList) -> Result<()> {
+        if self.version.is_some_and(|v| list.version <= v) {
+            return Err(Error::DenyList(Rejection::Replayed));
+        }
+        self.version = Some(list.version);
+        self.keys = list.keys.into_iter().collect();
+        self.edges = list
+            .edges
+            .into_iter()
+            .map(|(a, b)| if a <= b { (a, b) } else { (b, a) })
+            .collect();
+        Ok(())
+    }
+
+    pub(crate) fn key_denied(&self, id: &DeviceId) -> bool {
+        !self.keys.is_empty() && self.keys.contains(id)
+    }
+
+    pub(crate) fn edge_denied(&self, a: &DeviceId, b: &DeviceId) -> bool {
+        if self.edges.is_empty() {
+            return false;
+        }
+        let pair = if a <= b { (*a, *b) } else { (*b, *a) };
+        self.edges.contains(&pair)
+    }
+}

@@ -1,0 +1,97 @@
+//! The signed envelope every non-frame attestation travels in.
+//!
+//! Wire format:
+//!
+//! ```text
+//! envelope  = body || signature
+//! body      = postcard(EnvelopeBody { signer, seq, timestamp, attestation })   canonical
+//! signature = 64 bytes, over Domain::digest(attestation.kind().message_kind(), body)
+//! ```
+//!
+//! The signature covers the signer, sequence number and timestamp as well as the
+//! payload, under the depin-core domain (protocol tag, network, message kind, chain),
+//! so a signature never verifies for another network, kind, chain, device, sequence
+//! number or time. Decoding checks the size limit first, then decodes strictly
+//! (truncation, trailing bytes and non-canonical encodings are refused); it never
+//! verifies signatures.
+
+use depin_core::encoding;
+use depin_core::{DeviceId, Domain, SigningKey, Timestamp, SIGNATURE_LEN};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::reason::Rejection;
+use crate::types::Attestation;
+
+/// Default envelope size limit: 64 KiB.
+pub const DEFAULT_MAX_ENVELOPE_LEN: usize = encoding::DEFAULT_MAX_LEN;
+
+/// The signed part of an envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvelopeBody {
+    /// The signing device (its key).
+    pub signer: DeviceId,
+    /// Per-device sequence number (anti-replay; increasing, gaps and reordering within
+    /// the replay window allowed).
+    pub seq: u64,
+    /// When the attestation was made (transmit time for beacons, receive time for
+    /// witnesses, meter time for readings).
+    pub timestamp: Timestamp,
+    /// The attestation.
+    pub attestation: Attestation,
+}
+
+/// A decoded (not yet verified) envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The signed body.
+    pub body: EnvelopeBody,
+    /// The signature bytes (checked strictly by the verifier).
+    pub signature: [u8; SIGNATURE_LEN],
+}
+
+impl Envelope {
+    /// Encode `body` and sign it with `key` in `domain`; returns the wire bytes.
+    ///
+    /// `body.signer` should be the id of `key` (the verifier rejects it otherwise).
+    pub fn sign(domain: &Domain, key: &SigningKey, body: &EnvelopeBody) -> Result<Vec<u8>> {
+        let mut bytes = encoding::encode(body)?;
+        let sig = domain.sign(key, body.attestation.kind().message_kind(), &bytes)?;
+        bytes.extend_from_slice(&sig.to_bytes());
+        Ok(bytes)
+    }
+
+    /// Decode wire bytes of at most `max_len` bytes. No signature work.
+    pub fn decode(bytes: &[u8], max_len: usize) -> Result<Envelope, Rejection> {
+        let (body, _, signature) = decode_parts(bytes, max_len)?;
+        Ok(Envelope { body, signature })
+    }
+
+    /// The wire bytes of this envelope.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut bytes = encoding::encode(&self.body)?;
+        bytes.extend_from_slice(&self.signature);
+        Ok(bytes)
+    }
+}
+
+/// Split and decode: (body, signed body bytes, signature). Size first, then a strict
+/// canonical decode of the body.
+pub(crate) fn decode_parts(
+    bytes: &[u8],
+    max_len: usize,
+) -> Result<(EnvelopeBody, &[u8], [u8; SIGNATURE_LEN]), Rejection> {
+    if bytes.len() > max_len {
+        return Err(Rejection::TooLarge);
+    }
+    let split = bytes
+        .len()
+        .checked_sub(SIGNATURE_LEN)
+        .ok_or(Rejection::Truncated)?;
+    let (body_bytes, sig_bytes) = bytes.split_at(split);
+    let body: EnvelopeBody = encoding::decode_canonical(body_bytes, max_len)
+        .map_err(|e| Rejection::from_core(&e))?;
+    let mut signature = [0u8; SIGNATURE_LEN];
+    signature.copy_from_slice(sig_bytes);
+    Ok((body, body_bytes, signature))
+}

@@ -1,0 +1,724 @@
+//! The verification pipeline.
+//!
+//! Stages, cheapest first; an item leaves at the first failure with a named
+//! [`Rejection`]:
+//!
+//! 1. **Size and decoding** (stateless, parallel): size limit before any parsing; frames
+//!    with [`Frame::parse`], envelopes with a strict canonical decode; structural
+//!    checks; strict signature encoding; freshness window against `now`.
+//! 2. **Registry and keys** (read-only state): device known, active, not revoked,
+//!    allowed this kind, key type and hint match, key not deny-listed, public key parsed
+//!    strictly (once per device, then cached).
+//! 3. **Signatures** (parallel): [`depin_core::batch::verify_batch`], Ed25519 batched
+//!    with bad-item isolation, ECDSA one by one.
+//! 4. **State** (sequential, in input order): anti-replay window, then the kind's policy.
+//!
+//! Stages 1 and 3 run across cores with the `parallel` feature for large batches; their
+//! results are per item, so the verdicts are identical to the sequential path.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use depin_core::batch::{verify_batch, BatchItem};
+use depin_core::frame::Frame;
+use depin_core::{DeviceId, Domain, Epoch, EpochSchedule, PublicKey, Signature, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::bandwidth::SpeedTier;
+use crate::coverage::{
+    check_location, check_witness, find_rings, BeaconResult, CoverageOutcome, CoverageState,
+    PendingBeacon, PendingWitness, RingAction, WitnessRejection,
+};
+use crate::deny::{DenyList, DenyState};
+use crate::energy::EnergyState;
+use crate::envelope::{decode_parts, DEFAULT_MAX_ENVELOPE_LEN};
+use crate::error::{Error, Result};
+use crate::policy::Policies;
+use crate::reason::{EpochReport, Rejection};
+use crate::registry::{DeviceRecord, DeviceStatus, Registry};
+use crate::replay::{ReplayKey, ReplayStore, Stream};
+use crate::storage::verify_proof;
+use crate::types::{Attestation, AttestationKind, StorageCommitment};
+
+/// One item to verify: raw bytes and which wire format they are in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// A depin-core report frame.
+    Frame(&'a [u8]),
+    /// A signed [`crate::Envelope`].
+    Envelope(&'a [u8]),
+}
+
+/// What an accepted item produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// A device report frame; the application decodes the payload.
+    Report {
+        /// The frame's application-defined report kind.
+        report_kind: u8,
+    },
+    /// Recorded for later use (beacon, storage commitment).
+    Recorded,
+    /// A witness that passed every ingest check; its fate is decided by
+    /// [`Verifier::finalize_coverage`].
+    PendingSelection,
+    /// A storage proof that answered the epoch's challenge.
+    Proven,
+    /// Energy credited (Wh since the previous reading, or of the session).
+    Energy {
+        /// Watt-hours.
+        wh: u64,
+    },
+    /// A graded speed test.
+    Tier(SpeedTier),
+}
+
+/// An accepted item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    /// The signing device.
+    pub device: DeviceId,
+    /// What it attested.
+    pub kind: AttestationKind,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its timestamp.
+    pub timestamp: Timestamp,
+    /// What it produced.
+    pub outcome: Outcome,
+}
+
+/// The verdict on one item.
+pub type Verdict = core::result::Result<Accepted, Rejection>;
+
+/// Counters of work done, for operators and for proving stage order in tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Items received.
+    pub received: u64,
+    /// Items that passed size, decoding and structure checks.
+    pub decoded: u64,
+    /// Items whose signature was checked.
+    pub signatures_checked: u64,
+    /// Items accepted.
+    pub accepted: u64,
+    /// Items rejected.
+    pub rejected: u64,
+}
+
+/// Verifier configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifierConfig {
+    /// The network's signing domain.
+    pub domain: Domain,
+    /// Epoch schedule (reports are kept per epoch of processing time).
+    pub schedule: EpochSchedule,
+    /// Envelope size limit, checked before decoding (default 64 KiB).
+    pub max_envelope_len: usize,
+    /// Oldest accepted timestamp relative to `now`, ms (default 15 minutes).
+    pub max_age_ms: u64,
+    /// Furthest accepted timestamp in the future, ms (default 60 s).
+    pub max_future_ms: u64,
+    /// Key of the deny-list authority; `None` disables deny-list updates.
+    pub deny_authority: Option<DeviceId>,
+    /// Policies.
+    pub policies: Policies,
+    /// Batches at least this large are spread across cores (feature `parallel`).
+    pub parallel_threshold: usize,
+}
+
+impl VerifierConfig {
+    /// Defaults for `domain`: daily UTC epochs, 64 KiB envelopes, 15 min freshness,
+    /// 60 s future skew, Helium-derived policies, no deny-list authority.
+    pub fn new(domain: Domain) -> Self {
+        VerifierConfig {
+            domain,
+            schedule: EpochSchedule::daily_utc(),
+            max_envelope_len: DEFAULT_MAX_ENVELOPE_LEN,
+            max_age_ms: 15 * 60_000,
+            max_future_ms: 60_000,
+            deny_authority: None,
+            policies: Policies::default(),
+            parallel_threshold: 256,
+        }
+    }
+}
+
+/// Which signer an item names before the registry resolves it.
+#[derive(Debug, Clone, Copy)]
+enum Claimed {
+    Hint(depin_core::KeyHint, depin_core::KeyType),
+    Device(DeviceId),
+}
+
+/// An item after stage 1.
+#[derive(Debug, Clone)]
+struct Staged {
+    kind: AttestationKind,
+    claimed: Claimed,
+    seq: u64,
+    stream: Stream,
+    timestamp: Timestamp,
+    digest: [u8; 32],
+    signature: Signature,
+    body: Option<Attestation>,
+    report_kind: u8,
+}
+
+/// An item after stage 2.
+struct Resolved {
+    staged: Staged,
+    device: DeviceId,
+    record: DeviceRecord,
+    key: PublicKey,
+}
+
+enum Slot {
+    Done(Verdict),
+    Staged(Box<Staged>),
+    Resolved(Box<Resolved>),
+}
+
+/// The verifier: registry `R`, replay store `S`, and the state of the policies.
+#[derive(Debug, Clone)]
+pub struct Verifier<R, S> {
+    config: VerifierConfig,
+    registry: R,
+    replay: S,
+    keys: HashMap<DeviceId, Option<PublicKey>>,
+    deny: DenyState,
+    coverage: CoverageState,
+    energy: EnergyState,
+    commitments: HashMap<(DeviceId, [u8; 32]), StorageCommitment>,
+    challenge: Option<(Epoch, [u8; 32])>,
+    reports: BTreeMap<Epoch, EpochReport>,
+    counters: Counters,
+}
+
+impl<R: Registry, S: ReplayStore> Verifier<R, S> {
+    /// A verifier with an empty state.
+    pub fn new(config: VerifierConfig, registry: R, replay: S) -> Result<Self> {
+        if config.max_envelope_len < depin_core::SIGNATURE_LEN {
+            return Err(Error::Config("max_envelope_len below the signature length"));
+        }
+        if config.policies.coverage.distance_resolution > 15 {
+            return Err(Error::Config("H3 resolution above 15"));
+        }
+        if !(1..=crate::types::MAX_CHALLENGES).contains(&config.policies.storage.challenges) {
+            return Err(Error::Config("storage challenges out of range"));
+        }
+        Ok(Verifier {
+            config,
+            registry,
+            replay,
+            keys: HashMap::new(),
+            deny: DenyState::default(),
+            coverage: CoverageState::default(),
+            energy: EnergyState::default(),
+            commitments: HashMap::new(),
+            challenge: None,
+            reports: BTreeMap::new(),
+            counters: Counters::default(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &VerifierConfig {
+        &self.config
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &R {
+        &self.registry
+    }
+
+    /// The replay store.
+    pub fn replay_store(&self) -> &S {
+        &self.replay
+    }
+
+    /// Work counters since creation.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// The report of `epoch`, if anything was processed in it.
+    pub fn report(&self, epoch: Epoch) -> Option<&EpochReport> {
+        self.reports.get(&epoch)
+    }
+
+    /// Remove and return the report of `epoch` (e.g. once it is published).
+    pub fn take_report(&mut self, epoch: Epoch) -> Option<EpochReport> {
+        self.reports.remove(&epoch)
+    }
+
+    /// The active deny list version.
+    pub fn deny_list_version(&self) -> Option<u64> {
+        self.deny.version
+    }
+
+    /// Replace the deny list with a signed list from the configured authority; its
+    /// version must be strictly greater than the current one.
+    pub fn update_deny_list(&mut self, signed: &[u8]) -> Result<u64> {
+        let authority = self
+            .config
+            .deny_authority
+            .ok_or(Error::Config("no deny-list authority configured"))?;
+        let key = authority.public_key()?;
+        let list: DenyList = DenyList::verify_signed(signed, &self.config.domain, &key)?;
+        let version = list.version;
+        self.deny.replace(list)?;
+        Ok(version)
+    }
+
+    /// Open the storage challenge of `epoch` with its public `randomness`. Proofs for
+    /// earlier epochs become stale.
+    pub fn set_storage_challenge(&mut self, epoch: Epoch, randomness: [u8; 32]) -> Result<()> {
+        if self.challenge.is_some_and(|(e, _)| epoch <= e) {
+            return Err(Error::Config("storage challenge epochs must increase"));
+        }
+        self.challenge = Some((epoch, randomness));
+        Ok(())
+    }
+
+    /// Verify one item.
+    pub fn verify_one(&mut self, input: Input<'_>, now: Timestamp) -> Verdict {
+        self.verify_batch(&[input], now)
+            .pop()
+            .unwrap_or(Err(Rejection::Malformed))
+    }
+
+    /// Verify a batch; one verdict per input, in order. `now` is the processing time:
+    /// it drives freshness, witness arrival order and the report epoch.
+    pub fn verify_batch(&mut self, inputs: &[Input<'_>], now: Timestamp) -> Vec<Verdict> {
+        let epoch = self.config.schedule.epoch_of(now).unwrap_or_default();
+        self.counters.received += inputs.len() as u64;
+
+        // Stage 1: size, decoding, structure, signature encoding, freshness.
+        let slots: Vec<Slot> = self.stage_decode(inputs, now);
+
+        // Stage 2: registry, deny list, keys.
+        let slots: Vec<Slot> = slots
+            .into_iter()
+            .map(|slot| match slot {
+                Slot::Staged(staged) => {
+                    self.counters.decoded += 1;
+                    match self.resolve(*staged) {
+                        Ok(r) => Slot::Resolved(Box::new(r)),
+                        Err(reason) => Slot::Done(Err(reason)),
+                    }
+                }
+                other => other,
+            })
+            .collect();
+
+        // Stage 3: signatures.
+        let idx: Vec<usize> = slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| matches!(s, Slot::Resolved(_)).then_some(i))
+            .collect();
+        let ok = {
+            let items: Vec<BatchItem<'_>> = idx
+                .iter()
+                .filter_map(|&i| match &slots[i] {
+                    Slot::Resolved(r) => Some(BatchItem {
+                        key: &r.key,
+                        digest: &r.staged.digest,
+                        signature: &r.staged.signature,
+                    }),
+                    _ => None,
+                })
+                .collect();
+            self.counters.signatures_checked += items.len() as u64;
+            self.verify_signatures(&items)
+        };
+
+        // Stage 4: replay and policies, in input order.
+        let mut sig_ok = vec![false; slots.len()];
+        for (&i, good) in idx.iter().zip(ok) {
+            sig_ok[i] = good;
+        }
+        let mut verdicts = Vec::with_capacity(slots.len());
+        let report = self
+            .reports
+            .entry(epoch)
+            .or_insert_with(|| EpochReport::new(epoch));
+        let mut report = std::mem::take(report);
+        report.epoch = epoch;
+        for (i, slot) in slots.into_iter().enumerate() {
+            let verdict = match slot {
+                Slot::Done(v) => v,
+                Slot::Staged(_) => Err(Rejection::Malformed),
+                Slot::Resolved(_) if !sig_ok[i] => Err(Rejection::BadSignature),
+                Slot::Resolved(r) => self.apply(*r, now, epoch),
+            };
+            match &verdict {
+                Ok(a) => {
+                    report.accept(a.kind);
+                    self.counters.accepted += 1;
+                }
+                Err(reason) => {
+                    report.reject(*reason);
+                    self.counters.rejected += 1;
+                }
+            }
+            verdicts.push(verdict);
+        }
+        self.reports.insert(epoch, report);
+        if self.replay.flush().is_err() {
+            // The windows stay in memory; the next flush retries. Items were already
+            // recorded, so nothing is accepted twice within this process.
+        }
+        verdicts
+    }
+
+    fn stage_decode(&self, inputs: &[Input<'_>], now: Timestamp) -> Vec<Slot> {
+        let config = &self.config;
+        let f = |input: &Input<'_>| match stage1(config, input, now) {
+            Ok(s) => Slot::Staged(Box::new(s)),
+            Err(r) => Slot::Done(Err(r)),
+        };
+        #[cfg(feature = "parallel")]
+        if inputs.len() >= config.parallel_threshold {
+            use rayon::prelude::*;
+            return inputs.par_iter().map(f).collect();
+        }
+        inputs.iter().map(f).collect()
+    }
+
+    fn verify_signatures(&self, items: &[BatchItem<'_>]) -> Vec<bool> {
+        #[cfg(feature = "parallel")]
+        if items.len() >= self.config.parallel_threshold {
+            use rayon::prelude::*;
+            let threads = rayon::current_num_threads().max(1);
+            let chunk = items.len().div_ceil(threads).max(64);
+            let parts: Vec<Vec<bool>> = items.par_chunks(chunk).map(verify_batch).collect();
+            return parts.concat();
+        }
+        verify_batch(items)
+    }
+
+    fn resolve(&mut self, staged: Staged) -> core::result::Result<Resolved, Rejection> {
+        let device = match staged.claimed {
+            Claimed::Device(d) => d,
+            Claimed::Hint(hint, key_type) => {
+                let d = self
+                    .registry
+                    .resolve_hint(&hint)
+                    .ok_or(Rejection::UnknownDevice)?;
+                if d.key_type() != key_type {
+                    return Err(Rejection::KeyMismatch);
+                }
+                d
+            }
+        };
+        let record = self
+            .registry
+            .device(&device)
+            .ok_or(Rejection::UnknownDevice)?;
+        match record.status {
+            DeviceStatus::Active => {}
+            DeviceStatus::Inactive => return Err(Rejection::InactiveDevice),
+            DeviceStatus::Revoked => return Err(Rejection::RevokedDevice),
+        }
+        if !record.allowed.contains(staged.kind) {
+            return Err(Rejection::KindNotAllowed);
+        }
+        if self.deny.key_denied(&device) {
+            return Err(Rejection::DeniedKey);
+        }
+        let key = *self
+            .keys
+            .entry(device)
+            .or_insert_with(|| device.public_key().ok());
+        let key = key.ok_or(Rejection::InvalidKey)?;
+        if key.key_type() != staged.signature.key_type() {
+            return Err(Rejection::KeyMismatch);
+        }
+        Ok(Resolved {
+            staged,
+            device,
+            record,
+            key,
+        })
+    }
+
+    fn apply(&mut self, r: Resolved, now: Timestamp, epoch: Epoch) -> Verdict {
+        let Resolved {
+            staged,
+            device,
+            record,
+            ..
+        } = r;
+        let rkey = ReplayKey {
+            device,
+            stream: staged.stream,
+        };
+        let mut window = match self.replay.load(&rkey) {
+            Ok(w) => w.unwrap_or_default(),
+            Err(_) => return Err(Rejection::ReplayStoreUnavailable),
+        };
+        if !window.would_accept(staged.seq) {
+            return Err(Rejection::Replayed);
+        }
+        let outcome = self.policy(&staged, device, record, now, epoch)?;
+        window.accept(staged.seq);
+        if self.replay.save(&rkey, &window).is_err() {
+            return Err(Rejection::ReplayStoreUnavailable);
+        }
+        Ok(Accepted {
+            device,
+            kind: staged.kind,
+            seq: staged.seq,
+            timestamp: staged.timestamp,
+            outcome,
+        })
+    }
+
+    fn policy(
+        &mut self,
+        staged: &Staged,
+        device: DeviceId,
+        record: DeviceRecord,
+        now: Timestamp,
+        epoch: Epoch,
+    ) -> core::result::Result<Outcome, Rejection> {
+        let at = staged.timestamp;
+        let policies = &self.config.policies;
+        let Some(body) = &staged.body else {
+            return Ok(Outcome::Report {
+                report_kind: staged.report_kind,
+            });
+        };
+        match body {
+            Attestation::CoverageBeacon(b) => {
+                self.coverage.beacon(
+                    &policies.coverage,
+                    PendingBeacon {
+                        beaconer: device,
+                        record,
+                        at,
+                        beacon: b.clone(),
+                    },
+                )?;
+                Ok(Outcome::Recorded)
+            }
+            Attestation::CoverageWitness(w) => {
+                check_location(&record, w.cell.0)?;
+                self.coverage.witnesses.push(PendingWitness {
+                    witness: device,
+                    record,
+                    at,
+                    arrival: now,
+                    digest: staged.digest,
+                    report_epoch: epoch,
+                    body: w.clone(),
+                });
+                Ok(Outcome::PendingSelection)
+            }
+            Attestation::StorageCommitment(c) => {
+                if self.commitments.contains_key(&(device, c.root)) {
+                    return Err(Rejection::DuplicateCommitment);
+                }
+                self.commitments.insert((device, c.root), *c);
+                Ok(Outcome::Recorded)
+            }
+            Attestation::StorageProof(p) => {
+                let commitment = self
+                    .commitments
+                    .get(&(device, p.root))
+                    .ok_or(Rejection::UnknownCommitment)?;
+                let (cur, randomness) = self.challenge.ok_or(Rejection::NoChallenge)?;
+                if p.epoch < cur {
+                    return Err(Rejection::StaleChallenge);
+                }
+                if p.epoch > cur {
+                    return Err(Rejection::NoChallenge);
+                }
+                verify_proof(
+                    commitment,
+                    &device,
+                    &randomness,
+                    policies.storage.challenges,
+                    p,
+                )?;
+                Ok(Outcome::Proven)
+            }
+            Attestation::EnergyReading(e) => self
+                .energy
+                .reading(&policies.energy, device, record.rated_power_w, at, e)
+                .map(|wh| Outcome::Energy { wh }),
+            Attestation::ChargingSession(s) => self
+                .energy
+                .session(&policies.energy, device, record.rated_power_w, at, s)
+                .map(|wh| Outcome::Energy { wh }),
+            Attestation::BandwidthTest(t) => Ok(Outcome::Tier(policies.bandwidth.tier(t))),
+        }
+    }
+
+    /// Decide on every pending witness: match it to its beacon, choose one per gateway,
+    /// apply the coverage checks and the witness limit, then the collusion-ring policy
+    /// over the kept edges. Rejections are moved into the epoch reports. Clears the
+    /// pending beacons and witnesses (beacon intervals are remembered).
+    pub fn finalize_coverage(&mut self) -> CoverageOutcome {
+        let policy = &self.config.policies.coverage;
+        let beacons = std::mem::take(&mut self.coverage.beacons);
+        let witnesses = std::mem::take(&mut self.coverage.witnesses);
+        let mut by_beacon: BTreeMap<[u8; 32], Vec<PendingWitness>> = BTreeMap::new();
+        let mut rejected: Vec<(WitnessRejection, Epoch)> = Vec::new();
+        for w in witnesses {
+            let id = crate::types::beacon_id(&w.body.beacon_payload);
+            if beacons.contains_key(&id) {
+                by_beacon.entry(id).or_default().push(w);
+            } else {
+                rejected.push((
+                    WitnessRejection {
+                        witness: w.witness,
+                        beacon_id: id,
+                        reason: Rejection::UnknownBeacon,
+                    },
+                    w.report_epoch,
+                ));
+            }
+        }
+        let mut results = Vec::new();
+        // kept edges with the epoch they are reported under: (witness, beaconer)
+        let mut kept: Vec<(DeviceId, DeviceId, [u8; 32], Epoch)> = Vec::new();
+        for (id, b) in &beacons {
+            let mut ws = by_beacon.remove(id).unwrap_or_default();
+            ws.sort_by_key(|x| (x.arrival, x.digest));
+            let mut seen = BTreeSet::new();
+            let mut chosen = Vec::new();
+            for w in ws {
+                let verdict = if !seen.insert(w.witness) {
+                    Err(Rejection::DuplicateWitness)
+                } else {
+                    check_witness(policy, &self.deny, b, &w).and(
+                        if chosen.len() >= policy.max_witnesses {
+                            Err(Rejection::WitnessLimit)
+                        } else {
+                            Ok(())
+                        },
+                    )
+                };
+                match verdict {
+                    Ok(()) => {
+                        chosen.push(w.witness);
+                        kept.push((w.witness, b.beaconer, *id, w.report_epoch));
+                    }
+                    Err(reason) => rejected.push((
+                        WitnessRejection {
+                            witness: w.witness,
+                            beacon_id: *id,
+                            reason,
+                        },
+                        w.report_epoch,
+                    )),
+                }
+            }
+            results.push(BeaconResult {
+                beacon_id: *id,
+                beaconer: b.beaconer,
+                witnesses: chosen,
+            });
+        }
+        let edges: BTreeSet<(DeviceId, DeviceId)> = kept.iter().map(|k| (k.0, k.1)).collect();
+        let rings = find_rings(&self.config.policies.collusion_ring, &edges);
+        if self.config.policies.collusion_ring.action == RingAction::Reject && !rings.is_empty() {
+            let members: BTreeSet<DeviceId> = rings.iter().flatten().copied().collect();
+            for (w, b, id, ep) in &kept {
+                if members.contains(w) && members.contains(b) {
+                    rejected.push((
+                        WitnessRejection {
+                            witness: *w,
+                            beacon_id: *id,
+                            reason: Rejection::CollusionRing,
+                        },
+                        *ep,
+                    ));
+                }
+            }
+            for r in &mut results {
+                if members.contains(&r.beaconer) {
+                    r.witnesses.retain(|w| !members.contains(w));
+                }
+            }
+        }
+        for (rej, ep) in &rejected {
+            self.reports
+                .entry(*ep)
+                .or_insert_with(|| EpochReport::new(*ep))
+                .demote(AttestationKind::CoverageWitness, rej.reason);
+            self.counters.accepted = self.counters.accepted.saturating_sub(1);
+            self.counters.rejected += 1;
+        }
+        CoverageOutcome {
+            beacons: results,
+            rejected: rejected.into_iter().map(|(r, _)| r).collect(),
+            rings,
+        }
+    }
+}
+
+fn check_fresh(
+    config: &VerifierConfig,
+    at: Timestamp,
+    now: Timestamp,
+) -> core::result::Result<(), Rejection> {
+    if at.0.saturating_add(config.max_age_ms) < now.0 {
+        return Err(Rejection::Stale);
+    }
+    if at.0 > now.0.saturating_add(config.max_future_ms) {
+        return Err(Rejection::FromFuture);
+    }
+    Ok(())
+}
+
+/// Stage 1: size, decoding, structure, signature encoding, freshness. No keys, no state.
+fn stage1(
+    config: &VerifierConfig,
+    input: &Input<'_>,
+    now: Timestamp,
+) -> core::result::Result<Staged, Rejection> {
+    match *input {
+        Input::Frame(bytes) => {
+            let frame = Frame::parse(bytes).map_err(|e| Rejection::from_core(&e))?;
+            let signature = frame
+                .signature()
+                .map_err(|_| Rejection::SignatureEncoding)?;
+            let h = frame.header;
+            check_fresh(config, h.timestamp, now)?;
+            Ok(Staged {
+                kind: AttestationKind::DeviceReport,
+                claimed: Claimed::Hint(h.key_hint, h.key_type),
+                seq: u64::from(h.seq),
+                stream: Stream::Frame,
+                timestamp: h.timestamp,
+                digest: frame.digest(&config.domain),
+                signature,
+                body: None,
+                report_kind: h.kind,
+            })
+        }
+        Input::Envelope(bytes) => {
+            let (body, signed, sig) = decode_parts(bytes, config.max_envelope_len)?;
+            body.attestation.check_structure()?;
+            let signature = Signature::from_bytes(body.signer.key_type(), &sig)
+                .map_err(|_| Rejection::SignatureEncoding)?;
+            check_fresh(config, body.timestamp, now)?;
+            let kind = body.attestation.kind();
+            Ok(Staged {
+                kind,
+                claimed: Claimed::Device(body.signer),
+                seq: body.seq,
+                stream: Stream::Envelope,
+                timestamp: body.timestamp,
+                digest: config.domain.digest(kind.message_kind(), signed),
+                signature,
+                body: Some(body.attestation),
+                report_kind: 0,
+            })
+        }
+    }
+}

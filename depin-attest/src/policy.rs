@@ -1,0 +1,59 @@
+//! The set of named, parameterised, versioned policies a network configures.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bandwidth::BandwidthPolicy;
+use crate::coverage::{CollusionRingPolicy, CoveragePolicy};
+use crate::energy::EnergyPolicy;
+
+/// Storage policy parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoragePolicy {
+    /// Policy version.
+    pub version: u32,
+    /// Chunks challenged per proof (default 8; Filecoin Window PoSt uses 10 per sector).
+    pub challenges: usize,
+}
+
+impl StoragePolicy {
+    /// The policy's name.
+    pub const NAME: &'static str = "storage";
+}
+
+impl Default for StoragePolicy {
+    fn default() -> Self {
+        StoragePolicy {
+            version: 1,
+            challenges: 8,
+        }
+    }
+}
+
+/// Every policy the pipeline applies. Serializable, so a network can keep its
+/// configuration in a file or on chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policies {
+    /// Proof of coverage.
+    pub coverage: CoveragePolicy,
+    /// Collusion rings in the witness graph.
+    pub collusion_ring: CollusionRingPolicy,
+    /// Energy readings and charging sessions.
+    pub energy: EnergyPolicy,
+    /// Proof of storage.
+    pub storage: StoragePolicy,
+    /// Bandwidth tiers.
+    pub bandwidth: BandwidthPolicy,
+}
+
+impl Policies {
+    /// `(name, version)` of every policy, for reports and audit logs.
+    pub fn versions(&self) -> [(&'static str, u32); 5] {
+        [
+            (CoveragePolicy::NAME, self.coverage.version),
+            (CollusionRingPolicy::NAME, self.collusion_ring.version),
+            (EnergyPolicy::NAME, self.energy.version),
+            (StoragePolicy::NAME, self.storage.version),
+            (BandwidthPolicy::NAME, self.bandwidth.version),
+        ]
+    }
+}

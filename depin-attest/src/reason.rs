@@ -1,0 +1,273 @@
+//! Named rejection reasons and the per-epoch report.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use depin_core::Epoch;
+use serde::{Deserialize, Serialize};
+
+use crate::types::AttestationKind;
+
+/// Why an item was rejected. Every rejection in the pipeline is one of these, in the order
+/// the pipeline checks them: size, decoding, structure, registry, keys, signatures,
+/// freshness and replay, then policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Rejection {
+    // ---- size and decoding (no signature work done) ----
+    /// Input longer than the configured limit (checked before decoding).
+    TooLarge,
+    /// Input ended before the message was complete.
+    Truncated,
+    /// Bytes left after a complete message.
+    TrailingBytes,
+    /// Bytes that do not decode to a message (bad tag, bad varint, bad H3 cell, ...).
+    Malformed,
+    /// Decodes, but is not the canonical encoding of the value.
+    NonCanonical,
+    /// Decodes, but violates a structural rule (a field out of range, inconsistent lengths).
+    InvalidStructure,
+    // ---- registry and keys ----
+    /// The signer is not in the registry (or no registered device has the frame's key hint).
+    UnknownDevice,
+    /// The device is registered but not active.
+    InactiveDevice,
+    /// The device (or this key of it) has been revoked.
+    RevokedDevice,
+    /// The device may not send this kind of attestation.
+    KindNotAllowed,
+    /// The frame's key type or key hint does not match the registered key.
+    KeyMismatch,
+    /// The signer's key is on the deny list.
+    DeniedKey,
+    /// The registered key cannot be parsed strictly (e.g. a small-order "weak" Ed25519 key).
+    InvalidKey,
+    // ---- signatures ----
+    /// The signature bytes are not a strict encoding (non-reduced or high S, bad R).
+    SignatureEncoding,
+    /// The signature does not verify (wrong key, network, kind, chain or bytes).
+    BadSignature,
+    // ---- freshness and replay ----
+    /// Timestamp older than the freshness window.
+    Stale,
+    /// Timestamp too far in the future.
+    FromFuture,
+    /// Sequence number already seen, or below the anti-replay window.
+    Replayed,
+    /// The replay store failed; the item is refused (fail closed).
+    ReplayStoreUnavailable,
+    // ---- coverage ----
+    /// A beacon sooner than the minimum beacon interval after the previous one.
+    BeaconTooSoon,
+    /// A second beacon with the same payload in the epoch.
+    DuplicateBeacon,
+    /// The reported cell differs from the device's asserted location.
+    LocationMismatch,
+    /// A witness for a beacon that was not accepted.
+    UnknownBeacon,
+    /// A gateway witnessing its own beacon.
+    SelfWitness,
+    /// A second witness from the same gateway for the same beacon.
+    DuplicateWitness,
+    /// The (beaconer, witness) edge is on the deny list.
+    DeniedEdge,
+    /// Witness received too long after the beacon, or before it.
+    WitnessLag,
+    /// Witness closer than the minimum H3 grid distance.
+    TooClose,
+    /// Witness farther than the maximum distance.
+    TooFar,
+    /// Received signal stronger than free-space path loss allows.
+    ImpossibleSignal,
+    /// Witness frequency differs from the beacon's by more than the tolerance.
+    FrequencyMismatch,
+    /// Witness in another region than the beacon.
+    RegionMismatch,
+    /// Valid witness beyond the maximum number kept per beacon.
+    WitnessLimit,
+    /// Member of a closed reciprocal witness group (collusion ring).
+    CollusionRing,
+    // ---- storage ----
+    /// A commitment for the same root is already registered.
+    DuplicateCommitment,
+    /// A proof for a root the prover never registered.
+    UnknownCommitment,
+    /// No challenge has been issued for the proof's epoch.
+    NoChallenge,
+    /// A proof for an earlier epoch's challenge.
+    StaleChallenge,
+    /// The proven chunk indices are not the derived challenge.
+    WrongChallenge,
+    /// A chunk or its Merkle path does not lead to the registered root.
+    StorageProofInvalid,
+    // ---- energy ----
+    /// The rated power needed for the plausibility check is not registered.
+    NoRatedPower,
+    /// A cumulative counter went backwards.
+    CounterRollback,
+    /// Energy over time exceeds the rated power.
+    ImpossiblePower,
+    /// Gap since the previous reading exceeds the limit (the reading becomes the new
+    /// baseline but earns nothing for the gap).
+    EnergyGap,
+    /// A charging session overlaps the previous one of the same charger.
+    SessionOverlap,
+}
+
+impl Rejection {
+    /// A short stable code (`snake_case`) for logs, metrics and gossip verdicts.
+    pub fn code(self) -> &'static str {
+        use Rejection::*;
+        match self {
+            TooLarge => "too_large",
+            Truncated => "truncated",
+            TrailingBytes => "trailing_bytes",
+            Malformed => "malformed",
+            NonCanonical => "non_canonical",
+            InvalidStructure => "invalid_structure",
+            UnknownDevice => "unknown_device",
+            InactiveDevice => "inactive_device",
+            RevokedDevice => "revoked_device",
+            KindNotAllowed => "kind_not_allowed",
+            KeyMismatch => "key_mismatch",
+            DeniedKey => "denied_key",
+            InvalidKey => "invalid_key",
+            SignatureEncoding => "signature_encoding",
+            BadSignature => "bad_signature",
+            Stale => "stale",
+            FromFuture => "from_future",
+            Replayed => "replayed",
+            ReplayStoreUnavailable => "replay_store_unavailable",
+            BeaconTooSoon => "beacon_too_soon",
+            DuplicateBeacon => "duplicate_beacon",
+            LocationMismatch => "location_mismatch",
+            UnknownBeacon => "unknown_beacon",
+            SelfWitness => "self_witness",
+            DuplicateWitness => "duplicate_witness",
+            DeniedEdge => "denied_edge",
+            WitnessLag => "witness_lag",
+            TooClose => "too_close",
+            TooFar => "too_far",
+            ImpossibleSignal => "impossible_signal",
+            FrequencyMismatch => "frequency_mismatch",
+            RegionMismatch => "region_mismatch",
+            WitnessLimit => "witness_limit",
+            CollusionRing => "collusion_ring",
+            DuplicateCommitment => "duplicate_commitment",
+            UnknownCommitment => "unknown_commitment",
+            NoChallenge => "no_challenge",
+            StaleChallenge => "stale_challenge",
+            WrongChallenge => "wrong_challenge",
+            StorageProofInvalid => "storage_proof_invalid",
+            NoRatedPower => "no_rated_power",
+            CounterRollback => "counter_rollback",
+            ImpossiblePower => "impossible_power",
+            EnergyGap => "energy_gap",
+            SessionOverlap => "session_overlap",
+        }
+    }
+
+    /// `true` for reasons found before any signature work (size, decoding, structure).
+    pub fn is_pre_signature(self) -> bool {
+        use Rejection::*;
+        matches!(
+            self,
+            TooLarge | Truncated | TrailingBytes | Malformed | NonCanonical | InvalidStructure
+        )
+    }
+
+    pub(crate) fn from_core(e: &depin_core::Error) -> Self {
+        use depin_core::Error as E;
+        match e {
+            E::TooLarge { .. } => Rejection::TooLarge,
+            E::Truncated => Rejection::Truncated,
+            E::TrailingBytes { .. } => Rejection::TrailingBytes,
+            E::NonCanonical => Rejection::NonCanonical,
+            E::InvalidSignatureEncoding { .. } => Rejection::SignatureEncoding,
+            E::InvalidFrame(_) => Rejection::InvalidStructure,
+            _ => Rejection::Malformed,
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Accepted and rejected counts of one epoch, by kind and by reason. Serializable (JSON
+/// for operators' dashboards) and printable as a small table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochReport {
+    /// The epoch (of processing time) these counts belong to.
+    pub epoch: Epoch,
+    /// Accepted items per kind.
+    pub accepted: BTreeMap<AttestationKind, u64>,
+    /// Rejected items per reason.
+    pub rejected: BTreeMap<Rejection, u64>,
+}
+
+impl EpochReport {
+    /// An empty report for `epoch`.
+    pub fn new(epoch: Epoch) -> Self {
+        EpochReport {
+            epoch,
+            ..Default::default()
+        }
+    }
+
+    /// Total accepted items.
+    pub fn accepted_total(&self) -> u64 {
+        self.accepted.values().sum()
+    }
+
+    /// Total rejected items.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+
+    /// Rejections for one reason.
+    pub fn rejected_for(&self, reason: Rejection) -> u64 {
+        self.rejected.get(&reason).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn accept(&mut self, kind: AttestationKind) {
+        *self.accepted.entry(kind).or_insert(0) += 1;
+    }
+
+    pub(crate) fn reject(&mut self, reason: Rejection) {
+        *self.rejected.entry(reason).or_insert(0) += 1;
+    }
+
+    /// Move one accepted item of `kind` to `reason` (epoch-end decisions such as witness
+    /// selection and collusion rings).
+    pub(crate) fn demote(&mut self, kind: AttestationKind, reason: Rejection) {
+        if let Some(n) = self.accepted.get_mut(&kind) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.accepted.remove(&kind);
+            }
+        }
+        self.reject(reason);
+    }
+}
+
+impl fmt::Display for EpochReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: {} accepted, {} rejected",
+            self.epoch,
+            self.accepted_total(),
+            self.rejected_total()
+        )?;
+        for (kind, n) in &self.accepted {
+            writeln!(f, "  accepted {:<24} {n}", kind.label())?;
+        }
+        for (reason, n) in &self.rejected {
+            writeln!(f, "  rejected {:<24} {n}", reason.code())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,248 @@
+//! Proof of storage: Merkle commitments over fixed-size chunks and per-epoch challenges
+//! derived Filecoin-PoSt style.
+//!
+//! # Exact bytes
+//!
+//! ```text
+//! chunk_i   = data[i*size .. (i+1)*size], the last chunk zero-padded to `size`
+//! leaf_i    = SHA-256(0x00 || chunk_i)
+//! inner     = SHA-256(0x01 || left || right)
+//! padding   = 32 zero bytes, for leaf positions chunk_count .. 2^depth
+//! depth     = ceil(log2(chunk_count))  (0 for one chunk: the root is leaf_0)
+//! path      = sibling hashes from the leaf level up (depth entries); bit k of the
+//!             index says whether the node at level k is a right child (1) or left (0)
+//!
+//! challenge index j (j = 0, 1, ..., n-1) for prover P in an epoch with randomness R:
+//!   h_j   = SHA-256(R (32 bytes) || P (DeviceId binary form: key type tag || key bytes)
+//!                   || j as u64 little-endian (8 bytes))
+//!   idx_j = u64::from_le_bytes(h_j[0..8]) mod chunk_count
+//! ```
+//!
+//! The prefixes keep leaves and inner nodes apart (no second-preimage trick that passes
+//! an inner node off as a chunk), and a padding node is a hash preimage nobody knows.
+
+use depin_core::DeviceId;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::reason::Rejection;
+use crate::types::{ChunkProof, StorageCommitment, StorageProof, MAX_CHUNK_COUNT, MAX_CHUNK_SIZE};
+
+/// Prefix of leaf hashes.
+pub const LEAF_PREFIX: u8 = 0x00;
+/// Prefix of inner-node hashes.
+pub const INNER_PREFIX: u8 = 0x01;
+
+/// `SHA-256(0x00 || chunk)`.
+pub fn leaf_hash(chunk: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([LEAF_PREFIX]);
+    h.update(chunk);
+    h.finalize().into()
+}
+
+/// `SHA-256(0x01 || left || right)`.
+pub fn inner_hash(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([INNER_PREFIX]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// Tree depth for `chunk_count` leaves: `ceil(log2(chunk_count))`.
+pub fn tree_depth(chunk_count: u64) -> u32 {
+    if chunk_count <= 1 {
+        0
+    } else {
+        64 - (chunk_count - 1).leading_zeros()
+    }
+}
+
+/// The challenged chunk indices for `prover` given the epoch `randomness`.
+pub fn challenge_indices(
+    randomness: &[u8; 32],
+    prover: &DeviceId,
+    chunk_count: u64,
+    n: usize,
+) -> Vec<u64> {
+    let (id, id_len) = prover.to_bytes();
+    (0..n as u64)
+        .map(|j| {
+            let mut h = Sha256::new();
+            h.update(randomness);
+            h.update(&id[..id_len]);
+            h.update(j.to_le_bytes());
+            let d: [u8; 32] = h.finalize().into();
+            let mut first = [0u8; 8];
+            first.copy_from_slice(&d[..8]);
+            u64::from_le_bytes(first) % chunk_count.max(1)
+        })
+        .collect()
+}
+
+/// Check one chunk and its path against `root`.
+pub fn verify_chunk(
+    root: &[u8; 32],
+    depth: u32,
+    index: u64,
+    chunk: &[u8],
+    path: &[[u8; 32]],
+) -> bool {
+    if path.len() != depth as usize {
+        return false;
+    }
+    let mut node = leaf_hash(chunk);
+    let mut idx = index;
+    for sibling in path {
+        node = if idx & 1 == 0 {
+            inner_hash(&node, sibling)
+        } else {
+            inner_hash(sibling, &node)
+        };
+        idx >>= 1;
+    }
+    idx == 0 && node == *root
+}
+
+/// Check a whole proof for `prover` against its registered `commitment`, with the
+/// challenge of the proof's epoch derived from `randomness` (`challenges` indices).
+pub fn verify_proof(
+    commitment: &StorageCommitment,
+    prover: &DeviceId,
+    randomness: &[u8; 32],
+    challenges: usize,
+    proof: &StorageProof,
+) -> Result<(), Rejection> {
+    let expected = challenge_indices(randomness, prover, commitment.chunk_count, challenges);
+    if proof.responses.len() != expected.len()
+        || proof
+            .responses
+            .iter()
+            .zip(&expected)
+            .any(|(r, e)| r.index != *e)
+    {
+        return Err(Rejection::WrongChallenge);
+    }
+    let depth = tree_depth(commitment.chunk_count);
+    for r in &proof.responses {
+        if r.chunk.len() != commitment.chunk_size as usize
+            || !verify_chunk(&commitment.root, depth, r.index, &r.chunk, &r.path)
+        {
+            return Err(Rejection::StorageProofInvalid);
+        }
+    }
+    Ok(())
+}
+
+/// A prover-side Merkle tree over data split into fixed-size chunks.
+#[derive(Debug, Clone)]
+pub struct MerkleTree {
+    chunk_size: u32,
+    chunk_count: u64,
+    /// levels[0] = padded leaves, last = [root].
+    levels: Vec<Vec<[u8; 32]>>,
+}
+
+impl MerkleTree {
+    /// Build the tree of `data` cut into `chunk_size`-byte chunks (the last one
+    /// zero-padded). `data` must not be empty.
+    pub fn build(data: &[u8], chunk_size: u32) -> Result<Self> {
+        if !(1..=MAX_CHUNK_SIZE).contains(&chunk_size) {
+            return Err(Error::Storage("chunk size out of range"));
+        }
+        if data.is_empty() {
+            return Err(Error::Storage("no data"));
+        }
+        let size = chunk_size as usize;
+        let chunk_count = data.len().div_ceil(size) as u64;
+        if chunk_count > MAX_CHUNK_COUNT {
+            return Err(Error::Storage("too many chunks"));
+        }
+        let width = 1usize << tree_depth(chunk_count);
+        let mut leaves: Vec<[u8; 32]> = (0..chunk_count as usize)
+            .map(|i| leaf_hash(&padded_chunk(data, size, i)))
+            .collect();
+        leaves.resize(width, [0u8; 32]);
+        let mut levels = vec![leaves];
+        while let Some(prev) = levels.last() {
+            if prev.len() <= 1 {
+                break;
+            }
+            let next = prev
+                .chunks(2)
+                .map(|p| match p {
+                    [l, r] => inner_hash(l, r),
+                    [one] => *one,
+                    _ => [0u8; 32],
+                })
+                .collect();
+            levels.push(next);
+        }
+        Ok(MerkleTree {
+            chunk_size,
+            chunk_count,
+            levels,
+        })
+    }
+
+    /// The root.
+    pub fn root(&self) -> [u8; 32] {
+        self.levels
+            .last()
+            .and_then(|l| l.first())
+            .copied()
+            .unwrap_or([0u8; 32])
+    }
+
+    /// The commitment to register.
+    pub fn commitment(&self) -> StorageCommitment {
+        StorageCommitment {
+            root: self.root(),
+            chunk_size: self.chunk_size,
+            chunk_count: self.chunk_count,
+        }
+    }
+
+    /// The Merkle path of chunk `index`.
+    pub fn path(&self, index: u64) -> Option<Vec<[u8; 32]>> {
+        if index >= self.chunk_count {
+            return None;
+        }
+        let mut idx = index as usize;
+        let mut path = Vec::with_capacity(self.levels.len());
+        for level in &self.levels[..self.levels.len().saturating_sub(1)] {
+            path.push(*level.get(idx ^ 1)?);
+            idx >>= 1;
+        }
+        Some(path)
+    }
+
+    /// Answer the challenge of an epoch: one [`ChunkProof`] per derived index.
+    pub fn prove(
+        &self,
+        data: &[u8],
+        prover: &DeviceId,
+        randomness: &[u8; 32],
+        challenges: usize,
+    ) -> Result<Vec<ChunkProof>> {
+        challenge_indices(randomness, prover, self.chunk_count, challenges)
+            .into_iter()
+            .map(|index| {
+                Ok(ChunkProof {
+                    index,
+                    chunk: padded_chunk(data, self.chunk_size as usize, index as usize),
+                    path: self.path(index).ok_or(Error::Storage("index out of range"))?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn padded_chunk(data: &[u8], size: usize, i: usize) -> Vec<u8> {
+    let start = i.saturating_mul(size).min(data.len());
+    let end = start.saturating_add(size).min(data.len());
+    let mut chunk = data[start..end].to_vec();
+    chunk.resize(size, 0);
+    chunk
+}

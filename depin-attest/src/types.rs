@@ -1,0 +1,336 @@
+//! The attestation kinds and their typed bodies.
+//!
+//! Every body is a plain serde struct encoded canonically with postcard
+//! ([`depin_core::encoding`]); field order is the wire order. Device reports are not
+//! here: they are depin-core [`depin_core::frame`]s, parsed with
+//! [`depin_core::frame::Frame`].
+
+use std::fmt;
+
+use depin_core::{Epoch, MessageKind, Timestamp};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::reason::Rejection;
+
+/// Longest beacon payload (Helium beacons are 51 bytes; LoRaWAN allows up to 222).
+pub const MAX_BEACON_PAYLOAD: usize = 222;
+/// Largest storage chunk.
+pub const MAX_CHUNK_SIZE: u32 = 4096;
+/// Most chunks a commitment may have (2^40).
+pub const MAX_CHUNK_COUNT: u64 = 1 << 40;
+/// Most chunk responses in one storage proof.
+pub const MAX_CHALLENGES: usize = 64;
+/// Highest radio frequency accepted (10 GHz).
+pub const MAX_FREQUENCY_HZ: u64 = 10_000_000_000;
+
+/// The kinds of attestation the pipeline verifies. Each maps to one depin-core
+/// [`MessageKind`], which its signature is bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum AttestationKind {
+    /// A device report frame ([`MessageKind::REPORT_FRAME`]).
+    DeviceReport,
+    /// A proof-of-coverage beacon ([`MessageKind::COVERAGE_BEACON`]).
+    CoverageBeacon,
+    /// A proof-of-coverage witness ([`MessageKind::COVERAGE_WITNESS`]).
+    CoverageWitness,
+    /// A storage commitment ([`MessageKind::STORAGE_COMMITMENT`]).
+    StorageCommitment,
+    /// A storage proof ([`MessageKind::STORAGE_PROOF`]).
+    StorageProof,
+    /// A cumulative energy meter reading ([`MessageKind::ENERGY_READING`]).
+    EnergyReading,
+    /// An EV charging session ([`MessageKind::CHARGING_SESSION`]).
+    ChargingSession,
+    /// A bandwidth speed test ([`MessageKind::BANDWIDTH_TEST`]).
+    BandwidthTest,
+}
+
+impl AttestationKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [AttestationKind; 8] = [
+        AttestationKind::DeviceReport,
+        AttestationKind::CoverageBeacon,
+        AttestationKind::CoverageWitness,
+        AttestationKind::StorageCommitment,
+        AttestationKind::StorageProof,
+        AttestationKind::EnergyReading,
+        AttestationKind::ChargingSession,
+        AttestationKind::BandwidthTest,
+    ];
+
+    /// The depin-core message kind the signature is bound to.
+    pub fn message_kind(self) -> MessageKind {
+        match self {
+            AttestationKind::DeviceReport => MessageKind::REPORT_FRAME,
+            AttestationKind::CoverageBeacon => MessageKind::COVERAGE_BEACON,
+            AttestationKind::CoverageWitness => MessageKind::COVERAGE_WITNESS,
+            AttestationKind::StorageCommitment => MessageKind::STORAGE_COMMITMENT,
+            AttestationKind::StorageProof => MessageKind::STORAGE_PROOF,
+            AttestationKind::EnergyReading => MessageKind::ENERGY_READING,
+            AttestationKind::ChargingSession => MessageKind::CHARGING_SESSION,
+            AttestationKind::BandwidthTest => MessageKind::BANDWIDTH_TEST,
+        }
+    }
+
+    /// A short stable label (`snake_case`).
+    pub fn label(self) -> &'static str {
+        match self {
+            AttestationKind::DeviceReport => "device_report",
+            AttestationKind::CoverageBeacon => "coverage_beacon",
+            AttestationKind::CoverageWitness => "coverage_witness",
+            AttestationKind::StorageCommitment => "storage_commitment",
+            AttestationKind::StorageProof => "storage_proof",
+            AttestationKind::EnergyReading => "energy_reading",
+            AttestationKind::ChargingSession => "charging_session",
+            AttestationKind::BandwidthTest => "bandwidth_test",
+        }
+    }
+
+    pub(crate) fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+impl fmt::Display for AttestationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// An H3 cell, encoded as its 64-bit index and validated when decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct H3Cell(pub h3o::CellIndex);
+
+impl H3Cell {
+    /// The cell's resolution.
+    pub fn resolution(self) -> h3o::Resolution {
+        self.0.resolution()
+    }
+}
+
+impl Serialize for H3Cell {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::from(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for H3Cell {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = u64::deserialize(d)?;
+        h3o::CellIndex::try_from(raw)
+            .map(H3Cell)
+            .map_err(|_| serde::de::Error::custom("invalid H3 cell index"))
+    }
+}
+
+/// LoRaWAN regional parameter sets (a beacon and its witnesses must share one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum Region {
+    Eu868,
+    Us915,
+    Au915,
+    As923_1,
+    As923_2,
+    As923_3,
+    As923_4,
+    Kr920,
+    In865,
+    Cn470,
+    Eu433,
+    Ru864,
+}
+
+/// A proof-of-coverage beacon: the gateway transmitted `payload` on `frequency_hz`
+/// at `tx_power_ddbm` from `cell`. The envelope timestamp is the transmit time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverageBeacon {
+    /// Beacon payload (the entropy-derived bytes witnesses must echo).
+    pub payload: Vec<u8>,
+    /// Where the gateway is.
+    pub cell: H3Cell,
+    /// Transmit frequency in Hz.
+    pub frequency_hz: u64,
+    /// Transmit power in tenths of dBm (EIRP without antenna gain).
+    pub tx_power_ddbm: i32,
+    /// Regional parameters in use.
+    pub region: Region,
+}
+
+impl CoverageBeacon {
+    /// The beacon id witnesses refer to: SHA-256 of the payload.
+    pub fn id(&self) -> [u8; 32] {
+        beacon_id(&self.payload)
+    }
+}
+
+/// SHA-256 of a beacon payload: the key that ties witnesses to their beacon.
+pub fn beacon_id(payload: &[u8]) -> [u8; 32] {
+    Sha256::digest(payload).into()
+}
+
+/// A proof-of-coverage witness: the gateway heard `beacon_payload` at `cell`. The
+/// envelope timestamp is the reception time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverageWitness {
+    /// The payload that was heard (must equal the beacon's).
+    pub beacon_payload: Vec<u8>,
+    /// Where the witnessing gateway is.
+    pub cell: H3Cell,
+    /// Frequency it was heard on, Hz.
+    pub frequency_hz: u64,
+    /// Received signal strength, tenths of dBm.
+    pub rssi_ddbm: i32,
+    /// Signal to noise ratio, tenths of dB.
+    pub snr_ddb: i32,
+    /// Regional parameters of the witness.
+    pub region: Region,
+}
+
+/// A storage commitment: the prover holds `chunk_count` chunks of `chunk_size` bytes
+/// whose Merkle root (see [`crate::storage`]) is `root`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageCommitment {
+    /// Merkle root over the chunks.
+    pub root: [u8; 32],
+    /// Chunk size in bytes (the last chunk is zero-padded).
+    pub chunk_size: u32,
+    /// Number of chunks.
+    pub chunk_count: u64,
+}
+
+/// One challenged chunk and its Merkle path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkProof {
+    /// Chunk index.
+    pub index: u64,
+    /// The chunk bytes (exactly the commitment's chunk size).
+    pub chunk: Vec<u8>,
+    /// Sibling hashes from the leaf up to the root.
+    pub path: Vec<[u8; 32]>,
+}
+
+/// A proof of storage answering the challenge of `epoch` for the commitment `root`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageProof {
+    /// Root of the registered commitment being proven.
+    pub root: [u8; 32],
+    /// The epoch whose challenge this answers.
+    pub epoch: Epoch,
+    /// One response per challenged index, in challenge order.
+    pub responses: Vec<ChunkProof>,
+}
+
+/// Which way energy flowed through a meter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum EnergyDirection {
+    /// Produced (e.g. solar).
+    Production,
+    /// Consumed.
+    Consumption,
+}
+
+/// A cumulative meter reading at the envelope timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnergyReading {
+    /// Flow direction (each has its own counter).
+    pub direction: EnergyDirection,
+    /// Cumulative watt-hours since the meter was commissioned.
+    pub cumulative_wh: u64,
+}
+
+/// An EV charging session delivered by the signing charger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargingSession {
+    /// Charger-local session number.
+    pub session_id: u64,
+    /// Start of charging.
+    pub started_at: Timestamp,
+    /// End of charging (after the start, not after the envelope timestamp).
+    pub ended_at: Timestamp,
+    /// Energy delivered, Wh.
+    pub energy_wh: u64,
+}
+
+/// A bandwidth speed test result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BandwidthTest {
+    /// Download throughput, bits per second.
+    pub download_bps: u64,
+    /// Upload throughput, bits per second.
+    pub upload_bps: u64,
+    /// Round-trip latency, milliseconds.
+    pub latency_ms: u32,
+}
+
+/// Every attestation that travels in a [`crate::Envelope`]. The variant index is the
+/// wire tag (postcard enum encoding) and determines the signing [`MessageKind`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Attestation {
+    /// Tag 0.
+    CoverageBeacon(CoverageBeacon),
+    /// Tag 1.
+    CoverageWitness(CoverageWitness),
+    /// Tag 2.
+    StorageCommitment(StorageCommitment),
+    /// Tag 3.
+    StorageProof(StorageProof),
+    /// Tag 4.
+    EnergyReading(EnergyReading),
+    /// Tag 5.
+    ChargingSession(ChargingSession),
+    /// Tag 6.
+    BandwidthTest(BandwidthTest),
+}
+
+impl Attestation {
+    /// The kind of this attestation.
+    pub fn kind(&self) -> AttestationKind {
+        match self {
+            Attestation::CoverageBeacon(_) => AttestationKind::CoverageBeacon,
+            Attestation::CoverageWitness(_) => AttestationKind::CoverageWitness,
+            Attestation::StorageCommitment(_) => AttestationKind::StorageCommitment,
+            Attestation::StorageProof(_) => AttestationKind::StorageProof,
+            Attestation::EnergyReading(_) => AttestationKind::EnergyReading,
+            Attestation::ChargingSession(_) => AttestationKind::ChargingSession,
+            Attestation::BandwidthTest(_) => AttestationKind::BandwidthTest,
+        }
+    }
+
+    /// Structural checks that need no state and no signature: ranges and lengths.
+    pub fn check_structure(&self) -> Result<(), Rejection> {
+        let ok = match self {
+            Attestation::CoverageBeacon(b) => {
+                (1..=MAX_BEACON_PAYLOAD).contains(&b.payload.len())
+                    && (1..=MAX_FREQUENCY_HZ).contains(&b.frequency_hz)
+                    && (-300..=600).contains(&b.tx_power_ddbm)
+            }
+            Attestation::CoverageWitness(w) => {
+                (1..=MAX_BEACON_PAYLOAD).contains(&w.beacon_payload.len())
+                    && (1..=MAX_FREQUENCY_HZ).contains(&w.frequency_hz)
+                    && (-2000..=600).contains(&w.rssi_ddbm)
+                    && (-1000..=1000).contains(&w.snr_ddb)
+            }
+            Attestation::StorageCommitment(c) => {
+                (1..=MAX_CHUNK_SIZE).contains(&c.chunk_size)
+                    && (1..=MAX_CHUNK_COUNT).contains(&c.chunk_count)
+            }
+            Attestation::StorageProof(p) => {
+                (1..=MAX_CHALLENGES).contains(&p.responses.len())
+                    && p.responses.iter().all(|r| {
+                        r.chunk.len() <= MAX_CHUNK_SIZE as usize && r.path.len() <= 64
+                    })
+            }
+            Attestation::EnergyReading(_) | Attestation::BandwidthTest(_) => true,
+            Attestation::ChargingSession(s) => s.started_at < s.ended_at,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Rejection::InvalidStructure)
+        }
+    }
+}
