@@ -1,8 +1,8 @@
 //! Mapping of node answers onto [`crate::Error`]: contract custom errors (revert data) to the
 //! typed variants, JSON-RPC and HTTP failures to retryable or permanent transport errors.
 
-use alloy::primitives::{Address, Bytes, U256};
-use alloy::sol_types::{decode_revert_reason, SolInterface};
+use alloy::primitives::{Address, U256};
+use alloy::sol_types::{GenericContractError, SolInterface};
 use alloy::transports::{RpcError, TransportErrorKind};
 use depin_core::{Epoch, EvmAddress};
 
@@ -42,8 +42,10 @@ pub(crate) fn from_revert_data(target: Target, data: &[u8]) -> Error {
             return from_distributor_error(e);
         }
     }
-    let reason = decode_revert_reason(data)
-        .unwrap_or_else(|| format!("revert data 0x{}", alloy::hex::encode(data)));
+    let reason = match GenericContractError::abi_decode(data) {
+        Ok(e) => e.to_string(),
+        Err(_) => format!("revert data 0x{}", alloy::hex::encode(data)),
+    };
     Error::Reverted { reason }
 }
 
@@ -195,11 +197,6 @@ impl FeeContext for Error {
             _ => self,
         }
     }
-}
-
-/// Revert data of a failed call, if the error carries any (for tests and diagnostics).
-pub(crate) fn revert_data(e: &RpcError<TransportErrorKind>) -> Option<Bytes> {
-    e.as_error_resp().and_then(|p| p.as_revert_data())
 }
 
 #[cfg(test)]
