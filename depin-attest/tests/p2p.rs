@@ -6,6 +6,9 @@
 //! takes a process-wide lock so that the nodes of one test do not compete
 //! for the CPU with those of another (the CI machine has two cores).
 
+// Test helpers outside `#[test]` functions unwrap too; this is test code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::{
     future::Future,
     sync::{
