@@ -209,8 +209,20 @@ impl Error for SoftwareSignerError {
     }
 }
 
+// The software signers below call the one scheme's code directly (matching the single
+// enum variant they hold) instead of depin-core's `SigningKey` methods, which dispatch
+// over all three schemes: with link-time optimisation a firmware then only carries the
+// code of the scheme it uses (an Ed25519 device links no secp256k1 or P-256 arithmetic).
+
 macro_rules! software_signer {
-    ($(#[$doc:meta])* $name:ident, $key_type:expr) => {
+    (
+        $(#[$doc:meta])*
+        $name:ident, $key_type:expr, $variant:ident,
+        load: |$secret:ident| $load:expr,
+        id: |$idk:ident| $id:expr,
+        public: |$pk:ident| $public:expr,
+        sign: |$sk:ident, $digest:ident| $sign:expr $(,)?
+    ) => {
         $(#[$doc])*
         ///
         /// The secret lives in RAM and is zeroized when the signer is dropped.
@@ -227,24 +239,35 @@ macro_rules! software_signer {
             /// Wrap a depin-core key; fails with [`ErrorKind::WrongKeyType`] if the key is
             /// of another type.
             pub fn new(key: SigningKey) -> Result<Self, ErrorKind> {
-                if key.key_type() != Self::KEY_TYPE {
+                let SigningKey::$variant($idk) = &key else {
                     return Err(ErrorKind::WrongKeyType);
-                }
-                let id = DeviceId::from(&key.public_key());
+                };
+                let id = $id.map_err(|_| ErrorKind::KeyUnavailable)?;
                 Ok($name { key, id })
             }
 
             /// Load the key from its 32 secret bytes (Ed25519 seed or ECDSA scalar,
-            /// big-endian).
+            /// big-endian). ECDSA scalars must be in `1..n`.
             pub fn from_secret(secret: &[u8; 32]) -> Result<Self, depin_core::Error> {
-                let key = SigningKey::from_secret_bytes(Self::KEY_TYPE, secret)?;
-                let id = DeviceId::from(&key.public_key());
+                let $secret = secret;
+                let key = SigningKey::$variant($load.map_err(|_| depin_core::Error::InvalidKey {
+                    key_type: $key_type,
+                    reason: "secret scalar is zero or not below the group order",
+                })?);
+                let SigningKey::$variant($idk) = &key else {
+                    return Err(depin_core::Error::SigningFailed);
+                };
+                let id = $id?;
                 Ok($name { key, id })
             }
 
             /// The public key.
             pub fn public_key(&self) -> PublicKey {
-                self.key.public_key()
+                match &self.key {
+                    SigningKey::$variant($pk) => $public,
+                    // unreachable: the constructors only accept the one variant
+                    _ => self.key.public_key(),
+                }
             }
         }
 
@@ -261,10 +284,11 @@ macro_rules! software_signer {
                 &mut self,
                 digest: &[u8; 32],
             ) -> Result<[u8; SIGNATURE_LEN], SoftwareSignerError> {
-                self.key
-                    .sign_prehash(digest)
-                    .map(|s| s.to_bytes())
-                    .map_err(|_| SoftwareSignerError::SigningFailed)
+                let SigningKey::$variant($sk) = &self.key else {
+                    return Err(SoftwareSignerError::SigningFailed);
+                };
+                let $digest = digest;
+                $sign
             }
 
             fn key_type(&self) -> KeyType {
@@ -276,18 +300,50 @@ macro_rules! software_signer {
 
 software_signer!(
     /// An Ed25519 key in software (signs the digest as the PureEdDSA message).
-    Ed25519Signer,
-    KeyType::Ed25519
+    Ed25519Signer, KeyType::Ed25519, Ed25519,
+    load: |secret| Ok::<_, core::convert::Infallible>(From::from(secret)),
+    id: |k| DeviceId::new(KeyType::Ed25519, k.verifying_key().as_bytes()),
+    public: |k| PublicKey::Ed25519(k.verifying_key()),
+    sign: |k, digest| {
+        use depin_core::signature::Signer as _;
+        k.try_sign(digest)
+            .map(|s| s.to_bytes())
+            .map_err(|_| SoftwareSignerError::SigningFailed)
+    },
 );
 software_signer!(
     /// A secp256k1 ECDSA key in software (RFC 6979 nonces, low S).
-    Secp256k1Signer,
-    KeyType::Secp256k1
+    Secp256k1Signer, KeyType::Secp256k1, Secp256k1,
+    load: |secret| TryFrom::try_from(&secret[..]),
+    id: |k| DeviceId::new(KeyType::Secp256k1, k.verifying_key().to_sec1_point(true).as_bytes()),
+    public: |k| PublicKey::Secp256k1(*k.verifying_key()),
+    sign: |k, digest| {
+        use depin_core::signature::hazmat::PrehashSigner as _;
+        let sig = depin_core::Signature::Secp256k1(
+            k.sign_prehash(digest)
+                .map_err(|_| SoftwareSignerError::SigningFailed)?,
+        );
+        let mut bytes = sig.to_bytes();
+        normalize_low_s(KeyType::Secp256k1, &mut bytes);
+        Ok(bytes)
+    },
 );
 software_signer!(
     /// A P-256 ECDSA key in software (RFC 6979 nonces, low S).
-    P256Signer,
-    KeyType::P256
+    P256Signer, KeyType::P256, P256,
+    load: |secret| TryFrom::try_from(&secret[..]),
+    id: |k| DeviceId::new(KeyType::P256, k.verifying_key().to_sec1_point(true).as_bytes()),
+    public: |k| PublicKey::P256(*k.verifying_key()),
+    sign: |k, digest| {
+        use depin_core::signature::hazmat::PrehashSigner as _;
+        let sig = depin_core::Signature::P256(
+            k.sign_prehash(digest)
+                .map_err(|_| SoftwareSignerError::SigningFailed)?,
+        );
+        let mut bytes = sig.to_bytes();
+        normalize_low_s(KeyType::P256, &mut bytes);
+        Ok(bytes)
+    },
 );
 
 /// The group order `n` of secp256k1, big-endian.
