@@ -31,7 +31,9 @@ pub enum Error {
     #[error("invalid proof")]
     InvalidProof,
     /// Nothing left to claim: the cumulative amount is not above what was already claimed.
-    #[error("already claimed: {account} asked for cumulative {cumulative}, already claimed {claimed}")]
+    #[error(
+        "already claimed: {account} asked for cumulative {cumulative}, already claimed {claimed}"
+    )]
     AlreadyClaimed {
         /// The claiming account.
         account: Account,

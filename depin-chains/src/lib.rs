@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backend;
+pub mod claims;
 pub mod config;
 pub mod error;
 pub mod retry;
@@ -20,6 +21,7 @@ pub mod evm;
 pub mod cosmos;
 
 pub use backend::ChainBackend;
+pub use claims::{verify_claim, ClaimTree};
 pub use config::{connect, BackendConfig, CosmosConfig, EvmConfig, LocalConfig, SecretKeyBytes};
 pub use error::{Error, Result};
 pub use retry::{retry, RetryPolicy};
