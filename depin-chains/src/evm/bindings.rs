@@ -44,7 +44,8 @@ sol! {
 }
 
 /// Creation bytecode of `DeviceRegistry` (hex, no `0x`), exactly as `contracts/build.sh` wrote it.
-pub const DEVICE_REGISTRY_BIN: &str = include_str!("../../../contracts/artifacts/DeviceRegistry.bin");
+pub const DEVICE_REGISTRY_BIN: &str =
+    include_str!("../../../contracts/artifacts/DeviceRegistry.bin");
 /// Creation bytecode of `RewardDistributor` (hex, no `0x`).
 pub const REWARD_DISTRIBUTOR_BIN: &str =
     include_str!("../../../contracts/artifacts/RewardDistributor.bin");

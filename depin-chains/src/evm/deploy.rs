@@ -53,7 +53,11 @@ fn bytecode(hex_text: &str) -> Result<Vec<u8>> {
 
 impl Deployer {
     /// A deployer signing with `key`, talking to `rpc_url`.
-    pub async fn new(rpc_url: &str, key: &SecretKeyBytes, retry_policy: RetryPolicy) -> Result<Self> {
+    pub async fn new(
+        rpc_url: &str,
+        key: &SecretKeyBytes,
+        retry_policy: RetryPolicy,
+    ) -> Result<Self> {
         let provider = http_provider(rpc_url)?;
         let signer = local_signer(key)?;
         let from = signer.address();
@@ -111,10 +115,9 @@ impl Deployer {
         input.extend_from_slice(&args);
         let hash = self.sender.send(Target::Other, None, input).await?;
         let r = self.wait(hash).await?;
-        r.contract_address
-            .ok_or_else(|| Error::Reverted {
-                reason: format!("creation transaction {hash} has no contract address"),
-            })
+        r.contract_address.ok_or_else(|| Error::Reverted {
+            reason: format!("creation transaction {hash} has no contract address"),
+        })
     }
 
     /// Deploy `DepinToken(name, symbol)`.
@@ -129,11 +132,17 @@ impl Deployer {
 
     /// Deploy `DeviceRegistry()`.
     pub async fn deploy_registry(&self) -> Result<EvmAddress> {
-        Ok(from_alloy(self.create(DEVICE_REGISTRY_BIN, Vec::new()).await?))
+        Ok(from_alloy(
+            self.create(DEVICE_REGISTRY_BIN, Vec::new()).await?,
+        ))
     }
 
     /// Deploy `RewardDistributor(token, oracle)`.
-    pub async fn deploy_distributor(&self, token: EvmAddress, oracle: EvmAddress) -> Result<EvmAddress> {
+    pub async fn deploy_distributor(
+        &self,
+        token: EvmAddress,
+        oracle: EvmAddress,
+    ) -> Result<EvmAddress> {
         let args = RewardDistributor::constructorCall {
             token_: to_alloy(&token),
             oracle: to_alloy(&oracle),

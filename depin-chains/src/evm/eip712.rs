@@ -116,13 +116,31 @@ mod tests {
         let (p, registry) = golden();
         let base = p.digest(31337, registry);
         let variants = [
-            RegisterPermit { owner: Address::repeat_byte(1), ..p },
-            RegisterPermit { device: Address::repeat_byte(2), ..p },
+            RegisterPermit {
+                owner: Address::repeat_byte(1),
+                ..p
+            },
+            RegisterPermit {
+                device: Address::repeat_byte(2),
+                ..p
+            },
             RegisterPermit { key_type: 2, ..p },
-            RegisterPermit { device_id: B256::ZERO, ..p },
-            RegisterPermit { metadata_hash: B256::ZERO, ..p },
-            RegisterPermit { nonce: U256::from(1u8), ..p },
-            RegisterPermit { deadline: U256::from(1u8), ..p },
+            RegisterPermit {
+                device_id: B256::ZERO,
+                ..p
+            },
+            RegisterPermit {
+                metadata_hash: B256::ZERO,
+                ..p
+            },
+            RegisterPermit {
+                nonce: U256::from(1u8),
+                ..p
+            },
+            RegisterPermit {
+                deadline: U256::from(1u8),
+                ..p
+            },
         ];
         for v in variants {
             assert_ne!(v.digest(31337, registry), base, "{v:?}");

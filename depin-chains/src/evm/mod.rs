@@ -107,9 +107,10 @@ fn from_alloy(a: Address) -> EvmAddress {
 }
 
 fn evm_account(account: &Account) -> Result<Address> {
-    account.as_evm().map(to_alloy).ok_or_else(|| {
-        Error::InvalidInput(format!("{account} is not an EVM address"))
-    })
+    account
+        .as_evm()
+        .map(to_alloy)
+        .ok_or_else(|| Error::InvalidInput(format!("{account} is not an EVM address")))
 }
 
 /// The EVM address a device is known by on the registry (secp256k1 keys only).
@@ -174,7 +175,10 @@ impl EvmBackend {
         }
         let registry = to_alloy(&config.registry);
         let distributor = to_alloy(&config.distributor);
-        for (name, addr) in [("DeviceRegistry", registry), ("RewardDistributor", distributor)] {
+        for (name, addr) in [
+            ("DeviceRegistry", registry),
+            ("RewardDistributor", distributor),
+        ] {
             let code = retry(&config.retry, || async {
                 provider
                     .get_code_at(addr)
@@ -241,7 +245,10 @@ impl EvmBackend {
 
     /// The EIP-712 permit a registration stands for, with the registry's current nonce of the
     /// device.
-    pub async fn register_permit(&self, registration: &DeviceRegistration) -> Result<RegisterPermit> {
+    pub async fn register_permit(
+        &self,
+        registration: &DeviceRegistration,
+    ) -> Result<RegisterPermit> {
         let device = device_address(&registration.device)?;
         let owner = evm_account(&registration.owner)?;
         let nonce = self
@@ -263,7 +270,11 @@ impl EvmBackend {
     }
 
     async fn view<C: SolCall>(&self, target: Target, to: Address, call: C) -> Result<C::Return> {
-        let out = self.inner.sender.call(target, to, call.abi_encode()).await?;
+        let out = self
+            .inner
+            .sender
+            .call(target, to, call.abi_encode())
+            .await?;
         decode::<C>(&out)
     }
 

@@ -58,15 +58,15 @@ fn from_registry_error(e: DeviceRegistry::DeviceRegistryErrors) -> Error {
         E::Expired(x) => Error::Expired {
             deadline: u64::try_from(x.deadline).unwrap_or(u64::MAX),
         },
-        E::NotAuthorized(x) => {
-            Error::Unauthorized(format!("{} is neither the device owner nor an admin", x.caller))
-        }
+        E::NotAuthorized(x) => Error::Unauthorized(format!(
+            "{} is neither the device owner nor an admin",
+            x.caller
+        )),
         E::NotFound(x) => Error::NotFound(format!("device {}", x.device)),
         E::ZeroAddress(_) => Error::InvalidInput("zero address".into()),
-        E::AccessControlUnauthorizedAccount(x) => Error::Unauthorized(format!(
-            "{} lacks role {}",
-            x.account, x.neededRole
-        )),
+        E::AccessControlUnauthorizedAccount(x) => {
+            Error::Unauthorized(format!("{} lacks role {}", x.account, x.neededRole))
+        }
         E::ERC721InvalidReceiver(x) => Error::InvalidInput(format!(
             "owner {} is a contract that does not accept ERC-721 tokens",
             x.receiver
@@ -100,10 +100,9 @@ fn from_distributor_error(e: RewardDistributor::RewardDistributorErrors) -> Erro
             required: sat_u128(x.required),
         },
         E::ZeroAddress(_) => Error::InvalidInput("zero address".into()),
-        E::AccessControlUnauthorizedAccount(x) => Error::Unauthorized(format!(
-            "{} lacks role {}",
-            x.account, x.neededRole
-        )),
+        E::AccessControlUnauthorizedAccount(x) => {
+            Error::Unauthorized(format!("{} lacks role {}", x.account, x.neededRole))
+        }
         other => Error::Reverted {
             reason: format!("{other:?}"),
         },
