@@ -1,1 +1,708 @@
-//! The conformance suite every backend runs unchanged (work in progress).
+//! The conformance suite: one set of behavioural checks every [`ChainBackend`] must pass,
+//! run unchanged against the local ledger, EVM (anvil) and Cosmos.
+//!
+//! ```no_run
+//! # async fn demo(admin: std::sync::Arc<dyn depin_chains::ChainBackend>,
+//! #               owner: std::sync::Arc<dyn depin_chains::ChainBackend>,
+//! #               outsider: std::sync::Arc<dyn depin_chains::ChainBackend>) {
+//! use depin_chains::conformance::{default_claimants, run_conformance, Fixtures};
+//! use depin_core::{Epoch, KeyType};
+//! let fixtures = Fixtures {
+//!     owner,
+//!     outsider,
+//!     key_types: vec![KeyType::Secp256k1],
+//!     claimants: default_claimants(admin.claim_format(), "wasm", [7; 32]).unwrap(),
+//!     first_epoch: Epoch(1),
+//!     seed: [7; 32],
+//!     latest_root_only: true,
+//!     fresh: true,
+//! };
+//! let report = run_conformance(admin, fixtures).await.unwrap();
+//! println!("{} checks passed", report.checks.len());
+//! # }
+//! ```
+//!
+//! The `backend` argument must hold the network admin role (revokes any device) and the
+//! oracle role (publishes roots); if it models a funded pool, the pool must hold at least
+//! [`MIN_POOL`] base units. The suite uses epochs `first_epoch ..= first_epoch + 3`.
+
+use std::sync::Arc;
+
+use depin_core::{DeviceId, Epoch, EvmAddress, KeyType, SigningKey};
+use sha2::{Digest, Sha256};
+
+use crate::backend::ChainBackend;
+use crate::claims::ClaimTree;
+use crate::error::Error;
+use crate::types::{
+    Account, Claim, ClaimFormat, DeviceRegistration, EpochRoot, PublishOutcome, TxHandle, TxStatus,
+};
+
+/// Smallest pool (base units) the suite needs when the backend models one.
+pub const MIN_POOL: u128 = 1_000;
+/// Registration deadline the suite signs: 2100-01-01T00:00:00Z.
+pub const FAR_DEADLINE: u64 = 4_102_444_800;
+
+/// What the suite needs besides the admin/oracle handle.
+pub struct Fixtures {
+    /// A handle on the same chain acting as an account with no roles; it owns the devices the
+    /// suite registers.
+    pub owner: Arc<dyn ChainBackend>,
+    /// A handle on the same chain acting as an account with no roles and no devices.
+    pub outsider: Arc<dyn ChainBackend>,
+    /// Key types the backend can register (the suite registers one device of each, plus a
+    /// second of the first type). Must not be empty.
+    pub key_types: Vec<KeyType>,
+    /// At least four distinct accounts in the backend's [`ClaimFormat`] that have claimed
+    /// nothing yet.
+    pub claimants: Vec<Account>,
+    /// First epoch the suite publishes; must be above any epoch already published.
+    pub first_epoch: Epoch,
+    /// Seed for the device keys (change it to run the suite twice on one chain).
+    pub seed: [u8; 32],
+    /// The distributor verifies claims against the latest root only (EVM distributor, local
+    /// ledger): a proof from an older tree is then checked to be refused.
+    pub latest_root_only: bool,
+    /// Nothing was published before the suite runs: checks that a claim gives `NoRoot`.
+    pub fresh: bool,
+}
+
+/// The checks that passed, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Names of the passed checks.
+    pub checks: Vec<&'static str>,
+    /// Features the backend does not model, so their checks were skipped.
+    pub skipped: Vec<&'static str>,
+}
+
+/// A failed check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("conformance check `{check}` failed: {detail}")]
+pub struct Failure {
+    /// The check's name.
+    pub check: &'static str,
+    /// What happened instead.
+    pub detail: String,
+}
+
+type Outcome<T> = core::result::Result<T, Failure>;
+
+fn fail<T>(check: &'static str, detail: impl Into<String>) -> Outcome<T> {
+    Err(Failure {
+        check,
+        detail: detail.into(),
+    })
+}
+
+/// Unwrap a result that must succeed.
+fn ok<T>(check: &'static str, r: crate::Result<T>) -> Outcome<T> {
+    r.map_err(|e| Failure {
+        check,
+        detail: format!("unexpected error: {e}"),
+    })
+}
+
+/// Check that a result is an error matching `pred`.
+fn expect_err<T: core::fmt::Debug>(
+    check: &'static str,
+    r: crate::Result<T>,
+    what: &str,
+    pred: impl Fn(&Error) -> bool,
+) -> Outcome<()> {
+    match r {
+        Err(e) if pred(&e) => Ok(()),
+        Err(e) => fail(check, format!("expected {what}, got error {e:?}")),
+        Ok(v) => fail(check, format!("expected {what}, got success {v:?}")),
+    }
+}
+
+/// Deterministic device key number `index` of type `key_type` for `seed`.
+pub fn device_key(seed: &[u8; 32], key_type: KeyType, index: u32) -> crate::Result<SigningKey> {
+    let mut counter = 0u32;
+    loop {
+        let mut h = Sha256::new();
+        h.update(b"depin-chains conformance device");
+        h.update(seed);
+        h.update([key_type.tag()]);
+        h.update(index.to_be_bytes());
+        h.update(counter.to_be_bytes());
+        let secret: [u8; 32] = h.finalize().into();
+        match SigningKey::from_secret_bytes(key_type, &secret) {
+            Ok(k) => return Ok(k),
+            // a scalar out of range has probability ~2^-128; try the next counter
+            Err(_) if counter < 8 => counter += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Four deterministic claimant accounts for `format` (cw20 accounts use bech32 `prefix`).
+pub fn default_claimants(
+    format: ClaimFormat,
+    prefix: &str,
+    seed: [u8; 32],
+) -> crate::Result<Vec<Account>> {
+    (0u8..4)
+        .map(|i| {
+            let mut h = Sha256::new();
+            h.update(b"depin-chains conformance claimant");
+            h.update(seed);
+            h.update([i]);
+            let d: [u8; 32] = h.finalize().into();
+            let mut id = [0u8; 20];
+            id.copy_from_slice(&d[..20]);
+            match format {
+                ClaimFormat::OpenZeppelin => Ok(Account::Evm(EvmAddress(id))),
+                ClaimFormat::Cw20MerkleAirdrop => {
+                    let hrp = bech32::Hrp::parse(prefix)
+                        .map_err(|_| Error::InvalidInput(format!("bad prefix {prefix}")))?;
+                    let s = bech32::encode::<bech32::Bech32>(hrp, &id)
+                        .map_err(|e| Error::InvalidInput(e.to_string()))?;
+                    Account::cosmos(&s)
+                }
+            }
+        })
+        .collect()
+}
+
+async fn receipt_ok(
+    check: &'static str,
+    backend: &Arc<dyn ChainBackend>,
+    tx: TxHandle,
+) -> Outcome<u64> {
+    let receipt = ok(check, backend.wait_for_receipt(&tx).await)?;
+    if receipt.tx != tx {
+        return fail(check, format!("receipt for {} not {tx}", receipt.tx));
+    }
+    match receipt.status {
+        TxStatus::Success => Ok(receipt.block),
+        other => fail(check, format!("transaction status {other:?}")),
+    }
+}
+
+/// Run every check against `backend` (which holds the admin and oracle roles).
+pub async fn run_conformance(backend: Arc<dyn ChainBackend>, fx: Fixtures) -> Outcome<Report> {
+    let mut report = Report::default();
+    setup_checks(&backend, &fx)?;
+    registration(&backend, &fx, &mut report).await?;
+    rewards(&backend, &fx, &mut report).await?;
+    Ok(report)
+}
+
+fn setup_checks(backend: &Arc<dyn ChainBackend>, fx: &Fixtures) -> Outcome<()> {
+    const C: &str = "fixtures";
+    if fx.key_types.is_empty() {
+        return fail(C, "key_types is empty");
+    }
+    if fx.claimants.len() < 4 {
+        return fail(C, "need at least four claimants");
+    }
+    let (Some(admin), Some(owner), Some(outsider)) =
+        (backend.account(), fx.owner.account(), fx.outsider.account())
+    else {
+        return fail(C, "every handle must act as an account");
+    };
+    if admin == owner || admin == outsider || owner == outsider {
+        return fail(C, "admin, owner and outsider must be different accounts");
+    }
+    if fx.first_epoch.0.checked_add(3).is_none() {
+        return fail(C, "first_epoch too large");
+    }
+    Ok(())
+}
+
+async fn registration(
+    admin: &Arc<dyn ChainBackend>,
+    fx: &Fixtures,
+    report: &mut Report,
+) -> Outcome<()> {
+    let owner_account = fx
+        .owner
+        .account()
+        .unwrap_or(Account::Evm(EvmAddress([0; 20])));
+    // one device per key type, plus a second one of the first type
+    let mut keys = Vec::new();
+    for (i, kt) in fx.key_types.iter().enumerate() {
+        keys.push(ok(
+            "derive device keys",
+            device_key(&fx.seed, *kt, i as u32),
+        )?);
+    }
+    let first = fx.key_types[0];
+    keys.push(ok("derive device keys", device_key(&fx.seed, first, 1000))?);
+
+    let mut registered: Vec<DeviceId> = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let device = DeviceId::from(key.public_key());
+        let reg = DeviceRegistration::new(
+            device,
+            owner_account.clone(),
+            format!("conformance device {i}").into_bytes(),
+            FAR_DEADLINE,
+        );
+
+        const LOOKUP_MISSING: &str = "lookup of an unregistered device is NotFound";
+        expect_err(
+            LOOKUP_MISSING,
+            admin.device(&device).await,
+            "NotFound",
+            |e| matches!(e, Error::NotFound(_)),
+        )?;
+
+        // a proof by another key of the same type
+        const WRONG_KEY: &str = "registration signed by another key is InvalidProof";
+        let impostor = ok(
+            WRONG_KEY,
+            device_key(&fx.seed, key.key_type(), 5000 + i as u32),
+        )?;
+        let challenge = ok(WRONG_KEY, fx.owner.registration_challenge(&reg).await)?;
+        let bad = ok(WRONG_KEY, challenge.sign(&impostor))?;
+        expect_err(
+            WRONG_KEY,
+            fx.owner.register_device(&reg, &bad).await,
+            "InvalidProof or Unauthorized",
+            |e| matches!(e, Error::InvalidProof | Error::Unauthorized(_)),
+        )?;
+
+        // a proof by the right key over other data (different metadata)
+        const OTHER_DATA: &str = "registration signed over other metadata is InvalidProof";
+        let mut other = reg.clone();
+        other.metadata = b"something else".to_vec();
+        let other_challenge = ok(OTHER_DATA, fx.owner.registration_challenge(&other).await)?;
+        let other_proof = ok(OTHER_DATA, other_challenge.sign(key))?;
+        expect_err(
+            OTHER_DATA,
+            fx.owner.register_device(&reg, &other_proof).await,
+            "InvalidProof",
+            |e| matches!(e, Error::InvalidProof | Error::Unauthorized(_)),
+        )?;
+
+        // a registration whose deadline has passed
+        const EXPIRED: &str = "registration past its deadline is Expired";
+        let mut old = reg.clone();
+        old.deadline = 1;
+        let old_proof = ok(
+            EXPIRED,
+            ok(EXPIRED, fx.owner.registration_challenge(&old).await)?.sign(key),
+        )?;
+        expect_err(
+            EXPIRED,
+            fx.owner.register_device(&old, &old_proof).await,
+            "Expired",
+            |e| matches!(e, Error::Expired { .. }),
+        )?;
+
+        // the real registration
+        const REGISTER: &str = "register with a valid device signature";
+        let tx = ok(REGISTER, fx.owner.register_with_signer(&reg, key).await)?;
+        receipt_ok(REGISTER, &fx.owner, tx).await?;
+
+        const LOOKUP: &str = "lookup returns the registered device";
+        let rec = ok(LOOKUP, admin.device(&device).await)?;
+        if rec.device != device
+            || rec.owner != owner_account
+            || rec.key_type != key.key_type()
+            || rec.metadata_hash != reg.metadata_hash()
+            || !rec.active
+        {
+            return fail(LOOKUP, format!("record {rec:?} does not match {reg:?}"));
+        }
+
+        const DOUBLE: &str = "double registration is AlreadyRegistered";
+        expect_err(
+            DOUBLE,
+            fx.owner.register_with_signer(&reg, key).await,
+            "AlreadyRegistered",
+            |e| matches!(e, Error::AlreadyRegistered(_)),
+        )?;
+        registered.push(device);
+        if i == 0 {
+            report.checks.extend([
+                LOOKUP_MISSING,
+                WRONG_KEY,
+                OTHER_DATA,
+                EXPIRED,
+                REGISTER,
+                LOOKUP,
+                DOUBLE,
+            ]);
+        }
+    }
+
+    // revocation
+    let (Some(by_owner), Some(by_admin)) = (registered.first(), registered.last()) else {
+        return fail("revocation", "no device registered");
+    };
+    const OUTSIDER_REVOKE: &str = "revocation by an outsider is Unauthorized";
+    expect_err(
+        OUTSIDER_REVOKE,
+        fx.outsider.revoke_device(by_owner).await,
+        "Unauthorized",
+        |e| matches!(e, Error::Unauthorized(_)),
+    )?;
+    const OWNER_REVOKE: &str = "owner revokes; lookup shows the device inactive";
+    let tx = ok(OWNER_REVOKE, fx.owner.revoke_device(by_owner).await)?;
+    receipt_ok(OWNER_REVOKE, &fx.owner, tx).await?;
+    let rec = ok(OWNER_REVOKE, admin.device(by_owner).await)?;
+    if rec.active {
+        return fail(OWNER_REVOKE, "device still active after revocation");
+    }
+    const REVOKE_TWICE: &str = "second revocation is AlreadyRevoked";
+    expect_err(
+        REVOKE_TWICE,
+        fx.owner.revoke_device(by_owner).await,
+        "AlreadyRevoked",
+        |e| matches!(e, Error::AlreadyRevoked(_)),
+    )?;
+    const REREGISTER: &str = "re-registering a revoked device is AlreadyRegistered";
+    let key0 = &keys[0];
+    let reg0 = DeviceRegistration::new(
+        *by_owner,
+        owner_account.clone(),
+        b"again".to_vec(),
+        FAR_DEADLINE,
+    );
+    expect_err(
+        REREGISTER,
+        fx.owner.register_with_signer(&reg0, key0).await,
+        "AlreadyRegistered",
+        |e| matches!(e, Error::AlreadyRegistered(_)),
+    )?;
+    const ADMIN_REVOKE: &str = "admin revokes another owner's device";
+    let tx = ok(ADMIN_REVOKE, admin.revoke_device(by_admin).await)?;
+    receipt_ok(ADMIN_REVOKE, admin, tx).await?;
+    if ok(ADMIN_REVOKE, admin.device(by_admin).await)?.active {
+        return fail(ADMIN_REVOKE, "device still active after admin revocation");
+    }
+    const REVOKE_UNKNOWN: &str = "revoking an unknown device is NotFound";
+    let unknown =
+        DeviceId::from(ok(REVOKE_UNKNOWN, device_key(&fx.seed, first, 9999))?.public_key());
+    expect_err(
+        REVOKE_UNKNOWN,
+        admin.revoke_device(&unknown).await,
+        "NotFound",
+        |e| matches!(e, Error::NotFound(_)),
+    )?;
+    report.checks.extend([
+        OUTSIDER_REVOKE,
+        OWNER_REVOKE,
+        REVOKE_TWICE,
+        REREGISTER,
+        ADMIN_REVOKE,
+        REVOKE_UNKNOWN,
+    ]);
+    Ok(())
+}
+
+fn tree(
+    check: &'static str,
+    format: ClaimFormat,
+    entries: &[(&Account, u128)],
+) -> Outcome<ClaimTree> {
+    ok(
+        check,
+        ClaimTree::new(
+            format,
+            entries.iter().map(|(a, v)| ((*a).clone(), *v)).collect(),
+        ),
+    )
+}
+
+fn claim_of(check: &'static str, t: &ClaimTree, account: &Account) -> Outcome<Claim> {
+    ok(check, t.claim_for(account))
+}
+
+async fn balances(
+    check: &'static str,
+    b: &Arc<dyn ChainBackend>,
+    account: &Account,
+) -> Outcome<(Option<u128>, Option<u128>)> {
+    Ok((
+        ok(check, b.pool_balance().await)?,
+        ok(check, b.token_balance(account).await)?,
+    ))
+}
+
+/// Claim and check that exactly `expected_paid` moved from the pool to the account.
+async fn claim_pays(
+    check: &'static str,
+    submitter: &Arc<dyn ChainBackend>,
+    claim: &Claim,
+    expected_paid: u128,
+) -> Outcome<()> {
+    let before_claimed = ok(check, submitter.claimed(&claim.account).await)?;
+    let (pool0, bal0) = balances(check, submitter, &claim.account).await?;
+    let tx = ok(check, submitter.claim(claim).await)?;
+    receipt_ok(check, submitter, tx).await?;
+    let after_claimed = ok(check, submitter.claimed(&claim.account).await)?;
+    if after_claimed != claim.cumulative_amount
+        || after_claimed.checked_sub(before_claimed) != Some(expected_paid)
+    {
+        return fail(
+            check,
+            format!(
+                "claimed went {before_claimed} -> {after_claimed}, expected +{expected_paid} to {}",
+                claim.cumulative_amount
+            ),
+        );
+    }
+    let (pool1, bal1) = balances(check, submitter, &claim.account).await?;
+    if let (Some(p0), Some(p1)) = (pool0, pool1) {
+        if p0.checked_sub(p1) != Some(expected_paid) {
+            return fail(
+                check,
+                format!("pool went {p0} -> {p1}, expected -{expected_paid}"),
+            );
+        }
+    }
+    if let (Some(b0), Some(b1)) = (bal0, bal1) {
+        if b1.checked_sub(b0) != Some(expected_paid) {
+            return fail(
+                check,
+                format!("balance went {b0} -> {b1}, expected +{expected_paid}"),
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn rewards(
+    oracle: &Arc<dyn ChainBackend>,
+    fx: &Fixtures,
+    report: &mut Report,
+) -> Outcome<()> {
+    let format = oracle.claim_format();
+    let [a, b, c, d] = match fx.claimants.get(..4) {
+        Some([a, b, c, d]) => [a, b, c, d],
+        _ => return fail("fixtures", "need four claimants"),
+    };
+    let e0 = fx.first_epoch;
+    let e1 = Epoch(e0.0 + 1);
+    let e2 = Epoch(e0.0 + 2);
+    let e3 = Epoch(e0.0 + 3);
+
+    const POOL: &str = "pool holds at least MIN_POOL";
+    let pool = ok(POOL, oracle.pool_balance().await)?;
+    match pool {
+        Some(p) if p < MIN_POOL => return fail(POOL, format!("pool holds {p} < {MIN_POOL}")),
+        Some(_) => report.checks.push(POOL),
+        None => report.skipped.push("funded pool"),
+    }
+
+    let t0 = tree("build tree 0", format, &[(a, 100), (b, 200), (c, 300)])?;
+
+    if fx.fresh {
+        const NO_ROOT: &str = "claim before any root is NoRoot";
+        let claim = claim_of(NO_ROOT, &t0, a)?;
+        expect_err(NO_ROOT, fx.outsider.claim(&claim).await, "NoRoot", |e| {
+            matches!(e, Error::NoRoot)
+        })?;
+        report.checks.push(NO_ROOT);
+    }
+
+    let root0 = EpochRoot {
+        epoch: e0,
+        root: t0.root(),
+        total: 600,
+    };
+    const UNAUTH_PUBLISH: &str = "root publication by a non-oracle is Unauthorized";
+    for who in [&fx.outsider, &fx.owner] {
+        expect_err(
+            UNAUTH_PUBLISH,
+            who.publish_root(&root0).await,
+            "Unauthorized",
+            |e| matches!(e, Error::Unauthorized(_)),
+        )?;
+    }
+    if ok(UNAUTH_PUBLISH, oracle.epoch_root(e0).await)?.is_some() {
+        return fail(UNAUTH_PUBLISH, "root stored despite the refusal");
+    }
+    const ZERO_ROOT: &str = "publishing a zero root is InvalidInput";
+    expect_err(
+        ZERO_ROOT,
+        oracle
+            .publish_root(&EpochRoot {
+                root: [0; 32],
+                ..root0
+            })
+            .await,
+        "InvalidInput",
+        |e| matches!(e, Error::InvalidInput(_)),
+    )?;
+
+    const PUBLISH: &str = "oracle publishes a root; epoch_root returns it";
+    match ok(PUBLISH, oracle.publish_root(&root0).await)? {
+        PublishOutcome::Published(tx) => {
+            receipt_ok(PUBLISH, oracle, tx).await?;
+        }
+        other => return fail(PUBLISH, format!("first publication returned {other:?}")),
+    }
+    if ok(PUBLISH, oracle.epoch_root(e0).await)? != Some(root0) {
+        return fail(PUBLISH, "epoch_root does not return the published root");
+    }
+    const IDEMPOTENT: &str = "publishing the same root again is a no-op";
+    ok(IDEMPOTENT, oracle.publish_root(&root0).await)?;
+    if ok(IDEMPOTENT, oracle.epoch_root(e0).await)? != Some(root0) {
+        return fail(IDEMPOTENT, "root changed");
+    }
+    const CONFLICT: &str =
+        "a different root or total for a published epoch is EpochAlreadyPublished";
+    let t_other = tree(CONFLICT, format, &[(a, 1), (b, 2)])?;
+    for conflicting in [
+        EpochRoot {
+            root: t_other.root(),
+            ..root0
+        },
+        EpochRoot {
+            total: 601,
+            ..root0
+        },
+    ] {
+        expect_err(
+            CONFLICT,
+            oracle.publish_root(&conflicting).await,
+            "EpochAlreadyPublished",
+            |e| matches!(e, Error::EpochAlreadyPublished { epoch } if *epoch == e0),
+        )?;
+    }
+    report
+        .checks
+        .extend([UNAUTH_PUBLISH, ZERO_ROOT, PUBLISH, IDEMPOTENT, CONFLICT]);
+
+    // claims against epoch 0
+    const CLAIM: &str = "claim with a valid proof pays the account (submitted by anyone)";
+    let claim_a0 = claim_of(CLAIM, &t0, a)?;
+    claim_pays(CLAIM, &fx.outsider, &claim_a0, 100).await?;
+    const DOUBLE_CLAIM: &str = "double claim is AlreadyClaimed";
+    expect_err(
+        DOUBLE_CLAIM,
+        fx.outsider.claim(&claim_a0).await,
+        "AlreadyClaimed",
+        |e| {
+            matches!(
+                e,
+                Error::AlreadyClaimed {
+                    cumulative: 100,
+                    claimed: 100,
+                    ..
+                }
+            )
+        },
+    )?;
+
+    const FORGED: &str = "forged proofs are InvalidProof";
+    let claim_b0 = claim_of(FORGED, &t0, b)?;
+    let mut inflated = claim_b0.clone();
+    inflated.cumulative_amount = 2_000;
+    let mut flipped = claim_b0.clone();
+    match flipped.proof.first_mut() {
+        Some(h) => h[31] ^= 1,
+        None => return fail(FORGED, "proof unexpectedly empty"),
+    }
+    let mut stolen = claim_b0.clone();
+    stolen.account = d.clone();
+    let mut empty = claim_b0.clone();
+    empty.proof.clear();
+    for forged in [&inflated, &flipped, &stolen, &empty] {
+        expect_err(FORGED, oracle.claim(forged).await, "InvalidProof", |e| {
+            matches!(e, Error::InvalidProof)
+        })?;
+    }
+    for acct in [b, d] {
+        if ok(FORGED, oracle.claimed(acct).await)? != 0 {
+            return fail(FORGED, format!("{acct} was credited by a forged claim"));
+        }
+    }
+    report.checks.extend([CLAIM, DOUBLE_CLAIM, FORGED]);
+
+    // epoch 1: cumulative totals
+    const CUMULATIVE: &str = "cumulative claim over two epochs pays only the difference";
+    let t1 = tree(CUMULATIVE, format, &[(a, 250), (b, 200), (c, 300), (d, 50)])?;
+    let root1 = EpochRoot {
+        epoch: e1,
+        root: t1.root(),
+        total: 800,
+    };
+    match ok(CUMULATIVE, oracle.publish_root(&root1).await)? {
+        PublishOutcome::Published(tx) => {
+            receipt_ok(CUMULATIVE, oracle, tx).await?;
+        }
+        other => return fail(CUMULATIVE, format!("publication returned {other:?}")),
+    }
+    let claim_a1 = claim_of(CUMULATIVE, &t1, a)?;
+    claim_pays(CUMULATIVE, &fx.owner, &claim_a1, 150).await?;
+    const CLAIMED: &str = "claimed() reports cumulative totals per account";
+    for (acct, want) in [(a, 250u128), (b, 0), (c, 0), (d, 0)] {
+        let got = ok(CLAIMED, oracle.claimed(acct).await)?;
+        if got != want {
+            return fail(CLAIMED, format!("claimed({acct}) = {got}, expected {want}"));
+        }
+    }
+    report.checks.extend([CUMULATIVE, CLAIMED]);
+
+    if fx.latest_root_only {
+        const STALE: &str = "a proof against an older root is InvalidProof";
+        expect_err(STALE, oracle.claim(&claim_b0).await, "InvalidProof", |e| {
+            matches!(e, Error::InvalidProof)
+        })?;
+        report.checks.push(STALE);
+    }
+    const FIRST_CLAIM_LATER: &str = "an account's first claim in a later epoch pays its total";
+    let claim_b1 = claim_of(FIRST_CLAIM_LATER, &t1, b)?;
+    claim_pays(FIRST_CLAIM_LATER, oracle, &claim_b1, 200).await?;
+    report.checks.push(FIRST_CLAIM_LATER);
+
+    // epoch 3 (a gap), then 2 is too late
+    let pool_now = ok("pool balance", oracle.pool_balance().await)?;
+    let d_total = match pool_now {
+        Some(p) => p.saturating_add(51),
+        None => 60,
+    };
+    let t3 = tree(
+        "build tree 3",
+        format,
+        &[(a, 250), (b, 200), (c, 300), (d, d_total)],
+    )?;
+    const GAP: &str =
+        "epochs may skip; an unpublished epoch below the latest is EpochNotIncreasing";
+    let root3 = EpochRoot {
+        epoch: e3,
+        root: t3.root(),
+        total: 1,
+    };
+    if let PublishOutcome::Published(tx) = ok(GAP, oracle.publish_root(&root3).await)? {
+        receipt_ok(GAP, oracle, tx).await?;
+    } else {
+        return fail(GAP, "epoch 3 reported as already published");
+    }
+    expect_err(
+        GAP,
+        oracle.publish_root(&EpochRoot { epoch: e2, ..root3 }).await,
+        "EpochNotIncreasing",
+        |e| matches!(e, Error::EpochNotIncreasing { epoch, latest } if *epoch == e2 && *latest == e3),
+    )?;
+    report.checks.push(GAP);
+
+    match pool_now {
+        Some(p) => {
+            const FUNDS: &str = "a claim above the pool balance is InsufficientFunds";
+            let claim_d = claim_of(FUNDS, &t3, d)?;
+            expect_err(
+                FUNDS,
+                fx.outsider.claim(&claim_d).await,
+                "InsufficientFunds",
+                |e| matches!(e, Error::InsufficientFunds { available, required } if *available == p && *required == d_total),
+            )?;
+            if ok(FUNDS, oracle.claimed(d).await)? != 0 {
+                return fail(FUNDS, "account credited despite the refusal");
+            }
+            // the pool still pays claims it can cover
+            let claim_c = claim_of(FUNDS, &t3, c)?;
+            claim_pays(FUNDS, &fx.outsider, &claim_c, 300).await?;
+            report.checks.push(FUNDS);
+        }
+        None => report.skipped.push("insufficient funds"),
+    }
+    Ok(())
+}
