@@ -57,8 +57,9 @@ pub(crate) fn checksum(len_bytes: &[u8; 4], payload: &[u8]) -> u32 {
     h.finalize()
 }
 
-/// Encode one record frame.
-pub(crate) fn frame(payload: &[u8]) -> Result<Vec<u8>> {
+/// Encode one record frame (`len || crc || payload`) as the ledger appends it. Public so that
+/// tools and tests can produce valid or deliberately partial records.
+pub fn frame(payload: &[u8]) -> Result<Vec<u8>> {
     if payload.is_empty() || payload.len() > MAX_RECORD_LEN {
         return Err(Error::InvalidInput(format!(
             "record payload of {} bytes (allowed 1..={MAX_RECORD_LEN})",
