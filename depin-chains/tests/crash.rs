@@ -84,7 +84,7 @@ fn child(path: &Path) {
         }
         done += 1;
         let next = ledger.len().expect("len") + 1;
-        let line = if next % 4 == 0 {
+        let line = if next.is_multiple_of(4) {
             let amount = u128::from(next);
             ledger.fund(&admin, amount).expect("fund");
             format!("COMMITTED {next} fund {amount}")
