@@ -1,0 +1,314 @@
+//! End-to-end proof on an emulated microcontroller.
+//!
+//! For each key type this test builds `firmware/` (a separate cargo project, release
+//! profile with size optimisations, its own target dir `firmware/target`) for the QEMU
+//! `lm3s6965evb` board (Cortex-M3, `thumbv7m-none-eabi`), runs it under
+//! `qemu-system-arm` with semihosting, parses the frame it prints, and checks that the
+//! **network-side verifier** (`depin_core::frame::Frame::verify`) accepts it with the
+//! known test key and rejects it after any single flipped bit. It also reads the ELF's
+//! section sizes and enforces the flash budgets (Ed25519 <= 48 KiB, secp256k1 <= 36 KiB).
+//!
+//! Needs `qemu-system-arm` (Debian: `apt-get install -y qemu-system-arm`) and the
+//! `thumbv7m-none-eabi` target (`rustup target add thumbv7m-none-eabi`);
+//! `firmware/setup.sh` installs both. If either is missing the test FAILS with a
+//! message saying so; it never passes without having run the firmware.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use depin_core::frame::Frame;
+use depin_core::{Domain, KeyType, NetworkId, PublicKey, SigningKey, Timestamp};
+
+/// Same bytes as `TEST_SECRET` in firmware/src/main.rs (checked below). TEST ONLY.
+const TEST_SECRET: [u8; 32] = *b"depin-rs TEST KEY, never in prod";
+const NETWORK_ID: &str = "depin-qemu";
+const QEMU_TIMEOUT: Duration = Duration::from_secs(120);
+const FIRMWARE_TARGET: &str = "thumbv7m-none-eabi";
+
+fn firmware_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("firmware")
+}
+
+fn require_tools() {
+    let qemu = Command::new("qemu-system-arm")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    assert!(
+        matches!(qemu, Ok(s) if s.success()),
+        "qemu-system-arm is not installed or does not run: install it with \
+         `apt-get install -y qemu-system-arm` (or run firmware/setup.sh). \
+         This test refuses to pass without running the firmware."
+    );
+    let sysroot = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("run rustc --print sysroot");
+    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
+    let lib = Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(FIRMWARE_TARGET)
+        .join("lib");
+    let has_core = std::fs::read_dir(&lib)
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("libcore-"))
+        })
+        .unwrap_or(false);
+    assert!(
+        has_core,
+        "the Rust target {FIRMWARE_TARGET} is not installed (no libcore in {}): install it \
+         with `rustup target add {FIRMWARE_TARGET}` (or run firmware/setup.sh). This test \
+         refuses to pass without running the firmware.",
+        lib.display()
+    );
+}
+
+/// Build the firmware with one feature; returns the ELF path.
+fn build_firmware(feature: &str) -> PathBuf {
+    let dir = firmware_dir();
+    let target_dir = dir.join("target");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&dir)
+        .args(["build", "--release", "--features", feature])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    // Do not let the outer (host) build's settings leak into the firmware build.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_PROFILE_RELEASE_DEBUG",
+    ] {
+        cmd.env_remove(var);
+    }
+    let out = cmd.output().expect("run cargo build for the firmware");
+    assert!(
+        out.status.success(),
+        "firmware build with feature {feature} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target_dir
+        .join(FIRMWARE_TARGET)
+        .join("release")
+        .join("depin-firmware")
+}
+
+/// Run the ELF under QEMU (semihosting) and return its stdout.
+fn run_qemu(elf: &Path) -> String {
+    let mut child = Command::new("qemu-system-arm")
+        .args([
+            "-cpu",
+            "cortex-m3",
+            "-machine",
+            "lm3s6965evb",
+            "-nographic",
+            "-monitor",
+            "none",
+            "-serial",
+            "none",
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-kernel",
+        ])
+        .arg(elf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start qemu-system-arm");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for qemu") {
+            break status;
+        }
+        if start.elapsed() > QEMU_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("qemu did not exit within {QEMU_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .expect("piped stdout")
+        .read_to_string(&mut stdout)
+        .expect("read qemu output");
+    assert!(
+        status.success(),
+        "firmware exited with {status} (semihosting EXIT_FAILURE?), output:\n{stdout}"
+    );
+    stdout
+}
+
+fn field<'a>(output: &'a str, name: &str) -> &'a str {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {name} line in firmware output:\n{output}"))
+        .trim()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    assert!(s.len() % 2 == 0, "odd hex length");
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
+        .collect()
+}
+
+/// Flash and RAM use from the ELF32 section headers: (flash, .text, .rodata, .data, .bss).
+fn section_sizes(elf: &Path) -> (u64, u64, u64, u64, u64) {
+    let b = std::fs::read(elf).expect("read ELF");
+    assert_eq!(&b[..4], b"\x7fELF", "not an ELF file");
+    assert_eq!(b[4], 1, "expected ELF32");
+    let u16_at = |o: usize| u64::from(u16::from_le_bytes([b[o], b[o + 1]]));
+    let u32_at = |o: usize| u64::from(u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]));
+    let shoff = u32_at(0x20) as usize;
+    let shentsize = u16_at(0x2e) as usize;
+    let shnum = u16_at(0x30) as usize;
+    let shstrndx = u16_at(0x32) as usize;
+    let sh = |i: usize| shoff + i * shentsize;
+    let strtab = u32_at(sh(shstrndx) + 0x10) as usize;
+    let name = |i: usize| {
+        let start = strtab + u32_at(sh(i)) as usize;
+        let end = start + b[start..].iter().position(|&c| c == 0).expect("NUL");
+        String::from_utf8_lossy(&b[start..end]).into_owned()
+    };
+    let (mut flash, mut text, mut rodata, mut data, mut bss) = (0, 0, 0, 0, 0);
+    for i in 0..shnum {
+        let size = u32_at(sh(i) + 0x14);
+        match name(i).as_str() {
+            ".vector_table" => flash += size,
+            ".text" => {
+                flash += size;
+                text = size;
+            }
+            ".rodata" => {
+                flash += size;
+                rodata = size;
+            }
+            ".data" => {
+                flash += size; // initial values live in flash
+                data = size;
+            }
+            ".bss" => bss = size,
+            _ => {}
+        }
+    }
+    (flash, text, rodata, data, bss)
+}
+
+struct Case {
+    feature: &'static str,
+    key_type: KeyType,
+    flash_budget: Option<u64>,
+}
+
+#[test]
+fn firmware_frames_verify_on_the_network_side() {
+    require_tools();
+
+    // The host copy of the test secret must match the firmware's.
+    let main_rs = std::fs::read_to_string(firmware_dir().join("src/main.rs")).expect("read");
+    assert!(main_rs.contains("*b\"depin-rs TEST KEY, never in prod\""));
+
+    let domain = Domain::new(NetworkId::new(NETWORK_ID).expect("network id"));
+    let cases = [
+        Case {
+            feature: "ed25519",
+            key_type: KeyType::Ed25519,
+            flash_budget: Some(48 * 1024),
+        },
+        Case {
+            feature: "secp256k1",
+            key_type: KeyType::Secp256k1,
+            flash_budget: Some(36 * 1024),
+        },
+        Case {
+            feature: "p256",
+            key_type: KeyType::P256,
+            flash_budget: None,
+        },
+    ];
+
+    println!("| firmware | flash | .text | .rodata | .data | .bss | peak stack |");
+    println!("|---|---|---|---|---|---|---|");
+    for case in &cases {
+        let elf = build_firmware(case.feature);
+        let output = run_qemu(&elf);
+
+        // the key the network registered for this device (derived on the host)
+        let key = SigningKey::from_secret_bytes(case.key_type, &TEST_SECRET).expect("test key");
+        let public: PublicKey = key.public_key();
+        assert_eq!(
+            field(&output, "KEYTYPE"),
+            case.key_type.tag().to_string(),
+            "key type"
+        );
+        assert_eq!(
+            unhex(field(&output, "PUBKEY")),
+            public.to_bytes().as_ref(),
+            "firmware public key differs from the host-derived one"
+        );
+
+        let bytes = unhex(field(&output, "FRAME"));
+        let frame = Frame::parse(&bytes).expect("frame parses");
+        frame
+            .verify(&domain, &public)
+            .expect("network verifier accepts the firmware's frame");
+        assert_eq!(frame.header.kind, 1);
+        assert_eq!(frame.header.key_type, case.key_type);
+        assert_eq!(frame.header.seq, 1000);
+        assert_eq!(frame.header.timestamp, Timestamp(1_700_000_000_000));
+        assert_eq!(frame.payload, b"temp=21.5C");
+
+        // same frame, other network: rejected
+        let other = Domain::new(NetworkId::new("other-net").expect("id"));
+        assert!(frame.verify(&other, &public).is_err());
+
+        // any single flipped bit makes the network reject it
+        for bit in 0..bytes.len() * 8 {
+            let mut tampered = bytes.clone();
+            tampered[bit / 8] ^= 1 << (bit % 8);
+            let accepted = Frame::parse(&tampered)
+                .map(|f| f.verify(&domain, &public).is_ok())
+                .unwrap_or(false);
+            assert!(!accepted, "{}: flipped bit {bit} still verifies", case.feature);
+        }
+
+        let stack: u64 = field(&output, "STACK").parse().expect("stack number");
+        let (flash, text, rodata, data, bss) = section_sizes(&elf);
+        println!(
+            "| {} | {flash} | {text} | {rodata} | {data} | {bss} | {stack} |",
+            case.feature
+        );
+        assert!(stack > 0 && stack < 64 * 1024, "implausible stack use {stack}");
+        if let Some(budget) = case.flash_budget {
+            assert!(
+                flash <= budget,
+                "{}: {flash} bytes of flash exceed the budget of {budget}",
+                case.feature
+            );
+        }
+        assert_eq!(bss, 0, "{}: no static RAM expected (no heap)", case.feature);
+    }
+
+    // The runtime alone (vector table, cortex-m-rt, semihosting), for comparison.
+    let elf = build_firmware("baseline");
+    let output = run_qemu(&elf);
+    assert!(output.contains("BASELINE"));
+    let (flash, text, rodata, data, bss) = section_sizes(&elf);
+    let stack = field(&output, "STACK");
+    println!("| baseline (no signing) | {flash} | {text} | {rodata} | {data} | {bss} | {stack} |");
+}
