@@ -138,9 +138,9 @@ pub(crate) fn round_quotient(q: u128, r: u128, d: u128, rounding: Rounding) -> O
 ///
 /// ```
 /// use depin_rewards::math::{mul_div, Rounding};
-/// // 10^30 × 10^30 / 10^40 = 10^20, although the product needs 200 bits.
+/// // 10^30 × 10^30 / 10^38 = 10^22, although the product needs 200 bits.
 /// let e30 = 10u128.pow(30);
-/// assert_eq!(mul_div(e30, e30, 10u128.pow(40), Rounding::Floor).unwrap(), 10u128.pow(20));
+/// assert_eq!(mul_div(e30, e30, 10u128.pow(38), Rounding::Floor).unwrap(), 10u128.pow(22));
 /// assert_eq!(mul_div(5, 1, 2, Rounding::HalfEven).unwrap(), 2);
 /// assert_eq!(mul_div(7, 1, 2, Rounding::HalfEven).unwrap(), 4);
 /// ```

@@ -10,6 +10,12 @@
 //! 3. `floor(pool × share / total_shares)` and the remainder are recomputed at full width;
 //! 4. in [`Mode::LargestRemainder`] the extra unit is re-derived from the epoch's public
 //!    [`Cutoff`].
+//!
+//! A receipt proves the arithmetic from the epoch-wide values it carries (`total_shares`,
+//! `devices`, `cutoff`, and `pool` when no plan is attached). That those are the epoch's real
+//! values is checked once per epoch against its published summary (for example the
+//! [`Distribution`] or the claim-tree root), not per receipt: a single receipt cannot see the
+//! other devices' shares.
 
 use alloc::string::String;
 use alloc::vec::Vec;

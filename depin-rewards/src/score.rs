@@ -30,7 +30,7 @@ pub const SCORE_ROUNDING: Rounding = Rounding::Floor;
 
 /// The raw inputs behind a factor's value, sufficient to recompute it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "rule", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Evidence {
     /// The value was supplied by the caller (e.g. verified data credits); nothing to re-run.
