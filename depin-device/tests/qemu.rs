@@ -273,6 +273,17 @@ fn firmware_frames_verify_on_the_network_side() {
         assert_eq!(frame.header.timestamp, Timestamp(1_700_000_000_000));
         assert_eq!(frame.payload, b"temp=21.5C");
 
+        if case.key_type == KeyType::Ed25519 {
+            // the worked example in docs/frame-format.md is exactly this frame
+            let doc = std::fs::read_to_string(firmware_dir().join("../docs/frame-format.md"))
+                .expect("read docs/frame-format.md");
+            let compact: String = doc.split_whitespace().collect();
+            assert!(
+                compact.contains(field(&output, "FRAME")),
+                "docs/frame-format.md does not show the firmware's Ed25519 frame"
+            );
+        }
+
         // same frame, other network: rejected
         let other = Domain::new(NetworkId::new("other-net").expect("id"));
         assert!(frame.verify(&other, &public).is_err());
