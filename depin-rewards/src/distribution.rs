@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 use core::cmp::Ordering;
 
 use crate::fixed::serde_u128;
-use crate::math::mul_div_rem;
+use crate::math::Divisor;
 use crate::{Error, Result};
 
 /// How the rational entitlements are rounded to whole base units.
@@ -235,11 +235,20 @@ impl<K: Ord> Distribution<K> {
 /// `r0 = pool % total` (so `pool × s = q0·s·total + r0·s`). Requires `s <= total`.
 #[inline]
 pub(crate) fn split_one(q0: u128, r0: u128, s: u128, total: u128) -> Result<(u128, u128)> {
+    split_with(q0, r0, s, &Divisor::new(total)?)
+}
+
+#[inline]
+fn split_with(q0: u128, r0: u128, s: u128, total: &Divisor) -> Result<(u128, u128)> {
     // q0 * s <= pool because s <= total: cannot overflow.
     let base = q0 * s;
     let (q, r) = match r0.checked_mul(s) {
-        Some(p) => (p / total, p % total),
-        None => mul_div_rem(r0, s, total)?,
+        Some(p) if total.get() >> 64 == 0 => {
+            let q = p / total.get();
+            (q, p - q * total.get())
+        }
+        Some(p) => total.div_rem_wide(0, p)?,
+        None => total.mul_div_rem(r0, s)?,
     };
     Ok((base + q, r))
 }
@@ -268,18 +277,20 @@ pub fn distribute<K: Ord + Clone>(shares: &Shares<K>, pool: u128, mode: Mode) ->
     }
     let q0 = pool / total;
     let r0 = pool % total;
+    let divisor = Divisor::new(total)?;
     let n = shares.entries.len();
     let mut payouts: Vec<Payout<K>> = Vec::with_capacity(n);
-    let mut remainders: Vec<u128> = match mode {
+    // (remainder, position) of every device with a fractional entitlement
+    let mut candidates: Vec<(u128, usize)> = match mode {
         Mode::LargestRemainder => Vec::with_capacity(n),
         Mode::Floor => Vec::new(),
     };
     let mut paid: u128 = 0;
-    for (id, s) in &shares.entries {
-        let (amount, rem) = split_one(q0, r0, *s, total)?;
+    for (i, (id, s)) in shares.entries.iter().enumerate() {
+        let (amount, rem) = split_with(q0, r0, *s, &divisor)?;
         paid += amount; // sum of floors <= pool
-        if mode == Mode::LargestRemainder {
-            remainders.push(rem);
+        if mode == Mode::LargestRemainder && rem != 0 {
+            candidates.push((rem, i));
         }
         payouts.push(Payout {
             id: id.clone(),
@@ -301,21 +312,27 @@ pub fn distribute<K: Ord + Clone>(shares: &Shares<K>, pool: u128, mode: Mode) ->
         Mode::Floor => result.unallocated = leftover,
         Mode::LargestRemainder => {
             if leftover > 0 {
-                let cut = select_cutoff(&remainders, leftover)?;
-                let cutoff_rem = remainders.get(cut).copied().unwrap_or_default();
-                let mut given: u128 = 0;
-                for (i, (p, &rem)) in result.payouts.iter_mut().zip(&remainders).enumerate() {
-                    // ids are sorted, so comparing positions is comparing ids
-                    if rem > cutoff_rem || (rem == cutoff_rem && i <= cut) {
+                let top = select_top(&mut candidates, leftover)?;
+                let mut cutoff = None;
+                for &(rem, i) in top {
+                    if let Some(p) = result.payouts.get_mut(i) {
                         p.amount += 1;
-                        given += 1;
+                    }
+                    // the last of the top in (remainder desc, id asc) order is the cutoff
+                    let later = match cutoff {
+                        None => true,
+                        Some((r, j)) => rem < r || (rem == r && i > j),
+                    };
+                    if later {
+                        cutoff = Some((rem, i));
                     }
                 }
-                debug_assert_eq!(given, leftover);
-                result.extra_units = given;
-                result.cutoff = result.payouts.get(cut).map(|p| Cutoff {
-                    remainder: cutoff_rem,
-                    id: p.id.clone(),
+                result.extra_units = leftover;
+                result.cutoff = cutoff.and_then(|(remainder, i)| {
+                    result.payouts.get(i).map(|p| Cutoff {
+                        remainder,
+                        id: p.id.clone(),
+                    })
                 });
             }
         }
@@ -323,20 +340,14 @@ pub fn distribute<K: Ord + Clone>(shares: &Shares<K>, pool: u128, mode: Mode) ->
     Ok(result)
 }
 
-/// Position (in id order) of the `leftover`-th device when ordered by remainder descending,
-/// then position ascending. `leftover` is smaller than the number of non-zero remainders
-/// (the remainders sum to `leftover × S` and each is below `S`).
-fn select_cutoff(remainders: &[u128], leftover: u128) -> Result<usize> {
-    let mut candidates: Vec<(u128, usize)> = remainders
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| **r != 0)
-        .map(|(i, r)| (*r, i))
-        .collect();
+/// Partitions `candidates` so that its first `leftover` elements are the largest remainders
+/// (ties: smaller position, i.e. smaller id) and returns them. `leftover` is smaller than the
+/// number of non-zero remainders (the remainders sum to `leftover × S` and each is below `S`).
+fn select_top(candidates: &mut [(u128, usize)], leftover: u128) -> Result<&[(u128, usize)]> {
     let k = usize::try_from(leftover - 1).map_err(|_| Error::Overflow("largest remainder"))?;
     if k >= candidates.len() {
         return Err(Error::Overflow("largest remainder"));
     }
-    let (_, nth, _) = candidates.select_nth_unstable_by(k, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    Ok(nth.1)
+    candidates.select_nth_unstable_by(k, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    Ok(candidates.get(..=k).unwrap_or(&[]))
 }

@@ -59,14 +59,17 @@ pub const fn mul_wide(a: u128, b: u128) -> (u128, u128) {
 fn div_wide(hi: u128, lo: u128, d: u128) -> (u128, u128) {
     debug_assert!(hi < d);
     if hi == 0 {
-        return (lo / d, lo % d);
+        let q = lo / d;
+        return (q, lo - q * d);
     }
     if d >> 64 == 0 {
         // d < 2^64 and hi < d: two "128 by 64" steps, each quotient digit < 2^64.
         let n1 = (hi << 64) | (lo >> 64);
-        let (q1, r1) = (n1 / d, n1 % d);
+        let q1 = n1 / d;
+        let r1 = n1 - q1 * d;
         let n0 = (r1 << 64) | (lo & LO64);
-        let (q0, r0) = (n0 / d, n0 % d);
+        let q0 = n0 / d;
+        let r0 = n0 - q0 * d;
         return ((q1 << 64) | q0, r0);
     }
     // d >= 2^64: Knuth's algorithm D with 64-bit digits. Normalise so the top bit of d is set.
@@ -94,7 +97,8 @@ fn div_3by2(u21: u128, u0: u128, d1: u128, d0: u128, dn: u128) -> (u128, u128) {
         // u2 == d1 (u21 < dn): the estimate saturates at the largest digit.
         (LO64, u21 - LO64 * d1)
     } else {
-        (u21 / d1, u21 % d1)
+        let q = u21 / d1;
+        (q, u21 - q * d1)
     };
     // With a two-digit divisor this test checks the whole divisor, so the loop ends with
     // the exact quotient digit (at most two iterations).
@@ -169,6 +173,108 @@ pub fn mul_div_rem(a: u128, b: u128, d: u128) -> Result<(u128, u128)> {
         return Err(Error::Overflow("mul_div"));
     }
     Ok(div_wide(hi, lo, d))
+}
+
+/// A divisor prepared for many divisions by the same `u128` value (for example the total
+/// shares of an epoch), using the reciprocal method of Möller and Granlund ("Improved division
+/// by invariant integers", IEEE Trans. Computers 2011, Algorithm 5): each 256-by-128-bit
+/// division then costs a handful of multiplications instead of hardware or software divisions.
+///
+/// ```
+/// use depin_rewards::math::{mul_div_rem, Divisor};
+/// let total = 3 * 10u128.pow(24) + 7;
+/// let d = Divisor::new(total).unwrap();
+/// let (a, b) = (10u128.pow(27), 2 * 10u128.pow(18) + 1);
+/// assert_eq!(d.mul_div_rem(a, b).unwrap(), mul_div_rem(a, b, total).unwrap());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Divisor {
+    d: u128,
+    shift: u32,
+    /// normalised divisor `d << shift` (top bit set) when `d >= 2^64`
+    dn: u128,
+    /// reciprocal `floor((2^192 - 1) / dn) - 2^64` when `d >= 2^64`
+    v: u64,
+}
+
+impl Divisor {
+    /// Prepares `d` (non-zero).
+    pub fn new(d: u128) -> Result<Self> {
+        if d == 0 {
+            return Err(Error::DivisionByZero("Divisor"));
+        }
+        if d >> 64 == 0 {
+            return Ok(Divisor { d, shift: 0, dn: d, v: 0 });
+        }
+        let shift = d.leading_zeros();
+        let dn = d << shift;
+        // (2^192 - 1) = (2^64 - 1)·2^128 + (2^128 - 1); the quotient lies in [2^64, 2^65).
+        let (q, _) = div_wide(LO64, u128::MAX, dn);
+        let v = (q - (1u128 << 64)) as u64;
+        Ok(Divisor { d, shift, dn, v })
+    }
+
+    /// The divisor.
+    pub fn get(&self) -> u128 {
+        self.d
+    }
+
+    /// `(floor(x / d), x mod d)` for `x = hi·2^128 + lo`; [`Error::Overflow`] if the quotient
+    /// does not fit in `u128` (`hi >= d`).
+    #[inline]
+    pub fn div_rem_wide(&self, hi: u128, lo: u128) -> Result<(u128, u128)> {
+        if hi >= self.d {
+            return Err(Error::Overflow("Divisor"));
+        }
+        if self.d >> 64 == 0 {
+            return Ok(div_wide(hi, lo, self.d));
+        }
+        let s = self.shift;
+        let (nh, nl) = if s == 0 {
+            (hi, lo)
+        } else {
+            ((hi << s) | (lo >> (128 - s)), lo << s)
+        };
+        let (q1, r) = div_3by2_inv(nh, (nl >> 64) as u64, self.dn, self.v);
+        let (q0, r) = div_3by2_inv(r, nl as u64, self.dn, self.v);
+        Ok(((u128::from(q1) << 64) | u128::from(q0), r >> s))
+    }
+
+    /// `(floor(a·b / d), (a·b) mod d)` at full width.
+    #[inline]
+    pub fn mul_div_rem(&self, a: u128, b: u128) -> Result<(u128, u128)> {
+        let (hi, lo) = mul_wide(a, b);
+        self.div_rem_wide(hi, lo)
+    }
+}
+
+/// Möller–Granlund `div_3by2` with a precomputed reciprocal: divides `u21·2^64 + u0` by the
+/// normalised `dn` (requires `u21 < dn`), returning a 64-bit quotient and the remainder.
+#[inline]
+fn div_3by2_inv(u21: u128, u0: u64, dn: u128, v: u64) -> (u64, u128) {
+    let u2 = (u21 >> 64) as u64;
+    let u1 = u21 as u64;
+    let d1 = (dn >> 64) as u64;
+    let d0 = dn as u64;
+    let p = u128::from(v) * u128::from(u2);
+    let p = p.wrapping_add(u21);
+    let mut q = (p >> 64) as u64;
+    let q0 = p as u64;
+    let r1 = u1.wrapping_sub(q.wrapping_mul(d1));
+    let t = u128::from(d0) * u128::from(q);
+    let mut r = ((u128::from(r1) << 64) | u128::from(u0))
+        .wrapping_sub(t)
+        .wrapping_sub(dn);
+    q = q.wrapping_add(1);
+    if (r >> 64) as u64 >= q0 {
+        q = q.wrapping_sub(1);
+        r = r.wrapping_add(dn);
+    }
+    if r >= dn {
+        q = q.wrapping_add(1);
+        r -= dn;
+    }
+    (q, r)
 }
 
 /// `num / den` rounded with `rounding`.

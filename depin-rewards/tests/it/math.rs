@@ -1,6 +1,6 @@
 //! `mul_div` and rounding against an independent schoolbook big-integer implementation.
 
-use depin_rewards::math::{div_round, mul_div, mul_div_rem, mul_wide, Rounding};
+use depin_rewards::math::{div_round, mul_div, mul_div_rem, mul_wide, Divisor, Rounding};
 use depin_rewards::{Error, Fixed};
 use proptest::prelude::*;
 
@@ -101,6 +101,28 @@ proptest! {
         }
     }
 
+    /// The precomputed-reciprocal divisor agrees with the schoolbook reference.
+    #[test]
+    fn divisor_matches_schoolbook(a in wide(), b in wide(), d in wide()) {
+        prop_assume!(d != 0);
+        let div = Divisor::new(d).unwrap();
+        match div.mul_div_rem(a, b) {
+            Ok((q, r)) => {
+                check_div(a, b, d, q, r);
+                prop_assert_eq!(Ok((q, r)), mul_div_rem(a, b, d));
+            }
+            Err(_) => prop_assert!(mul_div_rem(a, b, d).is_err()),
+        }
+        // remainders right below the divisor and exact multiples
+        let (hi, lo) = mul_wide(d, a >> 1);
+        if let Ok((q, r)) = div.div_rem_wide(hi, lo) {
+            prop_assert_eq!((q, r), (a >> 1, 0));
+        }
+        if let Ok((q, r)) = div.div_rem_wide(0, d - 1) {
+            prop_assert_eq!((q, r), (0, d - 1));
+        }
+    }
+
     #[test]
     fn mul_wide_matches_schoolbook(a in wide(), b in wide()) {
         let (hi, lo) = mul_wide(a, b);
@@ -132,6 +154,24 @@ proptest! {
             prop_assert_eq!(hu, floor + 1);
         }
     }
+}
+
+#[test]
+fn divisor_edge_cases() {
+    for d in [1u128, 2, 3, u64::MAX as u128, 1 << 64, (1 << 64) + 1, 1 << 127, (1 << 127) + 1, u128::MAX - 1, u128::MAX] {
+        let div = Divisor::new(d).unwrap();
+        for (a, b) in [(u128::MAX, 1), (u128::MAX, u128::MAX), (d - 1, d - 1), (d, u128::MAX), (12345, 67890)] {
+            match (div.mul_div_rem(a, b), mul_div_rem(a, b, d)) {
+                (Ok(x), Ok(y)) => {
+                    assert_eq!(x, y, "a={a} b={b} d={d}");
+                    check_div(a, b, d, x.0, x.1);
+                }
+                (Err(_), Err(_)) => {}
+                (x, y) => panic!("a={a} b={b} d={d}: {x:?} vs {y:?}"),
+            }
+        }
+    }
+    assert!(Divisor::new(0).is_err());
 }
 
 #[test]
