@@ -624,14 +624,15 @@ async fn rpc_flow_sequences_gas_and_errors_against_a_mock_node() {
         .unwrap();
     bob.wait_for_receipt(&tx4).await.unwrap();
 
-    let c = node.chain.lock().unwrap();
-    let alice_seqs: Vec<u64> = c.broadcasts.iter().map(|b| b.0).collect();
-    // oracle 4,5,6; alice 0,1 then 7 after the foreign bump; bob 0.
-    assert_eq!(alice_seqs, vec![4, 0, 5, 1, 6, 7, 0]);
-    // Gas limit = ceil(100_000 simulated * 130 %).
-    assert!(c.broadcasts.iter().all(|b| b.1 == 130_000));
-    assert!(c.simulations >= 8);
-    drop(c);
+    {
+        let c = node.chain.lock().unwrap();
+        let alice_seqs: Vec<u64> = c.broadcasts.iter().map(|b| b.0).collect();
+        // oracle 4,5,6; alice 0,1 then 7 after the foreign bump; bob 0.
+        assert_eq!(alice_seqs, vec![4, 0, 5, 1, 6, 7, 0]);
+        // Gas limit = ceil(100_000 simulated * 130 %).
+        assert!(c.broadcasts.iter().all(|b| b.1 == 130_000));
+        assert!(c.simulations >= 8);
+    }
 
     // Unknown transaction hashes are NotFound.
     assert!(matches!(
