@@ -231,7 +231,9 @@ impl CoverageState {
 fn grid_distance(a: CellIndex, b: CellIndex, res: Resolution) -> Option<u32> {
     let pa = a.parent(res)?;
     let pb = b.parent(res)?;
-    pa.grid_distance(pb).ok().and_then(|d| u32::try_from(d).ok())
+    pa.grid_distance(pb)
+        .ok()
+        .and_then(|d| u32::try_from(d).ok())
 }
 
 /// Lower bound of the distance in metres between two devices located by cell.

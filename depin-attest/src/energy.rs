@@ -97,7 +97,11 @@ impl EnergyState {
         if s.ended_at > at {
             return Err(Rejection::InvalidStructure);
         }
-        if self.sessions.get(&device).is_some_and(|end| s.started_at < *end) {
+        if self
+            .sessions
+            .get(&device)
+            .is_some_and(|end| s.started_at < *end)
+        {
             return Err(Rejection::SessionOverlap);
         }
         let dt = s.ended_at.0.saturating_sub(s.started_at.0);

@@ -89,8 +89,8 @@ pub(crate) fn decode_parts(
         .checked_sub(SIGNATURE_LEN)
         .ok_or(Rejection::Truncated)?;
     let (body_bytes, sig_bytes) = bytes.split_at(split);
-    let body: EnvelopeBody = encoding::decode_canonical(body_bytes, max_len)
-        .map_err(|e| Rejection::from_core(&e))?;
+    let body: EnvelopeBody =
+        encoding::decode_canonical(body_bytes, max_len).map_err(|e| Rejection::from_core(&e))?;
     let mut signature = [0u8; SIGNATURE_LEN];
     signature.copy_from_slice(sig_bytes);
     Ok((body, body_bytes, signature))

@@ -11,9 +11,10 @@
 //!    strictly (once per device, then cached).
 //! 3. **Signatures** (parallel): [`depin_core::batch::verify_batch`], Ed25519 batched
 //!    with bad-item isolation, ECDSA one by one.
-//! 4. **State** (sequential, in input order): anti-replay window, then the kind's policy.
+//! 4. **State** (sequential, in input order): anti-replay window (a verified sequence
+//!    number is consumed even if a policy then rejects the item), then the kind's policy.
 //!
-//! Stages 1 and 3 run across cores with the `parallel` feature for large batches; their
+//! Stages 1 to 3 run across cores with the `parallel` feature for large batches; their
 //! results are per item, so the verdicts are identical to the sequential path.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -175,8 +176,88 @@ struct Resolved {
 
 enum Slot {
     Done(Verdict),
-    Staged(Box<Staged>),
     Resolved(Box<Resolved>),
+}
+
+/// A slot, whether the item decoded, and a key parsed for the cache.
+type Prepared = (Slot, bool, Option<(DeviceId, Option<PublicKey>)>);
+
+/// Read-only view of the verifier for stages 1 and 2.
+struct Ctx<'v, R> {
+    config: &'v VerifierConfig,
+    registry: &'v R,
+    keys: &'v HashMap<DeviceId, Option<PublicKey>>,
+    deny: &'v DenyState,
+}
+
+impl<R: Registry> Ctx<'_, R> {
+    fn prepare(&self, input: &Input<'_>, now: Timestamp) -> Prepared {
+        let staged = match stage1(self.config, input, now) {
+            Ok(s) => s,
+            Err(r) => return (Slot::Done(Err(r)), false, None),
+        };
+        let mut new_key = None;
+        let slot = match self.resolve(staged, &mut new_key) {
+            Ok(r) => Slot::Resolved(Box::new(r)),
+            Err(r) => Slot::Done(Err(r)),
+        };
+        (slot, true, new_key)
+    }
+
+    fn resolve(
+        &self,
+        staged: Staged,
+        new_key: &mut Option<(DeviceId, Option<PublicKey>)>,
+    ) -> core::result::Result<Resolved, Rejection> {
+        let device = match staged.claimed {
+            Claimed::Device(d) => d,
+            Claimed::Hint(hint, key_type) => {
+                let d = self
+                    .registry
+                    .resolve_hint(&hint)
+                    .ok_or(Rejection::UnknownDevice)?;
+                if d.key_type() != key_type {
+                    return Err(Rejection::KeyMismatch);
+                }
+                d
+            }
+        };
+        let record = self
+            .registry
+            .device(&device)
+            .ok_or(Rejection::UnknownDevice)?;
+        match record.status {
+            DeviceStatus::Active => {}
+            DeviceStatus::Inactive => return Err(Rejection::InactiveDevice),
+            DeviceStatus::Revoked => return Err(Rejection::RevokedDevice),
+        }
+        if !record.allowed.contains(staged.kind) {
+            return Err(Rejection::KindNotAllowed);
+        }
+        if self.deny.key_denied(&device) {
+            return Err(Rejection::DeniedKey);
+        }
+        let key = match self.keys.get(&device) {
+            Some(k) => *k,
+            None => {
+                // Parsed once per device: the strict parse (weak-key and canonical checks)
+                // is the expensive part; the verifier caches the result after the batch.
+                let k = device.public_key().ok();
+                *new_key = Some((device, k));
+                k
+            }
+        };
+        let key = key.ok_or(Rejection::InvalidKey)?;
+        if key.key_type() != staged.signature.key_type() {
+            return Err(Rejection::KeyMismatch);
+        }
+        Ok(Resolved {
+            staged,
+            device,
+            record,
+            key,
+        })
+    }
 }
 
 /// The verifier: registry `R`, replay store `S`, and the state of the policies.
@@ -294,23 +375,17 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         let epoch = self.config.schedule.epoch_of(now).unwrap_or_default();
         self.counters.received += inputs.len() as u64;
 
-        // Stage 1: size, decoding, structure, signature encoding, freshness.
-        let slots: Vec<Slot> = self.stage_decode(inputs, now);
-
-        // Stage 2: registry, deny list, keys.
-        let slots: Vec<Slot> = slots
-            .into_iter()
-            .map(|slot| match slot {
-                Slot::Staged(staged) => {
-                    self.counters.decoded += 1;
-                    match self.resolve(*staged) {
-                        Ok(r) => Slot::Resolved(Box::new(r)),
-                        Err(reason) => Slot::Done(Err(reason)),
-                    }
-                }
-                other => other,
-            })
-            .collect();
+        // Stages 1 and 2: size, decoding, structure, signature encoding, freshness;
+        // then registry, deny list and keys (read-only, so they run in parallel too).
+        let prepared = self.prepare(inputs, now);
+        let mut slots: Vec<Slot> = Vec::with_capacity(prepared.len());
+        for (slot, decoded, new_key) in prepared {
+            self.counters.decoded += u64::from(decoded);
+            if let Some((device, key)) = new_key {
+                self.keys.entry(device).or_insert(key);
+            }
+            slots.push(slot);
+        }
 
         // Stage 3: signatures.
         let idx: Vec<usize> = slots
@@ -349,7 +424,6 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         for (i, slot) in slots.into_iter().enumerate() {
             let verdict = match slot {
                 Slot::Done(v) => v,
-                Slot::Staged(_) => Err(Rejection::Malformed),
                 Slot::Resolved(_) if !sig_ok[i] => Err(Rejection::BadSignature),
                 Slot::Resolved(r) => self.apply(*r, now, epoch),
             };
@@ -373,14 +447,16 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         verdicts
     }
 
-    fn stage_decode(&self, inputs: &[Input<'_>], now: Timestamp) -> Vec<Slot> {
-        let config = &self.config;
-        let f = |input: &Input<'_>| match stage1(config, input, now) {
-            Ok(s) => Slot::Staged(Box::new(s)),
-            Err(r) => Slot::Done(Err(r)),
+    fn prepare(&self, inputs: &[Input<'_>], now: Timestamp) -> Vec<Prepared> {
+        let ctx = Ctx {
+            config: &self.config,
+            registry: &self.registry,
+            keys: &self.keys,
+            deny: &self.deny,
         };
+        let f = |input: &Input<'_>| ctx.prepare(input, now);
         #[cfg(feature = "parallel")]
-        if inputs.len() >= config.parallel_threshold {
+        if inputs.len() >= self.config.parallel_threshold {
             use rayon::prelude::*;
             return inputs.par_iter().map(f).collect();
         }
@@ -399,51 +475,6 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         verify_batch(items)
     }
 
-    fn resolve(&mut self, staged: Staged) -> core::result::Result<Resolved, Rejection> {
-        let device = match staged.claimed {
-            Claimed::Device(d) => d,
-            Claimed::Hint(hint, key_type) => {
-                let d = self
-                    .registry
-                    .resolve_hint(&hint)
-                    .ok_or(Rejection::UnknownDevice)?;
-                if d.key_type() != key_type {
-                    return Err(Rejection::KeyMismatch);
-                }
-                d
-            }
-        };
-        let record = self
-            .registry
-            .device(&device)
-            .ok_or(Rejection::UnknownDevice)?;
-        match record.status {
-            DeviceStatus::Active => {}
-            DeviceStatus::Inactive => return Err(Rejection::InactiveDevice),
-            DeviceStatus::Revoked => return Err(Rejection::RevokedDevice),
-        }
-        if !record.allowed.contains(staged.kind) {
-            return Err(Rejection::KindNotAllowed);
-        }
-        if self.deny.key_denied(&device) {
-            return Err(Rejection::DeniedKey);
-        }
-        let key = *self
-            .keys
-            .entry(device)
-            .or_insert_with(|| device.public_key().ok());
-        let key = key.ok_or(Rejection::InvalidKey)?;
-        if key.key_type() != staged.signature.key_type() {
-            return Err(Rejection::KeyMismatch);
-        }
-        Ok(Resolved {
-            staged,
-            device,
-            record,
-            key,
-        })
-    }
-
     fn apply(&mut self, r: Resolved, now: Timestamp, epoch: Epoch) -> Verdict {
         let Resolved {
             staged,
@@ -455,18 +486,12 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             device,
             stream: staged.stream,
         };
-        let mut window = match self.replay.load(&rkey) {
-            Ok(w) => w.unwrap_or_default(),
+        match self.replay.check_and_update(&rkey, staged.seq) {
+            Ok(true) => {}
+            Ok(false) => return Err(Rejection::Replayed),
             Err(_) => return Err(Rejection::ReplayStoreUnavailable),
-        };
-        if !window.would_accept(staged.seq) {
-            return Err(Rejection::Replayed);
         }
         let outcome = self.policy(&staged, device, record, now, epoch)?;
-        window.accept(staged.seq);
-        if self.replay.save(&rkey, &window).is_err() {
-            return Err(Rejection::ReplayStoreUnavailable);
-        }
         Ok(Accepted {
             device,
             kind: staged.kind,

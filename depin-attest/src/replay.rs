@@ -96,6 +96,16 @@ pub trait ReplayStore: Send {
     fn load(&mut self, key: &ReplayKey) -> Result<Option<ReplayWindow>>;
     /// Store the window for `key`.
     fn save(&mut self, key: &ReplayKey, window: &ReplayWindow) -> Result<()>;
+    /// Accept `seq` for `key` if the window allows it, recording it; `Ok(false)` for a
+    /// replay. The default loads, updates and saves; stores may do it in one step.
+    fn check_and_update(&mut self, key: &ReplayKey, seq: u64) -> Result<bool> {
+        let mut window = self.load(key)?.unwrap_or_default();
+        if !window.accept(seq) {
+            return Ok(false);
+        }
+        self.save(key, &window)?;
+        Ok(true)
+    }
     /// Make saved windows durable. The default does nothing.
     fn flush(&mut self) -> Result<()> {
         Ok(())
@@ -122,6 +132,9 @@ impl ReplayStore for MemoryReplayStore {
     fn save(&mut self, key: &ReplayKey, window: &ReplayWindow) -> Result<()> {
         self.windows.insert(*key, *window);
         Ok(())
+    }
+    fn check_and_update(&mut self, key: &ReplayKey, seq: u64) -> Result<bool> {
+        Ok(self.windows.entry(*key).or_default().accept(seq))
     }
 }
 

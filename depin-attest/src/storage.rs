@@ -232,7 +232,9 @@ impl MerkleTree {
                 Ok(ChunkProof {
                     index,
                     chunk: padded_chunk(data, self.chunk_size as usize, index as usize),
-                    path: self.path(index).ok_or(Error::Storage("index out of range"))?,
+                    path: self
+                        .path(index)
+                        .ok_or(Error::Storage("index out of range"))?,
                 })
             })
             .collect()

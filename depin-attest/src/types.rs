@@ -320,9 +320,9 @@ impl Attestation {
             }
             Attestation::StorageProof(p) => {
                 (1..=MAX_CHALLENGES).contains(&p.responses.len())
-                    && p.responses.iter().all(|r| {
-                        r.chunk.len() <= MAX_CHUNK_SIZE as usize && r.path.len() <= 64
-                    })
+                    && p.responses
+                        .iter()
+                        .all(|r| r.chunk.len() <= MAX_CHUNK_SIZE as usize && r.path.len() <= 64)
             }
             Attestation::EnergyReading(_) | Attestation::BandwidthTest(_) => true,
             Attestation::ChargingSession(s) => s.started_at < s.ended_at,

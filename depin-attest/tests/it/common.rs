@@ -66,7 +66,13 @@ impl Net {
     }
 }
 
-pub(crate) fn frame_with(domain: &Domain, k: &SigningKey, seq: u32, ts: Timestamp, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn frame_with(
+    domain: &Domain,
+    k: &SigningKey,
+    seq: u32,
+    ts: Timestamp,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut buf = [0u8; MAX_FRAME_LEN];
     let n = sign_frame(domain, k, 7, seq, ts, payload, &mut buf).unwrap();
     buf[..n].to_vec()

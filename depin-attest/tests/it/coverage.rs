@@ -43,7 +43,10 @@ fn honest_witnesses_are_kept() {
     let net = Net::new(3);
     let (out, v) = run(
         &net,
-        vec![(1, at(500), witness(2_000.0, -1000)), (2, at(800), witness(5_000.0, -1150))],
+        vec![
+            (1, at(500), witness(2_000.0, -1000)),
+            (2, at(800), witness(5_000.0, -1150)),
+        ],
     );
     assert_eq!(out.beacons.len(), 1);
     assert_eq!(out.beacons[0].beaconer, net.id(0));
@@ -67,7 +70,11 @@ fn self_witness_is_rejected() {
     let epoch = net.config.schedule.epoch_of(NOW).unwrap();
     let report = v.report(epoch).unwrap();
     assert_eq!(report.rejected_for(Rejection::SelfWitness), 1);
-    assert_eq!(report.accepted_total(), 1, "only the beacon remains accepted");
+    assert_eq!(
+        report.accepted_total(),
+        1,
+        "only the beacon remains accepted"
+    );
 }
 
 #[test]
@@ -81,7 +88,7 @@ fn duplicate_witness_keeps_the_first_by_arrival_then_lowest_digest() {
     let w2 = envelope_at(&net.keys[1], 2, at(600), witness(2_000.0, -1010));
     let w3 = envelope_at(&net.keys[1], 3, at(400), witness(2_000.0, -1020));
     v.verify_batch(&envelopes(&[w2.clone(), w1.clone()]), at(5_000));
-    v.verify_batch(&envelopes(&[w3.clone()]), at(6_000));
+    v.verify_batch(&envelopes(std::slice::from_ref(&w3)), at(6_000));
     let out = v.finalize_coverage();
     assert_eq!(out.beacons[0].witnesses, vec![net.id(1)]);
     assert_eq!(
@@ -119,7 +126,10 @@ fn impossible_signal_is_rejected() {
     // at -30 dBm; -75 dBm is possible
     let (out, _) = run(
         &net,
-        vec![(1, at(500), witness(2_000.0, -300)), (2, at(500), witness(2_000.0, -750))],
+        vec![
+            (1, at(500), witness(2_000.0, -300)),
+            (2, at(500), witness(2_000.0, -750)),
+        ],
     );
     assert_eq!(rejected(&out), vec![Rejection::ImpossibleSignal]);
     assert_eq!(out.beacons[0].witnesses, vec![net.id(2)]);
@@ -166,7 +176,8 @@ fn witness_limit_keeps_the_earliest() {
     v.verify_one(Input::Envelope(&b), NOW).unwrap();
     for (i, dev) in [5usize, 4, 3, 2, 1].iter().enumerate() {
         let w = envelope_at(&net.keys[*dev], 1, at(500), witness(3_000.0, -1000));
-        v.verify_one(Input::Envelope(&w), at(1_000 + i as u64)).unwrap();
+        v.verify_one(Input::Envelope(&w), at(1_000 + i as u64))
+            .unwrap();
     }
     let out = v.finalize_coverage();
     assert_eq!(out.beacons[0].witnesses, vec![net.id(5), net.id(4)]);
@@ -188,7 +199,11 @@ fn beacon_interval_and_duplicate_beacons() {
     let r = v.verify_batch(&envelopes(&[b1, b2, b3]), at(2_000));
     assert_eq!(
         reasons(&r),
-        vec![None, Some(Rejection::BeaconTooSoon), Some(Rejection::DuplicateBeacon)]
+        vec![
+            None,
+            Some(Rejection::BeaconTooSoon),
+            Some(Rejection::DuplicateBeacon)
+        ]
     );
 }
 
@@ -200,7 +215,10 @@ fn asserted_location_must_match() {
     net.registry.insert(net.id(0), rec).unwrap();
     let mut v = net.verifier();
     let b = envelope(&net.keys[0], 1, beacon(0.0));
-    assert_eq!(v.verify_one(Input::Envelope(&b), NOW), Err(Rejection::LocationMismatch));
+    assert_eq!(
+        v.verify_one(Input::Envelope(&b), NOW),
+        Err(Rejection::LocationMismatch)
+    );
 }
 
 #[test]
@@ -214,7 +232,8 @@ fn denied_edge_is_rejected() {
         keys: vec![],
         edges: vec![(net.id(1), net.id(0))],
     };
-    v.update_deny_list(&list.sign(&domain(), &authority).unwrap()).unwrap();
+    v.update_deny_list(&list.sign(&domain(), &authority).unwrap())
+        .unwrap();
     let b = envelope(&net.keys[0], 1, beacon(0.0));
     v.verify_one(Input::Envelope(&b), NOW).unwrap();
     let w1 = envelope_at(&net.keys[1], 1, at(500), witness(2_000.0, -1000));
@@ -243,7 +262,12 @@ fn ring_epoch(net: &Net, members: &[usize], outsiders: &[(usize, usize)]) -> Tes
         let mut body = witness_body(place(w), -1100);
         body.beacon_payload = vec![b as u8 + 1; 8];
         seq += 1;
-        let e = envelope_at(&net.keys[w], seq, at(500), Attestation::CoverageWitness(body));
+        let e = envelope_at(
+            &net.keys[w],
+            seq,
+            at(500),
+            Attestation::CoverageWitness(body),
+        );
         v.verify_one(Input::Envelope(&e), at(1_000)).unwrap();
     };
     for &w in members {
@@ -265,19 +289,30 @@ fn collusion_ring_is_detected_and_rejected() {
     // 0,1,2 only witness each other; 3,4,5,6 witness each other but 7 also witnesses 6
     let mut v = ring_epoch(&net, &[0, 1, 2], &[]);
     let out = v.finalize_coverage();
-    assert_eq!(out.rings, vec![{
-        let mut m = vec![net.id(0), net.id(1), net.id(2)];
-        m.sort();
-        m
-    }]);
+    assert_eq!(
+        out.rings,
+        vec![{
+            let mut m = vec![net.id(0), net.id(1), net.id(2)];
+            m.sort();
+            m
+        }]
+    );
     assert_eq!(rejected(&out), vec![Rejection::CollusionRing; 6]);
     assert!(out.beacons.iter().all(|b| b.witnesses.is_empty()));
     let epoch = net.config.schedule.epoch_of(NOW).unwrap();
-    assert_eq!(v.report(epoch).unwrap().rejected_for(Rejection::CollusionRing), 6);
+    assert_eq!(
+        v.report(epoch)
+            .unwrap()
+            .rejected_for(Rejection::CollusionRing),
+        6
+    );
 
     let mut open = ring_epoch(&net, &[3, 4, 5, 6], &[(7, 6)]);
     let out = open.finalize_coverage();
-    assert!(out.rings.is_empty(), "a group that others witness is not closed");
+    assert!(
+        out.rings.is_empty(),
+        "a group that others witness is not closed"
+    );
     assert!(out.rejected.is_empty());
 }
 
@@ -289,6 +324,9 @@ fn collusion_ring_can_be_flagged_only() {
     let out = v.finalize_coverage();
     assert_eq!(out.rings.len(), 1);
     assert!(out.rejected.is_empty());
-    assert_eq!(out.beacons.iter().map(|b| b.witnesses.len()).sum::<usize>(), 6);
+    assert_eq!(
+        out.beacons.iter().map(|b| b.witnesses.len()).sum::<usize>(),
+        6
+    );
     let _ = Epoch(0);
 }

@@ -21,7 +21,8 @@ fn readings(items: &[(u64, u64)]) -> Vec<Result<Outcome, Rejection>> {
         .enumerate()
         .map(|(i, (hour, wh))| {
             let e = envelope_at(&net.keys[0], i as u64 + 1, t(*hour), reading(*wh));
-            v.verify_one(Input::Envelope(&e), t(*hour)).map(|a| a.outcome)
+            v.verify_one(Input::Envelope(&e), t(*hour))
+                .map(|a| a.outcome)
         })
         .collect()
 }
@@ -31,7 +32,11 @@ fn honest_readings_credit_the_difference() {
     let r = readings(&[(0, 1_000), (1, 6_000), (2, 16_000)]);
     assert_eq!(
         r,
-        vec![Ok(Outcome::Energy { wh: 0 }), Ok(Outcome::Energy { wh: 5_000 }), Ok(Outcome::Energy { wh: 10_000 })]
+        vec![
+            Ok(Outcome::Energy { wh: 0 }),
+            Ok(Outcome::Energy { wh: 5_000 }),
+            Ok(Outcome::Energy { wh: 10_000 })
+        ]
     );
 }
 
@@ -95,11 +100,11 @@ fn charging_sessions() {
     let now = t(10);
     let items = [
         envelope_at(&net.keys[0], 1, now, s(1, 1, 3, 20_000)),
-        envelope_at(&net.keys[0], 2, now, s(2, 2, 4, 1_000)),  // overlaps session 1
+        envelope_at(&net.keys[0], 2, now, s(2, 2, 4, 1_000)), // overlaps session 1
         envelope_at(&net.keys[0], 3, now, s(3, 4, 5, 11_000)), // 11 kWh in 1 h on 10 kW
         envelope_at(&net.keys[0], 4, now, s(4, 4, 5, 9_000)),
         envelope_at(&net.keys[0], 5, now, s(5, 6, 11, 1_000)), // ends after it was signed
-        envelope_at(&net.keys[0], 6, now, s(6, 7, 7, 0)),     // empty interval
+        envelope_at(&net.keys[0], 6, now, s(6, 7, 7, 0)),      // empty interval
     ];
     let r = v.verify_batch(&envelopes(&items), now);
     assert_eq!(
@@ -113,5 +118,8 @@ fn charging_sessions() {
             Some(Rejection::InvalidStructure),
         ]
     );
-    assert_eq!(r[0].as_ref().unwrap().outcome, Outcome::Energy { wh: 20_000 });
+    assert_eq!(
+        r[0].as_ref().unwrap().outcome,
+        Outcome::Energy { wh: 20_000 }
+    );
 }

@@ -1,12 +1,13 @@
 //! Integration tests of depin-attest (one binary; see each module).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bandwidth;
 mod common;
 mod coverage;
 mod energy;
+#[cfg(feature = "parallel")]
+mod parallel;
 mod pipeline;
 mod props;
 mod replay;
 mod storage;
-#[cfg(feature = "parallel")]
-mod parallel;

@@ -2,9 +2,7 @@
 //! weak keys, size limits, registry, freshness, deny lists, reports.
 
 use depin_attest::deny::DenyList;
-use depin_attest::{
-    DeviceRecord, DeviceStatus, Input, KindSet, Outcome, Rejection, Verifier,
-};
+use depin_attest::{DeviceRecord, DeviceStatus, Input, KindSet, Outcome, Rejection, Verifier};
 use depin_core::frame::{attach_signature, encode_unsigned, FrameHeader, MAX_FRAME_LEN};
 use depin_core::{DeviceId, Domain, Epoch, KeyType, MessageKind, NetworkId, SigningKey, Timestamp};
 
@@ -40,13 +38,19 @@ fn replay_in_the_same_epoch_is_rejected() {
     let mut v = net.verifier();
     let f = frame(&net.keys[0], 5);
     assert!(v.verify_one(Input::Frame(&f), NOW).is_ok());
-    assert_eq!(v.verify_one(Input::Frame(&f), NOW), Err(Rejection::Replayed));
+    assert_eq!(
+        v.verify_one(Input::Frame(&f), NOW),
+        Err(Rejection::Replayed)
+    );
     // twice in one batch: first wins
     let g = frame(&net.keys[0], 6);
     let r = v.verify_batch(&[Input::Frame(&g), Input::Frame(&g)], NOW);
     assert_eq!(reasons(&r), vec![None, Some(Rejection::Replayed)]);
     let epoch = net.config.schedule.epoch_of(NOW).unwrap();
-    assert_eq!(v.report(epoch).unwrap().rejected_for(Rejection::Replayed), 2);
+    assert_eq!(
+        v.report(epoch).unwrap().rejected_for(Rejection::Replayed),
+        2
+    );
 }
 
 #[test]
@@ -57,13 +61,19 @@ fn replay_in_the_next_epoch_is_rejected() {
     assert!(v.verify_one(Input::Frame(&f), NOW).is_ok());
     let tomorrow = Timestamp(NOW.0 + DAY);
     // default freshness window: too old
-    assert_eq!(v.verify_one(Input::Frame(&f), tomorrow), Err(Rejection::Stale));
+    assert_eq!(
+        v.verify_one(Input::Frame(&f), tomorrow),
+        Err(Rejection::Stale)
+    );
     // even with a freshness window wide enough, the replay window catches it
     let mut net2 = Net::new(1);
     net2.config.max_age_ms = 2 * DAY;
     let mut v2 = net2.verifier();
     assert!(v2.verify_one(Input::Frame(&f), NOW).is_ok());
-    assert_eq!(v2.verify_one(Input::Frame(&f), tomorrow), Err(Rejection::Replayed));
+    assert_eq!(
+        v2.verify_one(Input::Frame(&f), tomorrow),
+        Err(Rejection::Replayed)
+    );
     let e1 = net2.config.schedule.epoch_of(tomorrow).unwrap();
     assert_eq!(v2.report(e1).unwrap().rejected_for(Rejection::Replayed), 1);
     assert_eq!(v2.report(Epoch(e1.0 - 1)).unwrap().accepted_total(), 1);
@@ -80,7 +90,15 @@ fn reordering_within_the_window_is_tolerated() {
     // 73 = 200 - 127 is the oldest number in a 128-wide window; 72 is outside
     assert_eq!(
         reasons(&r),
-        vec![None, None, None, None, Some(Rejection::Replayed), Some(Rejection::Replayed), None]
+        vec![
+            None,
+            None,
+            None,
+            None,
+            Some(Rejection::Replayed),
+            Some(Rejection::Replayed),
+            None
+        ]
     );
 }
 
@@ -307,7 +325,10 @@ fn non_canonical_envelope_is_rejected_before_signatures() {
     let mut bad = e[..seq_at].to_vec();
     bad.extend_from_slice(&[0x81, 0x00]);
     bad.extend_from_slice(&e[seq_at + 1..]);
-    assert_eq!(v.verify_one(Input::Envelope(&bad), NOW), Err(Rejection::NonCanonical));
+    assert_eq!(
+        v.verify_one(Input::Envelope(&bad), NOW),
+        Err(Rejection::NonCanonical)
+    );
     assert_eq!(v.counters().signatures_checked, 0);
 }
 
@@ -317,7 +338,10 @@ fn registry_rules_are_enforced() {
     net.registry.set_status(&net.id(1), DeviceStatus::Inactive);
     net.registry.set_status(&net.id(2), DeviceStatus::Revoked);
     net.registry
-        .insert(net.id(3), DeviceRecord::active(KindSet::of(&[depin_attest::AttestationKind::BandwidthTest])))
+        .insert(
+            net.id(3),
+            DeviceRecord::active(KindSet::of(&[depin_attest::AttestationKind::BandwidthTest])),
+        )
         .unwrap();
     let mut v = net.verifier();
     let stranger = key(99);
@@ -335,7 +359,14 @@ fn registry_rules_are_enforced() {
     use Rejection::*;
     assert_eq!(
         reasons(&r),
-        vec![None, Some(InactiveDevice), Some(RevokedDevice), Some(KindNotAllowed), Some(UnknownDevice), Some(UnknownDevice)]
+        vec![
+            None,
+            Some(InactiveDevice),
+            Some(RevokedDevice),
+            Some(KindNotAllowed),
+            Some(UnknownDevice),
+            Some(UnknownDevice)
+        ]
     );
     assert_eq!(v.counters().signatures_checked, 1);
 }
@@ -349,7 +380,10 @@ fn freshness_window() {
     let future = frame_with(&domain(), k, 2, Timestamp(NOW.0 + 61_000), b"x");
     let ok = frame_with(&domain(), k, 3, Timestamp(NOW.0 + 59_000), b"x");
     let r = v.verify_batch(&frames(&[old, future, ok]), NOW);
-    assert_eq!(reasons(&r), vec![Some(Rejection::Stale), Some(Rejection::FromFuture), None]);
+    assert_eq!(
+        reasons(&r),
+        vec![Some(Rejection::Stale), Some(Rejection::FromFuture), None]
+    );
 }
 
 #[test]
@@ -368,7 +402,9 @@ fn deny_list_updates_need_the_authority_and_a_higher_version() {
     assert!(v.update_deny_list(&forged).is_err());
     // signed for another network
     let other = Domain::new(NetworkId::new("other-net").unwrap());
-    assert!(v.update_deny_list(&list.sign(&other, &authority).unwrap()).is_err());
+    assert!(v
+        .update_deny_list(&list.sign(&other, &authority).unwrap())
+        .is_err());
     // tampered after signing
     let mut tampered = list.sign(&domain(), &authority).unwrap();
     tampered[0] ^= 2;
@@ -383,13 +419,22 @@ fn deny_list_updates_need_the_authority_and_a_higher_version() {
     let r = v.verify_batch(&frames(&inputs), NOW);
     assert_eq!(reasons(&r), vec![None, Some(Rejection::DeniedKey)]);
     // a newer, empty list lifts the ban
-    let v2 = DenyList { version: 2, ..Default::default() };
-    v.update_deny_list(&v2.sign(&domain(), &authority).unwrap()).unwrap();
+    let v2 = DenyList {
+        version: 2,
+        ..Default::default()
+    };
+    v.update_deny_list(&v2.sign(&domain(), &authority).unwrap())
+        .unwrap();
     let again = vec![frame(&net.keys[1], 2)];
     assert_eq!(reasons(&v.verify_batch(&frames(&again), NOW)), vec![None]);
     // a lower version is refused
-    let old = DenyList { version: 1, ..Default::default() };
-    assert!(v.update_deny_list(&old.sign(&domain(), &authority).unwrap()).is_err());
+    let old = DenyList {
+        version: 1,
+        ..Default::default()
+    };
+    assert!(v
+        .update_deny_list(&old.sign(&domain(), &authority).unwrap())
+        .is_err());
 }
 
 #[test]
@@ -412,12 +457,20 @@ fn envelope_from_another_signer_is_rejected() {
         attestation: reading(1),
     };
     let e = depin_attest::Envelope::sign(&domain(), &net.keys[0], &body).unwrap();
-    assert_eq!(v.verify_one(Input::Envelope(&e), NOW), Err(Rejection::BadSignature));
+    assert_eq!(
+        v.verify_one(Input::Envelope(&e), NOW),
+        Err(Rejection::BadSignature)
+    );
 }
 
 #[test]
 fn config_is_validated() {
     let mut net = Net::new(1);
     net.config.max_envelope_len = 10;
-    assert!(Verifier::new(net.config.clone(), net.registry.clone(), depin_attest::MemoryReplayStore::new()).is_err());
+    assert!(Verifier::new(
+        net.config.clone(),
+        net.registry.clone(),
+        depin_attest::MemoryReplayStore::new()
+    )
+    .is_err());
 }

@@ -3,7 +3,9 @@
 use std::collections::HashSet;
 
 use depin_attest::replay::{ReplayKey, Stream, REPLAY_WINDOW};
-use depin_attest::{FileReplayStore, Input, MemoryRegistry, Rejection, ReplayStore, ReplayWindow, Verifier};
+use depin_attest::{
+    FileReplayStore, Input, MemoryRegistry, Rejection, ReplayStore, ReplayWindow, Verifier,
+};
 use proptest::prelude::*;
 
 use crate::common::*;
@@ -59,13 +61,27 @@ fn file_store_survives_a_restart() {
     let store = FileReplayStore::open(&path).unwrap();
     let mut v: Verifier<MemoryRegistry, _> =
         Verifier::new(net.config.clone(), net.registry.clone(), store).unwrap();
-    assert_eq!(v.verify_one(Input::Frame(&f), NOW), Err(Rejection::Replayed));
-    assert!(v.verify_one(Input::Frame(&frame(&net.keys[0], 2)), NOW).is_ok());
+    assert_eq!(
+        v.verify_one(Input::Frame(&f), NOW),
+        Err(Rejection::Replayed)
+    );
+    assert!(v
+        .verify_one(Input::Frame(&frame(&net.keys[0], 2)), NOW)
+        .is_ok());
     // direct store use
     let mut s = FileReplayStore::open(&path).unwrap();
-    let key = ReplayKey { device: net.id(0), stream: Stream::Frame };
-    assert_eq!(s.load(&key).unwrap().and_then(|w| w.high_water_mark()), Some(3));
-    let key2 = ReplayKey { device: net.id(0), stream: Stream::Envelope };
+    let key = ReplayKey {
+        device: net.id(0),
+        stream: Stream::Frame,
+    };
+    assert_eq!(
+        s.load(&key).unwrap().and_then(|w| w.high_water_mark()),
+        Some(3)
+    );
+    let key2 = ReplayKey {
+        device: net.id(0),
+        stream: Stream::Envelope,
+    };
     assert_eq!(s.load(&key2).unwrap(), None);
     // a corrupt file is an error, not a panic
     std::fs::write(&path, [0xff, 0xff, 0xff]).unwrap();

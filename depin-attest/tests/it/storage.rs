@@ -28,10 +28,23 @@ impl Fixture {
         let mut v = net.verifier();
         let data = data();
         let tree = MerkleTree::build(&data, 256).unwrap();
-        let c = envelope(&net.keys[0], 1, Attestation::StorageCommitment(tree.commitment()));
-        assert_eq!(v.verify_one(Input::Envelope(&c), NOW).unwrap().outcome, Outcome::Recorded);
+        let c = envelope(
+            &net.keys[0],
+            1,
+            Attestation::StorageCommitment(tree.commitment()),
+        );
+        assert_eq!(
+            v.verify_one(Input::Envelope(&c), NOW).unwrap().outcome,
+            Outcome::Recorded
+        );
         v.set_storage_challenge(Epoch(10), RANDOMNESS_1).unwrap();
-        Fixture { net, v, tree, data, seq: 1 }
+        Fixture {
+            net,
+            v,
+            tree,
+            data,
+            seq: 1,
+        }
     }
 
     fn honest(&self, randomness: &[u8; 32], epoch: Epoch) -> StorageProof {
@@ -106,10 +119,20 @@ fn unknown_commitment_and_duplicates() {
     // another prover cannot use device 0's commitment
     let p = f.honest(&RANDOMNESS_1, Epoch(10));
     let e = envelope(&f.net.keys[1], 1, Attestation::StorageProof(p));
-    assert_eq!(f.v.verify_one(Input::Envelope(&e), NOW), Err(Rejection::UnknownCommitment));
+    assert_eq!(
+        f.v.verify_one(Input::Envelope(&e), NOW),
+        Err(Rejection::UnknownCommitment)
+    );
     // registering the same root twice
-    let c = envelope(&f.net.keys[0], 100, Attestation::StorageCommitment(f.tree.commitment()));
-    assert_eq!(f.v.verify_one(Input::Envelope(&c), NOW), Err(Rejection::DuplicateCommitment));
+    let c = envelope(
+        &f.net.keys[0],
+        100,
+        Attestation::StorageCommitment(f.tree.commitment()),
+    );
+    assert_eq!(
+        f.v.verify_one(Input::Envelope(&c), NOW),
+        Err(Rejection::DuplicateCommitment)
+    );
 }
 
 #[test]
@@ -166,7 +189,13 @@ fn merkle_tree_edge_cases() {
     for i in 0..10u64 {
         let mut c = data[(i as usize * 1000)..((i as usize + 1) * 1000).min(data.len())].to_vec();
         c.resize(1000, 0);
-        assert!(verify_chunk(&t.root(), tree_depth(10), i, &c, &t.path(i).unwrap()));
+        assert!(verify_chunk(
+            &t.root(),
+            tree_depth(10),
+            i,
+            &c,
+            &t.path(i).unwrap()
+        ));
     }
     assert!(t.path(10).is_none());
     assert!(MerkleTree::build(&[], 16).is_err());
