@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use depin_chains::claims::ClaimTree;
+use depin_chains::conformance::{default_claimants, run_conformance, Fixtures, MIN_POOL};
 use depin_chains::evm::deploy::{Deployer, Deployment};
 use depin_chains::evm::{device_address, EvmBackend, RegisterPermit};
 use depin_chains::{
@@ -160,6 +161,11 @@ async fn set_balance(url: &str, who: EvmAddress) {
 
 impl Env {
     async fn new() -> Env {
+        Env::with_oracle(ORACLE).await
+    }
+
+    /// Deploy with `oracle` holding `ORACLE_ROLE` (the deployer, `ADMIN`, is always admin).
+    async fn with_oracle(oracle: u8) -> Env {
         let anvil = Anvil::start();
         for n in 1..=20 {
             set_balance(&anvil.url, address_of(&secret(n))).await;
@@ -168,7 +174,7 @@ impl Env {
             .await
             .unwrap();
         let deployment = deployer
-            .deploy_all(address_of(&secret(ORACLE)))
+            .deploy_all(address_of(&secret(oracle)))
             .await
             .unwrap();
         Env {
@@ -215,6 +221,37 @@ fn far_deadline() -> u64 {
 async fn ok(b: &dyn ChainBackend, tx: depin_chains::TxHandle) {
     let r = b.wait_for_receipt(&tx).await.unwrap();
     assert_eq!(r.status, TxStatus::Success, "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evm_backend_passes_the_conformance_suite() {
+    // The suite's main handle must be admin and oracle: deploy with the deployer as oracle.
+    let env = Env::with_oracle(ADMIN).await;
+    env.fund(10 * MIN_POOL).await;
+    let admin: Arc<dyn ChainBackend> = Arc::new(env.handle(ADMIN).await);
+    let fixtures = Fixtures {
+        owner: Arc::new(env.handle(OWNER).await),
+        outsider: Arc::new(env.handle(STRANGER).await),
+        key_types: vec![KeyType::Secp256k1],
+        claimants: default_claimants(ClaimFormat::OpenZeppelin, "wasm", [3; 32]).unwrap(),
+        first_epoch: Epoch(1),
+        seed: [9; 32],
+        latest_root_only: true,
+        fresh: true,
+    };
+    let started = Instant::now();
+    let report = match run_conformance(admin, fixtures).await {
+        Ok(report) => report,
+        Err(f) => panic!("{f}"),
+    };
+    println!(
+        "EVM conformance: {} checks passed, skipped {:?}, in {:?}",
+        report.checks.len(),
+        report.skipped,
+        started.elapsed()
+    );
+    assert!(report.skipped.is_empty(), "{report:?}");
+    assert!(report.checks.len() >= 25, "{report:?}");
 }
 
 #[test]
