@@ -1,6 +1,8 @@
 //! Host-side timings of the device paths (sign a frame per key type, fragment and
 //! reassemble). Flash and stack numbers on the microcontroller are in docs/device.md.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use depin_core::frame::MAX_FRAME_LEN;
 use depin_core::{Domain, NetworkId, Timestamp};
@@ -26,8 +28,16 @@ fn report<S: Signer>(c: &mut Criterion, name: &str, signer: S) {
 }
 
 fn benches(c: &mut Criterion) {
-    report(c, "report/ed25519", Ed25519Signer::from_secret(&SECRET).unwrap());
-    report(c, "report/secp256k1", Secp256k1Signer::from_secret(&SECRET).unwrap());
+    report(
+        c,
+        "report/ed25519",
+        Ed25519Signer::from_secret(&SECRET).unwrap(),
+    );
+    report(
+        c,
+        "report/secp256k1",
+        Secp256k1Signer::from_secret(&SECRET).unwrap(),
+    );
     report(c, "report/p256", P256Signer::from_secret(&SECRET).unwrap());
 
     let signer = Ed25519Signer::from_secret(&SECRET).unwrap();

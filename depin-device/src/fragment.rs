@@ -102,7 +102,9 @@ impl<'a> Fragment<'a> {
     /// Write the fragment (header then chunk) into `out`; returns its length.
     pub fn write_to(&self, out: &mut [u8]) -> Result<usize> {
         let n = self.len();
-        let dst = out.get_mut(..n).ok_or(Error::BufferTooSmall { needed: n })?;
+        let dst = out
+            .get_mut(..n)
+            .ok_or(Error::BufferTooSmall { needed: n })?;
         let (head, body) = dst.split_at_mut(FRAGMENT_HEADER_LEN);
         head.copy_from_slice(&self.header);
         body.copy_from_slice(self.chunk);
@@ -211,9 +213,12 @@ impl ExactSizeIterator for Fragmenter<'_> {}
 /// Parse a fragment's header: `(tag, index, last, chunk)`.
 fn parse_fragment(bytes: &[u8]) -> Result<(u8, u8, bool, &[u8])> {
     match bytes {
-        [tag, position, chunk @ ..] if !chunk.is_empty() && position & RESERVED_FLAG == 0 => {
-            Ok((*tag, position & INDEX_MASK, position & LAST_FLAG != 0, chunk))
-        }
+        [tag, position, chunk @ ..] if !chunk.is_empty() && position & RESERVED_FLAG == 0 => Ok((
+            *tag,
+            position & INDEX_MASK,
+            position & LAST_FLAG != 0,
+            chunk,
+        )),
         _ => Err(Error::MalformedFragment),
     }
 }

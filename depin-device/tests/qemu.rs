@@ -13,6 +13,8 @@
 //! `firmware/setup.sh` installs both. If either is missing the test FAILS with a
 //! message saying so; it never passes without having run the firmware.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -160,7 +162,7 @@ fn field<'a>(output: &'a str, name: &str) -> &'a str {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex length");
+    assert!(s.len().is_multiple_of(2), "odd hex length");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
@@ -295,7 +297,11 @@ fn firmware_frames_verify_on_the_network_side() {
             let accepted = Frame::parse(&tampered)
                 .map(|f| f.verify(&domain, &public).is_ok())
                 .unwrap_or(false);
-            assert!(!accepted, "{}: flipped bit {bit} still verifies", case.feature);
+            assert!(
+                !accepted,
+                "{}: flipped bit {bit} still verifies",
+                case.feature
+            );
         }
 
         let stack: u64 = field(&output, "STACK").parse().expect("stack number");
@@ -304,7 +310,10 @@ fn firmware_frames_verify_on_the_network_side() {
             "| {} | {flash} | {text} | {rodata} | {data} | {bss} | {stack} |",
             case.feature
         );
-        assert!(stack > 0 && stack < 64 * 1024, "implausible stack use {stack}");
+        assert!(
+            stack > 0 && stack < 64 * 1024,
+            "implausible stack use {stack}"
+        );
         if let Some(budget) = case.flash_budget {
             assert!(
                 flash <= budget,

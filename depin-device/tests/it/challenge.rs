@@ -102,7 +102,12 @@ fn wrong_key_domain_or_kind_is_rejected() {
     let r = ChallengeResponse::parse(&bytes).unwrap();
     let sig = depin_core::Signature::from_bytes(KeyType::Ed25519, r.signature_bytes()).unwrap();
     assert!(domain()
-        .verify(&signer.public_key(), MessageKind::REPORT_FRAME, r.signed_bytes(), &sig)
+        .verify(
+            &signer.public_key(),
+            MessageKind::REPORT_FRAME,
+            r.signed_bytes(),
+            &sig
+        )
         .is_err());
     // a report frame is never accepted as a challenge response
     let key = depin_core::SigningKey::from_secret_bytes(KeyType::Ed25519, &TEST_SECRET).unwrap();
@@ -117,11 +122,17 @@ fn size_and_parse_errors() {
     let mut out = [0u8; MAX_RESPONSE_LEN];
     assert_eq!(
         respond(&mut signer, &domain(), &NONCE, &[0; 129], &mut out).unwrap_err(),
-        Error::TooLong { len: 129, limit: 128 }
+        Error::TooLong {
+            len: 129,
+            limit: 128
+        }
     );
     assert_eq!(
         respond(&mut signer, &domain(), &NONCE, &[0; 300], &mut out).unwrap_err(),
-        Error::TooLong { len: 300, limit: 128 }
+        Error::TooLong {
+            len: 300,
+            limit: 128
+        }
     );
     let mut small = [0u8; 92];
     assert_eq!(
@@ -131,7 +142,10 @@ fn size_and_parse_errors() {
     let (bytes, _) = response(KeyType::Ed25519, &NONCE, b"ab");
     let parse = |b: &[u8]| ChallengeResponse::parse(b).map(|_| ());
     assert!(matches!(parse(&bytes[..10]), Err(Error::Malformed(_))));
-    assert!(matches!(parse(&bytes[..bytes.len() - 1]), Err(Error::Malformed(_))));
+    assert!(matches!(
+        parse(&bytes[..bytes.len() - 1]),
+        Err(Error::Malformed(_))
+    ));
     let mut long = bytes.clone();
     long.push(0);
     assert!(matches!(parse(&long), Err(Error::Malformed(_))));
@@ -141,7 +155,10 @@ fn size_and_parse_errors() {
     assert!(matches!(parse(&v), Err(Error::Malformed(_))));
     let mut k = bytes.clone();
     k[1] = 9;
-    assert_eq!(parse(&k), Err(Error::Core(depin_core::Error::UnknownKeyType(9))));
+    assert_eq!(
+        parse(&k),
+        Err(Error::Core(depin_core::Error::UnknownKeyType(9)))
+    );
     let mut m = bytes.clone();
     m[26] = 200;
     assert!(matches!(parse(&m), Err(Error::Malformed(_))));

@@ -149,7 +149,7 @@ fn one_write_per_block_and_per_boot() {
     }
     assert_eq!(counter.block_size(), 64);
     assert_eq!(counter.storage().writes(), 10);
-    drop(counter);
+    let _ = counter.into_storage();
     assert_eq!(flash.value(), Some(640));
     // a reboot resumes at the persisted block end
     let mut counter = SequenceCounter::new(&mut flash, 64).unwrap();

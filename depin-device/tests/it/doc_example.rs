@@ -128,10 +128,16 @@ fn worked_example_matches_constants_and_doc() {
         ("frame", FRAME),
         ("challenge response", CHALLENGE_RESPONSE),
     ] {
-        assert!(compact.contains(value), "docs/frame-format.md lacks the {name} {value}");
+        assert!(
+            compact.contains(value),
+            "docs/frame-format.md lacks the {name} {value}"
+        );
     }
     for f in FRAGMENTS_11.iter().chain(FRAGMENTS_51) {
-        assert!(compact.contains(f), "docs/frame-format.md lacks fragment {f}");
+        assert!(
+            compact.contains(f),
+            "docs/frame-format.md lacks fragment {f}"
+        );
     }
 }
 

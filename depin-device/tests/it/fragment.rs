@@ -60,7 +60,9 @@ fn round_trip_lorawan_sizes() {
                 let frags = fragments(&f, mtu);
                 assert_eq!(frags.len(), fragment_count(f.len(), mtu).unwrap());
                 assert!(frags.iter().all(|x| x.len() <= mtu));
-                assert!(frags.iter().all(|x| x[0] == (300 + payload_len as u32) as u8));
+                assert!(frags
+                    .iter()
+                    .all(|x| x[0] == (300 + payload_len as u32) as u8));
                 let mut r = Reassembler::new();
                 let pk = public(kt);
                 let (body, count) = frags.split_at(frags.len() - 1);
@@ -104,7 +106,7 @@ fn too_small_radio_payloads_are_refused() {
         Error::FragmentSizeTooSmall { max_payload: 6 }
     );
     assert!(Fragmenter::new(&f, 7, 0).is_ok());
-    assert!(MAX_FRAGMENTS * (7 - FRAGMENT_HEADER_LEN) >= MAX_FRAME_LEN);
+    const { assert!(MAX_FRAGMENTS * (7 - FRAGMENT_HEADER_LEN) >= MAX_FRAME_LEN) };
 }
 
 #[test]
@@ -113,7 +115,10 @@ fn fragmenter_iterator_details() {
     let mut it = Fragmenter::for_frame(&f, 51).unwrap();
     assert_eq!(it.len(), 2);
     let first = it.next().unwrap();
-    assert_eq!((first.tag(), first.index(), first.is_last()), (0x34, 0, false));
+    assert_eq!(
+        (first.tag(), first.index(), first.is_last()),
+        (0x34, 0, false)
+    );
     assert_eq!(first.chunk(), &f[..49]);
     assert!(!first.is_empty());
     assert_eq!(it.len(), 1);
@@ -373,7 +378,8 @@ fn malformed_fragments_are_rejected() {
     let mut garbage = vec![7u8, LAST_FLAG];
     garbage.extend_from_slice(&[0u8; 88]); // version 0
     assert_eq!(
-        r.push_verified(&garbage, &domain(), &pk).map(|o| o.is_some()),
+        r.push_verified(&garbage, &domain(), &pk)
+            .map(|o| o.is_some()),
         Err(Error::Rejected(depin_core::Error::InvalidFrame(
             "unsupported frame version"
         )))
@@ -387,7 +393,9 @@ fn reset_drops_partial_frames() {
     assert_eq!(push_all(&mut r, &frags[..2], KeyType::Ed25519), Ok(None));
     r.reset();
     assert!(!r.in_progress());
-    assert!(push_all(&mut r, &frags, KeyType::Ed25519).unwrap().is_some());
+    assert!(push_all(&mut r, &frags, KeyType::Ed25519)
+        .unwrap()
+        .is_some());
 }
 
 proptest! {

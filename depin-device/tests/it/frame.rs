@@ -39,8 +39,16 @@ fn round_trip_every_key_type() {
             // (deterministic signatures), so device and network agree on every byte
             let key = SigningKey::from_secret_bytes(kt, &TEST_SECRET).unwrap();
             let mut reference = [0u8; MAX_FRAME_LEN];
-            let n = sign_frame(&domain(), &key, 0x42, report.seq, ts, payload, &mut reference)
-                .unwrap();
+            let n = sign_frame(
+                &domain(),
+                &key,
+                0x42,
+                report.seq,
+                ts,
+                payload,
+                &mut reference,
+            )
+            .unwrap();
             assert_eq!(&reference[..n], bytes, "{kt}");
         }
     }
@@ -90,7 +98,13 @@ fn size_errors_cost_no_sequence_number() {
         }
     );
     assert_eq!(reporter.counter().peek(), 0);
-    assert_eq!(reporter.report(1, Timestamp(0), b"abc", &mut buf).unwrap().seq, 0);
+    assert_eq!(
+        reporter
+            .report(1, Timestamp(0), b"abc", &mut buf)
+            .unwrap()
+            .seq,
+        0
+    );
     // write_frame checks the same
     let mut s = AnySigner::new(KeyType::Ed25519, &TEST_SECRET);
     let h = frame_header(&s, 1, 1, Timestamp(0));
@@ -123,7 +137,9 @@ fn signer_failure_is_typed_and_burns_the_number() {
     let mut reporter = Reporter::new(signer, counter, domain());
     let mut buf = [0u8; MAX_FRAME_LEN];
     assert_eq!(
-        reporter.report(1, Timestamp(0), b"x", &mut buf).unwrap_err(),
+        reporter
+            .report(1, Timestamp(0), b"x", &mut buf)
+            .unwrap_err(),
         Error::Signer(ErrorKind::Busy)
     );
     // the number was taken before signing and is never reused

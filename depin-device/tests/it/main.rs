@@ -1,5 +1,7 @@
 //! Integration tests of depin-device (one test binary, one module per area).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
 mod challenge;
 mod counter;
 mod doc_example;

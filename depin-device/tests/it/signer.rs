@@ -22,9 +22,16 @@ fn software_signers_match_depin_core_keys() {
         // deterministic signatures (RFC 8032 / RFC 6979): identical to depin-core's
         let digest = [0x5a; 32];
         let sig = signer.sign_digest(&digest).unwrap();
-        assert_eq!(sig, core_key.sign_prehash(&digest).unwrap().to_bytes(), "{kt}");
+        assert_eq!(
+            sig,
+            core_key.sign_prehash(&digest).unwrap().to_bytes(),
+            "{kt}"
+        );
         let parsed = Signature::from_bytes(kt, &sig).unwrap();
-        core_key.public_key().verify_prehash(&digest, &parsed).unwrap();
+        core_key
+            .public_key()
+            .verify_prehash(&digest, &parsed)
+            .unwrap();
     }
 }
 
@@ -61,7 +68,10 @@ fn mut_ref_is_a_signer() {
     let a = sign_with(&mut signer);
     let b = signer.sign_digest(&[1; 32]).unwrap();
     assert_eq!(a, b);
-    assert_eq!((&mut signer).key_type(), KeyType::Ed25519);
+    fn key_type_of<S: Signer>(s: S) -> KeyType {
+        s.key_type()
+    }
+    assert_eq!(key_type_of(&mut signer), KeyType::Ed25519);
 }
 
 /// n - s for a 32-byte big-endian s (test helper, independent of the library code).
@@ -126,6 +136,9 @@ fn normalize_low_s_turns_the_high_s_twin_back() {
 #[test]
 fn error_kinds() {
     use depin_device::signer::{Error as _, SoftwareSignerError};
-    assert_eq!(SoftwareSignerError::SigningFailed.kind(), ErrorKind::SigningFailed);
+    assert_eq!(
+        SoftwareSignerError::SigningFailed.kind(),
+        ErrorKind::SigningFailed
+    );
     assert_eq!(ErrorKind::Busy.kind(), ErrorKind::Busy);
 }
