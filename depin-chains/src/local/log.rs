@@ -326,4 +326,40 @@ mod tests {
         assert!(frame(&vec![0u8; MAX_RECORD_LEN + 1]).is_err());
         assert!(frame(&vec![0u8; MAX_RECORD_LEN]).is_ok());
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn scan_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let _ = scan(&bytes);
+            }
+
+            /// A valid log cut anywhere scans to exactly the records that are complete before
+            /// the cut: never an error, never a partial record.
+            #[test]
+            fn any_prefix_of_a_valid_log_scans_to_its_complete_records(
+                payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..64), 1..8),
+                cut_frac in 0u32..=1000,
+            ) {
+                let mut bytes = Vec::new();
+                let mut ends = Vec::new();
+                for p in &payloads {
+                    bytes.extend_from_slice(&frame(p).unwrap_or_default());
+                    ends.push(bytes.len());
+                }
+                let cut = bytes.len() * cut_frac as usize / 1000;
+                let complete = ends.iter().filter(|&&e| e <= cut).count();
+                let s = scan(&bytes[..cut]);
+                prop_assert!(s.is_ok());
+                if let Ok(s) = s {
+                    prop_assert_eq!(s.records.len(), complete);
+                    prop_assert_eq!(&s.records[..], &payloads[..complete]);
+                    prop_assert_eq!(s.good_len, if complete == 0 { 0 } else { ends[complete - 1] });
+                }
+            }
+        }
+    }
 }
