@@ -1,1 +1,161 @@
-fn main() {}
+//! Criterion benchmarks of depin-rewards.
+//!
+//! * `split/1m_*`: distributing a pool over 1,000,000 devices (single thread);
+//! * `oz_tree/1m`: building an OpenZeppelin-compatible tree of 1,000,000 claims (all cores);
+//! * `oz_proof/*`: proof generation on that tree;
+//! * `oz_tree/100k` and a side-by-side run of `@openzeppelin/merkle-tree` on the same
+//!   100,000 claims through `contracts/js/oz-merkle-tree.cjs` (bench mode), printed as a ratio.
+//!
+//! Run: `cargo bench -p depin-rewards -- --warm-up-time 1 --measurement-time 3`.
+
+// A benchmark harness may stop on broken fixtures, like a test.
+#![allow(clippy::expect_used)]
+
+use std::hint::black_box;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, BatchSize, Criterion};
+use depin_rewards::claims::oz::OzMerkleTree;
+use depin_rewards::{distribute, Mode, Shares};
+use sha3::{Digest, Keccak256};
+
+const DEVICES: u64 = 1_000_000;
+
+/// 1,000,000 devices with 18-decimal fixed-point shares (total above 2^64, so every split is
+/// a full 256-by-128-bit division).
+fn device_shares() -> Shares<u64> {
+    let entries: Vec<(u64, u128)> = (0..DEVICES)
+        .map(|i| {
+            let x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 3;
+            (i, u128::from(x % 5_000_000_000_000_000_000) + 1)
+        })
+        .collect();
+    Shares::from_sorted(entries).expect("ids are sorted and unique")
+}
+
+fn split(c: &mut Criterion) {
+    let shares = device_shares();
+    let pool = 88_797_814_207_650_273_224_043_715u128;
+    let mut g = c.benchmark_group("split");
+    g.sample_size(20);
+    g.bench_function("1m_largest_remainder", |b| {
+        b.iter(|| distribute(black_box(&shares), black_box(pool), Mode::LargestRemainder))
+    });
+    g.bench_function("1m_floor", |b| {
+        b.iter(|| distribute(black_box(&shares), black_box(pool), Mode::Floor))
+    });
+    let unsorted: Vec<(u64, u128)> = shares.entries().iter().rev().copied().collect();
+    g.bench_function("1m_shares_new_unsorted", |b| {
+        b.iter_batched(|| unsorted.clone(), Shares::new, BatchSize::LargeInput)
+    });
+    g.finish();
+}
+
+/// Claim `i` of the JS helper's bench mode: `h = keccak256(uint256(i))`, address = last 20 bytes,
+/// amount = first 8 bytes (big-endian).
+fn bench_claims(n: usize) -> Vec<([u8; 20], u128)> {
+    (0..n)
+        .map(|i| {
+            let mut word = [0u8; 32];
+            word[24..].copy_from_slice(&(i as u64).to_be_bytes());
+            let h: [u8; 32] = Keccak256::digest(word).into();
+            let mut a = [0u8; 20];
+            a.copy_from_slice(&h[12..]);
+            let mut amt = [0u8; 8];
+            amt.copy_from_slice(&h[..8]);
+            (a, u128::from(u64::from_be_bytes(amt)))
+        })
+        .collect()
+}
+
+fn oz_tree(c: &mut Criterion) {
+    let claims = bench_claims(1_000_000);
+    let mut g = c.benchmark_group("oz_tree");
+    g.sample_size(10);
+    g.bench_function("1m", |b| {
+        b.iter_batched(|| claims.clone(), OzMerkleTree::new, BatchSize::LargeInput)
+    });
+    let small = bench_claims(100_000);
+    g.bench_function("100k", |b| {
+        b.iter_batched(|| small.clone(), OzMerkleTree::new, BatchSize::LargeInput)
+    });
+    g.finish();
+
+    let tree = OzMerkleTree::new(claims).expect("valid claims");
+    let mut g = c.benchmark_group("oz_proof");
+    g.sample_size(10);
+    let mut i = 0usize;
+    g.bench_function("one_of_1m", |b| {
+        b.iter(|| {
+            i = (i + 7919) % 1_000_000;
+            tree.proof(black_box(i))
+        })
+    });
+    g.bench_function("all_1m", |b| {
+        b.iter(|| {
+            (0..tree.len())
+                .map(|i| tree.proof(i).map(|p| p.len()))
+                .sum::<Result<usize, _>>()
+        })
+    });
+    g.finish();
+}
+
+/// Runs the npm package on 100,000 claims (bench mode of the JS helper) and our tree on the
+/// same claims, and prints both times and the ratio. Skipped with a message if node is missing.
+fn npm_side_by_side() {
+    let n = 100_000;
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contracts/js/oz-merkle-tree.cjs");
+    let js = (|| -> Option<serde_json::Value> {
+        let mut child = Command::new("node")
+            .arg(&script)
+            .current_dir(script.parent()?)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .ok()?;
+        child
+            .stdin
+            .take()?
+            .write_all(format!("{{\"bench\": {n}}}").as_bytes())
+            .ok()?;
+        let out = child.wait_with_output().ok()?;
+        serde_json::from_slice(&out.stdout).ok()
+    })();
+    let claims = bench_claims(n);
+    let mut best = Duration::MAX;
+    let mut root = [0u8; 32];
+    for _ in 0..10 {
+        let v = claims.clone();
+        let t = Instant::now();
+        let tree = OzMerkleTree::new(v).expect("valid claims");
+        best = best.min(t.elapsed());
+        root = tree.root();
+    }
+    let ours_ms = best.as_secs_f64() * 1e3;
+    match js {
+        Some(js) => {
+            let npm_ms = js["millis"].as_f64().unwrap_or(f64::NAN);
+            let same = js["root"].as_str() == Some(&format!("0x{}", hex::encode(root)));
+            println!(
+                "oz_vs_npm/100k: @openzeppelin/merkle-tree {npm_ms:.0} ms, depin-rewards {ours_ms:.1} ms (best of 10), \
+                 ratio {:.0}x, same root: {same}",
+                npm_ms / ours_ms
+            );
+        }
+        None => println!("oz_vs_npm/100k: node or the npm package missing (cd contracts && npm ci); ours {ours_ms:.1} ms"),
+    }
+}
+
+criterion_group!(benches, split, oz_tree);
+
+fn main() {
+    benches();
+    npm_side_by_side();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -82,7 +82,10 @@ impl<K: Ord> Shares<K> {
         for (id, s) in entries {
             match merged.last_mut() {
                 Some(last) if last.0 == id => {
-                    last.1 = last.1.checked_add(s).ok_or(Error::Overflow("summed shares"))?;
+                    last.1 = last
+                        .1
+                        .checked_add(s)
+                        .ok_or(Error::Overflow("summed shares"))?;
                 }
                 _ => merged.push((id, s)),
             }
@@ -93,7 +96,9 @@ impl<K: Ord> Shares<K> {
     fn with_total(entries: Vec<(K, u128)>) -> Result<Self> {
         let mut total: u128 = 0;
         for (_, s) in &entries {
-            total = total.checked_add(*s).ok_or(Error::Overflow("total shares"))?;
+            total = total
+                .checked_add(*s)
+                .ok_or(Error::Overflow("total shares"))?;
         }
         Ok(Shares { entries, total })
     }
@@ -267,7 +272,11 @@ fn split_with(q0: u128, r0: u128, s: u128, total: &Divisor) -> Result<(u128, u12
 /// let d = distribute(&shares, 100, Mode::Floor).unwrap();
 /// assert_eq!(d.unallocated(), 1);
 /// ```
-pub fn distribute<K: Ord + Clone>(shares: &Shares<K>, pool: u128, mode: Mode) -> Result<Distribution<K>> {
+pub fn distribute<K: Ord + Clone>(
+    shares: &Shares<K>,
+    pool: u128,
+    mode: Mode,
+) -> Result<Distribution<K>> {
     if shares.is_empty() {
         return Err(Error::EmptyEpoch);
     }

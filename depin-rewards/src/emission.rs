@@ -416,9 +416,9 @@ impl<S: EmissionSchedule> EmissionSchedule for SupplyCap<S> {
     fn emission(&self, epoch: u64) -> Result<u128> {
         let before = self.capped_cumulative(epoch)?;
         let after = self.capped_cumulative(epoch.saturating_add(1))?;
-        after
-            .checked_sub(before)
-            .ok_or(Error::InvalidParameter("inner cumulative emission decreased"))
+        after.checked_sub(before).ok_or(Error::InvalidParameter(
+            "inner cumulative emission decreased",
+        ))
     }
 
     fn cumulative(&self, epochs: u64) -> Result<u128> {

@@ -213,7 +213,10 @@ impl FromStr for Fixed {
 }
 
 impl serde::Serialize for Fixed {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> core::result::Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> core::result::Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
             serializer.collect_str(self)
         } else {
@@ -223,7 +226,9 @@ impl serde::Serialize for Fixed {
 }
 
 impl<'de> serde::Deserialize<'de> for Fixed {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> core::result::Result<Self, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> core::result::Result<Self, D::Error> {
         if deserializer.is_human_readable() {
             let s: alloc::borrow::Cow<'de, str> = serde::Deserialize::deserialize(deserializer)?;
             s.parse().map_err(serde::de::Error::custom)
@@ -265,12 +270,31 @@ mod tests {
 
     #[test]
     fn parse_and_display() {
-        for s in ["0", "1", "0.25", "12.5", "0.000000000000000001", "340282366920938463463.374607431768211455"] {
+        for s in [
+            "0",
+            "1",
+            "0.25",
+            "12.5",
+            "0.000000000000000001",
+            "340282366920938463463.374607431768211455",
+        ] {
             let v: Fixed = s.parse().unwrap();
             assert_eq!(v.to_string(), s);
         }
-        assert_eq!(Fixed::MAX.to_string(), "340282366920938463463.374607431768211455");
-        for bad in ["", ".5", "1.", "-1", "1e3", "0.0000000000000000001", "1.2.3", " 1"] {
+        assert_eq!(
+            Fixed::MAX.to_string(),
+            "340282366920938463463.374607431768211455"
+        );
+        for bad in [
+            "",
+            ".5",
+            "1.",
+            "-1",
+            "1e3",
+            "0.0000000000000000001",
+            "1.2.3",
+            " 1",
+        ] {
             assert!(bad.parse::<Fixed>().is_err(), "{bad}");
         }
     }

@@ -15,7 +15,10 @@ use crate::{Error, Result};
 
 /// Per-device cumulative totals.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(bound(serialize = "K: serde::Serialize", deserialize = "K: serde::Deserialize<'de> + Ord"))]
+#[serde(bound(
+    serialize = "K: serde::Serialize",
+    deserialize = "K: serde::Deserialize<'de> + Ord"
+))]
 pub struct CumulativeLedger<K> {
     totals: BTreeMap<K, Amount>,
     last_epoch: Option<u64>,
@@ -56,12 +59,22 @@ impl<K: Ord + Clone> CumulativeLedger<K> {
     /// assert!(ledger.apply_distribution(2, &d).is_err()); // replay rejected
     /// ```
     pub fn apply_distribution(&mut self, epoch: u64, distribution: &Distribution<K>) -> Result<()> {
-        self.apply(epoch, distribution.payouts().iter().map(|p| (p.id.clone(), p.amount)))
+        self.apply(
+            epoch,
+            distribution
+                .payouts()
+                .iter()
+                .map(|p| (p.id.clone(), p.amount)),
+        )
     }
 
     /// Adds one epoch's `(device, amount)` credits (a device may appear several times, e.g.
     /// once per category). Same rules as [`apply_distribution`](Self::apply_distribution).
-    pub fn apply<I: IntoIterator<Item = (K, u128)>>(&mut self, epoch: u64, credits: I) -> Result<()> {
+    pub fn apply<I: IntoIterator<Item = (K, u128)>>(
+        &mut self,
+        epoch: u64,
+        credits: I,
+    ) -> Result<()> {
         if let Some(last) = self.last_epoch {
             if epoch <= last {
                 return Err(Error::EpochNotIncreasing { epoch, last });
@@ -76,7 +89,9 @@ impl<K: Ord + Clone> CumulativeLedger<K> {
                 Some(v) => *v,
                 None => self.total(&id),
             };
-            let next = current.checked_add(amount).ok_or(Error::Overflow("ledger"))?;
+            let next = current
+                .checked_add(amount)
+                .ok_or(Error::Overflow("ledger"))?;
             staged.insert(id, next);
         }
         let grand_total = self

@@ -10,8 +10,19 @@ use crate::{Error, Result};
 ///
 /// All values in this crate are unsigned, so "toward zero" and "toward negative infinity"
 /// coincide ([`Rounding::Floor`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Rounding {
@@ -204,7 +215,12 @@ impl Divisor {
             return Err(Error::DivisionByZero("Divisor"));
         }
         if d >> 64 == 0 {
-            return Ok(Divisor { d, shift: 0, dn: d, v: 0 });
+            return Ok(Divisor {
+                d,
+                shift: 0,
+                dn: d,
+                v: 0,
+            });
         }
         let shift = d.leading_zeros();
         let dn = d << shift;

@@ -114,7 +114,10 @@ impl PoolSplit {
     /// Sum of the categories' basis points.
     pub fn total_bps(&self) -> u16 {
         // validated <= 10_000
-        self.categories.iter().map(|c| c.bps).fold(0u16, u16::saturating_add)
+        self.categories
+            .iter()
+            .map(|c| c.bps)
+            .fold(0u16, u16::saturating_add)
     }
 
     /// Splits `amount` into the categories (see the module docs for the rounding).
@@ -148,7 +151,11 @@ impl PoolSplit {
         let shares = Shares::new(entries)?;
         let d = distribute(&shares, amount, mode)?;
         let dust = d.unallocated();
-        let mut out: Vec<(Option<&str>, u128)> = d.into_payouts().into_iter().map(|p| (p.id, p.amount)).collect();
+        let mut out: Vec<(Option<&str>, u128)> = d
+            .into_payouts()
+            .into_iter()
+            .map(|p| (p.id, p.amount))
+            .collect();
         if let Some(slot) = out.iter_mut().find(|(n, _)| n.is_none()) {
             slot.1 += dust;
         }
@@ -202,10 +209,18 @@ impl Pools {
     /// Moves `amount` out of pool `from` into the pools of `to` (split by its basis points with
     /// `mode`; rounding dust and basis points below 10 000 go to the unassigned part). Target
     /// pools that do not exist yet are created.
-    pub fn redistribute(&mut self, from: &str, amount: u128, to: &PoolSplit, mode: Mode) -> Result<()> {
+    pub fn redistribute(
+        &mut self,
+        from: &str,
+        amount: u128,
+        to: &PoolSplit,
+        mode: Mode,
+    ) -> Result<()> {
         let available = self.get(from).ok_or(Error::UnknownCategory)?;
         if amount > available {
-            return Err(Error::InvalidParameter("redistributing more than the pool holds"));
+            return Err(Error::InvalidParameter(
+                "redistributing more than the pool holds",
+            ));
         }
         to.validate()?;
         let parts = to.parts(amount, mode)?;
@@ -241,7 +256,13 @@ impl Pools {
     /// assert_eq!(pools.get("witnesses"), Some(240_000 + 240_000));
     /// assert_eq!(pools.total().unwrap(), 1_000_000);
     /// ```
-    pub fn redistribute_unused(&mut self, from: &str, used: u128, to: &PoolSplit, mode: Mode) -> Result<u128> {
+    pub fn redistribute_unused(
+        &mut self,
+        from: &str,
+        used: u128,
+        to: &PoolSplit,
+        mode: Mode,
+    ) -> Result<u128> {
         let available = self.get(from).ok_or(Error::UnknownCategory)?;
         let unused = available.saturating_sub(used);
         self.redistribute(from, unused, to, mode)?;
@@ -308,7 +329,10 @@ mod amount_map {
         }
     }
 
-    pub(super) fn serialize<S: Serializer>(m: &BTreeMap<String, u128>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        m: &BTreeMap<String, u128>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(m.len()))?;
         for (k, v) in m {
             map.serialize_entry(k, &Wrap(v))?;
@@ -316,7 +340,9 @@ mod amount_map {
         map.end()
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, u128>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, u128>, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = BTreeMap<String, u128>;

@@ -134,7 +134,10 @@ impl<K: Ord + Clone> EpochRewards<K> {
     ) -> Result<Self> {
         let mut scores = scores;
         scores.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let entries: Vec<(K, u128)> = scores.iter().map(|(k, s)| (k.clone(), s.share.raw())).collect();
+        let entries: Vec<(K, u128)> = scores
+            .iter()
+            .map(|(k, s)| (k.clone(), s.share.raw()))
+            .collect();
         let shares = Shares::from_sorted(entries)?;
         let distribution = distribute(&shares, pool, mode)?;
         Ok(EpochRewards {

@@ -19,10 +19,10 @@ use alloc::vec::Vec;
 use crate::fixed::Fixed;
 use crate::math::Rounding;
 use crate::policy::hex_density::{scale_from_steps, DensityStep};
+use crate::policy::hip15;
 use crate::policy::location::LocationTrustPolicy;
 use crate::policy::speedtest::{SpeedTestPolicy, SpeedTestSample};
 use crate::policy::uptime::UptimePolicy;
-use crate::policy::hip15;
 use crate::{Error, Result};
 
 /// The rounding applied after every multiplication of a score: floor at 18 decimals.
@@ -132,9 +132,9 @@ impl Factor {
     /// assert_eq!(f.value.to_string(), "0.76");
     /// ```
     pub fn from_evidence(name: impl Into<String>, evidence: Evidence) -> Result<Self> {
-        let value = evidence
-            .evaluate()?
-            .ok_or(Error::InvalidParameter("Given evidence has no value to compute"))?;
+        let value = evidence.evaluate()?.ok_or(Error::InvalidParameter(
+            "Given evidence has no value to compute",
+        ))?;
         Ok(Factor {
             name: name.into(),
             value,

@@ -81,9 +81,17 @@ pub fn verify(root: &Hash, address: &str, amount: u128, proof: &[Hash]) -> bool 
 /// .unwrap();
 /// assert!(ok);
 /// ```
-pub fn verify_hex<S: AsRef<str>>(root: &str, address: &str, amount: u128, proof: &[S]) -> Result<bool> {
+pub fn verify_hex<S: AsRef<str>>(
+    root: &str,
+    address: &str,
+    amount: u128,
+    proof: &[S],
+) -> Result<bool> {
     let root = parse_hash(root)?;
-    let proof = proof.iter().map(|p| parse_hash(p.as_ref())).collect::<Result<Vec<_>>>()?;
+    let proof = proof
+        .iter()
+        .map(|p| parse_hash(p.as_ref()))
+        .collect::<Result<Vec<_>>>()?;
     Ok(verify(&root, address, amount, &proof))
 }
 
@@ -186,7 +194,11 @@ fn build(leaves: Vec<Hash>) -> Result<(Layers, Vec<u32>)> {
     if leaves.len() > u32::MAX as usize {
         return Err(Error::TooManyClaims);
     }
-    let mut order: Vec<(Hash, u32)> = leaves.into_iter().enumerate().map(|(i, h)| (h, i as u32)).collect();
+    let mut order: Vec<(Hash, u32)> = leaves
+        .into_iter()
+        .enumerate()
+        .map(|(i, h)| (h, i as u32))
+        .collect();
     order.sort_unstable();
     if let Some(i) = order.windows(2).position(|w| w[0].0 == w[1].0) {
         return Err(Error::DuplicateEntry { index: i + 1 });

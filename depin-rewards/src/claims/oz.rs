@@ -194,7 +194,8 @@ impl OzMerkleTree {
             index,
             len: self.len(),
         })?;
-        let mut proof = Vec::with_capacity(usize::BITS as usize - self.len().leading_zeros() as usize + 1);
+        let mut proof =
+            Vec::with_capacity(usize::BITS as usize - self.len().leading_zeros() as usize + 1);
         while i > 0 {
             let sibling = if i % 2 == 1 { i + 1 } else { i - 1 };
             if let Some(h) = self.nodes.get(sibling) {

@@ -29,7 +29,8 @@ pub const NODE_PREFIX: u8 = 0x01;
 
 /// The leaf of a claim.
 pub fn leaf_hash(account: &[u8], amount: u128) -> Result<Hash> {
-    let len = u16::try_from(account.len()).map_err(|_| Error::InvalidParameter("account longer than 65535 bytes"))?;
+    let len = u16::try_from(account.len())
+        .map_err(|_| Error::InvalidParameter("account longer than 65535 bytes"))?;
     let mut h = Sha256::new();
     h.update([LEAF_PREFIX]);
     h.update(len.to_be_bytes());
@@ -116,7 +117,10 @@ impl SdkMerkleTree {
         }
         let mut order: Vec<usize> = (0..claims.len()).collect();
         order.sort_unstable_by(|&a, &b| claims[a].0.cmp(&claims[b].0));
-        if let Some(i) = order.windows(2).position(|w| claims[w[0]].0 == claims[w[1]].0) {
+        if let Some(i) = order
+            .windows(2)
+            .position(|w| claims[w[0]].0 == claims[w[1]].0)
+        {
             return Err(Error::DuplicateEntry { index: i + 1 });
         }
         let mut positions = alloc::vec![0u64; claims.len()];

@@ -82,16 +82,24 @@ impl DensityConfig {
     /// Checks `target >= 1` and `max >= target` at every resolution (the clipping rule needs
     /// both).
     pub fn validate(&self) -> Result<()> {
-        if self.resolutions.iter().all(|r| r.target >= 1 && r.max >= r.target) {
+        if self
+            .resolutions
+            .iter()
+            .all(|r| r.target >= 1 && r.max >= r.target)
+        {
             Ok(())
         } else {
-            Err(Error::InvalidParameter("density target must be >= 1 and <= max"))
+            Err(Error::InvalidParameter(
+                "density target must be >= 1 and <= max",
+            ))
         }
     }
 
     /// `limit = min(max, target × max(occupied − N + 1, 1))` at resolution `res`.
     pub fn limit(&self, res: u8, occupied: u64) -> Result<u64> {
-        let c = self.at(res).ok_or(Error::InvalidParameter("resolution outside 4..=10"))?;
+        let c = self
+            .at(res)
+            .ok_or(Error::InvalidParameter("resolution outside 4..=10"))?;
         let factor = occupied.saturating_sub(c.neighbors).saturating_add(1);
         Ok(c.max.min(c.target.saturating_mul(factor)))
     }
@@ -132,7 +140,9 @@ pub fn scale_from_steps(steps: &[DensityStep]) -> Result<Fixed> {
             return Err(Error::DivisionByZero("hex density"));
         }
         if s.clipped > s.unclipped {
-            return Err(Error::InvalidParameter("clipped count above unclipped count"));
+            return Err(Error::InvalidParameter(
+                "clipped count above unclipped count",
+            ));
         }
         num = num
             .checked_mul(u128::from(s.clipped))
@@ -211,7 +221,9 @@ mod map {
                     let p = child.parent(resolution).ok_or(Error::InvalidCell)?;
                     let count = clipped.get(child).copied().unwrap_or(0);
                     let slot = parents.entry(p).or_insert(0);
-                    *slot = slot.checked_add(count).ok_or(Error::Overflow("hex count"))?;
+                    *slot = slot
+                        .checked_add(count)
+                        .ok_or(Error::Overflow("hex count"))?;
                 }
                 for (p, count) in &parents {
                     unclipped.insert(*p, *count);

@@ -31,7 +31,9 @@ pub const fn mbps(mbps: u64) -> u64 {
 }
 
 /// One speed test as reported by a device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct SpeedTestSample {
     /// Unix time of the test, seconds.
     pub timestamp: u64,
@@ -44,7 +46,9 @@ pub struct SpeedTestSample {
 }
 
 /// Speed tier, ordered from worst to best.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SpeedTier {
     /// Below every threshold, or too few tests.
@@ -120,7 +124,9 @@ impl SpeedTestPolicy {
             .copied()
             .collect();
         v.sort_unstable();
-        let keep = usize::try_from(self.window).unwrap_or(usize::MAX).min(v.len());
+        let keep = usize::try_from(self.window)
+            .unwrap_or(usize::MAX)
+            .min(v.len());
         v.split_off(v.len() - keep)
     }
 
@@ -197,7 +203,12 @@ impl Default for SpeedTestPolicy {
     }
 }
 
-const TIERS: [SpeedTier; 4] = [SpeedTier::Good, SpeedTier::Acceptable, SpeedTier::Degraded, SpeedTier::Poor];
+const TIERS: [SpeedTier; 4] = [
+    SpeedTier::Good,
+    SpeedTier::Acceptable,
+    SpeedTier::Degraded,
+    SpeedTier::Poor,
+];
 
 fn tier_min(thresholds: [u64; 4], v: u64) -> SpeedTier {
     TIERS

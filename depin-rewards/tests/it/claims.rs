@@ -25,16 +25,39 @@ fn oz_matches_npm_golden_vectors() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| (parse_address(v[0].as_str().unwrap()), v[1].as_str().unwrap().parse().unwrap()))
+            .map(|v| {
+                (
+                    parse_address(v[0].as_str().unwrap()),
+                    v[1].as_str().unwrap().parse().unwrap(),
+                )
+            })
             .collect();
         let tree = oz::OzMerkleTree::new(claims.clone()).unwrap();
-        assert_eq!(hex32(&tree.root()), case["root"].as_str().unwrap(), "n = {}", claims.len());
+        assert_eq!(
+            hex32(&tree.root()),
+            case["root"].as_str().unwrap(),
+            "n = {}",
+            claims.len()
+        );
         for (i, (addr, amount)) in claims.iter().enumerate() {
-            assert_eq!(hex32(&oz::leaf_hash(addr, *amount)), case["leaves"][i].as_str().unwrap());
+            assert_eq!(
+                hex32(&oz::leaf_hash(addr, *amount)),
+                case["leaves"][i].as_str().unwrap()
+            );
             let proof: Vec<String> = tree.proof(i).unwrap().iter().map(hex32).collect();
-            let want: Vec<String> = case["proofs"][i].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
+            let want: Vec<String> = case["proofs"][i]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap().to_string())
+                .collect();
             assert_eq!(proof, want, "proof {i} of {}", claims.len());
-            assert!(oz::verify(&tree.root(), addr, *amount, &tree.proof(i).unwrap()));
+            assert!(oz::verify(
+                &tree.root(),
+                addr,
+                *amount,
+                &tree.proof(i).unwrap()
+            ));
             assert_eq!(tree.index_of(addr), Some(i));
         }
     }
@@ -52,7 +75,10 @@ fn oz_rejects_bad_input_and_forged_claims() {
     assert!(oz::verify(&tree.root(), &[2; 20], 6, &p));
     assert!(!oz::verify(&tree.root(), &[2; 20], 7, &p));
     assert!(!oz::verify(&tree.root(), &[3; 20], 6, &p));
-    assert_eq!(tree.proof(3), Err(Error::IndexOutOfRange { index: 3, len: 3 }));
+    assert_eq!(
+        tree.proof(3),
+        Err(Error::IndexOutOfRange { index: 3, len: 3 })
+    );
     // an inner node cannot be claimed as a leaf: its two children are not an abi-encoded claim
     // whose double hash is the node (that would need a keccak collision)
     let nodes = tree.nodes();
@@ -66,28 +92,47 @@ fn oz_rejects_bad_input_and_forged_claims() {
 fn cw20_published_vectors() {
     let root = "b45c1ea28b26adb13e412933c9e055b01fdf7585304b00cd8f1cb220aa6c5e88";
     let accounts: [(&str, u128, &[&str]); 4] = [
-        ("wasm1k9hwzxs889jpvd7env8z49gad3a3633vg350tq", 100, &[
-            "a714186eaedddde26b08b9afda38cf62fdf88d68e3aa0d5a4b55033487fe14a1",
-            "fb57090a813128eeb953a4210dd64ee73d2632b8158231effe2f0a18b2d3b5dd",
-            "c30992d264c74c58b636a31098c6c27a5fc08b3f61b7eafe2a33dcb445822343",
-        ]),
-        ("wasm1uy9ucvgerneekxpnfwyfnpxvlsx5dzdpf0mzjd", 1010, &[
-            "d496b14f0a6207db1c9a1be70d5f3684d3c76f27c0bc75ee979f3e2a71a97ed0",
-            "e3746c7f0e1d1f60708f9e5facaaee77424a8c5f6527f1813f60e8c3755d3b5d",
-            "c30992d264c74c58b636a31098c6c27a5fc08b3f61b7eafe2a33dcb445822343",
-        ]),
-        ("wasm1a4x6au55s0fusctyj2ulrxvfpmjcxa92k7ze2v", 10220, &[
-            "b69c5239d434753af2f6c3eab47f4e78c436f862f14e6989be5c9027c2b6dfe2",
-            "e3746c7f0e1d1f60708f9e5facaaee77424a8c5f6527f1813f60e8c3755d3b5d",
-            "c30992d264c74c58b636a31098c6c27a5fc08b3f61b7eafe2a33dcb445822343",
-        ]),
-        ("wasm1ylna88nach9sn5n7qe7u5l6lh7dmt6lp2y63xx", 10333, &[
-            "f89c4ec6a98e26fb5690e50e16e189f9942f0576a5ba711ed75fe01140ddb2af",
-            "374f1a32b0a5d5dab16f8fbed8c248e183448732f897002375e0d4ca6e13ad73",
-        ]),
+        (
+            "wasm1k9hwzxs889jpvd7env8z49gad3a3633vg350tq",
+            100,
+            &[
+                "a714186eaedddde26b08b9afda38cf62fdf88d68e3aa0d5a4b55033487fe14a1",
+                "fb57090a813128eeb953a4210dd64ee73d2632b8158231effe2f0a18b2d3b5dd",
+                "c30992d264c74c58b636a31098c6c27a5fc08b3f61b7eafe2a33dcb445822343",
+            ],
+        ),
+        (
+            "wasm1uy9ucvgerneekxpnfwyfnpxvlsx5dzdpf0mzjd",
+            1010,
+            &[
+                "d496b14f0a6207db1c9a1be70d5f3684d3c76f27c0bc75ee979f3e2a71a97ed0",
+                "e3746c7f0e1d1f60708f9e5facaaee77424a8c5f6527f1813f60e8c3755d3b5d",
+                "c30992d264c74c58b636a31098c6c27a5fc08b3f61b7eafe2a33dcb445822343",
+            ],
+        ),
+        (
+            "wasm1a4x6au55s0fusctyj2ulrxvfpmjcxa92k7ze2v",
+            10220,
+            &[
+                "b69c5239d434753af2f6c3eab47f4e78c436f862f14e6989be5c9027c2b6dfe2",
+                "e3746c7f0e1d1f60708f9e5facaaee77424a8c5f6527f1813f60e8c3755d3b5d",
+                "c30992d264c74c58b636a31098c6c27a5fc08b3f61b7eafe2a33dcb445822343",
+            ],
+        ),
+        (
+            "wasm1ylna88nach9sn5n7qe7u5l6lh7dmt6lp2y63xx",
+            10333,
+            &[
+                "f89c4ec6a98e26fb5690e50e16e189f9942f0576a5ba711ed75fe01140ddb2af",
+                "374f1a32b0a5d5dab16f8fbed8c248e183448732f897002375e0d4ca6e13ad73",
+            ],
+        ),
     ];
     for (addr, amount, proof) in accounts {
-        assert!(cw20::verify_hex(root, addr, amount, proof).unwrap(), "{addr}");
+        assert!(
+            cw20::verify_hex(root, addr, amount, proof).unwrap(),
+            "{addr}"
+        );
         assert!(!cw20::verify_hex(root, addr, amount + 1, proof).unwrap());
     }
     // stage 2 vector
@@ -106,19 +151,28 @@ fn cw20_published_vectors() {
 
     // Rebuild the stage-1 tree: the four known leaves plus the two leaves that appear only as
     // first proof elements (a714…, f89c…) of accounts whose sibling is not in the vector.
-    let mut leaves: Vec<[u8; 32]> = accounts.iter().map(|(a, v, _)| cw20::leaf_hash(a, *v)).collect();
+    let mut leaves: Vec<[u8; 32]> = accounts
+        .iter()
+        .map(|(a, v, _)| cw20::leaf_hash(a, *v))
+        .collect();
     leaves.push(cw20::parse_hash(accounts[0].2[0]).unwrap());
     leaves.push(cw20::parse_hash(accounts[3].2[0]).unwrap());
     let tree = cw20::Cw20MerkleTree::from_leaf_hashes(leaves).unwrap();
     assert_eq!(tree.root_hex(), root);
     for (i, (_, _, proof)) in accounts.iter().enumerate() {
-        assert_eq!(tree.proof_hex(i).unwrap(), proof.iter().map(|p| p.to_string()).collect::<Vec<_>>(), "account {i}");
+        assert_eq!(
+            tree.proof_hex(i).unwrap(),
+            proof.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "account {i}"
+        );
     }
 }
 
 #[test]
 fn cw20_tree_roundtrip_and_duplicates() {
-    let claims: Vec<(String, u128)> = (0..23).map(|i| (format!("wasm1account{i:03}"), 1000 + i as u128)).collect();
+    let claims: Vec<(String, u128)> = (0..23)
+        .map(|i| (format!("wasm1account{i:03}"), 1000 + i as u128))
+        .collect();
     let tree = cw20::Cw20MerkleTree::new(claims.clone()).unwrap();
     for (i, (a, v)) in claims.iter().enumerate() {
         assert!(cw20::verify_hex(&tree.root_hex(), a, *v, &tree.proof_hex(i).unwrap()).unwrap());
@@ -126,9 +180,15 @@ fn cw20_tree_roundtrip_and_duplicates() {
     }
     let mut dup = claims.clone();
     dup.push(("wasm1account005".into(), 1));
-    assert!(matches!(cw20::Cw20MerkleTree::new(dup), Err(Error::DuplicateEntry { .. })));
+    assert!(matches!(
+        cw20::Cw20MerkleTree::new(dup),
+        Err(Error::DuplicateEntry { .. })
+    ));
     assert_eq!(cw20::Cw20MerkleTree::new(vec![]), Err(Error::EmptyTree));
-    assert_eq!(cw20::verify_hex("zz", "a", 1, &["00"]), Err(Error::InvalidHex));
+    assert_eq!(
+        cw20::verify_hex("zz", "a", 1, &["00"]),
+        Err(Error::InvalidHex)
+    );
     // a single-leaf tree's root is the leaf and the proof is empty
     let one = cw20::Cw20MerkleTree::new(vec![("wasm1x".into(), 5)]).unwrap();
     assert_eq!(one.root(), cw20::leaf_hash("wasm1x", 5));
@@ -137,7 +197,9 @@ fn cw20_tree_roundtrip_and_duplicates() {
 
 #[test]
 fn sdk_tree_is_domain_separated() {
-    let claims: Vec<(Vec<u8>, u128)> = (0..13u8).map(|i| (vec![i; 1 + i as usize], 7 * u128::from(i))).collect();
+    let claims: Vec<(Vec<u8>, u128)> = (0..13u8)
+        .map(|i| (vec![i; 1 + i as usize], 7 * u128::from(i)))
+        .collect();
     let tree = sdk::SdkMerkleTree::new(claims.clone()).unwrap();
     for (i, (a, v)) in claims.iter().enumerate() {
         let p = tree.proof(i).unwrap();
@@ -154,11 +216,22 @@ fn sdk_tree_is_domain_separated() {
     assert_ne!(inner, sdk::leaf_hash(&[l[0], l[1]].concat(), 0).unwrap());
     assert!(!l.contains(&inner));
     // the RFC 6962 shape: for 3 leaves, root = H(H(l0, l1), l2)
-    let t3 = sdk::SdkMerkleTree::new(vec![(b"a".to_vec(), 1), (b"b".to_vec(), 2), (b"c".to_vec(), 3)]).unwrap();
+    let t3 = sdk::SdkMerkleTree::new(vec![
+        (b"a".to_vec(), 1),
+        (b"b".to_vec(), 2),
+        (b"c".to_vec(), 3),
+    ])
+    .unwrap();
     let l = t3.leaves();
-    assert_eq!(t3.root(), sdk::node_hash(&sdk::node_hash(&l[0], &l[1]), &l[2]));
+    assert_eq!(
+        t3.root(),
+        sdk::node_hash(&sdk::node_hash(&l[0], &l[1]), &l[2])
+    );
     // duplicates, empty and oversized accounts are rejected
-    assert!(matches!(sdk::SdkMerkleTree::new(vec![(b"a".to_vec(), 1), (b"a".to_vec(), 2)]), Err(Error::DuplicateEntry { .. })));
+    assert!(matches!(
+        sdk::SdkMerkleTree::new(vec![(b"a".to_vec(), 1), (b"a".to_vec(), 2)]),
+        Err(Error::DuplicateEntry { .. })
+    ));
     assert_eq!(sdk::SdkMerkleTree::new(vec![]), Err(Error::EmptyTree));
     assert!(sdk::SdkMerkleTree::new(vec![(vec![0; 70_000], 1)]).is_err());
 }
@@ -199,10 +272,19 @@ proptest! {
 #[test]
 fn cumulative_ledger_feeds_a_claim_tree() {
     let mut ledger = CumulativeLedger::new();
-    ledger.apply(1, [([1u8; 20], 10u128), ([2u8; 20], 20)]).unwrap();
-    ledger.apply(2, [([1u8; 20], 5u128), ([3u8; 20], 1)]).unwrap();
+    ledger
+        .apply(1, [([1u8; 20], 10u128), ([2u8; 20], 20)])
+        .unwrap();
+    ledger
+        .apply(2, [([1u8; 20], 5u128), ([3u8; 20], 1)])
+        .unwrap();
     let tree = oz::OzMerkleTree::new(ledger.claims()).unwrap();
     let i = tree.index_of(&[1u8; 20]).unwrap();
     assert_eq!(tree.claim(i), Some(([1u8; 20], 15)));
-    assert!(oz::verify(&tree.root(), &[1u8; 20], 15, &tree.proof(i).unwrap()));
+    assert!(oz::verify(
+        &tree.root(),
+        &[1u8; 20],
+        15,
+        &tree.proof(i).unwrap()
+    ));
 }

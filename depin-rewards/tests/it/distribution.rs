@@ -8,14 +8,25 @@ fn shares_strategy() -> impl Strategy<Value = Vec<(u32, u128)>> {
     // unique ids, share sizes from tiny to 18-decimal fixed point and huge
     prop::collection::btree_map(
         any::<u32>(),
-        prop_oneof![0u128..10, 0u128..1_000_000, 0u128..(3 * 10u128.pow(18)), any::<u64>().prop_map(u128::from), 0u128..(1u128 << 100)],
+        prop_oneof![
+            0u128..10,
+            0u128..1_000_000,
+            0u128..(3 * 10u128.pow(18)),
+            any::<u64>().prop_map(u128::from),
+            0u128..(1u128 << 100)
+        ],
         1..60,
     )
     .prop_map(|m| m.into_iter().collect())
 }
 
 fn pool_strategy() -> impl Strategy<Value = u128> {
-    prop_oneof![0u128..100, 0u128..10u128.pow(12), 0u128..10u128.pow(30), any::<u128>()]
+    prop_oneof![
+        0u128..100,
+        0u128..10u128.pow(12),
+        0u128..10u128.pow(30),
+        any::<u128>()
+    ]
 }
 
 fn sum(d: &Distribution<u32>) -> u128 {
@@ -116,20 +127,44 @@ proptest! {
 #[test]
 fn explicit_errors() {
     let empty: Shares<u32> = Shares::new(vec![]).unwrap();
-    assert_eq!(distribute(&empty, 100, Mode::LargestRemainder), Err(Error::EmptyEpoch));
+    assert_eq!(
+        distribute(&empty, 100, Mode::LargestRemainder),
+        Err(Error::EmptyEpoch)
+    );
     assert_eq!(distribute(&empty, 100, Mode::Floor), Err(Error::EmptyEpoch));
     let zeros = Shares::new(vec![(1u32, 0), (2, 0)]).unwrap();
-    assert_eq!(distribute(&zeros, 100, Mode::LargestRemainder), Err(Error::ZeroTotalShares));
-    assert_eq!(distribute(&zeros, 100, Mode::Floor), Err(Error::ZeroTotalShares));
-    assert_eq!(Shares::new(vec![(1u32, 5), (2, 1), (1, 5)]), Err(Error::DuplicateEntry { index: 1 }));
-    assert_eq!(Shares::from_sorted(vec![(1u32, 5), (1, 5)]), Err(Error::DuplicateEntry { index: 1 }));
-    assert_eq!(Shares::from_sorted(vec![(2u32, 5), (1, 5)]), Err(Error::NotSorted { index: 1 }));
-    assert_eq!(Shares::new(vec![(1u32, u128::MAX), (2, 1)]), Err(Error::Overflow("total shares")));
+    assert_eq!(
+        distribute(&zeros, 100, Mode::LargestRemainder),
+        Err(Error::ZeroTotalShares)
+    );
+    assert_eq!(
+        distribute(&zeros, 100, Mode::Floor),
+        Err(Error::ZeroTotalShares)
+    );
+    assert_eq!(
+        Shares::new(vec![(1u32, 5), (2, 1), (1, 5)]),
+        Err(Error::DuplicateEntry { index: 1 })
+    );
+    assert_eq!(
+        Shares::from_sorted(vec![(1u32, 5), (1, 5)]),
+        Err(Error::DuplicateEntry { index: 1 })
+    );
+    assert_eq!(
+        Shares::from_sorted(vec![(2u32, 5), (1, 5)]),
+        Err(Error::NotSorted { index: 1 })
+    );
+    assert_eq!(
+        Shares::new(vec![(1u32, u128::MAX), (2, 1)]),
+        Err(Error::Overflow("total shares"))
+    );
     // explicit opt-in to summing repeated ids
     let summed = Shares::summed(vec![(1u32, 5), (2, 1), (1, 5)]).unwrap();
     assert_eq!(summed.get(&1), Some(10));
     assert_eq!(summed.total(), 11);
-    assert_eq!(Shares::summed(vec![(1u32, u128::MAX), (1, 1)]), Err(Error::Overflow("summed shares")));
+    assert_eq!(
+        Shares::summed(vec![(1u32, u128::MAX), (1, 1)]),
+        Err(Error::Overflow("summed shares"))
+    );
 }
 
 #[test]
@@ -158,7 +193,12 @@ fn ties_broken_by_smaller_id() {
 fn one_million_devices_sum_exactly() {
     // the benchmark's workload, checked once for exactness
     let entries: Vec<(u64, u128)> = (0..1_000_000u64)
-        .map(|i| (i, u128::from(i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 4) * 1_000))
+        .map(|i| {
+            (
+                i,
+                u128::from(i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 4) * 1_000,
+            )
+        })
         .collect();
     let shares = Shares::from_sorted(entries).unwrap();
     let pool = 88_797_814_207_650_273_224u128;
@@ -166,6 +206,9 @@ fn one_million_devices_sum_exactly() {
     assert_eq!(d.payouts().iter().map(|p| p.amount).sum::<u128>(), pool);
     assert!(d.extra_units() > 0);
     let f = distribute(&shares, pool, Mode::Floor).unwrap();
-    assert_eq!(f.payouts().iter().map(|p| p.amount).sum::<u128>() + f.unallocated(), pool);
+    assert_eq!(
+        f.payouts().iter().map(|p| p.amount).sum::<u128>() + f.unallocated(),
+        pool
+    );
     assert_eq!(f.unallocated(), d.extra_units());
 }

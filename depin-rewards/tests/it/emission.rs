@@ -1,6 +1,8 @@
 //! Emission schedules.
 
-use depin_rewards::emission::{Constant, EmissionSchedule, GeometricDecay, PiecewiseTable, StepHalving, SupplyCap};
+use depin_rewards::emission::{
+    Constant, EmissionSchedule, GeometricDecay, PiecewiseTable, StepHalving, SupplyCap,
+};
 use depin_rewards::Error;
 use proptest::prelude::*;
 
@@ -21,7 +23,11 @@ fn closed_form_cumulatives_match_the_sum() {
     ];
     for s in &schedules {
         for epochs in [0u64, 1, 2, 3, 4, 6, 7, 10, 11, 12, 40, 200] {
-            assert_eq!(s.cumulative(epochs).unwrap(), naive_cumulative(s.as_ref(), epochs), "epochs {epochs}");
+            assert_eq!(
+                s.cumulative(epochs).unwrap(),
+                naive_cumulative(s.as_ref(), epochs),
+                "epochs {epochs}"
+            );
         }
     }
 }
@@ -39,19 +45,31 @@ fn geometric_decay_is_exact_not_stepwise() {
         diverged |= stepwise != exact;
         stepwise = stepwise * 17 / 20;
     }
-    assert!(diverged, "the test should exercise a case where step-wise flooring differs");
+    assert!(
+        diverged,
+        "the test should exercise a case where step-wise flooring differs"
+    );
 }
 
 #[test]
 fn invalid_parameters() {
     assert!(StepHalving::new(1, 0).is_err());
-    assert_eq!(GeometricDecay::new(1, 21, 20, 1), Err(Error::InvalidParameter("decay ratio above one")));
+    assert_eq!(
+        GeometricDecay::new(1, 21, 20, 1),
+        Err(Error::InvalidParameter("decay ratio above one"))
+    );
     assert!(GeometricDecay::new(1, 1, 0, 1).is_err());
     assert!(GeometricDecay::new(1, 1, 2, 0).is_err());
     assert!(PiecewiseTable::new(vec![(1, 5)]).is_err());
-    assert_eq!(PiecewiseTable::new(vec![(0, 5), (3, 1), (3, 2)]), Err(Error::NotSorted { index: 2 }));
+    assert_eq!(
+        PiecewiseTable::new(vec![(0, 5), (3, 1), (3, 2)]),
+        Err(Error::NotSorted { index: 2 })
+    );
     assert!(PiecewiseTable::new(vec![]).is_err());
-    assert_eq!(Constant::new(u128::MAX).cumulative(2), Err(Error::Overflow("cumulative emission")));
+    assert_eq!(
+        Constant::new(u128::MAX).cumulative(2),
+        Err(Error::Overflow("cumulative emission"))
+    );
 }
 
 #[test]
@@ -69,7 +87,13 @@ fn supply_cap_cuts_the_crossing_epoch_and_survives_overflow() {
 fn far_epochs_are_cheap_and_zero() {
     let dimo = GeometricDecay::dimo_weekly();
     assert_eq!(dimo.emission(u64::MAX).unwrap(), 0);
-    assert_eq!(StepHalving::new(u128::MAX, 1).unwrap().emission(u64::MAX).unwrap(), 0);
+    assert_eq!(
+        StepHalving::new(u128::MAX, 1)
+            .unwrap()
+            .emission(u64::MAX)
+            .unwrap(),
+        0
+    );
     // cumulative stops at the first zero step
     let total = dimo.cumulative(u64::MAX).unwrap();
     assert_eq!(total, dimo.cumulative(52 * 400).unwrap());

@@ -27,7 +27,10 @@ fn golden_distribution() {
             .map(|e| (e[0].as_str().unwrap().to_string(), u(&e[1])))
             .collect();
         let shares = Shares::new(entries).unwrap();
-        for (mode, key) in [(Mode::LargestRemainder, "largest_remainder"), (Mode::Floor, "floor")] {
+        for (mode, key) in [
+            (Mode::LargestRemainder, "largest_remainder"),
+            (Mode::Floor, "floor"),
+        ] {
             let d = distribute(&shares, pool, mode).unwrap();
             let expected = &case[key];
             let want: Vec<(String, u128)> = expected["payouts"]
@@ -36,7 +39,11 @@ fn golden_distribution() {
                 .iter()
                 .map(|e| (e[0].as_str().unwrap().to_string(), u(&e[1])))
                 .collect();
-            let got: Vec<(String, u128)> = d.payouts().iter().map(|p| (p.id.clone(), p.amount)).collect();
+            let got: Vec<(String, u128)> = d
+                .payouts()
+                .iter()
+                .map(|p| (p.id.clone(), p.amount))
+                .collect();
             assert_eq!(got, want, "{name} {key}");
             assert_eq!(d.unallocated(), u(&expected["unallocated"]), "{name} {key}");
             match (&expected["cutoff"], d.cutoff()) {
@@ -76,8 +83,16 @@ fn golden_hip15_reward_units() {
     let g = read_golden("hip15.json");
     for c in g["cases"].as_array().unwrap() {
         let n = u32::try_from(c["witnesses"].as_u64().unwrap()).unwrap();
-        assert_eq!(hip15::beaconer_reward_units(n).to_string(), c["beaconer"].as_str().unwrap(), "beaconer n={n}");
-        assert_eq!(hip15::witness_reward_units(n).to_string(), c["witness"].as_str().unwrap(), "witness n={n}");
+        assert_eq!(
+            hip15::beaconer_reward_units(n).to_string(),
+            c["beaconer"].as_str().unwrap(),
+            "beaconer n={n}"
+        );
+        assert_eq!(
+            hip15::witness_reward_units(n).to_string(),
+            c["witness"].as_str().unwrap(),
+            "witness n={n}"
+        );
     }
 }
 
@@ -85,12 +100,26 @@ fn golden_hip15_reward_units() {
 fn hip15_matches_heliums_own_table() {
     // expected values of helium/oracles iot_verifier runner.rs `reward_unit_calculations`
     // (n = 1..=15 witnesses), in units of 10^-4
-    let witness = [10000, 10000, 10000, 10000, 7600, 6067, 5017, 4262, 3697, 3262, 2918, 2640, 2411, 2220, 2057];
-    let beacon = [2500, 5000, 7500, 10000, 12000, 13600, 14880, 15904, 16723, 17379, 17903, 18322, 18658, 18926, 19141];
+    let witness = [
+        10000, 10000, 10000, 10000, 7600, 6067, 5017, 4262, 3697, 3262, 2918, 2640, 2411, 2220,
+        2057,
+    ];
+    let beacon = [
+        2500, 5000, 7500, 10000, 12000, 13600, 14880, 15904, 16723, 17379, 17903, 18322, 18658,
+        18926, 19141,
+    ];
     for n in 1..=15u32 {
         let i = (n - 1) as usize;
-        assert_eq!(hip15::witness_reward_units(n).raw(), witness[i] * 10u128.pow(14), "witness n={n}");
-        assert_eq!(hip15::beaconer_reward_units(n).raw(), beacon[i] * 10u128.pow(14), "beacon n={n}");
+        assert_eq!(
+            hip15::witness_reward_units(n).raw(),
+            witness[i] * 10u128.pow(14),
+            "witness n={n}"
+        );
+        assert_eq!(
+            hip15::beaconer_reward_units(n).raw(),
+            beacon[i] * 10u128.pow(14),
+            "beacon n={n}"
+        );
     }
     assert_eq!(hip15::witness_reward_units(0).raw(), 0);
     assert_eq!(hip15::beaconer_reward_units(0).raw(), 0);

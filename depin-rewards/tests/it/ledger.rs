@@ -39,15 +39,29 @@ fn replay_overflow_and_claimable() {
     let mut l = CumulativeLedger::new();
     l.apply(5, [("a", 10u128), ("b", 5), ("a", 1)]).unwrap();
     assert_eq!(l.total(&"a"), 11);
-    assert_eq!(l.apply(5, [("a", 1)]), Err(Error::EpochNotIncreasing { epoch: 5, last: 5 }));
-    assert_eq!(l.apply(4, [("a", 1)]), Err(Error::EpochNotIncreasing { epoch: 4, last: 5 }));
+    assert_eq!(
+        l.apply(5, [("a", 1)]),
+        Err(Error::EpochNotIncreasing { epoch: 5, last: 5 })
+    );
+    assert_eq!(
+        l.apply(4, [("a", 1)]),
+        Err(Error::EpochNotIncreasing { epoch: 4, last: 5 })
+    );
     let snapshot = l.clone();
-    assert_eq!(l.apply(6, [("b", 1), ("a", u128::MAX)]), Err(Error::Overflow("ledger")));
+    assert_eq!(
+        l.apply(6, [("b", 1), ("a", u128::MAX)]),
+        Err(Error::Overflow("ledger"))
+    );
     assert_eq!(l, snapshot, "failed update is atomic");
     assert_eq!(l.last_epoch(), Some(5));
     assert_eq!(l.claimable(&"a", 4), 7);
     assert_eq!(l.claimable(&"a", 40), 0);
     assert_eq!(l.claimable(&"zz", 0), 0);
     let json = serde_json::to_string(&l).unwrap();
-    assert_eq!(serde_json::from_str::<CumulativeLedger<String>>(&json).unwrap().total(&"a".to_string()), 11);
+    assert_eq!(
+        serde_json::from_str::<CumulativeLedger<String>>(&json)
+            .unwrap()
+            .total(&"a".to_string()),
+        11
+    );
 }

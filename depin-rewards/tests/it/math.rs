@@ -40,22 +40,23 @@ fn mul(a: &[u64], b: &[u64]) -> Vec<u64> {
 fn cmp(a: &[u64], b: &[u64]) -> std::cmp::Ordering {
     let la = a.iter().rposition(|&x| x != 0).map_or(0, |p| p + 1);
     let lb = b.iter().rposition(|&x| x != 0).map_or(0, |p| p + 1);
-    la.cmp(&lb).then_with(|| a[..la].iter().rev().cmp(b[..lb].iter().rev()))
+    la.cmp(&lb)
+        .then_with(|| a[..la].iter().rev().cmp(b[..lb].iter().rev()))
 }
 
 fn sub(a: &[u64], b: &[u64]) -> Vec<u64> {
     let mut out = a.to_vec();
     let mut borrow = 0i64;
-    for i in 0..out.len() {
+    for (i, limb) in out.iter_mut().enumerate() {
         let bi = *b.get(i).unwrap_or(&0) as i64;
-        let mut t = out[i] as i64 - bi - borrow;
+        let mut t = *limb as i64 - bi - borrow;
         if t < 0 {
             t += 1 << 32;
             borrow = 1;
         } else {
             borrow = 0;
         }
-        out[i] = t as u64;
+        *limb = t as u64;
     }
     assert_eq!(borrow, 0);
     while out.last() == Some(&0) {
@@ -70,7 +71,11 @@ fn check_div(a: u128, b: u128, d: u128, q: u128, r: u128) {
     let lhs = mul(&to_limbs(a), &to_limbs(b));
     let qd = mul(&to_limbs(q), &to_limbs(d));
     let diff = sub(&lhs, &qd);
-    assert_eq!(cmp(&diff, &to_limbs(r)), std::cmp::Ordering::Equal, "a={a} b={b} d={d}");
+    assert_eq!(
+        cmp(&diff, &to_limbs(r)),
+        std::cmp::Ordering::Equal,
+        "a={a} b={b} d={d}"
+    );
 }
 
 fn wide() -> impl Strategy<Value = u128> {
@@ -158,9 +163,26 @@ proptest! {
 
 #[test]
 fn divisor_edge_cases() {
-    for d in [1u128, 2, 3, u64::MAX as u128, 1 << 64, (1 << 64) + 1, 1 << 127, (1 << 127) + 1, u128::MAX - 1, u128::MAX] {
+    for d in [
+        1u128,
+        2,
+        3,
+        u64::MAX as u128,
+        1 << 64,
+        (1 << 64) + 1,
+        1 << 127,
+        (1 << 127) + 1,
+        u128::MAX - 1,
+        u128::MAX,
+    ] {
         let div = Divisor::new(d).unwrap();
-        for (a, b) in [(u128::MAX, 1), (u128::MAX, u128::MAX), (d - 1, d - 1), (d, u128::MAX), (12345, 67890)] {
+        for (a, b) in [
+            (u128::MAX, 1),
+            (u128::MAX, u128::MAX),
+            (d - 1, d - 1),
+            (d, u128::MAX),
+            (12345, 67890),
+        ] {
             match (div.mul_div_rem(a, b), mul_div_rem(a, b, d)) {
                 (Ok(x), Ok(y)) => {
                     assert_eq!(x, y, "a={a} b={b} d={d}");
@@ -182,9 +204,18 @@ fn rounding_named_examples() {
     assert_eq!(div_round(5, 2, Rounding::HalfUp).unwrap(), 3);
     assert_eq!(div_round(5, 2, Rounding::Floor).unwrap(), 2);
     assert_eq!(div_round(5, 2, Rounding::Ceil).unwrap(), 3);
-    assert_eq!(div_round(1, 0, Rounding::Floor), Err(Error::DivisionByZero("div_round")));
-    assert_eq!(mul_div(u128::MAX, u128::MAX, u128::MAX, Rounding::Floor).unwrap(), u128::MAX);
-    assert_eq!(mul_div(u128::MAX, 2, 1, Rounding::Floor), Err(Error::Overflow("mul_div")));
+    assert_eq!(
+        div_round(1, 0, Rounding::Floor),
+        Err(Error::DivisionByZero("div_round"))
+    );
+    assert_eq!(
+        mul_div(u128::MAX, u128::MAX, u128::MAX, Rounding::Floor).unwrap(),
+        u128::MAX
+    );
+    assert_eq!(
+        mul_div(u128::MAX, 2, 1, Rounding::Floor),
+        Err(Error::Overflow("mul_div"))
+    );
     assert_eq!(mul_div(u128::MAX, 1, 1, Rounding::Ceil).unwrap(), u128::MAX);
 }
 
@@ -215,17 +246,48 @@ fn fixed_examples() {
     assert_eq!(x.mul(three, Rounding::Floor).unwrap().to_string(), "0.3");
     let third = Fixed::ONE.div(three, Rounding::Floor).unwrap();
     assert_eq!(third.to_string(), "0.333333333333333333");
-    assert_eq!(Fixed::ONE.div(three, Rounding::Ceil).unwrap().to_string(), "0.333333333333333334");
-    assert_eq!(third.round_to(4, Rounding::HalfEven).unwrap().to_string(), "0.3333");
-    assert_eq!("0.00005".parse::<Fixed>().unwrap().round_to(4, Rounding::HalfEven).unwrap().to_string(), "0");
-    assert_eq!("0.00015".parse::<Fixed>().unwrap().round_to(4, Rounding::HalfEven).unwrap().to_string(), "0.0002");
+    assert_eq!(
+        Fixed::ONE.div(three, Rounding::Ceil).unwrap().to_string(),
+        "0.333333333333333334"
+    );
+    assert_eq!(
+        third.round_to(4, Rounding::HalfEven).unwrap().to_string(),
+        "0.3333"
+    );
+    assert_eq!(
+        "0.00005"
+            .parse::<Fixed>()
+            .unwrap()
+            .round_to(4, Rounding::HalfEven)
+            .unwrap()
+            .to_string(),
+        "0"
+    );
+    assert_eq!(
+        "0.00015"
+            .parse::<Fixed>()
+            .unwrap()
+            .round_to(4, Rounding::HalfEven)
+            .unwrap()
+            .to_string(),
+        "0.0002"
+    );
     assert_eq!(Fixed::from_units(7600, 4).unwrap().to_string(), "0.76");
     assert!(Fixed::from_units(1, 19).is_err());
-    assert_eq!(Fixed::ONE.div(Fixed::ZERO, Rounding::Floor), Err(Error::DivisionByZero("mul_div")));
-    assert_eq!(Fixed::from_int(u128::MAX), Err(Error::Overflow("Fixed::from_int")));
+    assert_eq!(
+        Fixed::ONE.div(Fixed::ZERO, Rounding::Floor),
+        Err(Error::DivisionByZero("mul_div"))
+    );
+    assert_eq!(
+        Fixed::from_int(u128::MAX),
+        Err(Error::Overflow("Fixed::from_int"))
+    );
     assert_eq!(three.apply_to(7, Rounding::Floor).unwrap(), 21);
     // human-readable formats carry the exact decimal, binary formats the raw value
-    assert_eq!(serde_json::to_string(&third).unwrap(), "\"0.333333333333333333\"");
+    assert_eq!(
+        serde_json::to_string(&third).unwrap(),
+        "\"0.333333333333333333\""
+    );
     let bytes = postcard::to_allocvec(&third).unwrap();
     assert_eq!(postcard::from_bytes::<u128>(&bytes).unwrap(), third.raw());
     assert_eq!(postcard::from_bytes::<Fixed>(&bytes).unwrap(), third);

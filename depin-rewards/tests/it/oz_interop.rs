@@ -77,7 +77,11 @@ fn oz_root_and_every_proof_match_the_npm_package() {
             .collect();
         let js = run_node(&serde_json::json!({ "values": values }));
         let tree = OzMerkleTree::new(claims.clone()).unwrap();
-        assert_eq!(hex32(&tree.root()), js["root"].as_str().unwrap(), "root, n = {n}");
+        assert_eq!(
+            hex32(&tree.root()),
+            js["root"].as_str().unwrap(),
+            "root, n = {n}"
+        );
         for (i, (a, v)) in claims.iter().enumerate() {
             let proof: Vec<String> = tree.proof(i).unwrap().iter().map(hex32).collect();
             let want: Vec<String> = js["proofs"][i]
@@ -87,7 +91,11 @@ fn oz_root_and_every_proof_match_the_npm_package() {
                 .map(|p| p.as_str().unwrap().to_string())
                 .collect();
             assert_eq!(proof, want, "proof {i}, n = {n}");
-            assert_eq!(hex32(&oz::leaf_hash(a, *v)), js["leaves"][i].as_str().unwrap(), "leaf {i}");
+            assert_eq!(
+                hex32(&oz::leaf_hash(a, *v)),
+                js["leaves"][i].as_str().unwrap(),
+                "leaf {i}"
+            );
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Ready policies against the vectors of the code they follow.
 
-use depin_rewards::policy::hex_density::{scale_from_steps, DensityConfig, DensityStep, HexDensityMap};
+use depin_rewards::policy::hex_density::{
+    scale_from_steps, DensityConfig, DensityStep, HexDensityMap,
+};
 use depin_rewards::policy::location::LocationTrustPolicy;
 use depin_rewards::policy::speedtest::{mbps, SpeedTestPolicy, SpeedTestSample, SpeedTier};
 use depin_rewards::policy::uptime::UptimePolicy;
@@ -11,27 +13,74 @@ use depin_rewards::{Error, Fixed};
 #[test]
 fn hex_density_matches_helium_vector() {
     let indexes: [u64; 36] = [
-        631210990515536895, 631210990515536895, 631210990515536895, 631210990515537919,
-        631210990515537919, 631210990515537919, 631210990515538431, 631210990515564031,
-        631210990515589631, 631210990515600383, 631210990515601919, 631210990515606527,
-        631210990515722239, 631210990515722239, 631210990515727359, 631210990515728895,
-        631210990515739647, 631210990515874303, 631210990515924479, 631210990516363775,
-        631210990515987455, 631210990516590079, 631210990516612607, 631210990516613631,
-        631210990516640767, 631210990516876799, 631210990516885503, 631210990516888063,
-        631210990516907007, 631210990516912639, 631210990516955647, 631210990516996607,
-        631210990517011455, 631210990517016575, 631210990517144063, 631210990517264895,
+        631210990515536895,
+        631210990515536895,
+        631210990515536895,
+        631210990515537919,
+        631210990515537919,
+        631210990515537919,
+        631210990515538431,
+        631210990515564031,
+        631210990515589631,
+        631210990515600383,
+        631210990515601919,
+        631210990515606527,
+        631210990515722239,
+        631210990515722239,
+        631210990515727359,
+        631210990515728895,
+        631210990515739647,
+        631210990515874303,
+        631210990515924479,
+        631210990516363775,
+        631210990515987455,
+        631210990516590079,
+        631210990516612607,
+        631210990516613631,
+        631210990516640767,
+        631210990516876799,
+        631210990516885503,
+        631210990516888063,
+        631210990516907007,
+        631210990516912639,
+        631210990516955647,
+        631210990516996607,
+        631210990517011455,
+        631210990517016575,
+        631210990517144063,
+        631210990517264895,
     ];
     let expected: [(u64, &str); 31] = [
-        (631210990515537919, "0.006"), (631210990516955647, "0.0417"), (631210990516885503, "0.0139"),
-        (631210990515601919, "0.0104"), (631210990516590079, "0.0556"), (631210990516888063, "0.0139"),
-        (631210990516640767, "0.0556"), (631210990516907007, "0.0208"), (631210990515874303, "0.0556"),
-        (631210990517011455, "0.0139"), (631210990516363775, "0.1667"), (631210990515589631, "0.0104"),
-        (631210990516996607, "0.0139"), (631210990515600383, "0.0104"), (631210990517016575, "0.0139"),
-        (631210990515606527, "0.0104"), (631210990515739647, "0.0083"), (631210990516613631, "0.0278"),
-        (631210990516876799, "0.0139"), (631210990515924479, "0.0556"), (631210990515538431, "0.006"),
-        (631210990515536895, "0.006"), (631210990517144063, "0.0833"), (631210990517264895, "0.0833"),
-        (631210990516612607, "0.0278"), (631210990515722239, "0.0083"), (631210990516912639, "0.0208"),
-        (631210990515727359, "0.0083"), (631210990515564031, "0.0417"), (631210990515728895, "0.0083"),
+        (631210990515537919, "0.006"),
+        (631210990516955647, "0.0417"),
+        (631210990516885503, "0.0139"),
+        (631210990515601919, "0.0104"),
+        (631210990516590079, "0.0556"),
+        (631210990516888063, "0.0139"),
+        (631210990516640767, "0.0556"),
+        (631210990516907007, "0.0208"),
+        (631210990515874303, "0.0556"),
+        (631210990517011455, "0.0139"),
+        (631210990516363775, "0.1667"),
+        (631210990515589631, "0.0104"),
+        (631210990516996607, "0.0139"),
+        (631210990515600383, "0.0104"),
+        (631210990517016575, "0.0139"),
+        (631210990515606527, "0.0104"),
+        (631210990515739647, "0.0083"),
+        (631210990516613631, "0.0278"),
+        (631210990516876799, "0.0139"),
+        (631210990515924479, "0.0556"),
+        (631210990515538431, "0.006"),
+        (631210990515536895, "0.006"),
+        (631210990517144063, "0.0833"),
+        (631210990517264895, "0.0833"),
+        (631210990516612607, "0.0278"),
+        (631210990515722239, "0.0083"),
+        (631210990516912639, "0.0208"),
+        (631210990515727359, "0.0083"),
+        (631210990515564031, "0.0417"),
+        (631210990515728895, "0.0083"),
         (631210990515987455, "0.0556"),
     ];
     let map = HexDensityMap::build(&indexes, &DensityConfig::HIP104).unwrap();
@@ -41,24 +90,44 @@ fn hex_density_matches_helium_vector() {
     // input order does not matter
     let mut reversed = indexes;
     reversed.reverse();
-    assert_eq!(HexDensityMap::build(&reversed, &DensityConfig::HIP104).unwrap(), map);
+    assert_eq!(
+        HexDensityMap::build(&reversed, &DensityConfig::HIP104).unwrap(),
+        map
+    );
     // the steps are the evidence: recomputing from them gives the same scale
     let steps = map.steps(631210990516363775).unwrap();
     assert_eq!(steps.len(), 7);
-    assert_eq!(scale_from_steps(&steps).unwrap(), map.scale(631210990516363775).unwrap());
+    assert_eq!(
+        scale_from_steps(&steps).unwrap(),
+        map.scale(631210990516363775).unwrap()
+    );
 }
 
 #[test]
 fn hex_density_errors() {
-    assert_eq!(HexDensityMap::build(&[0], &DensityConfig::HIP104), Err(Error::InvalidCell));
+    assert_eq!(
+        HexDensityMap::build(&[0], &DensityConfig::HIP104),
+        Err(Error::InvalidCell)
+    );
     // a resolution-8 cell is too coarse to count at resolution 11
-    assert_eq!(HexDensityMap::build(&[0x8828_30d3_41ff_fff], &DensityConfig::HIP104), Err(Error::InvalidCell));
+    assert_eq!(
+        HexDensityMap::build(&[0x0882_830d_341f_ffff], &DensityConfig::HIP104),
+        Err(Error::InvalidCell)
+    );
     let mut bad = DensityConfig::HIP104;
     bad.resolutions[0].max = 1;
     assert!(HexDensityMap::build(&[631210990515536895], &bad).is_err());
-    let s = DensityStep { resolution: 8, clipped: 2, unclipped: 1 };
+    let s = DensityStep {
+        resolution: 8,
+        clipped: 2,
+        unclipped: 1,
+    };
     assert!(scale_from_steps(&[s]).is_err());
-    let s = DensityStep { resolution: 8, clipped: 0, unclipped: 0 };
+    let s = DensityStep {
+        resolution: 8,
+        clipped: 0,
+        unclipped: 0,
+    };
     assert!(scale_from_steps(&[s]).is_err());
     assert_eq!(scale_from_steps(&[]).unwrap(), Fixed::ONE);
 }
@@ -77,7 +146,12 @@ fn hex_density_limit_rule() {
 }
 
 fn st(ts: u64, up: u64, down: u64, lat: u32) -> SpeedTestSample {
-    SpeedTestSample { timestamp: ts, upload_bps: mbps(up), download_bps: mbps(down), latency_ms: lat }
+    SpeedTestSample {
+        timestamp: ts,
+        upload_bps: mbps(up),
+        download_bps: mbps(down),
+        latency_ms: lat,
+    }
 }
 
 /// The tier cases of helium/oracles mobile_verifier speedtests_average.rs tests
@@ -86,7 +160,12 @@ fn st(ts: u64, up: u64, down: u64, lat: u32) -> SpeedTestSample {
 fn speed_tiers_match_helium_cases() {
     let p = SpeedTestPolicy::HELIUM_MOBILE;
     let end = 1_000_000;
-    let tier = |a: (u64, u64, u32), b: (u64, u64, u32)| p.tier(&[st(end - 10, a.0, a.1, a.2), st(end - 5, b.0, b.1, b.2)], end);
+    let tier = |a: (u64, u64, u32), b: (u64, u64, u32)| {
+        p.tier(
+            &[st(end - 10, a.0, a.1, a.2), st(end - 5, b.0, b.1, b.2)],
+            end,
+        )
+    };
     assert_eq!(tier((10, 100, 49), (10, 100, 50)), SpeedTier::Good);
     assert_eq!(tier((9, 100, 49), (10, 100, 50)), SpeedTier::Acceptable);
     assert_eq!(tier((10, 99, 49), (10, 100, 50)), SpeedTier::Acceptable);
@@ -126,7 +205,11 @@ fn speed_window_keeps_newest_six_within_48h() {
 fn uptime_threshold() {
     let p = UptimePolicy::HELIUM_MOBILE;
     let day = 20_000 * 86_400;
-    let hours = |n: u64| -> Vec<u64> { (0..n).flat_map(|h| [day + h * 3600, day + h * 3600 + 1800]).collect() };
+    let hours = |n: u64| -> Vec<u64> {
+        (0..n)
+            .flat_map(|h| [day + h * 3600, day + h * 3600 + 1800])
+            .collect()
+    };
     assert_eq!(p.buckets_seen(day, &hours(11)), 11);
     assert_eq!(p.multiplier(day, &hours(11)), Fixed::ZERO);
     assert_eq!(p.multiplier(day, &hours(12)), Fixed::ONE);
@@ -146,6 +229,9 @@ fn location_trust() {
     assert_eq!(p.score(400).to_string(), "0.25");
     assert_eq!(p.score(401), Fixed::ZERO);
     assert_eq!(p.multiplier(&[]).unwrap(), Fixed::ZERO);
-    assert_eq!(p.multiplier(&[350, 350, 350, 10]).unwrap().to_string(), "0.4375");
+    assert_eq!(
+        p.multiplier(&[350, 350, 350, 10]).unwrap().to_string(),
+        "0.4375"
+    );
     assert_eq!(p.multiplier(&[350, 10, 10]).unwrap().to_string(), "0.75");
 }

@@ -22,7 +22,12 @@ fn helium_iot_split_with_unused_data() {
 
     // data used 123,457 of 500,002: 376,545 moves 20/80 to beacons/witnesses
     let moved = pools
-        .redistribute_unused("data", 123_457, &PoolSplit::helium_iot_unused_data(), Mode::LargestRemainder)
+        .redistribute_unused(
+            "data",
+            123_457,
+            &PoolSplit::helium_iot_unused_data(),
+            Mode::LargestRemainder,
+        )
         .unwrap();
     assert_eq!(moved, 376_545);
     assert_eq!(pools.get("data"), Some(123_457));
@@ -35,7 +40,10 @@ fn helium_iot_split_with_unused_data() {
 fn floor_mode_reports_dust_as_unassigned() {
     let split = PoolSplit::new([("a", 3_333), ("b", 3_333), ("c", 3_334)]).unwrap();
     let pools = split.split(10, Mode::Floor).unwrap();
-    assert_eq!((pools.get("a"), pools.get("b"), pools.get("c")), (Some(3), Some(3), Some(3)));
+    assert_eq!(
+        (pools.get("a"), pools.get("b"), pools.get("c")),
+        (Some(3), Some(3), Some(3))
+    );
     assert_eq!(pools.unassigned(), 1);
     let pools = split.split(10, Mode::LargestRemainder).unwrap();
     assert_eq!(pools.get("c"), Some(4)); // .334 is the largest remainder
@@ -44,19 +52,36 @@ fn floor_mode_reports_dust_as_unassigned() {
 
 #[test]
 fn invalid_splits_and_moves() {
-    assert_eq!(PoolSplit::new([("a", 9_000), ("b", 1_001)]), Err(Error::InvalidParameter("basis points sum above 10000")));
-    assert_eq!(PoolSplit::new([("a", 1), ("a", 2)]), Err(Error::DuplicateEntry { index: 1 }));
+    assert_eq!(
+        PoolSplit::new([("a", 9_000), ("b", 1_001)]),
+        Err(Error::InvalidParameter("basis points sum above 10000"))
+    );
+    assert_eq!(
+        PoolSplit::new([("a", 1), ("a", 2)]),
+        Err(Error::DuplicateEntry { index: 1 })
+    );
     assert!(PoolSplit::new(Vec::<(&str, u16)>::new()).is_err());
-    let mut pools = PoolSplit::new([("a", 10_000)]).unwrap().split(100, Mode::Floor).unwrap();
+    let mut pools = PoolSplit::new([("a", 10_000)])
+        .unwrap()
+        .split(100, Mode::Floor)
+        .unwrap();
     let to = PoolSplit::new([("b", 10_000)]).unwrap();
-    assert_eq!(pools.redistribute("x", 1, &to, Mode::Floor), Err(Error::UnknownCategory));
+    assert_eq!(
+        pools.redistribute("x", 1, &to, Mode::Floor),
+        Err(Error::UnknownCategory)
+    );
     let before = pools.clone();
     assert!(pools.redistribute("a", 101, &to, Mode::Floor).is_err());
     assert_eq!(pools, before, "a failed move changes nothing");
     pools.redistribute("a", 40, &to, Mode::Floor).unwrap();
     assert_eq!((pools.get("a"), pools.get("b")), (Some(60), Some(40)));
     // used above the pool: nothing moves
-    assert_eq!(pools.redistribute_unused("a", 1_000, &to, Mode::Floor).unwrap(), 0);
+    assert_eq!(
+        pools
+            .redistribute_unused("a", 1_000, &to, Mode::Floor)
+            .unwrap(),
+        0
+    );
 }
 
 #[test]

@@ -11,8 +11,14 @@ use depin_rewards::{verify_receipt, EpochRewards, Error, Fixed, Mode, RewardRece
 use crate::golden_path;
 
 const CELLS: [u64; 8] = [
-    631210990515536895, 631210990515536895, 631210990515537919, 631210990515722239,
-    631210990515722239, 631210990516363775, 631210990517144063, 631210990517264895,
+    631210990515536895,
+    631210990515536895,
+    631210990515537919,
+    631210990515722239,
+    631210990515722239,
+    631210990516363775,
+    631210990517144063,
+    631210990517264895,
 ];
 
 fn plan() -> PoolPlan {
@@ -36,9 +42,24 @@ fn iot_epoch(mode: Mode) -> EpochRewards<String> {
         .iter()
         .enumerate()
         .map(|(i, cell)| {
-            let base = Factor::from_evidence("hip15_witness", Evidence::Hip15Witness { witnesses: 3 + i as u32 }).unwrap();
-            let density = Factor::from_evidence("hex_density", Evidence::HexDensity { steps: map.steps(*cell).unwrap() }).unwrap();
-            (format!("hotspot-{i}"), ScoreBreakdown::new(base).with(density).unwrap())
+            let base = Factor::from_evidence(
+                "hip15_witness",
+                Evidence::Hip15Witness {
+                    witnesses: 3 + i as u32,
+                },
+            )
+            .unwrap();
+            let density = Factor::from_evidence(
+                "hex_density",
+                Evidence::HexDensity {
+                    steps: map.steps(*cell).unwrap(),
+                },
+            )
+            .unwrap();
+            (
+                format!("hotspot-{i}"),
+                ScoreBreakdown::new(base).with(density).unwrap(),
+            )
         })
         .collect();
     let pool = plan().compute().unwrap().get("witnesses").unwrap();
@@ -52,17 +73,56 @@ fn iot_epoch(mode: Mode) -> EpochRewards<String> {
 fn mobile_epoch() -> EpochRewards<u64> {
     let day = 19_700 * 86_400u64;
     let tests = |down: u64| -> Vec<SpeedTestSample> {
-        (0..3).map(|i| SpeedTestSample { timestamp: day + 80_000 + i, upload_bps: mbps(9), download_bps: mbps(down), latency_ms: 40 }).collect()
+        (0..3)
+            .map(|i| SpeedTestSample {
+                timestamp: day + 80_000 + i,
+                upload_bps: mbps(9),
+                download_bps: mbps(down),
+                latency_ms: 40,
+            })
+            .collect()
     };
     let scores = (0..5u64)
         .map(|i| {
-            let s = ScoreBreakdown::new(Factor::given("coverage_points", Fixed::from_int(u128::from(16 + i)).unwrap()))
-                .with(Factor::from_evidence("speed", Evidence::SpeedTests { policy: SpeedTestPolicy::HELIUM_MOBILE, epoch_end: day + 86_400, samples: tests(40 + 20 * i) }).unwrap())
-                .unwrap()
-                .with(Factor::from_evidence("location", Evidence::LocationTrust { policy: LocationTrustPolicy::HELIUM_MOBILE, distances_m: vec![10, 350 + 20 * i as u32, 20] }).unwrap())
-                .unwrap()
-                .with(Factor::from_evidence("uptime", Evidence::Uptime { policy: UptimePolicy::HELIUM_MOBILE, epoch_start: day, heartbeats: (0..10 + 2 * i).map(|h| day + h * 3600).collect() }).unwrap())
-                .unwrap();
+            let s = ScoreBreakdown::new(Factor::given(
+                "coverage_points",
+                Fixed::from_int(u128::from(16 + i)).unwrap(),
+            ))
+            .with(
+                Factor::from_evidence(
+                    "speed",
+                    Evidence::SpeedTests {
+                        policy: SpeedTestPolicy::HELIUM_MOBILE,
+                        epoch_end: day + 86_400,
+                        samples: tests(40 + 20 * i),
+                    },
+                )
+                .unwrap(),
+            )
+            .unwrap()
+            .with(
+                Factor::from_evidence(
+                    "location",
+                    Evidence::LocationTrust {
+                        policy: LocationTrustPolicy::HELIUM_MOBILE,
+                        distances_m: vec![10, 350 + 20 * i as u32, 20],
+                    },
+                )
+                .unwrap(),
+            )
+            .unwrap()
+            .with(
+                Factor::from_evidence(
+                    "uptime",
+                    Evidence::Uptime {
+                        policy: UptimePolicy::HELIUM_MOBILE,
+                        epoch_start: day,
+                        heartbeats: (0..10 + 2 * i).map(|h| day + h * 3600).collect(),
+                    },
+                )
+                .unwrap(),
+            )
+            .unwrap();
             (1000 + i, s)
         })
         .collect();
@@ -79,7 +139,10 @@ fn every_receipt_verifies_and_sums_to_the_pool() {
             verify_receipt(r).unwrap();
         }
         let paid: u128 = receipts.iter().map(|r| r.amount).sum();
-        assert_eq!(paid + epoch.distribution().unallocated(), epoch.distribution().pool());
+        assert_eq!(
+            paid + epoch.distribution().unallocated(),
+            epoch.distribution().pool()
+        );
     }
     let epoch = mobile_epoch();
     for r in epoch.receipts() {
@@ -107,7 +170,10 @@ fn receipts_survive_serialisation() {
 #[test]
 fn tampering_is_detected() {
     let epoch = iot_epoch(Mode::LargestRemainder);
-    let r = epoch.receipts().find(|r| r.cutoff.is_some() && r.amount > 0).unwrap();
+    let r = epoch
+        .receipts()
+        .find(|r| r.cutoff.is_some() && r.amount > 0)
+        .unwrap();
     verify_receipt(&r).unwrap();
 
     let mut t = r.clone();
@@ -129,13 +195,19 @@ fn tampering_is_detected() {
 
     let mut t = r.clone();
     t.score.base.value = Fixed::from_raw(t.score.base.value.raw() + 1);
-    assert_eq!(verify_receipt(&t), Err(Error::ReceiptMismatch("factor value")));
+    assert_eq!(
+        verify_receipt(&t),
+        Err(Error::ReceiptMismatch("factor value"))
+    );
 
     let mut t = r.clone();
     if let Evidence::Hip15Witness { witnesses } = &mut t.score.base.evidence {
         *witnesses += 10;
     }
-    assert_eq!(verify_receipt(&t), Err(Error::ReceiptMismatch("factor value")));
+    assert_eq!(
+        verify_receipt(&t),
+        Err(Error::ReceiptMismatch("factor value"))
+    );
 
     // epoch-wide values: a receipt proves the arithmetic from them; that they are the epoch's
     // real totals is checked against the published epoch summary, not the receipt alone
@@ -155,15 +227,30 @@ fn tampering_is_detected() {
 fn duplicate_devices_and_empty_epochs_are_explicit() {
     let s = ScoreBreakdown::new(Factor::given("x", Fixed::ONE));
     assert_eq!(
-        EpochRewards::compute(1, "c", 10, Mode::Floor, vec![(1u8, s.clone()), (1u8, s.clone())]),
+        EpochRewards::compute(
+            1,
+            "c",
+            10,
+            Mode::Floor,
+            vec![(1u8, s.clone()), (1u8, s.clone())]
+        ),
         Err(Error::DuplicateEntry { index: 1 })
     );
-    assert_eq!(EpochRewards::<u8>::compute(1, "c", 10, Mode::Floor, vec![]), Err(Error::EmptyEpoch));
+    assert_eq!(
+        EpochRewards::<u8>::compute(1, "c", 10, Mode::Floor, vec![]),
+        Err(Error::EmptyEpoch)
+    );
     let zero = ScoreBreakdown::new(Factor::given("x", Fixed::ZERO));
-    assert_eq!(EpochRewards::compute(1, "c", 10, Mode::Floor, vec![(1u8, zero)]), Err(Error::ZeroTotalShares));
+    assert_eq!(
+        EpochRewards::compute(1, "c", 10, Mode::Floor, vec![(1u8, zero)]),
+        Err(Error::ZeroTotalShares)
+    );
     // a plan that does not produce the pool is refused
     let e = EpochRewards::compute(1, "witnesses", 10, Mode::Floor, vec![(1u8, s)]).unwrap();
-    assert_eq!(e.with_pool_plan(plan()), Err(Error::ReceiptMismatch("pool")));
+    assert_eq!(
+        e.with_pool_plan(plan()),
+        Err(Error::ReceiptMismatch("pool"))
+    );
 }
 
 /// The receipts of both epochs, byte for byte (regression vector produced by this crate).
@@ -177,8 +264,12 @@ fn golden_receipts() {
     if std::env::var_os("DEPIN_REWARDS_BLESS").is_some() {
         std::fs::write(&path, &text).unwrap();
     }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (bless with DEPIN_REWARDS_BLESS=1)", path.display()));
-    assert_eq!(text, want, "receipts changed; if intended, rerun with DEPIN_REWARDS_BLESS=1 and review the diff");
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (bless with DEPIN_REWARDS_BLESS=1)", path.display()));
+    assert_eq!(
+        text, want,
+        "receipts changed; if intended, rerun with DEPIN_REWARDS_BLESS=1 and review the diff"
+    );
     // and every receipt in the file verifies on its own
     let file: serde_json::Value = serde_json::from_str(&want).unwrap();
     for r in file["iot_witnesses"].as_array().unwrap() {
