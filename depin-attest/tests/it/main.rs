@@ -5,6 +5,8 @@ mod bandwidth;
 mod common;
 mod coverage;
 mod energy;
+#[cfg(feature = "p2p")]
+mod gossip;
 #[cfg(feature = "parallel")]
 mod parallel;
 mod pipeline;

@@ -1,0 +1,38 @@
+//! The pipeline as a gossip validator (feature `p2p`).
+
+use depin_attest::gossip::SharedVerifier;
+use depin_attest::p2p::{GossipValidator, Verdict};
+use depin_core::Timestamp;
+
+use crate::common::*;
+
+#[test]
+fn gossip_verdicts_follow_the_pipeline() {
+    let net = Net::new(1);
+    let shared = SharedVerifier::new(net.verifier());
+    let now = Timestamp::now();
+    let f = frame_with(&domain(), &net.keys[0], 1, now, b"x");
+    assert_eq!(shared.validate("report", &f), Verdict::Accept);
+    // a replay is dropped without penalising the forwarding peer
+    assert_eq!(shared.validate("report", &f), Verdict::Ignore);
+    assert_eq!(
+        shared.validate("report", &f[..10]),
+        Verdict::reject("truncated")
+    );
+    let e = envelope_at(&net.keys[0], 1, now, reading(5));
+    assert_eq!(
+        shared.validate("coverage", &e),
+        Verdict::reject("wrong_topic")
+    );
+    let e2 = envelope_at(&net.keys[0], 2, Timestamp(now.0 + 1_000), reading(6));
+    let g = frame_with(&domain(), &net.keys[0], 2, now, b"y");
+    let v = shared.validate_batch(&[("energy", &e2), ("report", &g), ("report", &[1, 2, 3])]);
+    assert_eq!(
+        v,
+        vec![
+            Verdict::Accept,
+            Verdict::Accept,
+            Verdict::reject("truncated")
+        ]
+    );
+}
