@@ -21,7 +21,7 @@ use std::{
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use depin_attest::p2p::{GossipValidator, Inbox, Limits, Node, NodeConfig, NodeHandle, Verdict};
 use futures::StreamExt;
-use tokio::runtime::Runtime;
+use tokio::{runtime::Runtime, sync::Notify};
 
 const KIND: &str = "report";
 /// Typical size of a signed device report with its envelope.
@@ -51,6 +51,7 @@ struct Receiver {
 struct Mesh {
     nodes: Vec<NodeHandle>,
     receivers: Vec<Arc<Receiver>>,
+    delivered: Arc<Notify>,
     base: Instant,
     seq: AtomicU64,
 }
@@ -77,9 +78,17 @@ impl Mesh {
             .unwrap_or(0)
     }
 
+    /// Waits until both receivers have delivered `target` attestations
+    /// (woken on every delivery: no timer granularity in the measurement).
     async fn wait_delivered(&self, target: u64) {
-        while self.delivered_everywhere() < target {
-            tokio::time::sleep(Duration::from_micros(200)).await;
+        loop {
+            let notified = self.delivered.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.delivered_everywhere() >= target {
+                return;
+            }
+            notified.await;
         }
     }
 
@@ -113,7 +122,7 @@ fn config(limits: &Limits) -> NodeConfig {
         .with_limits(limits.clone())
 }
 
-async fn drain(mut inbox: Inbox, receiver: Arc<Receiver>, base: Instant) {
+async fn drain(mut inbox: Inbox, receiver: Arc<Receiver>, notify: Arc<Notify>, base: Instant) {
     while let Some(a) = inbox.next().await {
         if a.data.len() >= 18 {
             let mut sent = [0u8; 8];
@@ -127,6 +136,7 @@ async fn drain(mut inbox: Inbox, receiver: Arc<Receiver>, base: Instant) {
                 .push(at.saturating_sub(sent));
         }
         receiver.delivered.fetch_add(1, Ordering::Relaxed);
+        notify.notify_waiters();
     }
 }
 
@@ -138,6 +148,7 @@ async fn start_mesh() -> Mesh {
     limits.validation_queue = 1 << 14;
     limits.command_queue = 1024;
     let base = Instant::now();
+    let delivered = Arc::new(Notify::new());
 
     let (a, _a_inbox) = Node::new(config(&limits), Arc::new(Prefix))
         .start()
@@ -161,7 +172,7 @@ async fn start_mesh() -> Mesh {
         .await
         .unwrap();
         let r = Arc::new(Receiver::default());
-        tokio::spawn(drain(inbox, Arc::clone(&r), base));
+        tokio::spawn(drain(inbox, Arc::clone(&r), Arc::clone(&delivered), base));
         nodes.push(n);
         receivers.push(r);
     }
@@ -181,6 +192,7 @@ async fn start_mesh() -> Mesh {
     Mesh {
         nodes,
         receivers,
+        delivered,
         base,
         seq: AtomicU64::new(0),
     }

@@ -290,6 +290,12 @@ async fn invalid_attestation_stops_at_the_first_hop() {
         },
     )
     .await;
+    wait_until(
+        "the attacker to see the hub's subscription",
+        Duration::from_secs(10),
+        || async { topic_peers(&attacker).await == 1 },
+    )
+    .await;
     assert_eq!(attacker.connected_peers().await.unwrap(), vec![hub.id()]);
 
     let before = b"ok: before".to_vec();

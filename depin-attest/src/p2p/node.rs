@@ -58,6 +58,8 @@ const REDIAL_INTERVAL: Duration = Duration::from_secs(3);
 const MAX_REASONS: usize = 32;
 /// Bucket for rejection reasons beyond [`MAX_REASONS`].
 const OTHER_REASON: &str = "other";
+/// Most peers banned at once; beyond it the ban closest to expiry is lifted early.
+const MAX_BANNED: usize = 4096;
 /// Extra time a caller waits beyond the protocol's own challenge timeout.
 const CHALLENGE_GRACE: Duration = Duration::from_secs(2);
 
@@ -998,6 +1000,18 @@ impl Task {
 
     fn ban(&mut self, peer: PeerId) {
         let until = Instant::now() + self.scoring.ban_duration;
+        if !self.banned.contains_key(&peer) && self.banned.len() >= MAX_BANNED {
+            // Keep the ban list bounded even against an attacker with many identities.
+            let soonest = self
+                .banned
+                .iter()
+                .min_by_key(|(_, until)| **until)
+                .map(|(peer, _)| *peer);
+            if let Some(released) = soonest {
+                self.banned.remove(&released);
+                self.swarm.behaviour_mut().blocked.unblock_peer(released);
+            }
+        }
         if self.banned.insert(peer, until).is_none() {
             bump(&self.counters.peers_banned);
         }
