@@ -9,7 +9,9 @@ use depin_core::EvmAddress;
 use zeroize::Zeroize;
 
 use crate::backend::ChainBackend;
-use crate::error::{Error, Result};
+#[cfg(not(all(feature = "local", feature = "evm", feature = "cosmos")))]
+use crate::error::Error;
+use crate::error::Result;
 use crate::retry::RetryPolicy;
 use crate::types::{Account, ClaimFormat};
 
@@ -42,6 +44,10 @@ pub enum BackendConfig {
 }
 
 /// Local ledger settings.
+///
+/// A ledger file is locked by the process that opens it, so [`connect`] gives one handle per
+/// file; for several accounts on one ledger, open a [`crate::local::LocalLedger`] and call
+/// `handle(account)` for each.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LocalConfig {
     /// The ledger file (created if missing).
