@@ -14,12 +14,14 @@
 //! * [`Summary`]: what a run did, per epoch, printable as the demo's report.
 
 mod chain;
+mod device;
 mod error;
 mod options;
 mod rng;
 mod summary;
 
 pub use chain::{Chain, Settlement};
+pub use device::{sign_envelope, AnySigner};
 pub use error::{Error, Result};
 pub use options::{parse_num, ChainOptions, CosmosOptions, EvmOptions, Options};
 pub use rng::SimRng;

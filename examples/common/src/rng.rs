@@ -70,6 +70,19 @@ impl SimRng {
         self.0.fill_bytes(out);
     }
 
+    /// 32 secret bytes that are a valid `key_type` key (`SigningKey::from_secret_bytes`), so
+    /// a simulator can hold the same key twice (say, in a depin-device signer and in a
+    /// chain registration signer; `SigningKey` is deliberately not `Clone`).
+    pub fn secret(&mut self, key_type: KeyType) -> [u8; 32] {
+        loop {
+            let mut s = [0u8; 32];
+            self.0.fill_bytes(&mut s);
+            if SigningKey::from_secret_bytes(key_type, &s).is_ok() {
+                return s;
+            }
+        }
+    }
+
     /// A signing key of `key_type` from this stream (simulation only, see the type docs).
     pub fn signing_key(&mut self, key_type: KeyType) -> SigningKey {
         SigningKey::generate(key_type, &mut self.0)
