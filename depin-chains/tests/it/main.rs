@@ -6,3 +6,4 @@ mod common;
 mod conformance_local;
 mod ledger;
 mod misc;
+mod mutants;

@@ -1,0 +1,198 @@
+//! The conformance suite has teeth: backends that break one rule fail it at the right check,
+//! and the local ledger stays exact under concurrent use.
+
+use std::sync::Arc;
+
+use depin_chains::conformance::{default_claimants, run_conformance, Fixtures};
+use depin_chains::local::LocalBackend;
+use depin_chains::{
+    async_trait, Account, BackendKind, ChainBackend, Claim, ClaimFormat, ClaimTree, DeviceRecord,
+    DeviceRegistration, EpochRoot, Error, PublishOutcome, Receipt, RegistrationChallenge,
+    RegistrationProof, Result, TxHandle,
+};
+use depin_core::{DeviceId, Epoch, KeyType};
+
+use crate::common::*;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mutation {
+    /// double claims "succeed" without paying
+    SwallowDoubleClaim,
+    /// a conflicting root for a published epoch is silently ignored
+    IgnoreRootConflict,
+    /// revoked devices still look active
+    RevocationInvisible,
+    /// any registration proof is accepted
+    SkipProofCheck,
+}
+
+struct Mutant {
+    inner: LocalBackend,
+    m: Mutation,
+}
+
+#[async_trait]
+impl ChainBackend for Mutant {
+    fn kind(&self) -> BackendKind {
+        self.inner.kind()
+    }
+    fn account(&self) -> Option<Account> {
+        self.inner.account()
+    }
+    fn claim_format(&self) -> ClaimFormat {
+        self.inner.claim_format()
+    }
+    async fn registration_challenge(
+        &self,
+        r: &DeviceRegistration,
+    ) -> Result<RegistrationChallenge> {
+        self.inner.registration_challenge(r).await
+    }
+    async fn register_device(
+        &self,
+        r: &DeviceRegistration,
+        p: &RegistrationProof,
+    ) -> Result<TxHandle> {
+        match self.inner.register_device(r, p).await {
+            Err(Error::InvalidProof) if self.m == Mutation::SkipProofCheck => Ok(TxHandle([0; 32])),
+            other => other,
+        }
+    }
+    async fn revoke_device(&self, d: &DeviceId) -> Result<TxHandle> {
+        self.inner.revoke_device(d).await
+    }
+    async fn device(&self, d: &DeviceId) -> Result<DeviceRecord> {
+        let mut rec = self.inner.device(d).await?;
+        if self.m == Mutation::RevocationInvisible {
+            rec.active = true;
+        }
+        Ok(rec)
+    }
+    async fn publish_root(&self, r: &EpochRoot) -> Result<PublishOutcome> {
+        match self.inner.publish_root(r).await {
+            Err(Error::EpochAlreadyPublished { .. }) if self.m == Mutation::IgnoreRootConflict => {
+                Ok(PublishOutcome::AlreadyPublished)
+            }
+            other => other,
+        }
+    }
+    async fn epoch_root(&self, e: Epoch) -> Result<Option<EpochRoot>> {
+        self.inner.epoch_root(e).await
+    }
+    async fn claim(&self, c: &Claim) -> Result<TxHandle> {
+        match self.inner.claim(c).await {
+            Err(Error::AlreadyClaimed { .. }) if self.m == Mutation::SwallowDoubleClaim => {
+                Ok(TxHandle([0; 32]))
+            }
+            other => other,
+        }
+    }
+    async fn claimed(&self, a: &Account) -> Result<u128> {
+        self.inner.claimed(a).await
+    }
+    async fn pool_balance(&self) -> Result<Option<u128>> {
+        self.inner.pool_balance().await
+    }
+    async fn token_balance(&self, a: &Account) -> Result<Option<u128>> {
+        self.inner.token_balance(a).await
+    }
+    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
+        self.inner.wait_for_receipt(tx).await
+    }
+}
+
+async fn run_mutant(m: Mutation) -> depin_chains::conformance::Failure {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(
+        &dir.path().join("l.log"),
+        admin_oracle_genesis(ClaimFormat::OpenZeppelin),
+    );
+    ledger.fund(&admin(), 10_000).unwrap();
+    let wrap = |a: Account| -> Arc<dyn ChainBackend> {
+        Arc::new(Mutant {
+            inner: ledger.handle(a),
+            m,
+        })
+    };
+    let fixtures = Fixtures {
+        owner: wrap(evm(1)),
+        outsider: wrap(evm(2)),
+        key_types: vec![KeyType::Ed25519],
+        claimants: default_claimants(ClaimFormat::OpenZeppelin, "wasm", [1; 32]).unwrap(),
+        first_epoch: Epoch(0),
+        seed: [1; 32],
+        latest_root_only: true,
+        fresh: true,
+    };
+    run_conformance(wrap(admin()), fixtures).await.unwrap_err()
+}
+
+#[tokio::test]
+async fn suite_catches_each_broken_rule_at_its_check() {
+    for (m, check) in [
+        (
+            Mutation::SwallowDoubleClaim,
+            "double claim is AlreadyClaimed",
+        ),
+        (
+            Mutation::IgnoreRootConflict,
+            "a different root or total for a published epoch is EpochAlreadyPublished",
+        ),
+        (
+            Mutation::RevocationInvisible,
+            "owner revokes; lookup shows the device inactive",
+        ),
+        (
+            Mutation::SkipProofCheck,
+            "registration signed by another key is InvalidProof",
+        ),
+    ] {
+        let failure = run_mutant(m).await;
+        assert_eq!(failure.check, check, "{m:?}: {failure}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claims_pay_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(
+        &dir.path().join("l.log"),
+        genesis(ClaimFormat::OpenZeppelin),
+    );
+    ledger.fund(&admin(), 1_000).unwrap();
+    let tree = ClaimTree::new(
+        ClaimFormat::OpenZeppelin,
+        vec![(evm(5), 300), (evm(6), 400)],
+    )
+    .unwrap();
+    ledger
+        .handle(oracle())
+        .publish_root(&EpochRoot {
+            epoch: Epoch(1),
+            root: tree.root(),
+            total: 700,
+        })
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..32u8 {
+        let h: Arc<dyn ChainBackend> = Arc::new(ledger.handle(evm(100 + i)));
+        let claim = tree.claim_for(&evm(5 + i % 2)).unwrap();
+        tasks.push(tokio::spawn(async move { h.claim(&claim).await }));
+    }
+    let mut paid = 0;
+    let mut refused = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => paid += 1,
+            Err(Error::AlreadyClaimed { .. }) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!((paid, refused), (2, 30));
+    let h = ledger.handle(admin());
+    assert_eq!(h.pool_balance().await.unwrap(), Some(300));
+    assert_eq!(h.token_balance(&evm(5)).await.unwrap(), Some(300));
+    assert_eq!(h.token_balance(&evm(6)).await.unwrap(), Some(400));
+    assert_eq!(ledger.len().unwrap(), 4); // fund, publish, two claims
+}
