@@ -18,7 +18,7 @@
 //! other key types get [`Error::Unsupported`].
 //!
 //! Every write is simulated with `eth_estimateGas` first, so contract errors come back as typed
-//! [`Error`]s before any nonce is used (see [`revert`](self) mapping in the docs). Nonces are
+//! [`Error`]s before any nonce is used (the mapping table is in `docs/chains-evm-cosmos.md`). Nonces are
 //! managed per handle (see `docs/chains-evm-cosmos.md`): concurrent calls on one handle, or on
 //! clones of it, get consecutive nonces. Two *different* handles with the same key race on
 //! nonces; the loser re-reads the nonce and resends, up to three times.
