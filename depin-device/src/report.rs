@@ -30,9 +30,10 @@ pub fn frame_header<S: Signer + ?Sized>(
     }
 }
 
-/// Bytes a frame with a `payload_len`-byte payload occupies.
+/// Bytes a frame with a `payload_len`-byte payload occupies (88 + `payload_len`;
+/// saturates instead of overflowing).
 pub const fn frame_len(payload_len: usize) -> usize {
-    HEADER_LEN + payload_len + SIGNATURE_LEN
+    payload_len.saturating_add(HEADER_LEN + SIGNATURE_LEN)
 }
 
 fn check_sizes(payload: &[u8], out: &[u8]) -> Result<()> {
