@@ -1,6 +1,7 @@
 //! Gossip throughput and propagation latency through a three-node loopback mesh.
 //!
-//! Node A publishes; nodes B and C validate (explicit Gossipsub validation
+//! It runs twice: with signed gossip (the default, strict mode) and unsigned
+//! (anonymous mode). Node A publishes; nodes B and C validate (explicit Gossipsub validation
 //! with a prefix-checking validator) and deliver to their inboxes. Criterion
 //! measures attestations per second delivered to *both* receivers and the
 //! one-message propagation time; a custom loop afterwards prints p50/p95/p99
@@ -114,12 +115,17 @@ impl Mesh {
     }
 }
 
-fn config(limits: &Limits) -> NodeConfig {
-    NodeConfig::new("bench")
-        .with_loopback()
-        .with_kinds([KIND])
-        .with_heartbeat_interval(Duration::from_millis(200))
-        .with_limits(limits.clone())
+fn config(limits: &Limits, signed: bool) -> NodeConfig {
+    NodeConfig::new(if signed {
+        "bench-signed"
+    } else {
+        "bench-unsigned"
+    })
+    .with_signed_gossip(signed)
+    .with_loopback()
+    .with_kinds([KIND])
+    .with_heartbeat_interval(Duration::from_millis(200))
+    .with_limits(limits.clone())
 }
 
 async fn drain(mut inbox: Inbox, receiver: Arc<Receiver>, notify: Arc<Notify>, base: Instant) {
@@ -140,7 +146,7 @@ async fn drain(mut inbox: Inbox, receiver: Arc<Receiver>, notify: Arc<Notify>, b
     }
 }
 
-async fn start_mesh() -> Mesh {
+async fn start_mesh(signed: bool) -> Mesh {
     let mut limits = Limits::default();
     // The bench measures the pipeline, not the flood protection.
     limits.peer_rate = depin_attest::p2p::RateLimit::new(1_000_000, 1_000_000);
@@ -150,7 +156,7 @@ async fn start_mesh() -> Mesh {
     let base = Instant::now();
     let delivered = Arc::new(Notify::new());
 
-    let (a, _a_inbox) = Node::new(config(&limits), Arc::new(Prefix))
+    let (a, _a_inbox) = Node::new(config(&limits, signed), Arc::new(Prefix))
         .start()
         .await
         .unwrap();
@@ -165,7 +171,7 @@ async fn start_mesh() -> Mesh {
     let mut receivers = Vec::new();
     for _ in 0..2 {
         let (n, inbox) = Node::new(
-            config(&limits).with_bootstrap(boot.clone()),
+            config(&limits, signed).with_bootstrap(boot.clone()),
             Arc::new(Prefix),
         )
         .start()
@@ -206,10 +212,10 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
     sorted[idx]
 }
 
-fn report(label: &str, mut lat: Vec<Duration>) {
+fn report(mode: &str, label: &str, mut lat: Vec<Duration>) {
     lat.sort_unstable();
     println!(
-        "p2p latency {label}: n={} p50={:?} p95={:?} p99={:?} max={:?}",
+        "p2p latency {mode} {label}: n={} p50={:?} p95={:?} p99={:?} max={:?}",
         lat.len(),
         percentile(&lat, 50),
         percentile(&lat, 95),
@@ -220,9 +226,16 @@ fn report(label: &str, mut lat: Vec<Duration>) {
 
 fn bench(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
-    let mesh = rt.block_on(start_mesh());
+    for signed in [true, false] {
+        bench_mesh(c, &rt, signed);
+    }
+}
 
-    let mut group = c.benchmark_group("p2p-3-node-loopback");
+fn bench_mesh(c: &mut Criterion, rt: &Runtime, signed: bool) {
+    let mode = if signed { "signed" } else { "unsigned" };
+    let mesh = rt.block_on(start_mesh(signed));
+
+    let mut group = c.benchmark_group(format!("p2p-3-node-loopback-{mode}"));
     group.sample_size(20);
     group.warm_up_time(Duration::from_secs(2));
     group.measurement_time(Duration::from_secs(10));
@@ -270,7 +283,7 @@ fn bench(c: &mut Criterion) {
             mesh.publish().await;
             mesh.wait_delivered(target).await;
         }
-        report("idle (one in flight)", mesh.take_latencies());
+        report(mode, "idle (one in flight)", mesh.take_latencies());
 
         // A steady 1,000 attestations per second for 3 seconds.
         let start = mesh.delivered_everywhere();
@@ -280,12 +293,12 @@ fn bench(c: &mut Criterion) {
             mesh.publish().await;
         }
         mesh.wait_delivered(start + 3000).await;
-        report("loaded (1,000/s)", mesh.take_latencies());
+        report(mode, "loaded (1,000/s)", mesh.take_latencies());
 
         for n in &mesh.nodes {
             let s = n.stats();
             println!(
-                "node {}: accepted={} rejected={} rate_limited={} validation_overflow={} inbox_dropped={}",
+                "{mode} node {}: accepted={} rejected={} rate_limited={} validation_overflow={} inbox_dropped={}",
                 n.peer_id(),
                 s.accepted,
                 s.rejected,

@@ -157,7 +157,11 @@ pub(crate) fn build(
 
     let gossip_config = gossipsub::ConfigBuilder::default()
         .validate_messages()
-        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validation_mode(if config.signed_gossip {
+            gossipsub::ValidationMode::Strict
+        } else {
+            gossipsub::ValidationMode::Anonymous
+        })
         .message_id_fn(|m: &gossipsub::Message| {
             gossipsub::MessageId::from(message_id(&m.topic, &m.data))
         })
@@ -173,8 +177,12 @@ pub(crate) fn build(
         .flood_publish(true)
         .build()
         .map_err(|e| e.to_string())?;
-    let mut gossipsub =
-        gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), gossip_config)?;
+    let authenticity = if config.signed_gossip {
+        MessageAuthenticity::Signed(key.clone())
+    } else {
+        MessageAuthenticity::Anonymous
+    };
+    let mut gossipsub = gossipsub::Behaviour::new(authenticity, gossip_config)?;
 
     let mut topics = TopicKinds::new();
     let mut score_params = peer_score_params(config);

@@ -57,6 +57,15 @@ pub struct NodeConfig {
     pub kademlia_bootstrap_interval: Duration,
     /// Discover peers on the local link with mDNS. Off by default.
     pub mdns: bool,
+    /// Sign gossip messages with the node key and require signatures on what
+    /// arrives (Gossipsub's strict mode; on by default, and the only mode in
+    /// which [`Attestation::origin`](super::Attestation::origin) is known).
+    /// Off, messages carry no author, sequence number or signature (anonymous
+    /// mode): cheaper per hop, since attestations carry their own device
+    /// signatures and the neighbour that delivered a message is still
+    /// authenticated by Noise and still penalised for invalid ones. Every node
+    /// of a network must use the same setting.
+    pub signed_gossip: bool,
     /// Gossipsub heartbeat (mesh maintenance, gossip emission, score decay checks).
     pub heartbeat_interval: Duration,
     /// How long an outbound challenge may wait for its answer.
@@ -88,6 +97,7 @@ impl NodeConfig {
             kademlia: true,
             kademlia_bootstrap_interval: Duration::from_secs(60),
             mdns: false,
+            signed_gossip: true,
             heartbeat_interval: Duration::from_secs(1),
             challenge_timeout: Duration::from_secs(10),
             idle_connection_timeout: Duration::from_secs(60),
@@ -144,6 +154,12 @@ impl NodeConfig {
     /// Turns mDNS discovery on or off.
     pub fn with_mdns(mut self, on: bool) -> Self {
         self.mdns = on;
+        self
+    }
+
+    /// Turns gossip message signing on (strict mode) or off (anonymous mode).
+    pub fn with_signed_gossip(mut self, on: bool) -> Self {
+        self.signed_gossip = on;
         self
     }
 

@@ -37,7 +37,7 @@ pub struct Attestation {
     pub kind: Arc<str>,
     /// The opaque, canonical-encoded attestation bytes.
     pub data: Vec<u8>,
-    /// The peer that published it (gossipsub messages are signed by their author).
+    /// The peer that published it, when gossip is signed (`None` in anonymous mode).
     pub origin: Option<PeerId>,
     /// The neighbour that delivered it to this node.
     pub via: PeerId,
