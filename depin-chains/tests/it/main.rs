@@ -7,3 +7,4 @@ mod conformance_local;
 mod ledger;
 mod misc;
 mod mutants;
+mod replay;
