@@ -2,7 +2,7 @@
 //! allocation) and the network (depin-attest parses and verifies it). One definition,
 //! so device and network can never disagree.
 //!
-//! Byte layout (all integers little-endian), see also `docs/formats.md`:
+//! Byte layout (all integers little-endian), see also `docs/frame-format.md`:
 //!
 //! ```text
 //! offset  size  field
