@@ -79,7 +79,15 @@ pub(crate) fn wireless_map(map: &MapData) -> String {
     }
     let span = ((x1 - x0) / (w - 2.0 * margin)).max((y1 - y0) / (h - 2.0 * margin - 60.0));
     let scale = if span > 0.0 { 1.0 / span } else { 1.0 };
-    let px = |p: (f64, f64)| (margin + (p.0 - x0) * scale, h - margin - (p.1 - y0) * scale);
+    // centre the drawing in the area below the title
+    let pad_x = ((w - 2.0 * margin) - (x1 - x0) * scale).max(0.0) / 2.0;
+    let pad_y = ((h - 2.0 * margin - 60.0) - (y1 - y0) * scale).max(0.0) / 2.0;
+    let px = |p: (f64, f64)| {
+        (
+            margin + pad_x + (p.0 - x0) * scale,
+            h - margin - pad_y - (p.1 - y0) * scale,
+        )
+    };
     let max_earned = map
         .hotspots
         .iter()
@@ -154,10 +162,10 @@ pub(crate) fn wireless_map(map: &MapData) -> String {
         if *far {
             let _ = writeln!(
                 s,
-                r##"<circle cx="{x:.1}" cy="{y:.1}" r="12" fill="none" stroke="#d62728" stroke-width="2"/><text x="{tx:.1}" y="{ty:.1}" font-size="11" fill="#d62728">{} asserts a cell far away</text>"##,
+                r##"<circle cx="{x:.1}" cy="{y:.1}" r="12" fill="none" stroke="#d62728" stroke-width="2"/><text x="{tx:.1}" y="{ty:.1}" font-size="11" fill="#d62728">{}: asserts a cell far away</text>"##,
                 esc(&p.label),
                 tx = x + 14.0,
-                ty = y + 4.0
+                ty = y - 10.0
             );
         } else if p.role != "honest" {
             let _ = writeln!(
@@ -209,14 +217,15 @@ fn role_colour(role: &str) -> &'static str {
 
 /// Payouts per device, sorted, one panel per network; cheaters in red.
 pub(crate) fn reward_distribution(summaries: &[Summary]) -> String {
-    let (w, panel_h, top) = (1100.0, 230.0, 50.0);
+    let (w, panel_h, top) = (1100.0, 230.0, 64.0);
     let h = top + panel_h * summaries.len().max(1) as f64 + 20.0;
     let mut s = String::new();
     let _ = writeln!(
         s,
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
-<text x="60" y="30" font-size="20">Reward distribution: total earned per device, sorted (blue honest, light blue honest but penalised, red cheating)</text>"##
+<text x="60" y="28" font-size="20">Reward distribution: total earned per device, sorted</text>
+<text x="60" y="48" font-size="13" fill="#444"><tspan fill="#1f77b4">■ honest</tspan>   <tspan fill="#7fb3d5">■ honest but penalised or replaying (hex density, uptime)</tspan>   <tspan fill="#d62728">■ cheating</tspan></text>"##
     );
     for (k, sum) in summaries.iter().enumerate() {
         let y0 = top + panel_h * k as f64;
