@@ -280,8 +280,7 @@ pub(crate) fn reward_distribution(summaries: &[Summary]) -> String {
         }
         let _ = writeln!(
             s,
-            r##"<text x="{left}" y="{ty}" font-size="11" fill="#555">devices by payout ({} DPR to the top device)</text>"##,
-            format!("{max:.2}"),
+            r##"<text x="{left}" y="{ty}" font-size="11" fill="#555">devices by payout ({max:.2} DPR to the top device)</text>"##,
             ty = y0 + 46.0 + ph
         );
     }

@@ -123,6 +123,9 @@ fn shadowing(seed: u64, a: usize, b: usize) -> f64 {
     rng.range(-SHADOWING_DB, SHADOWING_DB)
 }
 
+/// A hotspot to place: role, real position, asserted position (latitude, longitude).
+type Place = (&'static str, (f64, f64), (f64, f64));
+
 struct Deployment {
     hotspots: Vec<Hotspot>,
 }
@@ -130,7 +133,7 @@ struct Deployment {
 fn deploy(opts: &Options, chain: &Chain, rng: &mut SimRng) -> Result<Deployment> {
     let honest = opts.devices_or(DEFAULT_HOTSPOTS).max(4);
     let key_type = opts.key_type.unwrap_or(KeyType::Ed25519);
-    let mut places: Vec<(&'static str, (f64, f64), (f64, f64))> = Vec::new();
+    let mut places: Vec<Place> = Vec::new();
     // Honest hotspots on a jittered hexagonal grid around the city centre.
     let cols = (honest as f64).sqrt().ceil() as usize;
     let rows = honest.div_ceil(cols);
