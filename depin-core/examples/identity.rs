@@ -5,7 +5,9 @@
 #![allow(clippy::print_stdout)]
 
 use depin_core::frame::{self, Frame, MAX_FRAME_LEN};
-use depin_core::{cosmos_address, DeviceId, Domain, EvmAddress, KeyType, NetworkId, SigningKey, Timestamp};
+use depin_core::{
+    cosmos_address, DeviceId, Domain, EvmAddress, KeyType, NetworkId, SigningKey, Timestamp,
+};
 
 fn main() -> Result<(), depin_core::Error> {
     let mut rng = rand::rng();
@@ -17,8 +19,14 @@ fn main() -> Result<(), depin_core::Error> {
         let id = DeviceId::from(&public);
         println!("{kt:>9} device {id}");
         if kt == KeyType::Secp256k1 {
-            println!("          EVM address    {}", EvmAddress::from_public_key(&public)?);
-            println!("          Cosmos address {}", cosmos_address(&public, "cosmos")?);
+            println!(
+                "          EVM address    {}",
+                EvmAddress::from_public_key(&public)?
+            );
+            println!(
+                "          Cosmos address {}",
+                cosmos_address(&public, "cosmos")?
+            );
         }
         let mut buf = [0u8; MAX_FRAME_LEN];
         let n = frame::sign_frame(&domain, &key, 1, 1, Timestamp::now(), b"kwh=3.2", &mut buf)?;
