@@ -136,13 +136,10 @@ impl<K> Shares<K> {
 }
 
 /// One device's payout.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Payout<K> {
     /// Device id.
     pub id: K,
-    /// The device's shares.
-    #[serde(with = "serde_u128")]
-    pub shares: u128,
     /// Base units paid.
     #[serde(with = "serde_u128")]
     pub amount: u128,
@@ -169,7 +166,8 @@ impl<K: Ord> Cutoff<K> {
     }
 }
 
-/// The result of [`distribute`].
+/// The result of [`distribute`]: one [`Payout`] per device, ascending by id (the shares
+/// stay in the [`Shares`] that were distributed).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Distribution<K> {
     #[serde(with = "serde_u128")]
@@ -206,6 +204,14 @@ impl<K> Distribution<K> {
     pub fn into_payouts(self) -> Vec<Payout<K>> {
         self.payouts
     }
+    /// Number of devices.
+    pub fn len(&self) -> usize {
+        self.payouts.len()
+    }
+    /// Always `false`: distributing over no devices is [`Error::EmptyEpoch`].
+    pub fn is_empty(&self) -> bool {
+        self.payouts.is_empty()
+    }
     /// Base units paid to nobody: always `0` in [`Mode::LargestRemainder`], the floor
     /// leftover in [`Mode::Floor`].
     pub fn unallocated(&self) -> u128 {
@@ -213,7 +219,7 @@ impl<K> Distribution<K> {
     }
     /// Base units paid out (`pool − unallocated`).
     pub fn allocated(&self) -> u128 {
-        self.pool - self.unallocated
+        self.pool.saturating_sub(self.unallocated)
     }
     /// Number of devices that received one extra unit ([`Mode::LargestRemainder`]).
     pub fn extra_units(&self) -> u128 {
@@ -226,11 +232,14 @@ impl<K> Distribution<K> {
 }
 
 impl<K: Ord> Distribution<K> {
+    /// Position (id order) of `id`, if present (binary search).
+    pub fn position(&self, id: &K) -> Option<usize> {
+        self.payouts.binary_search_by(|p| p.id.cmp(id)).ok()
+    }
+
     /// Payout of `id`, if present (binary search).
     pub fn amount_of(&self, id: &K) -> Option<u128> {
-        self.payouts
-            .binary_search_by(|p| p.id.cmp(id))
-            .ok()
+        self.position(id)
             .and_then(|i| self.payouts.get(i))
             .map(|p| p.amount)
     }
@@ -258,7 +267,8 @@ fn split_with(q0: u128, r0: u128, s: u128, total: &Divisor) -> Result<(u128, u12
     Ok((base + q, r))
 }
 
-/// Distributes `pool` base units over `shares` with the given [`Mode`].
+/// Distributes `pool` base units over `shares` with the given [`Mode`] (clones the shares;
+/// [`Shares::distribute`] consumes them instead).
 ///
 /// Errors: [`Error::EmptyEpoch`] if there are no devices, [`Error::ZeroTotalShares`] if all
 /// shares are zero. In both cases nothing is paid and the whole pool stays with the caller.
@@ -277,35 +287,60 @@ pub fn distribute<K: Ord + Clone>(
     pool: u128,
     mode: Mode,
 ) -> Result<Distribution<K>> {
-    if shares.is_empty() {
+    run(shares, pool, mode)
+}
+
+/// Bits of remainder kept per bucket in the largest-remainder selection.
+const BUCKET_BITS: u32 = 16;
+
+/// The distribution itself.
+fn run<K: Ord + Clone>(shares: &Shares<K>, pool: u128, mode: Mode) -> Result<Distribution<K>> {
+    let (n, total) = (shares.entries.len(), shares.total);
+    if n == 0 {
         return Err(Error::EmptyEpoch);
     }
-    let total = shares.total;
     if total == 0 {
         return Err(Error::ZeroTotalShares);
     }
     let q0 = pool / total;
     let r0 = pool % total;
     let divisor = Divisor::new(total)?;
-    let n = shares.entries.len();
     let mut payouts: Vec<Payout<K>> = Vec::with_capacity(n);
-    // (remainder, position) of every device with a fractional entitlement
-    let mut candidates: Vec<(u128, usize)> = match mode {
-        Mode::LargestRemainder => Vec::with_capacity(n),
-        Mode::Floor => Vec::new(),
-    };
     let mut paid: u128 = 0;
-    for (i, (id, s)) in shares.entries.iter().enumerate() {
+
+    // Largest remainder without sorting: remainders are bucketed by their top BUCKET_BITS
+    // bits (relative to the bit length of S, so the bucket is monotone in the remainder);
+    // only the bucket holding the cutoff is examined exactly.
+    let lr = mode == Mode::LargestRemainder;
+    let shift = (u128::BITS - total.leading_zeros()).saturating_sub(BUCKET_BITS);
+    let mut buckets: Vec<u16> = if lr {
+        Vec::with_capacity(n)
+    } else {
+        Vec::new()
+    };
+    let mut histogram: Vec<u32> = if lr {
+        alloc::vec![0u32; 1 << BUCKET_BITS]
+    } else {
+        Vec::new()
+    };
+
+    for (id, s) in &shares.entries {
         let (amount, rem) = split_with(q0, r0, *s, &divisor)?;
         paid += amount; // sum of floors <= pool
-        if mode == Mode::LargestRemainder && rem != 0 {
-            candidates.push((rem, i));
-        }
         payouts.push(Payout {
             id: id.clone(),
-            shares: *s,
             amount,
         });
+        if lr {
+            // rem < S < 2^(shift + BUCKET_BITS)
+            let b = (rem >> shift) as u16;
+            buckets.push(b);
+            if rem != 0 {
+                if let Some(h) = histogram.get_mut(usize::from(b)) {
+                    *h += 1;
+                }
+            }
+        }
     }
     let leftover = pool - paid;
     let mut result = Distribution {
@@ -317,35 +352,60 @@ pub fn distribute<K: Ord + Clone>(
         extra_units: 0,
         cutoff: None,
     };
-    match mode {
-        Mode::Floor => result.unallocated = leftover,
-        Mode::LargestRemainder => {
-            if leftover > 0 {
-                let top = select_top(&mut candidates, leftover)?;
-                let mut cutoff = None;
-                for &(rem, i) in top {
-                    if let Some(p) = result.payouts.get_mut(i) {
-                        p.amount += 1;
-                    }
-                    // the last of the top in (remainder desc, id asc) order is the cutoff
-                    let later = match cutoff {
-                        None => true,
-                        Some((r, j)) => rem < r || (rem == r && i > j),
-                    };
-                    if later {
-                        cutoff = Some((rem, i));
-                    }
-                }
-                result.extra_units = leftover;
-                result.cutoff = cutoff.and_then(|(remainder, i)| {
-                    result.payouts.get(i).map(|p| Cutoff {
-                        remainder,
-                        id: p.id.clone(),
-                    })
-                });
+    if !lr {
+        result.unallocated = leftover;
+        return Ok(result);
+    }
+    if leftover == 0 {
+        return Ok(result);
+    }
+    // the bucket t holding the cutoff: fewer than `leftover` non-zero remainders above it
+    let mut above: u128 = 0;
+    let mut threshold: Option<(u16, u128)> = None;
+    for b in (0..histogram.len()).rev() {
+        let count = u128::from(histogram.get(b).copied().unwrap_or(0));
+        if above + count >= leftover {
+            threshold = Some((b as u16, leftover - above));
+            break;
+        }
+        above += count;
+    }
+    // leftover < number of non-zero remainders, so the threshold exists
+    let (t, need) = threshold.ok_or(Error::Overflow("largest remainder"))?;
+    let mut in_bucket: Vec<(u128, usize)> = Vec::new();
+    for (i, (b, p)) in buckets.iter().zip(result.payouts.iter_mut()).enumerate() {
+        if *b > t {
+            p.amount += 1;
+        } else if *b == t {
+            let s = shares.entries.get(i).map_or(0, |e| e.1);
+            let (_, rem) = split_with(q0, r0, s, &divisor)?;
+            if rem != 0 {
+                in_bucket.push((rem, i));
             }
         }
     }
+    let top = select_top(&mut in_bucket, need)?;
+    let mut cutoff: Option<(u128, usize)> = None;
+    for &(rem, i) in top {
+        if let Some(p) = result.payouts.get_mut(i) {
+            p.amount += 1;
+        }
+        // the last of the top in (remainder desc, id asc) order is the cutoff
+        let later = match cutoff {
+            None => true,
+            Some((r, j)) => rem < r || (rem == r && i > j),
+        };
+        if later {
+            cutoff = Some((rem, i));
+        }
+    }
+    result.extra_units = leftover;
+    result.cutoff = cutoff.and_then(|(remainder, i)| {
+        result.payouts.get(i).map(|p| Cutoff {
+            remainder,
+            id: p.id.clone(),
+        })
+    });
     Ok(result)
 }
 

@@ -148,8 +148,7 @@ impl PoolSplit {
             .map(|c| (Some(c.name.as_str()), u128::from(c.bps)))
             .collect();
         entries.push((None, unassigned_bps));
-        let shares = Shares::new(entries)?;
-        let d = distribute(&shares, amount, mode)?;
+        let d = distribute(&Shares::new(entries)?, amount, mode)?;
         let dust = d.unallocated();
         let mut out: Vec<(Option<&str>, u128)> = d
             .into_payouts()

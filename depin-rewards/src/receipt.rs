@@ -112,7 +112,7 @@ pub struct EpochRewards<K> {
 impl<K: Ord + Clone> EpochRewards<K> {
     /// Distributes `pool` over the devices' scores (`share` of each [`ScoreBreakdown`], raw
     /// 18-decimal units). A device listed twice is an error ([`Error::DuplicateEntry`]), as are
-    /// empty epochs and all-zero scores (see [`distribute`]).
+    /// empty epochs and all-zero scores (see [`crate::distribute`]).
     ///
     /// ```
     /// use depin_rewards::receipt::{verify_receipt, EpochRewards};
@@ -138,8 +138,7 @@ impl<K: Ord + Clone> EpochRewards<K> {
             .iter()
             .map(|(k, s)| (k.clone(), s.share.raw()))
             .collect();
-        let shares = Shares::from_sorted(entries)?;
-        let distribution = distribute(&shares, pool, mode)?;
+        let distribution = distribute(&Shares::from_sorted(entries)?, pool, mode)?;
         Ok(EpochRewards {
             epoch,
             category: category.into(),
@@ -177,11 +176,7 @@ impl<K: Ord + Clone> EpochRewards<K> {
 
     /// The receipt of device `id`.
     pub fn receipt(&self, id: &K) -> Option<RewardReceipt<K>> {
-        let i = self
-            .distribution
-            .payouts()
-            .binary_search_by(|p| p.id.cmp(id))
-            .ok()?;
+        let i = self.distribution.position(id)?;
         self.receipt_at(i)
     }
 
@@ -202,7 +197,7 @@ impl<K: Ord + Clone> EpochRewards<K> {
             pool: d.pool(),
             pool_plan: self.pool_plan.clone(),
             total_shares: d.total_shares(),
-            devices: d.payouts().len() as u64,
+            devices: d.len() as u64,
             mode: d.mode(),
             cutoff: d.cutoff().cloned(),
             amount: p.amount,

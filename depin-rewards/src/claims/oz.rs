@@ -93,12 +93,21 @@ pub struct OzMerkleTree {
     nodes: Vec<Hash>,
     tree_index: Vec<u32>,
     claims: Vec<(Address, u128)>,
-    by_address: Vec<(Address, u32)>,
+    /// `(first 8 address bytes, input index)`, sorted by full address
+    by_address: Vec<(u64, u32)>,
 }
 
 /// Levels with fewer nodes than this are hashed on one thread.
 #[cfg(feature = "parallel")]
 const PAR_MIN_LEVEL: usize = 2048;
+
+fn prefix(bytes: &[u8]) -> u64 {
+    let mut p = [0u8; 8];
+    if let Some(src) = bytes.get(..8) {
+        p.copy_from_slice(src);
+    }
+    u64::from_be_bytes(p)
+}
 
 impl OzMerkleTree {
     /// Builds the tree. `claims` keep their order for [`proof`](Self::proof) and
@@ -114,32 +123,45 @@ impl OzMerkleTree {
         if n > (u32::MAX / 2) as usize {
             return Err(Error::TooManyClaims);
         }
-        let mut by_address: Vec<(Address, u32)> = claims
+        // Sorting compact (prefix, index) keys and breaking prefix ties on the full value is
+        // much cheaper than sorting the values themselves.
+        let address_of = |i: u32| claims.get(i as usize).map(|c| &c.0);
+        let mut by_address: Vec<(u64, u32)> = claims
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.0, i as u32))
+            .map(|(i, c)| (prefix(&c.0), i as u32))
             .collect();
-        sort_unstable(&mut by_address);
-        if let Some(i) = by_address.windows(2).position(|w| w[0].0 == w[1].0) {
+        sort_keys(&mut by_address, |a, b| address_of(a).cmp(&address_of(b)));
+        if let Some(i) = by_address
+            .windows(2)
+            .position(|w| w[0].0 == w[1].0 && address_of(w[0].1) == address_of(w[1].1))
+        {
             return Err(Error::DuplicateEntry { index: i + 1 });
         }
 
-        let mut leaves: Vec<(Hash, u32)> = hash_leaves(&claims);
-        sort_unstable(&mut leaves);
+        let hashes: Vec<Hash> = hash_leaves(&claims);
+        let hash_of = |i: u32| hashes.get(i as usize);
+        let mut order: Vec<(u64, u32)> = hashes
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (prefix(h), i as u32))
+            .collect();
+        sort_keys(&mut order, |a, b| hash_of(a).cmp(&hash_of(b)));
 
+        // the i-th smallest leaf goes to position len − 1 − i
         let len = 2 * n - 1;
         let mut nodes: Vec<Hash> = vec![[0u8; 32]; len];
+        if let Some(leaf_region) = nodes.get_mut(n - 1..) {
+            place_leaves(leaf_region, &order, &hashes);
+        }
+        drop(hashes);
         let mut tree_index = vec![0u32; n];
-        for (i, (h, orig)) in leaves.iter().enumerate() {
-            let pos = len - 1 - i;
-            if let Some(slot) = nodes.get_mut(pos) {
-                *slot = *h;
-            }
+        for (i, (_, orig)) in order.iter().enumerate() {
             if let Some(slot) = tree_index.get_mut(*orig as usize) {
-                *slot = pos as u32;
+                *slot = (len - 1 - i) as u32;
             }
         }
-        drop(leaves);
+        drop(order);
         build_internal(&mut nodes, n);
         Ok(OzMerkleTree {
             nodes,
@@ -171,8 +193,12 @@ impl OzMerkleTree {
 
     /// Input position of the claim of `address`.
     pub fn index_of(&self, address: &Address) -> Option<usize> {
+        let key = (prefix(address), address);
         self.by_address
-            .binary_search_by(|e| e.0.cmp(address))
+            .binary_search_by(|e| {
+                let full = self.claims.get(e.1 as usize).map(|c| &c.0);
+                (e.0, full).cmp(&(key.0, Some(key.1)))
+            })
             .ok()
             .and_then(|i| self.by_address.get(i))
             .map(|e| e.1 as usize)
@@ -208,33 +234,48 @@ impl OzMerkleTree {
 }
 
 #[cfg(feature = "parallel")]
-fn hash_leaves(claims: &[(Address, u128)]) -> Vec<(Hash, u32)> {
+fn hash_leaves(claims: &[(Address, u128)]) -> Vec<Hash> {
     use rayon::prelude::*;
-    claims
-        .par_iter()
-        .enumerate()
-        .map(|(i, (a, v))| (leaf_hash(a, *v), i as u32))
-        .collect()
+    claims.par_iter().map(|(a, v)| leaf_hash(a, *v)).collect()
 }
 
 #[cfg(not(feature = "parallel"))]
-fn hash_leaves(claims: &[(Address, u128)]) -> Vec<(Hash, u32)> {
-    claims
-        .iter()
-        .enumerate()
-        .map(|(i, (a, v))| (leaf_hash(a, *v), i as u32))
-        .collect()
+fn hash_leaves(claims: &[(Address, u128)]) -> Vec<Hash> {
+    claims.iter().map(|(a, v)| leaf_hash(a, *v)).collect()
 }
 
+/// Sorts `(prefix, index)` keys by prefix, then by `tie` on the indices.
 #[cfg(feature = "parallel")]
-fn sort_unstable<T: Ord + Send>(v: &mut [T]) {
+fn sort_keys(keys: &mut [(u64, u32)], tie: impl Fn(u32, u32) -> core::cmp::Ordering + Sync) {
     use rayon::slice::ParallelSliceMut;
-    v.par_sort_unstable();
+    keys.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| tie(a.1, b.1)));
 }
 
 #[cfg(not(feature = "parallel"))]
-fn sort_unstable<T: Ord>(v: &mut [T]) {
-    v.sort_unstable();
+fn sort_keys(keys: &mut [(u64, u32)], tie: impl Fn(u32, u32) -> core::cmp::Ordering) {
+    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| tie(a.1, b.1)));
+}
+
+/// `region[j]` (tree position `n − 1 + j`) receives the `(n − 1 − j)`-th smallest leaf.
+#[cfg(feature = "parallel")]
+fn place_leaves(region: &mut [Hash], order: &[(u64, u32)], hashes: &[Hash]) {
+    use rayon::prelude::*;
+    let n = order.len();
+    region.par_iter_mut().enumerate().for_each(|(j, slot)| {
+        if let Some(h) = order.get(n - 1 - j).and_then(|o| hashes.get(o.1 as usize)) {
+            *slot = *h;
+        }
+    });
+}
+
+#[cfg(not(feature = "parallel"))]
+fn place_leaves(region: &mut [Hash], order: &[(u64, u32)], hashes: &[Hash]) {
+    let n = order.len();
+    region.iter_mut().enumerate().for_each(|(j, slot)| {
+        if let Some(h) = order.get(n - 1 - j).and_then(|o| hashes.get(o.1 as usize)) {
+            *slot = *h;
+        }
+    });
 }
 
 /// Fills internal nodes `0..=n−2` of an OpenZeppelin node array whose leaves are in place,

@@ -11,7 +11,7 @@
 //! rounded to 4 decimal places, ties to even (`rust_decimal::round_dp`).
 //!
 //! Here the values are computed as exact rationals (`0.8^k = 4^k / 5^k`) and rounded once to
-//! 4 decimals with [`Rounding::HalfEven`](crate::Rounding::HalfEven); for `k >= 45`
+//! 4 decimals with [`Rounding::HalfEven`]; for `k >= 45`
 //! (`0.8^k < 5·10^-5`) the rounding is decided analytically, so every `n` is exact.
 //! Helium keeps at most 14 witnesses per beacon.
 

@@ -4,7 +4,7 @@
 //! location trust as used by helium/oracles (`coverage_point_calculator`
 //! `location.rs`, `mobile_verifier` heartbeats): each heartbeat's trust score is `1` within
 //! 300 m of the asserted location, `0.25` within 400 m, else `0`; the multiplier is the mean of
-//! the scores, here rounded down to 18 decimals ([`Rounding::Floor`](crate::Rounding::Floor)).
+//! the scores, here rounded down to 18 decimals ([`Rounding::Floor`]).
 //!
 //! Distances are whole metres computed upstream (this crate has no floating-point geodesy).
 

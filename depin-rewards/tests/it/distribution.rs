@@ -70,7 +70,7 @@ proptest! {
         for mode in [Mode::LargestRemainder, Mode::Floor] {
             let d = distribute(&shares, pool, mode).unwrap();
             for p in d.payouts() {
-                let (floor, rem) = exact_floor(pool, p.shares, shares.total());
+                let (floor, rem) = exact_floor(pool, shares.get(&p.id).unwrap(), shares.total());
                 prop_assert!(p.amount >= floor);
                 prop_assert!(p.amount <= floor + 1);
                 // an extra unit only where the exact share is fractional
@@ -109,7 +109,7 @@ proptest! {
         let mut got = vec![];
         let mut not = vec![];
         for p in d.payouts() {
-            let (floor, rem) = exact_floor(pool, p.shares, shares.total());
+            let (floor, rem) = exact_floor(pool, shares.get(&p.id).unwrap(), shares.total());
             if p.amount > floor { got.push((rem, p.id)); } else { not.push((rem, p.id)); }
             if let Some(c) = d.cutoff() {
                 prop_assert_eq!(c.includes(rem, &p.id) && rem != 0, p.amount > floor);
@@ -211,4 +211,17 @@ fn one_million_devices_sum_exactly() {
         pool
     );
     assert_eq!(f.unallocated(), d.extra_units());
+}
+
+#[test]
+fn distribution_serialises() {
+    let s = Shares::new(vec![(3u64, 5u128), (1, 7), (2, 11)]).unwrap();
+    let d = distribute(&s, 1_000_003, Mode::LargestRemainder).unwrap();
+    let json = serde_json::to_value(&d).unwrap();
+    assert_eq!(json["pool"], "1000003");
+    assert_eq!(json["payouts"][0]["amount"], "304349"); // remainder 17 of 23: extra unit
+    let back: Distribution<u64> = serde_json::from_value(json).unwrap();
+    assert_eq!(back, d);
+    let bin = postcard::to_allocvec(&d).unwrap();
+    assert_eq!(postcard::from_bytes::<Distribution<u64>>(&bin).unwrap(), d);
 }
