@@ -267,8 +267,8 @@ fn split_with(q0: u128, r0: u128, s: u128, total: &Divisor) -> Result<(u128, u12
     Ok((base + q, r))
 }
 
-/// Distributes `pool` base units over `shares` with the given [`Mode`] (clones the shares;
-/// [`Shares::distribute`] consumes them instead).
+/// Distributes `pool` base units over `shares` with the given [`Mode`] (the ids are cloned
+/// into the payouts; the shares stay with the caller).
 ///
 /// Errors: [`Error::EmptyEpoch`] if there are no devices, [`Error::ZeroTotalShares`] if all
 /// shares are zero. In both cases nothing is paid and the whole pool stays with the caller.
