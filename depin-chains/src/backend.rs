@@ -20,7 +20,7 @@ use crate::types::{
 /// simulate the call), so expected failures come back as typed errors from the call itself;
 /// on success they return a [`TxHandle`] to pass to [`ChainBackend::wait_for_receipt`].
 /// Retryable transport failures are retried with backoff inside the backend
-/// ([`crate::retry`]); the error that escapes is the last one.
+/// ([`crate::retry()`]); the error that escapes is the last one.
 #[async_trait]
 pub trait ChainBackend: Send + Sync {
     /// Which kind of chain this is.

@@ -57,7 +57,7 @@ pub struct LocalConfig {
     /// The account this handle acts as.
     pub caller: Account,
     /// Network admin (may revoke any device). Recorded when the file is created; reopening
-    /// with a different admin is a [`Error::Config`] error.
+    /// with a different admin is a [`crate::Error::Config`] error.
     pub admin: Account,
     /// Oracle (may publish roots). Recorded like `admin`.
     pub oracle: Account,
@@ -115,7 +115,7 @@ pub struct CosmosConfig {
 
 /// Open the backend `config` names.
 ///
-/// The `Evm` and `Cosmos` variants give [`Error::FeatureNotCompiled`] when their feature is
+/// The `Evm` and `Cosmos` variants give [`crate::Error::FeatureNotCompiled`] when their feature is
 /// off, so a configuration file can name any backend and a slim build fails cleanly.
 pub async fn connect(config: &BackendConfig) -> Result<Arc<dyn ChainBackend>> {
     match config {

@@ -7,7 +7,7 @@
 //!       || payload (len bytes)
 //! ```
 //!
-//! A record is committed once [`Log::append`] returns: the bytes are written with one
+//! A record is committed once `Log::append` returns: the bytes are written with one
 //! `write_all` and `fdatasync`ed before the call returns. On open the log is scanned from the
 //! start; the first record that is incomplete or fails its checksum ends the scan:
 //!
@@ -33,7 +33,7 @@ pub const RECORD_HEADER_LEN: usize = 8;
 /// Largest accepted record payload: 1 MiB. Longer lengths are treated as damage.
 pub const MAX_RECORD_LEN: usize = 1 << 20;
 
-/// What [`Log::open`] found.
+/// What `Log::open` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenReport {
     /// Payloads of every intact record, in order.
