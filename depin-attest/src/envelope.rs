@@ -41,6 +41,17 @@ pub struct EnvelopeBody {
     pub attestation: Attestation,
 }
 
+impl EnvelopeBody {
+    /// The canonical body bytes and the 32-byte digest a signer must sign for them in
+    /// `domain`. Append the 64-byte signature to the bytes to get the wire form; this is how
+    /// a key that lives elsewhere (a depin-device signer, a secure element) signs envelopes.
+    pub fn encode_for_signing(&self, domain: &Domain) -> Result<(Vec<u8>, [u8; 32])> {
+        let bytes = encoding::encode(self)?;
+        let digest = domain.digest(self.attestation.kind().message_kind(), &bytes);
+        Ok((bytes, digest))
+    }
+}
+
 /// A decoded (not yet verified) envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
@@ -55,8 +66,8 @@ impl Envelope {
     ///
     /// `body.signer` should be the id of `key` (the verifier rejects it otherwise).
     pub fn sign(domain: &Domain, key: &SigningKey, body: &EnvelopeBody) -> Result<Vec<u8>> {
-        let mut bytes = encoding::encode(body)?;
-        let sig = domain.sign(key, body.attestation.kind().message_kind(), &bytes)?;
+        let (mut bytes, digest) = body.encode_for_signing(domain)?;
+        let sig = key.sign_prehash(&digest)?;
         bytes.extend_from_slice(&sig.to_bytes());
         Ok(bytes)
     }

@@ -1,7 +1,7 @@
 //! Device-side signing through depin-device's [`Signer`] trait, for any key type.
 
 use depin_attest::EnvelopeBody;
-use depin_core::{encoding, DeviceId, Domain, KeyType, SigningKey, SIGNATURE_LEN};
+use depin_core::{DeviceId, Domain, KeyType, SigningKey, SIGNATURE_LEN};
 use depin_device::signer::{
     Ed25519Signer, ErrorType, P256Signer, Secp256k1Signer, Signer, SoftwareSignerError,
 };
@@ -60,14 +60,13 @@ impl Signer for AnySigner {
 
 /// Sign a depin-attest envelope with a depin-device [`Signer`] (the key may live in a secure
 /// element): the body's canonical encoding, then the signature over its signing digest for
-/// the attestation's message kind, exactly the wire format of `depin_attest::Envelope`.
+/// the attestation's message kind, as defined by [`EnvelopeBody::encode_for_signing`].
 pub fn sign_envelope<S: Signer + ?Sized>(
     signer: &mut S,
     domain: &Domain,
     body: &EnvelopeBody,
 ) -> Result<Vec<u8>> {
-    let mut bytes = encoding::encode(body)?;
-    let digest = domain.digest(body.attestation.kind().message_kind(), &bytes);
+    let (mut bytes, digest) = body.encode_for_signing(domain)?;
     let signature = signer
         .sign_digest(&digest)
         .map_err(|e| Error::Check(format!("device signer failed: {e:?}")))?;
