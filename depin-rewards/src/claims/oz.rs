@@ -26,13 +26,34 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use sha3::{Digest, Keccak256};
-
 use crate::{Error, Result};
 
 /// A 20-byte EVM address.
 pub type Address = [u8; 20];
 pub use super::Hash;
+
+#[cfg(feature = "asm-keccak")]
+use keccak_asm::Keccak256; // inherent one-shot `digest`, no trait needed
+#[cfg(not(feature = "asm-keccak"))]
+use sha3::{Digest, Keccak256};
+
+/// keccak256 of `data` (the original Keccak padding Ethereum uses, not NIST SHA3-256).
+///
+/// With the `asm-keccak` feature (default) this is the CRYPTOGAMS assembly through
+/// `keccak-asm`; without it, the portable RustCrypto `sha3`. Both give the same bytes, which a
+/// property test checks.
+///
+/// ```
+/// use depin_rewards::claims::oz::keccak256;
+/// // the empty-input digest every Ethereum client knows
+/// assert_eq!(
+///     hex::encode(keccak256(b"")),
+///     "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+/// );
+/// ```
+pub fn keccak256(data: &[u8]) -> Hash {
+    Keccak256::digest(data).into()
+}
 
 /// `abi.encode(address, uint256)` of a claim (64 bytes, amount big-endian).
 pub fn abi_encode(address: &Address, amount: u128) -> [u8; 64] {
@@ -50,8 +71,7 @@ pub fn abi_encode(address: &Address, amount: u128) -> [u8; 64] {
 /// assert_eq!(leaf.len(), 32);
 /// ```
 pub fn leaf_hash(address: &Address, amount: u128) -> Hash {
-    let inner: Hash = Keccak256::digest(abi_encode(address, amount)).into();
-    Keccak256::digest(inner).into()
+    keccak256(&keccak256(&abi_encode(address, amount)))
 }
 
 /// `keccak256(sorted(a, b))`: OpenZeppelin's commutative pair hash.
@@ -64,7 +84,7 @@ pub fn node_hash(a: &Hash, b: &Hash) -> Hash {
         buf[..32].copy_from_slice(b);
         buf[32..].copy_from_slice(a);
     }
-    Keccak256::digest(buf).into()
+    keccak256(&buf)
 }
 
 /// Folds a proof onto a leaf (OpenZeppelin `processProof`).
@@ -123,37 +143,23 @@ impl OzMerkleTree {
         if n > (u32::MAX / 2) as usize {
             return Err(Error::TooManyClaims);
         }
-        // Sorting compact (prefix, index) keys and breaking prefix ties on the full value is
-        // much cheaper than sorting the values themselves.
-        let address_of = |i: u32| claims.get(i as usize).map(|c| &c.0);
-        let mut by_address: Vec<(u64, u32)> = claims
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (prefix(&c.0), i as u32))
-            .collect();
-        sort_keys(&mut by_address, |a, b| address_of(a).cmp(&address_of(b)));
-        if let Some(i) = by_address
-            .windows(2)
-            .position(|w| w[0].0 == w[1].0 && address_of(w[0].1) == address_of(w[1].1))
-        {
-            return Err(Error::DuplicateEntry { index: i + 1 });
-        }
+        // The address index (duplicate check) and the leaf hashing are independent: run them
+        // side by side so the sort's sequential partitioning overlaps with hashing.
+        let (by_address, leaves) = par::join(|| address_index(&claims), || sorted_leaves(&claims));
+        let by_address = by_address?;
 
-        let hashes: Vec<Hash> = hash_leaves(&claims);
-        let hash_of = |i: u32| hashes.get(i as usize);
-        let mut order: Vec<(u64, u32)> = hashes
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (prefix(h), i as u32))
-            .collect();
-        sort_keys(&mut order, |a, b| hash_of(a).cmp(&hash_of(b)));
-
+        let (hashes, order) = leaves;
         // the i-th smallest leaf goes to position len − 1 − i
         let len = 2 * n - 1;
-        let mut nodes: Vec<Hash> = vec![[0u8; 32]; len];
-        if let Some(leaf_region) = nodes.get_mut(n - 1..) {
-            place_leaves(leaf_region, &order, &hashes);
-        }
+        let mut nodes: Vec<Hash> = par::collect_indexed(len, |j| match j.checked_sub(n - 1) {
+            // leaf region: position j holds the (len − 1 − j)-th smallest leaf
+            Some(_) => order
+                .get(len - 1 - j)
+                .and_then(|o| hashes.get(o.1 as usize))
+                .copied()
+                .unwrap_or_default(),
+            None => [0u8; 32],
+        });
         drop(hashes);
         let mut tree_index = vec![0u32; n];
         for (i, (_, orig)) in order.iter().enumerate() {
@@ -233,49 +239,117 @@ impl OzMerkleTree {
     }
 }
 
-#[cfg(feature = "parallel")]
-fn hash_leaves(claims: &[(Address, u128)]) -> Vec<Hash> {
-    use rayon::prelude::*;
-    claims.par_iter().map(|(a, v)| leaf_hash(a, *v)).collect()
-}
-
-#[cfg(not(feature = "parallel"))]
-fn hash_leaves(claims: &[(Address, u128)]) -> Vec<Hash> {
-    claims.iter().map(|(a, v)| leaf_hash(a, *v)).collect()
-}
-
-/// Sorts `(prefix, index)` keys by prefix, then by `tie` on the indices.
-#[cfg(feature = "parallel")]
-fn sort_keys(keys: &mut [(u64, u32)], tie: impl Fn(u32, u32) -> core::cmp::Ordering + Sync) {
-    use rayon::slice::ParallelSliceMut;
-    keys.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| tie(a.1, b.1)));
-}
-
-#[cfg(not(feature = "parallel"))]
-fn sort_keys(keys: &mut [(u64, u32)], tie: impl Fn(u32, u32) -> core::cmp::Ordering) {
-    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| tie(a.1, b.1)));
-}
-
-/// `region[j]` (tree position `n − 1 + j`) receives the `(n − 1 − j)`-th smallest leaf.
-#[cfg(feature = "parallel")]
-fn place_leaves(region: &mut [Hash], order: &[(u64, u32)], hashes: &[Hash]) {
-    use rayon::prelude::*;
-    let n = order.len();
-    region.par_iter_mut().enumerate().for_each(|(j, slot)| {
-        if let Some(h) = order.get(n - 1 - j).and_then(|o| hashes.get(o.1 as usize)) {
-            *slot = *h;
-        }
+/// `(prefix, input index)` of every claim sorted by address, or the duplicate found.
+fn address_index(claims: &[(Address, u128)]) -> Result<Vec<(u64, u32)>> {
+    // Sorting compact (prefix, index) keys and breaking prefix ties on the full address is
+    // much cheaper than sorting the claims themselves.
+    let address_of = |i: u32| claims.get(i as usize).map(|c| &c.0);
+    let mut keys: Vec<(u64, u32)> = claims
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (prefix(&c.0), i as u32))
+        .collect();
+    par::sort_unstable_by(&mut keys, |a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| address_of(a.1).cmp(&address_of(b.1)))
     });
+    match keys
+        .windows(2)
+        .position(|w| w[0].0 == w[1].0 && address_of(w[0].1) == address_of(w[1].1))
+    {
+        Some(i) => Err(Error::DuplicateEntry { index: i + 1 }),
+        None => Ok(keys),
+    }
 }
 
-#[cfg(not(feature = "parallel"))]
-fn place_leaves(region: &mut [Hash], order: &[(u64, u32)], hashes: &[Hash]) {
-    let n = order.len();
-    region.iter_mut().enumerate().for_each(|(j, slot)| {
-        if let Some(h) = order.get(n - 1 - j).and_then(|o| hashes.get(o.1 as usize)) {
-            *slot = *h;
-        }
+/// The leaf hash of every claim (in input order) and `(hash prefix, input index)` keys sorted
+/// ascending by leaf hash. Sorting the 12-byte keys and breaking prefix ties on the full hash
+/// moves far less memory than sorting the hashes. Equal hashes only come from equal claims,
+/// which [`address_index`] rejects, so the order is fully determined.
+fn sorted_leaves(claims: &[(Address, u128)]) -> (Vec<Hash>, Vec<(u64, u32)>) {
+    let hashes = par::collect_indexed(claims.len(), |i| {
+        claims
+            .get(i)
+            .map(|(a, v)| leaf_hash(a, *v))
+            .unwrap_or_default()
     });
+    let mut order = par::collect_indexed(hashes.len(), |i| {
+        (
+            hashes.get(i).map(|h| prefix(h)).unwrap_or_default(),
+            i as u32,
+        )
+    });
+    let hash_of = |i: u32| hashes.get(i as usize);
+    par::sort_unstable_by(&mut order, |a, b| {
+        a.0.cmp(&b.0).then_with(|| hash_of(a.1).cmp(&hash_of(b.1)))
+    });
+    (hashes, order)
+}
+
+/// The few data-parallel primitives tree building needs: rayon with the `parallel` feature,
+/// plain loops without it.
+mod par {
+    use alloc::vec::Vec;
+    use core::cmp::Ordering;
+
+    /// Runs both closures, in parallel when possible.
+    pub(super) fn join<A: Send, B: Send>(
+        a: impl FnOnce() -> A + Send,
+        b: impl FnOnce() -> B + Send,
+    ) -> (A, B) {
+        #[cfg(feature = "parallel")]
+        {
+            rayon::join(a, b)
+        }
+        #[cfg(not(feature = "parallel"))]
+        {
+            (a(), b())
+        }
+    }
+
+    /// `(0..len).map(f).collect()`, each element written once, straight into place.
+    pub(super) fn collect_indexed<T: Send>(len: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+        #[cfg(feature = "parallel")]
+        {
+            use rayon::prelude::*;
+            (0..len)
+                .into_par_iter()
+                .with_min_len(1024)
+                .map(&f)
+                .collect()
+        }
+        #[cfg(not(feature = "parallel"))]
+        {
+            (0..len).map(f).collect()
+        }
+    }
+
+    /// `v[k] = f(k)` for every `k`; short slices stay on the calling thread.
+    pub(super) fn fill<T: Send>(v: &mut [T], f: impl Fn(usize) -> T + Sync) {
+        #[cfg(feature = "parallel")]
+        if v.len() >= super::PAR_MIN_LEVEL {
+            use rayon::prelude::*;
+            v.par_iter_mut()
+                .with_min_len(1024)
+                .enumerate()
+                .for_each(|(k, x)| *x = f(k));
+            return;
+        }
+        v.iter_mut().enumerate().for_each(|(k, x)| *x = f(k));
+    }
+
+    /// Unstable sort by `cmp`.
+    pub(super) fn sort_unstable_by<T: Send>(v: &mut [T], cmp: impl Fn(&T, &T) -> Ordering + Sync) {
+        #[cfg(feature = "parallel")]
+        {
+            use rayon::slice::ParallelSliceMut;
+            v.par_sort_unstable_by(cmp);
+        }
+        #[cfg(not(feature = "parallel"))]
+        {
+            v.sort_unstable_by(cmp);
+        }
+    }
 }
 
 /// Fills internal nodes `0..=n−2` of an OpenZeppelin node array whose leaves are in place,
@@ -310,27 +384,25 @@ fn hash_pair_at(children: &[Hash], k: usize) -> Hash {
     }
 }
 
-#[cfg(feature = "parallel")]
 fn hash_level(parents: &mut [Hash], children: &[Hash]) {
-    use rayon::prelude::*;
-    if parents.len() < PAR_MIN_LEVEL {
-        parents
-            .iter_mut()
-            .enumerate()
-            .for_each(|(k, p)| *p = hash_pair_at(children, k));
-    } else {
-        parents
-            .par_iter_mut()
-            .with_min_len(1024)
-            .enumerate()
-            .for_each(|(k, p)| *p = hash_pair_at(children, k));
-    }
+    par::fill(parents, |k| hash_pair_at(children, k));
 }
 
-#[cfg(not(feature = "parallel"))]
-fn hash_level(parents: &mut [Hash], children: &[Hash]) {
-    parents
-        .iter_mut()
-        .enumerate()
-        .for_each(|(k, p)| *p = hash_pair_at(children, k));
+#[cfg(all(test, feature = "asm-keccak"))]
+mod tests {
+    use proptest::prelude::*;
+    use sha3::Digest as _;
+
+    fn portable(data: &[u8]) -> super::Hash {
+        sha3::Keccak256::digest(data).into()
+    }
+
+    proptest! {
+        /// The assembly backend and the portable one agree on every length, across the
+        /// 136-byte rate boundary.
+        #[test]
+        fn asm_matches_portable(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            prop_assert_eq!(super::keccak256(&data), portable(&data));
+        }
+    }
 }
