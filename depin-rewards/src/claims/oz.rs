@@ -145,22 +145,10 @@ impl OzMerkleTree {
         }
         // The address index (duplicate check) and the leaf hashing are independent: run them
         // side by side so the sort's sequential partitioning overlaps with hashing.
-        let (by_address, leaves) = par::join(|| address_index(&claims), || sorted_leaves(&claims));
+        let (by_address, (mut nodes, order)) =
+            par::join(|| address_index(&claims), || sorted_leaves(&claims));
         let by_address = by_address?;
-
-        let (hashes, order) = leaves;
-        // the i-th smallest leaf goes to position len − 1 − i
-        let len = 2 * n - 1;
-        let mut nodes: Vec<Hash> = par::collect_indexed(len, |j| match j.checked_sub(n - 1) {
-            // leaf region: position j holds the (len − 1 − j)-th smallest leaf
-            Some(_) => order
-                .get(len - 1 - j)
-                .and_then(|o| hashes.get(o.1 as usize))
-                .copied()
-                .unwrap_or_default(),
-            None => [0u8; 32],
-        });
-        drop(hashes);
+        let len = nodes.len();
         let mut tree_index = vec![0u32; n];
         for (i, (_, orig)) in order.iter().enumerate() {
             if let Some(slot) = tree_index.get_mut(*orig as usize) {
@@ -244,11 +232,12 @@ fn address_index(claims: &[(Address, u128)]) -> Result<Vec<(u64, u32)>> {
     // Sorting compact (prefix, index) keys and breaking prefix ties on the full address is
     // much cheaper than sorting the claims themselves.
     let address_of = |i: u32| claims.get(i as usize).map(|c| &c.0);
-    let mut keys: Vec<(u64, u32)> = claims
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (prefix(&c.0), i as u32))
-        .collect();
+    let mut keys: Vec<(u64, u32)> = par::collect_indexed(claims.len(), |i| {
+        (
+            address_of(i as u32).map(|a| prefix(a)).unwrap_or_default(),
+            i as u32,
+        )
+    });
     par::sort_unstable_by(&mut keys, |a, b| {
         a.0.cmp(&b.0)
             .then_with(|| address_of(a.1).cmp(&address_of(b.1)))
@@ -262,28 +251,48 @@ fn address_index(claims: &[(Address, u128)]) -> Result<Vec<(u64, u32)>> {
     }
 }
 
-/// The leaf hash of every claim (in input order) and `(hash prefix, input index)` keys sorted
-/// ascending by leaf hash. Sorting the 12-byte keys and breaking prefix ties on the full hash
-/// moves far less memory than sorting the hashes. Equal hashes only come from equal claims,
-/// which [`address_index`] rejects, so the order is fully determined.
+/// The node array (`2n − 1` entries) with the leaves in place, and `(hash prefix, input index)`
+/// keys sorted ascending by leaf hash.
+///
+/// The leaf hashes are first computed in input order into the inner-node region (`n − 1`
+/// slots, overwritten later by [`build_internal`]) plus one spare, so no separate buffer is
+/// allocated; then they are copied into the leaf region in OpenZeppelin order. Sorting the
+/// 12-byte keys and breaking prefix ties on the full hash moves far less memory than sorting
+/// the hashes. Equal hashes only come from equal claims, which [`address_index`] rejects, so
+/// the order is fully determined.
 fn sorted_leaves(claims: &[(Address, u128)]) -> (Vec<Hash>, Vec<(u64, u32)>) {
-    let hashes = par::collect_indexed(claims.len(), |i| {
+    let n = claims.len();
+    let leaf_of = |i: usize| {
         claims
             .get(i)
             .map(|(a, v)| leaf_hash(a, *v))
             .unwrap_or_default()
-    });
-    let mut order = par::collect_indexed(hashes.len(), |i| {
-        (
-            hashes.get(i).map(|h| prefix(h)).unwrap_or_default(),
-            i as u32,
-        )
-    });
-    let hash_of = |i: u32| hashes.get(i as usize);
+    };
+    let mut nodes = par::collect_indexed(
+        2 * n - 1,
+        |j| {
+            if j + 1 < n {
+                leaf_of(j)
+            } else {
+                [0u8; 32]
+            }
+        },
+    );
+    let spare = leaf_of(n - 1);
+    let (scratch, leaf_region) = nodes.split_at_mut(n - 1);
+    let hash_of = |i: u32| scratch.get(i as usize).unwrap_or(&spare);
+    let mut order = par::collect_indexed(n, |i| (prefix(hash_of(i as u32)), i as u32));
     par::sort_unstable_by(&mut order, |a, b| {
-        a.0.cmp(&b.0).then_with(|| hash_of(a.1).cmp(&hash_of(b.1)))
+        a.0.cmp(&b.0).then_with(|| hash_of(a.1).cmp(hash_of(b.1)))
     });
-    (hashes, order)
+    // tree position n − 1 + k holds the (n − 1 − k)-th smallest leaf
+    par::fill(leaf_region, |k| {
+        order
+            .get(n - 1 - k)
+            .map(|o| *hash_of(o.1))
+            .unwrap_or_default()
+    });
+    (nodes, order)
 }
 
 /// The few data-parallel primitives tree building needs: rayon with the `parallel` feature,

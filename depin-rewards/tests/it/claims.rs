@@ -63,6 +63,40 @@ fn oz_matches_npm_golden_vectors() {
     }
 }
 
+/// Vanity-style addresses that share their first 8 bytes exercise the tie-breaking path of the
+/// compact-key sorts: lookups, duplicate detection and input-order independence still hold.
+#[test]
+fn oz_addresses_with_a_shared_prefix() {
+    let claims: Vec<([u8; 20], u128)> = (0..5_000u32)
+        .map(|i| {
+            let mut a = [0u8; 20];
+            a[16..].copy_from_slice(&i.wrapping_mul(2_654_435_761).to_be_bytes());
+            (a, u128::from(i % 7) + 1)
+        })
+        .collect();
+    let tree = oz::OzMerkleTree::new(claims.clone()).unwrap();
+    let reversed: Vec<_> = claims.iter().rev().copied().collect();
+    assert_eq!(oz::OzMerkleTree::new(reversed).unwrap().root(), tree.root());
+    for (i, (addr, amount)) in claims.iter().enumerate().step_by(97) {
+        assert_eq!(tree.index_of(addr), Some(i));
+        assert!(oz::verify(
+            &tree.root(),
+            addr,
+            *amount,
+            &tree.proof(i).unwrap()
+        ));
+    }
+    assert_eq!(tree.index_of(&[0u8; 20]), Some(0));
+    assert_eq!(tree.index_of(&[0xff; 20]), None);
+
+    let mut dup = claims;
+    dup.push((dup[1234].0, 99));
+    assert!(matches!(
+        oz::OzMerkleTree::new(dup),
+        Err(Error::DuplicateEntry { .. })
+    ));
+}
+
 #[test]
 fn oz_rejects_bad_input_and_forged_claims() {
     assert_eq!(oz::OzMerkleTree::new(vec![]), Err(Error::EmptyTree));
