@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, BatchSize, Criterion};
 use depin_rewards::claims::oz::{keccak256, OzMerkleTree};
 use depin_rewards::{distribute, Mode, Shares};
-use sha3::{Digest, Keccak256};
 
 const DEVICES: u64 = 1_000_000;
 
@@ -56,22 +55,9 @@ fn split(c: &mut Criterion) {
     g.finish();
 }
 
-/// Claim `i` of the JS helper's bench mode: `h = keccak256(uint256(i))`, address = last 20 bytes,
-/// amount = first 8 bytes (big-endian).
-fn bench_claims(n: usize) -> Vec<([u8; 20], u128)> {
-    (0..n)
-        .map(|i| {
-            let mut word = [0u8; 32];
-            word[24..].copy_from_slice(&(i as u64).to_be_bytes());
-            let h: [u8; 32] = Keccak256::digest(word).into();
-            let mut a = [0u8; 20];
-            a.copy_from_slice(&h[12..]);
-            let mut amt = [0u8; 8];
-            amt.copy_from_slice(&h[..8]);
-            (a, u128::from(u64::from_be_bytes(amt)))
-        })
-        .collect()
-}
+#[path = "../tests/support/bench_workload.rs"]
+mod bench_workload;
+use bench_workload::bench_claims;
 
 fn oz_tree(c: &mut Criterion) {
     let claims = bench_claims(1_000_000);

@@ -6,6 +6,8 @@
 // Helpers outside `#[test]` functions fail loudly too (clippy.toml only covers test bodies).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../support/bench_workload.rs"]
+mod bench_workload;
 mod claims;
 mod distribution;
 mod emission;

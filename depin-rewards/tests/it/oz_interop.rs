@@ -12,6 +12,7 @@ use depin_rewards::claims::oz::{self, OzMerkleTree};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+use crate::bench_workload::bench_claims;
 use crate::claims::hex32;
 
 const HOWTO: &str = "the OpenZeppelin interop test needs node (>= 18) and the npm package \
@@ -107,22 +108,4 @@ fn oz_bench_workload_matches_the_npm_package() {
     let js = run_node(&serde_json::json!({ "bench": n }));
     let tree = OzMerkleTree::new(bench_claims(n)).unwrap();
     assert_eq!(hex32(&tree.root()), js["root"].as_str().unwrap());
-}
-
-/// Claim `i` of the JS helper's bench mode: `h = keccak256(uint256(i))`, address = last 20 bytes
-/// of `h`, amount = first 8 bytes of `h` (big-endian).
-pub(crate) fn bench_claims(n: usize) -> Vec<([u8; 20], u128)> {
-    use sha3::{Digest, Keccak256};
-    (0..n)
-        .map(|i| {
-            let mut word = [0u8; 32];
-            word[24..].copy_from_slice(&(i as u64).to_be_bytes());
-            let h: [u8; 32] = Keccak256::digest(word).into();
-            let mut a = [0u8; 20];
-            a.copy_from_slice(&h[12..]);
-            let mut amt = [0u8; 8];
-            amt.copy_from_slice(&h[..8]);
-            (a, u128::from(u64::from_be_bytes(amt)))
-        })
-        .collect()
 }

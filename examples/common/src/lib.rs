@@ -49,6 +49,42 @@ pub fn epoch_start(epoch: u64) -> Timestamp {
     Timestamp(GENESIS_MS.saturating_add(epoch.saturating_mul(DAY_MS)))
 }
 
+/// The command-line entry point of a reference network: parses [`Options`] from the process
+/// arguments, runs `run`, prints the [`Summary`] on stdout. Exit code 2 for bad arguments, 1 when
+/// the run fails (the error goes to stderr).
+///
+/// ```no_run
+/// use depin_example_common::{cli_main, Error, Options, Result, Summary};
+///
+/// // a network's run function (the reference networks export theirs as `run`)
+/// fn run(opts: &Options) -> Result<Summary> {
+///     Err(Error::Options(format!("{} epochs: nothing to simulate here", opts.epochs)))
+/// }
+///
+/// fn main() -> std::process::ExitCode {
+///     cli_main(run)
+/// }
+/// ```
+pub fn cli_main(run: impl FnOnce(&Options) -> Result<Summary>) -> std::process::ExitCode {
+    let opts = match Options::from_args(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match run(&opts) {
+        Ok(summary) => {
+            println!("{summary}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Print a progress line on stderr (the summary goes to stdout).
 pub fn progress(opts: &Options, network: &str, line: &str) {
     if opts.progress {

@@ -1,23 +1,5 @@
 //! `cargo run -p depin-example-wireless -- [--seed N] [--devices N] [--epochs N] [--out DIR] [--quiet]`
 
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    let opts = match depin_example_wireless::Options::from_args(std::env::args().skip(1)) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match depin_example_wireless::run(&opts) {
-        Ok(summary) => {
-            println!("{summary}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+fn main() -> std::process::ExitCode {
+    depin_example_common::cli_main(depin_example_wireless::run)
 }
