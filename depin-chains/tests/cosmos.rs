@@ -18,8 +18,6 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,46 +44,16 @@ use depin_chains::{
 };
 use depin_core::Epoch;
 use serde_json::{json, Value};
+
+#[path = "support/js.rs"]
+mod js;
+use js::run_js;
 use sha2::{Digest, Sha256};
 
 const HOW_TO: &str = "install the JavaScript tools once with `cd contracts && npm ci`, then run \
                       `cargo test -p depin-chains --features cosmos --test cosmos`";
 const CHAIN: &str = "testing-1";
 const PREFIX: &str = "wasm";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn run_js(script: &str, input: &Value) -> Value {
-    assert!(
-        repo_root().join("contracts/node_modules").exists(),
-        "contracts/node_modules is missing: {HOW_TO}"
-    );
-    let mut child = Command::new("node")
-        .arg(repo_root().join("contracts/js").join(script))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run node ({e}): {HOW_TO}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{script} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 fn signer(n: u8) -> CosmosSigner {
     CosmosSigner::new(&[n; 32], PREFIX).unwrap()
@@ -126,6 +94,7 @@ fn signed_transactions_verify_with_cosmjs() {
                 "chainId": CHAIN,
                 "accountNumber": account_number.to_string(),
             }),
+            HOW_TO,
         );
         assert_eq!(out["valid"], true, "{out}");
         assert_eq!(out["sequence"], sequence.to_string());
@@ -149,6 +118,7 @@ fn signed_transactions_verify_with_cosmjs() {
                 "chainId": CHAIN,
                 "accountNumber": (account_number + 1).to_string(),
             }),
+            HOW_TO,
         );
         assert_eq!(wrong["valid"], false);
     }

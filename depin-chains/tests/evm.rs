@@ -7,8 +7,8 @@
 //! Run: `cargo test -p depin-chains --features evm --test evm`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,15 +24,12 @@ use depin_chains::{
 };
 use depin_core::{DeviceId, Epoch, EvmAddress, KeyType, SigningKey};
 
+#[path = "support/js.rs"]
+mod js;
+use js::{repo_root, run_js};
+
 const HOW_TO: &str = "install the JavaScript tools once with `cd contracts && npm ci`, then run \
                       `cargo test -p depin-chains --features evm --test evm` (see contracts/README.md)";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
 
 fn anvil_path() -> PathBuf {
     let p = repo_root().join("contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
@@ -88,35 +85,6 @@ impl Drop for Anvil {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Run a `contracts/js` interop script: JSON on stdin, one JSON line on stdout.
-fn run_js(script: &str, input: &serde_json::Value) -> serde_json::Value {
-    let path = repo_root().join("contracts/js").join(script);
-    assert!(
-        repo_root().join("contracts/node_modules").exists(),
-        "contracts/node_modules is missing: {HOW_TO}"
-    );
-    let mut child = Command::new("node")
-        .arg(&path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run node ({e}): {HOW_TO}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{script} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn secret(n: u8) -> SecretKeyBytes {
@@ -312,7 +280,7 @@ async fn eip712_signature_from_a_depin_core_key_verifies_with_viem() {
         "signature": format!("0x{}", hex::encode(sig)),
         "address": permit.device.to_string(),
     });
-    let out = run_js("eip712-verify.mjs", &input);
+    let out = run_js("eip712-verify.mjs", &input, HOW_TO);
     assert_eq!(out["valid"], true, "{out}");
     assert_eq!(out["digest"], format!("0x{}", hex::encode(digest)), "{out}");
     assert_eq!(
