@@ -85,11 +85,34 @@ impl fmt::Display for Epoch {
 /// assert_eq!(daily.epoch_of(t).unwrap(), Epoch(19_723));
 /// assert_eq!(daily.start_of(Epoch(19_723)).unwrap(), t);
 /// ```
+///
+/// Deserialization goes through [`EpochSchedule::new`], so a zero epoch length in untrusted
+/// bytes is an error, never a division by zero later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "RawSchedule")
+)]
 pub struct EpochSchedule {
     genesis: Timestamp,
     length_ms: u64,
+}
+
+/// The serialized fields of [`EpochSchedule`], before validation.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct RawSchedule {
+    genesis: Timestamp,
+    length_ms: u64,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<RawSchedule> for EpochSchedule {
+    type Error = Error;
+    fn try_from(raw: RawSchedule) -> Result<Self> {
+        EpochSchedule::new(raw.genesis, raw.length_ms)
+    }
 }
 
 /// One UTC day in milliseconds.

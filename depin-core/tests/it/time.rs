@@ -28,3 +28,18 @@ fn custom_schedule_and_errors() {
     assert!(Epoch(u64::MAX).next().is_err());
     assert!(Timestamp::from_secs(u64::MAX).is_err());
 }
+
+/// A schedule read from untrusted bytes is validated like one built with `new`: a zero epoch
+/// length is refused at decoding instead of dividing by zero in `epoch_of`.
+#[cfg(feature = "serde")]
+#[test]
+fn deserialized_schedule_is_validated() {
+    let s = EpochSchedule::new(Timestamp(1000), 10).unwrap();
+    let json = serde_json::to_string(&s).unwrap();
+    assert_eq!(json, r#"{"genesis":1000,"length_ms":10}"#);
+    assert_eq!(serde_json::from_str::<EpochSchedule>(&json).unwrap(), s);
+    let err = serde_json::from_str::<EpochSchedule>(r#"{"genesis":1000,"length_ms":0}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("epoch length must be non-zero"), "{err}");
+}
