@@ -4,7 +4,8 @@
 //! [`crate::p2p::GossipValidator`]: topic `"report"` carries report frames, every other
 //! topic carries envelopes whose kind must belong to the topic (`"coverage"`: beacons
 //! and witnesses; `"storage"`: commitments and proofs; `"energy"`: readings and
-//! sessions; `"bandwidth"`: speed tests). Batches go through
+//! sessions; `"bandwidth"`: speed tests); an envelope of another kind is rejected as
+//! `wrong_topic` at decoding, before it can touch replay windows or reports. Batches go through
 //! [`Verifier::verify_batch`], so signatures are batch-verified.
 //!
 //! Verdict mapping: accepted items are [`Verdict::Accept`]; items that may be honest
@@ -19,7 +20,7 @@ use depin_core::Timestamp;
 use crate::p2p::{GossipValidator, Verdict};
 use crate::pipeline::{Input, Verifier};
 use crate::reason::Rejection;
-use crate::registry::Registry;
+use crate::registry::{KindSet, Registry};
 use crate::replay::ReplayStore;
 use crate::types::AttestationKind;
 
@@ -64,10 +65,17 @@ pub fn kind_matches_topic(topic: &str, kind: AttestationKind) -> bool {
     )
 }
 
-fn to_verdict(topic: &str, v: crate::pipeline::Verdict) -> Verdict {
+/// The kinds that may travel on the gossip topic `topic` (see [`kind_matches_topic`]).
+pub fn topic_kinds(topic: &str) -> KindSet {
+    AttestationKind::ALL
+        .into_iter()
+        .filter(|k| kind_matches_topic(topic, *k))
+        .fold(KindSet::NONE, KindSet::with)
+}
+
+fn to_verdict(v: crate::pipeline::Verdict) -> Verdict {
     match v {
-        Ok(a) if kind_matches_topic(topic, a.kind) => Verdict::Accept,
-        Ok(_) => Verdict::reject("wrong_topic"),
+        Ok(_) => Verdict::Accept,
         Err(
             Rejection::Stale
             | Rejection::Replayed
@@ -96,7 +104,8 @@ where
                 if *topic == "report" {
                     Input::Frame(data)
                 } else {
-                    Input::Envelope(data)
+                    // the topic check runs at decoding, before any state changes
+                    Input::EnvelopeOf(data, topic_kinds(topic))
                 }
             })
             .collect();
@@ -106,8 +115,7 @@ where
         verifier
             .verify_batch(&inputs, Timestamp::now())
             .into_iter()
-            .zip(batch)
-            .map(|(v, (topic, _))| to_verdict(topic, v))
+            .map(to_verdict)
             .collect()
     }
 }

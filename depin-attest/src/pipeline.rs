@@ -35,7 +35,7 @@ use crate::envelope::{decode_parts, DEFAULT_MAX_ENVELOPE_LEN};
 use crate::error::{Error, Result};
 use crate::policy::Policies;
 use crate::reason::{EpochReport, Rejection};
-use crate::registry::{DeviceRecord, DeviceStatus, Registry};
+use crate::registry::{DeviceRecord, DeviceStatus, KindSet, Registry};
 use crate::replay::{ReplayKey, ReplayStore, Stream};
 use crate::storage::verify_proof;
 use crate::types::{Attestation, AttestationKind, StorageCommitment};
@@ -47,6 +47,12 @@ pub enum Input<'a> {
     Frame(&'a [u8]),
     /// A signed [`crate::Envelope`].
     Envelope(&'a [u8]),
+    /// A signed [`crate::Envelope`] that may only carry the kinds in the set, e.g. the kinds
+    /// of the gossip topic it arrived on. Any other kind is rejected with
+    /// [`Rejection::WrongTopic`] at decoding, before keys, signatures, replay windows or
+    /// reports are touched, so a copy on the wrong topic cannot use up the sequence number
+    /// of the real one.
+    EnvelopeOf(&'a [u8], KindSet),
 }
 
 /// What an accepted item produced.
@@ -726,24 +732,36 @@ fn stage1(
                 report_kind: h.kind,
             })
         }
-        Input::Envelope(bytes) => {
-            let (body, signed, sig) = decode_parts(bytes, config.max_envelope_len)?;
-            body.attestation.check_structure()?;
-            let signature = Signature::from_bytes(body.signer.key_type(), &sig)
-                .map_err(|_| Rejection::SignatureEncoding)?;
-            check_fresh(config, body.timestamp, now)?;
-            let kind = body.attestation.kind();
-            Ok(Staged {
-                kind,
-                claimed: Claimed::Device(body.signer),
-                seq: body.seq,
-                stream: Stream::Envelope,
-                timestamp: body.timestamp,
-                digest: config.domain.digest(kind.message_kind(), signed),
-                signature,
-                body: Some(body.attestation),
-                report_kind: 0,
-            })
-        }
+        Input::Envelope(bytes) => stage1_envelope(config, bytes, KindSet::ALL, now),
+        Input::EnvelopeOf(bytes, kinds) => stage1_envelope(config, bytes, kinds, now),
     }
+}
+
+/// Stage 1 of an envelope whose kind must be in `kinds`.
+fn stage1_envelope(
+    config: &VerifierConfig,
+    bytes: &[u8],
+    kinds: KindSet,
+    now: Timestamp,
+) -> core::result::Result<Staged, Rejection> {
+    let (body, signed, sig) = decode_parts(bytes, config.max_envelope_len)?;
+    let kind = body.attestation.kind();
+    if !kinds.contains(kind) {
+        return Err(Rejection::WrongTopic);
+    }
+    body.attestation.check_structure()?;
+    let signature = Signature::from_bytes(body.signer.key_type(), &sig)
+        .map_err(|_| Rejection::SignatureEncoding)?;
+    check_fresh(config, body.timestamp, now)?;
+    Ok(Staged {
+        kind,
+        claimed: Claimed::Device(body.signer),
+        seq: body.seq,
+        stream: Stream::Envelope,
+        timestamp: body.timestamp,
+        digest: config.domain.digest(kind.message_kind(), signed),
+        signature,
+        body: Some(body.attestation),
+        report_kind: 0,
+    })
 }

@@ -27,6 +27,9 @@ pub enum Rejection {
     NonCanonical,
     /// Decodes, but violates a structural rule (a field out of range, inconsistent lengths).
     InvalidStructure,
+    /// An attestation kind that may not travel where it arrived (e.g. an energy reading on
+    /// the coverage gossip topic; see [`crate::pipeline::Input::EnvelopeOf`]).
+    WrongTopic,
     // ---- registry and keys ----
     /// The signer is not in the registry (or no registered device has the frame's key hint).
     UnknownDevice,
@@ -125,6 +128,7 @@ impl Rejection {
             Malformed => "malformed",
             NonCanonical => "non_canonical",
             InvalidStructure => "invalid_structure",
+            WrongTopic => "wrong_topic",
             UnknownDevice => "unknown_device",
             InactiveDevice => "inactive_device",
             RevokedDevice => "revoked_device",
@@ -172,7 +176,13 @@ impl Rejection {
         use Rejection::*;
         matches!(
             self,
-            TooLarge | Truncated | TrailingBytes | Malformed | NonCanonical | InvalidStructure
+            TooLarge
+                | Truncated
+                | TrailingBytes
+                | Malformed
+                | NonCanonical
+                | InvalidStructure
+                | WrongTopic
         )
     }
 

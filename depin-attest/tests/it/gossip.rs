@@ -2,6 +2,7 @@
 
 use depin_attest::gossip::SharedVerifier;
 use depin_attest::p2p::{GossipValidator, Verdict};
+use depin_attest::Rejection;
 use depin_core::Timestamp;
 
 use crate::common::*;
@@ -24,6 +25,17 @@ fn gossip_verdicts_follow_the_pipeline() {
         shared.validate("coverage", &e),
         Verdict::reject("wrong_topic")
     );
+    // The wrong-topic copy changed no state: the same envelope on its own topic is still new
+    // (its sequence number was not used up in the replay window).
+    assert_eq!(shared.validate("energy", &e), Verdict::Accept);
+    assert_eq!(shared.validate("energy", &e), Verdict::Ignore);
+    {
+        let v = shared.inner().lock().unwrap();
+        let report = v
+            .report(v.config().schedule.epoch_of(now).unwrap())
+            .unwrap();
+        assert_eq!(report.rejected_for(Rejection::WrongTopic), 1);
+    }
     let e2 = envelope_at(&net.keys[0], 2, Timestamp(now.0 + 1_000), reading(6));
     let g = frame_with(&domain(), &net.keys[0], 2, now, b"y");
     let v = shared.validate_batch(&[("energy", &e2), ("report", &g), ("report", &[1, 2, 3])]);
