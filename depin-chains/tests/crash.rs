@@ -293,6 +293,12 @@ fn main() {
         );
     }
     assert!(total_committed > 0, "the child never committed anything");
+    // the slow runs kill mid-write; at least one must leave a torn tail, or the repair path
+    // went untested (every recorded run so far tore 4 of 8)
+    assert!(
+        runs_with_torn_tail > 0,
+        "no kill landed mid-write: the torn-tail repair was not exercised"
+    );
     println!(
         "crash_kill_mid_write: ok ({RUNS} kills, {total_committed} commits checked, {runs_with_torn_tail} torn tails repaired)"
     );

@@ -118,6 +118,12 @@ fn oz_rejects_bad_input_and_forged_claims() {
     let nodes = tree.nodes();
     let inner = nodes[1];
     assert!(!tree.nodes()[tree.len() - 1..].contains(&inner));
+    assert_eq!(oz::node_hash(&nodes[3], &nodes[4]), inner);
+    assert_ne!(
+        oz::keccak256(&oz::keccak256(&[nodes[3], nodes[4]].concat())),
+        inner,
+        "the children read as an abi-encoded claim do not hash to their parent"
+    );
 }
 
 /// The published cw20-merkle-airdrop vectors (CosmWasm/cw-tokens testdata): every proof

@@ -215,12 +215,21 @@ fn tampering_is_detected() {
     t.total_shares /= 2;
     assert_eq!(verify_receipt(&t), Err(Error::ReceiptMismatch("amount")));
 
-    // moving the public cutoff changes who gets the extra unit
-    let mut t = r.clone();
-    let c = t.cutoff.as_mut().unwrap();
-    c.remainder = u128::MAX;
-    let recomputed = t.recompute_amount().unwrap();
-    assert!(recomputed == r.amount || recomputed + 1 == r.amount);
+    // moving the public cutoff changes who gets the extra unit: a device that got one loses
+    // it when the cutoff is raised above every remainder
+    let floor_of = |r: &RewardReceipt<String>| {
+        let mut f = r.clone();
+        f.cutoff = None;
+        f.recompute_amount().unwrap()
+    };
+    let lucky = epoch
+        .receipts()
+        .find(|r| r.cutoff.is_some() && floor_of(r) + 1 == r.amount)
+        .unwrap();
+    let mut t = lucky.clone();
+    t.cutoff.as_mut().unwrap().remainder = u128::MAX;
+    assert_eq!(t.recompute_amount().unwrap() + 1, lucky.amount);
+    assert_eq!(verify_receipt(&t), Err(Error::ReceiptMismatch("amount")));
 }
 
 #[test]
