@@ -207,20 +207,14 @@ fn parse_contract(addr: &str, prefix: &str, what: &str) -> Result<AccountId> {
 }
 
 fn parse_amount(s: &str, what: &str) -> Result<u128> {
-    s.parse().map_err(|_| Error::Transport {
-        retryable: false,
-        message: format!("{what} {s:?} is not a decimal amount"),
-        source: None,
-    })
+    s.parse()
+        .map_err(|_| Error::permanent(format!("{what} {s:?} is not a decimal amount")))
 }
 
 fn parse_root(s: &str) -> Result<[u8; 32]> {
     let mut out = [0u8; 32];
-    hex::decode_to_slice(s, &mut out).map_err(|_| Error::Transport {
-        retryable: false,
-        message: format!("merkle root {s:?} is not 32 bytes of hex"),
-        source: None,
-    })?;
+    hex::decode_to_slice(s, &mut out)
+        .map_err(|_| Error::permanent(format!("merkle root {s:?} is not 32 bytes of hex")))?;
     Ok(out)
 }
 

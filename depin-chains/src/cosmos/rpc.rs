@@ -170,11 +170,11 @@ impl CometRpc {
         if let Some(err) = v.get("error") {
             let data = err.get("data").map(as_string).unwrap_or_default();
             let message = err.get("message").map(as_string).unwrap_or_default();
-            return Err(Error::Transport {
-                retryable: false,
-                message: format!("{method}: JSON-RPC error: {message} {data}"),
-                source: None,
-            });
+            return Err(transport(
+                false,
+                format!("{method}: JSON-RPC error: {message} {data}"),
+                None,
+            ));
         }
         v.get("result")
             .cloned()

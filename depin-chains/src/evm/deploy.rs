@@ -12,12 +12,12 @@ use depin_core::EvmAddress;
 use super::bindings::{
     DepinToken, RewardDistributor, DEPIN_TOKEN_BIN, DEVICE_REGISTRY_BIN, REWARD_DISTRIBUTOR_BIN,
 };
-use super::revert::{from_rpc, Target};
+use super::revert::{rpc, Target};
 use super::sender::{Sender, RECEIPT_POLL};
 use super::{from_alloy, http_provider, local_signer, to_alloy};
 use crate::config::SecretKeyBytes;
 use crate::error::{Error, Result};
-use crate::retry::{retry, RetryPolicy};
+use crate::retry::RetryPolicy;
 
 /// How long a deployment waits for each receipt.
 const DEPLOY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -61,13 +61,7 @@ impl Deployer {
         let provider = http_provider(rpc_url)?;
         let signer = local_signer(key)?;
         let from = signer.address();
-        let chain_id = retry(&retry_policy, || async {
-            provider
-                .get_chain_id()
-                .await
-                .map_err(|e| from_rpc(Target::Other, e))
-        })
-        .await?;
+        let chain_id = rpc(&retry_policy, Target::Other, || provider.get_chain_id()).await?;
         Ok(Deployer {
             sender: Sender::new(
                 provider,
@@ -87,12 +81,8 @@ impl Deployer {
     async fn wait(&self, hash: B256) -> Result<alloy::rpc::types::TransactionReceipt> {
         let started = Instant::now();
         loop {
-            let r = retry(self.sender.retry_policy(), || async {
-                self.sender
-                    .provider()
-                    .get_transaction_receipt(hash)
-                    .await
-                    .map_err(|e| from_rpc(Target::Other, e))
+            let r = rpc(self.sender.retry_policy(), Target::Other, || {
+                self.sender.provider().get_transaction_receipt(hash)
             })
             .await?;
             if let Some(r) = r {

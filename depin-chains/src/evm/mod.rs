@@ -45,12 +45,11 @@ use depin_core::{DeviceId, Epoch, EvmAddress, KeyType};
 pub use eip712::{registry_domain, RegisterPermit, DOMAIN_NAME, DOMAIN_VERSION};
 
 use self::bindings::{DepinToken, DeviceRegistry, RewardDistributor};
-use self::revert::{from_rpc, u256_to_u128, Target};
+use self::revert::{rpc, u256_to_u128, Target};
 use self::sender::{Sender, RECEIPT_POLL};
 use crate::backend::ChainBackend;
 use crate::config::{EvmConfig, SecretKeyBytes};
 use crate::error::{Error, Result};
-use crate::retry::retry;
 use crate::types::{
     device_id_hash, Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration,
     EpochRoot, PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle,
@@ -160,13 +159,7 @@ impl EvmBackend {
         let provider = http_provider(&config.rpc_url)?;
         let signer = local_signer(&config.signer)?;
         let from = signer.address();
-        let chain_id = retry(&config.retry, || async {
-            provider
-                .get_chain_id()
-                .await
-                .map_err(|e| from_rpc(Target::Other, e))
-        })
-        .await?;
+        let chain_id = rpc(&config.retry, Target::Other, || provider.get_chain_id()).await?;
         if chain_id != config.chain_id {
             return Err(Error::Config(format!(
                 "the node at {} is chain {chain_id}, configuration expects {}",
@@ -179,13 +172,7 @@ impl EvmBackend {
             ("DeviceRegistry", registry),
             ("RewardDistributor", distributor),
         ] {
-            let code = retry(&config.retry, || async {
-                provider
-                    .get_code_at(addr)
-                    .await
-                    .map_err(|e| from_rpc(Target::Other, e))
-            })
-            .await?;
+            let code = rpc(&config.retry, Target::Other, || provider.get_code_at(addr)).await?;
             if code.is_empty() {
                 return Err(Error::Config(format!("no {name} contract at {addr}")));
             }
@@ -249,24 +236,18 @@ impl EvmBackend {
         &self,
         registration: &DeviceRegistration,
     ) -> Result<RegisterPermit> {
-        let device = device_address(&registration.device)?;
-        let owner = evm_account(&registration.owner)?;
-        let nonce = self
+        // the checks run before any RPC
+        let mut permit = permit_without_nonce(registration)?;
+        permit.nonce = self
             .view::<DeviceRegistry::noncesCall>(
                 Target::Registry,
                 self.inner.registry,
-                DeviceRegistry::noncesCall { device },
+                DeviceRegistry::noncesCall {
+                    device: permit.device,
+                },
             )
             .await?;
-        Ok(RegisterPermit {
-            owner,
-            device,
-            key_type: registration.key_type().tag(),
-            device_id: B256::from(device_id_hash(&registration.device)),
-            metadata_hash: B256::from(registration.metadata_hash()),
-            nonce,
-            deadline: U256::from(registration.deadline),
-        })
+        Ok(permit)
     }
 
     async fn view<C: SolCall>(&self, target: Target, to: Address, call: C) -> Result<C::Return> {
@@ -301,10 +282,23 @@ impl EvmBackend {
 }
 
 fn decode<C: SolCall>(out: &[u8]) -> Result<C::Return> {
-    C::abi_decode_returns(out).map_err(|e| Error::Transport {
-        retryable: false,
-        message: format!("cannot decode the {} result: {e}", C::SIGNATURE),
-        source: None,
+    C::abi_decode_returns(out)
+        .map_err(|e| Error::permanent(format!("cannot decode the {} result: {e}", C::SIGNATURE)))
+}
+
+/// The permit fields of `registration` with a zero nonce: checks that the device has an EVM
+/// address and the owner is an EVM account, no RPC.
+fn permit_without_nonce(registration: &DeviceRegistration) -> Result<RegisterPermit> {
+    let device = device_address(&registration.device)?;
+    let owner = evm_account(&registration.owner)?;
+    Ok(RegisterPermit {
+        owner,
+        device,
+        key_type: registration.key_type().tag(),
+        device_id: B256::from(device_id_hash(&registration.device)),
+        metadata_hash: B256::from(registration.metadata_hash()),
+        nonce: U256::ZERO,
+        deadline: U256::from(registration.deadline),
     })
 }
 
@@ -346,7 +340,8 @@ impl ChainBackend for EvmBackend {
                 ))
             }
         };
-        let permit = self.register_permit(registration).await?;
+        // `registerCall` carries no nonce (the contract reads its own), so no RPC for it here
+        let permit = permit_without_nonce(registration)?;
         let call = DeviceRegistry::registerCall {
             owner: permit.owner,
             device: permit.device,
@@ -477,23 +472,14 @@ impl ChainBackend for EvmBackend {
         let policy = *self.inner.sender.retry_policy();
         let started = Instant::now();
         loop {
-            let receipt = retry(&policy, || async {
-                provider
-                    .get_transaction_receipt(hash)
-                    .await
-                    .map_err(|e| from_rpc(Target::Other, e))
+            let receipt = rpc(&policy, Target::Other, || {
+                provider.get_transaction_receipt(hash)
             })
             .await?;
             match receipt {
                 Some(r) => {
                     let block = r.block_number.unwrap_or_default();
-                    let head = retry(&policy, || async {
-                        provider
-                            .get_block_number()
-                            .await
-                            .map_err(|e| from_rpc(Target::Other, e))
-                    })
-                    .await?;
+                    let head = rpc(&policy, Target::Other, || provider.get_block_number()).await?;
                     if head >= block.saturating_add(self.inner.confirmations) {
                         let status = if r.status() {
                             TxStatus::Success
@@ -513,11 +499,8 @@ impl ChainBackend for EvmBackend {
                     }
                 }
                 None => {
-                    let known = retry(&policy, || async {
-                        provider
-                            .get_transaction_by_hash(hash)
-                            .await
-                            .map_err(|e| from_rpc(Target::Other, e))
+                    let known = rpc(&policy, Target::Other, || {
+                        provider.get_transaction_by_hash(hash)
                     })
                     .await?;
                     if known.is_none() {
@@ -526,14 +509,10 @@ impl ChainBackend for EvmBackend {
                 }
             }
             if started.elapsed() >= self.inner.receipt_timeout {
-                return Err(Error::Transport {
-                    retryable: true,
-                    message: format!(
-                        "no final receipt for {tx} after {:?}",
-                        self.inner.receipt_timeout
-                    ),
-                    source: None,
-                });
+                return Err(Error::transient(format!(
+                    "no final receipt for {tx} after {:?}",
+                    self.inner.receipt_timeout
+                )));
             }
             tokio::time::sleep(RECEIPT_POLL).await;
         }

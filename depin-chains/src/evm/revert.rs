@@ -7,7 +7,10 @@ use alloy::transports::{RpcError, TransportErrorKind};
 use depin_core::{Epoch, EvmAddress};
 
 use super::bindings::{DeviceRegistry, RewardDistributor};
+use std::future::IntoFuture;
+
 use crate::error::Error;
+use crate::retry::{retry, RetryPolicy};
 use crate::types::Account;
 
 /// Which contract a call went to, so revert data is decoded against the right error set.
@@ -107,6 +110,25 @@ fn from_distributor_error(e: RewardDistributor::RewardDistributorErrors) -> Erro
             reason: format!("{other:?}"),
         },
     }
+}
+
+/// One node call under `policy`: retried while the failure is retryable, failures mapped with
+/// [`from_rpc`] (reverts decoded against `target`'s errors). `call` builds a fresh request for
+/// each attempt.
+pub(crate) async fn rpc<T, F, C>(
+    policy: &RetryPolicy,
+    target: Target,
+    mut call: F,
+) -> Result<T, Error>
+where
+    F: FnMut() -> C,
+    C: IntoFuture<Output = Result<T, RpcError<TransportErrorKind>>>,
+{
+    retry(policy, || {
+        let pending = call().into_future();
+        async move { pending.await.map_err(|e| from_rpc(target, e)) }
+    })
+    .await
 }
 
 /// Map an alloy transport error (a failed `eth_call`, `eth_estimateGas`,

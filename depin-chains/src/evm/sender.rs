@@ -16,7 +16,7 @@ use alloy::providers::{Provider, RootProvider};
 use alloy::rpc::types::TransactionRequest;
 use tokio::sync::Mutex;
 
-use super::revert::{from_rpc, Target};
+use super::revert::{from_rpc, rpc, Target};
 use crate::error::{Error, Result};
 use crate::retry::{retry, RetryPolicy};
 
@@ -66,16 +66,7 @@ impl Sender {
             .with_from(self.from)
             .with_to(to)
             .with_input(input);
-        retry(&self.retry, || {
-            let tx = tx.clone();
-            async move {
-                self.provider
-                    .call(tx)
-                    .await
-                    .map_err(|e| from_rpc(target, e))
-            }
-        })
-        .await
+        rpc(&self.retry, target, || self.provider.call(tx.clone())).await
     }
 
     /// Simulate, sign and broadcast a call to `to` (or a contract creation when `to` is
@@ -96,14 +87,8 @@ impl Sender {
 
         // Simulation: every expected revert surfaces here as a typed error, before a nonce is
         // taken.
-        let estimate = retry(&self.retry, || {
-            let tx = base.clone();
-            async move {
-                self.provider
-                    .estimate_gas(tx)
-                    .await
-                    .map_err(|e| from_rpc(target, e))
-            }
+        let estimate = rpc(&self.retry, target, || {
+            self.provider.estimate_gas(base.clone())
         })
         .await?;
         let gas_limit = estimate
@@ -111,11 +96,8 @@ impl Sender {
             .checked_div(100)
             .unwrap_or(estimate)
             .saturating_add(GAS_HEADROOM);
-        let fees = retry(&self.retry, || async {
-            self.provider
-                .estimate_eip1559_fees()
-                .await
-                .map_err(|e| from_rpc(Target::Other, e))
+        let fees = rpc(&self.retry, Target::Other, || {
+            self.provider.estimate_eip1559_fees()
         })
         .await?;
         let unsigned = base
@@ -166,12 +148,8 @@ impl Sender {
     }
 
     async fn pending_nonce(&self) -> Result<u64> {
-        retry(&self.retry, || async {
-            self.provider
-                .get_transaction_count(self.from)
-                .pending()
-                .await
-                .map_err(|e| from_rpc(Target::Other, e))
+        rpc(&self.retry, Target::Other, || {
+            self.provider.get_transaction_count(self.from).pending()
         })
         .await
     }

@@ -72,8 +72,8 @@ struct State {
     genesis: Genesis,
     domain: Domain,
     devices: HashMap<DeviceId, DeviceState>,
+    /// Published roots by epoch; the last one is the latest (claims go against it).
     roots: BTreeMap<u64, EpochRoot>,
-    latest: Option<u64>,
     claimed: HashMap<Account, u128>,
     balances: HashMap<Account, u128>,
     pool: u128,
@@ -126,7 +126,6 @@ impl State {
             genesis,
             devices: HashMap::new(),
             roots: BTreeMap::new(),
-            latest: None,
             claimed: HashMap::new(),
             balances: HashMap::new(),
             pool: 0,
@@ -176,7 +175,6 @@ impl State {
                         total: *total,
                     },
                 );
-                self.latest = Some(self.latest.map_or(*epoch, |l| l.max(*epoch)));
             }
             Entry::Claim {
                 account,
@@ -509,7 +507,7 @@ impl LocalBackend {
             }
             return Err(Error::EpochAlreadyPublished { epoch: root.epoch });
         }
-        if let Some(latest) = state.latest {
+        if let Some(&latest) = state.roots.keys().next_back() {
             if root.epoch.0 <= latest {
                 return Err(Error::EpochNotIncreasing {
                     epoch: root.epoch,
@@ -533,8 +531,9 @@ impl LocalBackend {
         let mut inner = self.ledger.lock()?;
         let state = &inner.state;
         let latest = state
-            .latest
-            .and_then(|e| state.roots.get(&e))
+            .roots
+            .last_key_value()
+            .map(|(_, root)| root)
             .ok_or(Error::NoRoot)?;
         match verify_claim(state.genesis.claim_format, &latest.root, claim) {
             Ok(true) => {}
