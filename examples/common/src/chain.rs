@@ -233,13 +233,17 @@ impl Chain {
                 out.publish_tx = Some(tx);
             }
             let mut first_claim = None;
+            // what the chain reports as claimed, summed over the accounts as they are read
+            let mut claimed_total = 0u128;
             for (account, total) in &entries {
                 let already = backend.claimed(account).await?;
                 if *total <= already {
+                    claimed_total = claimed_total.saturating_add(already);
                     continue;
                 }
                 if deferring.contains(account) && !last && epoch % 2 == 1 {
                     out.deferred += 1;
+                    claimed_total = claimed_total.saturating_add(already);
                     continue;
                 }
                 let claim = tree.claim_for(account)?;
@@ -253,9 +257,11 @@ impl Chain {
                         "{account} claimed {now} on chain, ledger total is {total}"
                     )));
                 }
+                claimed_total = claimed_total.saturating_add(now);
                 first_claim.get_or_insert(claim);
             }
-            // The same cumulative claim again must pay nothing.
+            // The same cumulative claim again must pay nothing (a refused claim changes no
+            // `claimed` value, so the sum above stands).
             if let Some(claim) = first_claim {
                 match backend.claim(&claim).await {
                     Err(depin_chains::Error::AlreadyClaimed { .. }) => {
@@ -264,10 +270,6 @@ impl Chain {
                     Ok(_) => return Err(Error::Check("a repeated claim was paid".into())),
                     Err(e) => return Err(e.into()),
                 }
-            }
-            let mut claimed_total = 0u128;
-            for (account, _) in &entries {
-                claimed_total = claimed_total.saturating_add(backend.claimed(account).await?);
             }
             out.claimed_total = claimed_total;
             out.pool_balance = backend.pool_balance().await?;
