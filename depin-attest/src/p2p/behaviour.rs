@@ -70,7 +70,8 @@ pub(crate) struct Behaviour {
     pub(crate) challenge: request_response::cbor::Behaviour<WireBytes, WireResponse>,
 }
 
-/// Protocol names derived from the network id.
+/// Protocol names derived from the network id (built once per node: the behaviour speaks them
+/// and the node checks peers' identify answers against them).
 pub(crate) struct Protocols {
     pub(crate) identify: String,
     pub(crate) kad: StreamProtocol,
@@ -112,9 +113,9 @@ pub(crate) type TopicKinds = HashMap<TopicHash, Arc<str>>;
 pub(crate) fn build(
     key: &Keypair,
     config: &NodeConfig,
+    protocols: &Protocols,
 ) -> Result<(Behaviour, TopicKinds), Box<dyn std::error::Error + Send + Sync>> {
     let peer_id = key.public().to_peer_id();
-    let protocols = Protocols::new(&config.network_id)?;
     let limits = &config.limits;
 
     let connection_limits = connection_limits::Behaviour::new(
@@ -126,7 +127,7 @@ pub(crate) fn build(
     );
 
     let identify = identify::Behaviour::new(
-        identify::Config::new(protocols.identify, key.public())
+        identify::Config::new(protocols.identify.clone(), key.public())
             .with_agent_version(format!("depin-attest/{}", env!("CARGO_PKG_VERSION")))
             .with_cache_size(limits.max_connections as usize),
     );
@@ -204,7 +205,7 @@ pub(crate) fn build(
         );
     let challenge = request_response::Behaviour::with_codec(
         codec,
-        [(protocols.challenge, ProtocolSupport::Full)],
+        [(protocols.challenge.clone(), ProtocolSupport::Full)],
         request_response::Config::default()
             .with_request_timeout(config.challenge_timeout)
             .with_max_concurrent_streams(

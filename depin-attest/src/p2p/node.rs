@@ -129,6 +129,8 @@ impl Node {
             .keypair
             .clone()
             .unwrap_or_else(Keypair::generate_ed25519);
+        let protocols =
+            behaviour::Protocols::new(&config.network_id).map_err(Error::InvalidConfig)?;
         let mut topics: Option<TopicKinds> = None;
         let mut swarm = SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
@@ -140,7 +142,7 @@ impl Node {
             .map_err(|e| Error::Transport(e.to_string()))?
             .with_quic()
             .with_behaviour(|key| {
-                let (behaviour, kinds) = behaviour::build(key, &config)?;
+                let (behaviour, kinds) = behaviour::build(key, &config, &protocols)?;
                 topics = Some(kinds);
                 Ok(behaviour)
             })
@@ -174,10 +176,8 @@ impl Node {
         let mut task = Task {
             swarm,
             topics: topics.clone(),
-            identify_protocol: format!("/depin/{}/1", config.network_id),
-            kad_protocol: behaviour::Protocols::new(&config.network_id)
-                .map_err(Error::InvalidConfig)?
-                .kad,
+            identify_protocol: protocols.identify,
+            kad_protocol: protocols.kad,
             bootstrap,
             last_redial: None,
             gossip_limiter: PeerLimiter::new(limits.peer_rate, limits.max_connections as usize),
