@@ -18,6 +18,7 @@
 use alloc::vec::Vec;
 use core::cmp::Ordering;
 
+use crate::error::ensure_no_duplicates;
 use crate::fixed::serde_u128;
 use crate::math::Divisor;
 use crate::{Error, Result};
@@ -54,9 +55,7 @@ impl<K: Ord> Shares<K> {
     /// ```
     pub fn new(mut entries: Vec<(K, u128)>) -> Result<Self> {
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        if let Some(i) = entries.windows(2).position(|w| w[0].0 == w[1].0) {
-            return Err(Error::DuplicateEntry { index: i + 1 });
-        }
+        ensure_no_duplicates(&entries, |a, b| a.0 == b.0)?;
         Self::with_total(entries)
     }
 

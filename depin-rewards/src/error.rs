@@ -79,3 +79,12 @@ pub enum Error {
 
 /// `Result` with this crate's [`Error`] as the default error type.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// [`Error::DuplicateEntry`] for the first pair of equal neighbours in `sorted` (by `same`),
+/// `index` being the position of the second one; `Ok` when all neighbours differ.
+pub(crate) fn ensure_no_duplicates<T>(sorted: &[T], same: impl Fn(&T, &T) -> bool) -> Result<()> {
+    match sorted.windows(2).position(|w| same(&w[0], &w[1])) {
+        Some(i) => Err(Error::DuplicateEntry { index: i + 1 }),
+        None => Ok(()),
+    }
+}

@@ -19,6 +19,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::distribution::{distribute, Mode, Shares};
+use crate::error::ensure_no_duplicates;
 use crate::fixed::serde_u128;
 use crate::{Error, Result};
 
@@ -78,10 +79,7 @@ impl PoolSplit {
         }
         let mut names: Vec<&str> = self.categories.iter().map(|c| c.name.as_str()).collect();
         names.sort_unstable();
-        if let Some(i) = names.windows(2).position(|w| w[0] == w[1]) {
-            return Err(Error::DuplicateEntry { index: i + 1 });
-        }
-        Ok(())
+        ensure_no_duplicates(&names, |a, b| a == b)
     }
 
     /// Helium IoT's daily split: beacons 600, witnesses 2 400, data 5 000, operations 700,

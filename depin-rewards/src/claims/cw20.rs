@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 
 use super::layers::Layers;
 use super::Hash;
+use crate::error::ensure_no_duplicates;
 use crate::{Error, Result};
 
 /// `SHA-256(address ‖ decimal amount)`.
@@ -124,9 +125,7 @@ impl Cw20MerkleTree {
     pub fn new(claims: Vec<(String, u128)>) -> Result<Self> {
         let mut addrs: Vec<&str> = claims.iter().map(|c| c.0.as_str()).collect();
         addrs.sort_unstable();
-        if let Some(i) = addrs.windows(2).position(|w| w[0] == w[1]) {
-            return Err(Error::DuplicateEntry { index: i + 1 });
-        }
+        ensure_no_duplicates(&addrs, |a, b| a == b)?;
         let leaves: Vec<Hash> = claims.iter().map(|(a, v)| leaf_hash(a, *v)).collect();
         let (layers, positions) = build(leaves)?;
         Ok(Cw20MerkleTree {
@@ -200,9 +199,7 @@ fn build(leaves: Vec<Hash>) -> Result<(Layers, Vec<u32>)> {
         .map(|(i, h)| (h, i as u32))
         .collect();
     order.sort_unstable();
-    if let Some(i) = order.windows(2).position(|w| w[0].0 == w[1].0) {
-        return Err(Error::DuplicateEntry { index: i + 1 });
-    }
+    ensure_no_duplicates(&order, |a, b| a.0 == b.0)?;
     let mut positions = alloc::vec![0u32; order.len()];
     for (pos, (_, orig)) in order.iter().enumerate() {
         if let Some(slot) = positions.get_mut(*orig as usize) {

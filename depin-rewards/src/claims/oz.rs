@@ -26,6 +26,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+use crate::error::ensure_no_duplicates;
 use crate::{Error, Result};
 
 /// A 20-byte EVM address.
@@ -242,13 +243,10 @@ fn address_index(claims: &[(Address, u128)]) -> Result<Vec<(u64, u32)>> {
         a.0.cmp(&b.0)
             .then_with(|| address_of(a.1).cmp(&address_of(b.1)))
     });
-    match keys
-        .windows(2)
-        .position(|w| w[0].0 == w[1].0 && address_of(w[0].1) == address_of(w[1].1))
-    {
-        Some(i) => Err(Error::DuplicateEntry { index: i + 1 }),
-        None => Ok(keys),
-    }
+    ensure_no_duplicates(&keys, |a, b| {
+        a.0 == b.0 && address_of(a.1) == address_of(b.1)
+    })?;
+    Ok(keys)
 }
 
 /// The node array (`2n − 1` entries) with the leaves in place, and `(hash prefix, input index)`

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::layers::Layers;
 use super::Hash;
+use crate::error::ensure_no_duplicates;
 use crate::{Error, Result};
 
 /// Prefix of leaf preimages.
@@ -117,12 +118,7 @@ impl SdkMerkleTree {
         }
         let mut order: Vec<usize> = (0..claims.len()).collect();
         order.sort_unstable_by(|&a, &b| claims[a].0.cmp(&claims[b].0));
-        if let Some(i) = order
-            .windows(2)
-            .position(|w| claims[w[0]].0 == claims[w[1]].0)
-        {
-            return Err(Error::DuplicateEntry { index: i + 1 });
-        }
+        ensure_no_duplicates(&order, |&a, &b| claims[a].0 == claims[b].0)?;
         let mut positions = alloc::vec![0u64; claims.len()];
         let mut leaves = Vec::with_capacity(claims.len());
         for (pos, &orig) in order.iter().enumerate() {
