@@ -394,25 +394,24 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         }
 
         // Stage 3: signatures.
-        let idx: Vec<usize> = slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| matches!(s, Slot::Resolved(_)).then_some(i))
-            .collect();
-        let ok = {
-            let items: Vec<BatchItem<'_>> = idx
+        let (idx, ok) = {
+            let (idx, items): (Vec<usize>, Vec<BatchItem<'_>>) = slots
                 .iter()
-                .filter_map(|&i| match &slots[i] {
-                    Slot::Resolved(r) => Some(BatchItem {
-                        key: &r.key,
-                        digest: &r.staged.digest,
-                        signature: &r.staged.signature,
-                    }),
-                    _ => None,
+                .enumerate()
+                .filter_map(|(i, s)| match s {
+                    Slot::Resolved(r) => Some((
+                        i,
+                        BatchItem {
+                            key: &r.key,
+                            digest: &r.staged.digest,
+                            signature: &r.staged.signature,
+                        },
+                    )),
+                    Slot::Done(_) => None,
                 })
-                .collect();
+                .unzip();
             self.counters.signatures_checked += items.len() as u64;
-            self.verify_signatures(&items)
+            (idx, self.verify_signatures(&items))
         };
 
         // Stage 4: replay and policies, in input order.
@@ -421,12 +420,10 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             sig_ok[i] = good;
         }
         let mut verdicts = Vec::with_capacity(slots.len());
-        let report = self
+        let mut report = self
             .reports
-            .entry(epoch)
-            .or_insert_with(|| EpochReport::new(epoch));
-        let mut report = std::mem::take(report);
-        report.epoch = epoch;
+            .remove(&epoch)
+            .unwrap_or_else(|| EpochReport::new(epoch));
         for (i, slot) in slots.into_iter().enumerate() {
             let verdict = match slot {
                 Slot::Done(v) => v,
@@ -497,19 +494,20 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             Ok(false) => return Err(Rejection::Replayed),
             Err(_) => return Err(Rejection::ReplayStoreUnavailable),
         }
-        let outcome = self.policy(&staged, device, record, now, epoch)?;
+        let (kind, seq, timestamp) = (staged.kind, staged.seq, staged.timestamp);
+        let outcome = self.policy(staged, device, record, now, epoch)?;
         Ok(Accepted {
             device,
-            kind: staged.kind,
-            seq: staged.seq,
-            timestamp: staged.timestamp,
+            kind,
+            seq,
+            timestamp,
             outcome,
         })
     }
 
     fn policy(
         &mut self,
-        staged: &Staged,
+        staged: Staged,
         device: DeviceId,
         record: DeviceRecord,
         now: Timestamp,
@@ -517,7 +515,8 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
     ) -> core::result::Result<Outcome, Rejection> {
         let at = staged.timestamp;
         let policies = &self.config.policies;
-        let Some(body) = &staged.body else {
+        // the body moves into the coverage state: no copy of beacon or witness payloads
+        let Some(body) = staged.body else {
             return Ok(Outcome::Report {
                 report_kind: staged.report_kind,
             });
@@ -530,7 +529,7 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
                         beaconer: device,
                         record,
                         at,
-                        beacon: b.clone(),
+                        beacon: b,
                     },
                 )?;
                 Ok(Outcome::Recorded)
@@ -544,7 +543,7 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
                     arrival: now,
                     digest: staged.digest,
                     report_epoch: epoch,
-                    body: w.clone(),
+                    body: w,
                 });
                 Ok(Outcome::PendingSelection)
             }
@@ -552,7 +551,7 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
                 if self.commitments.contains_key(&(device, c.root)) {
                     return Err(Rejection::DuplicateCommitment);
                 }
-                self.commitments.insert((device, c.root), *c);
+                self.commitments.insert((device, c.root), c);
                 Ok(Outcome::Recorded)
             }
             Attestation::StorageProof(p) => {
@@ -572,19 +571,19 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
                     &device,
                     &randomness,
                     policies.storage.challenges,
-                    p,
+                    &p,
                 )?;
                 Ok(Outcome::Proven)
             }
             Attestation::EnergyReading(e) => self
                 .energy
-                .reading(&policies.energy, device, record.rated_power_w, at, e)
+                .reading(&policies.energy, device, record.rated_power_w, at, &e)
                 .map(|wh| Outcome::Energy { wh }),
             Attestation::ChargingSession(s) => self
                 .energy
-                .session(&policies.energy, device, record.rated_power_w, at, s)
+                .session(&policies.energy, device, record.rated_power_w, at, &s)
                 .map(|wh| Outcome::Energy { wh }),
-            Attestation::BandwidthTest(t) => Ok(Outcome::Tier(policies.bandwidth.tier(t))),
+            Attestation::BandwidthTest(t) => Ok(Outcome::Tier(policies.bandwidth.tier(&t))),
         }
     }
 
