@@ -7,9 +7,10 @@
 use std::collections::HashSet;
 
 use depin_core::encoding;
-use depin_core::{DeviceId, Domain, MessageKind, PublicKey, Signature, SigningKey, SIGNATURE_LEN};
+use depin_core::{DeviceId, Domain, MessageKind, PublicKey, Signature, SigningKey};
 use serde::{Deserialize, Serialize};
 
+use crate::envelope::decode_signed;
 use crate::error::{Error, Result};
 use crate::reason::Rejection;
 
@@ -40,22 +41,13 @@ impl DenyList {
     /// Decode and verify a signed list (size, decoding, then signature). Does not
     /// check the version.
     pub fn verify_signed(bytes: &[u8], domain: &Domain, authority: &PublicKey) -> Result<DenyList> {
-        let refuse = |r| Error::DenyList(r);
-        if bytes.len() > MAX_DENY_LIST_LEN {
-            return Err(refuse(Rejection::TooLarge));
-        }
-        let split = bytes
-            .len()
-            .checked_sub(SIGNATURE_LEN)
-            .ok_or(refuse(Rejection::Truncated))?;
-        let (body, sig) = bytes.split_at(split);
-        let list: DenyList = encoding::decode_canonical(body, MAX_DENY_LIST_LEN)
-            .map_err(|e| refuse(Rejection::from_core(&e)))?;
-        let sig = Signature::from_bytes(authority.key_type(), sig)
-            .map_err(|_| refuse(Rejection::SignatureEncoding))?;
+        let (list, body, sig) =
+            decode_signed::<DenyList>(bytes, MAX_DENY_LIST_LEN).map_err(Error::DenyList)?;
+        let sig = Signature::from_bytes(authority.key_type(), &sig)
+            .map_err(|_| Error::DenyList(Rejection::SignatureEncoding))?;
         domain
             .verify(authority, MessageKind::DENY_LIST, body, &sig)
-            .map_err(|_| refuse(Rejection::BadSignature))?;
+            .map_err(|_| Error::DenyList(Rejection::BadSignature))?;
         Ok(list)
     }
 }

@@ -17,6 +17,7 @@
 
 use depin_core::encoding;
 use depin_core::{DeviceId, Domain, SigningKey, Timestamp, SIGNATURE_LEN};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -86,12 +87,21 @@ impl Envelope {
     }
 }
 
-/// Split and decode: (body, signed body bytes, signature). Size first, then a strict
-/// canonical decode of the body.
+/// Split and decode a signed envelope: (body, signed body bytes, signature).
 pub(crate) fn decode_parts(
     bytes: &[u8],
     max_len: usize,
 ) -> Result<(EnvelopeBody, &[u8], [u8; SIGNATURE_LEN]), Rejection> {
+    decode_signed(bytes, max_len)
+}
+
+/// Split and decode any `postcard(T) || signature(64)` message (envelopes, deny lists):
+/// (value, signed bytes, signature). Size first, then a strict canonical decode of the body;
+/// no signature work.
+pub(crate) fn decode_signed<T: DeserializeOwned + Serialize>(
+    bytes: &[u8],
+    max_len: usize,
+) -> Result<(T, &[u8], [u8; SIGNATURE_LEN]), Rejection> {
     if bytes.len() > max_len {
         return Err(Rejection::TooLarge);
     }
@@ -100,9 +110,9 @@ pub(crate) fn decode_parts(
         .checked_sub(SIGNATURE_LEN)
         .ok_or(Rejection::Truncated)?;
     let (body_bytes, sig_bytes) = bytes.split_at(split);
-    let body: EnvelopeBody =
+    let value: T =
         encoding::decode_canonical(body_bytes, max_len).map_err(|e| Rejection::from_core(&e))?;
     let mut signature = [0u8; SIGNATURE_LEN];
     signature.copy_from_slice(sig_bytes);
-    Ok((body, body_bytes, signature))
+    Ok((value, body_bytes, signature))
 }
