@@ -82,11 +82,10 @@ pub fn respond<S: Signer + ?Sized>(
         .ok_or(Error::BufferTooSmall { needed: total })?;
     let (signed, sig_out) = dst.split_at_mut(signed_len);
     let (fixed, meas_out) = signed.split_at_mut(RESPONSE_HEADER_LEN);
-    let id = signer.device_id();
-    let hint = id.key_hint();
+    let hint = signer.key_hint();
     let mut pos = 0;
     for part in [
-        &[CHALLENGE_VERSION, id.key_type().tag()][..],
+        &[CHALLENGE_VERSION, signer.key_type().tag()][..],
         &hint[..],
         &nonce[..],
         &[m][..],

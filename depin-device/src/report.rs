@@ -13,18 +13,18 @@ use crate::counter::{CounterStorage, SequenceCounter};
 use crate::error::{Error, Result};
 use crate::signer::{Error as _, Signer};
 
-/// The header a `signer` would put on a frame (computes the key hint: one SHA-256).
+/// The header a `signer` would put on a frame (asks the signer for its key hint: one SHA-256
+/// unless the signer caches it).
 pub fn frame_header<S: Signer + ?Sized>(
     signer: &S,
     kind: u8,
     seq: u32,
     timestamp: Timestamp,
 ) -> FrameHeader {
-    let id = signer.device_id();
     FrameHeader {
         kind,
-        key_type: id.key_type(),
-        key_hint: id.key_hint(),
+        key_type: signer.key_type(),
+        key_hint: signer.key_hint(),
         seq,
         timestamp,
     }
@@ -116,10 +116,9 @@ pub struct Reporter<S, C> {
 impl<S: Signer, C: CounterStorage> Reporter<S, C> {
     /// Build a reporter (computes the key hint once).
     pub fn new(signer: S, counter: SequenceCounter<C>, domain: Domain) -> Self {
-        let id = signer.device_id();
         Reporter {
-            key_type: id.key_type(),
-            key_hint: id.key_hint(),
+            key_type: signer.key_type(),
+            key_hint: signer.key_hint(),
             signer,
             counter,
             domain,
