@@ -309,6 +309,28 @@ pub struct EpochRoot {
     pub total: u128,
 }
 
+impl EpochRoot {
+    /// The check every backend makes before anything else when publishing: a zero root (an
+    /// empty tree, or a caller's mistake) is refused with [`Error::InvalidInput`].
+    pub(crate) fn check_publishable(&self) -> Result<()> {
+        if self.root == [0u8; 32] {
+            return Err(Error::InvalidInput("zero root".into()));
+        }
+        Ok(())
+    }
+
+    /// Publishing `self` when `existing` is already published for its epoch: the same root and
+    /// total is [`PublishOutcome::AlreadyPublished`] (idempotent), anything else
+    /// [`Error::EpochAlreadyPublished`].
+    pub(crate) fn republish(&self, existing: &EpochRoot) -> Result<PublishOutcome> {
+        if existing.root == self.root && existing.total == self.total {
+            Ok(PublishOutcome::AlreadyPublished)
+        } else {
+            Err(Error::EpochAlreadyPublished { epoch: self.epoch })
+        }
+    }
+}
+
 /// Result of publishing a root.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

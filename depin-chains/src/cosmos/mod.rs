@@ -631,9 +631,7 @@ impl ChainBackend for CosmosBackend {
     }
 
     async fn publish_root(&self, root: &EpochRoot) -> Result<PublishOutcome> {
-        if root.root == [0u8; 32] {
-            return Err(Error::InvalidInput("zero root".into()));
-        }
+        root.check_publishable()?;
         let stage = stage_of(root.epoch).ok_or_else(|| {
             Error::Unsupported(format!(
                 "cw20-merkle-airdrop stages are 1..=255; {} has no stage",
@@ -643,13 +641,11 @@ impl ChainBackend for CosmosBackend {
         let latest = self.latest_stage().await?;
         if stage <= latest {
             let existing = self.stage_root(stage).await?;
-            let same_root = parse_root(&existing.merkle_root)? == root.root;
-            let same_total = parse_amount(&existing.total_amount, "total_amount")? == root.total;
-            return if same_root && same_total {
-                Ok(PublishOutcome::AlreadyPublished)
-            } else {
-                Err(Error::EpochAlreadyPublished { epoch: root.epoch })
-            };
+            return root.republish(&EpochRoot {
+                epoch: root.epoch,
+                root: parse_root(&existing.merkle_root)?,
+                total: parse_amount(&existing.total_amount, "total_amount")?,
+            });
         }
         if u16::from(stage) != u16::from(latest) + 1 {
             return Err(Error::Unsupported(format!(

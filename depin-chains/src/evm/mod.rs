@@ -389,15 +389,9 @@ impl ChainBackend for EvmBackend {
     }
 
     async fn publish_root(&self, root: &EpochRoot) -> Result<PublishOutcome> {
-        if root.root == [0u8; 32] {
-            return Err(Error::InvalidInput("zero root".into()));
-        }
+        root.check_publishable()?;
         if let Some(existing) = self.epoch_root(root.epoch).await? {
-            return if existing.root == root.root && existing.total == root.total {
-                Ok(PublishOutcome::AlreadyPublished)
-            } else {
-                Err(Error::EpochAlreadyPublished { epoch: root.epoch })
-            };
+            return root.republish(&existing);
         }
         let call = RewardDistributor::publishRootCall {
             epoch: root.epoch.0,

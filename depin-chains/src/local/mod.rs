@@ -498,14 +498,9 @@ impl LocalBackend {
                 self.caller
             )));
         }
-        if root.root == [0u8; 32] {
-            return Err(Error::InvalidInput("zero root".into()));
-        }
+        root.check_publishable()?;
         if let Some(existing) = state.roots.get(&root.epoch.0) {
-            if existing == root {
-                return Ok(PublishOutcome::AlreadyPublished);
-            }
-            return Err(Error::EpochAlreadyPublished { epoch: root.epoch });
+            return root.republish(existing);
         }
         if let Some(&latest) = state.roots.keys().next_back() {
             if root.epoch.0 <= latest {
