@@ -85,6 +85,12 @@ pub fn cli_main(run: impl FnOnce(&Options) -> Result<Summary>) -> std::process::
     }
 }
 
+/// The first 4 bytes of a hash in hex (8 characters), as progress lines show roots and
+/// challenge randomness.
+pub fn hex_prefix(bytes: &[u8]) -> String {
+    hex::encode(bytes.get(..4).unwrap_or(bytes))
+}
+
 /// Print a progress line on stderr (the summary goes to stdout).
 pub fn progress(opts: &Options, network: &str, line: &str) {
     if opts.progress {

@@ -10,8 +10,8 @@ use depin_attest::{
 use depin_chains::Account;
 use depin_core::{DeviceId, Domain, Epoch, KeyType, NetworkId, SigningKey, Timestamp};
 use depin_example_common::{
-    epoch_start, progress, schedule, sign_envelope, AnySigner, Chain, DeviceOutcome, EpochSummary,
-    Error, SimRng, TOKEN_DECIMALS,
+    epoch_start, hex_prefix, progress, schedule, sign_envelope, AnySigner, Chain, DeviceOutcome,
+    EpochSummary, Error, SimRng, TOKEN_DECIMALS,
 };
 pub use depin_example_common::{Options, Result, Summary};
 use depin_rewards::emission::{Constant, EmissionSchedule};
@@ -372,12 +372,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 opts.epochs,
                 report.accepted_total(),
                 report.rejected_total(),
-                settlement
-                    .root
-                    .iter()
-                    .take(4)
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>(),
+                hex_prefix(&settlement.root),
                 settlement.claims
             ),
         );

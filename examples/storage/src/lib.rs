@@ -14,8 +14,8 @@ use depin_core::{DeviceId, Domain, Epoch, KeyType, NetworkId, SigningKey, Timest
 use depin_device::counter::{RamStorage, SequenceCounter};
 use depin_device::Reporter;
 use depin_example_common::{
-    epoch_start, progress, schedule, sign_envelope, AnySigner, Chain, DeviceOutcome, EpochSummary,
-    Error, SimRng, TOKEN_DECIMALS,
+    epoch_start, hex_prefix, progress, schedule, sign_envelope, AnySigner, Chain, DeviceOutcome,
+    EpochSummary, Error, SimRng, TOKEN_DECIMALS,
 };
 pub use depin_example_common::{Options, Result, Summary};
 use depin_rewards::emission::{Constant, EmissionSchedule};
@@ -436,8 +436,4 @@ pub fn run(opts: &Options) -> Result<Summary> {
         epochs,
         map: None,
     })
-}
-
-fn hex_prefix(bytes: &[u8; 32]) -> String {
-    bytes.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }

@@ -11,8 +11,8 @@ use depin_attest::{
 use depin_chains::Account;
 use depin_core::{DeviceId, Domain, Epoch, KeyType, NetworkId, SigningKey, Timestamp};
 use depin_example_common::{
-    epoch_start, progress, schedule, Chain, DeviceOutcome, EpochSummary, Error, MapData,
-    MapHotspot, MapLink, SimRng, TOKEN_DECIMALS,
+    epoch_start, hex_prefix, progress, schedule, Chain, DeviceOutcome, EpochSummary, Error,
+    MapData, MapHotspot, MapLink, SimRng, TOKEN_DECIMALS,
 };
 pub use depin_example_common::{Options, Result, Summary};
 use depin_rewards::emission::{Constant, EmissionSchedule};
@@ -495,10 +495,6 @@ pub fn run(opts: &Options) -> Result<Summary> {
         epochs,
         map: Some(map),
     })
-}
-
-fn hex_prefix(root: &[u8; 32]) -> String {
-    root.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
 /// HIP-15 beacon and witness rewards, each scaled by the device's HIP-17 hex density.
