@@ -125,6 +125,22 @@ impl DeviceId {
         hint
     }
 
+    /// Check that this is the key a compact message names by key type and key hint (report
+    /// frames, challenge responses): [`Error::KeyTypeMismatch`] for another scheme,
+    /// [`Error::InvalidFrame`] for another hint.
+    pub fn check_named(&self, key_type: KeyType, key_hint: &KeyHint) -> Result<()> {
+        if self.key_type != key_type {
+            return Err(Error::KeyTypeMismatch {
+                key: self.key_type,
+                signature: key_type,
+            });
+        }
+        if self.key_hint() != *key_hint {
+            return Err(Error::InvalidFrame("key hint does not match the key"));
+        }
+        Ok(())
+    }
+
     fn multicodec_prefix(key_type: KeyType) -> [u8; 2] {
         match key_type {
             KeyType::Ed25519 => [0xed, 0x01],

@@ -203,16 +203,7 @@ impl<'a> Frame<'a> {
 
     /// Check that `key` is the key this frame names (type and hint).
     pub fn check_key(&self, key: &PublicKey) -> Result<()> {
-        if key.key_type() != self.header.key_type {
-            return Err(Error::KeyTypeMismatch {
-                key: key.key_type(),
-                signature: self.header.key_type,
-            });
-        }
-        if DeviceId::from(key).key_hint() != self.header.key_hint {
-            return Err(Error::InvalidFrame("key hint does not match the key"));
-        }
-        Ok(())
+        DeviceId::from(key).check_named(self.header.key_type, &self.header.key_hint)
     }
 
     /// Verify the frame's signature with `key` in `domain`.

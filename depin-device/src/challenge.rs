@@ -183,17 +183,9 @@ impl<'a> ChallengeResponse<'a> {
         if self.nonce != *expected_nonce {
             return Err(Error::NonceMismatch);
         }
-        if key.key_type() != self.key_type {
-            return Err(Error::Rejected(depin_core::Error::KeyTypeMismatch {
-                key: key.key_type(),
-                signature: self.key_type,
-            }));
-        }
-        if depin_core::DeviceId::from(key).key_hint() != self.key_hint {
-            return Err(Error::Rejected(depin_core::Error::InvalidFrame(
-                "key hint does not match the key",
-            )));
-        }
+        depin_core::DeviceId::from(key)
+            .check_named(self.key_type, &self.key_hint)
+            .map_err(Error::Rejected)?;
         let signature =
             Signature::from_bytes(self.key_type, self.signature).map_err(Error::Rejected)?;
         domain
