@@ -133,12 +133,23 @@ fn map_log(target: Target, log: &str) -> Error {
         return Error::Unauthorized(log.into());
     }
     if has("insufficient funds") {
-        return Error::InsufficientFunds {
-            available: number_after(log, "spendable balance").unwrap_or(0),
-            required: number_after(log, "smaller than").unwrap_or(0),
-        };
+        return sdk_insufficient_funds(log);
     }
     Error::Reverted { reason: log.into() }
+}
+
+/// The bank module's "spendable balance X is smaller than Y" as [`Error::InsufficientFunds`].
+fn sdk_insufficient_funds(log: &str) -> Error {
+    Error::InsufficientFunds {
+        available: number_after(log, "spendable balance").unwrap_or(0),
+        required: number_after(log, "smaller than").unwrap_or(0),
+    }
+}
+
+/// Whether a node log reports an account sequence mismatch (our cached sequence is stale).
+fn is_sequence_log(log: &str) -> bool {
+    log.to_ascii_lowercase()
+        .contains("account sequence mismatch")
 }
 
 /// The first decimal number after `key` in `text` (case-insensitive).
@@ -508,18 +519,13 @@ impl CosmosBackend {
 
 fn is_sequence_error(e: &Error) -> bool {
     match e {
-        Error::Reverted { reason } => reason
-            .to_ascii_lowercase()
-            .contains("account sequence mismatch"),
+        Error::Reverted { reason } => is_sequence_log(reason),
         _ => false,
     }
 }
 
 fn sim_error(target: Target, log: &str) -> Error {
-    if log
-        .to_ascii_lowercase()
-        .contains("account sequence mismatch")
-    {
+    if is_sequence_log(log) {
         return Error::Reverted { reason: log.into() };
     }
     map_log(target, log)
@@ -532,10 +538,7 @@ fn check_tx_error(target: Target, codespace: &str, code: u32, log: &str) -> Erro
         ));
     }
     if codespace == "sdk" && code == CODE_INSUFFICIENT_FUNDS {
-        return Error::InsufficientFunds {
-            available: number_after(log, "spendable balance").unwrap_or(0),
-            required: number_after(log, "smaller than").unwrap_or(0),
-        };
+        return sdk_insufficient_funds(log);
     }
     map_log(target, log)
 }

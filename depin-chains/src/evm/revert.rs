@@ -146,11 +146,7 @@ pub(crate) fn from_rpc(target: Target, e: RpcError<TransportErrorKind>) -> Error
                 };
             }
             if msg.contains("insufficient funds") {
-                return Error::InsufficientFunds {
-                    available: 0,
-                    required: 0,
-                }
-                .with_fee_context(&payload.message);
+                return fee_error(&payload.message);
             }
             // Nonce races and full pools are worth another try (the sender refreshes its nonce).
             let retryable = payload.is_retry_err()
@@ -193,30 +189,26 @@ pub(crate) fn from_rpc(target: Target, e: RpcError<TransportErrorKind>) -> Error
     }
 }
 
-trait FeeContext {
-    fn with_fee_context(self, message: &str) -> Error;
-}
-
-impl FeeContext for Error {
-    /// Nodes word the "cannot pay for gas" error as `insufficient funds for gas * price + value:
-    /// have X want Y` (geth, anvil); keep the numbers when they are there.
-    fn with_fee_context(self, message: &str) -> Error {
-        let num_after = |key: &str| -> Option<u128> {
-            let start = message.find(key)? + key.len();
-            let digits: String = message[start..]
-                .trim_start()
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            digits.parse().ok()
-        };
-        match (num_after("have"), num_after("want")) {
-            (Some(available), Some(required)) => Error::InsufficientFunds {
-                available,
-                required,
-            },
-            _ => self,
-        }
+/// [`Error::InsufficientFunds`] for a node's "cannot pay for gas" message. Nodes word it as
+/// `insufficient funds for gas * price + value: have X want Y` (geth, anvil); the numbers are
+/// kept when they are there, zero otherwise.
+fn fee_error(message: &str) -> Error {
+    let num_after = |key: &str| -> Option<u128> {
+        let start = message.find(key)? + key.len();
+        let digits: String = message[start..]
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    let (available, required) = match (num_after("have"), num_after("want")) {
+        (Some(have), Some(want)) => (have, want),
+        _ => (0, 0),
+    };
+    Error::InsufficientFunds {
+        available,
+        required,
     }
 }
 
@@ -354,16 +346,19 @@ mod tests {
 
     #[test]
     fn fee_errors_keep_their_numbers() {
-        let e = Error::InsufficientFunds {
-            available: 0,
-            required: 0,
-        }
-        .with_fee_context("insufficient funds for gas * price + value: have 10 want 25");
+        let e = fee_error("insufficient funds for gas * price + value: have 10 want 25");
         assert!(matches!(
             e,
             Error::InsufficientFunds {
                 available: 10,
                 required: 25
+            }
+        ));
+        assert!(matches!(
+            fee_error("insufficient funds"),
+            Error::InsufficientFunds {
+                available: 0,
+                required: 0
             }
         ));
     }
