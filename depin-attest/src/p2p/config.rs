@@ -87,12 +87,7 @@ impl NodeConfig {
             network_id: network_id.into(),
             kinds: DEFAULT_KINDS.iter().map(|k| (*k).to_owned()).collect(),
             keypair: None,
-            listen_addrs: vec![
-                Multiaddr::from(Ipv4Addr::UNSPECIFIED).with(libp2p::multiaddr::Protocol::Tcp(0)),
-                Multiaddr::from(Ipv4Addr::UNSPECIFIED)
-                    .with(libp2p::multiaddr::Protocol::Udp(0))
-                    .with(libp2p::multiaddr::Protocol::QuicV1),
-            ],
+            listen_addrs: tcp_and_quic(Ipv4Addr::UNSPECIFIED).into(),
             bootstrap: Vec::new(),
             kademlia: true,
             kademlia_bootstrap_interval: Duration::from_secs(60),
@@ -120,13 +115,7 @@ impl NodeConfig {
 
     /// Listens on TCP and QUIC on 127.0.0.1 with OS-chosen ports (handy for tests).
     pub fn with_loopback(self) -> Self {
-        let ip = Ipv4Addr::LOCALHOST;
-        self.with_listen_addrs([
-            Multiaddr::from(ip).with(libp2p::multiaddr::Protocol::Tcp(0)),
-            Multiaddr::from(ip)
-                .with(libp2p::multiaddr::Protocol::Udp(0))
-                .with(libp2p::multiaddr::Protocol::QuicV1),
-        ])
+        self.with_listen_addrs(tcp_and_quic(Ipv4Addr::LOCALHOST))
     }
 
     /// Adds a bootstrap peer (an address ending in `/p2p/<peer id>`).
@@ -429,4 +418,15 @@ fn check_label(what: &str, value: &str, max: usize) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Listen addresses on `ip` for TCP and QUIC, ports chosen by the OS.
+fn tcp_and_quic(ip: Ipv4Addr) -> [Multiaddr; 2] {
+    use libp2p::multiaddr::Protocol;
+    [
+        Multiaddr::from(ip).with(Protocol::Tcp(0)),
+        Multiaddr::from(ip)
+            .with(Protocol::Udp(0))
+            .with(Protocol::QuicV1),
+    ]
 }

@@ -165,7 +165,7 @@ pub use map::HexDensityMap;
 
 #[cfg(feature = "h3")]
 mod map {
-    use alloc::collections::{BTreeMap, BTreeSet};
+    use alloc::collections::BTreeMap;
     use alloc::vec::Vec;
 
     use h3o::{CellIndex, Resolution};
@@ -271,8 +271,8 @@ mod map {
 
         /// Number of distinct occupied hexes over all resolutions (4 to 11).
         pub fn occupied_hexes(&self) -> usize {
-            let set: BTreeSet<&CellIndex> = self.unclipped.keys().collect();
-            set.len()
+            // map keys are distinct cells already
+            self.unclipped.len()
         }
     }
 }
