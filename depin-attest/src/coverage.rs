@@ -105,6 +105,20 @@ pub struct CoveragePolicy {
     pub max_witnesses: usize,
     /// Extra allowance over the free-space bound, tenths of dB (0).
     pub signal_margin_ddb: i32,
+    /// Accept beacons and witnesses from devices with no asserted location (`false`).
+    ///
+    /// By default an unlocated device is refused with [`Rejection::NoLocation`]: its
+    /// report would name any cell it likes, one message at a time (a Paris witness and a
+    /// New York witness 100 ms apart). Set this only when the network asserts location by
+    /// other means and checks the reported cell itself.
+    pub allow_unlocated: bool,
+    /// Require Helium-style beacon payloads (`false`): a beacon's payload must equal
+    /// [`crate::types::derive_beacon_payload`] of one of the entropies set with
+    /// [`crate::Verifier::set_beacon_entropy`] whose window contains the beacon's
+    /// timestamp, and of the beaconer, or it is refused with
+    /// [`Rejection::BeaconPayloadMismatch`]. A copied payload then fails for every device
+    /// but its beaconer.
+    pub require_entropy: bool,
 }
 
 impl CoveragePolicy {
@@ -114,7 +128,7 @@ impl CoveragePolicy {
     /// Helium iot_verifier numbers (see REFERENCE.md).
     pub fn helium_iot() -> Self {
         CoveragePolicy {
-            version: 1,
+            version: 2,
             min_beacon_interval_ms: 6 * 3_600_000,
             max_witness_lag_ms: 4_000,
             min_cell_distance: 8,
@@ -123,6 +137,8 @@ impl CoveragePolicy {
             frequency_tolerance_hz: 100_000,
             max_witnesses: 14,
             signal_margin_ddb: 0,
+            allow_unlocated: false,
+            require_entropy: false,
         }
     }
 }
@@ -154,10 +170,25 @@ pub(crate) struct PendingWitness {
     pub(crate) body: CoverageWitness,
 }
 
+/// Public randomness from which beacon payloads are derived (Helium's entropy), valid for
+/// beacons timestamped in `valid_from..=valid_until` (Helium: a 180 s window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeaconEntropy {
+    /// The entropy bytes.
+    pub entropy: [u8; 32],
+    /// First beacon timestamp it is valid for.
+    pub valid_from: Timestamp,
+    /// Last beacon timestamp it is valid for.
+    pub valid_until: Timestamp,
+}
+
+/// Most entropies kept at once (older ones are dropped first).
+pub const MAX_ENTROPIES: usize = 16;
+
 /// The result for one beacon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BeaconResult {
-    /// Beacon id (SHA-256 of its payload).
+    /// Beacon id ([`crate::types::beacon_id`] of the beaconer and the payload).
     pub beacon_id: [u8; 32],
     /// The beaconing gateway.
     pub beaconer: DeviceId,
@@ -193,12 +224,21 @@ pub(crate) struct CoverageState {
     pub(crate) last_beacon: HashMap<DeviceId, Timestamp>,
     pub(crate) beacons: BTreeMap<[u8; 32], PendingBeacon>,
     pub(crate) witnesses: Vec<PendingWitness>,
+    pub(crate) entropies: Vec<BeaconEntropy>,
 }
 
-pub(crate) fn check_location(record: &DeviceRecord, cell: CellIndex) -> Result<(), Rejection> {
+/// The reported cell must be the asserted one; a device with no asserted location is
+/// refused unless the policy allows it.
+pub(crate) fn check_location(
+    policy: &CoveragePolicy,
+    record: &DeviceRecord,
+    cell: CellIndex,
+) -> Result<(), Rejection> {
     match record.location {
         Some(asserted) if asserted.0 != cell => Err(Rejection::LocationMismatch),
-        _ => Ok(()),
+        Some(_) => Ok(()),
+        None if policy.allow_unlocated => Ok(()),
+        None => Err(Rejection::NoLocation),
     }
 }
 
@@ -209,20 +249,49 @@ impl CoverageState {
         policy: &CoveragePolicy,
         pending: PendingBeacon,
     ) -> Result<(), Rejection> {
-        check_location(&pending.record, pending.beacon.cell.0)?;
+        check_location(policy, &pending.record, pending.beacon.cell.0)?;
+        if policy.require_entropy && !self.payload_is_derived(&pending) {
+            return Err(Rejection::BeaconPayloadMismatch);
+        }
         if let Some(last) = self.last_beacon.get(&pending.beaconer) {
             match pending.at.since(*last) {
                 Some(dt) if dt >= policy.min_beacon_interval_ms => {}
                 _ => return Err(Rejection::BeaconTooSoon),
             }
         }
-        let id = pending.beacon.id();
+        // The id binds the beaconer: a copy of another device's payload is a different
+        // beacon and cannot displace the original; only the same device sending the same
+        // payload again is a duplicate.
+        let id = pending.beacon.id(&pending.beaconer);
         if self.beacons.contains_key(&id) {
             return Err(Rejection::DuplicateBeacon);
         }
         self.last_beacon.insert(pending.beaconer, pending.at);
         self.beacons.insert(id, pending);
         Ok(())
+    }
+
+    /// Whether the beacon's payload is derived from its beaconer and an entropy valid at
+    /// its timestamp.
+    fn payload_is_derived(&self, pending: &PendingBeacon) -> bool {
+        let payload = &pending.beacon.payload;
+        self.entropies
+            .iter()
+            .filter(|e| e.valid_from <= pending.at && pending.at <= e.valid_until)
+            .any(|e| {
+                crate::types::derive_beacon_payload(&e.entropy, &pending.beaconer, payload.len())
+                    == *payload
+            })
+    }
+
+    /// Add an entropy; the oldest is dropped beyond [`MAX_ENTROPIES`].
+    pub(crate) fn add_entropy(&mut self, entropy: BeaconEntropy) {
+        if !self.entropies.contains(&entropy) {
+            self.entropies.push(entropy);
+        }
+        while self.entropies.len() > MAX_ENTROPIES {
+            self.entropies.remove(0);
+        }
     }
 }
 

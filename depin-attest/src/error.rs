@@ -30,4 +30,21 @@ pub enum Error {
     /// File-system error (file-backed replay store).
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// A store file failed its integrity check (bad magic, version, length or checksum);
+    /// nothing was loaded from it and it was not changed.
+    #[error("store file {path} is corrupt: {reason}")]
+    Corrupt {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// Another process (or another store in this process) holds the store's lock.
+    #[error("store {path} is in use by another process (lock {lock} is held)")]
+    Locked {
+        /// The store file.
+        path: std::path::PathBuf,
+        /// The lock file.
+        lock: std::path::PathBuf,
+    },
 }

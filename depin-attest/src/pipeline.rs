@@ -11,13 +11,18 @@
 //!    strictly (once per device, then cached).
 //! 3. **Signatures** (parallel): [`depin_core::batch::verify_batch`], Ed25519 batched
 //!    with bad-item isolation, ECDSA one by one.
-//! 4. **State** (sequential, in input order): anti-replay window (a verified sequence
-//!    number is consumed even if a policy then rejects the item), then the kind's policy.
+//! 4. **State** (sequential, in input order): the anti-replay window of every item whose
+//!    signature verified, then one [`ReplayStore::flush`] that makes those windows durable,
+//!    then the kind's policies. A verified sequence number is consumed even if a policy
+//!    then rejects the item. If the flush fails, the store forgets the batch's updates
+//!    ([`ReplayStore::rollback`]), every item that needed them is refused with
+//!    [`Rejection::ReplayStoreUnavailable`] and no policy state changes: `Accepted`
+//!    always means the replay state that forbids its repetition is durable.
 //!
 //! Stages 1 to 3 run across cores with the `parallel` feature for large batches; their
 //! results are per item, so the verdicts are identical to the sequential path.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use depin_core::batch::{verify_batch, BatchItem};
 use depin_core::frame::Frame;
@@ -26,8 +31,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::bandwidth::SpeedTier;
 use crate::coverage::{
-    check_location, check_witness, find_rings, BeaconResult, CoverageOutcome, CoverageState,
-    PendingBeacon, PendingWitness, RingAction, WitnessRejection,
+    check_location, check_witness, find_rings, BeaconEntropy, BeaconResult, CoverageOutcome,
+    CoverageState, PendingBeacon, PendingWitness, RingAction, WitnessRejection,
 };
 use crate::deny::{DenyList, DenyState};
 use crate::energy::EnergyState;
@@ -69,8 +74,15 @@ pub enum Outcome {
     /// A witness that passed every ingest check; its fate is decided by
     /// [`Verifier::finalize_coverage`].
     PendingSelection,
-    /// A storage proof that answered the epoch's challenge.
-    Proven,
+    /// A storage proof that answered the epoch's challenge. At most one proof counts per
+    /// (device, commitment, challenge epoch); a second one is
+    /// [`Rejection::DuplicateProof`].
+    Proven {
+        /// Root of the commitment that was proven.
+        root: [u8; 32],
+        /// The challenge epoch the proof answered.
+        epoch: Epoch,
+    },
     /// Energy credited (Wh since the previous reading, or of the session).
     Energy {
         /// Watt-hours.
@@ -277,14 +289,23 @@ pub struct Verifier<R, S> {
     coverage: CoverageState,
     energy: EnergyState,
     commitments: HashMap<(DeviceId, [u8; 32]), StorageCommitment>,
+    root_owner: HashMap<[u8; 32], DeviceId>,
+    proven: HashSet<(DeviceId, [u8; 32])>,
     challenge: Option<(Epoch, [u8; 32])>,
     reports: BTreeMap<Epoch, EpochReport>,
     counters: Counters,
 }
 
 impl<R: Registry, S: ReplayStore> Verifier<R, S> {
-    /// A verifier with an empty state.
-    pub fn new(config: VerifierConfig, registry: R, replay: S) -> Result<Self> {
+    /// A verifier over `registry` and `replay`. Policy state starts empty; the deny list is
+    /// restored from the store ([`ReplayStore::load_deny_list`]) and checked against the
+    /// configured authority, so a restart can neither forget a denied key nor be rolled
+    /// back to an older list.
+    ///
+    /// Errors: [`Error::Config`] for an invalid configuration, [`Error::DenyList`] if the
+    /// stored list does not verify (or one is stored but no authority is configured), or
+    /// the store's error.
+    pub fn new(config: VerifierConfig, registry: R, mut replay: S) -> Result<Self> {
         if config.max_envelope_len < depin_core::SIGNATURE_LEN {
             return Err(Error::Config("max_envelope_len below the signature length"));
         }
@@ -294,15 +315,25 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         if !(1..=crate::types::MAX_CHALLENGES).contains(&config.policies.storage.challenges) {
             return Err(Error::Config("storage challenges out of range"));
         }
+        let mut deny = DenyState::default();
+        if let Some(signed) = replay.load_deny_list()? {
+            let authority = config.deny_authority.ok_or(Error::Config(
+                "the store holds a deny list but no deny-list authority is configured",
+            ))?;
+            let key = authority.public_key()?;
+            deny.replace(DenyList::verify_signed(&signed, &config.domain, &key)?)?;
+        }
         Ok(Verifier {
             config,
             registry,
             replay,
             keys: HashMap::new(),
-            deny: DenyState::default(),
+            deny,
             coverage: CoverageState::default(),
             energy: EnergyState::default(),
             commitments: HashMap::new(),
+            root_owner: HashMap::new(),
+            proven: HashSet::new(),
             challenge: None,
             reports: BTreeMap::new(),
             counters: Counters::default(),
@@ -345,7 +376,9 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
     }
 
     /// Replace the deny list with a signed list from the configured authority; its
-    /// version must be strictly greater than the current one.
+    /// version must be strictly greater than the current one. The signed list is written
+    /// durably to the store ([`ReplayStore::store_deny_list`]) before it takes effect, so
+    /// after a restart the same list is active and an older one is still refused.
     pub fn update_deny_list(&mut self, signed: &[u8]) -> Result<u64> {
         let authority = self
             .config
@@ -354,8 +387,23 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         let key = authority.public_key()?;
         let list: DenyList = DenyList::verify_signed(signed, &self.config.domain, &key)?;
         let version = list.version;
+        if self.deny.version.is_some_and(|v| version <= v) {
+            return Err(Error::DenyList(Rejection::Replayed));
+        }
+        self.replay.store_deny_list(signed)?;
         self.deny.replace(list)?;
         Ok(version)
+    }
+
+    /// Add Helium-style beacon entropy (see
+    /// [`crate::coverage::CoveragePolicy::require_entropy`]); at most
+    /// [`crate::coverage::MAX_ENTROPIES`] are kept, the oldest dropped first.
+    pub fn set_beacon_entropy(&mut self, entropy: BeaconEntropy) -> Result<()> {
+        if entropy.valid_until < entropy.valid_from {
+            return Err(Error::Config("beacon entropy window ends before it starts"));
+        }
+        self.coverage.add_entropy(entropy);
+        Ok(())
     }
 
     /// Open the storage challenge of `epoch` with its public `randomness`. Proofs for
@@ -365,6 +413,8 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             return Err(Error::Config("storage challenge epochs must increase"));
         }
         self.challenge = Some((epoch, randomness));
+        // proofs of earlier challenges are stale from now on: their dedup entries can go
+        self.proven.clear();
         Ok(())
     }
 
@@ -377,9 +427,40 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
 
     /// Verify a batch; one verdict per input, in order. `now` is the processing time:
     /// it drives freshness, witness arrival order and the report epoch.
+    ///
+    /// If the replay store cannot make the batch durable, every item whose signature
+    /// verified is refused with [`Rejection::ReplayStoreUnavailable`] (nothing is
+    /// accepted, nothing is consumed); [`Verifier::try_verify_batch`] reports that as an
+    /// error for the whole batch instead. A `now` before the schedule's genesis refuses
+    /// every item with [`Rejection::BeforeGenesis`].
     pub fn verify_batch(&mut self, inputs: &[Input<'_>], now: Timestamp) -> Vec<Verdict> {
-        let epoch = self.config.schedule.epoch_of(now).unwrap_or_default();
+        match self.run_batch(inputs, now) {
+            Ok(verdicts) => verdicts,
+            Err((verdicts, _)) => verdicts,
+        }
+    }
+
+    /// Like [`Verifier::verify_batch`], but a replay-store failure is an error for the
+    /// batch: `Err` means no item of the batch was accepted and no state changed but the
+    /// counters and rejection counts; the batch may be retried once the store works.
+    pub fn try_verify_batch(
+        &mut self,
+        inputs: &[Input<'_>],
+        now: Timestamp,
+    ) -> Result<Vec<Verdict>> {
+        self.run_batch(inputs, now).map_err(|(_, e)| e)
+    }
+
+    fn run_batch(
+        &mut self,
+        inputs: &[Input<'_>],
+        now: Timestamp,
+    ) -> core::result::Result<Vec<Verdict>, (Vec<Verdict>, Error)> {
         self.counters.received += inputs.len() as u64;
+        let Ok(epoch) = self.config.schedule.epoch_of(now) else {
+            self.counters.rejected += inputs.len() as u64;
+            return Ok(vec![Err(Rejection::BeforeGenesis); inputs.len()]);
+        };
 
         // Stages 1 and 2: size, decoding, structure, signature encoding, freshness;
         // then registry, deny list and keys (read-only, so they run in parallel too).
@@ -414,21 +495,55 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             (idx, self.verify_signatures(&items))
         };
 
-        // Stage 4: replay and policies, in input order.
+        // Stage 4a: replay windows, in input order.
         let mut sig_ok = vec![false; slots.len()];
         for (&i, good) in idx.iter().zip(ok) {
             sig_ok[i] = good;
         }
-        let mut verdicts = Vec::with_capacity(slots.len());
+        let mut staged: Vec<core::result::Result<Resolved, Verdict>> =
+            Vec::with_capacity(slots.len());
+        let mut consumed = false;
+        for (i, slot) in slots.into_iter().enumerate() {
+            staged.push(match slot {
+                Slot::Done(v) => Err(v),
+                Slot::Resolved(_) if !sig_ok[i] => Err(Err(Rejection::BadSignature)),
+                Slot::Resolved(r) => {
+                    let rkey = ReplayKey {
+                        device: r.device,
+                        stream: r.staged.stream,
+                    };
+                    match self.replay.check_and_update(&rkey, r.staged.seq) {
+                        Ok(true) => {
+                            consumed = true;
+                            Ok(*r)
+                        }
+                        Ok(false) => Err(Err(Rejection::Replayed)),
+                        Err(_) => Err(Err(Rejection::ReplayStoreUnavailable)),
+                    }
+                }
+            });
+        }
+        // Stage 4b: the windows are durable before anything is accepted.
+        let store_error = if consumed {
+            self.replay.flush().err()
+        } else {
+            None
+        };
+        if store_error.is_some() {
+            self.replay.rollback();
+        }
+
+        // Stage 4c: policies, in input order.
+        let mut verdicts = Vec::with_capacity(staged.len());
         let mut report = self
             .reports
             .remove(&epoch)
             .unwrap_or_else(|| EpochReport::new(epoch));
-        for (i, slot) in slots.into_iter().enumerate() {
-            let verdict = match slot {
-                Slot::Done(v) => v,
-                Slot::Resolved(_) if !sig_ok[i] => Err(Rejection::BadSignature),
-                Slot::Resolved(r) => self.apply(*r, now, epoch),
+        for item in staged {
+            let verdict = match item {
+                Err(v) => v,
+                Ok(_) if store_error.is_some() => Err(Rejection::ReplayStoreUnavailable),
+                Ok(r) => self.apply(r, now, epoch),
             };
             match &verdict {
                 Ok(a) => {
@@ -443,11 +558,10 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             verdicts.push(verdict);
         }
         self.reports.insert(epoch, report);
-        if self.replay.flush().is_err() {
-            // The windows stay in memory; the next flush retries. Items were already
-            // recorded, so nothing is accepted twice within this process.
+        match store_error {
+            None => Ok(verdicts),
+            Some(e) => Err((verdicts, e)),
         }
-        verdicts
     }
 
     fn prepare(&self, inputs: &[Input<'_>], now: Timestamp) -> Vec<Prepared> {
@@ -485,15 +599,6 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             record,
             ..
         } = r;
-        let rkey = ReplayKey {
-            device,
-            stream: staged.stream,
-        };
-        match self.replay.check_and_update(&rkey, staged.seq) {
-            Ok(true) => {}
-            Ok(false) => return Err(Rejection::Replayed),
-            Err(_) => return Err(Rejection::ReplayStoreUnavailable),
-        }
         let (kind, seq, timestamp) = (staged.kind, staged.seq, staged.timestamp);
         let outcome = self.policy(staged, device, record, now, epoch)?;
         Ok(Accepted {
@@ -535,7 +640,7 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
                 Ok(Outcome::Recorded)
             }
             Attestation::CoverageWitness(w) => {
-                check_location(&record, w.cell.0)?;
+                check_location(&policies.coverage, &record, w.cell.0)?;
                 self.coverage.witnesses.push(PendingWitness {
                     witness: device,
                     record,
@@ -550,6 +655,15 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             Attestation::StorageCommitment(c) => {
                 if self.commitments.contains_key(&(device, c.root)) {
                     return Err(Rejection::DuplicateCommitment);
+                }
+                match self.root_owner.get(&c.root) {
+                    Some(owner) if *owner != device && !policies.storage.allow_shared_roots => {
+                        return Err(Rejection::SharedCommitment);
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.root_owner.insert(c.root, device);
+                    }
                 }
                 self.commitments.insert((device, c.root), c);
                 Ok(Outcome::Recorded)
@@ -566,6 +680,9 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
                 if p.epoch > cur {
                     return Err(Rejection::NoChallenge);
                 }
+                if self.proven.contains(&(device, p.root)) {
+                    return Err(Rejection::DuplicateProof);
+                }
                 verify_proof(
                     commitment,
                     &device,
@@ -573,7 +690,11 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
                     policies.storage.challenges,
                     &p,
                 )?;
-                Ok(Outcome::Proven)
+                self.proven.insert((device, p.root));
+                Ok(Outcome::Proven {
+                    root: p.root,
+                    epoch: p.epoch,
+                })
             }
             Attestation::EnergyReading(e) => self
                 .energy
@@ -598,8 +719,13 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         let mut by_beacon: BTreeMap<[u8; 32], Vec<PendingWitness>> = BTreeMap::new();
         let mut rejected: Vec<(WitnessRejection, Epoch)> = Vec::new();
         for w in witnesses {
-            let id = crate::types::beacon_id(&w.body.beacon_payload);
-            if beacons.contains_key(&id) {
+            // a witness names the beacon it heard by its id (which binds the beaconer), and
+            // must echo that beacon's payload
+            let id = w.body.beacon_id;
+            if beacons
+                .get(&id)
+                .is_some_and(|b| b.beacon.payload == w.body.beacon_payload)
+            {
                 by_beacon.entry(id).or_default().push(w);
             } else {
                 rejected.push((
@@ -696,6 +822,9 @@ fn check_fresh(
     at: Timestamp,
     now: Timestamp,
 ) -> core::result::Result<(), Rejection> {
+    if at < config.schedule.genesis() {
+        return Err(Rejection::BeforeGenesis);
+    }
     if at.0.saturating_add(config.max_age_ms) < now.0 {
         return Err(Rejection::Stale);
     }

@@ -13,6 +13,16 @@ pub struct StoragePolicy {
     pub version: u32,
     /// Chunks challenged per proof (default 8; Filecoin Window PoSt uses 10 per sector).
     pub challenges: usize,
+    /// Accept a commitment to a root that another device already committed (`false`).
+    ///
+    /// A storage proof shows that the prover can produce the challenged chunks of the
+    /// committed data (proof of retrievability); it does not show that the prover keeps a
+    /// copy of its own. Five devices that commit one root may be one copy served five
+    /// times, so by default the second device's commitment is refused with
+    /// [`crate::Rejection::SharedCommitment`]. Set this only if the network uses a
+    /// replica-unique encoding (each prover seals the data with its own key, as Filecoin's
+    /// proof of replication does), so equal roots cannot occur for distinct replicas.
+    pub allow_shared_roots: bool,
 }
 
 impl StoragePolicy {
@@ -23,8 +33,9 @@ impl StoragePolicy {
 impl Default for StoragePolicy {
     fn default() -> Self {
         StoragePolicy {
-            version: 1,
+            version: 2,
             challenges: 8,
+            allow_shared_roots: false,
         }
     }
 }

@@ -115,6 +115,21 @@ pub enum Rejection {
     EnergyGap,
     /// A charging session overlaps the previous one of the same charger.
     SessionOverlap,
+    // ---- added later; kept at the end so existing wire tags do not move ----
+    /// A timestamp (of the item, or the processing time) before the epoch schedule's
+    /// genesis: it belongs to no epoch.
+    BeforeGenesis,
+    /// A coverage report from a device with no asserted location (see
+    /// [`crate::coverage::CoveragePolicy::allow_unlocated`]).
+    NoLocation,
+    /// A beacon payload that is not derived from its beaconer and a current entropy (see
+    /// [`crate::coverage::CoveragePolicy::require_entropy`]).
+    BeaconPayloadMismatch,
+    /// A second proof for the same commitment in the same challenge epoch.
+    DuplicateProof,
+    /// A commitment to a root another device already committed (see
+    /// [`crate::policy::StoragePolicy::allow_shared_roots`]).
+    SharedCommitment,
 }
 
 impl Rejection {
@@ -168,6 +183,11 @@ impl Rejection {
             ImpossiblePower => "impossible_power",
             EnergyGap => "energy_gap",
             SessionOverlap => "session_overlap",
+            BeforeGenesis => "before_genesis",
+            NoLocation => "no_location",
+            BeaconPayloadMismatch => "beacon_payload_mismatch",
+            DuplicateProof => "duplicate_proof",
+            SharedCommitment => "shared_commitment",
         }
     }
 

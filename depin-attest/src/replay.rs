@@ -87,10 +87,15 @@ impl ReplayWindow {
     }
 }
 
-/// Where replay windows live between batches and restarts.
+/// Where replay windows (and the verifier's other security state, the active deny list)
+/// live between batches and restarts.
 ///
-/// The verifier loads a window, updates it, and saves it, for each item after its
-/// signature verified; it calls [`ReplayStore::flush`] at the end of each batch.
+/// The verifier calls [`ReplayStore::check_and_update`] for each item whose signature
+/// verified, then [`ReplayStore::flush`] once per batch, **before** it accepts anything:
+/// an implementation must make every update since the previous flush durable in `flush`
+/// (or in `save` itself), and report any failure. If `flush` fails, the verifier calls
+/// [`ReplayStore::rollback`], which must forget the updates since the last successful
+/// flush, and refuses those items.
 pub trait ReplayStore: Send {
     /// The stored window for `key`, if any.
     fn load(&mut self, key: &ReplayKey) -> Result<Option<ReplayWindow>>;
@@ -106,16 +111,29 @@ pub trait ReplayStore: Send {
         self.save(key, &window)?;
         Ok(true)
     }
-    /// Make saved windows durable. The default does nothing.
+    /// Make every update since the previous flush durable (fsync where the medium needs
+    /// it). The default does nothing, which is right only for stores whose `save` is
+    /// durable on return.
     fn flush(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Forget every update since the last successful [`ReplayStore::flush`] (called after
+    /// a failed flush). The default does nothing, which is right only for stores whose
+    /// `save` is durable on return.
+    fn rollback(&mut self) {}
+    /// The signed deny list last stored with [`ReplayStore::store_deny_list`], if any.
+    fn load_deny_list(&mut self) -> Result<Option<Vec<u8>>>;
+    /// Durably store the signed deny list (replacing the previous one) before it takes
+    /// effect. Required, not defaulted: a store that forgot it would let a restarted
+    /// verifier re-admit denied keys or accept an older list.
+    fn store_deny_list(&mut self, signed: &[u8]) -> Result<()>;
 }
 
-/// Replay windows in memory (lost on restart).
+/// Replay windows in memory (lost on restart; clones share nothing).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryReplayStore {
     windows: HashMap<ReplayKey, ReplayWindow>,
+    deny_list: Option<Vec<u8>>,
 }
 
 impl MemoryReplayStore {
@@ -136,41 +154,182 @@ impl ReplayStore for MemoryReplayStore {
     fn check_and_update(&mut self, key: &ReplayKey, seq: u64) -> Result<bool> {
         Ok(self.windows.entry(*key).or_default().accept(seq))
     }
+    fn load_deny_list(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(self.deny_list.clone())
+    }
+    fn store_deny_list(&mut self, signed: &[u8]) -> Result<()> {
+        self.deny_list = Some(signed.to_vec());
+        Ok(())
+    }
 }
 
-/// Replay windows in memory, written to one file on [`ReplayStore::flush`] (write to a
-/// temporary file, then rename, so a crash leaves the old or the new state, never a mix).
+/// Replay windows in memory, written to one file on [`ReplayStore::flush`], durably:
+/// the new state goes to a temporary file, which is fsynced, renamed over the old one, and
+/// the directory is fsynced, so a crash (even `kill -9` or power loss) leaves the old or
+/// the new state, never a mix, and a flush that returned `Ok` survives it.
 ///
-/// File format: `postcard(Vec<(ReplayKey, ReplayWindow)>)` sorted by key.
-#[derive(Debug, Clone)]
+/// The store holds an exclusive lock (`<path>.lock`, an OS file lock released when the
+/// store is dropped or the process dies): a second store on the same path, in this
+/// process or another, is refused with [`Error::Locked`].
+///
+/// File format (all integers little-endian):
+///
+/// ```text
+/// magic    b"DRRS"          4 bytes
+/// version  1                1 byte
+/// length   u64              8 bytes: length of the body
+/// body     postcard((Vec<(ReplayKey, ReplayWindow)> sorted by key, Option<Vec<u8>> deny list))
+/// checksum SHA-256(magic || version || length || body)   32 bytes
+/// ```
+///
+/// A file that fails any of these checks is [`Error::Corrupt`] and is never loaded or
+/// overwritten silently.
+#[derive(Debug)]
 pub struct FileReplayStore {
     path: PathBuf,
     windows: HashMap<ReplayKey, ReplayWindow>,
+    deny_list: Option<Vec<u8>>,
+    /// Previous values of windows changed since the last successful flush.
+    undo: HashMap<ReplayKey, Option<ReplayWindow>>,
     dirty: bool,
+    _lock: std::fs::File,
 }
 
 /// Largest replay file accepted when opening (256 MiB).
 const MAX_REPLAY_FILE: usize = 256 << 20;
+const FILE_MAGIC: &[u8; 4] = b"DRRS";
+const FILE_VERSION: u8 = 1;
+const HEADER_LEN: usize = 4 + 1 + 8;
+const CHECKSUM_LEN: usize = 32;
+
+type FileBody = (Vec<(ReplayKey, ReplayWindow)>, Option<Vec<u8>>);
+
+fn checksum(header_and_body: &[u8]) -> [u8; 32] {
+    sha2::Sha256::digest(header_and_body).into()
+}
+
+use sha2::Digest as _;
 
 impl FileReplayStore {
-    /// Open (or start) the store at `path`.
+    /// Open (or start) the store at `path`, taking its lock.
+    ///
+    /// Errors: [`Error::Locked`] if another store holds it, [`Error::Corrupt`] if the file
+    /// fails its integrity checks, [`Error::Io`] for file-system errors.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let windows = match std::fs::read(&path) {
-            Ok(bytes) => {
-                let entries: Vec<(ReplayKey, ReplayWindow)> =
-                    encoding::decode(&bytes, MAX_REPLAY_FILE)?;
-                entries.into_iter().collect()
+        let lock_path = sibling(&path, ".lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Locked {
+                    path,
+                    lock: lock_path,
+                })
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::Io(e)),
+        }
+        let (entries, deny_list) = match std::fs::read(&path) {
+            Ok(bytes) => decode_file(&path, &bytes)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), None),
             Err(e) => return Err(Error::Io(e)),
         };
         Ok(FileReplayStore {
             path,
-            windows,
+            windows: entries.into_iter().collect(),
+            deny_list,
+            undo: HashMap::new(),
             dirty: false,
+            _lock: lock,
         })
     }
+
+    /// The store file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn write_durably(&self) -> Result<()> {
+        let mut entries: Vec<(ReplayKey, ReplayWindow)> =
+            self.windows.iter().map(|(k, w)| (*k, *w)).collect();
+        entries.sort_by_key(|e| e.0);
+        let body: FileBody = (entries, self.deny_list.clone());
+        let body = encoding::encode(&body)?;
+        let mut bytes = Vec::with_capacity(HEADER_LEN + body.len() + CHECKSUM_LEN);
+        bytes.extend_from_slice(FILE_MAGIC);
+        bytes.push(FILE_VERSION);
+        bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&body);
+        let sum = checksum(&bytes);
+        bytes.extend_from_slice(&sum);
+
+        let tmp = sibling(&self.path, ".tmp");
+        {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &self.path)?;
+        sync_dir(&self.path)?;
+        Ok(())
+    }
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.to_path_buf().into_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// fsync the directory holding `path`, so a rename into it is durable.
+fn sync_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+fn decode_file(path: &Path, bytes: &[u8]) -> Result<FileBody> {
+    let corrupt = |reason| Error::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if bytes.len() > MAX_REPLAY_FILE {
+        return Err(corrupt("larger than the 256 MiB limit"));
+    }
+    if bytes.len() < HEADER_LEN + CHECKSUM_LEN {
+        return Err(corrupt("shorter than its header and checksum"));
+    }
+    let (header, rest) = bytes.split_at(HEADER_LEN);
+    if &header[..4] != FILE_MAGIC {
+        return Err(corrupt("bad magic (not a depin-rs replay store)"));
+    }
+    if header[4] != FILE_VERSION {
+        return Err(corrupt("unknown format version"));
+    }
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&header[5..13]);
+    let len = u64::from_le_bytes(len);
+    if len != (rest.len() - CHECKSUM_LEN) as u64 {
+        return Err(corrupt("length field does not match the file size"));
+    }
+    let (body, sum) = rest.split_at(rest.len() - CHECKSUM_LEN);
+    if checksum(&bytes[..bytes.len() - CHECKSUM_LEN]) != sum {
+        return Err(corrupt("checksum mismatch"));
+    }
+    let decoded: FileBody =
+        encoding::decode(body, MAX_REPLAY_FILE).map_err(|_| corrupt("body does not decode"))?;
+    if decoded.0.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return Err(corrupt("entries not sorted or duplicated"));
+    }
+    Ok(decoded)
 }
 
 impl ReplayStore for FileReplayStore {
@@ -178,7 +337,8 @@ impl ReplayStore for FileReplayStore {
         Ok(self.windows.get(key).copied())
     }
     fn save(&mut self, key: &ReplayKey, window: &ReplayWindow) -> Result<()> {
-        self.windows.insert(*key, *window);
+        let previous = self.windows.insert(*key, *window);
+        self.undo.entry(*key).or_insert(previous);
         self.dirty = true;
         Ok(())
     }
@@ -186,14 +346,31 @@ impl ReplayStore for FileReplayStore {
         if !self.dirty {
             return Ok(());
         }
-        let mut entries: Vec<(ReplayKey, ReplayWindow)> =
-            self.windows.iter().map(|(k, w)| (*k, *w)).collect();
-        entries.sort_by_key(|e| e.0);
-        let bytes = encoding::encode(&entries)?;
-        let mut tmp = self.path.clone().into_os_string();
-        tmp.push(".tmp");
-        std::fs::write(&tmp, &bytes)?;
-        std::fs::rename(&tmp, &self.path)?;
+        self.write_durably()?;
+        self.undo.clear();
+        self.dirty = false;
+        Ok(())
+    }
+    fn rollback(&mut self) {
+        for (key, previous) in self.undo.drain() {
+            match previous {
+                Some(w) => self.windows.insert(key, w),
+                None => self.windows.remove(&key),
+            };
+        }
+        self.dirty = false;
+    }
+    fn load_deny_list(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(self.deny_list.clone())
+    }
+    fn store_deny_list(&mut self, signed: &[u8]) -> Result<()> {
+        let previous = self.deny_list.replace(signed.to_vec());
+        if let Err(e) = self.write_durably() {
+            self.deny_list = previous;
+            return Err(e);
+        }
+        // the write also made the pending windows durable
+        self.undo.clear();
         self.dirty = false;
         Ok(())
     }

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use depin_core::{Epoch, MessageKind, Timestamp};
+use depin_core::{DeviceId, Epoch, MessageKind, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -160,21 +160,66 @@ pub struct CoverageBeacon {
 }
 
 impl CoverageBeacon {
-    /// The beacon id witnesses refer to: SHA-256 of the payload.
-    pub fn id(&self) -> [u8; 32] {
-        beacon_id(&self.payload)
+    /// The beacon id witnesses refer to, bound to the beaconer: see [`beacon_id`].
+    pub fn id(&self, beaconer: &DeviceId) -> [u8; 32] {
+        beacon_id(beaconer, &self.payload)
     }
 }
 
-/// SHA-256 of a beacon payload: the key that ties witnesses to their beacon.
-pub fn beacon_id(payload: &[u8]) -> [u8; 32] {
-    Sha256::digest(payload).into()
+/// Domain tag of [`beacon_id`].
+pub const BEACON_ID_TAG: &[u8] = b"depin-rs/beacon-id/v1";
+/// Domain tag of [`derive_beacon_payload`].
+pub const BEACON_PAYLOAD_TAG: &[u8] = b"depin-rs/beacon-payload/v1";
+
+/// The identity of a beacon, which binds the beaconer:
+/// `SHA-256("depin-rs/beacon-id/v1" || beaconer (DeviceId binary form: key type tag ||
+/// key bytes) || payload)`.
+///
+/// Two devices that send the same payload have two different beacons, so a device that
+/// copies a payload it heard over the air cannot take the honest beacon's place: each
+/// witness names the id of the beacon it heard ([`CoverageWitness::beacon_id`]).
+pub fn beacon_id(beaconer: &DeviceId, payload: &[u8]) -> [u8; 32] {
+    let (id, id_len) = beaconer.to_bytes();
+    let mut h = Sha256::new();
+    h.update(BEACON_ID_TAG);
+    h.update(&id[..id_len]);
+    h.update(payload);
+    h.finalize().into()
+}
+
+/// The beacon payload a device must send when the network uses Helium-style entropy
+/// ([`crate::coverage::CoveragePolicy::require_entropy`]): the first `len` bytes of
+/// `B_0 || B_1 || ...` with
+/// `B_i = SHA-256("depin-rs/beacon-payload/v1" || entropy (32 bytes) || beaconer
+/// (DeviceId binary form) || i as u32 little-endian)`.
+///
+/// The payload is a function of the beaconer, so another device cannot replay it as its
+/// own beacon. `len` is capped at [`MAX_BEACON_PAYLOAD`].
+pub fn derive_beacon_payload(entropy: &[u8; 32], beaconer: &DeviceId, len: usize) -> Vec<u8> {
+    let len = len.min(MAX_BEACON_PAYLOAD);
+    let (id, id_len) = beaconer.to_bytes();
+    let mut out = Vec::with_capacity(len + 32);
+    let mut block = 0u32;
+    while out.len() < len {
+        let mut h = Sha256::new();
+        h.update(BEACON_PAYLOAD_TAG);
+        h.update(entropy);
+        h.update(&id[..id_len]);
+        h.update(block.to_le_bytes());
+        out.extend_from_slice(&h.finalize());
+        block += 1;
+    }
+    out.truncate(len);
+    out
 }
 
 /// A proof-of-coverage witness: the gateway heard `beacon_payload` at `cell`. The
 /// envelope timestamp is the reception time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoverageWitness {
+    /// The id of the beacon that was heard ([`beacon_id`] of its beaconer and payload;
+    /// the over-the-air beacon identifies its beaconer).
+    pub beacon_id: [u8; 32],
     /// The payload that was heard (must equal the beacon's).
     pub beacon_payload: Vec<u8>,
     /// Where the witnessing gateway is.

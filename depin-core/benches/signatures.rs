@@ -66,9 +66,9 @@ fn batch(c: &mut Criterion) {
             .collect();
         let dalek_keys: Vec<ed25519_dalek::VerifyingKey> = pks
             .iter()
-            .map(|p| match p {
-                PublicKey::Ed25519(k) => *k,
-                _ => unreachable!(),
+            .filter_map(|p| {
+                let bytes: [u8; 32] = p.to_bytes().as_ref().try_into().ok()?;
+                ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()
             })
             .collect();
         g.throughput(Throughput::Elements(n as u64));

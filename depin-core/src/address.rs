@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use sha3::Keccak256;
 
 use crate::error::{Error, Result};
-use crate::keys::PublicKey;
+use crate::keys::{KeyType, PublicKey};
 
 /// A 20-byte EVM account address.
 ///
@@ -26,8 +26,8 @@ impl EvmAddress {
     /// The address of a secp256k1 public key: the last 20 bytes of
     /// `keccak256(x || y)` of the uncompressed point.
     pub fn from_public_key(pk: &PublicKey) -> Result<Self> {
-        match pk {
-            PublicKey::Secp256k1(_) => {
+        match pk.key_type() {
+            KeyType::Secp256k1 => {
                 let uncompressed = pk.to_uncompressed_sec1()?;
                 let hash = Keccak256::digest(&uncompressed[1..]);
                 let mut out = [0u8; 20];
@@ -111,8 +111,8 @@ impl FromStr for EvmAddress {
 
 /// The 20-byte Cosmos account id of a secp256k1 key: `RIPEMD-160(SHA-256(compressed key))`.
 pub fn cosmos_account_id(pk: &PublicKey) -> Result<[u8; 20]> {
-    match pk {
-        PublicKey::Secp256k1(_) => {
+    match pk.key_type() {
+        KeyType::Secp256k1 => {
             let sha = Sha256::digest(pk.to_bytes().as_ref());
             let rip = ripemd::Ripemd160::digest(sha);
             let mut out = [0u8; 20];

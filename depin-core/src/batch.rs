@@ -2,16 +2,20 @@
 //!
 //! Ed25519 items are checked together with `ed25519_dalek::verify_batch`. The batch
 //! equation skips the weak-key and canonical-encoding checks, so they are done first,
-//! by construction: every [`PublicKey::Ed25519`] was strictly validated when parsed
-//! (canonical, not small order, torsion-free) and every [`Signature::Ed25519`] has a
-//! reduced `S` and a canonical, non-small-order `R`. When a batch fails, it is split in
+//! by construction: [`PublicKey`] and [`Signature`] are opaque and their constructors
+//! validate, so every Ed25519 key was strictly checked when parsed (canonical, not small
+//! order, torsion-free) and every Ed25519 signature has a reduced `S` and an `R` that
+//! decompresses, canonically, to a point that is not of small order (decided by the curve,
+//! not by a table of encodings). When a batch fails, it is split in
 //! halves recursively and small groups are verified one by one with `verify_strict`,
 //! so good items still pass and only bad ones fail.
 //!
 //! ECDSA items have no batch equation and are verified one by one.
 //!
 //! Verdict consistency: a signature made by an honest signer, or any signature that
-//! `verify_strict` accepts, is accepted in every batch. The one residual difference is
+//! `verify_strict` accepts, is accepted in every batch; a signature whose `R` is of small
+//! order, in any encoding, is refused when it is parsed, so it reaches neither path. The
+//! one residual difference is
 //! a signature whose `R` carries a torsion component (only the key holder can make one):
 //! `verify_strict` always rejects it, while dalek's randomised batch equation may accept
 //! it with probability 1/8. See `docs/security.md`.
@@ -19,7 +23,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::keys::{PublicKey, Signature};
+use crate::keys::{Pk, PublicKey, Sig, Signature};
 
 /// One item to verify: the key, the 32-byte signing digest, and the signature.
 #[derive(Debug, Clone, Copy)]
@@ -40,8 +44,8 @@ pub fn verify_batch(items: &[BatchItem<'_>]) -> Vec<bool> {
     let mut verdicts = vec![false; items.len()];
     let mut ed_idx = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        match (item.key, item.signature) {
-            (PublicKey::Ed25519(_), Signature::Ed25519(_)) => ed_idx.push(i),
+        match (item.key.inner(), item.signature.inner()) {
+            (Pk::Ed25519(_), Sig::Ed25519(_)) => ed_idx.push(i),
             _ => verdicts[i] = item.key.verify_prehash(item.digest, item.signature).is_ok(),
         }
     }
@@ -67,7 +71,9 @@ fn verify_ed25519_group(items: &[BatchItem<'_>], idx: &[usize], verdicts: &mut [
     let mut sigs = Vec::with_capacity(idx.len());
     let mut keys = Vec::with_capacity(idx.len());
     for &i in idx {
-        if let (PublicKey::Ed25519(k), Signature::Ed25519(s)) = (items[i].key, items[i].signature) {
+        if let (Pk::Ed25519(k), Sig::Ed25519(s)) =
+            (items[i].key.inner(), items[i].signature.inner())
+        {
             messages.push(&items[i].digest[..]);
             sigs.push(s.to_dalek());
             keys.push(*k);

@@ -24,6 +24,16 @@ use signature::hazmat::{PrehashSigner, PrehashVerifier};
 
 use crate::error::{Error, Result};
 
+/// The curve crates behind [`SigningKey`]'s variants, for code that holds one scheme's
+/// key directly (firmware signers that must link only one curve). Keys and signatures made
+/// with them enter depin-core only through the validating constructors of [`PublicKey`]
+/// and [`Signature`].
+pub mod hazmat {
+    pub use ed25519_dalek;
+    pub use k256;
+    pub use p256;
+}
+
 /// Length of every signature in depin-rs: Ed25519 `R || S`, ECDSA `r || s`.
 pub const SIGNATURE_LEN: usize = 64;
 /// Maximum encoded public key length (compressed SEC1 ECDSA keys).
@@ -81,8 +91,17 @@ impl fmt::Display for KeyType {
 }
 
 /// A public key of one of the supported schemes, already validated.
+///
+/// The type is opaque: the only ways to build one are [`PublicKey::from_bytes`],
+/// [`PublicKey::from_sec1`] and [`SigningKey::public_key`], and each of them applies the
+/// strict checks (an Ed25519 key is canonical, torsion-free and not of small order). The
+/// batch verifier relies on that, so no caller can hand it a weak key.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum PublicKey {
+pub struct PublicKey(Pk);
+
+/// The validated key of one scheme (private: the invariant lives in [`PublicKey`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pk {
     /// An Ed25519 key (canonical, torsion-free, not of small order).
     Ed25519(EdVerifyingKey),
     /// A secp256k1 ECDSA key.
@@ -197,11 +216,11 @@ impl PublicKey {
     /// ```
     pub fn from_bytes(key_type: KeyType, bytes: &[u8]) -> Result<Self> {
         match key_type {
-            KeyType::Ed25519 => parse_ed25519_key(bytes).map(PublicKey::Ed25519),
+            KeyType::Ed25519 => parse_ed25519_key(bytes).map(|k| PublicKey(Pk::Ed25519(k))),
             KeyType::Secp256k1 => {
                 sec1_len_check(key_type, bytes)?;
                 k256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
-                    .map(PublicKey::Secp256k1)
+                    .map(|k| PublicKey(Pk::Secp256k1(k)))
                     .map_err(|_| Error::InvalidKey {
                         key_type,
                         reason: "not a point on the curve",
@@ -210,7 +229,7 @@ impl PublicKey {
             KeyType::P256 => {
                 sec1_len_check(key_type, bytes)?;
                 p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
-                    .map(PublicKey::P256)
+                    .map(|k| PublicKey(Pk::P256(k)))
                     .map_err(|_| Error::InvalidKey {
                         key_type,
                         reason: "not a point on the curve",
@@ -226,43 +245,48 @@ impl PublicKey {
         match key_type {
             KeyType::Ed25519 => Err(bad("Ed25519 keys have no SEC1 form")),
             KeyType::Secp256k1 => k256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
-                .map(PublicKey::Secp256k1)
+                .map(|k| PublicKey(Pk::Secp256k1(k)))
                 .map_err(|_| bad("invalid SEC1 point")),
             KeyType::P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
-                .map(PublicKey::P256)
+                .map(|k| PublicKey(Pk::P256(k)))
                 .map_err(|_| bad("invalid SEC1 point")),
         }
     }
 
     /// The key's scheme.
     pub fn key_type(&self) -> KeyType {
-        match self {
-            PublicKey::Ed25519(_) => KeyType::Ed25519,
-            PublicKey::Secp256k1(_) => KeyType::Secp256k1,
-            PublicKey::P256(_) => KeyType::P256,
+        match self.0 {
+            Pk::Ed25519(_) => KeyType::Ed25519,
+            Pk::Secp256k1(_) => KeyType::Secp256k1,
+            Pk::P256(_) => KeyType::P256,
         }
+    }
+
+    /// The validated inner key (crate-internal: batch verification and addresses).
+    pub(crate) fn inner(&self) -> &Pk {
+        &self.0
     }
 
     /// Canonical encoding (32 bytes Ed25519, 33 bytes compressed SEC1 otherwise).
     pub fn to_bytes(&self) -> PublicKeyBytes {
-        match self {
-            PublicKey::Ed25519(k) => PublicKeyBytes::from_slice(k.as_bytes()),
-            PublicKey::Secp256k1(k) => PublicKeyBytes::from_slice(k.to_sec1_point(true).as_bytes()),
-            PublicKey::P256(k) => PublicKeyBytes::from_slice(k.to_sec1_point(true).as_bytes()),
+        match &self.0 {
+            Pk::Ed25519(k) => PublicKeyBytes::from_slice(k.as_bytes()),
+            Pk::Secp256k1(k) => PublicKeyBytes::from_slice(k.to_sec1_point(true).as_bytes()),
+            Pk::P256(k) => PublicKeyBytes::from_slice(k.to_sec1_point(true).as_bytes()),
         }
     }
 
     /// Uncompressed SEC1 encoding (65 bytes, `0x04 || x || y`) of an ECDSA key.
     pub fn to_uncompressed_sec1(&self) -> Result<[u8; 65]> {
-        let point = match self {
-            PublicKey::Ed25519(_) => {
+        let point = match &self.0 {
+            Pk::Ed25519(_) => {
                 return Err(Error::InvalidKey {
                     key_type: KeyType::Ed25519,
                     reason: "Ed25519 keys have no SEC1 form",
                 })
             }
-            PublicKey::Secp256k1(k) => k.to_sec1_point(false),
-            PublicKey::P256(k) => k.to_sec1_point(false),
+            Pk::Secp256k1(k) => k.to_sec1_point(false),
+            Pk::P256(k) => k.to_sec1_point(false),
         };
         point
             .as_bytes()
@@ -275,19 +299,14 @@ impl PublicKey {
     ///
     /// Most callers want [`crate::Domain::verify`], which binds network, kind and chain.
     pub fn verify_raw(&self, message: &[u8], signature: &Signature) -> Result<()> {
-        match (self, signature) {
-            (PublicKey::Secp256k1(_), Signature::Secp256k1(_))
-            | (PublicKey::P256(_), Signature::P256(_)) => {
+        match (&self.0, &signature.0) {
+            (Pk::Secp256k1(_), Sig::Secp256k1(_)) | (Pk::P256(_), Sig::P256(_)) => {
                 let digest = Sha256::digest(message);
                 self.verify_prehash(&digest.into(), signature)
             }
-            (PublicKey::Ed25519(k), Signature::Ed25519(s)) => {
-                if !ed25519_r_is_acceptable(&s.r_bytes) {
-                    return Err(Error::SignatureRejected);
-                }
-                k.verify_strict(message, &s.to_dalek())
-                    .map_err(|_| Error::SignatureRejected)
-            }
+            (Pk::Ed25519(k), Sig::Ed25519(s)) => k
+                .verify_strict(message, &s.to_dalek())
+                .map_err(|_| Error::SignatureRejected),
             _ => Err(self.mismatch(signature)),
         }
     }
@@ -296,14 +315,14 @@ impl PublicKey {
     /// digest computed by the caller). For Ed25519 keys the digest is verified as the
     /// message itself.
     pub fn verify_prehash(&self, digest: &[u8; 32], signature: &Signature) -> Result<()> {
-        match (self, signature) {
-            (PublicKey::Secp256k1(k), Signature::Secp256k1(s)) => k
+        match (&self.0, &signature.0) {
+            (Pk::Secp256k1(k), Sig::Secp256k1(s)) => k
                 .verify_prehash(digest, s)
                 .map_err(|_| Error::SignatureRejected),
-            (PublicKey::P256(k), Signature::P256(s)) => k
+            (Pk::P256(k), Sig::P256(s)) => k
                 .verify_prehash(digest, s)
                 .map_err(|_| Error::SignatureRejected),
-            (PublicKey::Ed25519(_), Signature::Ed25519(_)) => self.verify_raw(digest, signature),
+            (Pk::Ed25519(_), Sig::Ed25519(_)) => self.verify_raw(digest, signature),
             _ => Err(self.mismatch(signature)),
         }
     }
@@ -327,83 +346,51 @@ impl signature::Verifier<Signature> for PublicKey {
     }
 }
 
-/// The group order `l` of Ed25519, little-endian.
-const ED25519_L: [u8; 32] = [
-    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-];
-
-/// `true` when the little-endian scalar is fully reduced (`s < l`).
+/// `true` when the little-endian scalar is fully reduced (`s < l`), decided by the
+/// scalar type of curve25519-dalek itself.
 fn ed25519_scalar_is_canonical(s: &[u8; 32]) -> bool {
-    for i in (0..32).rev() {
-        if s[i] < ED25519_L[i] {
-            return true;
-        }
-        if s[i] > ED25519_L[i] {
-            return false;
-        }
-    }
-    false // equal to l
+    bool::from(curve25519_dalek::Scalar::from_canonical_bytes(*s).is_some())
 }
 
-/// Encodings of the eight small-order points of Ed25519 (canonical forms), from which
-/// the strict checks refuse `R` values. Non-canonical encodings are refused separately.
-const ED25519_SMALL_ORDER: [[u8; 32]; 8] = {
-    let mut t = [[0u8; 32]; 8];
-    // identity (0, 1)
-    t[0][0] = 1;
-    // (0, -1): order 2. y = p - 1
-    t[1] = [
-        0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0x7f,
-    ];
-    // order 4: (+-sqrt(-1), 0) -> y = 0, sign bit 0 and 1
-    t[2] = [0u8; 32];
-    t[3] = {
-        let mut a = [0u8; 32];
-        a[31] = 0x80;
-        a
-    };
-    // order 8 points
-    t[4] = [
-        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
-        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
-        0xfc, 0x05,
-    ];
-    t[5] = [
-        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
-        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
-        0xfc, 0x85,
-    ];
-    t[6] = [
-        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
-        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
-        0x03, 0x7a,
-    ];
-    t[7] = [
-        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
-        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
-        0x03, 0xfa,
-    ];
-    t
-};
-
-/// Cheap byte-level checks on an Ed25519 `R`: it must be a canonical field encoding
-/// (`y < p`) and not one of the eight small-order points. No point decompression.
-pub(crate) fn ed25519_r_is_acceptable(r: &[u8; 32]) -> bool {
-    // y >= p  <=>  low 255 bits are in [2^255 - 19, 2^255 - 1]
+/// `true` when the 255-bit `y` of an Edwards encoding is a canonical field element
+/// (`y < p = 2^255 - 19`). The only other non-canonical encodings are a set sign bit on
+/// `x = 0`, which happens only for `y = 1` and `y = -1`: the identity and the point of
+/// order 2, both refused as small order below.
+fn ed25519_y_is_canonical(r: &[u8; 32]) -> bool {
+    // y >= p  <=>  the low 255 bits are in [2^255 - 19, 2^255 - 1]
     let high = r[31] & 0x7f;
-    let y_non_canonical = high == 0x7f && r[1..31].iter().all(|&b| b == 0xff) && r[0] >= 0xed;
-    if y_non_canonical {
+    !(high == 0x7f && r[1..31].iter().all(|&b| b == 0xff) && r[0] >= 0xed)
+}
+
+/// The strict checks on an Ed25519 `R`, decided by the curve: `R` must be a canonical
+/// encoding that decompresses to a point on the curve, and that point must not be of
+/// small order (`[8]R != identity`). This is exactly what `verify_strict` requires of
+/// `R` (it decompresses `R`, refuses small order and compares the recomputed `R` with the
+/// given bytes, which only a canonical encoding can match), so the batch path, which
+/// skips those checks, sees only signatures `verify_strict` could accept.
+pub(crate) fn ed25519_r_is_acceptable(r: &[u8; 32]) -> bool {
+    if !ed25519_y_is_canonical(r) {
         return false;
     }
-    !ED25519_SMALL_ORDER.iter().any(|p| p == r)
+    match curve25519_dalek::edwards::CompressedEdwardsY(*r).decompress() {
+        Some(point) => !point.is_small_order(),
+        None => false,
+    }
 }
 
 /// A signature of one of the supported schemes, validated for strict encoding.
+///
+/// The type is opaque: [`Signature::from_bytes`] and the signing methods of
+/// [`SigningKey`] are the only ways to build one, and both apply the strict encoding
+/// rules (Ed25519: `S < l`, canonical `R` not of small order; ECDSA: low S). The batch
+/// verifier relies on that, so no caller can hand it a malleable or small-order
+/// signature.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Signature {
+pub struct Signature(Sig);
+
+/// The validated signature of one scheme (private: the invariant lives in [`Signature`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sig {
     /// Ed25519 `R || S` with `S < l` and acceptable `R`.
     Ed25519(Ed25519Signature),
     /// secp256k1 ECDSA `r || s`, low S.
@@ -414,19 +401,19 @@ pub enum Signature {
 
 /// Ed25519 signature bytes that passed the strict encoding checks.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Ed25519Signature {
+pub(crate) struct Ed25519Signature {
     r_bytes: [u8; 32],
     s_bytes: [u8; 32],
 }
 
 impl Ed25519Signature {
     /// The dalek form of this signature.
-    pub fn to_dalek(&self) -> ed25519_dalek::Signature {
+    pub(crate) fn to_dalek(self) -> ed25519_dalek::Signature {
         ed25519_dalek::Signature::from_components(self.r_bytes, self.s_bytes)
     }
 
     /// `R || S`.
-    pub fn to_bytes(&self) -> [u8; 64] {
+    pub(crate) fn to_bytes(self) -> [u8; 64] {
         let mut out = [0u8; 64];
         out[..32].copy_from_slice(&self.r_bytes);
         out[32..].copy_from_slice(&self.s_bytes);
@@ -464,7 +451,10 @@ impl Signature {
                 if !ed25519_r_is_acceptable(&r_bytes) {
                     return Err(bad("R is non-canonical or of small order"));
                 }
-                Ok(Signature::Ed25519(Ed25519Signature { r_bytes, s_bytes }))
+                Ok(Signature(Sig::Ed25519(Ed25519Signature {
+                    r_bytes,
+                    s_bytes,
+                })))
             }
             KeyType::Secp256k1 => {
                 let sig = k256::ecdsa::Signature::from_slice(arr)
@@ -472,7 +462,7 @@ impl Signature {
                 if sig.normalize_s() != sig {
                     return Err(bad("high S (malleable)"));
                 }
-                Ok(Signature::Secp256k1(sig))
+                Ok(Signature(Sig::Secp256k1(sig)))
             }
             KeyType::P256 => {
                 let sig = p256::ecdsa::Signature::from_slice(arr)
@@ -480,27 +470,32 @@ impl Signature {
                 if sig.normalize_s() != sig {
                     return Err(bad("high S (malleable)"));
                 }
-                Ok(Signature::P256(sig))
+                Ok(Signature(Sig::P256(sig)))
             }
         }
     }
 
     /// The signature's scheme.
     pub fn key_type(&self) -> KeyType {
-        match self {
-            Signature::Ed25519(_) => KeyType::Ed25519,
-            Signature::Secp256k1(_) => KeyType::Secp256k1,
-            Signature::P256(_) => KeyType::P256,
+        match self.0 {
+            Sig::Ed25519(_) => KeyType::Ed25519,
+            Sig::Secp256k1(_) => KeyType::Secp256k1,
+            Sig::P256(_) => KeyType::P256,
         }
     }
 
     /// The 64 signature bytes (`R || S` or `r || s`).
     pub fn to_bytes(&self) -> [u8; SIGNATURE_LEN] {
-        match self {
-            Signature::Ed25519(s) => s.to_bytes(),
-            Signature::Secp256k1(s) => to_array64(&s.to_bytes()),
-            Signature::P256(s) => to_array64(&s.to_bytes()),
+        match &self.0 {
+            Sig::Ed25519(s) => s.to_bytes(),
+            Sig::Secp256k1(s) => to_array64(&s.to_bytes()),
+            Sig::P256(s) => to_array64(&s.to_bytes()),
         }
+    }
+
+    /// The validated inner signature (crate-internal: batch verification).
+    pub(crate) fn inner(&self) -> &Sig {
+        &self.0
     }
 }
 
@@ -575,11 +570,13 @@ impl SigningKey {
 
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
-        match self {
-            SigningKey::Ed25519(k) => PublicKey::Ed25519(k.verifying_key()),
-            SigningKey::Secp256k1(k) => PublicKey::Secp256k1(*k.verifying_key()),
-            SigningKey::P256(k) => PublicKey::P256(*k.verifying_key()),
-        }
+        // A dalek signing key's public half is `a * B` with `a` clamped: torsion-free and of
+        // large order, so it meets the strict rules without the parse-time checks.
+        PublicKey(match self {
+            SigningKey::Ed25519(k) => Pk::Ed25519(k.verifying_key()),
+            SigningKey::Secp256k1(k) => Pk::Secp256k1(*k.verifying_key()),
+            SigningKey::P256(k) => Pk::P256(*k.verifying_key()),
+        })
     }
 
     /// Sign raw `message` bytes (PureEdDSA, or ECDSA over SHA-256). Prefer
@@ -602,12 +599,12 @@ impl SigningKey {
             SigningKey::Secp256k1(k) => {
                 let sig: k256::ecdsa::Signature =
                     k.sign_prehash(digest).map_err(|_| Error::SigningFailed)?;
-                Ok(Signature::Secp256k1(sig.normalize_s()))
+                Ok(Signature(Sig::Secp256k1(sig.normalize_s())))
             }
             SigningKey::P256(k) => {
                 let sig: p256::ecdsa::Signature =
                     k.sign_prehash(digest).map_err(|_| Error::SigningFailed)?;
-                Ok(Signature::P256(sig.normalize_s()))
+                Ok(Signature(Sig::P256(sig.normalize_s())))
             }
         }
     }
@@ -616,10 +613,10 @@ impl SigningKey {
         match self {
             SigningKey::Ed25519(k) => {
                 let sig = k.sign(message);
-                Ok(Signature::Ed25519(Ed25519Signature {
+                Ok(Signature(Sig::Ed25519(Ed25519Signature {
                     r_bytes: *sig.r_bytes(),
                     s_bytes: *sig.s_bytes(),
-                }))
+                })))
             }
             _ => Err(Error::SigningFailed),
         }

@@ -220,7 +220,6 @@ macro_rules! software_signer {
         $name:ident, $key_type:expr, $variant:ident,
         load: |$secret:ident| $load:expr,
         id: |$idk:ident| $id:expr,
-        public: |$pk:ident| $public:expr,
         sign: |$sk:ident, $digest:ident| $sign:expr $(,)?
     ) => {
         $(#[$doc])*
@@ -263,11 +262,7 @@ macro_rules! software_signer {
 
             /// The public key.
             pub fn public_key(&self) -> PublicKey {
-                match &self.key {
-                    SigningKey::$variant($pk) => $public,
-                    // unreachable: the constructors only accept the one variant
-                    _ => self.key.public_key(),
-                }
+                self.key.public_key()
             }
         }
 
@@ -303,7 +298,6 @@ software_signer!(
     Ed25519Signer, KeyType::Ed25519, Ed25519,
     load: |secret| Ok::<_, core::convert::Infallible>(From::from(secret)),
     id: |k| DeviceId::new(KeyType::Ed25519, k.verifying_key().as_bytes()),
-    public: |k| PublicKey::Ed25519(k.verifying_key()),
     sign: |k, digest| {
         use depin_core::signature::Signer as _;
         k.try_sign(digest)
@@ -316,16 +310,12 @@ software_signer!(
     Secp256k1Signer, KeyType::Secp256k1, Secp256k1,
     load: |secret| TryFrom::try_from(&secret[..]),
     id: |k| DeviceId::new(KeyType::Secp256k1, k.verifying_key().to_sec1_point(true).as_bytes()),
-    public: |k| PublicKey::Secp256k1(*k.verifying_key()),
     sign: |k, digest| {
         use depin_core::signature::hazmat::PrehashSigner as _;
-        let sig = depin_core::Signature::Secp256k1(
-            k.sign_prehash(digest)
-                .map_err(|_| SoftwareSignerError::SigningFailed)?,
-        );
-        let mut bytes = sig.to_bytes();
-        normalize_low_s(KeyType::Secp256k1, &mut bytes);
-        Ok(bytes)
+        let sig: depin_core::keys::hazmat::k256::ecdsa::Signature = k
+            .sign_prehash(digest)
+            .map_err(|_| SoftwareSignerError::SigningFailed)?;
+        Ok(sig.normalize_s().to_bytes().into())
     },
 );
 software_signer!(
@@ -333,16 +323,12 @@ software_signer!(
     P256Signer, KeyType::P256, P256,
     load: |secret| TryFrom::try_from(&secret[..]),
     id: |k| DeviceId::new(KeyType::P256, k.verifying_key().to_sec1_point(true).as_bytes()),
-    public: |k| PublicKey::P256(*k.verifying_key()),
     sign: |k, digest| {
         use depin_core::signature::hazmat::PrehashSigner as _;
-        let sig = depin_core::Signature::P256(
-            k.sign_prehash(digest)
-                .map_err(|_| SoftwareSignerError::SigningFailed)?,
-        );
-        let mut bytes = sig.to_bytes();
-        normalize_low_s(KeyType::P256, &mut bytes);
-        Ok(bytes)
+        let sig: depin_core::keys::hazmat::p256::ecdsa::Signature = k
+            .sign_prehash(digest)
+            .map_err(|_| SoftwareSignerError::SigningFailed)?;
+        Ok(sig.normalize_s().to_bytes().into())
     },
 );
 

@@ -45,10 +45,15 @@ impl Net {
             rec.rated_power_w = Some(10_000);
             registry.insert(id(k), rec).unwrap();
         }
+        let mut config = VerifierConfig::new(domain());
+        // The coverage fixtures place devices per test, in the cell each report names, so
+        // they run with unlocated devices allowed; the regression tests of issue 12 (see
+        // attacks.rs) use the default, which refuses them.
+        config.policies.coverage.allow_unlocated = true;
         Net {
             keys,
             registry,
-            config: VerifierConfig::new(domain()),
+            config,
         }
     }
 
@@ -134,9 +139,21 @@ pub(crate) fn beacon(north_m: f64) -> Attestation {
     })
 }
 
+/// A witness of the default beacon ([`PAYLOAD`] sent by device 0, seed 1).
 pub(crate) fn witness_body(north_m: f64, rssi_ddbm: i32) -> CoverageWitness {
+    witness_body_of(&id(&key(1)), PAYLOAD, north_m, rssi_ddbm)
+}
+
+/// A witness of `payload` beaconed by `beaconer`.
+pub(crate) fn witness_body_of(
+    beaconer: &DeviceId,
+    payload: &[u8],
+    north_m: f64,
+    rssi_ddbm: i32,
+) -> CoverageWitness {
     CoverageWitness {
-        beacon_payload: PAYLOAD.to_vec(),
+        beacon_id: depin_attest::types::beacon_id(beaconer, payload),
+        beacon_payload: payload.to_vec(),
         cell: cell(north_m),
         frequency_hz: FREQ,
         rssi_ddbm,

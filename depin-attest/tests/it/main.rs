@@ -1,6 +1,7 @@
 //! Integration tests of depin-attest (one binary; see each module).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod attacks;
 mod bandwidth;
 mod common;
 mod coverage;

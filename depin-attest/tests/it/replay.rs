@@ -68,7 +68,8 @@ fn file_store_survives_a_restart() {
     assert!(v
         .verify_one(Input::Frame(&frame(&net.keys[0], 2)), NOW)
         .is_ok());
-    // direct store use
+    // direct store use (the verifier's store holds the lock until it is dropped)
+    drop(v);
     let mut s = FileReplayStore::open(&path).unwrap();
     let key = ReplayKey {
         device: net.id(0),
@@ -84,8 +85,12 @@ fn file_store_survives_a_restart() {
     };
     assert_eq!(s.load(&key2).unwrap(), None);
     // a corrupt file is an error, not a panic
+    drop(s);
     std::fs::write(&path, [0xff, 0xff, 0xff]).unwrap();
-    assert!(FileReplayStore::open(&path).is_err());
+    assert!(matches!(
+        FileReplayStore::open(&path),
+        Err(depin_attest::Error::Corrupt { .. })
+    ));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -96,6 +101,12 @@ impl ReplayStore for Broken {
         Err(depin_attest::Error::Store("down".into()))
     }
     fn save(&mut self, _: &ReplayKey, _: &ReplayWindow) -> depin_attest::Result<()> {
+        Err(depin_attest::Error::Store("down".into()))
+    }
+    fn load_deny_list(&mut self) -> depin_attest::Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+    fn store_deny_list(&mut self, _: &[u8]) -> depin_attest::Result<()> {
         Err(depin_attest::Error::Store("down".into()))
     }
 }

@@ -67,7 +67,13 @@ impl Fixture {
 fn honest_proof_is_accepted() {
     let mut f = Fixture::new();
     let p = f.honest(&RANDOMNESS_1, Epoch(10));
-    assert_eq!(f.submit(p).unwrap().outcome, Outcome::Proven);
+    assert_eq!(
+        f.submit(p).unwrap().outcome,
+        Outcome::Proven {
+            root: f.tree.root(),
+            epoch: Epoch(10)
+        }
+    );
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod encoding;
 mod frame;
 mod malleability;
 mod props;
+mod small_order;
 mod time;
 mod vectors;
 
