@@ -11,7 +11,7 @@ use depin_attest::{
     DeviceRecord, Input, KindSet, MemoryRegistry, MemoryReplayStore, Verifier, VerifierConfig,
 };
 use depin_core::frame::{sign_frame, Frame, MAX_FRAME_LEN};
-use depin_core::{DeviceId, Domain, KeyType, NetworkId, PublicKey, SigningKey, Timestamp};
+use depin_core::{DeviceId, Domain, KeyType, NetworkId, SigningKey, Timestamp};
 use rayon::prelude::*;
 
 const DEVICES: usize = 1024;
@@ -65,7 +65,13 @@ fn setup(parallel: bool) -> Data {
             let mut s = [0u8; 64];
             s.copy_from_slice(parsed.signature_bytes());
             sigs.push(ed25519_dalek::Signature::from_bytes(&s));
-            if let PublicKey::Ed25519(vk) = k.public_key() {
+            let pk: [u8; 32] = k
+                .public_key()
+                .to_bytes()
+                .as_ref()
+                .try_into()
+                .unwrap_or([0; 32]);
+            if let Ok(vk) = ed25519_dalek::VerifyingKey::from_bytes(&pk) {
                 keys.push(vk);
             }
             frames.push(f);

@@ -183,3 +183,41 @@ fn honest_signatures_still_agree_in_every_batch_size() {
         assert!(verify_batch(&items).iter().all(|&ok| ok), "batch of {size}");
     }
 }
+
+#[test]
+fn the_fast_r_rule_is_the_decompression_rule() {
+    use depin_core::keys::{ed25519_r_is_acceptable, ed25519_r_is_acceptable_by_decompression};
+    for enc in small_order_encodings() {
+        assert!(!ed25519_r_is_acceptable(&enc), "{enc:02x?}");
+        assert!(
+            !ed25519_r_is_acceptable_by_decompression(&enc),
+            "{enc:02x?}"
+        );
+    }
+    // random encodings: the rules agree wherever the bytes are a point at all
+    let mut state = [0x42u8; 32];
+    let mut points = 0;
+    for _ in 0..20_000 {
+        state = Sha512::digest(state)[..32].try_into().unwrap();
+        let on_curve = curve25519_dalek::edwards::CompressedEdwardsY(state)
+            .decompress()
+            .is_some();
+        if on_curve {
+            points += 1;
+            assert_eq!(
+                ed25519_r_is_acceptable(&state),
+                ed25519_r_is_acceptable_by_decompression(&state),
+                "{state:02x?}"
+            );
+        }
+    }
+    assert!(points > 5_000, "{points}");
+    // honest R values (multiples of the base point) are accepted by both
+    for i in 1..200u64 {
+        let r = (curve25519_dalek::constants::ED25519_BASEPOINT_POINT * Scalar::from(i))
+            .compress()
+            .to_bytes();
+        assert!(ed25519_r_is_acceptable(&r));
+        assert!(ed25519_r_is_acceptable_by_decompression(&r));
+    }
+}
