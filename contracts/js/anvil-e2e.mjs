@@ -5,115 +5,23 @@
 // oz-merkle-tree.cjs, so this also proves OpenZeppelin StandardMerkleTree output is accepted.
 //
 //   node contracts/js/anvil-e2e.mjs        prints one line per check, exit 1 on the first failure
-import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import {
-  createPublicClient,
-  createWalletClient,
-  http,
-  keccak256,
-  toHex,
-  hexToBigInt,
-  domainSeparator,
-  BaseError,
-  ContractFunctionRevertedError,
-  parseEventLogs,
-  zeroHash,
-} from 'viem';
+import { keccak256, toHex, hexToBigInt, domainSeparator, zeroHash } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { foundry } from 'viem/chains';
+import { admin, alice, relayer, dev, startAnvil, reporter, chain, ozTree, publicKeyXY, sdkDeviceId } from './anvil-lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
-const ANVIL = join(root, 'node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil');
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
-
-// anvil's well-known development keys (mnemonic "test test ... junk"); local test chain only.
-const admin = privateKeyToAccount('0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80');
-const alice = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d');
-const relayer = privateKeyToAccount('0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a');
-// Device keys: arbitrary fixed secp256k1 keys.
-const dev = (n) => privateKeyToAccount(toHex(n, { size: 32 }));
-
-function artifact(name) {
-  return {
-    abi: JSON.parse(readFileSync(join(root, 'artifacts', `${name}.abi`), 'utf8')),
-    bytecode: '0x' + readFileSync(join(root, 'artifacts', `${name}.bin`), 'utf8').trim(),
-  };
-}
-
-function startAnvil() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(ANVIL, ['--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error('anvil did not start within 20 s')), 20000);
-    child.on('error', reject);
-    child.stdout.on('data', (d) => {
-      buf += d.toString();
-      const m = buf.match(/Listening on ([0-9.]+:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: `http://${m[1]}` });
-      }
-    });
-  });
-}
-
-let passed = 0;
-function ok(what) {
-  passed += 1;
-  console.log(`ok ${passed} - ${what}`);
-}
-
-async function expectRevert(promise, errorName, what) {
-  try {
-    await promise;
-  } catch (e) {
-    const r = e instanceof BaseError ? e.walk((x) => x instanceof ContractFunctionRevertedError) : null;
-    const got = r?.data?.errorName ?? r?.reason ?? e.shortMessage ?? String(e);
-    assert.equal(got, errorName, `${what}: expected revert ${errorName}, got ${got}`);
-    ok(`${what} reverts with ${errorName}`);
-    return r.data?.args;
-  }
-  assert.fail(`${what}: expected revert ${errorName}, but it succeeded`);
-}
-
-function ozTree(values) {
-  const out = execFileSync(process.execPath, [join(here, 'oz-merkle-tree.cjs')], {
-    input: JSON.stringify({ values: values.map(([a, n]) => [a, n.toString()]) }),
-  });
-  return JSON.parse(out.toString());
-}
+const rep = reporter();
+const ok = rep.ok;
 
 async function main() {
   const { child, url } = await startAnvil();
   try {
-    const pub = createPublicClient({ chain: foundry, transport: http(url) });
-    const wallet = (account) => createWalletClient({ account, chain: foundry, transport: http(url) });
-
-    async function deploy(name, args, from = admin) {
-      const { abi, bytecode } = artifact(name);
-      const hash = await wallet(from).deployContract({ abi, bytecode, args });
-      const rc = await pub.waitForTransactionReceipt({ hash });
-      assert.equal(rc.status, 'success');
-      return { address: rc.contractAddress, abi };
-    }
-    async function send(c, functionName, args, from) {
-      const { request } = await pub.simulateContract({ address: c.address, abi: c.abi, functionName, args, account: from });
-      const hash = await wallet(from).writeContract(request);
-      const rc = await pub.waitForTransactionReceipt({ hash });
-      assert.equal(rc.status, 'success', `${functionName} mined but failed`);
-      return parseEventLogs({ abi: c.abi, logs: rc.logs });
-    }
-    const sim = (c, functionName, args, from) =>
-      pub.simulateContract({ address: c.address, abi: c.abi, functionName, args, account: from });
-    const read = (c, functionName, args = []) => pub.readContract({ address: c.address, abi: c.abi, functionName, args });
+    const { pub, deploy, send, sim, read, expectRevert } = chain(url, ok);
 
     // ------------------------------------------------------------------ DeviceRegistry
-    const reg = await deploy('DeviceRegistry', []);
+    const reg = await deploy('DeviceRegistry', [0]);
     ok(`DeviceRegistry deployed at ${reg.address}`);
 
     const typehash = keccak256(
@@ -128,7 +36,11 @@ async function main() {
     ok('DOMAIN_SEPARATOR matches viem domainSeparator(name, version, chainId, verifyingContract)');
     assert.equal(await read(reg, 'supportsInterface', ['0x80ac58cd']), true);
     assert.equal(await read(reg, 'supportsInterface', ['0x7965db0b']), true);
-    ok('supports ERC-721 and AccessControl interfaces');
+    assert.equal(await read(reg, 'supportsInterface', ['0x31498786']), true);
+    ok('supports ERC-721, AccessControl and AccessControlDefaultAdminRules interfaces');
+    assert.equal(await read(reg, 'defaultAdmin'), admin.address);
+    assert.equal(await read(reg, 'defaultAdminDelay'), 0);
+    ok('deployer is the default admin, admin delay as given to the constructor');
 
     const types = {
       Register: [
@@ -147,28 +59,44 @@ async function main() {
         owner: alice.address,
         device: signer.address,
         keyType: 1,
-        deviceId: keccak256(toHex(`id-${signer.address}`)),
+        deviceId: sdkDeviceId(signer),
         metadataHash: keccak256(toHex('meta')),
         nonce: 0n,
         deadline: farDeadline,
         ...fields,
       };
       const signature = await signer.signTypedData({ domain: dom, types, primaryType: 'Register', message });
-      return { message, signature };
+      return { message, signature, publicKey: publicKeyXY(signer) };
     }
-    const regArgs = ({ message: m, signature }) => [m.owner, m.device, m.keyType, m.deviceId, m.metadataHash, m.deadline, signature];
+    const regArgs = ({ message: m, signature, publicKey }) =>
+      [m.owner, m.device, m.keyType, m.deviceId, m.metadataHash, m.deadline, publicKey, signature];
 
     {
-      // The golden vector documented in contracts/README.md (registry = first deployment on anvil).
+      // The golden vectors documented in contracts/README.md (registry = first deployment on anvil).
       assert.equal(reg.address.toLowerCase(), '0x5fbdb2315678afecb367f032d93f642f64180aa3');
       const golden = privateKeyToAccount('0x' + '42'.repeat(32));
       assert.equal(golden.address, '0x17c5185167401eD00cF5F5b2fc97D9BBfDb7D025');
-      const sig =
+      const pk =
+        '0x24653eac434488002cc06bbfb7f10fe18991e35f9fe4302dbea6d2353dc0ab1c' +
+        '119fc5009a032aa9fe47f5e149bb8442f71f884ccb516590686d8ff6ab91c613';
+      assert.equal(publicKeyXY(golden), pk);
+      const id = '0x5f8f3c57e137adb4e4461539ae1dc366fdcc6c0c2a84ebf25cdd251664592a62';
+      assert.equal(await read(reg, 'deviceIdOf', [golden.address, pk]), id);
+      ok('deviceIdOf of the README golden key is sha256(0x01 || compressed key)');
+      const owner = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
+      // Digest-only vector (deviceId 0xabab..ab): a valid signature, but the id is not derived
+      // from the key, so the contract refuses it.
+      const sig0 =
         '0x4e2dc4d38315713be677a047427b3a219964191bd8b3fef62a4c00e48dc7e640' +
         '073b6074f44e8f2e9cc911b104d64133c4962b7b209059b522e8a9b3f3f119661b';
-      const args = ['0x70997970C51812dc3A010C7d01b50e0d17dc79C8', golden.address, 1, '0x' + 'ab'.repeat(32), '0x' + 'cd'.repeat(32), 4102444800n, sig];
+      const args0 = [owner, golden.address, 1, '0x' + 'ab'.repeat(32), '0x' + 'cd'.repeat(32), 4102444800n, pk, sig0];
+      await expectRevert(sim(reg, 'register', args0, relayer), 'DeviceIdMismatch', 'README digest-only vector (deviceId 0xabab..ab)');
+      const sig =
+        '0x0bc66465f7a20ee1fcb6342e7387eccc340f76f8cc09b7274d6fdbbeda5e6f90' +
+        '7e813baa9d47c5f72e693011cb3f06a20b3ba3c20118c9eab9a5031c72eabbd21b';
+      const args = [owner, golden.address, 1, id, '0x' + 'cd'.repeat(32), 4102444800n, pk, sig];
       await sim(reg, 'register', args, relayer);
-      ok('README golden EIP-712 vector is accepted by the contract');
+      ok('README golden registration vector is accepted by the contract');
     }
 
     const d1 = dev(0x1001n);
@@ -188,9 +116,10 @@ async function main() {
 
     const d2 = dev(0x1002n);
     const good2 = await permit(d2, {});
-    await expectRevert(sim(reg, 'register', regArgs(await permit(dev(0x9999n), { device: d2.address })), relayer), 'InvalidSignature', 'signature by another key');
+    await expectRevert(sim(reg, 'register', regArgs({ ...(await permit(dev(0x9999n), { device: d2.address, deviceId: sdkDeviceId(d2) })), publicKey: publicKeyXY(d2) }), relayer), 'InvalidSignature', 'signature by another key');
     await expectRevert(sim(reg, 'register', regArgs({ ...good2, message: { ...good2.message, owner: relayer.address } }), relayer), 'InvalidSignature', 'owner swapped after signing');
-    await expectRevert(sim(reg, 'register', regArgs({ ...good2, message: { ...good2.message, keyType: 2 } }), relayer), 'InvalidSignature', 'keyType changed after signing');
+    await expectRevert(sim(reg, 'register', regArgs({ ...good2, message: { ...good2.message, metadataHash: zeroHash } }), relayer), 'InvalidSignature', 'metadataHash changed after signing');
+    await expectRevert(sim(reg, 'register', regArgs({ ...good2, message: { ...good2.message, keyType: 2 } }), relayer), 'UnsupportedKeyType', 'keyType changed to 2 after signing');
     await expectRevert(sim(reg, 'register', regArgs(await permit(d2, { nonce: 1n })), relayer), 'InvalidSignature', 'signature over a wrong nonce');
     await expectRevert(sim(reg, 'register', regArgs(await permit(d2, {}, { ...domain, chainId: 1 })), relayer), 'InvalidSignature', 'signature for another chainId');
     await expectRevert(sim(reg, 'register', regArgs(await permit(d2, {}, { ...domain, verifyingContract: relayer.address })), relayer), 'InvalidSignature', 'signature for another verifyingContract');
@@ -229,7 +158,8 @@ async function main() {
     // ------------------------------------------------------------------ RewardDistributor
     const oracle = alice;
     const tok = await deploy('DepinToken', ['Depin Test', 'DPT']);
-    const dist = await deploy('RewardDistributor', [tok.address, oracle.address]);
+    const dist = await deploy('RewardDistributor', [tok.address, oracle.address, relayer.address, 0]);
+    const bound = { chainId: foundry.id, distributor: dist.address };
     ok(`DepinToken and RewardDistributor deployed at ${tok.address}, ${dist.address}`);
     await expectRevert(sim(tok, 'mint', [relayer.address, 1n], relayer), 'OwnableUnauthorizedAccount', 'mint by a non-owner');
 
@@ -237,7 +167,7 @@ async function main() {
     await expectRevert(sim(dist, 'claim', [u1, 1n, []], relayer), 'NoRoot', 'claim before any root');
 
     const e1 = [[u1, 100n], [u2, 50n], [u3, 25n]];
-    const t1 = ozTree(e1);
+    const t1 = ozTree(e1, bound);
     await expectRevert(sim(dist, 'publishRoot', [1n, t1.root, 175n], admin), 'AccessControlUnauthorizedAccount', 'publishRoot without ORACLE_ROLE');
     await expectRevert(sim(dist, 'publishRoot', [1n, zeroHash, 0n], oracle), 'ZeroRoot', 'zero root');
     ev = await send(dist, 'publishRoot', [1n, t1.root, 175n], oracle);
@@ -269,7 +199,7 @@ async function main() {
     ok('second account claims its leaf');
 
     const e3 = [[u1, 250n], [u2, 50n], [u3, 25n], [u4, 10n]];
-    const t3 = ozTree(e3);
+    const t3 = ozTree(e3, bound);
     await send(dist, 'publishRoot', [3n, t3.root, 335n], oracle);
     ok('epoch 3 published after epoch 1 (gaps allowed)');
     await expectRevert(sim(dist, 'publishRoot', [2n, t3.root, 335n], oracle), 'EpochNotIncreasing', 'epoch 2 after epoch 3');
@@ -296,18 +226,32 @@ async function main() {
     assert.equal(await read(tok, 'balanceOf', [dist.address]), 1000n - 335n);
     ok('totalClaimed and balances add up');
 
-    const t4 = ozTree([[u1, 1000n]]);
-    assert.deepEqual(t4.proofs[0], []);
-    await send(dist, 'publishRoot', [4n, t4.root, 1000n], oracle);
-    await expectRevert(sim(dist, 'claim', [u1, 1000n, []], relayer), 'InsufficientFunds', 'claim above the balance');
-    await send(tok, 'mint', [dist.address, 85n], admin);
-    await send(dist, 'claim', [u1, 1000n, []], relayer);
-    assert.equal(await read(tok, 'balanceOf', [u1]), 1000n);
-    ok('single-leaf tree (empty proof) claim');
+    assert.equal(await read(dist, 'leafHash', [u1, 250n]), t3.leaves[0]);
+    ok('leafHash(account, amount) equals the OpenZeppelin leaf of [chainId, distributor, account, amount]');
 
-    console.log(`# all ${passed} checks passed`);
+    const e4 = [[u1, 1000n], [u2, 50n], [u3, 25n], [u4, 10n]];
+    const t4 = ozTree(e4, bound);
+    await send(dist, 'publishRoot', [4n, t4.root, 1085n], oracle);
+    await expectRevert(sim(dist, 'claim', [u1, 1000n, t4.proofs[0]], relayer), 'InsufficientFunds', 'claim above the balance');
+    await send(tok, 'mint', [dist.address, 85n], admin);
+    await send(dist, 'claim', [u1, 1000n, t4.proofs[0]], relayer);
+    assert.equal(await read(tok, 'balanceOf', [u1]), 1000n);
+    assert.equal(await read(dist, 'totalClaimed'), 1085n);
+    assert.equal(await read(dist, 'latestTotal'), 1085n);
+    ok('claim up to exactly the published total');
+
+    const dist1 = await deploy('RewardDistributor', [tok.address, oracle.address, relayer.address, 0]);
+    const t5 = ozTree([[u1, 1000n]], { chainId: foundry.id, distributor: dist1.address });
+    assert.deepEqual(t5.proofs[0], []);
+    await send(dist1, 'publishRoot', [0n, t5.root, 1000n], oracle);
+    await send(tok, 'mint', [dist1.address, 1000n], admin);
+    await send(dist1, 'claim', [u1, 1000n, []], relayer);
+    assert.equal(await read(tok, 'balanceOf', [u1]), 2000n);
+    ok('single-leaf tree (empty proof) claim, epoch 0 as the first epoch');
+
+    console.log(`# all ${rep.passed} checks passed`);
   } finally {
-    child.kill('SIGTERM');
+    if (child) child.kill('SIGTERM');
   }
 }
 

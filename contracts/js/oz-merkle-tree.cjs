@@ -4,13 +4,22 @@
 // stdin  {"values": [["0xAccount", "123"], ...]}
 // stdout {"root": "0x..", "proofs": [["0x..", ...], ...], "leaves": ["0x..", ...]}
 //        proofs[i] and leaves[i] belong to values[i] (input order, not tree order).
+//        Leaf types ["address", "uint256"] (the generic two-field tree).
 //
-// stdin  {"bench": N}            (optionally "proofs": true)
-// stdout {"n": N, "millis": <StandardMerkleTree.of time>, "root": "0x..",
+// stdin  {"chainId": "31337", "distributor": "0xDistributor", "values": [["0xAccount", "123"], ...]}
+// stdout the same fields, for the tree RewardDistributor checks: leaf types
+//        ["uint256", "address", "address", "uint256"] with values
+//        [chainId, distributor, account, amount]. chainId is a decimal string or a JSON integer.
+//        Give both chainId and distributor, or neither.
+//
+// stdin  {"bench": N}            (optionally "proofs": true, "runs": K)
+// stdout {"n": N, "millis": <StandardMerkleTree.of time of the first run>,
+//         "runs": [<ms of each of the K runs, the first cold>, ...], "root": "0x..",
 //         "proofMillis": <time for all N getProof calls, only with "proofs": true>}
 //        Claim i (0-based): h = keccak256(uint256(i) as 32 big-endian bytes);
 //        account = last 20 bytes of h, amount = first 8 bytes of h as an unsigned integer.
-//        Generating the claims is not timed.
+//        Generating the claims is not timed. With "chainId" and "distributor" the bench tree
+//        uses the RewardDistributor leaf types, as above.
 //
 // Exit status 0 on success, 1 on bad input or any failure (message on stderr).
 'use strict';
@@ -19,6 +28,8 @@ const { StandardMerkleTree } = require('@openzeppelin/merkle-tree');
 const { keccak256, toHex, isAddress } = require('viem');
 
 const ENCODING = ['address', 'uint256'];
+// RewardDistributor leaves: [block.chainid, address(this), account, cumulativeAmount].
+const BOUND_ENCODING = ['uint256', 'address', 'address', 'uint256'];
 
 function readStdin() {
   return new Promise((resolve, reject) => {
@@ -45,9 +56,37 @@ function checkValues(values) {
   });
 }
 
-function tree(values) {
-  checkValues(values);
-  const t = StandardMerkleTree.of(values, ENCODING);
+// The leaf binding of the input: null for the generic two-field tree, or the chain id (decimal
+// string) and distributor address that RewardDistributor puts in front of every leaf.
+function binding(input) {
+  const hasChain = input.chainId !== undefined;
+  const hasDist = input.distributor !== undefined;
+  if (!hasChain && !hasDist) return null;
+  if (!hasChain || !hasDist) throw new Error('give both "chainId" and "distributor", or neither');
+  const c = input.chainId;
+  const chainId =
+    typeof c === 'number' && Number.isSafeInteger(c) && c >= 0 ? String(c)
+      : typeof c === 'string' && /^(0|[1-9][0-9]*)$/.test(c) && BigInt(c) < 1n << 256n ? c
+        : null;
+  if (chainId === null) throw new Error(`"chainId" must be a decimal uint256: ${JSON.stringify(c)}`);
+  if (typeof input.distributor !== 'string' || !isAddress(input.distributor, { strict: false })) {
+    throw new Error(`"distributor" is not a 20-byte hex address: ${JSON.stringify(input.distributor)}`);
+  }
+  return { chainId, distributor: input.distributor };
+}
+
+function encode(values, bound) {
+  if (!bound) return { values, encoding: ENCODING };
+  return {
+    values: values.map(([a, n]) => [bound.chainId, bound.distributor, a, n]),
+    encoding: BOUND_ENCODING,
+  };
+}
+
+function tree(input) {
+  checkValues(input.values);
+  const { values, encoding } = encode(input.values, binding(input));
+  const t = StandardMerkleTree.of(values, encoding);
   return {
     root: t.root,
     proofs: values.map((_, i) => t.getProof(i)),
@@ -64,14 +103,25 @@ function benchClaims(n) {
   return values;
 }
 
-function bench(n, withProofs) {
+function bench(input) {
+  const n = input.bench;
   if (!Number.isSafeInteger(n) || n < 1) throw new Error('"bench" must be a positive integer');
-  const values = benchClaims(n);
-  const t0 = process.hrtime.bigint();
-  const t = StandardMerkleTree.of(values, ENCODING);
-  const t1 = process.hrtime.bigint();
-  const out = { n, millis: Number(t1 - t0) / 1e6, root: t.root };
-  if (withProofs) {
+  const runs = input.runs === undefined ? 1 : input.runs;
+  if (!Number.isSafeInteger(runs) || runs < 1 || runs > 50) throw new Error('"runs" must be 1..50');
+  const { values, encoding } = encode(benchClaims(n), binding(input));
+  const times = [];
+  let t;
+  let t1;
+  for (let r = 0; r < runs; r++) {
+    const t0 = process.hrtime.bigint();
+    const built = StandardMerkleTree.of(values, encoding);
+    t1 = process.hrtime.bigint();
+    times.push(Number(t1 - t0) / 1e6);
+    if (t !== undefined && built.root !== t.root) throw new Error('runs gave different roots');
+    t = built;
+  }
+  const out = { n, millis: times[0], runs: times, root: t.root };
+  if (input.proofs === true) {
     for (let i = 0; i < n; i++) t.getProof(i);
     out.proofMillis = Number(process.hrtime.bigint() - t1) / 1e6;
   }
@@ -82,9 +132,9 @@ async function main() {
   const input = JSON.parse(await readStdin());
   let out;
   if (input && input.bench !== undefined) {
-    out = bench(input.bench, input.proofs === true);
+    out = bench(input);
   } else if (input && input.values !== undefined) {
-    out = tree(input.values);
+    out = tree(input);
   } else {
     throw new Error('expected {"values": [...]} or {"bench": N}');
   }

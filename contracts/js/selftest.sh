@@ -2,7 +2,8 @@
 # Self-test of the interop scripts, driving them exactly as the Rust tests do (JSON on stdin,
 # JSON on stdout, exit status). Run from anywhere:
 #
-#   contracts/js/selftest.sh              all checks, including the anvil end-to-end test
+#   contracts/js/selftest.sh              all checks, including the anvil tests
+#                                         (anvil-e2e.mjs and contracts-attack.mjs)
 #   SKIP_ANVIL=1 contracts/js/selftest.sh  without starting anvil
 #
 # Needs node and contracts/node_modules ('npm ci' in contracts/).
@@ -30,9 +31,20 @@ root="$(field "$tmp/tree.out" j.root)"
   || fail "oz-merkle-tree root changed: $root"
 pass "oz-merkle-tree: 3-entry root matches the recorded value"
 
+# The RewardDistributor tree of the same values: leaves bound to chain id 31337 and a distributor.
+field "$tmp/tree.in" 'JSON.stringify({...j, chainId: "31337", distributor: "0x4444444444444444444444444444444444444444"})' >"$tmp/btree.in"
+node "$js/oz-merkle-tree.cjs" <"$tmp/btree.in" >"$tmp/btree.out" || fail "oz-merkle-tree (bound) exited non-zero"
+root="$(field "$tmp/btree.out" j.root)"
+[[ "$root" == 0xe24c536a340d74163a76cb3f2585078e3c1045e5b885fe6fd291d847fcfb56a9 ]] \
+  || fail "oz-merkle-tree bound root changed: $root"
+pass "oz-merkle-tree: 3-entry RewardDistributor (chainId, distributor) root matches the recorded value"
+
 # Recompute every leaf and every proof without @openzeppelin/merkle-tree:
-# leaf = keccak256(keccak256(abi.encode(address, uint256))), node = keccak256(sorted pair).
-node --input-type=module - "$tmp/tree.in" "$tmp/tree.out" <<'EOF' || fail "independent proof check failed"
+# leaf = keccak256(keccak256(abi.encode(address, uint256))) or, bound,
+# keccak256(keccak256(abi.encode(uint256 chainId, address distributor, address, uint256))),
+# node = keccak256(sorted pair).
+for t in tree btree; do
+node --input-type=module - "$tmp/$t.in" "$tmp/$t.out" <<'EOF' || fail "independent proof check failed ($t)"
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 const require = createRequire(process.env.JS_DIR + '/');
@@ -40,15 +52,23 @@ const { keccak256, encodeAbiParameters, concat } = require('viem');
 const input = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const out = JSON.parse(readFileSync(process.argv[3], 'utf8'));
 input.values.forEach(([account, amount], i) => {
-  const leaf = keccak256(keccak256(encodeAbiParameters([{ type: 'address' }, { type: 'uint256' }], [account, BigInt(amount)])));
+  const enc = input.chainId === undefined
+    ? encodeAbiParameters([{ type: 'address' }, { type: 'uint256' }], [account, BigInt(amount)])
+    : encodeAbiParameters([{ type: 'uint256' }, { type: 'address' }, { type: 'address' }, { type: 'uint256' }],
+        [BigInt(input.chainId), input.distributor, account, BigInt(amount)]);
+  const leaf = keccak256(keccak256(enc));
   if (leaf !== out.leaves[i]) throw new Error(`leaf ${i}: ${leaf} != ${out.leaves[i]}`);
   let h = leaf;
   for (const p of out.proofs[i]) h = keccak256(BigInt(h) <= BigInt(p) ? concat([h, p]) : concat([p, h]));
   if (h !== out.root) throw new Error(`proof ${i} does not reach the root`);
 });
 EOF
-pass "oz-merkle-tree: leaves and proofs verify with an independent implementation"
+done
+pass "oz-merkle-tree: leaves and proofs of both trees verify with an independent implementation"
 
+if field "$tmp/tree.in" 'JSON.stringify({...j, chainId: "31337"})' | node "$js/oz-merkle-tree.cjs" >/dev/null 2>&1; then
+  fail "oz-merkle-tree accepted a chainId without a distributor"
+fi
 if echo '{"values": [["0x1234", "1"]]}' | node "$js/oz-merkle-tree.cjs" >/dev/null 2>&1; then
   fail "oz-merkle-tree accepted a short address"
 fi
@@ -124,5 +144,7 @@ pass "cosmjs-verify: a wrong account number is reported invalid"
 if [[ "${SKIP_ANVIL:-0}" != 1 ]]; then
   node "$js/anvil-e2e.mjs" >"$tmp/e2e.out" 2>&1 || { cat "$tmp/e2e.out" >&2; fail "anvil end-to-end test failed"; }
   pass "anvil-e2e: $(tail -n 1 "$tmp/e2e.out" | sed 's/^# //')"
+  node "$js/contracts-attack.mjs" >"$tmp/attack.out" 2>&1 || { cat "$tmp/attack.out" >&2; fail "contracts-attack test failed"; }
+  pass "contracts-attack: $(tail -n 1 "$tmp/attack.out" | sed 's/^# //')"
 fi
 echo "# selftest: all $n checks passed"

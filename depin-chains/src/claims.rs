@@ -18,6 +18,22 @@ pub fn verify_claim(format: ClaimFormat, root: &[u8; 32], claim: &Claim) -> Resu
             claim.cumulative_amount,
             &claim.proof,
         )),
+        (
+            ClaimFormat::OpenZeppelinBound {
+                chain_id,
+                distributor,
+            },
+            Account::Evm(a),
+        ) => Ok(oz::verify_bound(
+            root,
+            &oz::OzBinding {
+                chain_id,
+                distributor,
+            },
+            a.as_bytes(),
+            claim.cumulative_amount,
+            &claim.proof,
+        )),
         (ClaimFormat::Cw20MerkleAirdrop, Account::Cosmos(s)) => {
             Ok(cw20::verify(root, s, claim.cumulative_amount, &claim.proof))
         }
@@ -30,6 +46,7 @@ pub fn verify_claim(format: ClaimFormat, root: &[u8; 32], claim: &Claim) -> Resu
 /// A claim tree over `(account, cumulative amount)` entries in one [`ClaimFormat`].
 #[derive(Debug, Clone)]
 pub struct ClaimTree {
+    format: ClaimFormat,
     entries: Vec<(Account, u128)>,
     inner: Inner,
 }
@@ -47,8 +64,18 @@ fn rewards_err(e: depin_rewards::Error) -> Error {
 impl ClaimTree {
     /// Build a tree. Errors: empty list, duplicate account, or an account of the wrong kind.
     pub fn new(format: ClaimFormat, entries: Vec<(Account, u128)>) -> Result<Self> {
+        let binding = match format {
+            ClaimFormat::OpenZeppelinBound {
+                chain_id,
+                distributor,
+            } => Some(oz::OzBinding {
+                chain_id,
+                distributor,
+            }),
+            _ => None,
+        };
         let inner = match format {
-            ClaimFormat::OpenZeppelin => {
+            ClaimFormat::OpenZeppelin | ClaimFormat::OpenZeppelinBound { .. } => {
                 let claims = entries
                     .iter()
                     .map(|(a, v)| match a {
@@ -58,7 +85,11 @@ impl ClaimTree {
                         ))),
                     })
                     .collect::<Result<Vec<_>>>()?;
-                Inner::Oz(oz::OzMerkleTree::new(claims).map_err(rewards_err)?)
+                let tree = match binding {
+                    None => oz::OzMerkleTree::new(claims),
+                    Some(b) => oz::OzMerkleTree::new_bound(b, claims),
+                };
+                Inner::Oz(tree.map_err(rewards_err)?)
             }
             ClaimFormat::Cw20MerkleAirdrop => {
                 let claims = entries
@@ -73,15 +104,16 @@ impl ClaimTree {
                 Inner::Cw20(cw20::Cw20MerkleTree::new(claims).map_err(rewards_err)?)
             }
         };
-        Ok(ClaimTree { entries, inner })
+        Ok(ClaimTree {
+            format,
+            entries,
+            inner,
+        })
     }
 
     /// The tree's format.
     pub fn format(&self) -> ClaimFormat {
-        match self.inner {
-            Inner::Oz(_) => ClaimFormat::OpenZeppelin,
-            Inner::Cw20(_) => ClaimFormat::Cw20MerkleAirdrop,
-        }
+        self.format
     }
 
     /// The root to publish.
@@ -166,6 +198,81 @@ mod tests {
         };
         assert!(matches!(
             verify_claim(ClaimFormat::OpenZeppelin, &[0; 32], &c),
+            Err(Error::InvalidInput(_))
+        ));
+        Ok(())
+    }
+
+    const BOUND: ClaimFormat = ClaimFormat::OpenZeppelinBound {
+        chain_id: 31337,
+        distributor: [0x44; 20],
+    };
+
+    #[test]
+    fn bound_golden_root_from_contracts_readme() -> Result<()> {
+        let tree = ClaimTree::new(
+            BOUND,
+            vec![(evm(0x11), 100), (evm(0x22), 200), (evm(0x33), 300)],
+        )?;
+        assert_eq!(tree.format(), BOUND);
+        assert_eq!(
+            hex::encode(tree.root()),
+            "e24c536a340d74163a76cb3f2585078e3c1045e5b885fe6fd291d847fcfb56a9"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn bound_proofs_verify_only_under_their_own_binding() -> Result<()> {
+        let entries = vec![(evm(1), 5), (evm(2), 6), (evm(3), 7), (evm(4), 8)];
+        let other_chain = ClaimFormat::OpenZeppelinBound {
+            chain_id: 1,
+            distributor: [0x44; 20],
+        };
+        let other_distributor = ClaimFormat::OpenZeppelinBound {
+            chain_id: 31337,
+            distributor: [0x45; 20],
+        };
+        let tree = ClaimTree::new(BOUND, entries.clone())?;
+        let unbound = ClaimTree::new(ClaimFormat::OpenZeppelin, entries.clone())?;
+        let root = tree.root();
+        // the same entries give a different root under every binding, and unbound
+        for format in [other_chain, other_distributor, ClaimFormat::OpenZeppelin] {
+            assert_ne!(ClaimTree::new(format, entries.clone())?.root(), root);
+        }
+        for (a, _) in entries {
+            let c = tree.claim_for(&a)?;
+            assert!(verify_claim(BOUND, &root, &c)?);
+            // another chain id or another distributor: refused
+            assert!(!verify_claim(other_chain, &root, &c)?);
+            assert!(!verify_claim(other_distributor, &root, &c)?);
+            // a bound proof is not an unbound one either
+            assert!(!verify_claim(ClaimFormat::OpenZeppelin, &root, &c)?);
+            // a forged amount under the right binding: refused
+            let mut forged = c.clone();
+            forged.cumulative_amount += 1;
+            assert!(!verify_claim(BOUND, &root, &forged)?);
+
+            // an unbound proof does not verify as bound, against either root
+            let u = unbound.claim_for(&a)?;
+            assert!(verify_claim(
+                ClaimFormat::OpenZeppelin,
+                &unbound.root(),
+                &u
+            )?);
+            assert!(!verify_claim(BOUND, &unbound.root(), &u)?);
+            assert!(!verify_claim(BOUND, &root, &u)?);
+        }
+        // bound trees still need EVM accounts
+        let cosmos = Account::cosmos("wasm1k9hwzxs889jpvd7env8z49gad3a3633vg350tq")?;
+        assert!(ClaimTree::new(BOUND, vec![(cosmos.clone(), 1)]).is_err());
+        let c = Claim {
+            account: cosmos,
+            cumulative_amount: 1,
+            proof: vec![],
+        };
+        assert!(matches!(
+            verify_claim(BOUND, &root, &c),
             Err(Error::InvalidInput(_))
         ));
         Ok(())

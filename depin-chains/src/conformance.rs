@@ -25,6 +25,10 @@
 //! The `backend` argument must hold the network admin role (revokes any device) and the
 //! oracle role (publishes roots); if it models a funded pool, the pool must hold at least
 //! [`MIN_POOL`] base units. The suite uses epochs `first_epoch ..= first_epoch + 3`.
+//!
+//! Claim trees are built in the backend's own [`ChainBackend::claim_format`] (for EVM, bound
+//! to its chain id and distributor), and every published `total` is the true sum of the tree's
+//! cumulative amounts, non-decreasing from epoch to epoch, as the EVM distributor enforces.
 
 use std::sync::Arc;
 
@@ -153,7 +157,9 @@ pub fn default_claimants(
             let mut id = [0u8; 20];
             id.copy_from_slice(&d[..20]);
             match format {
-                ClaimFormat::OpenZeppelin => Ok(Account::Evm(EvmAddress(id))),
+                ClaimFormat::OpenZeppelin | ClaimFormat::OpenZeppelinBound { .. } => {
+                    Ok(Account::Evm(EvmAddress(id)))
+                }
                 ClaimFormat::Cw20MerkleAirdrop => {
                     let hrp = bech32::Hrp::parse(prefix)
                         .map_err(|_| Error::InvalidInput(format!("bad prefix {prefix}")))?;
@@ -409,6 +415,23 @@ fn tree(
     )
 }
 
+/// The root of `t` for `epoch`, with the true total: the sum of the tree's cumulative amounts
+/// (distributors may enforce it, and totals must not decrease from one epoch to the next).
+fn epoch_root(check: &'static str, epoch: Epoch, t: &ClaimTree) -> Outcome<EpochRoot> {
+    let total = t
+        .entries()
+        .iter()
+        .try_fold(0u128, |sum, (_, v)| sum.checked_add(*v));
+    match total {
+        Some(total) => Ok(EpochRoot {
+            epoch,
+            root: t.root(),
+            total,
+        }),
+        None => fail(check, "the tree's total overflows u128"),
+    }
+}
+
 fn claim_of(check: &'static str, t: &ClaimTree, account: &Account) -> Outcome<Claim> {
     ok(check, t.claim_for(account))
 }
@@ -501,11 +524,7 @@ async fn rewards(
         report.checks.push(NO_ROOT);
     }
 
-    let root0 = EpochRoot {
-        epoch: e0,
-        root: t0.root(),
-        total: 600,
-    };
+    let root0 = epoch_root("build tree 0", e0, &t0)?;
     const UNAUTH_PUBLISH: &str = "root publication by a non-oracle is Unauthorized";
     for who in [&fx.outsider, &fx.owner] {
         expect_err(
@@ -555,7 +574,7 @@ async fn rewards(
             ..root0
         },
         EpochRoot {
-            total: 601,
+            total: root0.total.saturating_add(1),
             ..root0
         },
     ] {
@@ -619,11 +638,7 @@ async fn rewards(
     // epoch 1: cumulative totals
     const CUMULATIVE: &str = "cumulative claim over two epochs pays only the difference";
     let t1 = tree(CUMULATIVE, format, &[(a, 250), (b, 200), (c, 300), (d, 50)])?;
-    let root1 = EpochRoot {
-        epoch: e1,
-        root: t1.root(),
-        total: 800,
-    };
+    let root1 = epoch_root(CUMULATIVE, e1, &t1)?;
     match ok(CUMULATIVE, oracle.publish_root(&root1).await)? {
         PublishOutcome::Published(tx) => {
             receipt_ok(CUMULATIVE, oracle, tx).await?;
@@ -653,10 +668,15 @@ async fn rewards(
     claim_pays(FIRST_CLAIM_LATER, oracle, &claim_b1, 200).await?;
     report.checks.push(FIRST_CLAIM_LATER);
 
-    // epoch 3 (a gap), then 2 is too late
+    // epoch 3 (a gap), then 2 is too late. `d` is owed more than the pool holds, so its claim
+    // is refused for lack of funds; the tree's total stays the true sum, so the claim is within
+    // the published total (a distributor that checks totals still gets to the funds check).
     let pool_now = ok("pool balance", oracle.pool_balance().await)?;
     let d_total = match pool_now {
-        Some(p) => p.saturating_add(51),
+        Some(p) => match p.checked_add(51) {
+            Some(t) => t,
+            None => return fail("build tree 3", format!("pool {p} too large for the suite")),
+        },
         None => 60,
     };
     let t3 = tree(
@@ -666,11 +686,7 @@ async fn rewards(
     )?;
     const GAP: &str =
         "epochs may skip; an unpublished epoch below the latest is EpochNotIncreasing";
-    let root3 = EpochRoot {
-        epoch: e3,
-        root: t3.root(),
-        total: 1,
-    };
+    let root3 = epoch_root(GAP, e3, &t3)?;
     if let PublishOutcome::Published(tx) = ok(GAP, oracle.publish_root(&root3).await)? {
         receipt_ok(GAP, oracle, tx).await?;
     } else {

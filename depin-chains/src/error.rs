@@ -82,6 +82,11 @@ pub enum Error {
     /// The backend cannot do this (for example an Ed25519 device on the EVM registry).
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// The contract is paused (EVM `RewardDistributor` after its guardian called `pause()`:
+    /// claims and root publication are refused until the admin unpauses it). Retrying the same
+    /// call helps only after an unpause, so this is not a retryable transport error.
+    #[error("paused: {0}")]
+    Paused(String),
     /// The transport failed. `retryable` says whether the same request may succeed later
     /// (timeouts, connection resets, rate limits, nonce races) or not (bad URL, HTTP 4xx).
     #[error("transport error ({}): {message}", if *retryable { "retryable" } else { "permanent" })]

@@ -184,6 +184,64 @@ impl DeviceRegistration {
         out.extend_from_slice(&self.deadline.to_be_bytes());
         out
     }
+
+    /// The registration message of a backend that binds proofs to one ledger (the local
+    /// ledger): the fields of [`DeviceRegistration::signing_message`] behind the chain kind and
+    /// the ledger's unique id, so a proof made for one ledger never verifies on another, even
+    /// one with the same network id, and with the device's registration nonce, so a proof
+    /// verifies for one registration state only. Signed under a depin-core [`Domain`] with
+    /// [`MessageKind::DEVICE_REGISTRATION`]. The exact bytes:
+    ///
+    /// ```text
+    /// 0x02                          format version (2: bound to a ledger)
+    /// kind                          1 byte: 0x01 local ledger, 0x02 EVM, 0x03 Cosmos
+    /// ledger_id                     32 bytes, the ledger's unique id
+    /// len(device) || device         u8 length, DeviceId binary form (tag || key bytes)
+    /// owner                         Account::encode_into
+    /// metadata_hash                 32 bytes, SHA-256 of the metadata
+    /// nonce                         u64 big-endian (the device's registration nonce)
+    /// deadline                      u64 big-endian, unix seconds
+    /// ```
+    ///
+    /// ```
+    /// use depin_chains::{Account, BackendKind, DeviceRegistration};
+    /// use depin_core::{DeviceId, EvmAddress, KeyType, SigningKey};
+    /// let key = SigningKey::from_secret_bytes(KeyType::Ed25519, &[1; 32]).unwrap();
+    /// let reg = DeviceRegistration::new(
+    ///     DeviceId::from(key.public_key()),
+    ///     Account::Evm(EvmAddress([2; 20])),
+    ///     b"meta".to_vec(),
+    ///     4_102_444_800,
+    /// );
+    /// let m = reg.ledger_signing_message(BackendKind::Local, &[7; 32], 3);
+    /// assert_eq!(&m[..2], &[0x02, 0x01]);
+    /// assert_eq!(&m[2..34], &[7; 32]);
+    /// assert_eq!(&m[m.len() - 16..m.len() - 8], &3u64.to_be_bytes());
+    /// assert_ne!(m, reg.ledger_signing_message(BackendKind::Local, &[8; 32], 3));
+    /// ```
+    pub fn ledger_signing_message(
+        &self,
+        kind: BackendKind,
+        ledger_id: &[u8; 32],
+        nonce: u64,
+    ) -> Vec<u8> {
+        let (dev, dev_len) = self.device.to_bytes();
+        let mut out = Vec::with_capacity(2 + 32 + 1 + dev_len + 92 + 32 + 16);
+        out.push(2);
+        out.push(match kind {
+            BackendKind::Local => 1,
+            BackendKind::Evm => 2,
+            BackendKind::Cosmos => 3,
+        });
+        out.extend_from_slice(ledger_id);
+        out.push(u8::try_from(dev_len).unwrap_or(u8::MAX));
+        out.extend_from_slice(&dev[..dev_len]);
+        self.owner.encode_into(&mut out);
+        out.extend_from_slice(&self.metadata_hash());
+        out.extend_from_slice(&nonce.to_be_bytes());
+        out.extend_from_slice(&self.deadline.to_be_bytes());
+        out
+    }
 }
 
 /// What the device key must sign to authorise a registration, as computed by the backend
@@ -199,7 +257,10 @@ pub enum RegistrationChallenge {
     Domain {
         /// The signing domain (network id, optional chain id).
         domain: Domain,
-        /// [`DeviceRegistration::signing_message`] with the backend's nonce.
+        /// The registration message with the backend's nonce:
+        /// [`DeviceRegistration::signing_message`] (Cosmos registry) or
+        /// [`DeviceRegistration::ledger_signing_message`] (local ledger, bound to its ledger
+        /// id).
         message: Vec<u8>,
     },
     /// Sign the EIP-712 `digest` with a recoverable secp256k1 signature (`r || s || v`, `v` in
@@ -359,8 +420,19 @@ pub struct Claim {
 pub enum ClaimFormat {
     /// OpenZeppelin `StandardMerkleTree` over `(address, uint256)`:
     /// `keccak256(keccak256(abi.encode(account, amount)))` leaves, sorted-pair keccak nodes.
-    /// Accounts must be EVM addresses.
+    /// Accounts must be EVM addresses. Not bound to a contract: use it where the root itself
+    /// is bound (the local ledger, whose roots live in one ledger).
     OpenZeppelin,
+    /// OpenZeppelin `StandardMerkleTree` over `(uint256 chainId, address distributor,
+    /// address account, uint256 amount)`: the leaf binds the chain and the distributor
+    /// contract, so a root is never valid on another distributor. The EVM backend's format
+    /// (see [`depin_rewards::claims::oz::OzBinding`]).
+    OpenZeppelinBound {
+        /// EIP-155 chain id.
+        chain_id: u64,
+        /// The distributor contract's address.
+        distributor: [u8; 20],
+    },
     /// cw20-merkle-airdrop: `sha256(address + amount)` leaves (amount in decimal), sorted-pair
     /// SHA-256 nodes. Accounts are bech32 strings.
     Cw20MerkleAirdrop,

@@ -15,14 +15,15 @@ use std::time::{Duration, Instant};
 
 use depin_chains::claims::ClaimTree;
 use depin_chains::conformance::{default_claimants, run_conformance, Fixtures, MIN_POOL};
-use depin_chains::evm::deploy::{Deployer, Deployment};
-use depin_chains::evm::{device_address, EvmBackend, RegisterPermit};
+use depin_chains::evm::deploy::{Deployer, Deployment, MAX_ADMIN_DELAY};
+use depin_chains::evm::{device_address, device_public_key, EvmBackend, RegisterPermit};
 use depin_chains::{
     Account, ChainBackend, Claim, ClaimFormat, DeviceRegistration, EpochRoot, Error, EvmConfig,
     PublishOutcome, RegistrationChallenge, RegistrationProof, RetryPolicy, SecretKeyBytes,
     TxStatus,
 };
 use depin_core::{DeviceId, Epoch, EvmAddress, KeyType, SigningKey};
+use depin_rewards::claims::oz;
 
 #[path = "support/js.rs"]
 mod js;
@@ -111,6 +112,7 @@ const ADMIN: u8 = 1;
 const ORACLE: u8 = 2;
 const OWNER: u8 = 3;
 const STRANGER: u8 = 4;
+const GUARDIAN: u8 = 5;
 
 async fn set_balance(url: &str, who: EvmAddress) {
     let body = serde_json::json!({
@@ -170,6 +172,39 @@ impl Env {
         EvmBackend::connect(&self.config(who)).await.unwrap()
     }
 
+    /// A handle acting as `who` on another distributor of this chain (same registry).
+    async fn handle_on(&self, who: u8, distributor: EvmAddress) -> EvmBackend {
+        EvmBackend::connect(&EvmConfig {
+            distributor,
+            ..self.config(who)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Deploy a further distributor paying the same token (`ORACLE` publishes, `guardian`
+    /// pauses, the deployer `ADMIN` administers) and fund it with `funding`.
+    async fn second_distributor(&self, guardian: u8, funding: u128) -> EvmAddress {
+        let d = self
+            .deployer
+            .deploy_distributor(
+                self.deployment.token,
+                address_of(&secret(ORACLE)),
+                address_of(&secret(guardian)),
+                0,
+            )
+            .await
+            .unwrap();
+        assert_ne!(d, self.deployment.distributor);
+        if funding > 0 {
+            self.deployer
+                .mint(self.deployment.token, d, funding)
+                .await
+                .unwrap();
+        }
+        d
+    }
+
     async fn fund(&self, amount: u128) {
         self.deployer
             .mint(self.deployment.token, self.deployment.distributor, amount)
@@ -191,17 +226,54 @@ async fn ok(b: &dyn ChainBackend, tx: depin_chains::TxHandle) {
     assert_eq!(r.status, TxStatus::Success, "{r:?}");
 }
 
+/// Publish `root` (a new epoch) and wait for it.
+async fn publish(b: &dyn ChainBackend, root: &EpochRoot) {
+    match b.publish_root(root).await.unwrap() {
+        PublishOutcome::Published(tx) => ok(b, tx).await,
+        other => panic!("epoch {} is new, got {other:?}", root.epoch),
+    }
+}
+
+/// `eth_getTransactionCount(who, "latest")`.
+async fn tx_count(url: &str, who: EvmAddress) -> u64 {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionCount",
+        "params": [who.to_string(), "latest"]
+    });
+    let text = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let count = v["result"].as_str().unwrap_or_else(|| panic!("{text}"));
+    u64::from_str_radix(count.trim_start_matches("0x"), 16).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evm_backend_passes_the_conformance_suite() {
     // The suite's main handle must be admin and oracle: deploy with the deployer as oracle.
     let env = Env::with_oracle(ADMIN).await;
     env.fund(10 * MIN_POOL).await;
     let admin: Arc<dyn ChainBackend> = Arc::new(env.handle(ADMIN).await);
+    // The EVM format is bound to this chain and distributor.
+    assert_eq!(
+        admin.claim_format(),
+        ClaimFormat::OpenZeppelinBound {
+            chain_id: env.chain_id,
+            distributor: env.deployment.distributor.0,
+        }
+    );
     let fixtures = Fixtures {
         owner: Arc::new(env.handle(OWNER).await),
         outsider: Arc::new(env.handle(STRANGER).await),
         key_types: vec![KeyType::Secp256k1],
-        claimants: default_claimants(ClaimFormat::OpenZeppelin, "wasm", [3; 32]).unwrap(),
+        claimants: default_claimants(admin.claim_format(), "wasm", [3; 32]).unwrap(),
         first_epoch: Epoch(1),
         seed: [9; 32],
         latest_root_only: true,
@@ -421,11 +493,31 @@ async fn rewards_publish_claim_and_typed_errors() {
     let stranger = env.handle(STRANGER).await;
 
     let tree = ClaimTree::new(
-        ClaimFormat::OpenZeppelin,
+        oracle.claim_format(),
         vec![(evm(10), 100), (evm(11), 250), (evm(12), 1_000)],
     )
     .unwrap();
     let claim = tree.claim_for(&evm(10)).unwrap();
+    // The Rust leaf is the contract's leaf (bound to this chain and distributor).
+    let ClaimFormat::OpenZeppelinBound {
+        chain_id,
+        distributor,
+    } = oracle.claim_format()
+    else {
+        panic!("the EVM claim format is bound: {:?}", oracle.claim_format())
+    };
+    assert_eq!(
+        oracle.leaf_hash(&evm(10), 100).await.unwrap(),
+        oz::leaf_hash_bound(
+            &oz::OzBinding {
+                chain_id,
+                distributor
+            },
+            &address_of(&secret(10)).0,
+            100
+        )
+    );
+    assert_eq!(oracle.latest_total().await.unwrap(), 0);
     // No root yet.
     assert!(matches!(stranger.claim(&claim).await, Err(Error::NoRoot)));
     let root = EpochRoot {
@@ -531,7 +623,7 @@ async fn rewards_publish_claim_and_typed_errors() {
     ));
     // Epoch 2: cumulative amounts grow; account 10 is paid only the difference.
     let tree2 = ClaimTree::new(
-        ClaimFormat::OpenZeppelin,
+        oracle.claim_format(),
         vec![(evm(10), 160), (evm(11), 250), (evm(12), 1_000)],
     )
     .unwrap();
@@ -560,6 +652,49 @@ async fn rewards_publish_claim_and_typed_errors() {
     assert_eq!(stranger.claimed(&evm(10)).await.unwrap(), 160);
     assert_eq!(stranger.token_balance(&evm(10)).await.unwrap(), Some(160));
     assert_eq!(stranger.pool_balance().await.unwrap(), Some(840));
+    assert_eq!(oracle.latest_total().await.unwrap(), 1_410);
+    // Totals may not decrease from one epoch to the next.
+    assert!(matches!(
+        oracle
+            .publish_root(&EpochRoot {
+                epoch: Epoch(3),
+                root: tree2.root(),
+                total: 1_409,
+            })
+            .await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(oracle.epoch_root(Epoch(3)).await.unwrap(), None);
+    // A tree whose published total understates its amounts cannot pay beyond that total:
+    // account 13 is owed 5_000 in the tree, but only 1_410 - 160 is left of the total.
+    let lying = ClaimTree::new(
+        oracle.claim_format(),
+        vec![
+            (evm(10), 160),
+            (evm(11), 250),
+            (evm(12), 1_000),
+            (evm(13), 5_000),
+        ],
+    )
+    .unwrap();
+    let PublishOutcome::Published(tx) = oracle
+        .publish_root(&EpochRoot {
+            epoch: Epoch(3),
+            root: lying.root(),
+            total: 1_410,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("epoch 3 is new")
+    };
+    ok(&oracle, tx).await;
+    env.fund(10_000).await;
+    assert!(matches!(
+        stranger.claim(&lying.claim_for(&evm(13)).unwrap()).await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(stranger.claimed(&evm(13)).await.unwrap(), 0);
     // A Cosmos account makes no sense on the EVM distributor.
     let cosmos = Account::cosmos("wasm1k9hwzxs889jpvd7env8z49gad3a3633vg350tq").unwrap();
     assert!(matches!(
@@ -576,7 +711,7 @@ async fn concurrent_transactions_get_correct_nonces() {
     let relayer: Arc<dyn ChainBackend> = Arc::new(env.handle(STRANGER).await);
     let accounts: Vec<Account> = (100..110).map(evm).collect();
     let tree = ClaimTree::new(
-        ClaimFormat::OpenZeppelin,
+        oracle.claim_format(),
         accounts
             .iter()
             .enumerate()
@@ -584,11 +719,13 @@ async fn concurrent_transactions_get_correct_nonces() {
             .collect(),
     )
     .unwrap();
+    let total: u128 = tree.entries().iter().map(|(_, v)| v).sum();
+    assert_eq!(total, 10_045);
     let tx = oracle
         .publish_root(&EpochRoot {
             epoch: Epoch(5),
             root: tree.root(),
-            total: 0,
+            total,
         })
         .await
         .unwrap();
@@ -729,4 +866,242 @@ async fn transport_errors_are_typed_and_retried() {
             .await,
         Err(Error::NotFound(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proof_for_one_distributor_is_refused_by_another() {
+    let env = Env::new().await;
+    env.fund(1_000).await;
+    let second = env.second_distributor(ADMIN, 1_000).await;
+    let oracle_a = env.handle(ORACLE).await;
+    let oracle_b = env.handle_on(ORACLE, second).await;
+    let relayer_a = env.handle(STRANGER).await;
+    let relayer_b = env.handle_on(STRANGER, second).await;
+    assert_eq!(oracle_b.distributor(), second);
+    assert_ne!(oracle_a.claim_format(), oracle_b.claim_format());
+
+    let entries = vec![(evm(10), 100), (evm(11), 250)];
+    let tree_a = ClaimTree::new(oracle_a.claim_format(), entries.clone()).unwrap();
+    let tree_b = ClaimTree::new(oracle_b.claim_format(), entries).unwrap();
+    assert_ne!(tree_a.root(), tree_b.root());
+
+    // A's root, published on both distributors: B holds the very same root and total.
+    let root_a = EpochRoot {
+        epoch: Epoch(1),
+        root: tree_a.root(),
+        total: 350,
+    };
+    publish(&oracle_a, &root_a).await;
+    publish(&oracle_b, &root_a).await;
+    assert_eq!(oracle_b.epoch_root(Epoch(1)).await.unwrap(), Some(root_a));
+    let claim = tree_a.claim_for(&evm(10)).unwrap();
+    // B refuses A's proof: the leaf binds distributor A.
+    assert!(matches!(
+        relayer_b.claim(&claim).await,
+        Err(Error::InvalidProof)
+    ));
+    assert_eq!(relayer_b.claimed(&evm(10)).await.unwrap(), 0);
+    assert_eq!(relayer_b.pool_balance().await.unwrap(), Some(1_000));
+    // A pays it.
+    ok(&relayer_a, relayer_a.claim(&claim).await.unwrap()).await;
+    assert_eq!(relayer_a.claimed(&evm(10)).await.unwrap(), 100);
+    assert_eq!(relayer_a.token_balance(&evm(10)).await.unwrap(), Some(100));
+
+    // B's own tree pays on B, and its proofs are refused on A (whose latest root is A's).
+    publish(
+        &oracle_b,
+        &EpochRoot {
+            epoch: Epoch(2),
+            root: tree_b.root(),
+            total: 350,
+        },
+    )
+    .await;
+    let claim_b = tree_b.claim_for(&evm(11)).unwrap();
+    assert!(matches!(
+        relayer_a.claim(&claim_b).await,
+        Err(Error::InvalidProof)
+    ));
+    ok(&relayer_b, relayer_b.claim(&claim_b).await.unwrap()).await;
+    assert_eq!(relayer_b.claimed(&evm(11)).await.unwrap(), 250);
+    assert_eq!(relayer_a.claimed(&evm(11)).await.unwrap(), 0);
+
+    // A tree in the old unbound format proves nothing either, even with its root published.
+    let unbound = ClaimTree::new(
+        ClaimFormat::OpenZeppelin,
+        vec![(evm(10), 100), (evm(11), 250)],
+    )
+    .unwrap();
+    publish(
+        &oracle_a,
+        &EpochRoot {
+            epoch: Epoch(2),
+            root: unbound.root(),
+            total: 350,
+        },
+    )
+    .await;
+    assert!(matches!(
+        relayer_a.claim(&unbound.claim_for(&evm(11)).unwrap()).await,
+        Err(Error::InvalidProof)
+    ));
+    assert_eq!(relayer_a.claimed(&evm(11)).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_secp256k1_devices_get_a_typed_error_and_nothing_is_sent() {
+    let env = Env::new().await;
+    let owner = env.handle(OWNER).await;
+    let owner_acct = owner.account().unwrap();
+    let sent_before = tx_count(&env.anvil.url, address_of(&secret(OWNER))).await;
+    for kt in [KeyType::Ed25519, KeyType::P256] {
+        let key = SigningKey::from_secret_bytes(kt, &[9; 32]).unwrap();
+        let id = DeviceId::from(key.public_key());
+        let reg = DeviceRegistration::new(id, owner_acct.clone(), b"meta".to_vec(), far_deadline());
+        assert!(matches!(device_address(&id), Err(Error::Unsupported(_))));
+        assert!(matches!(device_public_key(&id), Err(Error::Unsupported(_))));
+        assert!(matches!(
+            owner.registration_challenge(&reg).await,
+            Err(Error::Unsupported(_))
+        ));
+        assert!(matches!(
+            owner.register_with_signer(&reg, &key).await,
+            Err(Error::Unsupported(_))
+        ));
+        // Hand-made proofs of either kind are refused before anything reaches the node.
+        let domain = RegistrationProof::Domain(key.sign_prehash(&[7; 32]).unwrap());
+        for proof in [RegistrationProof::Eip712([0x1b; 65]), domain] {
+            match owner.register_device(&reg, &proof).await {
+                Err(Error::Unsupported(msg)) => assert!(msg.contains("secp256k1"), "{msg}"),
+                other => panic!("{kt}: expected Unsupported, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            owner.device(&id).await,
+            Err(Error::Unsupported(_))
+        ));
+        assert!(matches!(
+            owner.revoke_device(&id).await,
+            Err(Error::Unsupported(_))
+        ));
+    }
+    assert_eq!(
+        tx_count(&env.anvil.url, address_of(&secret(OWNER))).await,
+        sent_before
+    );
+    // The secp256k1 public key the registry gets names the device address.
+    let dev = device_key(0x42);
+    let id = DeviceId::from(dev.public_key());
+    let pk = device_public_key(&id).unwrap();
+    let hash = oz::keccak256(&pk);
+    assert_eq!(&hash[12..], device_address(&id).unwrap().as_slice());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guardian_pauses_and_only_the_admin_unpauses() {
+    let env = Env::new().await;
+    // The default deployment makes the deployer the guardian.
+    assert_eq!(env.deployment.guardian, address_of(&secret(ADMIN)));
+    let dist = env.second_distributor(GUARDIAN, 1_000).await;
+    let admin = env.handle_on(ADMIN, dist).await;
+    let guardian = env.handle_on(GUARDIAN, dist).await;
+    let oracle = env.handle_on(ORACLE, dist).await;
+    let relayer = env.handle_on(STRANGER, dist).await;
+
+    let tree = ClaimTree::new(oracle.claim_format(), vec![(evm(10), 100), (evm(11), 200)]).unwrap();
+    publish(
+        &oracle,
+        &EpochRoot {
+            epoch: Epoch(1),
+            root: tree.root(),
+            total: 300,
+        },
+    )
+    .await;
+    assert_eq!(oracle.latest_total().await.unwrap(), 300);
+    assert!(!relayer.paused().await.unwrap());
+
+    // Only the guardian pauses (not the admin, the oracle or a stranger).
+    for who in [&admin, &oracle, &relayer] {
+        assert!(matches!(who.pause().await, Err(Error::Unauthorized(_))));
+    }
+    ok(&guardian, guardian.pause().await.unwrap()).await;
+    assert!(relayer.paused().await.unwrap());
+    assert!(matches!(guardian.pause().await, Err(Error::Paused(_))));
+
+    // While paused: no claims, no new roots.
+    let claim = tree.claim_for(&evm(10)).unwrap();
+    assert!(matches!(relayer.claim(&claim).await, Err(Error::Paused(_))));
+    let tree2 =
+        ClaimTree::new(oracle.claim_format(), vec![(evm(10), 150), (evm(11), 200)]).unwrap();
+    let root2 = EpochRoot {
+        epoch: Epoch(2),
+        root: tree2.root(),
+        total: 350,
+    };
+    assert!(matches!(
+        oracle.publish_root(&root2).await,
+        Err(Error::Paused(_))
+    ));
+    assert_eq!(oracle.epoch_root(Epoch(2)).await.unwrap(), None);
+
+    // The guardian cannot unpause; the admin can, once.
+    for who in [&guardian, &relayer] {
+        assert!(matches!(who.unpause().await, Err(Error::Unauthorized(_))));
+    }
+    ok(&admin, admin.unpause().await.unwrap()).await;
+    assert!(!relayer.paused().await.unwrap());
+    assert!(matches!(admin.unpause().await, Err(Error::InvalidInput(_))));
+
+    // Business as usual afterwards.
+    ok(&relayer, relayer.claim(&claim).await.unwrap()).await;
+    assert_eq!(relayer.claimed(&evm(10)).await.unwrap(), 100);
+    publish(&oracle, &root2).await;
+    ok(
+        &relayer,
+        relayer
+            .claim(&tree2.claim_for(&evm(10)).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(relayer.claimed(&evm(10)).await.unwrap(), 150);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_delays_beyond_uint48_are_refused_before_deploying() {
+    let env = Env::new().await;
+    let before = tx_count(&env.anvil.url, address_of(&secret(ADMIN))).await;
+    assert!(matches!(
+        env.deployer.deploy_registry(MAX_ADMIN_DELAY + 1).await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        env.deployer
+            .deploy_all_with(
+                address_of(&secret(ORACLE)),
+                address_of(&secret(GUARDIAN)),
+                u64::MAX
+            )
+            .await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert_eq!(
+        tx_count(&env.anvil.url, address_of(&secret(ADMIN))).await,
+        before
+    );
+    // A real delay deploys (two days), with the chosen guardian.
+    let d = env
+        .deployer
+        .deploy_all_with(
+            address_of(&secret(ORACLE)),
+            address_of(&secret(GUARDIAN)),
+            2 * 24 * 3600,
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.guardian, address_of(&secret(GUARDIAN)));
+    let guardian = env.handle_on(GUARDIAN, d.distributor).await;
+    ok(&guardian, guardian.pause().await.unwrap()).await;
+    assert!(guardian.paused().await.unwrap());
 }

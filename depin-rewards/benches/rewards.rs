@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use criterion::{criterion_group, BatchSize, Criterion};
 use depin_rewards::claims::oz::{keccak256, OzMerkleTree};
@@ -108,9 +108,19 @@ fn oz_tree(c: &mut Criterion) {
     g.finish();
 }
 
-/// Runs the npm package on 100,000 claims (bench mode of the JS helper) and our tree on the
-/// same claims, and prints both times and the ratio. Skipped with a message if node is missing.
+/// Median of `times` (sorted in place).
+fn median(times: &mut [f64]) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// Like-for-like comparison with `@openzeppelin/merkle-tree` on the same 100,000 claims:
+/// node runs `StandardMerkleTree.of` `RUNS` times in one process (the first run is cold, so
+/// the median is of warm runs as JIT'd JavaScript); ours is built `RUNS` times on **one
+/// thread** (a one-thread rayon pool) and, separately, on all cores. Medians of each; the
+/// roots must be identical or the bench fails. Skipped with a message if node is missing.
 fn npm_side_by_side() {
+    const RUNS: usize = 5;
     let n = 100_000;
     let script =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contracts/js/oz-merkle-tree.cjs");
@@ -126,33 +136,58 @@ fn npm_side_by_side() {
         child
             .stdin
             .take()?
-            .write_all(format!("{{\"bench\": {n}}}").as_bytes())
+            .write_all(format!("{{\"bench\": {n}, \"runs\": {RUNS}}}").as_bytes())
             .ok()?;
         let out = child.wait_with_output().ok()?;
         serde_json::from_slice(&out.stdout).ok()
     })();
     let claims = bench_claims(n);
-    let mut best = Duration::MAX;
-    let mut root = [0u8; 32];
-    for _ in 0..10 {
-        let v = claims.clone();
-        let t = Instant::now();
-        let tree = OzMerkleTree::new(v).expect("valid claims");
-        best = best.min(t.elapsed());
-        root = tree.root();
-    }
-    let ours_ms = best.as_secs_f64() * 1e3;
+    let build = |runs: usize| {
+        let mut times = Vec::with_capacity(runs);
+        let mut root = [0u8; 32];
+        for _ in 0..runs {
+            let v = claims.clone();
+            let t = Instant::now();
+            let tree = OzMerkleTree::new(v).expect("valid claims");
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            root = tree.root();
+        }
+        (median(&mut times), root)
+    };
+    let one_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a one-thread pool");
+    let (ours_1t, root_1t) = one_thread.install(|| build(RUNS));
+    let (ours_all, root_all) = build(RUNS);
+    assert_eq!(root_1t, root_all, "one-thread and all-core trees differ");
     match js {
         Some(js) => {
-            let npm_ms = js["millis"].as_f64().unwrap_or(f64::NAN);
-            let same = js["root"].as_str() == Some(&format!("0x{}", hex::encode(root)));
+            let mut runs: Vec<f64> = js["runs"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
+                .unwrap_or_default();
+            assert_eq!(runs.len(), RUNS, "the JS helper did not report {RUNS} runs");
+            let cold = runs[0];
+            let npm_warm = median(&mut runs[1..]);
+            let ours_hex = format!("0x{}", hex::encode(root_1t));
+            assert_eq!(
+                js["root"].as_str(),
+                Some(ours_hex.as_str()),
+                "@openzeppelin/merkle-tree and depin-rewards disagree on the root"
+            );
             println!(
-                "oz_vs_npm/100k: @openzeppelin/merkle-tree {npm_ms:.0} ms, depin-rewards {ours_ms:.1} ms (best of 10), \
-                 ratio {:.0}x, same root: {same}",
-                npm_ms / ours_ms
+                "oz_vs_npm/100k (same root {ours_hex}): @openzeppelin/merkle-tree median of {} warm runs {npm_warm:.0} ms \
+                 (cold first run {cold:.0} ms); depin-rewards median of {RUNS}: one thread {ours_1t:.1} ms, \
+                 all cores {ours_all:.1} ms; single thread to single thread {:.0}x",
+                RUNS - 1,
+                npm_warm / ours_1t
             );
         }
-        None => println!("oz_vs_npm/100k: node or the npm package missing (cd contracts && npm ci); ours {ours_ms:.1} ms"),
+        None => println!(
+            "oz_vs_npm/100k: node or the npm package missing (cd contracts && npm ci); \
+             ours one thread {ours_1t:.1} ms, all cores {ours_all:.1} ms"
+        ),
     }
 }
 

@@ -111,6 +111,51 @@ mod tests {
         );
     }
 
+    /// The second golden vector of `contracts/README.md`: a registration the hardened
+    /// contract accepts, so `publicKey` and `deviceId` are derived from the key exactly as the
+    /// contract re-derives them.
+    #[test]
+    fn full_registration_golden_vector() {
+        let key = SigningKey::from_secret_bytes(KeyType::Secp256k1, &[0x42; 32]).unwrap();
+        let device = depin_core::DeviceId::from(key.public_key());
+        let pk = crate::evm::device_public_key(&device).unwrap();
+        assert_eq!(
+            alloy::hex::encode(pk),
+            "24653eac434488002cc06bbfb7f10fe18991e35f9fe4302dbea6d2353dc0ab1c\
+             119fc5009a032aa9fe47f5e149bb8442f71f884ccb516590686d8ff6ab91c613"
+        );
+        // address(keccak256(publicKey)) is the device address
+        assert_eq!(
+            Address::from_slice(&keccak256(pk)[12..]),
+            crate::evm::device_address(&device).unwrap()
+        );
+        let (golden_permit, registry) = golden();
+        assert_eq!(
+            golden_permit.device,
+            crate::evm::device_address(&device).unwrap()
+        );
+        let device_id = B256::from(crate::types::device_id_hash(&device));
+        assert_eq!(
+            device_id,
+            b256!("5f8f3c57e137adb4e4461539ae1dc366fdcc6c0c2a84ebf25cdd251664592a62")
+        );
+        let permit = RegisterPermit {
+            device_id,
+            ..golden_permit
+        };
+        let digest = permit.digest(31337, registry);
+        assert_eq!(
+            digest,
+            b256!("2371d109b08d5f51ce80d7b1814c187899ae2086204e067c458194788d3ebad1")
+        );
+        let sig = key.sign_prehash_recoverable(&digest.0).unwrap();
+        assert_eq!(
+            alloy::hex::encode(sig),
+            "0bc66465f7a20ee1fcb6342e7387eccc340f76f8cc09b7274d6fdbbeda5e6f90\
+             7e813baa9d47c5f72e693011cb3f06a20b3ba3c20118c9eab9a5031c72eabbd21b"
+        );
+    }
+
     #[test]
     fn every_field_and_the_domain_change_the_digest() {
         let (p, registry) = golden();

@@ -4,7 +4,7 @@
 //! | trait operation | contract call |
 //! |---|---|
 //! | [`ChainBackend::registration_challenge`] | `nonces(device)`, then the EIP-712 `Register` digest ([`RegisterPermit::digest`]) |
-//! | [`ChainBackend::register_device`] | `register(owner, device, keyType, deviceId, metadataHash, deadline, signature)` |
+//! | [`ChainBackend::register_device`] | `register(owner, device, keyType, deviceId, metadataHash, deadline, publicKey, signature)` |
 //! | [`ChainBackend::revoke_device`] | `revoke(device)` (token owner or admin) |
 //! | [`ChainBackend::device`] | `deviceInfo(device)` |
 //! | [`ChainBackend::publish_root`] | `rootOf`/`totalOf` (idempotence check), then `publishRoot(epoch, root, total)` (oracle) |
@@ -13,9 +13,15 @@
 //! | [`ChainBackend::wait_for_receipt`] | `eth_getTransactionReceipt`, polled until `confirmations` blocks are on top |
 //!
 //! The device is named on chain by the EVM address of its secp256k1 key; its 32-byte
-//! `deviceId` is [`crate::device_id_hash`] and `metadataHash` is SHA-256 of the metadata. Only
-//! secp256k1 devices can register (the contract verifies an ECDSA signature);
-//! other key types get [`Error::Unsupported`].
+//! `deviceId` is [`crate::device_id_hash`] and `metadataHash` is SHA-256 of the metadata. The
+//! registration also carries the 64-byte uncompressed public key ([`device_public_key`]), from
+//! which the contract re-derives both the address and the `deviceId`. Only secp256k1 devices
+//! can register (the contract verifies an ECDSA signature and accepts key type 1 only); other
+//! key types get [`Error::Unsupported`] before anything is sent.
+//!
+//! Claim trees are [`ClaimFormat::OpenZeppelinBound`] to the backend's chain id and
+//! distributor address ([`ChainBackend::claim_format`]): a root built for one distributor
+//! proves nothing on another one.
 //!
 //! Every write is simulated with `eth_estimateGas` first, so contract errors come back as typed
 //! [`Error`]s before any nonce is used (the mapping table is in `docs/chains-evm-cosmos.md`). Nonces are
@@ -112,16 +118,34 @@ fn evm_account(account: &Account) -> Result<Address> {
         .ok_or_else(|| Error::InvalidInput(format!("{account} is not an EVM address")))
 }
 
-/// The EVM address a device is known by on the registry (secp256k1 keys only).
-pub fn device_address(device: &DeviceId) -> Result<Address> {
+/// [`Error::Unsupported`] unless `device` has a secp256k1 key (the only kind the registry
+/// accepts: `keyType` 1, verified with `ecrecover`).
+fn require_secp256k1(device: &DeviceId) -> Result<()> {
     if device.key_type() != KeyType::Secp256k1 {
         return Err(Error::Unsupported(format!(
             "the EVM registry only accepts secp256k1 devices, not {}",
             device.key_type()
         )));
     }
+    Ok(())
+}
+
+/// The EVM address a device is known by on the registry (secp256k1 keys only).
+pub fn device_address(device: &DeviceId) -> Result<Address> {
+    require_secp256k1(device)?;
     let pk = device.public_key()?;
     Ok(to_alloy(&EvmAddress::from_public_key(&pk)?))
+}
+
+/// The `publicKey` argument of the registry's `register`: the device's 64-byte uncompressed
+/// secp256k1 key `x || y` (SEC1 without the `0x04` prefix), whose keccak256 names the device
+/// address. Secp256k1 keys only ([`Error::Unsupported`] otherwise).
+pub fn device_public_key(device: &DeviceId) -> Result<[u8; 64]> {
+    require_secp256k1(device)?;
+    let sec1 = device.public_key()?.to_uncompressed_sec1()?;
+    let mut out = [0u8; 64];
+    out.copy_from_slice(&sec1[1..]);
+    Ok(out)
 }
 
 /// A handle on the EVM contracts, acting as one account (the signer of [`EvmConfig`]).
@@ -230,6 +254,69 @@ impl EvmBackend {
         from_alloy(self.inner.token)
     }
 
+    /// Whether the distributor is paused (`paused()`): claims and root publication then fail
+    /// with [`Error::Paused`].
+    pub async fn paused(&self) -> Result<bool> {
+        self.view::<RewardDistributor::pausedCall>(
+            Target::Distributor,
+            self.inner.distributor,
+            RewardDistributor::pausedCall {},
+        )
+        .await
+    }
+
+    /// The total of the latest published epoch (`latestTotal()`, 0 before any): later roots
+    /// may not publish less, and claims may not bring the total claimed above it.
+    pub async fn latest_total(&self) -> Result<u128> {
+        let v = self
+            .view::<RewardDistributor::latestTotalCall>(
+                Target::Distributor,
+                self.inner.distributor,
+                RewardDistributor::latestTotalCall {},
+            )
+            .await?;
+        u256_to_u128(v, "latest total")
+    }
+
+    /// The leaf the distributor checks for `(account, cumulative_amount)` (`leafHash`), which
+    /// binds this chain and distributor. Equals
+    /// `depin_rewards::claims::oz::leaf_hash_bound` under [`ChainBackend::claim_format`].
+    pub async fn leaf_hash(&self, account: &Account, cumulative_amount: u128) -> Result<[u8; 32]> {
+        let h = self
+            .view::<RewardDistributor::leafHashCall>(
+                Target::Distributor,
+                self.inner.distributor,
+                RewardDistributor::leafHashCall {
+                    account: evm_account(account)?,
+                    cumulativeAmount: U256::from(cumulative_amount),
+                },
+            )
+            .await?;
+        Ok(h.0)
+    }
+
+    /// Pause the distributor (`pause()`): needs `GUARDIAN_ROLE` ([`Error::Unauthorized`]
+    /// otherwise); pausing twice is [`Error::Paused`].
+    pub async fn pause(&self) -> Result<TxHandle> {
+        self.send(
+            Target::Distributor,
+            self.inner.distributor,
+            RewardDistributor::pauseCall {},
+        )
+        .await
+    }
+
+    /// Unpause the distributor (`unpause()`): needs the default admin role (the guardian
+    /// cannot unpause; [`Error::Unauthorized`]); [`Error::InvalidInput`] if it is not paused.
+    pub async fn unpause(&self) -> Result<TxHandle> {
+        self.send(
+            Target::Distributor,
+            self.inner.distributor,
+            RewardDistributor::unpauseCall {},
+        )
+        .await
+    }
+
     /// The EIP-712 permit a registration stands for, with the registry's current nonce of the
     /// device.
     pub async fn register_permit(
@@ -312,8 +399,14 @@ impl ChainBackend for EvmBackend {
         Some(Account::Evm(self.address()))
     }
 
+    /// [`ClaimFormat::OpenZeppelinBound`] to this backend's chain id (read from the node at
+    /// connect time and checked against the configuration) and distributor address: the leaf
+    /// the `RewardDistributor` checks.
     fn claim_format(&self) -> ClaimFormat {
-        ClaimFormat::OpenZeppelin
+        ClaimFormat::OpenZeppelinBound {
+            chain_id: self.inner.chain_id,
+            distributor: self.inner.distributor.into_array(),
+        }
     }
 
     async fn registration_challenge(
@@ -331,6 +424,9 @@ impl ChainBackend for EvmBackend {
         registration: &DeviceRegistration,
         proof: &RegistrationProof,
     ) -> Result<TxHandle> {
+        // Ed25519 and P-256 devices cannot register here (the contract would revert with
+        // `UnsupportedKeyType`): refuse them before anything is sent
+        require_secp256k1(&registration.device)?;
         let signature = match proof {
             RegistrationProof::Eip712(sig) => sig,
             _ => {
@@ -342,6 +438,7 @@ impl ChainBackend for EvmBackend {
         };
         // `registerCall` carries no nonce (the contract reads its own), so no RPC for it here
         let permit = permit_without_nonce(registration)?;
+        let public_key = device_public_key(&registration.device)?;
         let call = DeviceRegistry::registerCall {
             owner: permit.owner,
             device: permit.device,
@@ -349,6 +446,7 @@ impl ChainBackend for EvmBackend {
             deviceId: permit.device_id,
             metadataHash: permit.metadata_hash,
             deadline: permit.deadline,
+            publicKey: public_key.to_vec().into(),
             signature: signature.to_vec().into(),
         };
         self.send(Target::Registry, self.inner.registry, call).await

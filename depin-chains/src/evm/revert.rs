@@ -74,6 +74,36 @@ fn from_registry_error(e: DeviceRegistry::DeviceRegistryErrors) -> Error {
             "owner {} is a contract that does not accept ERC-721 tokens",
             x.receiver
         )),
+        E::UnsupportedKeyType(x) => Error::Unsupported(format!(
+            "the EVM registry only accepts key type 1 (secp256k1), not {}",
+            x.keyType
+        )),
+        E::PublicKeyMismatch(x) => Error::InvalidInput(format!(
+            "the public key is not the key of device {}",
+            x.device
+        )),
+        E::DeviceIdMismatch(x) => Error::InvalidInput(format!(
+            "device id hash {} is not the one derived from the public key ({})",
+            x.deviceId, x.expected
+        )),
+        E::RevokedDeviceLocked(x) => Error::AlreadyRevoked(format!(
+            "device {} is revoked; its token can no longer move",
+            x.device
+        )),
+        E::AccessControlEnforcedDefaultAdminRules(_) => Error::Unauthorized(
+            "the default admin role moves only by the two-step delayed handover".into(),
+        ),
+        E::AccessControlInvalidDefaultAdmin(x) => Error::Unauthorized(format!(
+            "{} is not the pending default admin",
+            x.defaultAdmin
+        )),
+        E::AccessControlEnforcedDefaultAdminDelay(x) => Error::Unauthorized(format!(
+            "the default admin handover is not allowed before {} (unix seconds)",
+            x.schedule
+        )),
+        E::AccessControlBadConfirmation(_) => {
+            Error::Unauthorized("roles can only be renounced by their holder".into())
+        }
         other => Error::Reverted {
             reason: format!("{other:?}"),
         },
@@ -105,6 +135,30 @@ fn from_distributor_error(e: RewardDistributor::RewardDistributorErrors) -> Erro
         E::ZeroAddress(_) => Error::InvalidInput("zero address".into()),
         E::AccessControlUnauthorizedAccount(x) => {
             Error::Unauthorized(format!("{} lacks role {}", x.account, x.neededRole))
+        }
+        E::TotalDecreased(x) => Error::InvalidInput(format!(
+            "total {} of epoch {} is below the latest published total {}",
+            x.total, x.epoch, x.latestTotal
+        )),
+        E::TotalExceeded(x) => Error::InvalidInput(format!(
+            "the claim would bring the total claimed to {}, above the published total {}",
+            x.newTotalClaimed, x.publishedTotal
+        )),
+        E::EnforcedPause(_) => Error::Paused("the reward distributor is paused".into()),
+        E::ExpectedPause(_) => Error::InvalidInput("the reward distributor is not paused".into()),
+        E::AccessControlEnforcedDefaultAdminRules(_) => Error::Unauthorized(
+            "the default admin role moves only by the two-step delayed handover".into(),
+        ),
+        E::AccessControlInvalidDefaultAdmin(x) => Error::Unauthorized(format!(
+            "{} is not the pending default admin",
+            x.defaultAdmin
+        )),
+        E::AccessControlEnforcedDefaultAdminDelay(x) => Error::Unauthorized(format!(
+            "the default admin handover is not allowed before {} (unix seconds)",
+            x.schedule
+        )),
+        E::AccessControlBadConfirmation(_) => {
+            Error::Unauthorized("roles can only be renounced by their holder".into())
         }
         other => Error::Reverted {
             reason: format!("{other:?}"),
@@ -215,6 +269,8 @@ fn fee_error(message: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy::primitives::aliases::U48;
+    use alloy::primitives::B256;
     use alloy::sol_types::SolError;
 
     #[test]
@@ -322,6 +378,103 @@ mod tests {
         assert!(matches!(
             from_revert_data(Target::Distributor, &data),
             Error::Unauthorized(_)
+        ));
+    }
+
+    #[test]
+    fn hardened_registry_errors_map_to_typed_variants() {
+        let dev = Address::repeat_byte(0x11);
+        let data = DeviceRegistry::UnsupportedKeyType { keyType: 0 }.abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Registry, &data),
+            Error::Unsupported(_)
+        ));
+        let data = DeviceRegistry::PublicKeyMismatch { device: dev }.abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Registry, &data),
+            Error::InvalidInput(_)
+        ));
+        let data = DeviceRegistry::DeviceIdMismatch {
+            deviceId: B256::repeat_byte(1),
+            expected: B256::repeat_byte(2),
+        }
+        .abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Registry, &data),
+            Error::InvalidInput(_)
+        ));
+        let data = DeviceRegistry::RevokedDeviceLocked { device: dev }.abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Registry, &data),
+            Error::AlreadyRevoked(_)
+        ));
+        for data in [
+            DeviceRegistry::AccessControlEnforcedDefaultAdminRules {}.abi_encode(),
+            DeviceRegistry::AccessControlInvalidDefaultAdmin { defaultAdmin: dev }.abi_encode(),
+            DeviceRegistry::AccessControlEnforcedDefaultAdminDelay {
+                schedule: U48::from_limbs([7]),
+            }
+            .abi_encode(),
+        ] {
+            assert!(matches!(
+                from_revert_data(Target::Registry, &data),
+                Error::Unauthorized(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn hardened_distributor_errors_map_to_typed_variants() {
+        let data = RewardDistributor::TotalDecreased {
+            epoch: 3,
+            total: U256::from(1u64),
+            latestTotal: U256::from(800u64),
+        }
+        .abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Distributor, &data),
+            Error::InvalidInput(_)
+        ));
+        let data = RewardDistributor::TotalExceeded {
+            newTotalClaimed: U256::from(9u64),
+            publishedTotal: U256::from(8u64),
+        }
+        .abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Distributor, &data),
+            Error::InvalidInput(_)
+        ));
+        let data = RewardDistributor::EnforcedPause {}.abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Distributor, &data),
+            Error::Paused(_)
+        ));
+        let data = RewardDistributor::ExpectedPause {}.abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Distributor, &data),
+            Error::InvalidInput(_)
+        ));
+        for data in [
+            RewardDistributor::AccessControlEnforcedDefaultAdminRules {}.abi_encode(),
+            RewardDistributor::AccessControlInvalidDefaultAdmin {
+                defaultAdmin: Address::repeat_byte(3),
+            }
+            .abi_encode(),
+            RewardDistributor::AccessControlEnforcedDefaultAdminDelay {
+                schedule: U48::from_limbs([7]),
+            }
+            .abi_encode(),
+        ] {
+            assert!(matches!(
+                from_revert_data(Target::Distributor, &data),
+                Error::Unauthorized(_)
+            ));
+        }
+        // Pausing is not a registry error: decoded against the registry it is a plain revert.
+        let data = RewardDistributor::EnforcedPause {}.abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Registry, &data),
+            Error::Reverted { .. }
         ));
     }
 

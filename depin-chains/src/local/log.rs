@@ -1,24 +1,38 @@
 //! The append-only, checksummed record log under the local ledger.
 //!
 //! ```text
-//! file   = MAGIC (8 bytes, "DPNLOG01") || record*
-//! record = len (u32 little-endian, 1..=MAX_RECORD_LEN)
-//!       || crc (u32 little-endian, CRC-32/ISO-HDLC of the 4 len bytes and the payload)
-//!       || payload (len bytes)
+//! file   = MAGIC (8 bytes, "DPNLOG02") || record*
+//! record = tag      (4 bytes, "DPNR")
+//!       || len      (u32 little-endian, 1..=MAX_RECORD_LEN)
+//!       || body_crc (u32 little-endian, CRC-32/ISO-HDLC of the payload)
+//!       || head_crc (u32 little-endian, CRC-32/ISO-HDLC of the 12 bytes tag || len || body_crc)
+//!       || payload  (len bytes)
 //! ```
+//!
+//! Version 2 of the format (version 1, `"DPNLOG01"`, had one CRC over length and payload and
+//! no record tag) gives every record header its own checksum, so a damaged length field is
+//! recognised as damage instead of being taken for a write cut short.
 //!
 //! A record is committed once `Log::append` returns: the bytes are written with one
 //! `write_all` and `fdatasync`ed before the call returns. On open the log is scanned from the
-//! start; the first record that is incomplete or fails its checksum ends the scan:
+//! start. The first record that is not intact ends the scan, and only a **torn final record**
+//! is repaired (the file is truncated to the end of the last intact record and synced):
 //!
-//! * if it reaches the end of the file (a write cut short by a crash, including a partial
-//!   header), or everything from it
-//!   to the end of the file is zero bytes (a file extended but not written, as after a power
-//!   cut), it is a **torn tail**: the file is truncated to the end of the last good record and
-//!   synced;
-//! * otherwise there are intact-looking bytes after a bad record, which a crash cannot cause
-//!   in an append-only file: the open fails with [`Error::Corrupt`] rather than silently
-//!   dropping committed records.
+//! * fewer bytes than a header remain, and they are a prefix of a record tag or all zero (a
+//!   header cut short);
+//! * the header is intact (tag and header checksum) and its payload runs to or past the end of
+//!   the file (a payload cut short, or never flushed);
+//! * the header is intact, the payload complete but failing its checksum, and nothing but zero
+//!   bytes follows it;
+//! * the header is damaged, no intact record starts anywhere after it, and everything after
+//!   the first header bytes is zero (a header partly persisted when the power went), or
+//!   everything from it to the end of the file is zero (a file extended but never written).
+//!
+//! Anything else is damage that a crash of an append-only writer cannot cause: a damaged
+//! header followed by an intact record, a complete record failing its checksum followed by
+//! non-zero bytes, trailing bytes that cannot begin a record. The open then fails with
+//! [`Error::Corrupt`] naming the byte offset of the damaged record and leaves the file
+//! untouched, rather than dropping committed records.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -27,9 +41,13 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 /// File magic and format version.
-pub const MAGIC: &[u8; 8] = b"DPNLOG01";
-/// Length of a record header (`len || crc`).
-pub const RECORD_HEADER_LEN: usize = 8;
+pub const MAGIC: &[u8; 8] = b"DPNLOG02";
+/// Magic of the previous format version, refused with a clear error.
+pub const MAGIC_V1: &[u8; 8] = b"DPNLOG01";
+/// The 4 bytes every record starts with.
+pub const RECORD_TAG: &[u8; 4] = b"DPNR";
+/// Length of a record header (`tag || len || body_crc || head_crc`).
+pub const RECORD_HEADER_LEN: usize = 16;
 /// Largest accepted record payload: 1 MiB. Longer lengths are treated as damage.
 pub const MAX_RECORD_LEN: usize = 1 << 20;
 
@@ -38,6 +56,8 @@ pub const MAX_RECORD_LEN: usize = 1 << 20;
 pub struct OpenReport {
     /// Payloads of every intact record, in order.
     pub records: Vec<Vec<u8>>,
+    /// File offset of each record in `records` (where its header starts).
+    pub offsets: Vec<u64>,
     /// Bytes removed from a torn tail (0 if the file was clean).
     pub truncated_bytes: u64,
 }
@@ -50,15 +70,17 @@ pub(crate) struct Log {
     end: u64,
 }
 
-pub(crate) fn checksum(len_bytes: &[u8; 4], payload: &[u8]) -> u32 {
+fn crc(parts: &[&[u8]]) -> u32 {
     let mut h = crc32fast::Hasher::new();
-    h.update(len_bytes);
-    h.update(payload);
+    for p in parts {
+        h.update(p);
+    }
     h.finalize()
 }
 
-/// Encode one record frame (`len || crc || payload`) as the ledger appends it. Public so that
-/// tools and tests can produce valid or deliberately partial records.
+/// Encode one record frame (`tag || len || body_crc || head_crc || payload`) as the ledger
+/// appends it. Public so that tools and tests can produce valid or deliberately partial
+/// records.
 pub fn frame(payload: &[u8]) -> Result<Vec<u8>> {
     if payload.is_empty() || payload.len() > MAX_RECORD_LEN {
         return Err(Error::InvalidInput(format!(
@@ -69,10 +91,13 @@ pub fn frame(payload: &[u8]) -> Result<Vec<u8>> {
     let len = u32::try_from(payload.len())
         .map_err(|_| Error::InvalidInput("record too long".into()))?
         .to_le_bytes();
-    let crc = checksum(&len, payload).to_le_bytes();
+    let body_crc = crc(&[payload]).to_le_bytes();
+    let head_crc = crc(&[RECORD_TAG, &len, &body_crc]).to_le_bytes();
     let mut out = Vec::with_capacity(RECORD_HEADER_LEN + payload.len());
+    out.extend_from_slice(RECORD_TAG);
     out.extend_from_slice(&len);
-    out.extend_from_slice(&crc);
+    out.extend_from_slice(&body_crc);
+    out.extend_from_slice(&head_crc);
     out.extend_from_slice(payload);
     Ok(out)
 }
@@ -81,72 +106,171 @@ pub fn frame(payload: &[u8]) -> Result<Vec<u8>> {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Scan {
     pub(crate) records: Vec<Vec<u8>>,
+    /// Start of each record, relative to the start of the scanned bytes.
+    pub(crate) starts: Vec<usize>,
     /// Length of the intact prefix (relative to the start of `bytes`).
     pub(crate) good_len: usize,
 }
 
-/// Scan record bytes; `Ok` with the intact prefix if the rest is a torn tail, `Err(Corrupt)` if
-/// a bad record is followed by non-zero bytes.
-pub(crate) fn scan(bytes: &[u8]) -> Result<Scan> {
-    let mut records = Vec::new();
-    let mut pos = 0usize;
-    loop {
-        let rest = &bytes[pos..];
-        if rest.is_empty() {
-            return Ok(Scan {
-                records,
-                good_len: pos,
-            });
-        }
-        match parse_record(rest) {
-            Some((payload, used)) => {
-                records.push(payload.to_vec());
-                pos += used;
-            }
-            None => {
-                let torn = rest.len() < RECORD_HEADER_LEN
-                    || match declared_end(rest) {
-                        // the declared record runs past the end of the file: a cut-short write
-                        Some(end) if end >= rest.len() => true,
-                        // a complete but damaged record: torn only if nothing but zeros follows
-                        _ => rest.iter().all(|&b| b == 0),
-                    };
-                if torn {
-                    return Ok(Scan {
-                        records,
-                        good_len: pos,
-                    });
-                }
-                return Err(Error::Corrupt(format!(
-                    "record {} at byte {} fails its checksum and is followed by more data",
-                    records.len(),
-                    pos + MAGIC.len()
-                )));
-            }
-        }
-    }
+/// Why the bytes at some position are not an intact record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bad {
+    /// Fewer than [`RECORD_HEADER_LEN`] bytes remain.
+    ShortHeader,
+    /// The tag or the header checksum is wrong, or the length is out of range.
+    BadHeader,
+    /// An intact header whose payload runs past the end of the bytes.
+    ShortPayload,
+    /// An intact header and a complete payload that fails its checksum; `end` is where the
+    /// record ends (relative to its start).
+    BadPayload { end: usize },
 }
 
-/// End offset a record header declares, if the header is complete and the length plausible.
-fn declared_end(rest: &[u8]) -> Option<usize> {
-    let len_bytes: [u8; 4] = rest.get(..4)?.try_into().ok()?;
-    let len = usize::try_from(u32::from_le_bytes(len_bytes)).ok()?;
-    if len == 0 || len > MAX_RECORD_LEN {
-        return None;
+/// The intact header at the start of `rest`: `(payload length, body checksum)`.
+fn parse_header(rest: &[u8]) -> core::result::Result<(usize, u32), Bad> {
+    let header = rest.get(..RECORD_HEADER_LEN).ok_or(Bad::ShortHeader)?;
+    let word = |i: usize| -> core::result::Result<[u8; 4], Bad> {
+        header
+            .get(i..i + 4)
+            .and_then(|s| <[u8; 4]>::try_from(s).ok())
+            .ok_or(Bad::ShortHeader)
+    };
+    let (tag, len, body_crc, head_crc) = (word(0)?, word(4)?, word(8)?, word(12)?);
+    if &tag != RECORD_TAG || crc(&[&tag, &len, &body_crc]) != u32::from_le_bytes(head_crc) {
+        return Err(Bad::BadHeader);
     }
-    Some(RECORD_HEADER_LEN + len)
+    let len = usize::try_from(u32::from_le_bytes(len)).map_err(|_| Bad::BadHeader)?;
+    if len == 0 || len > MAX_RECORD_LEN {
+        return Err(Bad::BadHeader);
+    }
+    Ok((len, u32::from_le_bytes(body_crc)))
 }
 
 /// Parse one intact record at the start of `rest`: `(payload, bytes used)`.
-fn parse_record(rest: &[u8]) -> Option<(&[u8], usize)> {
-    let end = declared_end(rest)?;
-    let len_bytes: [u8; 4] = rest.get(..4)?.try_into().ok()?;
-    let crc_bytes: [u8; 4] = rest.get(4..8)?.try_into().ok()?;
-    let payload = rest.get(RECORD_HEADER_LEN..end)?;
-    if checksum(&len_bytes, payload) != u32::from_le_bytes(crc_bytes) {
-        return None;
+fn parse_record(rest: &[u8]) -> core::result::Result<(&[u8], usize), Bad> {
+    let (len, body_crc) = parse_header(rest)?;
+    let end = RECORD_HEADER_LEN + len;
+    let payload = rest.get(RECORD_HEADER_LEN..end).ok_or(Bad::ShortPayload)?;
+    if crc(&[payload]) != body_crc {
+        return Err(Bad::BadPayload { end });
     }
-    Some((payload, end))
+    Ok((payload, end))
+}
+
+/// The first position after `from` (relative to `rest`) where an intact record starts.
+fn next_intact_record(rest: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i + RECORD_HEADER_LEN <= rest.len() {
+        // cheap pre-filter on the tag before any checksum
+        if rest.get(i..i + RECORD_TAG.len()) == Some(RECORD_TAG.as_slice()) {
+            if let Some(candidate) = rest.get(i..) {
+                if parse_record(candidate).is_ok() {
+                    return Some(i);
+                }
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `true` if `bytes` could be the first bytes of a record header: a prefix of the tag (as far
+/// as the tag goes), or all zero.
+fn looks_like_header_start(bytes: &[u8]) -> bool {
+    let n = bytes.len().min(RECORD_TAG.len());
+    bytes.get(..n) == RECORD_TAG.get(..n) || bytes.iter().all(|&b| b == 0)
+}
+
+fn all_zero(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == 0)
+}
+
+/// Decide what the non-intact bytes `rest` (starting at the first bad record) are:
+/// `Ok(())` for a torn final record, `Err(reason)` for damage.
+fn classify_tail(rest: &[u8], bad: Bad) -> core::result::Result<(), String> {
+    match bad {
+        Bad::ShortHeader => {
+            if looks_like_header_start(rest) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} trailing bytes that cannot begin a record",
+                    rest.len()
+                ))
+            }
+        }
+        // an intact header vouches for the length: the record runs to the end of the file, so
+        // nothing can follow it
+        Bad::ShortPayload => Ok(()),
+        Bad::BadPayload { end } => {
+            let after = rest.get(end..).unwrap_or_default();
+            if all_zero(after) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "payload checksum mismatch, and {} more bytes follow the record",
+                    after.len()
+                ))
+            }
+        }
+        Bad::BadHeader => {
+            if let Some(next) = next_intact_record(rest, 1) {
+                return Err(format!(
+                    "damaged record header, and an intact record follows {next} bytes later"
+                ));
+            }
+            if all_zero(rest) {
+                return Ok(());
+            }
+            // a header persisted only in part: its first bytes, then zeros to the end
+            let last_non_zero = rest.iter().rposition(|&b| b != 0).unwrap_or(0);
+            if last_non_zero < RECORD_HEADER_LEN
+                && looks_like_header_start(rest.get(..=last_non_zero).unwrap_or_default())
+            {
+                return Ok(());
+            }
+            Err(format!(
+                "damaged record header followed by {} more bytes",
+                rest.len().saturating_sub(RECORD_HEADER_LEN)
+            ))
+        }
+    }
+}
+
+/// Scan record bytes (everything after the magic); `Ok` with the intact prefix if the rest is
+/// a torn final record, `Err(Corrupt)` naming the file offset of the damaged record otherwise.
+pub(crate) fn scan(bytes: &[u8]) -> Result<Scan> {
+    let mut records = Vec::new();
+    let mut starts = Vec::new();
+    let mut pos = 0usize;
+    while let Some(rest) = bytes.get(pos..).filter(|r| !r.is_empty()) {
+        match parse_record(rest) {
+            Ok((payload, used)) => {
+                records.push(payload.to_vec());
+                starts.push(pos);
+                pos += used;
+            }
+            Err(bad) => {
+                return match classify_tail(rest, bad) {
+                    Ok(()) => Ok(Scan {
+                        records,
+                        starts,
+                        good_len: pos,
+                    }),
+                    Err(reason) => Err(Error::Corrupt(format!(
+                        "record {} at byte {}: {reason}",
+                        records.len(),
+                        pos + MAGIC.len()
+                    ))),
+                };
+            }
+        }
+    }
+    Ok(Scan {
+        records,
+        starts,
+        good_len: pos,
+    })
 }
 
 fn sync_parent_dir(path: &Path) -> Result<()> {
@@ -164,39 +288,50 @@ fn sync_parent_dir(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Open (or create) the file at `path` without changing it and take its exclusive lock.
+fn open_locked(path: &Path) -> Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Config(format!(
+            "ledger {} is open in another process",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::Storage(e)),
+    }
+}
+
+/// Replace the whole content of a locked file with the magic, durably.
+fn reset_to_magic(file: &mut File, path: &Path) -> Result<()> {
+    file.set_len(0)?;
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(MAGIC)?;
+    file.sync_all()?;
+    sync_parent_dir(path)
+}
+
 impl Log {
     /// Open (or create) the log at `path`, take an exclusive lock, replay it, and repair a torn
-    /// tail.
+    /// final record. Damage anywhere else is [`Error::Corrupt`] and the file is not modified.
     pub(crate) fn open(path: &Path) -> Result<(Log, OpenReport)> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Error::Config(format!(
-                    "ledger {} is open in another process",
-                    path.display()
-                )))
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::Storage(e)),
-        }
+        let mut file = open_locked(path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)?;
         if bytes.len() < MAGIC.len() {
             // New file, or a crash while the magic was being written: nothing was committed.
             if !MAGIC.starts_with(&bytes) {
-                return Err(Error::Corrupt("not a depin-chains ledger file".into()));
+                return Err(Error::Corrupt(format!(
+                    "{} is not a depin-chains ledger file",
+                    path.display()
+                )));
             }
             let truncated = bytes.len() as u64;
-            file.set_len(0)?;
-            file.seek(SeekFrom::Start(0))?;
-            file.write_all(MAGIC)?;
-            file.sync_all()?;
-            sync_parent_dir(path)?;
+            reset_to_magic(&mut file, path)?;
             return Ok((
                 Log {
                     file,
@@ -204,14 +339,27 @@ impl Log {
                 },
                 OpenReport {
                     records: Vec::new(),
+                    offsets: Vec::new(),
                     truncated_bytes: truncated,
                 },
             ));
         }
-        if &bytes[..MAGIC.len()] != MAGIC {
-            return Err(Error::Corrupt("not a depin-chains ledger file".into()));
+        let (magic, body) = bytes.split_at(MAGIC.len());
+        if magic == MAGIC_V1.as_slice() {
+            return Err(Error::Config(format!(
+                "ledger {} uses file format version 1 (DPNLOG01), which has no ledger id and \
+                 cannot tell a damaged length field from a torn write; this version reads \
+                 format 2 only: start a new ledger",
+                path.display()
+            )));
         }
-        let scan = scan(&bytes[MAGIC.len()..])?;
+        if magic != MAGIC.as_slice() {
+            return Err(Error::Corrupt(format!(
+                "{} is not a depin-chains ledger file",
+                path.display()
+            )));
+        }
+        let scan = scan(body)?;
         let end = (MAGIC.len() + scan.good_len) as u64;
         let truncated_bytes = bytes.len() as u64 - end;
         if truncated_bytes > 0 {
@@ -219,22 +367,57 @@ impl Log {
             file.sync_all()?;
         }
         file.seek(SeekFrom::Start(end))?;
+        let offsets = scan
+            .starts
+            .iter()
+            .map(|s| (MAGIC.len() + s) as u64)
+            .collect();
         Ok((
             Log { file, end },
             OpenReport {
                 records: scan.records,
+                offsets,
                 truncated_bytes,
             },
         ))
     }
 
-    /// Append one record and fsync. On any failure the file is cut back to the previous end
-    /// so that a half-written record can never be followed by a later one.
-    pub(crate) fn append(&mut self, payload: &[u8]) -> Result<()> {
-        let bytes = frame(payload)?;
+    /// Create an empty log at `path`, replacing the ledger the file held, but only once its
+    /// exclusive lock is held: a ledger another process has open is never touched
+    /// ([`Error::Config`]), and neither is a file that does not start like a ledger (either
+    /// format version). The report's `truncated_bytes` is the length of the old content.
+    pub(crate) fn create_replacing(path: &Path) -> Result<(Log, OpenReport)> {
+        let mut file = open_locked(path)?;
+        let mut head = Vec::with_capacity(MAGIC.len());
+        (&file).take(MAGIC.len() as u64).read_to_end(&mut head)?;
+        if !(MAGIC.starts_with(&head) || MAGIC_V1.starts_with(&head)) {
+            return Err(Error::Config(format!(
+                "{} is not a depin-chains ledger file; refusing to replace it",
+                path.display()
+            )));
+        }
+        let old_len = file.metadata()?.len();
+        reset_to_magic(&mut file, path)?;
+        Ok((
+            Log {
+                file,
+                end: MAGIC.len() as u64,
+            },
+            OpenReport {
+                records: Vec::new(),
+                offsets: Vec::new(),
+                truncated_bytes: old_len,
+            },
+        ))
+    }
+
+    /// Append one already framed record ([`frame`]) and fsync. On any failure the file is cut
+    /// back to the previous end so that a half-written record can never be followed by a
+    /// later one.
+    pub(crate) fn append_frame(&mut self, bytes: &[u8]) -> Result<()> {
         let result = self
             .file
-            .write_all(&bytes)
+            .write_all(bytes)
             .and_then(|()| self.file.sync_data());
         match result {
             Ok(()) => {
@@ -269,16 +452,25 @@ mod tests {
         out
     }
 
+    fn empty_scan() -> Scan {
+        Scan {
+            records: vec![],
+            starts: vec![],
+            good_len: 0,
+        }
+    }
+
     #[test]
     fn scan_roundtrip() {
         let bytes = log_bytes(&[b"a", b"hello", &[7u8; 300]]);
-        let s = scan(&bytes).unwrap_or_else(|_| Scan {
-            records: vec![],
-            good_len: 0,
-        });
+        let s = scan(&bytes).unwrap_or_else(|_| empty_scan());
         assert_eq!(
             s.records,
             vec![b"a".to_vec(), b"hello".to_vec(), vec![7u8; 300]]
+        );
+        assert_eq!(
+            s.starts,
+            vec![0, RECORD_HEADER_LEN + 1, 2 * RECORD_HEADER_LEN + 6]
         );
         assert_eq!(s.good_len, bytes.len());
     }
@@ -298,17 +490,34 @@ mod tests {
     }
 
     #[test]
-    fn flipped_byte_in_last_record_is_torn_and_in_middle_is_corrupt() {
+    fn flipped_payload_byte_in_last_record_is_torn_and_in_middle_is_corrupt() {
         let full = log_bytes(&[b"first", b"second", b"third"]);
         let last_start = full.len() - frame(b"third").map(|f| f.len()).unwrap_or(0);
         let mut tail = full.clone();
-        tail[last_start + 9] ^= 1;
+        tail[last_start + RECORD_HEADER_LEN + 1] ^= 1;
         let s = scan(&tail);
         assert!(matches!(s, Ok(ref s) if s.records.len() == 2));
 
         let mut middle = full.clone();
         middle[RECORD_HEADER_LEN + 1] ^= 1; // inside "first"
-        assert!(matches!(scan(&middle), Err(Error::Corrupt(_))));
+        assert!(
+            matches!(scan(&middle), Err(Error::Corrupt(ref m)) if m.contains(&format!("at byte {}", MAGIC.len())))
+        );
+    }
+
+    #[test]
+    fn damaged_length_of_a_middle_record_is_corrupt_even_when_it_points_past_the_end() {
+        let full = log_bytes(&[b"first", b"second", b"third"]);
+        let second = frame(b"first").map(|f| f.len()).unwrap_or(0);
+        for value in [u32::MAX, 1 << 19, 4096, 200, 3, 0] {
+            let mut bytes = full.clone();
+            bytes[second + 4..second + 8].copy_from_slice(&value.to_le_bytes());
+            let r = scan(&bytes);
+            assert!(
+                matches!(r, Err(Error::Corrupt(ref m)) if m.contains(&format!("record 1 at byte {}", second + MAGIC.len()))),
+                "length {value}: {r:?}"
+            );
+        }
     }
 
     #[test]
@@ -318,6 +527,20 @@ mod tests {
         bytes.extend_from_slice(&[0u8; 4096]);
         let s = scan(&bytes);
         assert!(matches!(s, Ok(ref s) if s.records.len() == 1 && s.good_len == good));
+    }
+
+    #[test]
+    fn partly_persisted_header_then_zeros_is_torn_but_garbage_is_corrupt() {
+        let mut bytes = log_bytes(&[b"first"]);
+        let good = bytes.len();
+        let next = frame(b"second").unwrap_or_default();
+        bytes.extend_from_slice(&next[..7]);
+        bytes.extend_from_slice(&[0u8; 64]);
+        assert!(matches!(scan(&bytes), Ok(ref s) if s.good_len == good));
+
+        let mut garbage = log_bytes(&[b"first"]);
+        garbage.extend_from_slice(b"not a record");
+        assert!(matches!(scan(&garbage), Err(Error::Corrupt(_))));
     }
 
     #[test]
@@ -358,6 +581,37 @@ mod tests {
                     prop_assert_eq!(s.records.len(), complete);
                     prop_assert_eq!(&s.records[..], &payloads[..complete]);
                     prop_assert_eq!(s.good_len, if complete == 0 { 0 } else { ends[complete - 1] });
+                }
+            }
+
+            /// One flipped byte anywhere but in the last record is always `Corrupt` at the
+            /// damaged record; in the last record it is `Corrupt` or drops exactly that record.
+            #[test]
+            fn one_flipped_byte_never_drops_an_earlier_record(
+                payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..64), 2..8),
+                at in any::<usize>(),
+                mask in 1u8..=255,
+            ) {
+                let mut bytes = Vec::new();
+                let mut starts = Vec::new();
+                for p in &payloads {
+                    starts.push(bytes.len());
+                    bytes.extend_from_slice(&frame(p).unwrap_or_default());
+                }
+                let at = at % bytes.len();
+                bytes[at] ^= mask;
+                let damaged = starts.iter().rposition(|&s| s <= at).unwrap_or(0);
+                let last = payloads.len() - 1;
+                match scan(&bytes) {
+                    Ok(s) => {
+                        prop_assert_eq!(damaged, last, "repaired damage in record {}", damaged);
+                        prop_assert_eq!(&s.records[..], &payloads[..last]);
+                    }
+                    Err(Error::Corrupt(m)) => {
+                        let needle = format!("record {damaged} at byte {}", starts[damaged] + MAGIC.len());
+                        prop_assert!(m.contains(&needle), "{} does not name {}", m, needle);
+                    }
+                    Err(e) => prop_assert!(false, "unexpected error {e}"),
                 }
             }
         }

@@ -7,13 +7,17 @@
 //! Semantics mirror `contracts/src/DeviceRegistry.sol` and `RewardDistributor.sol`, check
 //! order included:
 //!
-//! * **register**: deadline ([`Error::Expired`]), not yet registered
+//! * **register**: the owner and the submitting account must be valid accounts
+//!   ([`Error::InvalidInput`]), then the deadline ([`Error::Expired`]), not yet registered
 //!   ([`Error::AlreadyRegistered`], also after revocation), then the device signature
 //!   ([`Error::InvalidProof`]): a depin-core [`Domain`] signature with
 //!   [`depin_core::MessageKind::DEVICE_REGISTRATION`] over
-//!   [`DeviceRegistration::signing_message`] with nonce 0. Any key type.
+//!   [`DeviceRegistration::ledger_signing_message`], which binds the ledger's unique id
+//!   ([`LocalLedger::ledger_id`]) and the device's registration nonce
+//!   ([`LocalLedger::registration_nonce`]). The domain is the genesis network id with the
+//!   first 8 bytes of the ledger id (big-endian) as its chain id. Any key type.
 //! * **revoke**: [`Error::NotFound`], then owner or admin ([`Error::Unauthorized`]), then
-//!   [`Error::AlreadyRevoked`].
+//!   [`Error::AlreadyRevoked`]. A revocation moves the device's nonce too.
 //! * **publish_root**: oracle only, zero root refused, same root and total again is a no-op,
 //!   anything else for a published epoch is [`Error::EpochAlreadyPublished`], an unpublished
 //!   epoch not after the latest is [`Error::EpochNotIncreasing`].
@@ -22,6 +26,14 @@
 //!   [`Error::InsufficientFunds`] when the pool is short; pays the difference.
 //! * **fund** (local only): the admin adds tokens to the pool, as transferring ERC-20 to the
 //!   distributor does on an EVM chain.
+//!
+//! **Accounts.** Every account is validated and stored in one canonical form before anything
+//! is written: EVM addresses as they are, Cosmos addresses as valid bech32 (20- or 32-byte
+//! payload, at most [`crate::types::MAX_COSMOS_ADDRESS_LEN`] characters) in lower case.
+//! Role and ownership checks compare canonical forms, so an upper-case bech32 spelling of the
+//! admin is the admin, before and after a reopen. An account that is not valid for its kind is
+//! [`Error::InvalidInput`] and nothing is written. Every entry is also decoded back before it
+//! is written: whatever the ledger acknowledges reopens identically.
 //!
 //! Handles ([`LocalBackend`]) share one [`LocalLedger`] and act as different accounts. A file
 //! is locked exclusively by the process that opened it.
@@ -47,7 +59,8 @@ use crate::types::{
 };
 pub use record::Entry;
 
-/// Who may do what on a local ledger; recorded in the first entry of the file.
+/// Who may do what on a local ledger; recorded in the first entry of the file, together with
+/// the ledger's unique id (drawn when the file is created, see [`LocalLedger::ledger_id`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Genesis {
     /// Network id of the registration signing domain.
@@ -70,8 +83,11 @@ struct DeviceState {
 #[derive(Debug)]
 struct State {
     genesis: Genesis,
+    ledger_id: [u8; 32],
     domain: Domain,
     devices: HashMap<DeviceId, DeviceState>,
+    /// Registration nonce per device: committed registrations and revocations of the device.
+    nonces: HashMap<DeviceId, u64>,
     /// Published roots by epoch; the last one is the latest (claims go against it).
     roots: BTreeMap<u64, EpochRoot>,
     claimed: HashMap<Account, u128>,
@@ -117,14 +133,120 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// The one stored form of an account: an EVM address as it is, a Cosmos address validated as
+/// bech32 ([`Account::cosmos`]: checksum, 20- or 32-byte payload, length limit) and in lower
+/// case. [`Error::InvalidInput`] for anything the ledger could not read back.
+fn canonical_account(account: &Account) -> Result<Account> {
+    match account {
+        Account::Evm(_) => Ok(account.clone()),
+        Account::Cosmos(s) => Account::cosmos(s),
+    }
+}
+
+/// `registration` with its owner in canonical form.
+fn canonical_registration(registration: &DeviceRegistration) -> Result<DeviceRegistration> {
+    let mut r = registration.clone();
+    r.owner = canonical_account(&registration.owner)?;
+    Ok(r)
+}
+
+/// Validate a genesis (network id, role accounts) and put its accounts in canonical form;
+/// [`Error::Config`] otherwise. Nothing is touched on disk before this passes.
+fn canonical_genesis(genesis: &Genesis) -> Result<Genesis> {
+    NetworkId::new(&genesis.network)
+        .map_err(|e| Error::Config(format!("network id {:?}: {e}", genesis.network)))?;
+    let role = |what: &str, account: &Account| {
+        canonical_account(account)
+            .map_err(|e| Error::Config(format!("genesis {what} {account}: {e}")))
+    };
+    Ok(Genesis {
+        network: genesis.network.clone(),
+        admin: role("admin", &genesis.admin)?,
+        oracle: role("oracle", &genesis.oracle)?,
+        claim_format: genesis.claim_format,
+    })
+}
+
+/// A fresh ledger id: SHA-256 over operating-system randomness (`/dev/urandom` where it
+/// exists, and the random keys the standard library seeds its hash maps with on every
+/// platform), the time, the process id, a per-process counter and the genesis. Unique per
+/// ledger; it is an identifier, not a secret.
+fn new_ledger_id(genesis: &Genesis) -> [u8; 32] {
+    use std::hash::{BuildHasher, Hasher};
+    use std::io::Read;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+    let mut h = Sha256::new();
+    h.update(b"depin-rs/local-ledger-id/1");
+    let mut os = [0u8; 32];
+    let from_os = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut os))
+        .is_ok();
+    h.update([u8::from(from_os)]);
+    h.update(os);
+    for i in 0u64..4 {
+        let mut s = std::collections::hash_map::RandomState::new().build_hasher();
+        s.write_u64(i);
+        h.update(s.finish().to_be_bytes());
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    h.update(nanos.to_be_bytes());
+    h.update(std::process::id().to_be_bytes());
+    h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    let mut g = Vec::with_capacity(128);
+    g.extend_from_slice(genesis.network.as_bytes());
+    genesis.admin.encode_into(&mut g);
+    genesis.oracle.encode_into(&mut g);
+    h.update(&g);
+    h.finalize().into()
+}
+
+/// Encode `entry` and frame it, refusing (with [`Error::InvalidInput`], before anything is
+/// written) an entry that is too large for a record or would not decode back to itself.
+/// Returns `(payload, frame)`.
+fn checked_frame(entry: &Entry) -> Result<(Vec<u8>, Vec<u8>)> {
+    let payload = entry.encode();
+    match Entry::decode(&payload) {
+        Ok(back) if back == *entry => {}
+        Ok(_) => {
+            return Err(Error::InvalidInput(
+                "entry would not read back identically".into(),
+            ))
+        }
+        Err(e) => {
+            return Err(Error::InvalidInput(format!(
+                "entry would not read back ({e})"
+            )))
+        }
+    }
+    let frame = log::frame(&payload)?;
+    Ok((payload, frame))
+}
+
+/// Prefix a replay error with the record it came from.
+fn at_record(seq: u64, offset: u64, e: Error) -> Error {
+    match e {
+        Error::Corrupt(m) => Error::Corrupt(format!("record {seq} at byte {offset}: {m}")),
+        other => other,
+    }
+}
+
 impl State {
-    fn new(genesis: Genesis) -> Result<Self> {
+    fn new(genesis: Genesis, ledger_id: [u8; 32]) -> Result<Self> {
         let network = NetworkId::new(&genesis.network)
             .map_err(|e| Error::Config(format!("network id {:?}: {e}", genesis.network)))?;
+        let mut chain = [0u8; 8];
+        chain.copy_from_slice(&ledger_id[..8]);
         Ok(State {
-            domain: Domain::new(network),
+            domain: Domain::new(network).with_chain_id(u64::from_be_bytes(chain)),
             genesis,
+            ledger_id,
             devices: HashMap::new(),
+            nonces: HashMap::new(),
             roots: BTreeMap::new(),
             claimed: HashMap::new(),
             balances: HashMap::new(),
@@ -132,6 +254,24 @@ impl State {
             txs: HashMap::new(),
             next_seq: 1,
         })
+    }
+
+    fn nonce(&self, device: &DeviceId) -> u64 {
+        self.nonces.get(device).copied().unwrap_or(0)
+    }
+
+    fn bump_nonce(&mut self, device: &DeviceId) {
+        let n = self.nonces.entry(*device).or_insert(0);
+        *n = n.saturating_add(1);
+    }
+
+    /// What the device key signs to register `registration` (owner already canonical) now.
+    fn registration_message(&self, registration: &DeviceRegistration) -> Vec<u8> {
+        registration.ledger_signing_message(
+            BackendKind::Local,
+            &self.ledger_id,
+            self.nonce(&registration.device),
+        )
     }
 
     /// Apply an entry that was already validated (at write time) or read back from the log.
@@ -156,6 +296,7 @@ impl State {
                         active: true,
                     },
                 );
+                self.bump_nonce(device);
             }
             Entry::Revoke { device, .. } => {
                 let d = self
@@ -163,6 +304,7 @@ impl State {
                     .get_mut(device)
                     .ok_or_else(|| Error::Corrupt(format!("revoke of unknown {device}")))?;
                 d.active = false;
+                self.bump_nonce(device);
             }
             Entry::Publish {
                 epoch, root, total, ..
@@ -203,8 +345,10 @@ impl State {
 }
 
 impl LocalLedger {
-    /// Open or create the ledger at `path`. A new file records `genesis`; an existing file
-    /// must have been created with the same genesis ([`Error::Config`] otherwise).
+    /// Open or create the ledger at `path`. A new file records `genesis` and a fresh ledger id;
+    /// an existing file must have been created with the same genesis ([`Error::Config`]
+    /// otherwise; accounts are compared in canonical form). An invalid genesis is
+    /// [`Error::Config`] before the file is touched.
     pub fn open(path: impl AsRef<Path>, genesis: Genesis) -> Result<Self> {
         let (ledger, _) = Self::open_with_report(path, genesis)?;
         Ok(ledger)
@@ -216,46 +360,87 @@ impl LocalLedger {
         genesis: Genesis,
     ) -> Result<(Self, log::OpenReport)> {
         let path = path.as_ref();
-        let (mut log, report) = log::Log::open(path)?;
-        let mut entries = report.records.iter();
+        let genesis = canonical_genesis(&genesis)?;
+        let (log, report) = log::Log::open(path)?;
+        Self::from_log(path, log, report, genesis)
+    }
+
+    /// Create a fresh ledger at `path` with `genesis` (and a new ledger id), replacing any
+    /// ledger file already there. The file's exclusive lock is taken before anything is
+    /// changed, so a ledger another process (or another [`LocalLedger`] in this process) has
+    /// open is never touched: that is [`Error::Config`] naming the path, and the file keeps its
+    /// content. A file that is not a depin-chains ledger is not replaced either
+    /// ([`Error::Config`]).
+    pub fn replace(path: impl AsRef<Path>, genesis: Genesis) -> Result<Self> {
+        let path = path.as_ref();
+        let genesis = canonical_genesis(&genesis)?;
+        // the report of an emptied log has no records: `from_log` writes a new genesis
+        let (log, report) = log::Log::create_replacing(path)?;
+        let (ledger, _) = Self::from_log(path, log, report, genesis)?;
+        Ok(ledger)
+    }
+
+    /// Build the ledger from an opened log: write the genesis entry into an empty log, or
+    /// check and replay an existing one.
+    fn from_log(
+        path: &Path,
+        mut log: log::Log,
+        report: log::OpenReport,
+        genesis: Genesis,
+    ) -> Result<(Self, log::OpenReport)> {
+        let mut entries = report.records.iter().zip(report.offsets.iter().copied());
         let state = match entries.next() {
             None => {
-                let state = State::new(genesis.clone())?;
+                let ledger_id = new_ledger_id(&genesis);
+                let state = State::new(genesis.clone(), ledger_id)?;
                 let g = Entry::Genesis {
                     network: genesis.network,
                     admin: genesis.admin,
                     oracle: genesis.oracle,
                     claim_format: genesis.claim_format,
+                    ledger_id,
                 };
-                log.append(&g.encode())?;
+                let (_, frame) = checked_frame(&g)?;
+                log.append_frame(&frame)?;
                 state
             }
-            Some(first) => {
-                let stored = match Entry::decode(first)? {
-                    Entry::Genesis {
-                        network,
-                        admin,
-                        oracle,
-                        claim_format,
-                    } => Genesis {
-                        network,
-                        admin,
-                        oracle,
-                        claim_format,
-                    },
-                    _ => return Err(Error::Corrupt("first entry is not genesis".into())),
-                };
+            Some((first, offset)) => {
+                let (stored, ledger_id) =
+                    match Entry::decode(first).map_err(|e| at_record(0, offset, e))? {
+                        Entry::Genesis {
+                            network,
+                            admin,
+                            oracle,
+                            claim_format,
+                            ledger_id,
+                        } => (
+                            Genesis {
+                                network,
+                                admin,
+                                oracle,
+                                claim_format,
+                            },
+                            ledger_id,
+                        ),
+                        _ => {
+                            return Err(Error::Corrupt(format!(
+                                "record 0 at byte {offset}: first entry is not genesis"
+                            )))
+                        }
+                    };
                 if stored != genesis {
                     return Err(Error::Config(format!(
                         "ledger {} was created with {stored:?}, not {genesis:?}",
                         path.display()
                     )));
                 }
-                let mut state = State::new(stored)?;
-                for (i, bytes) in entries.enumerate() {
+                let mut state = State::new(stored, ledger_id)?;
+                for (i, (bytes, offset)) in entries.enumerate() {
                     let seq = i as u64 + 1;
-                    let entry = Entry::decode(bytes)?;
-                    state.apply(&entry)?;
+                    let entry = Entry::decode(bytes).map_err(|e| at_record(seq, offset, e))?;
+                    state
+                        .apply(&entry)
+                        .map_err(|e| at_record(seq, offset, e))?;
                     state.txs.insert(tx_hash(seq, bytes), seq);
                     state.next_seq = seq + 1;
                 }
@@ -287,8 +472,10 @@ impl LocalLedger {
         )
     }
 
-    /// A handle acting as `caller`.
+    /// A handle acting as `caller` (kept in canonical form when it is a valid account; an
+    /// invalid one can read, and every write it attempts is [`Error::InvalidInput`]).
     pub fn handle(&self, caller: Account) -> LocalBackend {
+        let caller = canonical_account(&caller).unwrap_or(caller);
         LocalBackend {
             ledger: self.clone(),
             caller,
@@ -301,14 +488,29 @@ impl LocalLedger {
             .map_err(|_| Error::Corrupt("ledger lock poisoned by a panic".into()))
     }
 
-    /// The ledger's genesis (roles, network, claim format).
+    /// The ledger's genesis (roles, network, claim format), accounts in canonical form.
     pub fn genesis(&self) -> Result<Genesis> {
         Ok(self.lock()?.state.genesis.clone())
     }
 
-    /// The registration signing domain.
+    /// The ledger's unique id, drawn when the file was created and stored in its genesis
+    /// entry. Registration proofs are bound to it: a proof made for one ledger never verifies
+    /// on another, even one with the same genesis.
+    pub fn ledger_id(&self) -> Result<[u8; 32]> {
+        Ok(self.lock()?.state.ledger_id)
+    }
+
+    /// The registration signing domain: the genesis network id, with the first 8 bytes of the
+    /// ledger id (big-endian) as chain id.
     pub fn domain(&self) -> Result<Domain> {
         Ok(self.lock()?.state.domain)
+    }
+
+    /// The device's registration nonce: the number of committed registrations and
+    /// revocations of it (0 for a device the ledger has never seen). Part of the signed
+    /// registration message, so a proof verifies for one state of the device only.
+    pub fn registration_nonce(&self, device: &DeviceId) -> Result<u64> {
+        Ok(self.lock()?.state.nonce(device))
     }
 
     /// Number of committed entries after genesis (the sequence number of the last one).
@@ -328,6 +530,7 @@ impl LocalLedger {
 
     /// Append an opaque note entry (no effect on state) and return its sequence number once
     /// it is durable. Applications can journal their own records next to the ledger's.
+    /// A note too large for one record is [`Error::InvalidInput`] and writes nothing.
     pub fn append_note(&self, bytes: &[u8]) -> Result<u64> {
         let mut inner = self.lock()?;
         let entry = Entry::Note(bytes.to_vec());
@@ -338,23 +541,34 @@ impl LocalLedger {
     /// Every entry after genesis with its sequence number, read back from the file (not from
     /// memory), verifying checksums. Used by the crash test and by audits.
     pub fn read_entries(path: impl AsRef<Path>) -> Result<Vec<(u64, Entry)>> {
+        let path = path.as_ref();
         let bytes = std::fs::read(path)?;
-        let body = bytes
-            .strip_prefix(log::MAGIC.as_slice())
-            .ok_or_else(|| Error::Corrupt("not a depin-chains ledger file".into()))?;
+        let body = bytes.strip_prefix(log::MAGIC.as_slice()).ok_or_else(|| {
+            Error::Corrupt(format!(
+                "{} is not a depin-chains ledger file (format 2)",
+                path.display()
+            ))
+        })?;
         let scan = log::scan(body)?;
         scan.records
             .iter()
+            .zip(scan.starts.iter())
             .enumerate()
             .skip(1)
-            .map(|(i, r)| Ok((i as u64, Entry::decode(r)?)))
+            .map(|(i, (r, start))| {
+                let seq = i as u64;
+                let offset = (log::MAGIC.len() + start) as u64;
+                Ok((seq, Entry::decode(r).map_err(|e| at_record(seq, offset, e))?))
+            })
             .collect()
     }
 
-    /// Add `amount` to the distributor pool; admin only.
+    /// Add `amount` to the distributor pool; admin only. `by` must be a valid account
+    /// ([`Error::InvalidInput`]); it is compared with the admin in canonical form.
     pub fn fund(&self, by: &Account, amount: u128) -> Result<TxHandle> {
+        let by = canonical_account(by)?;
         let mut inner = self.lock()?;
-        if *by != inner.state.genesis.admin {
+        if by != inner.state.genesis.admin {
             return Err(Error::Unauthorized(format!("{by} is not the admin")));
         }
         if amount == 0 {
@@ -365,31 +579,30 @@ impl LocalLedger {
             .pool
             .checked_add(amount)
             .ok_or_else(|| Error::InvalidInput("pool would overflow".into()))?;
-        let (tx, _) = commit(
-            &mut inner,
-            &Entry::Fund {
-                amount,
-                by: by.clone(),
-            },
-        )?;
+        let (tx, _) = commit(&mut inner, &Entry::Fund { amount, by })?;
         Ok(tx)
     }
 }
 
-/// Validate-then-commit: append the entry durably, then apply it in memory.
+/// Validate-then-commit: check the entry reads back and fits a record (nothing is written
+/// otherwise), append it durably, then apply it in memory.
 fn commit(inner: &mut Inner, entry: &Entry) -> Result<(TxHandle, u64)> {
     if inner.poisoned {
         return Err(Error::Corrupt(
             "an earlier write failed; reopen the ledger".into(),
         ));
     }
-    let payload = entry.encode();
-    if let Err(e) = inner.log.append(&payload) {
+    let (payload, frame) = checked_frame(entry)?;
+    if let Err(e) = inner.log.append_frame(&frame) {
         inner.poisoned = true;
         return Err(e);
     }
     let seq = inner.state.next_seq;
-    inner.state.apply(entry)?;
+    if let Err(e) = inner.state.apply(entry) {
+        // durable but not applied: memory no longer matches the file
+        inner.poisoned = true;
+        return Err(e);
+    }
     let hash = tx_hash(seq, &payload);
     inner.state.txs.insert(hash, seq);
     inner.state.next_seq = seq + 1;
@@ -418,11 +631,18 @@ impl LocalBackend {
         self.ledger.fund(&self.caller, amount)
     }
 
+    /// The caller in canonical form: the `by` of every entry this handle writes.
+    fn by(&self) -> Result<Account> {
+        canonical_account(&self.caller)
+    }
+
     fn register_sync(
         &self,
         registration: &DeviceRegistration,
         proof: &RegistrationProof,
     ) -> Result<TxHandle> {
+        let by = self.by()?;
+        let registration = canonical_registration(registration)?;
         let mut inner = self.ledger.lock()?;
         if registration.deadline < now_secs() {
             return Err(Error::Expired {
@@ -440,40 +660,47 @@ impl LocalBackend {
             .device
             .public_key()
             .map_err(|_| Error::InvalidProof)?;
+        let message = inner.state.registration_message(&registration);
         inner
             .state
             .domain
             .verify(
                 &key,
                 depin_core::MessageKind::DEVICE_REGISTRATION,
-                &registration.signing_message(0),
+                &message,
                 signature,
             )
             .map_err(|_| Error::InvalidProof)?;
+        let DeviceRegistration {
+            device,
+            owner,
+            metadata,
+            deadline,
+        } = registration;
         let (tx, _) = commit(
             &mut inner,
             &Entry::Register {
-                device: registration.device,
-                owner: registration.owner.clone(),
-                metadata: registration.metadata.clone(),
-                deadline: registration.deadline,
-                by: self.caller.clone(),
+                device,
+                owner,
+                metadata,
+                deadline,
+                by,
             },
         )?;
         Ok(tx)
     }
 
     fn revoke_sync(&self, device: &DeviceId) -> Result<TxHandle> {
+        let by = self.by()?;
         let mut inner = self.ledger.lock()?;
         let d = inner
             .state
             .devices
             .get(device)
             .ok_or_else(|| Error::NotFound(format!("device {device}")))?;
-        if self.caller != d.owner && self.caller != inner.state.genesis.admin {
+        if by != d.owner && by != inner.state.genesis.admin {
             return Err(Error::Unauthorized(format!(
-                "{} is neither the owner of {device} nor the admin",
-                self.caller
+                "{by} is neither the owner of {device} nor the admin"
             )));
         }
         if !d.active {
@@ -483,20 +710,18 @@ impl LocalBackend {
             &mut inner,
             &Entry::Revoke {
                 device: *device,
-                by: self.caller.clone(),
+                by,
             },
         )?;
         Ok(tx)
     }
 
     fn publish_sync(&self, root: &EpochRoot) -> Result<PublishOutcome> {
+        let by = self.by()?;
         let mut inner = self.ledger.lock()?;
         let state = &inner.state;
-        if self.caller != state.genesis.oracle {
-            return Err(Error::Unauthorized(format!(
-                "{} is not the oracle",
-                self.caller
-            )));
+        if by != state.genesis.oracle {
+            return Err(Error::Unauthorized(format!("{by} is not the oracle")));
         }
         root.check_publishable()?;
         if let Some(existing) = state.roots.get(&root.epoch.0) {
@@ -516,13 +741,20 @@ impl LocalBackend {
                 epoch: root.epoch.0,
                 root: root.root,
                 total: root.total,
-                by: self.caller.clone(),
+                by,
             },
         )?;
         Ok(PublishOutcome::Published(tx))
     }
 
     fn claim_sync(&self, claim: &Claim) -> Result<TxHandle> {
+        let by = self.by()?;
+        // the account is paid and recorded in canonical form; the proof is checked for it
+        let claim = Claim {
+            account: canonical_account(&claim.account)?,
+            cumulative_amount: claim.cumulative_amount,
+            proof: claim.proof.clone(),
+        };
         let mut inner = self.ledger.lock()?;
         let state = &inner.state;
         let latest = state
@@ -530,7 +762,7 @@ impl LocalBackend {
             .last_key_value()
             .map(|(_, root)| root)
             .ok_or(Error::NoRoot)?;
-        match verify_claim(state.genesis.claim_format, &latest.root, claim) {
+        match verify_claim(state.genesis.claim_format, &latest.root, &claim) {
             Ok(true) => {}
             // a wrong-kind account cannot be in the tree: the proof cannot verify
             Ok(false) | Err(Error::InvalidInput(_)) => return Err(Error::InvalidProof),
@@ -539,7 +771,7 @@ impl LocalBackend {
         let already = state.claimed.get(&claim.account).copied().unwrap_or(0);
         if claim.cumulative_amount <= already {
             return Err(Error::AlreadyClaimed {
-                account: claim.account.clone(),
+                account: claim.account,
                 cumulative: claim.cumulative_amount,
                 claimed: already,
             });
@@ -554,10 +786,10 @@ impl LocalBackend {
         let (tx, _) = commit(
             &mut inner,
             &Entry::Claim {
-                account: claim.account.clone(),
+                account: claim.account,
                 cumulative: claim.cumulative_amount,
                 paid,
-                by: self.caller.clone(),
+                by,
             },
         )?;
         Ok(tx)
@@ -588,11 +820,11 @@ impl ChainBackend for LocalBackend {
         &self,
         registration: &DeviceRegistration,
     ) -> Result<RegistrationChallenge> {
+        let registration = canonical_registration(registration)?;
         let inner = self.ledger.lock()?;
-        let nonce = u64::from(inner.state.devices.contains_key(&registration.device));
         Ok(RegistrationChallenge::Domain {
             domain: inner.state.domain,
-            message: registration.signing_message(nonce),
+            message: inner.state.registration_message(&registration),
         })
     }
 
@@ -637,12 +869,13 @@ impl ChainBackend for LocalBackend {
     }
 
     async fn claimed(&self, account: &Account) -> Result<u128> {
+        let account = canonical_account(account)?;
         Ok(self
             .ledger
             .lock()?
             .state
             .claimed
-            .get(account)
+            .get(&account)
             .copied()
             .unwrap_or(0))
     }
@@ -652,12 +885,13 @@ impl ChainBackend for LocalBackend {
     }
 
     async fn token_balance(&self, account: &Account) -> Result<Option<u128>> {
+        let account = canonical_account(account)?;
         Ok(Some(
             self.ledger
                 .lock()?
                 .state
                 .balances
-                .get(account)
+                .get(&account)
                 .copied()
                 .unwrap_or(0),
         ))

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! entry   = tag (u8) || fields
-//! 0 Genesis   network (str) || admin (account) || oracle (account) || claim format (u8)
+//! 0 Genesis   network (str) || admin (account) || oracle (account) || claim format
+//!             || ledger id (32 bytes, unique per ledger, drawn at creation)
 //! 1 Register  device (bytes) || owner (account) || metadata (bytes) || deadline (u64) || by (account)
 //! 2 Revoke    device (bytes) || by (account)
 //! 3 Publish   epoch (u64) || root (32) || total (u128) || by (account)
@@ -11,9 +12,15 @@
 //! 6 Note      bytes (an opaque application entry; the crash test writes these)
 //! str, bytes = u32 big-endian length || bytes;  u64, u128 big-endian;
 //! account    = 0x00 || 20 bytes  |  0x01 || u8 length || bech32 bytes
+//! claim format = 0x00 OpenZeppelin | 0x01 cw20-merkle-airdrop
+//!              | 0x02 || chain id (u64) || distributor (20 bytes)   (OpenZeppelin, bound)
 //! ```
 //!
 //! The decoder never panics: every read is bounds-checked, trailing bytes are an error.
+//! Cosmos accounts must be valid bech32 (20- or 32-byte payload, at most
+//! [`crate::types::MAX_COSMOS_ADDRESS_LEN`] characters) in canonical lower case; the ledger
+//! validates and canonicalises every account before it writes an entry, so whatever it
+//! acknowledged decodes to the identical value.
 
 use depin_core::{DeviceId, EvmAddress};
 
@@ -34,6 +41,9 @@ pub enum Entry {
         oracle: Account,
         /// Claim tree format.
         claim_format: ClaimFormat,
+        /// The ledger's unique id, drawn when the file was created. Registration proofs are
+        /// bound to it ([`crate::DeviceRegistration::ledger_signing_message`]).
+        ledger_id: [u8; 32],
     },
     /// A device registration (already verified when it was written).
     Register {
@@ -88,10 +98,18 @@ pub enum Entry {
     Note(Vec<u8>),
 }
 
-fn format_tag(f: ClaimFormat) -> u8 {
+fn put_claim_format(out: &mut Vec<u8>, f: ClaimFormat) {
     match f {
-        ClaimFormat::OpenZeppelin => 0,
-        ClaimFormat::Cw20MerkleAirdrop => 1,
+        ClaimFormat::OpenZeppelin => out.push(0),
+        ClaimFormat::Cw20MerkleAirdrop => out.push(1),
+        ClaimFormat::OpenZeppelinBound {
+            chain_id,
+            distributor,
+        } => {
+            out.push(2);
+            out.extend_from_slice(&chain_id.to_be_bytes());
+            out.extend_from_slice(&distributor);
+        }
     }
 }
 
@@ -115,12 +133,14 @@ impl Entry {
                 admin,
                 oracle,
                 claim_format,
+                ledger_id,
             } => {
                 out.push(0);
                 put_bytes(&mut out, network.as_bytes());
                 admin.encode_into(&mut out);
                 oracle.encode_into(&mut out);
-                out.push(format_tag(*claim_format));
+                put_claim_format(&mut out, *claim_format);
+                out.extend_from_slice(ledger_id);
             }
             Entry::Register {
                 device,
@@ -186,11 +206,8 @@ impl Entry {
                 network: r.string()?,
                 admin: r.account()?,
                 oracle: r.account()?,
-                claim_format: match r.u8()? {
-                    0 => ClaimFormat::OpenZeppelin,
-                    1 => ClaimFormat::Cw20MerkleAirdrop,
-                    _ => return Err(bad("unknown claim format")),
-                },
+                claim_format: r.claim_format()?,
+                ledger_id: r.array::<32>()?,
             },
             1 => Entry::Register {
                 device: r.device()?,
@@ -277,6 +294,18 @@ impl<'a> Reader<'a> {
         String::from_utf8(self.bytes()?.to_vec()).map_err(|_| bad("invalid utf-8"))
     }
 
+    fn claim_format(&mut self) -> Result<ClaimFormat> {
+        match self.u8()? {
+            0 => Ok(ClaimFormat::OpenZeppelin),
+            1 => Ok(ClaimFormat::Cw20MerkleAirdrop),
+            2 => Ok(ClaimFormat::OpenZeppelinBound {
+                chain_id: self.u64()?,
+                distributor: self.array()?,
+            }),
+            _ => Err(bad("unknown claim format")),
+        }
+    }
+
     fn device(&mut self) -> Result<DeviceId> {
         DeviceId::from_bytes(self.bytes()?).map_err(|_| bad("invalid device id"))
     }
@@ -287,7 +316,12 @@ impl<'a> Reader<'a> {
             1 => {
                 let len = usize::from(self.u8()?);
                 let s = core::str::from_utf8(self.take(len)?).map_err(|_| bad("invalid utf-8"))?;
-                Account::cosmos(s).map_err(|_| bad("invalid cosmos account"))
+                let account = Account::cosmos(s).map_err(|_| bad("invalid cosmos account"))?;
+                // the writer stores the canonical (lower-case) form only
+                if account.as_cosmos() != Some(s) {
+                    return Err(bad("cosmos account not in canonical lower case"));
+                }
+                Ok(account)
             }
             _ => Err(bad("unknown account tag")),
         }
@@ -313,6 +347,17 @@ mod tests {
                 admin: evm.clone(),
                 oracle: cosmos.clone(),
                 claim_format: ClaimFormat::Cw20MerkleAirdrop,
+                ledger_id: [0x5a; 32],
+            },
+            Entry::Genesis {
+                network: "bound-net".into(),
+                admin: evm.clone(),
+                oracle: evm.clone(),
+                claim_format: ClaimFormat::OpenZeppelinBound {
+                    chain_id: 31337,
+                    distributor: [0x44; 20],
+                },
+                ledger_id: [0xa5; 32],
             },
             Entry::Publish {
                 epoch: 7,
@@ -350,6 +395,26 @@ mod tests {
         for e in samples() {
             assert_eq!(Entry::decode(&e.encode()).ok(), Some(e.clone()), "{e:?}");
         }
+    }
+
+    #[test]
+    fn non_canonical_cosmos_accounts_do_not_decode() {
+        let upper = "WASM1K9HWZXS889JPVD7ENV8Z49GAD3A3633VG350TQ";
+        let mut bytes = vec![5u8];
+        bytes.extend_from_slice(&1u128.to_be_bytes());
+        bytes.push(1);
+        bytes.push(upper.len() as u8);
+        bytes.extend_from_slice(upper.as_bytes());
+        assert!(matches!(Entry::decode(&bytes), Err(Error::Corrupt(_))));
+        // the same entry in lower case decodes
+        let lower = upper.to_ascii_lowercase();
+        let n = bytes.len() - upper.len();
+        bytes.truncate(n);
+        bytes.extend_from_slice(lower.as_bytes());
+        assert!(matches!(
+            Entry::decode(&bytes),
+            Ok(Entry::Fund { amount: 1, by: Account::Cosmos(ref s) }) if *s == lower
+        ));
     }
 
     #[test]

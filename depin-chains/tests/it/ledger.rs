@@ -6,8 +6,8 @@ use std::io::Write;
 
 use depin_chains::local::{log, Entry, LocalLedger};
 use depin_chains::{
-    Account, ChainBackend, ClaimFormat, ClaimTree, DeviceRegistration, EpochRoot, Error,
-    PublishOutcome, RegistrationProof, TxHandle,
+    Account, BackendKind, ChainBackend, ClaimFormat, ClaimTree, DeviceRegistration, EpochRoot,
+    Error, PublishOutcome, RegistrationProof, TxHandle,
 };
 use depin_core::{DeviceId, Epoch, KeyType, SigningKey};
 
@@ -150,9 +150,10 @@ async fn garbage_and_zero_tails_are_repaired_but_middle_damage_is_refused() {
     drop(ledger);
     let good = std::fs::read(&path).unwrap();
 
-    // a half-written record header + payload
+    // a half-written record header
+    let next = log::frame(&Entry::Note(vec![9; 40]).encode()).unwrap();
     let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-    f.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, 5, 6]).unwrap();
+    f.write_all(&next[..10]).unwrap();
     drop(f);
     let (l, report) =
         LocalLedger::open_with_report(&path, genesis(ClaimFormat::OpenZeppelin)).unwrap();
@@ -287,14 +288,13 @@ async fn registration_and_claim_edge_cases() {
             .await,
         Err(Error::InvalidProof)
     ));
+    let ledger_id = ledger.ledger_id().unwrap();
+    let message = reg.ledger_signing_message(BackendKind::Local, &ledger_id, 0);
     // a signature made under another network's domain
-    let other_domain = depin_core::Domain::new(depin_core::NetworkId::new("other-net").unwrap());
+    let other_domain = depin_core::Domain::new(depin_core::NetworkId::new("other-net").unwrap())
+        .with_chain_id(ledger.domain().unwrap().chain_id.unwrap());
     let sig = other_domain
-        .sign(
-            &k,
-            depin_core::MessageKind::DEVICE_REGISTRATION,
-            &reg.signing_message(0),
-        )
+        .sign(&k, depin_core::MessageKind::DEVICE_REGISTRATION, &message)
         .unwrap();
     assert!(matches!(
         h.register_device(&reg, &RegistrationProof::Domain(sig))
@@ -304,9 +304,18 @@ async fn registration_and_claim_edge_cases() {
     // a signature by the right key under the right domain but another message kind
     let domain = ledger.domain().unwrap();
     let sig = domain
+        .sign(&k, depin_core::MessageKind::REPORT_FRAME, &message)
+        .unwrap();
+    assert!(matches!(
+        h.register_device(&reg, &RegistrationProof::Domain(sig))
+            .await,
+        Err(Error::InvalidProof)
+    ));
+    // the unbound (Cosmos-registry) message is not what the local ledger verifies
+    let sig = domain
         .sign(
             &k,
-            depin_core::MessageKind::REPORT_FRAME,
+            depin_core::MessageKind::DEVICE_REGISTRATION,
             &reg.signing_message(0),
         )
         .unwrap();
@@ -315,13 +324,16 @@ async fn registration_and_claim_edge_cases() {
             .await,
         Err(Error::InvalidProof)
     ));
-    // the challenge is exactly the domain signature over signing_message(0)
+    // the challenge is exactly the domain signature over ledger_signing_message(Local, id, 0)
+    assert_eq!(
+        h.registration_challenge(&reg).await.unwrap(),
+        depin_chains::RegistrationChallenge::Domain {
+            domain,
+            message: message.clone()
+        }
+    );
     let sig = domain
-        .sign(
-            &k,
-            depin_core::MessageKind::DEVICE_REGISTRATION,
-            &reg.signing_message(0),
-        )
+        .sign(&k, depin_core::MessageKind::DEVICE_REGISTRATION, &message)
         .unwrap();
     h.register_device(&reg, &RegistrationProof::Domain(sig))
         .await

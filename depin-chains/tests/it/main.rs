@@ -8,3 +8,4 @@ mod ledger;
 mod misc;
 mod mutants;
 mod replay;
+mod security;

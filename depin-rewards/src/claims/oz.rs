@@ -75,6 +75,47 @@ pub fn leaf_hash(address: &Address, amount: u128) -> Hash {
     keccak256(&keccak256(&abi_encode(address, amount)))
 }
 
+/// What binds a claim tree to one distributor contract on one chain: the leaf then is
+/// `keccak256(keccak256(abi.encode(uint256 chainId, address distributor, address account,
+/// uint256 amount)))` (an OpenZeppelin `StandardMerkleTree` with leaf types
+/// `["uint256", "address", "address", "uint256"]`), so a root published on one distributor
+/// proves nothing on another distributor or chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OzBinding {
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// The distributor contract's address.
+    pub distributor: Address,
+}
+
+/// `abi.encode(uint256 chainId, address distributor, address account, uint256 amount)`
+/// (128 bytes).
+pub fn abi_encode_bound(binding: &OzBinding, address: &Address, amount: u128) -> [u8; 128] {
+    let mut buf = [0u8; 128];
+    buf[24..32].copy_from_slice(&binding.chain_id.to_be_bytes());
+    buf[44..64].copy_from_slice(&binding.distributor);
+    buf[76..96].copy_from_slice(address);
+    buf[112..128].copy_from_slice(&amount.to_be_bytes());
+    buf
+}
+
+/// The leaf of a claim in a tree bound to `binding` (see [`OzBinding`]).
+pub fn leaf_hash_bound(binding: &OzBinding, address: &Address, amount: u128) -> Hash {
+    keccak256(&keccak256(&abi_encode_bound(binding, address, amount)))
+}
+
+/// Whether `proof` proves the claim `(address, amount)` under `root` in a tree bound to
+/// `binding`.
+pub fn verify_bound(
+    root: &Hash,
+    binding: &OzBinding,
+    address: &Address,
+    amount: u128,
+    proof: &[Hash],
+) -> bool {
+    process_proof(&leaf_hash_bound(binding, address, amount), proof) == *root
+}
+
 /// `keccak256(sorted(a, b))`: OpenZeppelin's commutative pair hash.
 pub fn node_hash(a: &Hash, b: &Hash) -> Hash {
     let mut buf = [0u8; 64];
@@ -137,6 +178,16 @@ impl OzMerkleTree {
     /// Errors: [`Error::EmptyTree`], [`Error::DuplicateEntry`] (same address twice),
     /// [`Error::TooManyClaims`] (more than `2^31 − 1`).
     pub fn new(claims: Vec<(Address, u128)>) -> Result<Self> {
+        Self::build(claims, None)
+    }
+
+    /// Builds a tree bound to one distributor on one chain (see [`OzBinding`]); the same
+    /// errors as [`OzMerkleTree::new`].
+    pub fn new_bound(binding: OzBinding, claims: Vec<(Address, u128)>) -> Result<Self> {
+        Self::build(claims, Some(binding))
+    }
+
+    fn build(claims: Vec<(Address, u128)>, binding: Option<OzBinding>) -> Result<Self> {
         let n = claims.len();
         if n == 0 {
             return Err(Error::EmptyTree);
@@ -147,7 +198,7 @@ impl OzMerkleTree {
         // The address index (duplicate check) and the leaf hashing are independent: run them
         // side by side so the sort's sequential partitioning overlaps with hashing.
         let (by_address, (mut nodes, order)) =
-            par::join(|| address_index(&claims), || sorted_leaves(&claims));
+            par::join(|| address_index(&claims), || sorted_leaves(&claims, binding.as_ref()));
         let by_address = by_address?;
         let len = nodes.len();
         let mut tree_index = vec![0u32; n];
@@ -258,12 +309,18 @@ fn address_index(claims: &[(Address, u128)]) -> Result<Vec<(u64, u32)>> {
 /// 12-byte keys and breaking prefix ties on the full hash moves far less memory than sorting
 /// the hashes. Equal hashes only come from equal claims, which [`address_index`] rejects, so
 /// the order is fully determined.
-fn sorted_leaves(claims: &[(Address, u128)]) -> (Vec<Hash>, Vec<(u64, u32)>) {
+fn sorted_leaves(
+    claims: &[(Address, u128)],
+    binding: Option<&OzBinding>,
+) -> (Vec<Hash>, Vec<(u64, u32)>) {
     let n = claims.len();
     let leaf_of = |i: usize| {
         claims
             .get(i)
-            .map(|(a, v)| leaf_hash(a, *v))
+            .map(|(a, v)| match binding {
+                None => leaf_hash(a, *v),
+                Some(b) => leaf_hash_bound(b, a, *v),
+            })
             .unwrap_or_default()
     };
     let mut nodes = par::collect_indexed(

@@ -79,7 +79,10 @@ impl Chain {
     /// distributor with `funding` base units where the backend allows it.
     ///
     /// The local ledger file `<dir>/<network>.ledger` is replaced: every run starts a fresh
-    /// network. On EVM, fresh contracts are deployed unless addresses are given.
+    /// network. The replacement happens only once this process holds the file's lock, so a
+    /// ledger another process has open is never deleted or overwritten: that is
+    /// [`Error::Ledger`] naming the path. On EVM, fresh contracts are deployed unless
+    /// addresses are given.
     pub fn open(network: &str, options: &ChainOptions, funding: u128, seed: u64) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -285,16 +288,23 @@ fn open_local(
     funding: u128,
     seed: u64,
 ) -> Result<(Arc<dyn ChainBackend>, String)> {
-    std::fs::create_dir_all(dir)?;
+    std::fs::create_dir_all(dir).map_err(|source| Error::File {
+        path: dir.clone(),
+        source,
+    })?;
     let path = dir.join(format!("{network}.ledger"));
-    if path.exists() {
-        std::fs::remove_file(&path)?;
-    }
     // The operator: network admin, oracle and claim relayer (a secp256k1 key, so the
     // account is an EVM address as the OpenZeppelin claim format needs).
     let operator = SimRng::new(seed, "operator").signing_key(KeyType::Secp256k1);
     let admin = Account::evm(EvmAddress::from_public_key(&operator.public_key())?);
-    let ledger = LocalLedger::open(
+    // Every run starts a fresh network, but the old file is never deleted behind another
+    // process's back: `replace` takes the file's lock first and refuses (naming the path) a
+    // ledger another run has open, instead of unlinking it while that run still writes.
+    let ledger_error = |source| Error::Ledger {
+        path: path.clone(),
+        source,
+    };
+    let ledger = LocalLedger::replace(
         &path,
         Genesis {
             network: network.to_string(),
@@ -302,10 +312,11 @@ fn open_local(
             oracle: admin.clone(),
             claim_format: ClaimFormat::OpenZeppelin,
         },
-    )?;
+    )
+    .map_err(ledger_error)?;
     let handle = ledger.handle(admin);
     if funding > 0 {
-        handle.fund(funding)?;
+        handle.fund(funding).map_err(ledger_error)?;
     }
     Ok((Arc::new(handle), format!("local ledger {}", path.display())))
 }

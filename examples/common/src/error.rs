@@ -23,6 +23,23 @@ pub enum Error {
     /// File system.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// A file or directory could not be created, read or written.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// The local ledger file could not be created, opened or written (for example: another
+    /// process holds its lock).
+    #[error("local ledger {}: {source}", path.display())]
+    Ledger {
+        /// The ledger file.
+        path: std::path::PathBuf,
+        /// What the ledger said.
+        source: depin_chains::Error,
+    },
     /// Bad options (sizes, backend arguments).
     #[error("invalid options: {0}")]
     Options(String),

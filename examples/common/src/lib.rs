@@ -23,7 +23,9 @@ mod summary;
 pub use chain::{Chain, Settlement};
 pub use device::{sign_envelope, AnySigner};
 pub use error::{Error, Result};
-pub use options::{parse_num, ChainOptions, CosmosOptions, EvmOptions, Options};
+pub use options::{
+    check_epochs, parse_num, ChainOptions, CosmosOptions, EvmOptions, Options, MAX_EPOCHS,
+};
 pub use rng::SimRng;
 pub use summary::{
     format_amount, DeviceOutcome, EpochSummary, MapData, MapHotspot, MapLink, Summary,

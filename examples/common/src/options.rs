@@ -9,7 +9,8 @@ use depin_core::{EvmAddress, KeyType};
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ChainOptions {
-    /// The embedded local ledger: one file per network in `dir` (replaced at each run).
+    /// The embedded local ledger: one file per network in `dir` (replaced at each run, but
+    /// never while another process has it open).
     Local {
         /// Directory of the ledger files.
         dir: PathBuf,
@@ -58,6 +59,11 @@ pub struct CosmosOptions {
     pub gas_price: String,
 }
 
+/// The largest number of epochs a run accepts ([`Options::from_args`] and the demo refuse
+/// more): ten years of simulated days. It keeps every epoch computation (`epochs + 1`, epoch
+/// start times) far from overflow and a run finite.
+pub const MAX_EPOCHS: u64 = 3_650;
+
 /// Options of one network run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -66,7 +72,7 @@ pub struct Options {
     /// Network size: honest devices (each network adds its cheaters on top). `0` means the
     /// network's default.
     pub devices: usize,
-    /// Epochs (simulated days) to run, at least 1.
+    /// Epochs (simulated days) to run, `1..=MAX_EPOCHS`.
     pub epochs: u64,
     /// Where rewards are settled.
     pub chain: ChainOptions,
@@ -136,11 +142,22 @@ impl Options {
                 }
             }
         }
-        if opts.epochs == 0 {
-            return Err("--epochs must be at least 1".into());
-        }
+        check_epochs(opts.epochs)?;
         Ok(opts)
     }
+}
+
+/// Check an `--epochs` value: `1..=MAX_EPOCHS`, with a message saying which bound it broke.
+pub fn check_epochs(epochs: u64) -> Result<(), String> {
+    if epochs == 0 {
+        return Err("--epochs must be at least 1".into());
+    }
+    if epochs > MAX_EPOCHS {
+        return Err(format!(
+            "--epochs {epochs} is above the maximum of {MAX_EPOCHS} (ten years of simulated days)"
+        ));
+    }
+    Ok(())
 }
 
 /// Parse a decimal number flag value.

@@ -7,18 +7,32 @@
 //! ```
 //!
 //! See the README for the EVM and Cosmos flags.
+//!
+//! Every failure is a non-zero exit with a message on stderr naming what failed (and the path,
+//! for files): 2 for bad arguments, 1 for everything else. A run holds an exclusive lock on
+//! `DIR/depin-demo.lock` for its whole duration, so a second run on the same `--out` is
+//! refused instead of replacing the first run's ledgers under it.
 
 mod svg;
 
-use std::path::PathBuf;
+use std::fmt;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use depin_chains::SecretKeyBytes;
 use depin_core::{EvmAddress, KeyType};
 use depin_example_common::{
-    format_amount, parse_num, ChainOptions, CosmosOptions, EvmOptions, Options, Summary,
+    check_epochs, format_amount, parse_num, ChainOptions, CosmosOptions, EvmOptions, Options,
+    Summary, MAX_EPOCHS,
 };
+
+/// The lock file, inside the output directory, that one run at a time holds.
+const LOCK_FILE: &str = "depin-demo.lock";
+
+// USAGE spells out the --epochs maximum; this keeps the two together.
+const _: () = assert!(MAX_EPOCHS == 3_650, "update --epochs in USAGE");
 
 const USAGE: &str = "\
 depin-demo: the wireless, storage and energy reference networks of depin-rs
@@ -27,7 +41,7 @@ usage: depin-demo [options]
   --backend local|evm|cosmos   where rewards are settled (default: local)
   --out DIR                    output directory (default: out): ledgers/, SVG pictures
   --seed N                     seed of every random choice (default: 7)
-  --epochs N                   epochs (simulated days) per network (default: 4)
+  --epochs N                   epochs (simulated days) per network, 1..=3650 (default: 4)
   --short                      a small, fast run (few devices, 2 epochs)
   --networks LIST              comma-separated subset of wireless,storage,energy
   --quiet                      no progress lines
@@ -110,9 +124,7 @@ fn parse_args() -> Result<Args, String> {
     if a.short && !epochs_given {
         a.epochs = 2;
     }
-    if a.epochs == 0 {
-        return Err("--epochs must be at least 1".into());
-    }
+    check_epochs(a.epochs)?;
     for n in &a.networks {
         if !["wireless", "storage", "energy"].contains(&n.as_str()) {
             return Err(format!("unknown network {n:?}"));
@@ -218,29 +230,131 @@ fn explain(backend: &str, e: &depin_example_common::Error) -> Option<String> {
     }
 }
 
-fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) if e.is_empty() => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
+/// Why a run stopped. Every variant is a non-zero exit; the message names what failed.
+#[derive(Debug)]
+enum DemoError {
+    /// A file or directory could not be created or written.
+    Io {
+        /// What was being done (`"create"`, `"write"`, ...).
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// Another run holds the output directory's lock.
+    Busy {
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// One network's run failed.
+    Network {
+        /// The network.
+        network: String,
+        /// The error, with an explanation where one helps.
+        message: String,
+    },
+    /// Some pictures could not be written (the summary was printed).
+    Pictures(Vec<(PathBuf, std::io::Error)>),
+    /// A pool was not paid out exactly.
+    NotExact,
+}
+
+impl fmt::Display for DemoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DemoError::Io {
+                action,
+                path,
+                source,
+            } => write!(f, "cannot {action} {}: {source}", path.display()),
+            DemoError::Busy { lock } => write!(
+                f,
+                "another depin-demo run is using this output directory (it holds {}); \
+                 wait for it or choose another --out",
+                lock.display()
+            ),
+            DemoError::Network { network, message } => {
+                write!(f, "in the {network} network: {message}")
+            }
+            DemoError::Pictures(failed) => {
+                for (i, (path, e)) in failed.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("\nerror: ")?;
+                    }
+                    write!(f, "cannot write {}: {e}", path.display())?;
+                }
+                Ok(())
+            }
+            DemoError::NotExact => f.write_str("a reward pool was not paid out exactly"),
         }
-        Err(e) => {
-            eprintln!("error: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let (chain, key_type) = match chain_options(&args) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Err(e) = std::fs::create_dir_all(&args.out) {
-        eprintln!("error: cannot create {}: {e}", args.out.display());
-        return ExitCode::FAILURE;
     }
+}
+
+/// Take the output directory's run lock (held until the returned file is dropped).
+fn lock_out_dir(out: &Path) -> Result<File, DemoError> {
+    let path = out.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|source| DemoError::Io {
+            action: "create",
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(DemoError::Busy { lock: path }),
+        Err(TryLockError::Error(source)) => Err(DemoError::Io {
+            action: "lock",
+            path,
+            source,
+        }),
+    }
+}
+
+/// Write the two pictures; every failure is collected with its path.
+fn write_pictures(out: &Path, summaries: &[Summary]) -> Result<Vec<PathBuf>, DemoError> {
+    let mut pictures = Vec::new();
+    if let Some(map) = summaries.iter().find_map(|s| s.map.as_ref()) {
+        pictures.push((out.join("wireless-map.svg"), svg::wireless_map(map)));
+    }
+    if !summaries.is_empty() {
+        pictures.push((
+            out.join("reward-distribution.svg"),
+            svg::reward_distribution(summaries),
+        ));
+    }
+    let mut written = Vec::new();
+    let mut failed = Vec::new();
+    for (path, text) in pictures {
+        match std::fs::write(&path, text) {
+            Ok(()) => written.push(path),
+            Err(e) => failed.push((path, e)),
+        }
+    }
+    if failed.is_empty() {
+        Ok(written)
+    } else {
+        Err(DemoError::Pictures(failed))
+    }
+}
+
+fn run(
+    args: &Args,
+    chain: ChainOptions,
+    key_type: Option<KeyType>,
+) -> Result<(), DemoError> {
+    std::fs::create_dir_all(&args.out).map_err(|source| DemoError::Io {
+        action: "create",
+        path: args.out.clone(),
+        source,
+    })?;
+    // held to the end of the run: a second run on the same --out stops here
+    let _lock = lock_out_dir(&args.out)?;
     let started = Instant::now();
     let mut summaries: Vec<Summary> = Vec::new();
     for network in &args.networks {
@@ -272,11 +386,14 @@ fn main() -> ExitCode {
                 summaries.push(s);
             }
             Err(e) => {
-                match explain(&args.backend, &e) {
-                    Some(help) => eprintln!("error in the {network} network: {e}\n{help}"),
-                    None => eprintln!("error in the {network} network: {e}"),
-                }
-                return ExitCode::FAILURE;
+                let message = match explain(&args.backend, &e) {
+                    Some(help) => format!("{e}\n{help}"),
+                    None => e.to_string(),
+                };
+                return Err(DemoError::Network {
+                    network: network.clone(),
+                    message,
+                });
             }
         }
     }
@@ -308,21 +425,7 @@ fn main() -> ExitCode {
         if all_exact { "yes" } else { "NO" }
     );
 
-    let mut written = Vec::new();
-    if let Some(map) = summaries.iter().find_map(|s| s.map.as_ref()) {
-        let path = args.out.join("wireless-map.svg");
-        match std::fs::write(&path, svg::wireless_map(map)) {
-            Ok(()) => written.push(path),
-            Err(e) => eprintln!("error: cannot write {}: {e}", path.display()),
-        }
-    }
-    if !summaries.is_empty() {
-        let path = args.out.join("reward-distribution.svg");
-        match std::fs::write(&path, svg::reward_distribution(&summaries)) {
-            Ok(()) => written.push(path),
-            Err(e) => eprintln!("error: cannot write {}: {e}", path.display()),
-        }
-    }
+    let written = write_pictures(&args.out, &summaries)?;
     println!("pictures:");
     for p in &written {
         println!("  {}", p.display());
@@ -333,8 +436,36 @@ fn main() -> ExitCode {
         args.seed
     );
     if all_exact {
-        ExitCode::SUCCESS
+        Ok(())
     } else {
-        ExitCode::FAILURE
+        Err(DemoError::NotExact)
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let (chain, key_type) = match chain_options(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args, chain, key_type) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

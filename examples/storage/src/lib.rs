@@ -316,7 +316,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
         for ((i, bytes, _), v) in proofs.iter().zip(verdicts) {
             seen.insert(*i);
             if let Ok(a) = v {
-                if a.outcome == Outcome::Proven {
+                if matches!(a.outcome, Outcome::Proven { .. }) {
                     proofs_ok += 1;
                     *proven.entry(nodes[*i].id).or_insert(0) += bytes;
                 }

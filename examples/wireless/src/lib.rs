@@ -317,7 +317,9 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 tx_power_ddbm: TX_POWER_DDBM,
                 region: Region::Eu868,
             };
-            beaconer_of.insert(beacon_id(&payload), b);
+            // the beacon's id binds its beaconer (the over-the-air beacon identifies it)
+            let id_of_beacon = beacon_id(&hotspots[b].id, &payload);
+            beaconer_of.insert(id_of_beacon, b);
             let mut batch: Vec<Vec<u8>> = Vec::new();
             batch.push(sign(
                 &domain,
@@ -342,6 +344,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 }
                 let snr = rssi + 120.0 + rng.range(-2.0, 2.0);
                 let witness = CoverageWitness {
+                    beacon_id: id_of_beacon,
                     beacon_payload: payload.to_vec(),
                     cell: H3Cell(hotspots[w].cell),
                     frequency_hz: frequency + rng.below(4_000) - 2_000,
