@@ -395,7 +395,7 @@ const SMALL_ORDER_Y: [[u8; 32]; 5] = [
 /// point of small order, with either sign of `x`.
 ///
 /// This is the curve's own criterion, evaluated on `y` alone: every point of small order
-/// has one of the five `y` values of [`SMALL_ORDER_Y`], and no other point has one, so the
+/// has one of five `y` values (listed in the source), and no other point has one, so the
 /// check covers every encoding of every small-order point (the earlier table compared
 /// whole encodings and missed the identity with its sign bit set, `01 00..00 80`). The two
 /// remaining non-canonical encodings, a set sign bit on `x = 0`, exist only for `y = ±1`,

@@ -118,12 +118,12 @@ enum Bad {
     /// Fewer than [`RECORD_HEADER_LEN`] bytes remain.
     ShortHeader,
     /// The tag or the header checksum is wrong, or the length is out of range.
-    BadHeader,
+    Header,
     /// An intact header whose payload runs past the end of the bytes.
     ShortPayload,
     /// An intact header and a complete payload that fails its checksum; `end` is where the
     /// record ends (relative to its start).
-    BadPayload { end: usize },
+    Payload { end: usize },
 }
 
 /// The intact header at the start of `rest`: `(payload length, body checksum)`.
@@ -137,11 +137,11 @@ fn parse_header(rest: &[u8]) -> core::result::Result<(usize, u32), Bad> {
     };
     let (tag, len, body_crc, head_crc) = (word(0)?, word(4)?, word(8)?, word(12)?);
     if &tag != RECORD_TAG || crc(&[&tag, &len, &body_crc]) != u32::from_le_bytes(head_crc) {
-        return Err(Bad::BadHeader);
+        return Err(Bad::Header);
     }
-    let len = usize::try_from(u32::from_le_bytes(len)).map_err(|_| Bad::BadHeader)?;
+    let len = usize::try_from(u32::from_le_bytes(len)).map_err(|_| Bad::Header)?;
     if len == 0 || len > MAX_RECORD_LEN {
-        return Err(Bad::BadHeader);
+        return Err(Bad::Header);
     }
     Ok((len, u32::from_le_bytes(body_crc)))
 }
@@ -152,7 +152,7 @@ fn parse_record(rest: &[u8]) -> core::result::Result<(&[u8], usize), Bad> {
     let end = RECORD_HEADER_LEN + len;
     let payload = rest.get(RECORD_HEADER_LEN..end).ok_or(Bad::ShortPayload)?;
     if crc(&[payload]) != body_crc {
-        return Err(Bad::BadPayload { end });
+        return Err(Bad::Payload { end });
     }
     Ok((payload, end))
 }
@@ -202,7 +202,7 @@ fn classify_tail(rest: &[u8], bad: Bad) -> core::result::Result<(), String> {
         // an intact header vouches for the length: the record runs to the end of the file, so
         // nothing can follow it
         Bad::ShortPayload => Ok(()),
-        Bad::BadPayload { end } => {
+        Bad::Payload { end } => {
             let after = rest.get(end..).unwrap_or_default();
             if all_zero(after) {
                 Ok(())
@@ -213,7 +213,7 @@ fn classify_tail(rest: &[u8], bad: Bad) -> core::result::Result<(), String> {
                 ))
             }
         }
-        Bad::BadHeader => {
+        Bad::Header => {
             if let Some(next) = next_intact_record(rest, 1) {
                 return Err(format!(
                     "damaged record header, and an intact record follows {next} bytes later"

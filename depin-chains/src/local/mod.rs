@@ -438,9 +438,7 @@ impl LocalLedger {
                 for (i, (bytes, offset)) in entries.enumerate() {
                     let seq = i as u64 + 1;
                     let entry = Entry::decode(bytes).map_err(|e| at_record(seq, offset, e))?;
-                    state
-                        .apply(&entry)
-                        .map_err(|e| at_record(seq, offset, e))?;
+                    state.apply(&entry).map_err(|e| at_record(seq, offset, e))?;
                     state.txs.insert(tx_hash(seq, bytes), seq);
                     state.next_seq = seq + 1;
                 }
@@ -558,7 +556,10 @@ impl LocalLedger {
             .map(|(i, (r, start))| {
                 let seq = i as u64;
                 let offset = (log::MAGIC.len() + start) as u64;
-                Ok((seq, Entry::decode(r).map_err(|e| at_record(seq, offset, e))?))
+                Ok((
+                    seq,
+                    Entry::decode(r).map_err(|e| at_record(seq, offset, e))?,
+                ))
             })
             .collect()
     }

@@ -34,8 +34,14 @@ fn registration(k: &SigningKey, owner: Account) -> DeviceRegistration {
 #[tokio::test]
 async fn registration_proof_for_ledger_a_is_refused_by_ledger_b_with_the_same_network() {
     let dir = tempfile::tempdir().unwrap();
-    let a = open(&dir.path().join("a.log"), genesis(ClaimFormat::OpenZeppelin));
-    let b = open(&dir.path().join("b.log"), genesis(ClaimFormat::OpenZeppelin));
+    let a = open(
+        &dir.path().join("a.log"),
+        genesis(ClaimFormat::OpenZeppelin),
+    );
+    let b = open(
+        &dir.path().join("b.log"),
+        genesis(ClaimFormat::OpenZeppelin),
+    );
     // same genesis, same network name: still two ledgers
     assert_eq!(a.genesis().unwrap(), b.genesis().unwrap());
     assert_ne!(a.ledger_id().unwrap(), b.ledger_id().unwrap());
@@ -284,7 +290,10 @@ fn single_byte_damage_is_refused_before_the_last_record_and_never_loses_a_commit
             match LocalLedger::open_with_report(&path, genesis(ClaimFormat::OpenZeppelin)) {
                 Err(Error::Corrupt(m)) => {
                     let needle = format!("record {record} at byte {}:", offsets[record]);
-                    assert!(m.contains(&needle), "byte {at} ^ {mask:#x}: {m:?} lacks {needle:?}");
+                    assert!(
+                        m.contains(&needle),
+                        "byte {at} ^ {mask:#x}: {m:?} lacks {needle:?}"
+                    );
                     assert_eq!(
                         std::fs::read(&path).unwrap(),
                         damaged,
@@ -313,11 +322,16 @@ fn single_byte_damage_is_refused_before_the_last_record_and_never_loses_a_commit
             }
         }
     }
-    assert!(refused > 0 && repaired > 0, "{refused} refused, {repaired} repaired");
+    assert!(
+        refused > 0 && repaired > 0,
+        "{refused} refused, {repaired} repaired"
+    );
     // the undamaged file still opens with every record
     std::fs::write(&path, &good).unwrap();
     assert_eq!(
-        open(&path, genesis(ClaimFormat::OpenZeppelin)).len().unwrap(),
+        open(&path, genesis(ClaimFormat::OpenZeppelin))
+            .len()
+            .unwrap(),
         N as u64
     );
 }
@@ -328,8 +342,8 @@ fn middle_length_field_pointing_past_the_end_is_corrupt_and_the_file_is_untouche
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.log");
     let (good, offsets) = ledger_with_notes(&path, N);
-    for record in 1..N {
-        let start = offsets[record] as usize;
+    for (record, &offset) in offsets.iter().enumerate().take(N).skip(1) {
+        let start = offset as usize;
         for len in [
             good.len() as u32,
             (good.len() - start) as u32,
@@ -342,7 +356,10 @@ fn middle_length_field_pointing_past_the_end_is_corrupt_and_the_file_is_untouche
             std::fs::write(&path, &damaged).unwrap();
             match LocalLedger::open(&path, genesis(ClaimFormat::OpenZeppelin)) {
                 Err(Error::Corrupt(m)) => {
-                    assert!(m.contains(&format!("record {record} at byte {start}:")), "{m}")
+                    assert!(
+                        m.contains(&format!("record {record} at byte {start}:")),
+                        "{m}"
+                    )
                 }
                 other => panic!("record {record} length {len}: {other:?}"),
             }
@@ -419,10 +436,7 @@ async fn invalid_and_overlong_accounts_are_refused_before_writing_and_the_ledger
             Err(Error::InvalidInput(_))
         ));
         // as the funder
-        assert!(matches!(
-            ledger.fund(bad, 5),
-            Err(Error::InvalidInput(_))
-        ));
+        assert!(matches!(ledger.fund(bad, 5), Err(Error::InvalidInput(_))));
         // as the claimant, even with a tree that contains it
         let tree = ClaimTree::new(
             ClaimFormat::Cw20MerkleAirdrop,
@@ -430,7 +444,10 @@ async fn invalid_and_overlong_accounts_are_refused_before_writing_and_the_ledger
         )
         .unwrap();
         assert!(matches!(
-            ledger.handle(evm(1)).claim(&tree.claim_for(bad).unwrap()).await,
+            ledger
+                .handle(evm(1))
+                .claim(&tree.claim_for(bad).unwrap())
+                .await,
             Err(Error::InvalidInput(_))
         ));
         // as a genesis role
@@ -439,7 +456,10 @@ async fn invalid_and_overlong_accounts_are_refused_before_writing_and_the_ledger
             ..genesis(ClaimFormat::Cw20MerkleAirdrop)
         };
         let other = dir.path().join("other.log");
-        assert!(matches!(LocalLedger::open(&other, g), Err(Error::Config(_))));
+        assert!(matches!(
+            LocalLedger::open(&other, g),
+            Err(Error::Config(_))
+        ));
         assert!(!other.exists());
     }
     assert_eq!(std::fs::read(&path).unwrap(), before);
@@ -535,7 +555,8 @@ fn any_account() -> impl Strategy<Value = Account> {
     prop_oneof![
         any::<[u8; 20]>().prop_map(|b| Account::Evm(EvmAddress(b))),
         (hrp(), payload()).prop_map(|(h, d)| Account::Cosmos(bech32_of(&h, &d))),
-        (hrp(), payload()).prop_map(|(h, d)| Account::Cosmos(bech32_of(&h, &d).to_ascii_uppercase())),
+        (hrp(), payload())
+            .prop_map(|(h, d)| Account::Cosmos(bech32_of(&h, &d).to_ascii_uppercase())),
         (hrp(), proptest::collection::vec(any::<u8>(), 0..40))
             .prop_map(|(h, d)| Account::Cosmos(bech32_of(&h, &d))),
         ("[a-z]{40,83}", payload()).prop_map(|(h, d)| Account::Cosmos(bech32_of(&h, &d))),
@@ -577,7 +598,11 @@ async fn check_account(a: Account) {
             drop(ledger);
             let ledger = open(&path, genesis(ClaimFormat::OpenZeppelin));
             assert_eq!(ledger.handle(evm(9)).device(&device).await.unwrap(), live);
-            ledger.handle(a.clone()).revoke_device(&device).await.unwrap();
+            ledger
+                .handle(a.clone())
+                .revoke_device(&device)
+                .await
+                .unwrap();
         }
         (None, Err(Error::InvalidInput(_))) => {
             assert_eq!(std::fs::read(&path).unwrap(), before);
@@ -601,10 +626,7 @@ async fn check_account(a: Account) {
             let ledger = open(&path, g);
             assert_eq!(&ledger.genesis().unwrap().admin, c);
             ledger.fund(&a, 1).unwrap();
-            assert_eq!(
-                ledger.handle(evm(9)).pool_balance().await.unwrap(),
-                Some(8)
-            );
+            assert_eq!(ledger.handle(evm(9)).pool_balance().await.unwrap(), Some(8));
             drop(ledger);
             let entries = LocalLedger::read_entries(&path).unwrap();
             assert!(entries
@@ -685,12 +707,14 @@ async fn check_account(a: Account) {
                 Err(Error::InvalidInput(_))
             ));
             assert!(matches!(
-                ledger.handle(a.clone()).publish_root(&EpochRoot {
-                    epoch: Epoch(1),
-                    root: [1; 32],
-                    total: 1,
-                })
-                .await,
+                ledger
+                    .handle(a.clone())
+                    .publish_root(&EpochRoot {
+                        epoch: Epoch(1),
+                        root: [1; 32],
+                        total: 1,
+                    })
+                    .await,
                 Err(Error::InvalidInput(_))
             ));
             assert!(matches!(ledger.fund(&a, 1), Err(Error::InvalidInput(_))));

@@ -197,8 +197,10 @@ impl OzMerkleTree {
         }
         // The address index (duplicate check) and the leaf hashing are independent: run them
         // side by side so the sort's sequential partitioning overlaps with hashing.
-        let (by_address, (mut nodes, order)) =
-            par::join(|| address_index(&claims), || sorted_leaves(&claims, binding.as_ref()));
+        let (by_address, (mut nodes, order)) = par::join(
+            || address_index(&claims),
+            || sorted_leaves(&claims, binding.as_ref()),
+        );
         let by_address = by_address?;
         let len = nodes.len();
         let mut tree_index = vec![0u32; n];

@@ -343,11 +343,7 @@ fn write_pictures(out: &Path, summaries: &[Summary]) -> Result<Vec<PathBuf>, Dem
     }
 }
 
-fn run(
-    args: &Args,
-    chain: ChainOptions,
-    key_type: Option<KeyType>,
-) -> Result<(), DemoError> {
+fn run(args: &Args, chain: ChainOptions, key_type: Option<KeyType>) -> Result<(), DemoError> {
     std::fs::create_dir_all(&args.out).map_err(|source| DemoError::Io {
         action: "create",
         path: args.out.clone(),

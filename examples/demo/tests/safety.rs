@@ -90,7 +90,11 @@ fn failed_picture_write_exits_non_zero_naming_the_path() {
     let blocked = dir.path().join("wireless-map.svg");
     std::fs::create_dir_all(blocked.join("occupied")).unwrap();
     let o = demo(dir.path(), &["--networks", "wireless"]);
-    assert!(!o.status.success(), "exit 0 although {} could not be written", blocked.display());
+    assert!(
+        !o.status.success(),
+        "exit 0 although {} could not be written",
+        blocked.display()
+    );
     let err = stderr(&o);
     assert!(err.contains(&blocked.display().to_string()), "{err}");
     // the other picture was still written, and the summary printed
@@ -137,7 +141,10 @@ fn a_second_run_on_a_locked_out_dir_is_refused() {
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(err.contains(&lock_path.display().to_string()), "{err}");
-    assert!(!dir.path().join("ledgers").exists(), "the refused run touched the ledgers");
+    assert!(
+        !dir.path().join("ledgers").exists(),
+        "the refused run touched the ledgers"
+    );
     drop(lock);
     // once released, a run succeeds
     let o = demo(dir.path(), &["--networks", "energy"]);
@@ -149,7 +156,13 @@ fn two_concurrent_runs_on_one_out_dir_never_destroy_each_others_ledgers() {
     let dir = tempfile::tempdir().unwrap();
     let spawn = || {
         Command::new(env!("CARGO_BIN_EXE_depin-demo"))
-            .args(["--short", "--quiet", "--networks", "energy,storage", "--out"])
+            .args([
+                "--short",
+                "--quiet",
+                "--networks",
+                "energy,storage",
+                "--out",
+            ])
             .arg(dir.path())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -159,7 +172,11 @@ fn two_concurrent_runs_on_one_out_dir_never_destroy_each_others_ledgers() {
     let (a, b) = (spawn(), spawn());
     let outputs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
     let ok = outputs.iter().filter(|o| o.status.success()).count();
-    assert!(ok >= 1, "both runs failed: {:?}", outputs.iter().map(stderr).collect::<Vec<_>>());
+    assert!(
+        ok >= 1,
+        "both runs failed: {:?}",
+        outputs.iter().map(stderr).collect::<Vec<_>>()
+    );
     for o in outputs.iter().filter(|o| !o.status.success()) {
         // the loser was refused up front, naming the lock, before touching anything
         let err = stderr(o);
@@ -171,7 +188,10 @@ fn two_concurrent_runs_on_one_out_dir_never_destroy_each_others_ledgers() {
     }
     // whatever ran last left complete ledgers: every settled epoch is there
     for network in ["energy", "storage"] {
-        let path = dir.path().join("ledgers").join(format!("depin-demo-{network}.ledger"));
+        let path = dir
+            .path()
+            .join("ledgers")
+            .join(format!("depin-demo-{network}.ledger"));
         assert_eq!(publishes(&path), 2, "{network}");
     }
 }
