@@ -1,9 +1,85 @@
 //! Bandwidth speed tests graded into tiers (Helium mobile thresholds by default). The
 //! output is a tier with an integer multiplier, never a float.
+//!
+//! Before grading, a test must be plausible: throughput at most the policy's maxima,
+//! latency at least its minimum ([`Rejection::ImplausibleSpeed`]), at most one test per
+//! device per `min_interval_ms` ([`Rejection::SpeedTestTooSoon`]), and, by default, tied
+//! to a network-issued challenge that was valid when the test was signed
+//! ([`Rejection::UnknownChallenge`]): the network's test server hands the challenge out
+//! with each test, so results cannot be made up offline or replayed in bulk.
 
+use std::collections::{HashMap, VecDeque};
+
+use depin_core::{DeviceId, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::reason::Rejection;
 use crate::types::BandwidthTest;
+
+/// Most speed-test challenges kept at once (older ones are dropped first).
+pub const MAX_CHALLENGES: usize = 64;
+
+/// A network-issued speed-test challenge, valid for tests signed in
+/// `valid_from..=valid_until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BandwidthChallenge {
+    /// The challenge bytes a test must carry ([`BandwidthTest::challenge`]).
+    pub challenge: [u8; 32],
+    /// First test timestamp it is valid for.
+    pub valid_from: Timestamp,
+    /// Last test timestamp it is valid for.
+    pub valid_until: Timestamp,
+}
+
+/// Per-device speed-test state: the last accepted test time, and the current challenges.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BandwidthState {
+    last_test: HashMap<DeviceId, Timestamp>,
+    challenges: VecDeque<BandwidthChallenge>,
+}
+
+impl BandwidthState {
+    pub(crate) fn add_challenge(&mut self, c: BandwidthChallenge) {
+        if !self.challenges.contains(&c) {
+            self.challenges.push_back(c);
+        }
+        while self.challenges.len() > MAX_CHALLENGES {
+            self.challenges.pop_front();
+        }
+    }
+
+    /// Plausibility, rate and challenge checks; records the test and returns its tier.
+    pub(crate) fn test(
+        &mut self,
+        policy: &BandwidthPolicy,
+        device: DeviceId,
+        at: Timestamp,
+        t: &BandwidthTest,
+    ) -> Result<SpeedTier, Rejection> {
+        if t.download_bps > policy.max_download_bps
+            || t.upload_bps > policy.max_upload_bps
+            || t.latency_ms < policy.min_latency_ms
+        {
+            return Err(Rejection::ImplausibleSpeed);
+        }
+        if policy.require_challenge
+            && !self
+                .challenges
+                .iter()
+                .any(|c| c.challenge == t.challenge && c.valid_from <= at && at <= c.valid_until)
+        {
+            return Err(Rejection::UnknownChallenge);
+        }
+        if let Some(last) = self.last_test.get(&device) {
+            match at.since(*last) {
+                Some(dt) if dt >= policy.min_interval_ms => {}
+                _ => return Err(Rejection::SpeedTestTooSoon),
+            }
+        }
+        self.last_test.insert(device, at);
+        Ok(policy.tier(t))
+    }
+}
 
 /// A speed-test tier, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -64,6 +140,17 @@ pub struct BandwidthPolicy {
     pub window: usize,
     /// Minimum tests needed for a rolling tier (Helium: 2).
     pub min_tests: usize,
+    /// Highest plausible download, bits per second (default 10 Gbit/s).
+    pub max_download_bps: u64,
+    /// Highest plausible upload, bits per second (default 10 Gbit/s).
+    pub max_upload_bps: u64,
+    /// Lowest plausible round-trip latency, milliseconds (default 1).
+    pub min_latency_ms: u32,
+    /// Shortest time between two tests of one device, milliseconds (default 1 h).
+    pub min_interval_ms: u64,
+    /// Require each test to carry a current challenge set with
+    /// [`crate::Verifier::set_bandwidth_challenge`] (default `true`).
+    pub require_challenge: bool,
 }
 
 impl BandwidthPolicy {
@@ -78,11 +165,27 @@ impl BandwidthPolicy {
             latency_below_ms: lat,
         };
         BandwidthPolicy {
-            version: 1,
+            version: 2,
             tiers: [t(100, 10, 50), t(75, 8, 60), t(50, 5, 75), t(30, 2, 100)],
             window: 6,
             min_tests: 2,
+            max_download_bps: 10_000_000_000,
+            max_upload_bps: 10_000_000_000,
+            min_latency_ms: 1,
+            min_interval_ms: 3_600_000,
+            require_challenge: true,
         }
+    }
+
+    /// Whether the parameters are in their documented ranges.
+    pub(crate) fn validate(&self) -> Result<(), &'static str> {
+        if self.window == 0 || self.min_tests > self.window {
+            return Err("bandwidth window must be non-zero and hold min_tests");
+        }
+        if self.min_latency_ms == 0 {
+            return Err("bandwidth min_latency_ms must be at least 1");
+        }
+        Ok(())
     }
 
     /// The tier of one test: the best tier whose every threshold the test meets.
@@ -114,6 +217,7 @@ impl BandwidthPolicy {
             download_bps: avg(|t| t.download_bps),
             upload_bps: avg(|t| t.upload_bps),
             latency_ms: u32::try_from(avg(|t| u64::from(t.latency_ms))).unwrap_or(u32::MAX),
+            challenge: [0; 32],
         }))
     }
 }

@@ -20,10 +20,10 @@ pub mod types;
 #[cfg(feature = "p2p")]
 pub mod p2p;
 
-pub use bandwidth::{BandwidthPolicy, SpeedTier};
+pub use bandwidth::{BandwidthChallenge, BandwidthPolicy, SpeedTier};
 pub use coverage::{CollusionRingPolicy, CoverageOutcome, CoveragePolicy, RingAction};
 pub use deny::DenyList;
-pub use energy::EnergyPolicy;
+pub use energy::{DaylightProfile, EnergyPolicy};
 pub use envelope::{Envelope, EnvelopeBody};
 pub use error::{Error, Result};
 pub use pipeline::{Accepted, Counters, Input, Outcome, Verdict, Verifier, VerifierConfig};

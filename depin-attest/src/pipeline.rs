@@ -30,6 +30,7 @@ use depin_core::{DeviceId, Domain, Epoch, EpochSchedule, PublicKey, Signature, T
 use serde::{Deserialize, Serialize};
 
 use crate::bandwidth::SpeedTier;
+use crate::bandwidth::{BandwidthChallenge, BandwidthState};
 use crate::coverage::{
     check_location, check_witness, find_rings, BeaconEntropy, BeaconResult, CoverageOutcome,
     CoverageState, PendingBeacon, PendingWitness, RingAction, WitnessRejection,
@@ -288,6 +289,7 @@ pub struct Verifier<R, S> {
     deny: DenyState,
     coverage: CoverageState,
     energy: EnergyState,
+    bandwidth: BandwidthState,
     commitments: HashMap<(DeviceId, [u8; 32]), StorageCommitment>,
     root_owner: HashMap<[u8; 32], DeviceId>,
     proven: HashSet<(DeviceId, [u8; 32])>,
@@ -315,6 +317,12 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         if !(1..=crate::types::MAX_CHALLENGES).contains(&config.policies.storage.challenges) {
             return Err(Error::Config("storage challenges out of range"));
         }
+        config.policies.energy.validate().map_err(Error::Config)?;
+        config
+            .policies
+            .bandwidth
+            .validate()
+            .map_err(Error::Config)?;
         let mut deny = DenyState::default();
         if let Some(signed) = replay.load_deny_list()? {
             let authority = config.deny_authority.ok_or(Error::Config(
@@ -331,6 +339,7 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             deny,
             coverage: CoverageState::default(),
             energy: EnergyState::default(),
+            bandwidth: BandwidthState::default(),
             commitments: HashMap::new(),
             root_owner: HashMap::new(),
             proven: HashSet::new(),
@@ -403,6 +412,19 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             return Err(Error::Config("beacon entropy window ends before it starts"));
         }
         self.coverage.add_entropy(entropy);
+        Ok(())
+    }
+
+    /// Add a network-issued speed-test challenge (see
+    /// [`crate::BandwidthPolicy::require_challenge`]); at most
+    /// [`crate::bandwidth::MAX_CHALLENGES`] are kept, the oldest dropped first.
+    pub fn set_bandwidth_challenge(&mut self, challenge: BandwidthChallenge) -> Result<()> {
+        if challenge.valid_until < challenge.valid_from {
+            return Err(Error::Config(
+                "bandwidth challenge window ends before it starts",
+            ));
+        }
+        self.bandwidth.add_challenge(challenge);
         Ok(())
     }
 
@@ -698,13 +720,16 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             }
             Attestation::EnergyReading(e) => self
                 .energy
-                .reading(&policies.energy, device, record.rated_power_w, at, &e)
+                .reading(&policies.energy, device, &record, at, &e)
                 .map(|wh| Outcome::Energy { wh }),
             Attestation::ChargingSession(s) => self
                 .energy
-                .session(&policies.energy, device, record.rated_power_w, at, &s)
+                .session(&policies.energy, device, &record, at, &s)
                 .map(|wh| Outcome::Energy { wh }),
-            Attestation::BandwidthTest(t) => Ok(Outcome::Tier(policies.bandwidth.tier(&t))),
+            Attestation::BandwidthTest(t) => self
+                .bandwidth
+                .test(&policies.bandwidth, device, at, &t)
+                .map(Outcome::Tier),
         }
     }
 

@@ -130,6 +130,24 @@ pub enum Rejection {
     /// A commitment to a root another device already committed (see
     /// [`crate::policy::StoragePolicy::allow_shared_roots`]).
     SharedCommitment,
+    /// A charging session longer than the policy allows.
+    SessionTooLong,
+    /// A charging session that starts before the device's last accepted energy data (or
+    /// before the freshness window).
+    SessionBeforeHistory,
+    /// Energy credited to one device over an interval, across all its counters and
+    /// sessions, would exceed its rated power over that interval.
+    DevicePowerExceeded,
+    /// Production the policy's daylight profile rules out (solar output at night).
+    ImplausibleProduction,
+    /// A speed test outside the policy's plausible bounds (throughput, latency).
+    ImplausibleSpeed,
+    /// A speed test sooner than the policy's minimum interval after the previous one.
+    SpeedTestTooSoon,
+    /// A speed test that does not name a current network-issued challenge.
+    UnknownChallenge,
+    /// Member of a dense, mostly internal witness community (Sybil ring).
+    SybilCommunity,
 }
 
 impl Rejection {
@@ -188,6 +206,14 @@ impl Rejection {
             BeaconPayloadMismatch => "beacon_payload_mismatch",
             DuplicateProof => "duplicate_proof",
             SharedCommitment => "shared_commitment",
+            SessionTooLong => "session_too_long",
+            SessionBeforeHistory => "session_before_history",
+            DevicePowerExceeded => "device_power_exceeded",
+            ImplausibleProduction => "implausible_production",
+            ImplausibleSpeed => "implausible_speed",
+            SpeedTestTooSoon => "speed_test_too_soon",
+            UnknownChallenge => "unknown_challenge",
+            SybilCommunity => "sybil_community",
         }
     }
 

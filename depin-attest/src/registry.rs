@@ -59,6 +59,9 @@ pub struct DeviceRecord {
     pub antenna_gain_ddbi: i32,
     /// Asserted location; when set, coverage reports must name this cell.
     pub location: Option<H3Cell>,
+    /// When the device was registered, if the registry knows: energy data from before it is
+    /// refused ([`crate::Rejection::SessionBeforeHistory`]).
+    pub registered_at: Option<depin_core::Timestamp>,
 }
 
 impl DeviceRecord {
@@ -70,6 +73,7 @@ impl DeviceRecord {
             rated_power_w: None,
             antenna_gain_ddbi: 0,
             location: None,
+            registered_at: None,
         }
     }
 }

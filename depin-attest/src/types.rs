@@ -308,6 +308,9 @@ pub struct BandwidthTest {
     pub upload_bps: u64,
     /// Round-trip latency, milliseconds.
     pub latency_ms: u32,
+    /// The network-issued challenge the test server handed out with this test (see
+    /// [`crate::BandwidthPolicy::require_challenge`]).
+    pub challenge: [u8; 32],
 }
 
 /// Every attestation that travels in a [`crate::Envelope`]. The variant index is the

@@ -5,7 +5,7 @@ use std::{
     time::Duration,
 };
 
-use libp2p::{identity::Keypair, Multiaddr};
+use libp2p::{identity::Keypair, Multiaddr, PeerId};
 
 use super::{
     error::{Error, Result},
@@ -49,8 +49,15 @@ pub struct NodeConfig {
     /// Addresses to listen on (TCP `/ip4/.../tcp/N` and QUIC `/ip4/.../udp/N/quic-v1`).
     pub listen_addrs: Vec<Multiaddr>,
     /// Peers to dial at start and whenever the node finds itself alone; each
-    /// must end in `/p2p/<peer id>`.
+    /// must end in `/p2p/<peer id>`. Bootstrap peers are trusted (see
+    /// [`NodeConfig::trusted_peers`]).
     pub bootstrap: Vec<Multiaddr>,
+    /// Peers the operator vouches for (for example the network's own
+    /// gateways). They are never refused or evicted for lack of a connection
+    /// slot, are not counted against the connection limits, and are not
+    /// caught by address bans; peer-id bans and scoring still apply. Empty by
+    /// default (the bootstrap peers are trusted in addition to these).
+    pub trusted_peers: Vec<PeerId>,
     /// Discover peers through Kademlia (seeded from the bootstrap peers). On by default.
     pub kademlia: bool,
     /// How often Kademlia re-runs its bootstrap query.
@@ -89,6 +96,7 @@ impl NodeConfig {
             keypair: None,
             listen_addrs: tcp_and_quic(Ipv4Addr::UNSPECIFIED).into(),
             bootstrap: Vec::new(),
+            trusted_peers: Vec::new(),
             kademlia: true,
             kademlia_bootstrap_interval: Duration::from_secs(60),
             mdns: false,
@@ -121,6 +129,12 @@ impl NodeConfig {
     /// Adds a bootstrap peer (an address ending in `/p2p/<peer id>`).
     pub fn with_bootstrap(mut self, addr: Multiaddr) -> Self {
         self.bootstrap.push(addr);
+        self
+    }
+
+    /// Adds a trusted peer (see [`NodeConfig::trusted_peers`]).
+    pub fn with_trusted_peer(mut self, peer: PeerId) -> Self {
+        self.trusted_peers.push(peer);
         self
     }
 
@@ -234,8 +248,34 @@ pub struct Limits {
     pub max_inbound_challenges: usize,
     /// Outbound challenges waiting for answers at once; more fail with `Busy`.
     pub max_outbound_challenges: usize,
-    /// Established connections in total.
+    /// Established connections in total, inbound and outbound (trusted peers
+    /// are not counted). With the defaults it equals the sum of the inbound,
+    /// reserved and outbound limits below, so those are what bind.
     pub max_connections: u32,
+    /// Established inbound connections open to any peer. At this limit a new
+    /// inbound peer is let in only in place of an *unproven* one (a peer that
+    /// has not delivered a valid message within the last hour), the one
+    /// connected longest, provided it is older than
+    /// [`Limits::eviction_grace`]; otherwise the newcomer is refused. Idle
+    /// identities therefore cannot hold the slots against newcomers, and
+    /// peers that deliver valid gossip are never displaced by ones that do not.
+    pub max_inbound_connections: u32,
+    /// Inbound slots above [`Limits::max_inbound_connections`] that only
+    /// proven peers (those that delivered a valid message within the last
+    /// hour) may take; trusted peers need no slot at all.
+    pub reserved_inbound_connections: u32,
+    /// Established outbound connections (dials made by this node), counted
+    /// apart from inbound ones so that inbound crowding never stops the node
+    /// from dialling. Trusted peers are not counted.
+    pub max_outbound_connections: u32,
+    /// Distinct peers connected inbound from one address: one IPv4 address,
+    /// or one IPv6 /64 (what a single host can usually claim). Trusted peers
+    /// are not counted. Applies to every address, loopback and private ones
+    /// included; raise it for local test networks of many nodes on one host.
+    pub max_peers_per_ip: u32,
+    /// How long a newly connected inbound peer is safe from eviction (see
+    /// [`Limits::max_inbound_connections`]): the time it has to prove itself.
+    pub eviction_grace: Duration,
     /// Established connections per peer.
     pub max_connections_per_peer: u32,
     /// Connections being set up (each direction).
@@ -260,6 +300,11 @@ impl Default for Limits {
             max_inbound_challenges: 16,
             max_outbound_challenges: 256,
             max_connections: 256,
+            max_inbound_connections: 160,
+            reserved_inbound_connections: 32,
+            max_outbound_connections: 64,
+            max_peers_per_ip: 8,
+            eviction_grace: Duration::from_secs(30),
             max_connections_per_peer: 2,
             max_pending_connections: 64,
             gossip_send_queue: 5000,
@@ -289,8 +334,17 @@ impl Limits {
                 return Err(invalid(format!("limits.{name} must be positive")));
             }
         }
-        if self.max_connections == 0 || self.max_connections_per_peer == 0 {
-            return Err(invalid("connection limits must be positive"));
+        let connections = [
+            ("max_connections", self.max_connections),
+            ("max_inbound_connections", self.max_inbound_connections),
+            ("max_outbound_connections", self.max_outbound_connections),
+            ("max_peers_per_ip", self.max_peers_per_ip),
+            ("max_connections_per_peer", self.max_connections_per_peer),
+        ];
+        for (name, value) in connections {
+            if value == 0 {
+                return Err(invalid(format!("limits.{name} must be positive")));
+            }
         }
         Ok(())
     }
@@ -308,6 +362,21 @@ impl Limits {
 /// a short time falls below the graylist threshold (its messages are no longer
 /// processed) and is disconnected and banned; the count decays by 10% per
 /// second, so an honest peer that relays the odd bad message recovers.
+///
+/// Sending over the per-peer rate costs nothing for a burst but does for a
+/// flood: messages refused over the rate are counted (the count decays like
+/// the invalid-message one) and the part of the count above
+/// `over_rate_tolerance` lowers the score by `over_rate_weight` each (P5,
+/// the application-specific score). With the defaults a peer has to keep
+/// sending roughly three times the default rate for several seconds before it
+/// is banned.
+///
+/// A ban covers the peer id for `ban_duration` and, for
+/// `address_ban_duration`, the addresses the peer was connected from: during
+/// that time no *new* identity (one that is neither trusted, nor connected,
+/// nor has delivered a valid message within the last hour) is let in from
+/// those addresses (an IPv4 address or an IPv6 /64), so coming back under a
+/// fresh key also takes a fresh address.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ScoringConfig {
@@ -330,6 +399,15 @@ pub struct ScoringConfig {
     pub disconnect_threshold: f64,
     /// How long a disconnected peer stays banned.
     pub ban_duration: Duration,
+    /// How long the addresses of a banned peer refuse new identities (see
+    /// above); zero turns address bans off.
+    pub address_ban_duration: Duration,
+    /// Score per over-rate message beyond `over_rate_tolerance` (P5); must be
+    /// <= 0, and 0 turns the penalty off.
+    pub over_rate_weight: f64,
+    /// Over-rate messages (a count decaying by `invalid_message_decay` per
+    /// second) a peer may send before `over_rate_weight` applies; >= 0.
+    pub over_rate_tolerance: f64,
     /// Peers from more than this many connections on one IP are penalised (P6).
     pub ip_colocation_threshold: f64,
     /// IPs exempt from the colocation penalty (loopback by default).
@@ -348,6 +426,9 @@ impl Default for ScoringConfig {
             graylist_threshold: -80.0,
             disconnect_threshold: -80.0,
             ban_duration: Duration::from_secs(10 * 60),
+            address_ban_duration: Duration::from_secs(10 * 60),
+            over_rate_weight: -0.01,
+            over_rate_tolerance: 1000.0,
             ip_colocation_threshold: 10.0,
             ip_colocation_whitelist: vec![
                 IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -369,6 +450,8 @@ impl ScoringConfig {
             self.graylist_threshold,
             self.disconnect_threshold,
             self.ip_colocation_threshold,
+            self.over_rate_weight,
+            self.over_rate_tolerance,
         ];
         if finite.iter().any(|v| !v.is_finite()) {
             return Err(invalid("scoring parameters must be finite numbers"));
@@ -390,6 +473,11 @@ impl ScoringConfig {
         {
             return Err(invalid(
                 "scoring thresholds must satisfy 0 >= gossip >= publish >= graylist",
+            ));
+        }
+        if self.over_rate_weight > 0.0 || self.over_rate_tolerance < 0.0 {
+            return Err(invalid(
+                "scoring.over_rate_weight must be <= 0 and scoring.over_rate_tolerance >= 0",
             ));
         }
         if self.disconnect_threshold < self.graylist_threshold || self.disconnect_threshold >= 0.0 {

@@ -51,9 +51,12 @@ fn counter_rollback_is_rejected() {
 #[test]
 fn impossible_power_is_rejected() {
     // 10 kW rated, 5% headroom: 10.5 kWh in one hour is the limit
-    let r = readings(&[(0, 0), (1, 10_501), (1, 10_500)]);
-    assert_eq!(r[1], Err(Rejection::ImpossiblePower));
-    assert_eq!(r[2], Ok(Outcome::Energy { wh: 10_500 }));
+    let r = readings(&[(0, 0), (1, 10_500), (2, 21_001), (3, 31_000)]);
+    assert_eq!(r[1], Ok(Outcome::Energy { wh: 10_500 }));
+    assert_eq!(r[2], Err(Rejection::ImpossiblePower));
+    // the refused interval's energy is not carried over: the impossible reading is the new
+    // baseline, so the next hour earns only its own 9,999 Wh
+    assert_eq!(r[3], Ok(Outcome::Energy { wh: 9_999 }));
 }
 
 #[test]
@@ -122,4 +125,162 @@ fn charging_sessions() {
         r[0].as_ref().unwrap().outcome,
         Outcome::Energy { wh: 20_000 }
     );
+}
+
+// ---- issue 23: fabricated energy data ----
+
+fn session(start: Timestamp, end: Timestamp, wh: u64) -> Attestation {
+    Attestation::ChargingSession(ChargingSession {
+        session_id: start.0,
+        started_at: start,
+        ended_at: end,
+        energy_wh: wh,
+    })
+}
+
+#[test]
+fn a_session_from_1970_or_across_a_month_of_silence_is_refused() {
+    let net = Net::new(1);
+    let mut v = net.verifier();
+    // 1970 to 2023 on a 10 kW charger: within the power bound, but not a charging session
+    let e = envelope(&net.keys[0], 1, session(Timestamp(0), t(0), 4_722_220_000));
+    assert_eq!(
+        v.verify_one(Input::Envelope(&e), t(0)),
+        Err(Rejection::SessionTooLong)
+    );
+    // 30 days of silence, then one 720-hour session
+    let e = envelope_at(&net.keys[0], 2, t(720), session(t(0), t(720), 7_000_000));
+    assert_eq!(
+        v.verify_one(Input::Envelope(&e), t(720)),
+        Err(Rejection::SessionTooLong)
+    );
+    // a real session still counts
+    let e = envelope_at(&net.keys[0], 3, t(723), session(t(721), t(723), 18_000));
+    assert_eq!(
+        v.verify_one(Input::Envelope(&e), t(723)).unwrap().outcome,
+        Outcome::Energy { wh: 18_000 }
+    );
+}
+
+#[test]
+fn a_session_before_registration_is_refused() {
+    let mut net = Net::new(1);
+    let mut rec = DeviceRecord::active(KindSet::ALL);
+    rec.rated_power_w = Some(10_000);
+    rec.registered_at = Some(t(2));
+    net.registry.insert(net.id(0), rec).unwrap();
+    let mut v = net.verifier();
+    let e = envelope_at(&net.keys[0], 1, t(3), session(t(1), t(3), 1_000));
+    assert_eq!(
+        v.verify_one(Input::Envelope(&e), t(3)),
+        Err(Rejection::SessionBeforeHistory)
+    );
+}
+
+#[test]
+fn rated_power_holds_for_the_device_not_per_counter() {
+    // a 10 kW device: production, consumption and a session in one hour, each within the
+    // cap on its own, total 31.5 kWh
+    let net = Net::new(1);
+    let mut v = net.verifier();
+    let reading_of = |direction, wh| {
+        Attestation::EnergyReading(EnergyReading {
+            direction,
+            cumulative_wh: wh,
+        })
+    };
+    let items = [
+        (1, t(0), reading_of(EnergyDirection::Production, 0)),
+        (2, t(0), reading_of(EnergyDirection::Consumption, 0)),
+        (3, t(1), reading_of(EnergyDirection::Production, 10_500)),
+        (4, t(1), reading_of(EnergyDirection::Consumption, 10_500)),
+        (5, t(1), session(t(0), t(1), 10_500)),
+    ];
+    let mut got = Vec::new();
+    for (seq, at, a) in items {
+        let e = envelope_at(&net.keys[0], seq, at, a);
+        got.push(v.verify_one(Input::Envelope(&e), at).map(|a| a.outcome));
+    }
+    assert_eq!(
+        got,
+        vec![
+            Ok(Outcome::Energy { wh: 0 }),
+            Ok(Outcome::Energy { wh: 0 }),
+            Ok(Outcome::Energy { wh: 10_500 }),
+            Err(Rejection::DevicePowerExceeded),
+            Err(Rejection::DevicePowerExceeded),
+        ]
+    );
+    // order does not matter: an earlier, disjoint hour still fits
+    let e = envelope_at(
+        &net.keys[0],
+        6,
+        t(1),
+        session(Timestamp(t(0).0 - 3_600_000), t(0), 10_000),
+    );
+    assert!(v.verify_one(Input::Envelope(&e), t(1)).is_ok());
+}
+
+#[test]
+fn solar_production_around_the_clock_is_refused_at_night() {
+    let mut net = Net::new(1);
+    net.config.policies.energy = depin_attest::EnergyPolicy::solar();
+    // a solar meter in Lisbon (longitude -9.14: local solar time is UTC - 37 min)
+    let mut rec = DeviceRecord::active(KindSet::ALL);
+    rec.rated_power_w = Some(5_000);
+    rec.location = Some(depin_attest::types::H3Cell(
+        h3o::LatLng::new(38.7223, -9.1393)
+            .unwrap()
+            .to_cell(h3o::Resolution::Nine),
+    ));
+    net.registry.insert(net.id(0), rec).unwrap();
+    let mut v = net.verifier();
+    // NOW is 22:13 UTC; hourly readings at 105 % of rated output for 7 days
+    let mut rejected = 0;
+    let mut credited = 0u64;
+    for h in 0..=(7 * 24) {
+        let e = envelope_at(
+            &net.keys[0],
+            h + 1,
+            t(h),
+            Attestation::EnergyReading(EnergyReading {
+                direction: EnergyDirection::Production,
+                cumulative_wh: h * 5_250,
+            }),
+        );
+        match v.verify_one(Input::Envelope(&e), t(h)) {
+            Ok(a) => {
+                if let Outcome::Energy { wh } = a.outcome {
+                    credited += wh;
+                }
+            }
+            Err(Rejection::ImplausibleProduction) => rejected += 1,
+            Err(other) => panic!("hour {h}: {other:?}"),
+        }
+    }
+    // the night hours (at least 8 of every 24) are refused, daylight hours credited
+    assert!(rejected >= 7 * 8, "{rejected}");
+    assert!(credited <= 7 * 16 * 5_250, "{credited}");
+    assert!(credited > 0);
+    // without a location the daylight rule cannot be applied: refused, not waved through
+    let mut net2 = Net::new(1);
+    net2.config.policies.energy = depin_attest::EnergyPolicy::solar();
+    let mut v = net2.verifier();
+    let e = envelope(&net2.keys[0], 1, reading(10));
+    assert_eq!(
+        v.verify_one(Input::Envelope(&e), NOW),
+        Err(Rejection::NoLocation)
+    );
+}
+
+#[test]
+fn energy_policy_ranges_are_checked() {
+    let mut net = Net::new(1);
+    net.config.policies.energy.headroom_percent = 50;
+    assert!(depin_attest::Verifier::new(
+        net.config.clone(),
+        net.registry.clone(),
+        depin_attest::MemoryReplayStore::new()
+    )
+    .is_err());
 }

@@ -47,7 +47,7 @@ proptest! {
             1 => beacon(0.0),
             2 => witness(2_000.0, -1000),
             _ => depin_attest::Attestation::BandwidthTest(depin_attest::types::BandwidthTest {
-                download_bps: 1, upload_bps: 2, latency_ms: 3,
+                download_bps: 1, upload_bps: 2, latency_ms: 3, challenge: [0; 32],
             }),
         };
         let mut e = envelope(&net.keys[0], 1, a);
