@@ -18,7 +18,7 @@ const ok = rep.ok;
 async function main() {
   const { child, url } = await startAnvil();
   try {
-    const { pub, deploy, send, sim, read, expectRevert } = chain(url, ok);
+    const { pub, deploy, send, sim, read, expectRevert, advance } = chain(url, ok);
 
     // ------------------------------------------------------------------ DeviceRegistry
     const reg = await deploy('DeviceRegistry', [0]);
@@ -53,7 +53,9 @@ async function main() {
         { name: 'deadline', type: 'uint256' },
       ],
     };
-    const farDeadline = 4102444800n; // 2100-01-01
+    // Deadlines may be at most MAX_PERMIT_LIFETIME (30 days) ahead of the including block.
+    assert.equal(await read(reg, 'MAX_PERMIT_LIFETIME'), 30n * 86400n);
+    const farDeadline = (await pub.getBlock()).timestamp + 7n * 86400n;
     async function permit(signer, fields, dom = domain) {
       const message = {
         owner: alice.address,
@@ -90,13 +92,18 @@ async function main() {
         '0x4e2dc4d38315713be677a047427b3a219964191bd8b3fef62a4c00e48dc7e640' +
         '073b6074f44e8f2e9cc911b104d64133c4962b7b209059b522e8a9b3f3f119661b';
       const args0 = [owner, golden.address, 1, '0x' + 'ab'.repeat(32), '0x' + 'cd'.repeat(32), 4102444800n, pk, sig0];
-      await expectRevert(sim(reg, 'register', args0, relayer), 'DeviceIdMismatch', 'README digest-only vector (deviceId 0xabab..ab)');
+      // The vectors' deadline (2100-01-01) is more than MAX_PERMIT_LIFETIME away today, so they are
+      // run in an eth_call whose block is dated one day before it (block override).
+      const at2099 = { blockOverrides: { time: 4102444800n - 86400n } };
+      const simAt = (fn, a) => pub.simulateContract({ address: reg.address, abi: reg.abi, functionName: fn, args: a, account: relayer, ...at2099 });
+      await expectRevert(simAt('register', args0), 'DeviceIdMismatch', 'README digest-only vector (deviceId 0xabab..ab, block time 2099-12-31)');
       const sig =
         '0x0bc66465f7a20ee1fcb6342e7387eccc340f76f8cc09b7274d6fdbbeda5e6f90' +
         '7e813baa9d47c5f72e693011cb3f06a20b3ba3c20118c9eab9a5031c72eabbd21b';
       const args = [owner, golden.address, 1, id, '0x' + 'cd'.repeat(32), 4102444800n, pk, sig];
-      await sim(reg, 'register', args, relayer);
-      ok('README golden registration vector is accepted by the contract');
+      await expectRevert(sim(reg, 'register', args, relayer), 'DeadlineTooFar', 'README golden registration vector at the current block time');
+      assert.equal((await simAt('register', args)).result, hexToBigInt(golden.address));
+      ok('README golden registration vector is accepted by the contract (block time 2099-12-31)');
     }
 
     const d1 = dev(0x1001n);
@@ -219,7 +226,11 @@ async function main() {
     assert.equal(await read(tok, 'balanceOf', [u1]), 250n);
     ok('cumulative claim pays only the difference (150)');
     await expectRevert(sim(dist, 'claim', [u2, 50n, t3.proofs[1]], relayer), 'NothingToClaim', 'unchanged cumulative amount');
-    await expectRevert(sim(dist, 'claim', [u3, 25n, t1.proofs[2]], relayer), 'InvalidProof', 'proof against a superseded root');
+    // The previous root (epoch 1) stays claimable for CLAIM_GRACE_PERIOD after epoch 3 landed.
+    assert.equal(await sim(dist, 'claim', [u3, 25n, t1.proofs[2]], relayer).then((r) => r.result), 25n);
+    ok('a proof against the previous root is accepted within the grace period');
+    await advance(86400 + 1);
+    await expectRevert(sim(dist, 'claim', [u3, 25n, t1.proofs[2]], relayer), 'InvalidProof', 'proof against a superseded root after the grace period');
     await send(dist, 'claim', [u3, 25n, t3.proofs[2]], relayer);
     await send(dist, 'claim', [u4, 10n, t3.proofs[3]], relayer);
     assert.equal(await read(dist, 'totalClaimed'), 335n);

@@ -1,4 +1,4 @@
-// Shared helpers of the anvil tests (anvil-e2e.mjs, contracts-attack.mjs): start anvil from
+// Shared helpers of the anvil tests (anvil-e2e.mjs, contracts-attack.mjs, contracts-attack-23.mjs): start anvil from
 // node_modules on a free loopback port (or use ANVIL_URL), load the committed artifacts, deploy,
 // send, simulate, and assert typed reverts with viem. Not a CLI.
 import { spawn, execFileSync } from 'node:child_process';
@@ -94,6 +94,17 @@ export function chain(url, ok) {
     assert.equal(rc.status, 'success', `${functionName} mined but failed`);
     return parseEventLogs({ abi: c.abi, logs: rc.logs });
   }
+  /// Sends `functionName` in a block whose timestamp is exactly `time` (evm_setNextBlockTimestamp),
+  /// without simulating first (a simulation would run at the previous block's time); asserts
+  /// that it is mined successfully in a block with that timestamp and returns its events.
+  async function sendAt(time, c, functionName, args, from, gas = 1_000_000n) {
+    await pub.request({ method: 'evm_setNextBlockTimestamp', params: [toHex(time)] });
+    const hash = await wallet(from).writeContract({ address: c.address, abi: c.abi, functionName, args, gas });
+    const rc = await pub.waitForTransactionReceipt({ hash });
+    assert.equal(rc.status, 'success', `${functionName} at ${time} mined but failed`);
+    assert.equal((await pub.getBlock({ blockHash: rc.blockHash })).timestamp, BigInt(time));
+    return parseEventLogs({ abi: c.abi, logs: rc.logs });
+  }
   const sim = (c, functionName, args, from) =>
     pub.simulateContract({ address: c.address, abi: c.abi, functionName, args, account: from });
   const read = (c, functionName, args = []) => pub.readContract({ address: c.address, abi: c.abi, functionName, args });
@@ -129,7 +140,7 @@ export function chain(url, ok) {
     await pub.request({ method: 'evm_increaseTime', params: [toHex(seconds)] });
     await pub.request({ method: 'evm_mine', params: [] });
   }
-  return { pub, wallet, deploy, send, sim, read, expectRevert, expectDeployRevert, advance, chainId: foundry.id };
+  return { pub, wallet, deploy, send, sendAt, sim, read, expectRevert, expectDeployRevert, advance, chainId: foundry.id };
 }
 
 /// OpenZeppelin StandardMerkleTree via oz-merkle-tree.cjs. With `bound` = { chainId, distributor }

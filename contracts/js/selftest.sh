@@ -3,7 +3,8 @@
 # JSON on stdout, exit status). Run from anywhere:
 #
 #   contracts/js/selftest.sh              all checks, including the anvil tests
-#                                         (anvil-e2e.mjs and contracts-attack.mjs)
+#                                         (anvil-e2e.mjs, contracts-attack.mjs and
+#                                         contracts-attack-23.mjs)
 #   SKIP_ANVIL=1 contracts/js/selftest.sh  without starting anvil
 #
 # Needs node and contracts/node_modules ('npm ci' in contracts/).
@@ -146,5 +147,7 @@ if [[ "${SKIP_ANVIL:-0}" != 1 ]]; then
   pass "anvil-e2e: $(tail -n 1 "$tmp/e2e.out" | sed 's/^# //')"
   node "$js/contracts-attack.mjs" >"$tmp/attack.out" 2>&1 || { cat "$tmp/attack.out" >&2; fail "contracts-attack test failed"; }
   pass "contracts-attack: $(tail -n 1 "$tmp/attack.out" | sed 's/^# //')"
+  node "$js/contracts-attack-23.mjs" >"$tmp/attack23.out" 2>&1 || { cat "$tmp/attack23.out" >&2; fail "contracts-attack-23 test failed"; }
+  pass "contracts-attack-23: $(tail -n 1 "$tmp/attack23.out" | sed 's/^# //')"
 fi
 echo "# selftest: all $n checks passed"

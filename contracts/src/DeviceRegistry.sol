@@ -24,6 +24,12 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 /// uncompressed key `x || y`; the contract checks that it hashes to `device`
 /// (`address(uint160(uint256(keccak256(publicKey)))) == device`) and derives the id from it.
 ///
+/// Permits: every device-signed permit carries `nonces(device)` and a deadline that may be at most
+/// `MAX_PERMIT_LIFETIME` after the block in which it is used (`DeadlineTooFar`). The device key is
+/// the only authority over its permits: `useNonce` with a `CancelNonce` signature by the device
+/// advances the nonce by one, which voids every outstanding permit signed for the old nonce (for
+/// example the previous owner's unused registration permit after a resale).
+///
 /// Admin: OpenZeppelin `AccessControlDefaultAdminRules` (one admin, handed over in two steps,
 /// `beginDefaultAdminTransfer` then `acceptDefaultAdminTransfer` by the new admin after
 /// `defaultAdminDelay()`).
@@ -35,6 +41,13 @@ contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
     bytes32 public constant REGISTER_TYPEHASH = keccak256(
         "Register(address owner,address device,uint8 keyType,bytes32 deviceId,bytes32 metadataHash,uint256 nonce,uint256 deadline)"
     );
+
+    /// @notice EIP-712 type hash of the nonce cancellation signed by the device key.
+    bytes32 public constant CANCEL_NONCE_TYPEHASH =
+        keccak256("CancelNonce(address device,uint256 nonce,uint256 deadline)");
+
+    /// @notice The furthest a permit deadline may lie after the current block timestamp (30 days).
+    uint256 public constant MAX_PERMIT_LIFETIME = 30 days;
 
     /// @dev Stored per device; the owner lives in the ERC-721 state.
     struct Device {
@@ -53,6 +66,11 @@ contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
     error InvalidSignature();
     /// @notice The signature deadline has passed.
     error Expired(uint256 deadline);
+    /// @notice The deadline is more than `MAX_PERMIT_LIFETIME` after this block; `max` is the
+    /// latest deadline accepted now.
+    error DeadlineTooFar(uint256 deadline, uint256 max);
+    /// @notice A nonce cancellation names `nonce`, but the device's current nonce is `current`.
+    error NonceMismatch(address device, uint256 nonce, uint256 current);
     /// @notice The caller is neither the token owner nor an admin.
     error NotAuthorized(address caller);
     /// @notice No token exists for the device.
@@ -76,6 +94,9 @@ contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
     );
     /// @notice A device was revoked by `by` (its token owner or an admin).
     event DeviceRevoked(address indexed device, address indexed by);
+    /// @notice The device cancelled `nonce`: `nonces(device)` is now `nonce + 1`, and every
+    /// permit signed for `nonce` is void.
+    event NonceUsed(address indexed device, uint256 nonce);
 
     /// @notice Deploys the registry; the deployer becomes the (single) default admin.
     /// @param adminDelay Initial `defaultAdminDelay()` in seconds: how long a begun admin transfer
@@ -90,14 +111,16 @@ contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
     /// @dev The device key signs `Register(owner, device, keyType, deviceId, metadataHash, nonce,
     /// deadline)` where `nonce` is `nonces(device)`; the nonce increases on success. The signature
     /// is 65 bytes r || s || v with v in {27, 28} and a low S. Checks in order: `ZeroAddress`,
-    /// `UnsupportedKeyType`, `Expired`, `AlreadyRegistered`, `PublicKeyMismatch`,
-    /// `DeviceIdMismatch`, `InvalidSignature`.
+    /// `UnsupportedKeyType`, `Expired`, `DeadlineTooFar` (`deadline > block.timestamp +
+    /// MAX_PERMIT_LIFETIME`), `AlreadyRegistered`, `PublicKeyMismatch`, `DeviceIdMismatch`,
+    /// `InvalidSignature`.
     /// @param owner Account that receives the device token.
     /// @param device EVM address of the device's secp256k1 key.
     /// @param keyType Key type code as defined by the SDK; must be 1 (secp256k1).
     /// @param deviceId SDK device id hash: must equal `sha256(0x01 || compressedKey)` (34 bytes hashed).
     /// @param metadataHash Hash of off-chain device metadata.
-    /// @param deadline Last block timestamp at which the signature is accepted.
+    /// @param deadline Last block timestamp at which the signature is accepted; at most
+    /// `MAX_PERMIT_LIFETIME` after the block that includes the registration.
     /// @param publicKey The device's uncompressed secp256k1 public key without the 0x04 prefix:
     /// 64 bytes `x || y`, big-endian.
     /// @param signature EIP-712 signature by the device key.
@@ -114,7 +137,7 @@ contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
     ) external returns (uint256 tokenId) {
         if (owner == address(0) || device == address(0)) revert ZeroAddress();
         if (keyType != KEY_TYPE_SECP256K1) revert UnsupportedKeyType(keyType);
-        if (block.timestamp > deadline) revert Expired(deadline);
+        _checkDeadline(deadline);
         tokenId = uint256(uint160(device));
         if (_ownerOf(tokenId) != address(0)) revert AlreadyRegistered(device);
         bytes32 expectedId = deviceIdOf(device, publicKey);
@@ -144,6 +167,37 @@ contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
         if (err != ECDSA.RecoverError.NoError || signer != device) revert InvalidSignature();
         _nonces[device] = nonce + 1;
+    }
+
+    /// @notice Cancels the device's current nonce: `nonces(device)` goes from `nonce` to
+    /// `nonce + 1`, so no permit signed for `nonce` (an unused registration permit, say) can ever
+    /// be used. Authorised only by the device key: a 65-byte low-S EIP-712 signature over
+    /// `CancelNonce(address device,uint256 nonce,uint256 deadline)`. Anyone may submit it.
+    /// @dev Checks in order: `ZeroAddress`, `Expired`, `DeadlineTooFar`, `NonceMismatch`,
+    /// `InvalidSignature`. Works whether or not the device is registered.
+    /// @param device EVM address of the device key.
+    /// @param nonce The nonce to cancel; must be `nonces(device)`.
+    /// @param deadline Last block timestamp at which the signature is accepted (at most
+    /// `MAX_PERMIT_LIFETIME` ahead).
+    /// @param signature EIP-712 signature by the device key.
+    function useNonce(address device, uint256 nonce, uint256 deadline, bytes calldata signature) external {
+        if (device == address(0)) revert ZeroAddress();
+        _checkDeadline(deadline);
+        uint256 current = _nonces[device];
+        if (nonce != current) revert NonceMismatch(device, nonce, current);
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(CANCEL_NONCE_TYPEHASH, device, nonce, deadline)));
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
+        if (err != ECDSA.RecoverError.NoError || signer != device) revert InvalidSignature();
+        _nonces[device] = nonce + 1;
+        emit NonceUsed(device, nonce);
+    }
+
+    /// @dev `Expired` once `deadline` has passed, `DeadlineTooFar` if it is more than
+    /// `MAX_PERMIT_LIFETIME` ahead.
+    function _checkDeadline(uint256 deadline) private view {
+        if (block.timestamp > deadline) revert Expired(deadline);
+        uint256 max = block.timestamp + MAX_PERMIT_LIFETIME;
+        if (deadline > max) revert DeadlineTooFar(deadline, max);
     }
 
     /// @notice The `deviceId` a secp256k1 device must register with: `sha256(0x01 || 0x02|(y&1)
@@ -194,7 +248,7 @@ contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
         return (owner, d.keyType, d.deviceId, d.metadataHash, !d.revoked);
     }
 
-    /// @notice The nonce the next registration signature of `device` must use.
+    /// @notice The nonce the next permit (registration or cancellation) of `device` must use.
     /// @param device EVM address of the device key.
     /// @return The current nonce.
     function nonces(address device) external view returns (uint256) {

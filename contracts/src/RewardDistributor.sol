@@ -12,7 +12,8 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 /// @notice Cumulative Merkle reward distributor paying one ERC-20 token. Each epoch an oracle
 /// publishes the root of a tree of (chain id, distributor, account, cumulative amount) leaves and
 /// the tree's total; an account claims the difference between its cumulative amount in the latest
-/// tree and what it has already claimed.
+/// tree (or, for `CLAIM_GRACE_PERIOD` after a publication, the previous tree) and what it has
+/// already claimed.
 /// @dev Leaves are built exactly as OpenZeppelin `StandardMerkleTree` builds them for the types
 /// ["uint256", "address", "address", "uint256"] with the values [block.chainid, address(this),
 /// account, cumulativeAmount]:
@@ -21,19 +22,42 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 /// the chain id and this contract's address into every leaf means a root (and its proofs) is
 /// never valid on another distributor or another chain.
 ///
-/// Published totals: `total` must be the sum of the cumulative amounts in the tree. Totals never
-/// decrease from one published epoch to the next (`TotalDecreased`), and no claim may bring
-/// `totalClaimed()` above the latest published total (`TotalExceeded`). A faulty or compromised
-/// oracle can therefore not pay out more than the total it publishes on chain, which monitors can
-/// compare with the off-chain reward computation.
+/// Published totals: `total` is what the tree may pay in all, counting what was already paid:
+/// the sum over the tree's accounts of `max(cumulativeAmount, claimed(account))` (an account whose
+/// amount a correction lowered below what it has already been paid counts with what it was paid).
+/// Computing it is the publisher's (the SDK's) job. The contract enforces two bounds: a new total
+/// is never below `totalClaimed()` (`TotalBelowClaimed`), and no claim may bring `totalClaimed()`
+/// above the latest published total (`TotalExceeded`). A faulty or compromised oracle can
+/// therefore not pay out more than the total it publishes on chain, which monitors can compare
+/// with the off-chain reward computation, and an inflated total can be lowered again by the next
+/// root (down to what was already paid).
 ///
-/// Only the latest root is used for claims, so a cumulative tree must include every account.
+/// Claims are verified against the latest root, and also against the previous root for
+/// `CLAIM_GRACE_PERIOD` after the latest one was published, so a claim built just before a new
+/// root lands still pays. A cumulative tree must include every account.
+///
+/// Epoch numbers may skip, but by at most `MAX_EPOCH_GAP` per publication
+/// (`epoch <= latestEpoch() + MAX_EPOCH_GAP`, with `latestEpoch() == 0` before the first root), so
+/// a faulty or hostile oracle can no longer publish epoch 2^64-1 and freeze publication.
+///
+/// Recovery: the admin can move funds out of the contract, but only through a public, timelocked
+/// path: while paused (`GUARDIAN_ROLE` pauses), `proposeRecovery(to, amount)`, then, no earlier
+/// than `RECOVERY_DELAY` later and still paused, `executeRecovery()`. Unpausing, or
+/// `cancelRecovery()` by the admin or a guardian, cancels it. No single role can pay anyone: the
+/// oracle's roots pay only the accounts in them, up to the published total; the guardian can only
+/// pause and cancel; the admin (one address, moved only by the two-step delayed handover) can move
+/// funds only after a pause, a public `RecoveryProposed` event and `RECOVERY_DELAY`, during which
+/// the guardian may cancel. The admin also manages roles, so it should be a multisig or timelock,
+/// and monitors should watch `Paused`, `RecoveryProposed` and role changes.
 ///
 /// Roles: `DEFAULT_ADMIN_ROLE` (OpenZeppelin `AccessControlDefaultAdminRules`: one admin, handed
 /// over in two steps, `beginDefaultAdminTransfer` then `acceptDefaultAdminTransfer` by the new
 /// admin once `defaultAdminDelay()` has passed) manages the other roles and is the only one that
 /// can `unpause`; `ORACLE_ROLE` publishes roots; `GUARDIAN_ROLE` can `pause`. While paused,
-/// `claim` and `publishRoot` revert with `EnforcedPause()`.
+/// `claim` reverts with `EnforcedPause()`, but the oracle can still publish, so a bad root is
+/// corrected without ever being claimable: the guardian pauses, the oracle publishes the
+/// correction (a root published while paused does not keep the root it replaces claimable), the
+/// admin unpauses.
 contract RewardDistributor is AccessControlDefaultAdminRules, Pausable {
     using SafeERC20 for IERC20;
 
@@ -41,6 +65,18 @@ contract RewardDistributor is AccessControlDefaultAdminRules, Pausable {
     bytes32 public constant ORACLE_ROLE = keccak256("ORACLE_ROLE");
     /// @notice Role allowed to pause claims and publication (unpausing needs the admin).
     bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
+
+    /// @notice How far one publication may move the epoch forward: `publishRoot` requires
+    /// `epoch <= latestEpoch() + MAX_EPOCH_GAP` (`latestEpoch()` is 0 before the first root, so the
+    /// first epoch is at most `MAX_EPOCH_GAP`). 366: a year of daily epochs. A network that must
+    /// skip further (or starts at a higher epoch number) publishes its cumulative root at
+    /// intermediate epochs, each at most `MAX_EPOCH_GAP` above the previous one.
+    uint64 public constant MAX_EPOCH_GAP = 366;
+    /// @notice Seconds after a root is published during which claims against the previous root
+    /// are still accepted (1 day).
+    uint64 public constant CLAIM_GRACE_PERIOD = 1 days;
+    /// @notice Minimum seconds between `proposeRecovery` and `executeRecovery` (7 days).
+    uint64 public constant RECOVERY_DELAY = 7 days;
 
     /// @notice The token paid out by claims.
     IERC20 public immutable token;
@@ -52,13 +88,21 @@ contract RewardDistributor is AccessControlDefaultAdminRules, Pausable {
     mapping(uint64 epoch => uint256) private _totals;
     mapping(address account => uint256) private _claimed;
     uint256 private _totalClaimed;
+    uint64 private _latestPublishedAt;
+    uint64 private _previousEpoch;
+    bytes32 private _previousRoot;
+    address private _recoveryTo;
+    uint64 private _recoveryExecutableAt;
+    uint256 private _recoveryAmount;
 
     /// @notice A different root or total was given for an epoch that is already published.
     error EpochAlreadyPublished(uint64 epoch);
     /// @notice The epoch is not published and not above the latest published epoch.
     error EpochNotIncreasing(uint64 epoch, uint64 latestEpoch);
-    /// @notice The new epoch's total is below the total of the latest published epoch.
-    error TotalDecreased(uint64 epoch, uint256 total, uint256 latestTotal);
+    /// @notice `epoch` is more than `maxGap` above `latestEpoch` (0 before the first root).
+    error EpochGapTooLarge(uint64 epoch, uint64 latestEpoch, uint64 maxGap);
+    /// @notice The new epoch's `total` is below `totalClaimed`, what has already been paid.
+    error TotalBelowClaimed(uint256 total, uint256 totalClaimed);
     /// @notice The claim would bring `totalClaimed()` to `newTotalClaimed`, above the latest
     /// published total.
     error TotalExceeded(uint256 newTotalClaimed, uint256 publishedTotal);
@@ -67,7 +111,7 @@ contract RewardDistributor is AccessControlDefaultAdminRules, Pausable {
     /// @notice No root has been published yet.
     error NoRoot();
     /// @notice The proof does not prove (chain id, this contract, account, cumulativeAmount)
-    /// against the latest root.
+    /// against the latest root, nor (within the grace period) against the previous root.
     error InvalidProof();
     /// @notice The account has already claimed at least `cumulativeAmount`.
     error NothingToClaim(address account, uint256 cumulativeAmount, uint256 alreadyClaimed);
@@ -75,11 +119,31 @@ contract RewardDistributor is AccessControlDefaultAdminRules, Pausable {
     error InsufficientFunds(uint256 available, uint256 required);
     /// @notice The zero address was given.
     error ZeroAddress();
+    /// @notice A recovery of zero tokens was proposed.
+    error ZeroAmount();
+    /// @notice A recovery is already pending; cancel it first.
+    error RecoveryAlreadyProposed(address to, uint256 amount, uint64 executableAt);
+    /// @notice No recovery is pending.
+    error NoRecoveryProposed();
+    /// @notice The pending recovery cannot be executed before `executableAt` (unix seconds).
+    error RecoveryNotReady(uint64 executableAt);
 
     /// @notice A root was published for `epoch`.
     event RootPublished(uint64 indexed epoch, bytes32 root, uint256 total);
-    /// @notice `account` was paid `amount`, bringing its claimed total to `cumulativeAmount`.
+    /// @notice `account` was paid `amount`, bringing its claimed total to `cumulativeAmount`;
+    /// `epoch` is the epoch of the root the proof was checked against (the latest or, within the
+    /// grace period, the previous one).
     event Claimed(address indexed account, uint64 indexed epoch, uint256 amount, uint256 cumulativeAmount);
+    /// @notice Claims against the previous root (of `previousEpoch`) are no longer accepted,
+    /// before the end of the grace period: `closeGracePeriod` was called, or (with `by` the
+    /// oracle) a root was published while paused, replacing the root of `previousEpoch`.
+    event GracePeriodClosed(uint64 indexed previousEpoch, address by);
+    /// @notice The admin proposed moving `amount` tokens to `to`, executable from `executableAt`.
+    event RecoveryProposed(address indexed to, uint256 amount, uint64 executableAt);
+    /// @notice The pending recovery was cancelled by `by` (`cancelRecovery` or `unpause`).
+    event RecoveryCancelled(address indexed to, uint256 amount, address by);
+    /// @notice The recovery was executed: `amount` tokens were sent to `to`.
+    event RecoveryExecuted(address indexed to, uint256 amount);
 
     /// @notice Deploys the distributor. The deployer becomes the (single) default admin. Fund it by
     /// transferring `token_` to this contract.
@@ -100,42 +164,67 @@ contract RewardDistributor is AccessControlDefaultAdminRules, Pausable {
     }
 
     /// @notice Publishes the claim tree root for `epoch`.
-    /// @dev Reverts with `EnforcedPause` while paused. Epochs must strictly increase (gaps are
-    /// allowed). Publishing the same (root, total) again for an already published epoch is a
-    /// no-op: it returns without an event. A different root or total for a published epoch
-    /// reverts with `EpochAlreadyPublished`; an unpublished epoch at or below the latest one
-    /// reverts with `EpochNotIncreasing`; a total below the latest published total reverts with
-    /// `TotalDecreased`.
-    /// @param epoch Epoch number.
+    /// @dev Checks in order: `ORACLE_ROLE` (`AccessControlUnauthorizedAccount`), `ZeroRoot`; for
+    /// an already published epoch the same (root, total) is a no-op (returns without an event)
+    /// and anything else `EpochAlreadyPublished`; then `EpochNotIncreasing` (once a root exists,
+    /// an unpublished epoch at or below the latest), `EpochGapTooLarge` (`epoch > latestEpoch() +
+    /// MAX_EPOCH_GAP`, also for the first root, where `latestEpoch()` is 0), `TotalBelowClaimed`
+    /// (`total < totalClaimed()`). Gaps up to `MAX_EPOCH_GAP` are allowed. A total may be lower
+    /// than the latest one (correcting an inflated total, or a tree that lowers an account), but
+    /// never below what was already paid. The root that was latest becomes the previous root,
+    /// claimable for `CLAIM_GRACE_PERIOD` seconds from now, except while paused: publishing is
+    /// allowed while paused (claims stay blocked) so that a bad latest root can be replaced before
+    /// the admin unpauses, and then the replaced root is not kept claimable (`previousRoot()`
+    /// becomes zero, with `GracePeriodClosed` if there was one).
+    /// @param epoch Epoch number, at most `maxNextEpoch()`.
     /// @param root Root of the cumulative (uint256 chainId, address distributor, address account,
     /// uint256 cumulativeAmount) StandardMerkleTree.
-    /// @param total Sum of the cumulative amounts in the tree: the most that can ever have been
-    /// claimed in total while this root is the latest.
-    function publishRoot(uint64 epoch, bytes32 root, uint256 total) external onlyRole(ORACLE_ROLE) whenNotPaused {
+    /// @param total The sum over the tree's accounts of `max(cumulativeAmount, claimed(account))`:
+    /// the most that can ever have been claimed in total while this root is the latest; at least
+    /// `totalClaimed()`.
+    function publishRoot(uint64 epoch, bytes32 root, uint256 total) external onlyRole(ORACLE_ROLE) {
         if (root == bytes32(0)) revert ZeroRoot();
         bytes32 existing = _roots[epoch];
         if (existing != bytes32(0)) {
             if (existing == root && _totals[epoch] == total) return;
             revert EpochAlreadyPublished(epoch);
         }
-        if (_latestRoot != bytes32(0)) {
-            if (epoch <= _latestEpoch) revert EpochNotIncreasing(epoch, _latestEpoch);
-            if (total < _latestTotal) revert TotalDecreased(epoch, total, _latestTotal);
+        bytes32 latestRoot_ = _latestRoot;
+        uint64 latestEpoch_ = _latestEpoch;
+        if (latestRoot_ != bytes32(0) && epoch <= latestEpoch_) revert EpochNotIncreasing(epoch, latestEpoch_);
+        if (uint256(epoch) > uint256(latestEpoch_) + MAX_EPOCH_GAP) {
+            revert EpochGapTooLarge(epoch, latestEpoch_, MAX_EPOCH_GAP);
         }
+        if (total < _totalClaimed) revert TotalBelowClaimed(total, _totalClaimed);
         _roots[epoch] = root;
         _totals[epoch] = total;
+        if (paused()) {
+            // The pause says the latest root may be the bad one being replaced: do not keep it
+            // claimable for the grace period once the admin unpauses.
+            _previousRoot = bytes32(0);
+            if (latestRoot_ != bytes32(0)) emit GracePeriodClosed(latestEpoch_, msg.sender);
+        } else {
+            _previousRoot = latestRoot_;
+        }
+        _previousEpoch = latestEpoch_;
         _latestEpoch = epoch;
         _latestRoot = root;
         _latestTotal = total;
+        _latestPublishedAt = uint64(block.timestamp);
         emit RootPublished(epoch, root, total);
     }
 
     /// @notice Pays `account` its unclaimed rewards: `cumulativeAmount - claimed(account)`.
-    /// @dev Anyone may submit the claim; tokens always go to `account`. Checks in order:
-    /// `EnforcedPause`, `NoRoot`, `InvalidProof`, `NothingToClaim`, `TotalExceeded`,
-    /// `InsufficientFunds`.
+    /// @dev Anyone may submit the claim; tokens always go to `account`. The proof is checked
+    /// against the latest root; if it does not prove the leaf there, against the previous root,
+    /// but only while `block.timestamp <= latestPublishedAt() + CLAIM_GRACE_PERIOD` (and unless
+    /// `closeGracePeriod` was called). Trees are cumulative, so the previous tree's amount for an
+    /// account is at most the latest tree's, and in either case the claim pays only
+    /// `cumulativeAmount - claimed(account)` and never brings `totalClaimed()` above the latest
+    /// published total. Checks in order: `EnforcedPause`, `NoRoot`, `InvalidProof`,
+    /// `NothingToClaim`, `TotalExceeded`, `InsufficientFunds`.
     /// @param account The account named in the leaf, receiving the payout.
-    /// @param cumulativeAmount The account's cumulative amount in the latest tree.
+    /// @param cumulativeAmount The account's cumulative amount in the latest (or previous) tree.
     /// @param proof Sibling hashes from leaf to root (StandardMerkleTree `getProof` order).
     /// @return amount The amount paid.
     function claim(address account, uint256 cumulativeAmount, bytes32[] calldata proof)
@@ -147,7 +236,15 @@ contract RewardDistributor is AccessControlDefaultAdminRules, Pausable {
         if (root == bytes32(0)) revert NoRoot();
         bytes32 leaf =
             keccak256(bytes.concat(keccak256(abi.encode(block.chainid, address(this), account, cumulativeAmount))));
-        if (!MerkleProof.verifyCalldata(proof, root, leaf)) revert InvalidProof();
+        uint64 epoch = _latestEpoch;
+        if (!MerkleProof.verifyCalldata(proof, root, leaf)) {
+            bytes32 previous = _previousRoot;
+            if (
+                previous == bytes32(0) || block.timestamp > uint256(_latestPublishedAt) + CLAIM_GRACE_PERIOD
+                    || !MerkleProof.verifyCalldata(proof, previous, leaf)
+            ) revert InvalidProof();
+            epoch = _previousEpoch;
+        }
         uint256 already = _claimed[account];
         if (cumulativeAmount <= already) revert NothingToClaim(account, cumulativeAmount, already);
         amount = cumulativeAmount - already;
@@ -158,19 +255,89 @@ contract RewardDistributor is AccessControlDefaultAdminRules, Pausable {
 
         _claimed[account] = cumulativeAmount;
         _totalClaimed = newTotalClaimed;
-        emit Claimed(account, _latestEpoch, amount, cumulativeAmount);
+        emit Claimed(account, epoch, amount, cumulativeAmount);
         token.safeTransfer(account, amount);
     }
 
-    /// @notice Pauses `claim` and `publishRoot`. `GUARDIAN_ROLE` only; reverts with
+    /// @notice Stops accepting claims against the previous root now, before the grace period
+    /// ends (for example after publishing a tree that lowers an account's cumulative amount).
+    /// `ORACLE_ROLE` or `GUARDIAN_ROLE` (`AccessControlUnauthorizedAccount(caller, ORACLE_ROLE)`
+    /// otherwise); allowed while paused. Without a previous root it does nothing (no event).
+    function closeGracePeriod() external {
+        if (!hasRole(ORACLE_ROLE, msg.sender) && !hasRole(GUARDIAN_ROLE, msg.sender)) {
+            revert AccessControlUnauthorizedAccount(msg.sender, ORACLE_ROLE);
+        }
+        if (_previousRoot == bytes32(0)) return;
+        _previousRoot = bytes32(0);
+        emit GracePeriodClosed(_previousEpoch, msg.sender);
+    }
+
+    /// @notice Starts a timelocked recovery of `amount` tokens to `to` (for example a replacement
+    /// distributor). `DEFAULT_ADMIN_ROLE` only, and only while paused (`ExpectedPause`); zero `to`
+    /// is `ZeroAddress`, zero `amount` `ZeroAmount`, a pending recovery `RecoveryAlreadyProposed`.
+    /// It becomes executable `RECOVERY_DELAY` seconds from now; unpausing cancels it.
+    /// @param to Recipient of the recovered tokens.
+    /// @param amount Amount in base units.
+    function proposeRecovery(address to, uint256 amount) external onlyRole(DEFAULT_ADMIN_ROLE) whenPaused {
+        if (to == address(0)) revert ZeroAddress();
+        if (amount == 0) revert ZeroAmount();
+        if (_recoveryTo != address(0)) revert RecoveryAlreadyProposed(_recoveryTo, _recoveryAmount, _recoveryExecutableAt);
+        uint64 executableAt = uint64(block.timestamp) + RECOVERY_DELAY;
+        _recoveryTo = to;
+        _recoveryAmount = amount;
+        _recoveryExecutableAt = executableAt;
+        emit RecoveryProposed(to, amount, executableAt);
+    }
+
+    /// @notice Cancels the pending recovery. `DEFAULT_ADMIN_ROLE` or `GUARDIAN_ROLE`
+    /// (`AccessControlUnauthorizedAccount(caller, GUARDIAN_ROLE)` otherwise); `NoRecoveryProposed`
+    /// if none is pending.
+    function cancelRecovery() external {
+        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender) && !hasRole(GUARDIAN_ROLE, msg.sender)) {
+            revert AccessControlUnauthorizedAccount(msg.sender, GUARDIAN_ROLE);
+        }
+        if (_recoveryTo == address(0)) revert NoRecoveryProposed();
+        _cancelRecovery();
+    }
+
+    /// @notice Sends the pending recovery's tokens. `DEFAULT_ADMIN_ROLE` only, while paused
+    /// (`ExpectedPause`); `NoRecoveryProposed` if none is pending, `RecoveryNotReady` before its
+    /// `executableAt`, `InsufficientFunds` if the contract holds less than the amount.
+    function executeRecovery() external onlyRole(DEFAULT_ADMIN_ROLE) whenPaused {
+        address to = _recoveryTo;
+        if (to == address(0)) revert NoRecoveryProposed();
+        if (block.timestamp < _recoveryExecutableAt) revert RecoveryNotReady(_recoveryExecutableAt);
+        uint256 amount = _recoveryAmount;
+        uint256 available = token.balanceOf(address(this));
+        if (available < amount) revert InsufficientFunds(available, amount);
+        delete _recoveryTo;
+        delete _recoveryAmount;
+        delete _recoveryExecutableAt;
+        emit RecoveryExecuted(to, amount);
+        token.safeTransfer(to, amount);
+    }
+
+    /// @notice Pauses `claim` (`publishRoot` and `closeGracePeriod` still work, so the oracle can
+    /// replace a bad root before the admin unpauses). `GUARDIAN_ROLE` only; reverts with
     /// `EnforcedPause` if already paused.
     function pause() external onlyRole(GUARDIAN_ROLE) {
         _pause();
     }
 
     /// @notice Lifts a pause. `DEFAULT_ADMIN_ROLE` only; reverts with `ExpectedPause` if not paused.
+    /// Cancels a pending recovery (`RecoveryCancelled`), which needs the pause for its whole delay.
     function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
         _unpause();
+        if (_recoveryTo != address(0)) _cancelRecovery();
+    }
+
+    function _cancelRecovery() private {
+        address to = _recoveryTo;
+        uint256 amount = _recoveryAmount;
+        delete _recoveryTo;
+        delete _recoveryAmount;
+        delete _recoveryExecutableAt;
+        emit RecoveryCancelled(to, amount, msg.sender);
     }
 
     /// @notice The leaf `claim` checks for (`account`, `cumulativeAmount`) on this distributor and
@@ -210,7 +377,8 @@ contract RewardDistributor is AccessControlDefaultAdminRules, Pausable {
         return _latestEpoch;
     }
 
-    /// @notice The root claims are verified against, or zero before the first publication.
+    /// @notice The root claims are verified against first (the previous root is also accepted
+    /// during the grace period), or zero before the first publication.
     /// @return The root.
     function latestRoot() external view returns (bytes32) {
         return _latestRoot;
@@ -221,6 +389,49 @@ contract RewardDistributor is AccessControlDefaultAdminRules, Pausable {
     /// @return The total.
     function latestTotal() external view returns (uint256) {
         return _latestTotal;
+    }
+
+    /// @notice The highest epoch `publishRoot` accepts next: `latestEpoch() + MAX_EPOCH_GAP`
+    /// (`MAX_EPOCH_GAP` before the first root), at most 2^64-1.
+    /// @return The bound.
+    function maxNextEpoch() external view returns (uint64) {
+        uint256 bound = uint256(_latestEpoch) + MAX_EPOCH_GAP;
+        return bound > type(uint64).max ? type(uint64).max : uint64(bound);
+    }
+
+    /// @notice The block timestamp at which the latest root was published (0 before the first).
+    /// @return Unix seconds.
+    function latestPublishedAt() external view returns (uint64) {
+        return _latestPublishedAt;
+    }
+
+    /// @notice The root that was latest before the latest one, still accepted by `claim` until
+    /// `previousRootClaimableUntil()`; zero if there is none or `closeGracePeriod` was called.
+    /// @return The root.
+    function previousRoot() external view returns (bytes32) {
+        return _previousRoot;
+    }
+
+    /// @notice The epoch of `previousRoot()` (meaningless when it is zero).
+    /// @return The epoch.
+    function previousEpoch() external view returns (uint64) {
+        return _previousEpoch;
+    }
+
+    /// @notice The last block timestamp at which a claim against `previousRoot()` is accepted:
+    /// `latestPublishedAt() + CLAIM_GRACE_PERIOD`, or 0 if there is no previous root.
+    /// @return Unix seconds.
+    function previousRootClaimableUntil() external view returns (uint64) {
+        if (_previousRoot == bytes32(0)) return 0;
+        return _latestPublishedAt + CLAIM_GRACE_PERIOD;
+    }
+
+    /// @notice The pending recovery, or all zeros if none.
+    /// @return to Recipient.
+    /// @return amount Amount in base units.
+    /// @return executableAt First block timestamp at which `executeRecovery` may run.
+    function pendingRecovery() external view returns (address to, uint256 amount, uint64 executableAt) {
+        return (_recoveryTo, _recoveryAmount, _recoveryExecutableAt);
     }
 
     /// @notice The sum of all amounts paid by claims.

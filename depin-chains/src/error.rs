@@ -67,6 +67,28 @@ pub enum Error {
         /// The latest published epoch.
         latest: Epoch,
     },
+    /// The epoch is further ahead of the latest published epoch than the distributor accepts
+    /// (EVM `RewardDistributor`: at most `MAX_EPOCH_GAP` = 366 above `latestEpoch()`, and at
+    /// most 366 for the first root). The EVM backend checks this before sending. Publish the
+    /// cumulative root at intermediate epochs, each at most `max` ahead, to move further.
+    #[error("{epoch} is too far ahead: the highest epoch accepted now is {max}")]
+    EpochGapTooLarge {
+        /// The epoch that was refused.
+        epoch: Epoch,
+        /// The highest epoch the distributor accepts next.
+        max: Epoch,
+    },
+    /// A device-signed permit's deadline (unix seconds) lies further in the future than the
+    /// registry accepts (EVM `DeviceRegistry`: at most `MAX_PERMIT_LIFETIME` = 30 days after
+    /// the including block). The EVM backend checks this against the latest block before
+    /// sending; sign a deadline of at most `max`.
+    #[error("deadline {deadline} is too far ahead: the latest deadline accepted now is {max}")]
+    DeadlineTooFar {
+        /// The deadline that was refused, unix seconds.
+        deadline: u64,
+        /// The latest deadline accepted now, unix seconds.
+        max: u64,
+    },
     /// A claim was made before any root was published.
     #[error("no reward root has been published")]
     NoRoot,
@@ -83,8 +105,9 @@ pub enum Error {
     #[error("unsupported: {0}")]
     Unsupported(String),
     /// The contract is paused (EVM `RewardDistributor` after its guardian called `pause()`:
-    /// claims and root publication are refused until the admin unpauses it). Retrying the same
-    /// call helps only after an unpause, so this is not a retryable transport error.
+    /// claims are refused until the admin unpauses it; the oracle can still publish roots).
+    /// Retrying the same call helps only after an unpause, so this is not a retryable transport
+    /// error.
     #[error("paused: {0}")]
     Paused(String),
     /// The transport failed. `retryable` says whether the same request may succeed later

@@ -136,7 +136,9 @@ pub struct DeviceRegistration {
     pub owner: Account,
     /// Opaque metadata; chains that cannot store bytes store [`DeviceRegistration::metadata_hash`].
     pub metadata: Vec<u8>,
-    /// Unix seconds after which the signed registration is no longer accepted.
+    /// Unix seconds after which the signed registration is no longer accepted. It may lie at
+    /// most 30 days ahead on the EVM registry and the local ledger
+    /// ([`Error::DeadlineTooFar`] otherwise).
     pub deadline: u64,
 }
 
@@ -366,7 +368,13 @@ pub struct EpochRoot {
     pub epoch: Epoch,
     /// The Merkle root of the cumulative claim tree (in the backend's [`ClaimFormat`]).
     pub root: [u8; 32],
-    /// Total of the epoch's rewards, base units (informational, as in the contracts).
+    /// What the tree may pay in all, base units, counting what was already paid: the sum over
+    /// the tree's accounts of `max(cumulative amount, claimed)` (for a cumulative tree that
+    /// never lowers an account, the sum of its cumulative amounts). Enforced, by the EVM
+    /// `RewardDistributor` and the local ledger alike: a total below the total already claimed
+    /// is refused at publication, and a claim that would bring the total claimed above the
+    /// latest published total is refused (both [`Error::InvalidInput`]). A total may be lower
+    /// than the previous one (correcting an inflated total), down to what was paid.
     pub total: u128,
 }
 

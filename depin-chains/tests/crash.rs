@@ -201,6 +201,17 @@ fn one_run(path: &Path, run: u64) -> RunStats {
 
     // reopen: repairs any torn tail, and must replay cleanly
     let (ledger, report) = LocalLedger::open_with_report(path, genesis()).unwrap();
+    // a crash tears at most the one record being appended, and the repair is reported
+    assert!(
+        report.truncated_bytes as usize <= depin_chains::local::log::MAX_FRAME_LEN,
+        "run {run}: {} bytes cut",
+        report.truncated_bytes
+    );
+    assert_eq!(
+        ledger.torn_bytes_repaired().unwrap(),
+        report.truncated_bytes,
+        "run {run}"
+    );
     let on_disk = LocalLedger::read_entries(path).unwrap();
     assert_eq!(on_disk.len() as u64, ledger.len().unwrap());
     // sequence numbers are dense 1..=n: nothing missing in the middle

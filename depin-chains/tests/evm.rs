@@ -13,10 +13,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use alloy::primitives::U256;
 use depin_chains::claims::ClaimTree;
 use depin_chains::conformance::{default_claimants, run_conformance, Fixtures, MIN_POOL};
 use depin_chains::evm::deploy::{Deployer, Deployment, MAX_ADMIN_DELAY};
-use depin_chains::evm::{device_address, device_public_key, EvmBackend, RegisterPermit};
+use depin_chains::evm::{
+    device_address, device_public_key, CancelNoncePermit, EvmBackend, PendingRecovery,
+    RegisterPermit, CLAIM_GRACE_PERIOD, MAX_EPOCH_GAP, MAX_PERMIT_LIFETIME, RECOVERY_DELAY,
+};
 use depin_chains::{
     Account, ChainBackend, Claim, ClaimFormat, DeviceRegistration, EpochRoot, Error, EvmConfig,
     PublishOutcome, RegistrationChallenge, RegistrationProof, RetryPolicy, SecretKeyBytes,
@@ -113,6 +117,7 @@ const ORACLE: u8 = 2;
 const OWNER: u8 = 3;
 const STRANGER: u8 = 4;
 const GUARDIAN: u8 = 5;
+const NEW_OWNER: u8 = 6;
 
 async fn set_balance(url: &str, who: EvmAddress) {
     let body = serde_json::json!({
@@ -217,8 +222,39 @@ fn device_key(n: u8) -> SigningKey {
     SigningKey::from_secret_bytes(KeyType::Secp256k1, &[n; 32]).unwrap()
 }
 
-fn far_deadline() -> u64 {
-    4_102_444_800 // 2100-01-01
+/// A registration deadline the registry accepts: 7 days from now (its cap is 30 days after the
+/// including block). Tests that move the chain clock move it by at most a few days.
+fn deadline() -> u64 {
+    depin_chains::conformance::registration_deadline()
+}
+
+/// A raw JSON-RPC call (anvil's `evm_*` methods), returning `result`.
+async fn node_rpc(url: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let text = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(v.get("error").is_none(), "{method}: {text}");
+    v["result"].clone()
+}
+
+/// Move anvil's clock forward by `seconds` and mine a block at the new time.
+async fn advance_time(url: &str, seconds: u64) {
+    node_rpc(
+        url,
+        "evm_increaseTime",
+        serde_json::json!([format!("0x{seconds:x}")]),
+    )
+    .await;
+    node_rpc(url, "evm_mine", serde_json::json!([])).await;
 }
 
 async fn ok(b: &dyn ChainBackend, tx: depin_chains::TxHandle) {
@@ -321,7 +357,7 @@ async fn eip712_signature_from_a_depin_core_key_verifies_with_viem() {
         DeviceId::from(device.public_key()),
         owner.clone(),
         b"model=x1;fw=2.1".to_vec(),
-        far_deadline(),
+        deadline(),
     );
     let challenge = backend.registration_challenge(&reg).await.unwrap();
     let RegistrationChallenge::Eip712 { digest } = challenge else {
@@ -386,7 +422,7 @@ async fn registration_lifecycle_and_typed_errors() {
     let id = DeviceId::from(dev.public_key());
     assert!(matches!(owner.device(&id).await, Err(Error::NotFound(_))));
 
-    let reg = DeviceRegistration::new(id, owner_acct.clone(), b"meta".to_vec(), far_deadline());
+    let reg = DeviceRegistration::new(id, owner_acct.clone(), b"meta".to_vec(), deadline());
     // A signature by another key is an invalid proof.
     let other = device_key(8);
     let challenge = owner.registration_challenge(&reg).await.unwrap();
@@ -422,7 +458,7 @@ async fn registration_lifecycle_and_typed_errors() {
         DeviceId::from(ed.public_key()),
         owner_acct.clone(),
         vec![],
-        far_deadline(),
+        deadline(),
     );
     assert!(matches!(
         owner.registration_challenge(&ed_reg).await,
@@ -460,7 +496,7 @@ async fn registration_lifecycle_and_typed_errors() {
         DeviceId::from(dev2.public_key()),
         owner_acct.clone(),
         vec![],
-        far_deadline(),
+        deadline(),
     );
     ok(
         &owner,
@@ -636,10 +672,15 @@ async fn rewards_publish_claim_and_typed_errors() {
         panic!("epoch 2 is new")
     };
     ok(&oracle, tx).await;
-    // The old proof no longer verifies against the latest root.
+    // The old proof still verifies against the previous root (within the one-day grace
+    // period), so it is refused only because it was paid already.
     assert!(matches!(
         stranger.claim(&claim).await,
-        Err(Error::InvalidProof)
+        Err(Error::AlreadyClaimed {
+            cumulative: 100,
+            claimed: 100,
+            ..
+        })
     ));
     ok(
         &stranger,
@@ -653,17 +694,19 @@ async fn rewards_publish_claim_and_typed_errors() {
     assert_eq!(stranger.token_balance(&evm(10)).await.unwrap(), Some(160));
     assert_eq!(stranger.pool_balance().await.unwrap(), Some(840));
     assert_eq!(oracle.latest_total().await.unwrap(), 1_410);
-    // Totals may not decrease from one epoch to the next.
-    assert!(matches!(
-        oracle
-            .publish_root(&EpochRoot {
-                epoch: Epoch(3),
-                root: tree2.root(),
-                total: 1_409,
-            })
-            .await,
-        Err(Error::InvalidInput(_))
-    ));
+    // A total may be lower than the latest one, but never below what was already paid (160).
+    assert_eq!(oracle.total_claimed().await.unwrap(), 160);
+    match oracle
+        .publish_root(&EpochRoot {
+            epoch: Epoch(3),
+            root: tree2.root(),
+            total: 159,
+        })
+        .await
+    {
+        Err(Error::InvalidInput(msg)) => assert!(msg.contains("160"), "{msg}"),
+        other => panic!("expected TotalBelowClaimed as InvalidInput, got {other:?}"),
+    }
     assert_eq!(oracle.epoch_root(Epoch(3)).await.unwrap(), None);
     // A tree whose published total understates its amounts cannot pay beyond that total:
     // account 13 is owed 5_000 in the tree, but only 1_410 - 160 is left of the total.
@@ -754,7 +797,7 @@ async fn concurrent_transactions_get_correct_nonces() {
                 DeviceId::from(dev.public_key()),
                 owner,
                 vec![n],
-                far_deadline(),
+                deadline(),
             );
             let tx = b.register_with_signer(&reg, &dev).await?;
             b.wait_for_receipt(&tx).await
@@ -957,7 +1000,7 @@ async fn non_secp256k1_devices_get_a_typed_error_and_nothing_is_sent() {
     for kt in [KeyType::Ed25519, KeyType::P256] {
         let key = SigningKey::from_secret_bytes(kt, &[9; 32]).unwrap();
         let id = DeviceId::from(key.public_key());
-        let reg = DeviceRegistration::new(id, owner_acct.clone(), b"meta".to_vec(), far_deadline());
+        let reg = DeviceRegistration::new(id, owner_acct.clone(), b"meta".to_vec(), deadline());
         assert!(matches!(device_address(&id), Err(Error::Unsupported(_))));
         assert!(matches!(device_public_key(&id), Err(Error::Unsupported(_))));
         assert!(matches!(
@@ -998,7 +1041,7 @@ async fn non_secp256k1_devices_get_a_typed_error_and_nothing_is_sent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn guardian_pauses_and_only_the_admin_unpauses() {
+async fn guardian_pauses_the_oracle_corrects_and_only_the_admin_unpauses() {
     let env = Env::new().await;
     // The default deployment makes the deployer the guardian.
     assert_eq!(env.deployment.guardian, address_of(&secret(ADMIN)));
@@ -1029,21 +1072,31 @@ async fn guardian_pauses_and_only_the_admin_unpauses() {
     assert!(relayer.paused().await.unwrap());
     assert!(matches!(guardian.pause().await, Err(Error::Paused(_))));
 
-    // While paused: no claims, no new roots.
+    // While paused: no claims.
     let claim = tree.claim_for(&evm(10)).unwrap();
     assert!(matches!(relayer.claim(&claim).await, Err(Error::Paused(_))));
+    // But the oracle can still publish, so a bad root is replaced before anyone can claim from
+    // it: here root 1 over-credited evm(11) (200 instead of 120). The corrected total is lower
+    // than the latest one, which is fine as long as it is not below what was paid (0).
     let tree2 =
-        ClaimTree::new(oracle.claim_format(), vec![(evm(10), 150), (evm(11), 200)]).unwrap();
+        ClaimTree::new(oracle.claim_format(), vec![(evm(10), 150), (evm(11), 120)]).unwrap();
     let root2 = EpochRoot {
         epoch: Epoch(2),
         root: tree2.root(),
-        total: 350,
+        total: 270,
     };
+    assert_eq!(oracle.publishable_total(&tree2).await.unwrap(), 270);
+    publish(&oracle, &root2).await;
+    assert_eq!(oracle.epoch_root(Epoch(2)).await.unwrap(), Some(root2));
+    assert_eq!(oracle.latest_total().await.unwrap(), 270);
+    // Published while paused, the replaced root is not kept for the grace period.
+    let roots = relayer.claimable_roots().await.unwrap();
+    assert_eq!(roots.latest, Some((Epoch(2), tree2.root())));
+    assert_eq!(roots.previous, None);
     assert!(matches!(
-        oracle.publish_root(&root2).await,
+        relayer.claim(&tree2.claim_for(&evm(10)).unwrap()).await,
         Err(Error::Paused(_))
     ));
-    assert_eq!(oracle.epoch_root(Epoch(2)).await.unwrap(), None);
 
     // The guardian cannot unpause; the admin can, once.
     for who in [&guardian, &relayer] {
@@ -1053,19 +1106,63 @@ async fn guardian_pauses_and_only_the_admin_unpauses() {
     assert!(!relayer.paused().await.unwrap());
     assert!(matches!(admin.unpause().await, Err(Error::InvalidInput(_))));
 
-    // Business as usual afterwards.
-    ok(&relayer, relayer.claim(&claim).await.unwrap()).await;
-    assert_eq!(relayer.claimed(&evm(10)).await.unwrap(), 100);
-    publish(&oracle, &root2).await;
+    // After unpausing, the bad root pays nothing (although it was replaced less than a day
+    // ago); the correction pays.
+    assert!(matches!(
+        relayer.claim(&tree.claim_for(&evm(11)).unwrap()).await,
+        Err(Error::InvalidProof)
+    ));
+    assert!(matches!(
+        relayer.claim(&claim).await,
+        Err(Error::InvalidProof)
+    ));
+    // The retry path: rebuild the claim from the latest tree (not from the replaced one).
+    assert!(matches!(
+        relayer.refresh_claim(&evm(10), &tree).await,
+        Err(Error::InvalidInput(_))
+    ));
+    let fresh = relayer.refresh_claim(&evm(10), &tree2).await.unwrap();
+    ok(&relayer, relayer.claim(&fresh).await.unwrap()).await;
     ok(
         &relayer,
         relayer
-            .claim(&tree2.claim_for(&evm(10)).unwrap())
+            .claim(&tree2.claim_for(&evm(11)).unwrap())
             .await
             .unwrap(),
     )
     .await;
     assert_eq!(relayer.claimed(&evm(10)).await.unwrap(), 150);
+    assert_eq!(relayer.claimed(&evm(11)).await.unwrap(), 120);
+    assert_eq!(relayer.total_claimed().await.unwrap(), 270);
+    assert_eq!(relayer.pool_balance().await.unwrap(), Some(730));
+
+    // Business as usual afterwards: a root published unpaused keeps the previous one claimable.
+    let tree3 =
+        ClaimTree::new(oracle.claim_format(), vec![(evm(10), 160), (evm(11), 120)]).unwrap();
+    publish(
+        &oracle,
+        &EpochRoot {
+            epoch: Epoch(3),
+            root: tree3.root(),
+            total: 280,
+        },
+    )
+    .await;
+    let roots = relayer.claimable_roots().await.unwrap();
+    assert_eq!(roots.latest, Some((Epoch(3), tree3.root())));
+    let previous = roots
+        .previous
+        .expect("unpaused publication keeps the previous root");
+    assert_eq!((previous.epoch, previous.root), (Epoch(2), tree2.root()));
+    ok(
+        &relayer,
+        relayer
+            .claim(&tree3.claim_for(&evm(10)).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(relayer.claimed(&evm(10)).await.unwrap(), 160);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1104,4 +1201,478 @@ async fn admin_delays_beyond_uint48_are_refused_before_deploying() {
     let guardian = env.handle_on(GUARDIAN, d.distributor).await;
     ok(&guardian, guardian.pause().await.unwrap()).await;
     assert!(guardian.paused().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_root_refuses_an_epoch_gap_too_large_before_sending() {
+    let env = Env::new().await;
+    let oracle = env.handle(ORACLE).await;
+    // Before any root the first epoch may be at most MAX_EPOCH_GAP (the contract's constant).
+    assert_eq!(oracle.max_next_epoch().await.unwrap(), Epoch(MAX_EPOCH_GAP));
+    let tree = ClaimTree::new(oracle.claim_format(), vec![(evm(10), 100)]).unwrap();
+    let root = |epoch: u64| EpochRoot {
+        epoch: Epoch(epoch),
+        root: tree.root(),
+        total: 100,
+    };
+    let sent = tx_count(&env.anvil.url, address_of(&secret(ORACLE))).await;
+    for epoch in [MAX_EPOCH_GAP + 1, u64::MAX - 1, u64::MAX] {
+        match oracle.publish_root(&root(epoch)).await {
+            Err(Error::EpochGapTooLarge { epoch: e, max }) => {
+                assert_eq!((e, max), (Epoch(epoch), Epoch(MAX_EPOCH_GAP)));
+            }
+            other => panic!("epoch {epoch}: expected EpochGapTooLarge, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        tx_count(&env.anvil.url, address_of(&secret(ORACLE))).await,
+        sent,
+        "a refused epoch must not be sent"
+    );
+    publish(&oracle, &root(MAX_EPOCH_GAP)).await;
+    assert_eq!(
+        oracle.max_next_epoch().await.unwrap(),
+        Epoch(2 * MAX_EPOCH_GAP)
+    );
+    // The freeze attack (epoch 2^64-1 after a real epoch) is refused; the largest allowed gap
+    // and a normal next epoch still publish.
+    for epoch in [u64::MAX, 2 * MAX_EPOCH_GAP + 1] {
+        assert!(matches!(
+            oracle.publish_root(&root(epoch)).await,
+            Err(Error::EpochGapTooLarge {
+                max: Epoch(732),
+                ..
+            })
+        ));
+    }
+    publish(&oracle, &root(2 * MAX_EPOCH_GAP)).await;
+    publish(&oracle, &root(2 * MAX_EPOCH_GAP + 1)).await;
+    assert_eq!(
+        oracle.max_next_epoch().await.unwrap(),
+        Epoch(3 * MAX_EPOCH_GAP + 1)
+    );
+    // Idempotence is checked first: re-publishing a published epoch is still a no-op.
+    assert_eq!(
+        oracle.publish_root(&root(MAX_EPOCH_GAP)).await.unwrap(),
+        PublishOutcome::AlreadyPublished
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_deadlines_beyond_the_registry_cap_are_refused_before_sending() {
+    let env = Env::new().await;
+    let owner = env.handle(OWNER).await;
+    let owner_acct = owner.account().unwrap();
+    assert_eq!(
+        owner.max_permit_lifetime().await.unwrap(),
+        MAX_PERMIT_LIFETIME
+    );
+    let dev = device_key(0x31);
+    let id = DeviceId::from(dev.public_key());
+    let now = owner.latest_block_timestamp().await.unwrap();
+    let sent = tx_count(&env.anvil.url, address_of(&secret(OWNER))).await;
+    // 30 days + 1 hour, the old conformance deadline 2100-01-01, and u64::MAX.
+    for far in [now + MAX_PERMIT_LIFETIME + 3600, 4_102_444_800, u64::MAX] {
+        let reg = DeviceRegistration::new(id, owner_acct.clone(), b"meta".to_vec(), far);
+        match owner.register_with_signer(&reg, &dev).await {
+            Err(Error::DeadlineTooFar { deadline, max }) => {
+                assert_eq!(deadline, far);
+                assert!(
+                    max >= now + MAX_PERMIT_LIFETIME && max < now + MAX_PERMIT_LIFETIME + 60,
+                    "max {max}, latest block {now}"
+                );
+            }
+            other => panic!("deadline {far}: expected DeadlineTooFar, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        tx_count(&env.anvil.url, address_of(&secret(OWNER))).await,
+        sent,
+        "a refused deadline must not be sent"
+    );
+    assert!(matches!(owner.device(&id).await, Err(Error::NotFound(_))));
+    // 29 days ahead is inside the cap.
+    let reg = DeviceRegistration::new(id, owner_acct, b"meta".to_vec(), now + 29 * 86_400);
+    ok(
+        &owner,
+        owner.register_with_signer(&reg, &dev).await.unwrap(),
+    )
+    .await;
+    assert!(owner.device(&id).await.unwrap().active);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_nonce_voids_a_stale_registration_permit() {
+    let env = Env::new().await;
+    let old_owner = env.handle(OWNER).await;
+    let new_owner = env.handle(NEW_OWNER).await;
+    let relayer = env.handle(STRANGER).await;
+    let dev = device_key(0x33);
+    let id = DeviceId::from(dev.public_key());
+
+    // The device signs a registration for its first owner, which is never submitted.
+    let stale_reg = DeviceRegistration::new(
+        id,
+        old_owner.account().unwrap(),
+        b"meta".to_vec(),
+        deadline(),
+    );
+    let stale = old_owner
+        .registration_challenge(&stale_reg)
+        .await
+        .unwrap()
+        .sign(&dev)
+        .unwrap();
+    assert_eq!(relayer.device_nonce(&id).await.unwrap(), U256::ZERO);
+
+    // Before the device is handed over, it cancels its nonce (any relayer may submit).
+    ok(
+        &relayer,
+        relayer.cancel_nonce(&dev, deadline()).await.unwrap(),
+    )
+    .await;
+    assert_eq!(relayer.device_nonce(&id).await.unwrap(), U256::from(1u8));
+    // The previous owner's stale permit no longer registers the device.
+    assert!(matches!(
+        relayer.register_device(&stale_reg, &stale).await,
+        Err(Error::InvalidProof)
+    ));
+    assert!(matches!(relayer.device(&id).await, Err(Error::NotFound(_))));
+
+    // A cancellation for the old nonce (a replay) is refused: the nonce moved on.
+    let current = relayer.cancel_nonce_permit(&id, deadline()).await.unwrap();
+    assert_eq!(current.nonce, U256::from(1u8));
+    let replay = CancelNoncePermit {
+        nonce: U256::ZERO,
+        ..current
+    };
+    let sig = dev
+        .sign_prehash_recoverable(&relayer.cancel_nonce_digest(&replay))
+        .unwrap();
+    assert!(matches!(
+        relayer.use_nonce(&replay, &sig).await,
+        Err(Error::InvalidInput(_))
+    ));
+    // A cancellation signed by another key is an invalid proof.
+    let forged = device_key(0x34)
+        .sign_prehash_recoverable(&relayer.cancel_nonce_digest(&current))
+        .unwrap();
+    assert!(matches!(
+        relayer.use_nonce(&current, &forged).await,
+        Err(Error::InvalidProof)
+    ));
+    // Deadlines: a passed one is Expired (the contract), one beyond the cap DeadlineTooFar
+    // (checked before signing or sending).
+    assert!(matches!(
+        relayer.cancel_nonce(&dev, 1).await,
+        Err(Error::Expired { deadline: 1 })
+    ));
+    let now = relayer.latest_block_timestamp().await.unwrap();
+    let sent = tx_count(&env.anvil.url, address_of(&secret(STRANGER))).await;
+    assert!(matches!(
+        relayer
+            .cancel_nonce(&dev, now + MAX_PERMIT_LIFETIME + 3600)
+            .await,
+        Err(Error::DeadlineTooFar { .. })
+    ));
+    assert_eq!(
+        tx_count(&env.anvil.url, address_of(&secret(STRANGER))).await,
+        sent
+    );
+    // Only secp256k1 keys can sign EIP-712 cancellations.
+    let ed = SigningKey::from_secret_bytes(KeyType::Ed25519, &[9; 32]).unwrap();
+    assert!(matches!(
+        relayer.cancel_nonce(&ed, deadline()).await,
+        Err(Error::Unsupported(_))
+    ));
+    assert_eq!(relayer.device_nonce(&id).await.unwrap(), U256::from(1u8));
+
+    // The new owner registers with a fresh permit (nonce 1).
+    let reg = DeviceRegistration::new(
+        id,
+        new_owner.account().unwrap(),
+        b"meta".to_vec(),
+        deadline(),
+    );
+    ok(
+        &new_owner,
+        new_owner.register_with_signer(&reg, &dev).await.unwrap(),
+    )
+    .await;
+    assert_eq!(
+        relayer.device(&id).await.unwrap().owner,
+        new_owner.account().unwrap()
+    );
+    assert_eq!(relayer.device_nonce(&id).await.unwrap(), U256::from(2u8));
+    assert!(matches!(
+        relayer.register_device(&stale_reg, &stale).await,
+        Err(Error::AlreadyRegistered(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_in_flight_pay_against_the_previous_root_within_the_grace_period() {
+    let env = Env::new().await;
+    env.fund(10_000).await;
+    let oracle = env.handle(ORACLE).await;
+    let relayer = env.handle(STRANGER).await;
+    let f = oracle.claim_format();
+    let t1 = ClaimTree::new(f, vec![(evm(10), 100), (evm(11), 200)]).unwrap();
+    let t2 = ClaimTree::new(f, vec![(evm(10), 150), (evm(11), 260), (evm(12), 50)]).unwrap();
+    let t3 = ClaimTree::new(f, vec![(evm(10), 170), (evm(11), 260), (evm(12), 50)]).unwrap();
+    let root_of = |epoch: u64, t: &ClaimTree| EpochRoot {
+        epoch: Epoch(epoch),
+        root: t.root(),
+        total: t.entries().iter().map(|(_, v)| v).sum(),
+    };
+    publish(&oracle, &root_of(1, &t1)).await;
+    // evm(11) builds its claim against epoch 1; epoch 2 lands before it is sent.
+    let in_flight = t1.claim_for(&evm(11)).unwrap();
+    publish(&oracle, &root_of(2, &t2)).await;
+    let published_at = relayer.latest_block_timestamp().await.unwrap();
+    let roots = relayer.claimable_roots().await.unwrap();
+    assert_eq!(roots.latest, Some((Epoch(2), t2.root())));
+    let previous = roots.previous.unwrap();
+    assert_eq!((previous.epoch, previous.root), (Epoch(1), t1.root()));
+    assert_eq!(previous.claimable_until, published_at + CLAIM_GRACE_PERIOD);
+    assert!(roots.accepts(&t1.root(), published_at));
+    // Within the grace period the claim in flight pays (before the fix: InvalidProof) ...
+    ok(&relayer, relayer.claim(&in_flight).await.unwrap()).await;
+    assert_eq!(relayer.claimed(&evm(11)).await.unwrap(), 200);
+    // ... and the latest root then pays only the difference.
+    ok(
+        &relayer,
+        relayer
+            .claim(&t2.claim_for(&evm(11)).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(relayer.token_balance(&evm(11)).await.unwrap(), Some(260));
+
+    // Epoch 3: root 2 becomes the previous root; root 1, two publications back, is refused.
+    publish(&oracle, &root_of(3, &t3)).await;
+    assert!(matches!(
+        relayer.claim(&t1.claim_for(&evm(10)).unwrap()).await,
+        Err(Error::InvalidProof)
+    ));
+    ok(
+        &relayer,
+        relayer
+            .claim(&t2.claim_for(&evm(10)).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(relayer.claimed(&evm(10)).await.unwrap(), 150);
+
+    // One second past the grace period root 2 is refused too ...
+    advance_time(&env.anvil.url, CLAIM_GRACE_PERIOD + 1).await;
+    let now = relayer.latest_block_timestamp().await.unwrap();
+    let roots = relayer.claimable_roots().await.unwrap();
+    assert!(!roots.accepts(&t2.root(), now));
+    assert!(roots.accepts(&t3.root(), now));
+    let stale = t2.claim_for(&evm(12)).unwrap();
+    assert!(matches!(
+        relayer.claim(&stale).await,
+        Err(Error::InvalidProof)
+    ));
+    assert_eq!(relayer.claimed(&evm(12)).await.unwrap(), 0);
+    // ... and the retry path (rebuild from the latest tree) pays in full.
+    assert!(matches!(
+        relayer.refresh_claim(&evm(12), &t2).await,
+        Err(Error::InvalidInput(_))
+    ));
+    for (account, paid) in [(evm(12), 50u128), (evm(10), 20)] {
+        let fresh = relayer.refresh_claim(&account, &t3).await.unwrap();
+        let before = relayer.claimed(&account).await.unwrap();
+        ok(&relayer, relayer.claim(&fresh).await.unwrap()).await;
+        assert_eq!(relayer.claimed(&account).await.unwrap(), before + paid);
+    }
+    assert_eq!(relayer.total_claimed().await.unwrap(), 480);
+    assert_eq!(relayer.pool_balance().await.unwrap(), Some(10_000 - 480));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totals_count_what_was_claimed_and_can_be_lowered() {
+    let env = Env::new().await;
+    env.fund(10_000).await;
+    let oracle = env.handle(ORACLE).await;
+    let relayer = env.handle(STRANGER).await;
+    let f = oracle.claim_format();
+    let t1 = ClaimTree::new(f, vec![(evm(10), 1_000), (evm(11), 500)]).unwrap();
+    // An inflated total (9_000 for a tree of 1_500) ...
+    publish(
+        &oracle,
+        &EpochRoot {
+            epoch: Epoch(1),
+            root: t1.root(),
+            total: 9_000,
+        },
+    )
+    .await;
+    ok(
+        &relayer,
+        relayer
+            .claim(&t1.claim_for(&evm(10)).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await;
+    // ... can be lowered again (TotalDecreased used to forbid it), but not below what was paid.
+    match oracle
+        .publish_root(&EpochRoot {
+            epoch: Epoch(2),
+            root: t1.root(),
+            total: 999,
+        })
+        .await
+    {
+        Err(Error::InvalidInput(msg)) => assert!(msg.contains("1000"), "{msg}"),
+        other => panic!("expected TotalBelowClaimed as InvalidInput, got {other:?}"),
+    }
+    assert_eq!(oracle.publishable_total(&t1).await.unwrap(), 1_500);
+    publish(
+        &oracle,
+        &EpochRoot {
+            epoch: Epoch(2),
+            root: t1.root(),
+            total: 1_500,
+        },
+    )
+    .await;
+    assert_eq!(oracle.latest_total().await.unwrap(), 1_500);
+
+    // A correction lowers evm(10) to 400 (slashed; it was paid 1_000) and raises evm(11) to 800.
+    let t2 = ClaimTree::new(f, vec![(evm(10), 400), (evm(11), 800)]).unwrap();
+    let naive: u128 = t2.entries().iter().map(|(_, v)| v).sum();
+    assert_eq!(naive, 1_200);
+    let total = oracle.publishable_total(&t2).await.unwrap();
+    assert_eq!(total, 1_800, "max(400, 1000) + max(800, 0)");
+    // With the naive total, evm(11)'s honest claim would exceed it.
+    publish(
+        &oracle,
+        &EpochRoot {
+            epoch: Epoch(3),
+            root: t2.root(),
+            total: naive,
+        },
+    )
+    .await;
+    ok(&oracle, oracle.close_grace_period().await.unwrap()).await;
+    assert_eq!(relayer.claimable_roots().await.unwrap().previous, None);
+    assert!(matches!(
+        relayer.claim(&t1.claim_for(&evm(11)).unwrap()).await,
+        Err(Error::InvalidProof)
+    ));
+    assert!(matches!(
+        relayer.claim(&t2.claim_for(&evm(11)).unwrap()).await,
+        Err(Error::InvalidInput(_))
+    ));
+    // With the right total it pays; the slashed account gets nothing more.
+    publish(
+        &oracle,
+        &EpochRoot {
+            epoch: Epoch(4),
+            root: t2.root(),
+            total,
+        },
+    )
+    .await;
+    ok(
+        &relayer,
+        relayer
+            .claim(&t2.claim_for(&evm(11)).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(relayer.claimed(&evm(11)).await.unwrap(), 800);
+    assert!(matches!(
+        relayer.claim(&t2.claim_for(&evm(10)).unwrap()).await,
+        Err(Error::AlreadyClaimed {
+            cumulative: 400,
+            claimed: 1_000,
+            ..
+        })
+    ));
+    assert_eq!(relayer.total_claimed().await.unwrap(), 1_800);
+    // A tree in another format is refused.
+    let other = ClaimTree::new(ClaimFormat::OpenZeppelin, vec![(evm(10), 1)]).unwrap();
+    assert!(matches!(
+        oracle.publishable_total(&other).await,
+        Err(Error::InvalidInput(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_is_timelocked_and_needs_the_pause() {
+    let env = Env::new().await;
+    let dist = env.second_distributor(GUARDIAN, 1_000).await;
+    let admin = env.handle_on(ADMIN, dist).await;
+    let guardian = env.handle_on(GUARDIAN, dist).await;
+    let oracle = env.handle_on(ORACLE, dist).await;
+    let to = evm(12);
+    assert_eq!(admin.pending_recovery().await.unwrap(), None);
+    // Not while unpaused.
+    assert!(matches!(
+        admin.propose_recovery(&to, 600).await,
+        Err(Error::InvalidInput(_))
+    ));
+    ok(&guardian, guardian.pause().await.unwrap()).await;
+    for who in [&guardian, &oracle] {
+        assert!(matches!(
+            who.propose_recovery(&to, 600).await,
+            Err(Error::Unauthorized(_))
+        ));
+    }
+    assert!(matches!(
+        admin.propose_recovery(&to, 0).await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        admin.execute_recovery().await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        admin.cancel_recovery().await,
+        Err(Error::NotFound(_))
+    ));
+    ok(&admin, admin.propose_recovery(&to, 600).await.unwrap()).await;
+    let proposed_at = admin.latest_block_timestamp().await.unwrap();
+    assert_eq!(
+        admin.pending_recovery().await.unwrap(),
+        Some(PendingRecovery {
+            to: to.clone(),
+            amount: 600,
+            executable_at: proposed_at + RECOVERY_DELAY,
+        })
+    );
+    assert!(matches!(
+        admin.propose_recovery(&to, 1).await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        admin.execute_recovery().await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        oracle.cancel_recovery().await,
+        Err(Error::Unauthorized(_))
+    ));
+    // The guardian cancels.
+    ok(&guardian, guardian.cancel_recovery().await.unwrap()).await;
+    assert_eq!(admin.pending_recovery().await.unwrap(), None);
+    // Proposed again: not a minute early, then exactly the amount moves.
+    ok(&admin, admin.propose_recovery(&to, 600).await.unwrap()).await;
+    advance_time(&env.anvil.url, RECOVERY_DELAY - 60).await;
+    assert!(matches!(
+        admin.execute_recovery().await,
+        Err(Error::InvalidInput(_))
+    ));
+    advance_time(&env.anvil.url, 120).await;
+    ok(&admin, admin.execute_recovery().await.unwrap()).await;
+    assert_eq!(admin.token_balance(&to).await.unwrap(), Some(600));
+    assert_eq!(admin.pool_balance().await.unwrap(), Some(400));
+    assert_eq!(admin.pending_recovery().await.unwrap(), None);
 }

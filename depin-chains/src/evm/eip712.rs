@@ -1,9 +1,10 @@
-//! The EIP-712 registration permit of `DeviceRegistry`, computed in Rust.
+//! The EIP-712 permits of `DeviceRegistry` (registration and nonce cancellation), computed in
+//! Rust.
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::sol_types::{Eip712Domain, SolStruct};
 
-use super::bindings::Register;
+use super::bindings::{CancelNonce, Register};
 
 /// EIP-712 domain name of `DeviceRegistry`.
 pub const DOMAIN_NAME: &str = "DepinDeviceRegistry";
@@ -56,6 +57,37 @@ impl RegisterPermit {
 
     /// `keccak256(0x1901 || domainSeparator || hashStruct(Register))`: the digest the device key
     /// signs with `SigningKey::sign_prehash_recoverable`.
+    pub fn digest(&self, chain_id: u64, registry: Address) -> B256 {
+        self.to_sol()
+            .eip712_signing_hash(&registry_domain(chain_id, registry))
+    }
+}
+
+/// The fields of one nonce cancellation (`CancelNonce(address device,uint256 nonce,uint256
+/// deadline)`), signed by the device key and submitted by anyone with `useNonce`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CancelNoncePermit {
+    /// EVM address of the device's secp256k1 key.
+    pub device: Address,
+    /// The nonce to cancel: `nonces(device)` on the registry when it is used.
+    pub nonce: U256,
+    /// Last accepted block timestamp, unix seconds (at most `MAX_PERMIT_LIFETIME` ahead).
+    pub deadline: U256,
+}
+
+impl CancelNoncePermit {
+    /// The `CancelNonce` struct as the `sol!` binding sees it.
+    pub fn to_sol(&self) -> CancelNonce {
+        CancelNonce {
+            device: self.device,
+            nonce: self.nonce,
+            deadline: self.deadline,
+        }
+    }
+
+    /// `keccak256(0x1901 || domainSeparator || hashStruct(CancelNonce))` under the registry's
+    /// domain ([`registry_domain`]): the digest the device key signs with
+    /// `SigningKey::sign_prehash_recoverable`.
     pub fn digest(&self, chain_id: u64, registry: Address) -> B256 {
         self.to_sol()
             .eip712_signing_hash(&registry_domain(chain_id, registry))
@@ -154,6 +186,61 @@ mod tests {
             "0bc66465f7a20ee1fcb6342e7387eccc340f76f8cc09b7274d6fdbbeda5e6f90\
              7e813baa9d47c5f72e693011cb3f06a20b3ba3c20118c9eab9a5031c72eabbd21b"
         );
+    }
+
+    #[test]
+    fn cancel_nonce_type_hash_matches_the_contract() {
+        assert_eq!(
+            CancelNonce::eip712_encode_type(),
+            "CancelNonce(address device,uint256 nonce,uint256 deadline)"
+        );
+        assert_eq!(
+            keccak256(CancelNonce::eip712_encode_type().as_bytes()),
+            b256!("3b1e166fd3b6f2aa6b608801c47361f30e2b24cb393b872875688a725b08fed0")
+        );
+    }
+
+    /// Produced by viem 2.38.0 `signTypedData` (device key 0x42..42, chain 31337, registry
+    /// 0x5FbD..0aa3, nonce 3, deadline 1_700_000_000).
+    #[test]
+    fn cancel_nonce_digest_and_signature_match_viem() {
+        let (golden, registry) = golden();
+        let permit = CancelNoncePermit {
+            device: golden.device,
+            nonce: U256::from(3u8),
+            deadline: U256::from(1_700_000_000u64),
+        };
+        let digest = permit.digest(31337, registry);
+        assert_eq!(
+            digest,
+            b256!("66fc8af4db4153797c96ea85f8d9b0602d18a448a9b90531cc105462f4f2df44")
+        );
+        let key = SigningKey::from_secret_bytes(KeyType::Secp256k1, &[0x42; 32]).unwrap();
+        let sig = key.sign_prehash_recoverable(&digest.0).unwrap();
+        assert_eq!(
+            alloy::hex::encode(sig),
+            "60fbc34782dc2618f5de49910ce3d1ccd55d5323a1e36a6c3afa800af4fdc35d\
+             1441da56737e12ff4502e7c4d69bcebbf293d11a438f0490ad5fb0306730cb4f1b"
+        );
+        // Every field and the domain change it; a Register permit never shares its digest.
+        for other in [
+            CancelNoncePermit {
+                device: Address::repeat_byte(1),
+                ..permit
+            },
+            CancelNoncePermit {
+                nonce: U256::from(4u8),
+                ..permit
+            },
+            CancelNoncePermit {
+                deadline: U256::from(1u8),
+                ..permit
+            },
+        ] {
+            assert_ne!(other.digest(31337, registry), digest, "{other:?}");
+        }
+        assert_ne!(permit.digest(1, registry), digest);
+        assert_ne!(permit.digest(31337, Address::repeat_byte(9)), digest);
     }
 
     #[test]

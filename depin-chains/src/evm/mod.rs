@@ -4,10 +4,10 @@
 //! | trait operation | contract call |
 //! |---|---|
 //! | [`ChainBackend::registration_challenge`] | `nonces(device)`, then the EIP-712 `Register` digest ([`RegisterPermit::digest`]) |
-//! | [`ChainBackend::register_device`] | `register(owner, device, keyType, deviceId, metadataHash, deadline, publicKey, signature)` |
+//! | [`ChainBackend::register_device`] | latest block time (deadline cap), then `register(owner, device, keyType, deviceId, metadataHash, deadline, publicKey, signature)` |
 //! | [`ChainBackend::revoke_device`] | `revoke(device)` (token owner or admin) |
 //! | [`ChainBackend::device`] | `deviceInfo(device)` |
-//! | [`ChainBackend::publish_root`] | `rootOf`/`totalOf` (idempotence check), then `publishRoot(epoch, root, total)` (oracle) |
+//! | [`ChainBackend::publish_root`] | `rootOf`/`totalOf` (idempotence check), `maxNextEpoch()` (gap check), then `publishRoot(epoch, root, total)` (oracle) |
 //! | [`ChainBackend::claim`] | `claim(account, cumulativeAmount, proof)` |
 //! | [`ChainBackend::claimed`] | `claimed(account)` |
 //! | [`ChainBackend::wait_for_receipt`] | `eth_getTransactionReceipt`, polled until `confirmations` blocks are on top |
@@ -23,6 +23,23 @@
 //! distributor address ([`ChainBackend::claim_format`]): a root built for one distributor
 //! proves nothing on another one.
 //!
+//! Rules the backend checks before sending, so that nothing is signed or paid for in vain:
+//! - **Permit deadlines** (registrations and nonce cancellations) may lie at most
+//!   [`MAX_PERMIT_LIFETIME`] (30 days) after the latest block: [`Error::DeadlineTooFar`].
+//! - **Epoch gaps**: a root may be published for at most [`EvmBackend::max_next_epoch`]
+//!   (`latestEpoch() +` [`MAX_EPOCH_GAP`]): [`Error::EpochGapTooLarge`].
+//!
+//! Published totals are the sum over the tree of `max(cumulative, claimed)`
+//! ([`EvmBackend::publishable_total`]) and never below what was already paid. Claims are accepted
+//! against the latest root and, for [`CLAIM_GRACE_PERIOD`] (1 day) after a publication, the
+//! previous one ([`EvmBackend::claimable_roots`]); a claim refused with [`Error::InvalidProof`]
+//! after a root change is rebuilt from the latest tree ([`EvmBackend::refresh_claim`]). A bad
+//! root is corrected without being claimable: the guardian pauses ([`EvmBackend::pause`]), the
+//! oracle publishes the correction (allowed while paused, and the replaced root is then not kept
+//! for the grace period), the admin unpauses. Funds leave otherwise only by the timelocked
+//! recovery ([`EvmBackend::propose_recovery`]). A device voids its outstanding permits with
+//! [`EvmBackend::cancel_nonce`].
+//!
 //! Every write is simulated with `eth_estimateGas` first, so contract errors come back as typed
 //! [`Error`]s before any nonce is used (the mapping table is in `docs/chains-evm-cosmos.md`). Nonces are
 //! managed per handle (see `docs/chains-evm-cosmos.md`): concurrent calls on one handle, or on
@@ -32,6 +49,7 @@
 pub mod bindings;
 pub mod deploy;
 mod eip712;
+mod ops;
 mod revert;
 mod sender;
 
@@ -48,7 +66,11 @@ use alloy::transports::http::Http;
 use async_trait::async_trait;
 use depin_core::{DeviceId, Epoch, EvmAddress, KeyType};
 
-pub use eip712::{registry_domain, RegisterPermit, DOMAIN_NAME, DOMAIN_VERSION};
+pub use eip712::{registry_domain, CancelNoncePermit, RegisterPermit, DOMAIN_NAME, DOMAIN_VERSION};
+pub use ops::{
+    ClaimableRoots, PendingRecovery, PreviousRoot, CLAIM_GRACE_PERIOD, MAX_EPOCH_GAP,
+    MAX_PERMIT_LIFETIME, RECOVERY_DELAY,
+};
 
 use self::bindings::{DepinToken, DeviceRegistry, RewardDistributor};
 use self::revert::{rpc, u256_to_u128, Target};
@@ -254,8 +276,8 @@ impl EvmBackend {
         from_alloy(self.inner.token)
     }
 
-    /// Whether the distributor is paused (`paused()`): claims and root publication then fail
-    /// with [`Error::Paused`].
+    /// Whether the distributor is paused (`paused()`): claims then fail with [`Error::Paused`];
+    /// the oracle can still publish roots (to replace a bad one before the admin unpauses).
     pub async fn paused(&self) -> Result<bool> {
         self.view::<RewardDistributor::pausedCall>(
             Target::Distributor,
@@ -265,8 +287,9 @@ impl EvmBackend {
         .await
     }
 
-    /// The total of the latest published epoch (`latestTotal()`, 0 before any): later roots
-    /// may not publish less, and claims may not bring the total claimed above it.
+    /// The total of the latest published epoch (`latestTotal()`, 0 before any): claims may not
+    /// bring the total claimed above it. A later root may publish less, but never less than
+    /// [`EvmBackend::total_claimed`].
     pub async fn latest_total(&self) -> Result<u128> {
         let v = self
             .view::<RewardDistributor::latestTotalCall>(
@@ -438,6 +461,8 @@ impl ChainBackend for EvmBackend {
         };
         // `registerCall` carries no nonce (the contract reads its own), so no RPC for it here
         let permit = permit_without_nonce(registration)?;
+        // a deadline beyond the registry's cap would be `DeadlineTooFar`: refuse it here
+        self.check_permit_deadline(permit.deadline).await?;
         let public_key = device_public_key(&registration.device)?;
         let call = DeviceRegistry::registerCall {
             owner: permit.owner,
@@ -486,10 +511,20 @@ impl ChainBackend for EvmBackend {
         })
     }
 
+    /// Also refuses an epoch above [`EvmBackend::max_next_epoch`] with
+    /// [`Error::EpochGapTooLarge`] before sending (the contract would revert with
+    /// `EpochGapTooLarge`). Works while the distributor is paused.
     async fn publish_root(&self, root: &EpochRoot) -> Result<PublishOutcome> {
         root.check_publishable()?;
         if let Some(existing) = self.epoch_root(root.epoch).await? {
             return root.republish(&existing);
+        }
+        let max = self.max_next_epoch().await?;
+        if root.epoch > max {
+            return Err(Error::EpochGapTooLarge {
+                epoch: root.epoch,
+                max,
+            });
         }
         let call = RewardDistributor::publishRootCall {
             epoch: root.epoch.0,

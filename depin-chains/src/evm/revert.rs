@@ -29,6 +29,10 @@ fn sat_u128(v: U256) -> u128 {
     u128::try_from(v).unwrap_or(u128::MAX)
 }
 
+fn sat_u64(v: U256) -> u64 {
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
 fn account(a: Address) -> Account {
     Account::Evm(EvmAddress(a.into_array()))
 }
@@ -59,8 +63,16 @@ fn from_registry_error(e: DeviceRegistry::DeviceRegistryErrors) -> Error {
         E::AlreadyRevoked(x) => Error::AlreadyRevoked(format!("device {}", x.device)),
         E::InvalidSignature(_) => Error::InvalidProof,
         E::Expired(x) => Error::Expired {
-            deadline: u64::try_from(x.deadline).unwrap_or(u64::MAX),
+            deadline: sat_u64(x.deadline),
         },
+        E::DeadlineTooFar(x) => Error::DeadlineTooFar {
+            deadline: sat_u64(x.deadline),
+            max: sat_u64(x.max),
+        },
+        E::NonceMismatch(x) => Error::InvalidInput(format!(
+            "nonce {} of device {} is not its current nonce {} (re-read the nonce and sign again)",
+            x.nonce, x.device, x.current
+        )),
         E::NotAuthorized(x) => Error::Unauthorized(format!(
             "{} is neither the device owner nor an admin",
             x.caller
@@ -136,9 +148,24 @@ fn from_distributor_error(e: RewardDistributor::RewardDistributorErrors) -> Erro
         E::AccessControlUnauthorizedAccount(x) => {
             Error::Unauthorized(format!("{} lacks role {}", x.account, x.neededRole))
         }
-        E::TotalDecreased(x) => Error::InvalidInput(format!(
-            "total {} of epoch {} is below the latest published total {}",
-            x.total, x.epoch, x.latestTotal
+        E::EpochGapTooLarge(x) => Error::EpochGapTooLarge {
+            epoch: Epoch(x.epoch),
+            max: Epoch(x.latestEpoch.saturating_add(x.maxGap)),
+        },
+        E::TotalBelowClaimed(x) => Error::InvalidInput(format!(
+            "total {} is below the {} already claimed (a total is the sum over the tree of \
+             max(cumulative, claimed))",
+            x.total, x.totalClaimed
+        )),
+        E::ZeroAmount(_) => Error::InvalidInput("zero amount".into()),
+        E::RecoveryAlreadyProposed(x) => Error::InvalidInput(format!(
+            "a recovery of {} to {} is already pending (executable from {}); cancel it first",
+            x.amount, x.to, x.executableAt
+        )),
+        E::NoRecoveryProposed(_) => Error::NotFound("no recovery is pending".into()),
+        E::RecoveryNotReady(x) => Error::InvalidInput(format!(
+            "the pending recovery cannot be executed before {} (unix seconds)",
+            x.executableAt
         )),
         E::TotalExceeded(x) => Error::InvalidInput(format!(
             "the claim would bring the total claimed to {}, above the published total {}",
@@ -425,16 +452,15 @@ mod tests {
 
     #[test]
     fn hardened_distributor_errors_map_to_typed_variants() {
-        let data = RewardDistributor::TotalDecreased {
-            epoch: 3,
+        let data = RewardDistributor::TotalBelowClaimed {
             total: U256::from(1u64),
-            latestTotal: U256::from(800u64),
+            totalClaimed: U256::from(800u64),
         }
         .abi_encode();
-        assert!(matches!(
-            from_revert_data(Target::Distributor, &data),
-            Error::InvalidInput(_)
-        ));
+        match from_revert_data(Target::Distributor, &data) {
+            Error::InvalidInput(msg) => assert!(msg.contains("800"), "{msg}"),
+            other => panic!("unexpected {other:?}"),
+        }
         let data = RewardDistributor::TotalExceeded {
             newTotalClaimed: U256::from(9u64),
             publishedTotal: U256::from(8u64),
@@ -476,6 +502,107 @@ mod tests {
             from_revert_data(Target::Registry, &data),
             Error::Reverted { .. }
         ));
+    }
+
+    #[test]
+    fn issue_23_registry_errors_map_to_typed_variants() {
+        let dev = Address::repeat_byte(0x11);
+        let data = DeviceRegistry::DeadlineTooFar {
+            deadline: U256::from(5_000_000u64),
+            max: U256::from(4_000_000u64),
+        }
+        .abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Registry, &data),
+            Error::DeadlineTooFar {
+                deadline: 5_000_000,
+                max: 4_000_000
+            }
+        ));
+        // A deadline of 2^256-1 saturates instead of wrapping.
+        let data = DeviceRegistry::DeadlineTooFar {
+            deadline: U256::MAX,
+            max: U256::from(4_000_000u64),
+        }
+        .abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Registry, &data),
+            Error::DeadlineTooFar {
+                deadline: u64::MAX,
+                max: 4_000_000
+            }
+        ));
+        let data = DeviceRegistry::NonceMismatch {
+            device: dev,
+            nonce: U256::from(0u8),
+            current: U256::from(1u8),
+        }
+        .abi_encode();
+        match from_revert_data(Target::Registry, &data) {
+            Error::InvalidInput(msg) => assert!(msg.contains("nonce 0"), "{msg}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        // Registry errors are not decoded against the distributor's error set.
+        assert!(matches!(
+            from_revert_data(Target::Distributor, &data),
+            Error::Reverted { .. }
+        ));
+    }
+
+    #[test]
+    fn issue_23_distributor_errors_map_to_typed_variants() {
+        let data = RewardDistributor::EpochGapTooLarge {
+            epoch: u64::MAX,
+            latestEpoch: 1,
+            maxGap: 366,
+        }
+        .abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Distributor, &data),
+            Error::EpochGapTooLarge {
+                epoch: Epoch(u64::MAX),
+                max: Epoch(367)
+            }
+        ));
+        // The bound saturates at u64::MAX.
+        let data = RewardDistributor::EpochGapTooLarge {
+            epoch: u64::MAX,
+            latestEpoch: u64::MAX - 1,
+            maxGap: 366,
+        }
+        .abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Distributor, &data),
+            Error::EpochGapTooLarge {
+                max: Epoch(u64::MAX),
+                ..
+            }
+        ));
+        let data = RewardDistributor::ZeroAmount {}.abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Distributor, &data),
+            Error::InvalidInput(_)
+        ));
+        let data = RewardDistributor::RecoveryAlreadyProposed {
+            to: Address::repeat_byte(4),
+            amount: U256::from(10u8),
+            executableAt: 99,
+        }
+        .abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Distributor, &data),
+            Error::InvalidInput(_)
+        ));
+        let data = RewardDistributor::NoRecoveryProposed {}.abi_encode();
+        assert!(matches!(
+            from_revert_data(Target::Distributor, &data),
+            Error::NotFound(_)
+        ));
+        let data = RewardDistributor::RecoveryNotReady { executableAt: 1234 }.abi_encode();
+        match from_revert_data(Target::Distributor, &data) {
+            Error::InvalidInput(msg) => assert!(msg.contains("1234"), "{msg}"),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

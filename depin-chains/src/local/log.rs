@@ -14,25 +14,40 @@
 //! recognised as damage instead of being taken for a write cut short.
 //!
 //! A record is committed once `Log::append` returns: the bytes are written with one
-//! `write_all` and `fdatasync`ed before the call returns. On open the log is scanned from the
-//! start. The first record that is not intact ends the scan, and only a **torn final record**
-//! is repaired (the file is truncated to the end of the last intact record and synced):
+//! `write_all` and `fdatasync`ed before the call returns, and only then is the next record
+//! written. A crash can therefore tear at most the **last record**, and at most one record's
+//! worth of bytes ([`MAX_FRAME_LEN`]). On open the log is scanned from the start. The first
+//! record that is not intact ends the scan, and only a torn final record is repaired (the file
+//! is truncated to the end of the last intact record and synced):
 //!
 //! * fewer bytes than a header remain, and they are a prefix of a record tag or all zero (a
 //!   header cut short);
 //! * the header is intact (tag and header checksum) and its payload runs to or past the end of
 //!   the file (a payload cut short, or never flushed);
-//! * the header is intact, the payload complete but failing its checksum, and nothing but zero
-//!   bytes follows it;
-//! * the header is damaged, no intact record starts anywhere after it, and everything after
-//!   the first header bytes is zero (a header partly persisted when the power went), or
-//!   everything from it to the end of the file is zero (a file extended but never written).
+//! * the header is intact, the payload complete but failing its checksum, and **nothing**
+//!   follows it (a payload partly persisted, for example with zeros where data never reached
+//!   the disk);
+//! * the header is damaged, no intact record starts anywhere after it, at most
+//!   [`MAX_FRAME_LEN`] bytes remain, and everything after the first header bytes is zero (a
+//!   header partly persisted when the power went), or everything from it to the end of the
+//!   file is zero (a file extended but never written).
 //!
 //! Anything else is damage that a crash of an append-only writer cannot cause: a damaged
-//! header followed by an intact record, a complete record failing its checksum followed by
-//! non-zero bytes, trailing bytes that cannot begin a record. The open then fails with
-//! [`Error::Corrupt`] naming the byte offset of the damaged record and leaves the file
-//! untouched, rather than dropping committed records.
+//! header followed by an intact record, a complete record failing its checksum followed by any
+//! bytes, a zero-filled or damaged tail longer than one record can be, trailing bytes that
+//! cannot begin a record, and a file with bytes after the magic but no intact record at all
+//! (every committed record lost, including the genesis: the ledger is not silently started
+//! again under a new ledger id). The open then fails with [`Error::Corrupt`] naming the byte
+//! offset of the damaged record and leaves the file untouched, rather than dropping committed
+//! records.
+//!
+//! What remains indistinguishable: a zero-filled end of at most [`MAX_FRAME_LEN`] bytes that
+//! starts exactly at a record boundary looks like a last record that never reached the disk,
+//! and is repaired as one.
+//!
+//! A repair is reported in [`OpenReport::truncated_bytes`]
+//! (`super::LocalLedger::open_with_report`) and kept by the ledger
+//! (`super::LocalLedger::torn_bytes_repaired`), so callers can log it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -50,6 +65,9 @@ pub const RECORD_TAG: &[u8; 4] = b"DPNR";
 pub const RECORD_HEADER_LEN: usize = 16;
 /// Largest accepted record payload: 1 MiB. Longer lengths are treated as damage.
 pub const MAX_RECORD_LEN: usize = 1 << 20;
+/// Largest record frame (header and payload): the most a crash can tear, and so the longest
+/// tail an open repairs. A longer damaged or zero-filled tail is [`Error::Corrupt`].
+pub const MAX_FRAME_LEN: usize = RECORD_HEADER_LEN + MAX_RECORD_LEN;
 
 /// What `Log::open` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +76,10 @@ pub struct OpenReport {
     pub records: Vec<Vec<u8>>,
     /// File offset of each record in `records` (where its header starts).
     pub offsets: Vec<u64>,
-    /// Bytes removed from a torn tail (0 if the file was clean).
+    /// Bytes removed from a torn tail when the file was opened (0 if it was clean), at most
+    /// [`MAX_FRAME_LEN`].
+    /// [`super::LocalLedger::open`] does not log a repair; log a non-zero value here (or
+    /// [`super::LocalLedger::torn_bytes_repaired`]) to make it visible.
     pub truncated_bytes: u64,
 }
 
@@ -202,9 +223,11 @@ fn classify_tail(rest: &[u8], bad: Bad) -> core::result::Result<(), String> {
         // an intact header vouches for the length: the record runs to the end of the file, so
         // nothing can follow it
         Bad::ShortPayload => Ok(()),
+        // each record is synced before the next is written: a torn record is the last thing
+        // in the file, so any byte after it (zero or not) means damage, not a torn write
         Bad::Payload { end } => {
             let after = rest.get(end..).unwrap_or_default();
-            if all_zero(after) {
+            if after.is_empty() {
                 Ok(())
             } else {
                 Err(format!(
@@ -214,6 +237,13 @@ fn classify_tail(rest: &[u8], bad: Bad) -> core::result::Result<(), String> {
             }
         }
         Bad::Header => {
+            if rest.len() > MAX_FRAME_LEN {
+                return Err(format!(
+                    "damaged record header followed by {} more bytes, more than one record \
+                     (at most {MAX_FRAME_LEN} bytes) a crash can tear",
+                    rest.len().saturating_sub(RECORD_HEADER_LEN)
+                ));
+            }
             if let Some(next) = next_intact_record(rest, 1) {
                 return Err(format!(
                     "damaged record header, and an intact record follows {next} bytes later"
@@ -360,6 +390,19 @@ impl Log {
             )));
         }
         let scan = scan(body)?;
+        if scan.records.is_empty() && !body.is_empty() {
+            // Not even the genesis record is intact. The genesis is synced before `open`
+            // returns, so this is a ledger whose records were lost (zeroed, say) or one whose
+            // creation was cut short; either way starting a new ledger (a new ledger id) in
+            // its place would hide it.
+            return Err(Error::Corrupt(format!(
+                "{}: {} bytes after the magic but no intact record, not even the genesis: the \
+                 ledger's records were lost or its creation was interrupted; refusing to start \
+                 a new ledger in its place (LocalLedger::replace does that deliberately)",
+                path.display(),
+                body.len()
+            )));
+        }
         let end = (MAGIC.len() + scan.good_len) as u64;
         let truncated_bytes = bytes.len() as u64 - end;
         if truncated_bytes > 0 {
@@ -541,6 +584,47 @@ mod tests {
         let mut garbage = log_bytes(&[b"first"]);
         garbage.extend_from_slice(b"not a record");
         assert!(matches!(scan(&garbage), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn bad_payload_is_torn_only_when_nothing_follows_it() {
+        let mut bytes = log_bytes(&[b"first", b"second"]);
+        let good = frame(b"first").map(|f| f.len()).unwrap_or(0);
+        let n = bytes.len();
+        // the last payload half zero (never reached the disk), nothing after it: torn
+        bytes[n - 3..].fill(0);
+        assert!(matches!(scan(&bytes), Ok(ref s) if s.good_len == good && s.records.len() == 1));
+        // the same record followed by zeros, or by anything else: damage
+        for tail in [vec![0u8; 1], vec![0u8; 4096], b"x".to_vec()] {
+            let mut longer = bytes.clone();
+            longer.extend_from_slice(&tail);
+            assert!(
+                matches!(scan(&longer), Err(Error::Corrupt(ref m)) if m.contains(&format!("record 1 at byte {}", good + MAGIC.len()))),
+                "tail of {} bytes",
+                tail.len()
+            );
+        }
+    }
+
+    #[test]
+    fn zero_tail_is_torn_up_to_one_frame_and_corrupt_beyond() {
+        let mut bytes = log_bytes(&[b"first"]);
+        let good = bytes.len();
+        bytes.resize(good + MAX_FRAME_LEN, 0);
+        assert!(matches!(scan(&bytes), Ok(ref s) if s.good_len == good));
+        bytes.push(0);
+        assert!(
+            matches!(scan(&bytes), Err(Error::Corrupt(ref m)) if m.contains("record 1 at byte"))
+        );
+
+        // a partly persisted header followed by more zeros than one record can hold
+        let mut partial = log_bytes(&[b"first"]);
+        let next = frame(b"second").unwrap_or_default();
+        partial.extend_from_slice(&next[..6]);
+        partial.resize(good + MAX_FRAME_LEN, 0);
+        assert!(scan(&partial).is_ok());
+        partial.push(0);
+        assert!(matches!(scan(&partial), Err(Error::Corrupt(_))));
     }
 
     #[test]

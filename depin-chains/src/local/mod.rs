@@ -5,27 +5,54 @@
 //! file replays the entries. State lives in memory, so reads never touch the disk.
 //!
 //! Semantics mirror `contracts/src/DeviceRegistry.sol` and `RewardDistributor.sol`, check
-//! order included:
+//! order included. Time is the ledger's clock ([`LocalLedger::now`]: the system clock, or the
+//! one given to [`LocalLedger::set_clock`]); it plays the part of `block.timestamp`.
 //!
 //! * **register**: the owner and the submitting account must be valid accounts
-//!   ([`Error::InvalidInput`]), then the deadline ([`Error::Expired`]), not yet registered
-//!   ([`Error::AlreadyRegistered`], also after revocation), then the device signature
-//!   ([`Error::InvalidProof`]): a depin-core [`Domain`] signature with
+//!   ([`Error::InvalidInput`]), then the deadline: passed is [`Error::Expired`], more than
+//!   [`MAX_PERMIT_LIFETIME_SECS`] (30 days) after now is [`Error::DeadlineTooFar`]; not yet
+//!   registered ([`Error::AlreadyRegistered`], also after revocation), then the device
+//!   signature ([`Error::InvalidProof`]): a depin-core [`Domain`] signature with
 //!   [`depin_core::MessageKind::DEVICE_REGISTRATION`] over
 //!   [`DeviceRegistration::ledger_signing_message`], which binds the ledger's unique id
 //!   ([`LocalLedger::ledger_id`]) and the device's registration nonce
 //!   ([`LocalLedger::registration_nonce`]). The domain is the genesis network id with the
-//!   first 8 bytes of the ledger id (big-endian) as its chain id. Any key type.
+//!   first 8 bytes of the ledger id (big-endian) as its chain id. Any key type. The entry keeps
+//!   the nonce and the device's signature ([`DeviceConsent`]), so the file alone shows that
+//!   every device consented.
+//! * **cancel a registration nonce** ([`LocalBackend::cancel_registration_nonce`], the
+//!   registry's `useNonce`): deadline ([`Error::Expired`], [`Error::DeadlineTooFar`] beyond 30
+//!   days), the nonce must be the device's current nonce ([`Error::InvalidInput`], the
+//!   registry's `NonceMismatch`), then the device signature over
+//!   [`nonce_cancellation_message`] ([`Error::InvalidProof`]). The device's nonce moves on by
+//!   one, voiding every registration proof signed for the old nonce. Works whether or not the
+//!   device is registered; anyone may submit it.
 //! * **revoke**: [`Error::NotFound`], then owner or admin ([`Error::Unauthorized`]), then
 //!   [`Error::AlreadyRevoked`]. A revocation moves the device's nonce too.
-//! * **publish_root**: oracle only, zero root refused, same root and total again is a no-op,
-//!   anything else for a published epoch is [`Error::EpochAlreadyPublished`], an unpublished
-//!   epoch not after the latest is [`Error::EpochNotIncreasing`].
-//! * **claim**: against the latest root only: [`Error::NoRoot`], [`Error::InvalidProof`],
-//!   [`Error::AlreadyClaimed`] when the cumulative amount is not above what was claimed,
-//!   [`Error::InsufficientFunds`] when the pool is short; pays the difference.
+//! * **publish_root**: oracle only ([`Error::Unauthorized`]), zero root refused
+//!   ([`Error::InvalidInput`]), same root and total again is a no-op, anything else for a
+//!   published epoch is [`Error::EpochAlreadyPublished`]; an unpublished epoch not after the
+//!   latest is [`Error::EpochNotIncreasing`]; an epoch more than [`MAX_EPOCH_GAP`] (366) above
+//!   the latest (above 366 for the first root) is [`Error::EpochGapTooLarge`]; a total below
+//!   the total claimed so far is [`Error::InvalidInput`] (the distributor's
+//!   `TotalBelowClaimed`; a total may be lower than the latest one, correcting an inflated
+//!   total, but never below what was paid). The root that was latest becomes the previous
+//!   root, claimable for [`CLAIM_GRACE_PERIOD_SECS`] (one day) from the publication time, which
+//!   the entry records.
+//! * **claim**: [`Error::NoRoot`]; the proof must verify against the latest root or, while
+//!   now is at most [`CLAIM_GRACE_PERIOD_SECS`] after the latest root's publication, against
+//!   the previous root ([`Error::InvalidProof`] otherwise); [`Error::AlreadyClaimed`] when the
+//!   cumulative amount is not above what was claimed; [`Error::InvalidInput`] when the claim
+//!   would bring the total claimed above the latest published total (`TotalExceeded`);
+//!   [`Error::InsufficientFunds`] when the pool is short. Pays `cumulative - claimed`, never
+//!   more, whichever root proved it.
 //! * **fund** (local only): the admin adds tokens to the pool, as transferring ERC-20 to the
 //!   distributor does on an EVM chain.
+//!
+//! The registry's `NonceMismatch` and the distributor's `TotalBelowClaimed` and
+//! `TotalExceeded` have no variant of their own in [`Error`]; they are [`Error::InvalidInput`]
+//! with a message naming the rule, as the EVM backend maps them. The distributor's
+//! `closeGracePeriod`, pause and recovery have no local counterpart.
 //!
 //! **Accounts.** Every account is validated and stored in one canonical form before anything
 //! is written: EVM addresses as they are, Cosmos addresses as valid bech32 (20- or 32-byte
@@ -35,6 +62,13 @@
 //! [`Error::InvalidInput`] and nothing is written. Every entry is also decoded back before it
 //! is written: whatever the ledger acknowledges reopens identically.
 //!
+//! **Identity.** A ledger is its file: the ledger id lives in the genesis entry, so copying the
+//! file clones the ledger's identity. The copy has the same id and signing domain, and every
+//! registration proof or nonce cancellation made for the original verifies on the copy too
+//! wherever the device's nonce is the same on both. Do not copy a live ledger to run it twice;
+//! back it up and restore it in place of the original, or start a new ledger (a new id) with
+//! [`LocalLedger::replace`].
+//!
 //! Handles ([`LocalBackend`]) share one [`LocalLedger`] and act as different accounts. A file
 //! is locked exclusively by the process that opened it.
 
@@ -42,11 +76,12 @@ pub mod log;
 pub mod record;
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use depin_core::{DeviceId, Domain, Epoch, NetworkId};
+use depin_core::{DeviceId, Domain, Epoch, MessageKind, NetworkId};
 use sha2::{Digest, Sha256};
 
 use crate::backend::ChainBackend;
@@ -54,10 +89,75 @@ use crate::claims::verify_claim;
 use crate::config::LocalConfig;
 use crate::error::{Error, Result};
 use crate::types::{
-    Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration, EpochRoot,
-    PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle, TxStatus,
+    Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration, DeviceSigner,
+    EpochRoot, PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle,
+    TxStatus,
 };
-pub use record::Entry;
+pub use record::{DeviceConsent, Entry};
+
+/// How far one publication may move the epoch forward, as `RewardDistributor.MAX_EPOCH_GAP`:
+/// an epoch above `latest + MAX_EPOCH_GAP` (above `MAX_EPOCH_GAP` for the first root) is
+/// refused. 366: a year of daily epochs.
+pub const MAX_EPOCH_GAP: u64 = 366;
+
+/// Seconds after a root is published during which claims against the previous root are still
+/// accepted, as `RewardDistributor.CLAIM_GRACE_PERIOD` (one day).
+pub const CLAIM_GRACE_PERIOD_SECS: u64 = 86_400;
+
+/// The furthest a signed deadline (registration or nonce cancellation) may lie after now, as
+/// `DeviceRegistry.MAX_PERMIT_LIFETIME` (30 days).
+pub const MAX_PERMIT_LIFETIME_SECS: u64 = 30 * 86_400;
+
+/// First byte (format version) of [`nonce_cancellation_message`]: 3, distinct from the
+/// registration messages' 1 ([`DeviceRegistration::signing_message`]) and 2
+/// ([`DeviceRegistration::ledger_signing_message`]), which are signed under the same message
+/// kind.
+pub const NONCE_CANCELLATION_VERSION: u8 = 3;
+
+/// The message a device key signs to cancel its registration nonce `nonce` on the ledger with
+/// id `ledger_id`, under the ledger's domain ([`LocalLedger::domain`]) with
+/// [`MessageKind::DEVICE_REGISTRATION`]. The exact bytes:
+///
+/// ```text
+/// 0x03                          format version (NONCE_CANCELLATION_VERSION)
+/// 0x01                          chain kind: local ledger
+/// ledger_id                     32 bytes, the ledger's unique id
+/// len(device) || device         u8 length, DeviceId binary form (tag || key bytes)
+/// nonce                         u64 big-endian, the nonce being cancelled
+/// deadline                      u64 big-endian, unix seconds
+/// ```
+///
+/// [`LocalLedger::nonce_cancellation_challenge`] returns it for the device's current nonce,
+/// ready to sign.
+///
+/// ```
+/// use depin_chains::local::nonce_cancellation_message;
+/// use depin_core::{DeviceId, KeyType, SigningKey};
+/// let key = SigningKey::from_secret_bytes(KeyType::Ed25519, &[1; 32]).unwrap();
+/// let device = DeviceId::from(key.public_key());
+/// let m = nonce_cancellation_message(&[7; 32], &device, 3, 1_800_000_000);
+/// assert_eq!(&m[..2], &[0x03, 0x01]);
+/// assert_eq!(&m[2..34], &[7; 32]);
+/// assert_eq!(&m[m.len() - 16..m.len() - 8], &3u64.to_be_bytes());
+/// assert_eq!(&m[m.len() - 8..], &1_800_000_000u64.to_be_bytes());
+/// ```
+pub fn nonce_cancellation_message(
+    ledger_id: &[u8; 32],
+    device: &DeviceId,
+    nonce: u64,
+    deadline: u64,
+) -> Vec<u8> {
+    let (dev, dev_len) = device.to_bytes();
+    let mut out = Vec::with_capacity(2 + 32 + 1 + dev_len + 16);
+    out.push(NONCE_CANCELLATION_VERSION);
+    out.push(1);
+    out.extend_from_slice(ledger_id);
+    out.push(u8::try_from(dev_len).unwrap_or(u8::MAX));
+    out.extend_from_slice(dev.get(..dev_len).unwrap_or_default());
+    out.extend_from_slice(&nonce.to_be_bytes());
+    out.extend_from_slice(&deadline.to_be_bytes());
+    out
+}
 
 /// Who may do what on a local ledger; recorded in the first entry of the file, together with
 /// the ledger's unique id (drawn when the file is created, see [`LocalLedger::ledger_id`]).
@@ -86,16 +186,48 @@ struct State {
     ledger_id: [u8; 32],
     domain: Domain,
     devices: HashMap<DeviceId, DeviceState>,
-    /// Registration nonce per device: committed registrations and revocations of the device.
+    /// Registration nonce per device: committed registrations, revocations and nonce
+    /// cancellations of the device.
     nonces: HashMap<DeviceId, u64>,
-    /// Published roots by epoch; the last one is the latest (claims go against it).
+    /// Published roots by epoch; the last one is the latest (claims go against it), the one
+    /// before it the previous root (claimable during the grace period).
     roots: BTreeMap<u64, EpochRoot>,
+    /// When the latest root was published (unix seconds); `None` before the first root or if
+    /// its entry predates publication times.
+    latest_published_at: Option<u64>,
     claimed: HashMap<Account, u128>,
+    /// Sum of every claim's payout (the distributor's `totalClaimed()`).
+    total_claimed: u128,
     balances: HashMap<Account, u128>,
     pool: u128,
     /// tx hash -> log sequence number (1-based; the genesis entry is 0)
     txs: HashMap<[u8; 32], u64>,
     next_seq: u64,
+}
+
+/// A clock: unix seconds.
+type ClockFn = dyn Fn() -> u64 + Send + Sync;
+
+/// The ledger's source of unix seconds: the system clock unless one was set.
+#[derive(Clone, Default)]
+struct Clock(Option<Arc<ClockFn>>);
+
+impl Clock {
+    fn now(&self) -> u64 {
+        match &self.0 {
+            Some(f) => f(),
+            None => now_secs(),
+        }
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Some(_) => "Clock(custom)",
+            None => "Clock(system)",
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -104,6 +236,9 @@ struct Inner {
     state: State,
     /// Set when a write failed and could not be rolled back; every later write is refused.
     poisoned: bool,
+    clock: Clock,
+    /// Bytes of a torn final record removed when the file was opened.
+    repaired_bytes: u64,
 }
 
 /// An open local ledger file. Cheap to clone (shared).
@@ -227,6 +362,69 @@ fn checked_frame(entry: &Entry) -> Result<(Vec<u8>, Vec<u8>)> {
     Ok((payload, frame))
 }
 
+/// `Expired` once `deadline` has passed, too far (more than [`MAX_PERMIT_LIFETIME_SECS`] after
+/// `now`) otherwise; the registry's `_checkDeadline`.
+fn check_deadline(deadline: u64, now: u64) -> Result<()> {
+    if deadline < now {
+        return Err(Error::Expired { deadline });
+    }
+    let max = now.saturating_add(MAX_PERMIT_LIFETIME_SECS);
+    if deadline > max {
+        return Err(deadline_too_far(deadline, max));
+    }
+    Ok(())
+}
+
+// The contract errors, in one place (those without a variant of their own are
+// `InvalidInput` with the EVM backend's wording).
+
+/// The registry's `DeadlineTooFar(deadline, max)`.
+fn deadline_too_far(deadline: u64, max: u64) -> Error {
+    Error::DeadlineTooFar { deadline, max }
+}
+
+/// The registry's `NonceMismatch(device, nonce, current)`.
+fn nonce_mismatch(device: &DeviceId, nonce: u64, current: u64) -> Error {
+    Error::InvalidInput(format!(
+        "nonce {nonce} is not the current registration nonce {current} of {device}"
+    ))
+}
+
+/// The distributor's `EpochGapTooLarge(epoch, latest, MAX_EPOCH_GAP)`: `max` is the highest
+/// epoch accepted next.
+fn epoch_gap_too_large(epoch: u64, latest: u64) -> Error {
+    Error::EpochGapTooLarge {
+        epoch: Epoch(epoch),
+        max: Epoch(latest.saturating_add(MAX_EPOCH_GAP)),
+    }
+}
+
+/// The distributor's `TotalBelowClaimed(total, total_claimed)`.
+fn total_below_claimed(epoch: u64, total: u128, total_claimed: u128) -> Error {
+    Error::InvalidInput(format!(
+        "total {total} of epoch {epoch} is below the total already claimed {total_claimed} (a \
+         total is the sum over the tree of max(cumulative, claimed))"
+    ))
+}
+
+/// The distributor's `TotalExceeded(new_total_claimed, published_total)`.
+fn total_exceeded(new_total_claimed: u128, published_total: u128) -> Error {
+    Error::InvalidInput(format!(
+        "the claim would bring the total claimed to {new_total_claimed}, above the published \
+         total {published_total}"
+    ))
+}
+
+/// Whether `claim` is proven against `root`. An account of the wrong kind for the format
+/// cannot be in the tree: not proven (rather than [`Error::InvalidInput`]).
+fn proves(format: ClaimFormat, root: &[u8; 32], claim: &Claim) -> Result<bool> {
+    match verify_claim(format, root, claim) {
+        Ok(proven) => Ok(proven),
+        Err(Error::InvalidInput(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Prefix a replay error with the record it came from.
 fn at_record(seq: u64, offset: u64, e: Error) -> Error {
     match e {
@@ -248,7 +446,9 @@ impl State {
             devices: HashMap::new(),
             nonces: HashMap::new(),
             roots: BTreeMap::new(),
+            latest_published_at: None,
             claimed: HashMap::new(),
+            total_claimed: 0,
             balances: HashMap::new(),
             pool: 0,
             txs: HashMap::new(),
@@ -283,10 +483,20 @@ impl State {
                 device,
                 owner,
                 metadata,
+                consent,
                 ..
             } => {
                 if self.devices.contains_key(device) {
                     return Err(Error::Corrupt(format!("{device} registered twice")));
+                }
+                if let Some(c) = consent {
+                    let current = self.nonce(device);
+                    if c.nonce != current {
+                        return Err(Error::Corrupt(format!(
+                            "registration of {device} signed for nonce {}, its nonce is {current}",
+                            c.nonce
+                        )));
+                    }
                 }
                 self.devices.insert(
                     *device,
@@ -306,9 +516,29 @@ impl State {
                 d.active = false;
                 self.bump_nonce(device);
             }
+            Entry::CancelNonce { device, nonce, .. } => {
+                let current = self.nonce(device);
+                if *nonce != current {
+                    return Err(Error::Corrupt(format!(
+                        "cancellation of nonce {nonce} of {device}, its nonce is {current}"
+                    )));
+                }
+                self.bump_nonce(device);
+            }
             Entry::Publish {
-                epoch, root, total, ..
+                epoch,
+                root,
+                total,
+                published_at,
+                ..
             } => {
+                if let Some(&latest) = self.roots.keys().next_back() {
+                    if *epoch <= latest {
+                        return Err(Error::Corrupt(format!(
+                            "epoch {epoch} published after epoch {latest}"
+                        )));
+                    }
+                }
                 self.roots.insert(
                     *epoch,
                     EpochRoot {
@@ -317,6 +547,7 @@ impl State {
                         total: *total,
                     },
                 );
+                self.latest_published_at = *published_at;
             }
             Entry::Claim {
                 account,
@@ -324,10 +555,21 @@ impl State {
                 paid,
                 ..
             } => {
+                let already = self.claimed.get(account).copied().unwrap_or(0);
+                if cumulative.checked_sub(already) != Some(*paid) || *paid == 0 {
+                    return Err(Error::Corrupt(format!(
+                        "claim of {account} pays {paid} for cumulative {cumulative}, \
+                         {already} already claimed"
+                    )));
+                }
                 self.pool = self
                     .pool
                     .checked_sub(*paid)
                     .ok_or_else(|| Error::Corrupt("claim exceeds pool".into()))?;
+                self.total_claimed = self
+                    .total_claimed
+                    .checked_add(*paid)
+                    .ok_or_else(|| Error::Corrupt("total claimed overflows".into()))?;
                 self.claimed.insert(account.clone(), *cumulative);
                 let bal = self.balances.entry(account.clone()).or_insert(0);
                 *bal = bal.saturating_add(*paid);
@@ -342,19 +584,41 @@ impl State {
         }
         Ok(())
     }
+
+    /// The latest root and, while its grace period runs at `now`, the previous one.
+    fn claimable_roots(&self, now: u64) -> Option<(&EpochRoot, Option<&EpochRoot>)> {
+        let mut roots = self.roots.values().rev();
+        let latest = roots.next()?;
+        let in_grace = self
+            .latest_published_at
+            .is_some_and(|at| now <= at.saturating_add(CLAIM_GRACE_PERIOD_SECS));
+        Some((latest, roots.next().filter(|_| in_grace)))
+    }
 }
 
 impl LocalLedger {
-    /// Open or create the ledger at `path`. A new file records `genesis` and a fresh ledger id;
-    /// an existing file must have been created with the same genesis ([`Error::Config`]
-    /// otherwise; accounts are compared in canonical form). An invalid genesis is
-    /// [`Error::Config`] before the file is touched.
+    /// Open or create the ledger at `path`. A new (empty) file records `genesis` and a fresh
+    /// ledger id; an existing file must have been created with the same genesis
+    /// ([`Error::Config`] otherwise; accounts are compared in canonical form). An invalid
+    /// genesis is [`Error::Config`] before the file is touched.
+    ///
+    /// A torn final record (the most a crash can leave, see [`log`]) is cut off before the
+    /// ledger replays, without an error: that record was never acknowledged. This function
+    /// does not log; use [`LocalLedger::open_with_report`] (its
+    /// [`log::OpenReport::truncated_bytes`]) or [`LocalLedger::torn_bytes_repaired`] to see and
+    /// log a repair. Any other damage, including a file with bytes after the magic but no
+    /// intact genesis record, is [`Error::Corrupt`] and leaves the file untouched: a new ledger
+    /// is never started in place of a damaged one.
     pub fn open(path: impl AsRef<Path>, genesis: Genesis) -> Result<Self> {
         let (ledger, _) = Self::open_with_report(path, genesis)?;
         Ok(ledger)
     }
 
-    /// [`LocalLedger::open`], also returning what replay found (entries, torn bytes removed).
+    /// [`LocalLedger::open`], also returning what replay found: every intact record and its
+    /// offset, and in `truncated_bytes` the length of a torn final record that was cut off
+    /// (0 if the file was clean). Callers that keep an operational log should log a non-zero
+    /// `truncated_bytes`: it means the last write before a crash was lost (it had not been
+    /// acknowledged).
     pub fn open_with_report(
         path: impl AsRef<Path>,
         genesis: Genesis,
@@ -362,7 +626,9 @@ impl LocalLedger {
         let path = path.as_ref();
         let genesis = canonical_genesis(&genesis)?;
         let (log, report) = log::Log::open(path)?;
-        Self::from_log(path, log, report, genesis)
+        let (ledger, report) = Self::from_log(path, log, report, genesis)?;
+        ledger.lock()?.repaired_bytes = report.truncated_bytes;
+        Ok((ledger, report))
     }
 
     /// Create a fresh ledger at `path` with `genesis` (and a new ledger id), replacing any
@@ -451,6 +717,8 @@ impl LocalLedger {
                     log,
                     state,
                     poisoned: false,
+                    clock: Clock::default(),
+                    repaired_bytes: 0,
                 })),
             },
             report,
@@ -493,7 +761,8 @@ impl LocalLedger {
 
     /// The ledger's unique id, drawn when the file was created and stored in its genesis
     /// entry. Registration proofs are bound to it: a proof made for one ledger never verifies
-    /// on another, even one with the same genesis.
+    /// on another, even one with the same genesis. A copy of the file has the same id: it is a
+    /// clone of this ledger, not another one (see the module documentation).
     pub fn ledger_id(&self) -> Result<[u8; 32]> {
         Ok(self.lock()?.state.ledger_id)
     }
@@ -504,11 +773,79 @@ impl LocalLedger {
         Ok(self.lock()?.state.domain)
     }
 
-    /// The device's registration nonce: the number of committed registrations and
-    /// revocations of it (0 for a device the ledger has never seen). Part of the signed
-    /// registration message, so a proof verifies for one state of the device only.
+    /// The device's registration nonce: the number of committed registrations, revocations
+    /// and nonce cancellations of it (0 for a device the ledger has never seen). Part of the
+    /// signed registration message, so a proof verifies for one state of the device only.
     pub fn registration_nonce(&self, device: &DeviceId) -> Result<u64> {
         Ok(self.lock()?.state.nonce(device))
+    }
+
+    /// What the device key signs to cancel its current registration nonce with a signature
+    /// valid until `deadline`: [`nonce_cancellation_message`] for this ledger, the device and
+    /// its current nonce, under the ledger's domain with [`MessageKind::DEVICE_REGISTRATION`].
+    /// Sign it with [`RegistrationChallenge::sign`] and pass the proof, the nonce and the
+    /// deadline to [`LocalBackend::cancel_registration_nonce`].
+    pub fn nonce_cancellation_challenge(
+        &self,
+        device: &DeviceId,
+        deadline: u64,
+    ) -> Result<RegistrationChallenge> {
+        let inner = self.lock()?;
+        let state = &inner.state;
+        Ok(RegistrationChallenge::Domain {
+            domain: state.domain,
+            message: nonce_cancellation_message(
+                &state.ledger_id,
+                device,
+                state.nonce(device),
+                deadline,
+            ),
+        })
+    }
+
+    /// Use `clock` (unix seconds) as the ledger's time from now on, in place of the system
+    /// clock: it decides registration and cancellation deadlines, stamps published roots and
+    /// bounds the claim grace period. For simulations and tests; the clock is not persisted
+    /// (a reopened ledger uses the system clock again). `clock` is called with the ledger
+    /// locked, so it must not call into the ledger.
+    pub fn set_clock(&self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Result<()> {
+        let clock: Arc<ClockFn> = Arc::new(clock);
+        self.lock()?.clock = Clock(Some(clock));
+        Ok(())
+    }
+
+    /// The ledger's current time, unix seconds: the system clock, or the clock given to
+    /// [`LocalLedger::set_clock`].
+    pub fn now(&self) -> Result<u64> {
+        Ok(self.lock()?.clock.now())
+    }
+
+    /// The last time (unix seconds, ledger clock) at which a claim against the previous root
+    /// is accepted: the latest root's publication time plus [`CLAIM_GRACE_PERIOD_SECS`].
+    /// `None` if there is no previous root (or the latest root's entry has no publication
+    /// time). The distributor's `previousRootClaimableUntil`.
+    pub fn previous_root_claimable_until(&self) -> Result<Option<u64>> {
+        let inner = self.lock()?;
+        let state = &inner.state;
+        if state.roots.len() < 2 {
+            return Ok(None);
+        }
+        Ok(state
+            .latest_published_at
+            .map(|at| at.saturating_add(CLAIM_GRACE_PERIOD_SECS)))
+    }
+
+    /// The sum of every payout so far (the distributor's `totalClaimed()`). Claims never bring
+    /// it above the latest published total, and no total below it can be published.
+    pub fn total_claimed(&self) -> Result<u128> {
+        Ok(self.lock()?.state.total_claimed)
+    }
+
+    /// Bytes of a torn final record cut off when this ledger was opened (0 if the file was
+    /// clean, new or replaced). [`LocalLedger::open`] and [`connect`] repair without logging;
+    /// check this to log it.
+    pub fn torn_bytes_repaired(&self) -> Result<u64> {
+        Ok(self.lock()?.repaired_bytes)
     }
 
     /// Number of committed entries after genesis (the sequence number of the last one).
@@ -537,7 +874,9 @@ impl LocalLedger {
     }
 
     /// Every entry after genesis with its sequence number, read back from the file (not from
-    /// memory), verifying checksums. Used by the crash test and by audits.
+    /// memory), verifying checksums, without changing the file. Used by the crash test and by
+    /// audits. Damage is [`Error::Corrupt`] by the same rules as [`LocalLedger::open`]; a torn
+    /// final record is left out.
     pub fn read_entries(path: impl AsRef<Path>) -> Result<Vec<(u64, Entry)>> {
         let path = path.as_ref();
         let bytes = std::fs::read(path)?;
@@ -548,6 +887,13 @@ impl LocalLedger {
             ))
         })?;
         let scan = log::scan(body)?;
+        if scan.records.is_empty() && !body.is_empty() {
+            return Err(Error::Corrupt(format!(
+                "{}: {} bytes after the magic but no intact record, not even the genesis",
+                path.display(),
+                body.len()
+            )));
+        }
         scan.records
             .iter()
             .zip(scan.starts.iter())
@@ -645,32 +991,25 @@ impl LocalBackend {
         let by = self.by()?;
         let registration = canonical_registration(registration)?;
         let mut inner = self.ledger.lock()?;
-        if registration.deadline < now_secs() {
-            return Err(Error::Expired {
-                deadline: registration.deadline,
-            });
-        }
+        let now = inner.clock.now();
+        check_deadline(registration.deadline, now)?;
         if inner.state.devices.contains_key(&registration.device) {
             return Err(Error::AlreadyRegistered(registration.device.to_string()));
         }
         let signature = match proof {
-            RegistrationProof::Domain(sig) => sig,
+            RegistrationProof::Domain(sig) => *sig,
             _ => return Err(Error::InvalidProof),
         };
         let key = registration
             .device
             .public_key()
             .map_err(|_| Error::InvalidProof)?;
+        let nonce = inner.state.nonce(&registration.device);
         let message = inner.state.registration_message(&registration);
         inner
             .state
             .domain
-            .verify(
-                &key,
-                depin_core::MessageKind::DEVICE_REGISTRATION,
-                &message,
-                signature,
-            )
+            .verify(&key, MessageKind::DEVICE_REGISTRATION, &message, &signature)
             .map_err(|_| Error::InvalidProof)?;
         let DeviceRegistration {
             device,
@@ -685,10 +1024,79 @@ impl LocalBackend {
                 owner,
                 metadata,
                 deadline,
+                consent: Some(DeviceConsent { nonce, signature }),
                 by,
             },
         )?;
         Ok(tx)
+    }
+
+    /// Cancel the device's registration nonce `nonce` (which must be its current nonce,
+    /// [`LocalLedger::registration_nonce`]): the nonce moves on by one, so no registration
+    /// proof signed for `nonce` (one handed to a relayer and no longer wanted, say) can ever
+    /// be used. The registry's `useNonce`. `proof` is the device's domain signature over
+    /// [`nonce_cancellation_message`]`(ledger id, device, nonce, deadline)`, from
+    /// [`LocalLedger::nonce_cancellation_challenge`]. Works whether or not the device is
+    /// registered; any valid account may submit it.
+    ///
+    /// Checks in order: the submitting account ([`Error::InvalidInput`]), the deadline
+    /// ([`Error::Expired`], or [`Error::DeadlineTooFar`] more than
+    /// [`MAX_PERMIT_LIFETIME_SECS`] ahead), the nonce ([`Error::InvalidInput`] unless it is
+    /// the current one), the signature ([`Error::InvalidProof`]). Durable: a
+    /// [`Entry::CancelNonce`] keeps the device's signature.
+    pub fn cancel_registration_nonce(
+        &self,
+        device: &DeviceId,
+        nonce: u64,
+        deadline: u64,
+        proof: &RegistrationProof,
+    ) -> Result<TxHandle> {
+        let by = self.by()?;
+        let mut inner = self.ledger.lock()?;
+        let now = inner.clock.now();
+        check_deadline(deadline, now)?;
+        let current = inner.state.nonce(device);
+        if nonce != current {
+            return Err(nonce_mismatch(device, nonce, current));
+        }
+        let signature = match proof {
+            RegistrationProof::Domain(sig) => *sig,
+            _ => return Err(Error::InvalidProof),
+        };
+        let key = device.public_key().map_err(|_| Error::InvalidProof)?;
+        let message = nonce_cancellation_message(&inner.state.ledger_id, device, nonce, deadline);
+        inner
+            .state
+            .domain
+            .verify(&key, MessageKind::DEVICE_REGISTRATION, &message, &signature)
+            .map_err(|_| Error::InvalidProof)?;
+        let (tx, _) = commit(
+            &mut inner,
+            &Entry::CancelNonce {
+                device: *device,
+                nonce,
+                deadline,
+                signature,
+                by,
+            },
+        )?;
+        Ok(tx)
+    }
+
+    /// [`LocalBackend::cancel_registration_nonce`] for the device `signer` holds the key of:
+    /// fetch the challenge for its current nonce, sign it, submit it.
+    pub fn cancel_registration_nonce_with_signer(
+        &self,
+        signer: &dyn DeviceSigner,
+        deadline: u64,
+    ) -> Result<TxHandle> {
+        let device = signer.device_id();
+        let nonce = self.ledger.registration_nonce(&device)?;
+        let challenge = self
+            .ledger
+            .nonce_cancellation_challenge(&device, deadline)?;
+        let proof = challenge.sign(signer)?;
+        self.cancel_registration_nonce(&device, nonce, deadline, &proof)
     }
 
     fn revoke_sync(&self, device: &DeviceId) -> Result<TxHandle> {
@@ -720,6 +1128,7 @@ impl LocalBackend {
     fn publish_sync(&self, root: &EpochRoot) -> Result<PublishOutcome> {
         let by = self.by()?;
         let mut inner = self.ledger.lock()?;
+        let published_at = inner.clock.now();
         let state = &inner.state;
         if by != state.genesis.oracle {
             return Err(Error::Unauthorized(format!("{by} is not the oracle")));
@@ -728,13 +1137,27 @@ impl LocalBackend {
         if let Some(existing) = state.roots.get(&root.epoch.0) {
             return root.republish(existing);
         }
-        if let Some(&latest) = state.roots.keys().next_back() {
-            if root.epoch.0 <= latest {
+        let latest = state.roots.values().next_back();
+        if let Some(latest) = latest {
+            if root.epoch.0 <= latest.epoch.0 {
                 return Err(Error::EpochNotIncreasing {
                     epoch: root.epoch,
-                    latest: Epoch(latest),
+                    latest: latest.epoch,
                 });
             }
+        }
+        let latest_epoch = latest.map_or(0, |l| l.epoch.0);
+        if root.epoch.0 > latest_epoch.saturating_add(MAX_EPOCH_GAP) {
+            return Err(epoch_gap_too_large(root.epoch.0, latest_epoch));
+        }
+        // a total may be lower than the latest one (correcting an inflated total), never below
+        // what was already paid
+        if root.total < state.total_claimed {
+            return Err(total_below_claimed(
+                root.epoch.0,
+                root.total,
+                state.total_claimed,
+            ));
         }
         let (tx, _) = commit(
             &mut inner,
@@ -742,6 +1165,7 @@ impl LocalBackend {
                 epoch: root.epoch.0,
                 root: root.root,
                 total: root.total,
+                published_at: Some(published_at),
                 by,
             },
         )?;
@@ -757,17 +1181,19 @@ impl LocalBackend {
             proof: claim.proof.clone(),
         };
         let mut inner = self.ledger.lock()?;
+        let now = inner.clock.now();
         let state = &inner.state;
-        let latest = state
-            .roots
-            .last_key_value()
-            .map(|(_, root)| root)
-            .ok_or(Error::NoRoot)?;
-        match verify_claim(state.genesis.claim_format, &latest.root, &claim) {
-            Ok(true) => {}
-            // a wrong-kind account cannot be in the tree: the proof cannot verify
-            Ok(false) | Err(Error::InvalidInput(_)) => return Err(Error::InvalidProof),
-            Err(e) => return Err(e),
+        let format = state.genesis.claim_format;
+        let (latest, previous) = state.claimable_roots(now).ok_or(Error::NoRoot)?;
+        // the latest root first; the previous one only during its grace period
+        if !proves(format, &latest.root, &claim)? {
+            let by_previous = match previous {
+                Some(previous) => proves(format, &previous.root, &claim)?,
+                None => false,
+            };
+            if !by_previous {
+                return Err(Error::InvalidProof);
+            }
         }
         let already = state.claimed.get(&claim.account).copied().unwrap_or(0);
         if claim.cumulative_amount <= already {
@@ -777,7 +1203,12 @@ impl LocalBackend {
                 claimed: already,
             });
         }
+        // whichever root proved it, the claim pays the difference and no more
         let paid = claim.cumulative_amount - already;
+        match state.total_claimed.checked_add(paid) {
+            Some(t) if t <= latest.total => {}
+            t => return Err(total_exceeded(t.unwrap_or(u128::MAX), latest.total)),
+        }
         if state.pool < paid {
             return Err(Error::InsufficientFunds {
                 available: state.pool,

@@ -5,16 +5,31 @@
 //! 0 Genesis   network (str) || admin (account) || oracle (account) || claim format
 //!             || ledger id (32 bytes, unique per ledger, drawn at creation)
 //! 1 Register  device (bytes) || owner (account) || metadata (bytes) || deadline (u64) || by (account)
+//!             (no device consent recorded: written by earlier builds, read back as `consent: None`)
 //! 2 Revoke    device (bytes) || by (account)
 //! 3 Publish   epoch (u64) || root (32) || total (u128) || by (account)
+//!             (no publication time: written by earlier builds, read back as `published_at: None`)
 //! 4 Claim     account || cumulative (u128) || paid (u128) || by (account)
 //! 5 Fund      amount (u128) || by (account)
 //! 6 Note      bytes (an opaque application entry; the crash test writes these)
+//! 7 Register  device (bytes) || owner (account) || metadata (bytes) || deadline (u64)
+//!             || nonce (u64) || signature (64 bytes) || by (account)
+//!             (with the device's consent: what the ledger writes now)
+//! 8 Publish   epoch (u64) || root (32) || total (u128) || published at (u64, unix seconds)
+//!             || by (account)   (with the publication time: what the ledger writes now)
+//! 9 CancelNonce device (bytes) || nonce (u64) || deadline (u64) || signature (64 bytes)
+//!             || by (account)
 //! str, bytes = u32 big-endian length || bytes;  u64, u128 big-endian;
 //! account    = 0x00 || 20 bytes  |  0x01 || u8 length || bech32 bytes
+//! signature  = the 64 bytes of a depin-core signature (R || S, or r || s) of the device's key
+//!              type (strict encoding: low S, canonical R)
 //! claim format = 0x00 OpenZeppelin | 0x01 cw20-merkle-airdrop
 //!              | 0x02 || chain id (u64) || distributor (20 bytes)   (OpenZeppelin, bound)
 //! ```
+//!
+//! Each variant has one encoding: [`Entry::Register`] is tag 7 with a [`DeviceConsent`] and
+//! tag 1 without, [`Entry::Publish`] tag 8 with a publication time and tag 3 without. Files
+//! written before tags 7 to 9 existed (same format version, `DPNLOG02`) read back unchanged.
 //!
 //! The decoder never panics: every read is bounds-checked, trailing bytes are an error.
 //! Cosmos accounts must be valid bech32 (20- or 32-byte payload, at most
@@ -22,10 +37,28 @@
 //! validates and canonicalises every account before it writes an entry, so whatever it
 //! acknowledged decodes to the identical value.
 
-use depin_core::{DeviceId, EvmAddress};
+use depin_core::{DeviceId, EvmAddress, Signature};
 
 use crate::error::{Error, Result};
 use crate::types::{Account, ClaimFormat};
+
+/// A device's signed consent to one registration, kept in the [`Entry::Register`] entry so
+/// that the ledger file alone proves every registered device agreed to its owner.
+///
+/// To audit an entry: rebuild the [`crate::DeviceRegistration`] from the entry's device,
+/// owner, metadata and deadline, and verify `signature` with the device's public key under the
+/// ledger's signing domain ([`super::LocalLedger::domain`]) with
+/// [`depin_core::MessageKind::DEVICE_REGISTRATION`] over
+/// [`crate::DeviceRegistration::ledger_signing_message`]`(BackendKind::Local, ledger id,
+/// nonce)`. On replay the ledger checks that `nonce` is the device's nonce at that point of
+/// the log ([`crate::Error::Corrupt`] otherwise); it does not re-verify signatures on open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceConsent {
+    /// The registration nonce the device signed for: its nonce when the entry was written.
+    pub nonce: u64,
+    /// The device's signature over the registration message (see above).
+    pub signature: Signature,
+}
 
 /// One committed ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +88,10 @@ pub enum Entry {
         metadata: Vec<u8>,
         /// The signed deadline.
         deadline: u64,
+        /// The nonce and signature the device registered with. Every registration the ledger
+        /// writes records it (tag 7); `None` only for entries written by earlier builds
+        /// (tag 1).
+        consent: Option<DeviceConsent>,
         /// Who submitted it.
         by: Account,
     },
@@ -71,8 +108,14 @@ pub enum Entry {
         epoch: u64,
         /// The root.
         root: [u8; 32],
-        /// The epoch total.
+        /// The epoch total: the most that may have been claimed in total while this root is
+        /// the latest.
         total: u128,
+        /// When the root was published (unix seconds, the ledger's clock): the claim grace
+        /// period for the previous root runs from here. Every root the ledger writes records
+        /// it (tag 8); `None` only for entries written by earlier builds (tag 3), after which
+        /// the previous root is not claimable.
+        published_at: Option<u64>,
         /// The oracle.
         by: Account,
     },
@@ -96,6 +139,22 @@ pub enum Entry {
     },
     /// An opaque application note (no effect on ledger state).
     Note(Vec<u8>),
+    /// The device cancelled its registration nonce `nonce`: the device's nonce moves to
+    /// `nonce + 1`, so no registration proof signed for `nonce` can be used any more
+    /// (the registry's `useNonce`). Already verified when it was written; see
+    /// [`super::nonce_cancellation_message`] for the signed bytes.
+    CancelNonce {
+        /// The device.
+        device: DeviceId,
+        /// The cancelled nonce (the device's nonce when the entry was written).
+        nonce: u64,
+        /// The signed deadline.
+        deadline: u64,
+        /// The device's signature over the cancellation message.
+        signature: Signature,
+        /// Who submitted it.
+        by: Account,
+    },
 }
 
 fn put_claim_format(out: &mut Vec<u8>, f: ClaimFormat) {
@@ -123,6 +182,10 @@ fn put_device(out: &mut Vec<u8>, d: &DeviceId) {
     put_bytes(out, &buf[..len]);
 }
 
+fn put_signature(out: &mut Vec<u8>, s: &Signature) {
+    out.extend_from_slice(&s.to_bytes());
+}
+
 impl Entry {
     /// Encode the entry.
     pub fn encode(&self) -> Vec<u8> {
@@ -147,13 +210,18 @@ impl Entry {
                 owner,
                 metadata,
                 deadline,
+                consent,
                 by,
             } => {
-                out.push(1);
+                out.push(if consent.is_some() { 7 } else { 1 });
                 put_device(&mut out, device);
                 owner.encode_into(&mut out);
                 put_bytes(&mut out, metadata);
                 out.extend_from_slice(&deadline.to_be_bytes());
+                if let Some(c) = consent {
+                    out.extend_from_slice(&c.nonce.to_be_bytes());
+                    put_signature(&mut out, &c.signature);
+                }
                 by.encode_into(&mut out);
             }
             Entry::Revoke { device, by } => {
@@ -165,12 +233,16 @@ impl Entry {
                 epoch,
                 root,
                 total,
+                published_at,
                 by,
             } => {
-                out.push(3);
+                out.push(if published_at.is_some() { 8 } else { 3 });
                 out.extend_from_slice(&epoch.to_be_bytes());
                 out.extend_from_slice(root);
                 out.extend_from_slice(&total.to_be_bytes());
+                if let Some(t) = published_at {
+                    out.extend_from_slice(&t.to_be_bytes());
+                }
                 by.encode_into(&mut out);
             }
             Entry::Claim {
@@ -194,6 +266,20 @@ impl Entry {
                 out.push(6);
                 put_bytes(&mut out, bytes);
             }
+            Entry::CancelNonce {
+                device,
+                nonce,
+                deadline,
+                signature,
+                by,
+            } => {
+                out.push(9);
+                put_device(&mut out, device);
+                out.extend_from_slice(&nonce.to_be_bytes());
+                out.extend_from_slice(&deadline.to_be_bytes());
+                put_signature(&mut out, signature);
+                by.encode_into(&mut out);
+            }
         }
         out
     }
@@ -209,21 +295,37 @@ impl Entry {
                 claim_format: r.claim_format()?,
                 ledger_id: r.array::<32>()?,
             },
-            1 => Entry::Register {
-                device: r.device()?,
-                owner: r.account()?,
-                metadata: r.bytes()?.to_vec(),
-                deadline: r.u64()?,
-                by: r.account()?,
-            },
+            tag @ (1 | 7) => {
+                let device = r.device()?;
+                let owner = r.account()?;
+                let metadata = r.bytes()?.to_vec();
+                let deadline = r.u64()?;
+                let consent = if tag == 7 {
+                    Some(DeviceConsent {
+                        nonce: r.u64()?,
+                        signature: r.signature(&device)?,
+                    })
+                } else {
+                    None
+                };
+                Entry::Register {
+                    device,
+                    owner,
+                    metadata,
+                    deadline,
+                    consent,
+                    by: r.account()?,
+                }
+            }
             2 => Entry::Revoke {
                 device: r.device()?,
                 by: r.account()?,
             },
-            3 => Entry::Publish {
+            tag @ (3 | 8) => Entry::Publish {
                 epoch: r.u64()?,
                 root: r.array::<32>()?,
                 total: r.u128()?,
+                published_at: if tag == 8 { Some(r.u64()?) } else { None },
                 by: r.account()?,
             },
             4 => Entry::Claim {
@@ -237,6 +339,16 @@ impl Entry {
                 by: r.account()?,
             },
             6 => Entry::Note(r.bytes()?.to_vec()),
+            9 => {
+                let device = r.device()?;
+                Entry::CancelNonce {
+                    device,
+                    nonce: r.u64()?,
+                    deadline: r.u64()?,
+                    signature: r.signature(&device)?,
+                    by: r.account()?,
+                }
+            }
             _ => return Err(bad("unknown entry tag")),
         };
         if r.pos != bytes.len() {
@@ -310,6 +422,13 @@ impl<'a> Reader<'a> {
         DeviceId::from_bytes(self.bytes()?).map_err(|_| bad("invalid device id"))
     }
 
+    /// A signature of `device`'s key type, strictly encoded.
+    fn signature(&mut self, device: &DeviceId) -> Result<Signature> {
+        let bytes = self.array::<{ depin_core::SIGNATURE_LEN }>()?;
+        Signature::from_bytes(device.key_type(), &bytes)
+            .map_err(|_| bad("invalid device signature encoding"))
+    }
+
     fn account(&mut self) -> Result<Account> {
         match self.u8()? {
             0 => Ok(Account::Evm(EvmAddress(self.array()?))),
@@ -363,7 +482,15 @@ mod tests {
                 epoch: 7,
                 root: [3; 32],
                 total: u128::MAX,
+                published_at: None,
                 by: evm.clone(),
+            },
+            Entry::Publish {
+                epoch: 8,
+                root: [4; 32],
+                total: 12,
+                published_at: Some(1_700_000_000),
+                by: cosmos.clone(),
             },
             Entry::Claim {
                 account: cosmos.clone(),
@@ -383,11 +510,100 @@ mod tests {
                 owner: cosmos.clone(),
                 metadata: b"meta".to_vec(),
                 deadline: 99,
+                consent: None,
                 by: evm.clone(),
             });
-            v.push(Entry::Revoke { device, by: evm });
+            v.push(Entry::Revoke {
+                device,
+                by: evm.clone(),
+            });
+        }
+        // registrations with consent and nonce cancellations, one per key type
+        for (i, kt) in [KeyType::Ed25519, KeyType::Secp256k1, KeyType::P256]
+            .into_iter()
+            .enumerate()
+        {
+            let Ok(key) = SigningKey::from_secret_bytes(kt, &[6 + i as u8; 32]) else {
+                continue;
+            };
+            let Ok(signature) = key.sign_prehash(&[i as u8; 32]) else {
+                continue;
+            };
+            let device = DeviceId::from(key.public_key());
+            v.push(Entry::Register {
+                device,
+                owner: evm.clone(),
+                metadata: vec![i as u8; i],
+                deadline: 1_700_000_000 + i as u64,
+                consent: Some(DeviceConsent {
+                    nonce: i as u64 * 2,
+                    signature,
+                }),
+                by: cosmos.clone(),
+            });
+            v.push(Entry::CancelNonce {
+                device,
+                nonce: u64::MAX - i as u64,
+                deadline: 5,
+                signature,
+                by: evm.clone(),
+            });
         }
         v
+    }
+
+    #[test]
+    fn samples_cover_every_tag() {
+        let mut tags: Vec<u8> = samples()
+            .iter()
+            .filter_map(|e| e.encode().first().copied())
+            .collect();
+        tags.sort_unstable();
+        tags.dedup();
+        assert_eq!(tags, (0u8..=9).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn entries_of_earlier_builds_still_decode() {
+        // tag 1 (register without consent) and tag 3 (publish without a time), byte for byte
+        let mut publish = vec![3u8];
+        publish.extend_from_slice(&7u64.to_be_bytes());
+        publish.extend_from_slice(&[3; 32]);
+        publish.extend_from_slice(&9u128.to_be_bytes());
+        publish.push(0);
+        publish.extend_from_slice(&[9; 20]);
+        assert_eq!(
+            Entry::decode(&publish).ok(),
+            Some(Entry::Publish {
+                epoch: 7,
+                root: [3; 32],
+                total: 9,
+                published_at: None,
+                by: Account::Evm(EvmAddress([9; 20])),
+            })
+        );
+        let registers: Vec<Entry> = samples()
+            .into_iter()
+            .filter(|e| matches!(e, Entry::Register { consent: None, .. }))
+            .collect();
+        assert!(!registers.is_empty());
+        for e in registers {
+            assert_eq!(e.encode().first(), Some(&1));
+        }
+    }
+
+    #[test]
+    fn a_signature_that_is_not_strictly_encoded_does_not_decode() {
+        for e in samples() {
+            if let Entry::CancelNonce { .. } = e {
+                let mut bytes = e.encode();
+                // the signature is followed by the 21-byte EVM `by`; set S (or s) to all ones,
+                // out of range for every scheme
+                let n = bytes.len();
+                bytes[n - 21 - 32..n - 21].fill(0xff);
+                assert!(matches!(Entry::decode(&bytes), Err(Error::Corrupt(_))));
+            }
+        }
     }
 
     #[test]
@@ -437,7 +653,7 @@ mod tests {
         }
 
         #[test]
-        fn decode_of_mutated_entry_never_panics(i in 0usize..7, pos in any::<usize>(), byte in any::<u8>()) {
+        fn decode_of_mutated_entry_never_panics(i in 0usize..64, pos in any::<usize>(), byte in any::<u8>()) {
             let s = samples();
             if let Some(e) = s.get(i % s.len()) {
                 let mut bytes = e.encode();

@@ -1,11 +1,14 @@
 //! depin-chains integration tests: the conformance suite on the local ledger, ledger
-//! persistence and repair, typed errors, accounts, configuration and retry.
+//! persistence and repair, the contracts' rules on the local ledger, typed errors, accounts,
+//! configuration and retry.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 mod conformance_local;
 mod ledger;
+mod local_rules;
 mod misc;
 mod mutants;
+mod repair;
 mod replay;
 mod security;

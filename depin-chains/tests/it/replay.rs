@@ -67,12 +67,14 @@ proptest! {
                     Op::Fund(n) => ledger.fund(&admin(), u128::from(*n)).is_ok(),
                     Op::Publish { epoch, amounts } => {
                         // cumulative amounts never decrease in a real tree; here they may,
-                        // which the ledger must handle (AlreadyClaimed)
-                        let entries = (0..3u8)
+                        // which the ledger must handle (AlreadyClaimed, a total below what
+                        // was claimed is refused, claims are capped by the latest total)
+                        let entries: Vec<_> = (0..3u8)
                             .map(|i| (evm(10 + i), u128::from(amounts[usize::from(i)]) + 1))
                             .collect();
+                        let total: u128 = entries.iter().map(|(_, v)| *v).sum();
                         let tree = ClaimTree::new(ClaimFormat::OpenZeppelin, entries).unwrap();
-                        let r = EpochRoot { epoch: Epoch(u64::from(*epoch)), root: tree.root(), total: 1 };
+                        let r = EpochRoot { epoch: Epoch(u64::from(*epoch)), root: tree.root(), total };
                         let res = ledger.handle(oracle()).publish_root(&r).await;
                         if matches!(res, Ok(depin_chains::PublishOutcome::Published(_))) {
                             trees.push(tree);

@@ -24,7 +24,7 @@ fn registration(k: &SigningKey, owner: Account) -> DeviceRegistration {
         DeviceId::from(k.public_key()),
         owner,
         b"meta".to_vec(),
-        4_102_444_800,
+        soon(),
     )
 }
 
