@@ -75,6 +75,74 @@ pub enum Error {
     /// A hexadecimal string (root or proof element) is malformed.
     #[error("invalid hex string")]
     InvalidHex,
+    /// A value has no canonical encoding to hash (floating point, a sequence of unknown
+    /// length, a custom serialisation error): `0` says which.
+    #[error("no canonical encoding: {0}")]
+    Encoding(&'static str),
+    /// The rule set offered does not hash to the rule-set commitment the epoch was published
+    /// under.
+    #[error("rule set does not match the epoch's published rule-set commitment")]
+    RuleSetMismatch,
+    /// A score has another number of multipliers than the published rules of its category
+    /// (a multiplier deleted or added).
+    #[error("score has {found} multipliers, the published rules have {expected}")]
+    FactorCountMismatch {
+        /// Multipliers in the published rules.
+        expected: usize,
+        /// Multipliers in the score.
+        found: usize,
+    },
+    /// A factor does not follow its published rule: another name, evidence kind, policy
+    /// parameters or epoch time, implausible evidence, or a `Given` value above the published
+    /// maximum.
+    #[error("factor {factor} breaks the published rules: {reason}")]
+    FactorMismatch {
+        /// Position of the factor: 0 is the base, `i` the `i`-th multiplier.
+        factor: usize,
+        /// What differs.
+        reason: &'static str,
+    },
+    /// A factor carries `Given` evidence (a value nobody can recompute) where the published
+    /// rules require evidence that is re-run.
+    #[error("factor {factor} carries Given evidence the published rules do not allow")]
+    GivenNotAllowed {
+        /// Position of the factor: 0 is the base, `i` the `i`-th multiplier.
+        factor: usize,
+    },
+    /// A receipt is not bound to the published epoch: `0` names the first field (epoch,
+    /// category, pool, ...) that differs from the published summary.
+    #[error("receipt is not bound to the published epoch: {0} differs")]
+    EpochBinding(&'static str),
+    /// A published epoch summary contradicts its rule set or itself: `0` says how.
+    #[error("published epoch summary is inconsistent: {0}")]
+    PublishedMismatch(&'static str),
+    /// A receipt is not one of the epoch's published receipts: its inclusion proof does not
+    /// lead to the published root (any changed field, another device, a forged receipt).
+    #[error("receipt is not in the published epoch (inclusion proof does not verify)")]
+    NotInEpoch,
+    /// An epoch was checked with another number of receipts than were published.
+    #[error("epoch has {found} receipts, {expected} were published")]
+    ReceiptCountMismatch {
+        /// Receipts published for the epoch.
+        expected: u64,
+        /// Receipts offered.
+        found: u64,
+    },
+    /// A sum over an epoch's receipts differs from the published value (shares from the
+    /// total shares, amounts from the amount paid, which is the pool in largest-remainder
+    /// mode).
+    #[error("the epoch's receipt {what} sum to {found}, {expected} was published")]
+    EpochTotalMismatch {
+        /// `"shares"` or `"amounts"`.
+        what: &'static str,
+        /// Published value.
+        expected: u128,
+        /// Sum over the receipts offered.
+        found: u128,
+    },
+    /// The receipt tree over an epoch's receipts does not have the published root.
+    #[error("the epoch's receipts do not hash to the published root")]
+    EpochRootMismatch,
 }
 
 /// `Result` with this crate's [`Error`] as the default error type.

@@ -25,5 +25,10 @@ pub use fixed::{serde_u128, Fixed};
 pub use ledger::CumulativeLedger;
 pub use math::Rounding;
 pub use pools::{PoolPlan, PoolSplit, Pools};
-pub use receipt::{verify_receipt, EpochRewards, RewardReceipt};
-pub use score::{Evidence, Factor, ScoreBreakdown};
+pub use receipt::{
+    verify_epoch, verify_receipt, CategoryRules, EpochRewards, EpochTiming, PublishedEpoch,
+    ReceiptProof, ReceiptTree, RewardReceipt, RuleSet,
+};
+pub use score::{
+    EpochWindow, Evidence, Factor, FactorKind, FactorRule, ScoreBreakdown, ScoreRules,
+};

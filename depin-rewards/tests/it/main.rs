@@ -11,6 +11,7 @@ mod bench_workload;
 mod claims;
 mod distribution;
 mod emission;
+mod forged_receipts;
 mod golden;
 mod ledger;
 mod math;

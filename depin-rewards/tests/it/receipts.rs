@@ -1,12 +1,16 @@
-//! Receipts: every payout can be recomputed from its receipt alone.
+//! Receipts: every payout is recomputed from the published rules and checked against the
+//! epoch's published summary and receipt root.
 
 use depin_rewards::policy::hex_density::{DensityConfig, HexDensityMap};
 use depin_rewards::policy::location::LocationTrustPolicy;
 use depin_rewards::policy::speedtest::{mbps, SpeedTestPolicy, SpeedTestSample};
 use depin_rewards::policy::uptime::UptimePolicy;
 use depin_rewards::pools::{PoolPlan, PoolSplit, Redistribution};
-use depin_rewards::score::{Evidence, Factor, ScoreBreakdown};
-use depin_rewards::{verify_receipt, EpochRewards, Error, Fixed, Mode, RewardReceipt};
+use depin_rewards::receipt::{EpochTiming, PublishedEpoch, ReceiptProof, RuleSet};
+use depin_rewards::score::{Evidence, Factor, FactorKind, FactorRule, ScoreBreakdown, ScoreRules};
+use depin_rewards::{
+    verify_epoch, verify_receipt, EpochRewards, Error, Fixed, Mode, RewardReceipt,
+};
 
 use crate::golden_path;
 
@@ -33,6 +37,72 @@ fn plan() -> PoolPlan {
             mode: Mode::LargestRemainder,
         }],
     }
+}
+
+/// The IoT network's published rules: HIP-15 witness units × HIP-17 / HIP-104 hex density,
+/// pools from the Helium IoT split.
+fn iot_rules(mode: Mode) -> RuleSet {
+    RuleSet::new("iot", 1, mode)
+        .with_split(PoolSplit::helium_iot())
+        .with_category(
+            "witnesses",
+            ScoreRules::new(FactorRule::new("hip15_witness", FactorKind::Hip15Witness)).with(
+                FactorRule::new(
+                    "hex_density",
+                    FactorKind::HexDensity {
+                        config: DensityConfig::HIP104,
+                    },
+                ),
+            ),
+        )
+}
+
+/// The mobile network's published rules: given coverage points × speed tier × location trust
+/// × uptime gate, daily epochs from the Unix epoch.
+fn mobile_rules() -> RuleSet {
+    RuleSet::new("mobile", 1, Mode::LargestRemainder)
+        .with_timing(EpochTiming {
+            genesis_secs: 0,
+            epoch_secs: 86_400,
+        })
+        .with_category(
+            "poc",
+            ScoreRules::new(FactorRule::new(
+                "coverage_points",
+                FactorKind::Given { max: None },
+            ))
+            .with(FactorRule::new(
+                "speed",
+                FactorKind::SpeedTests {
+                    policy: SpeedTestPolicy::HELIUM_MOBILE,
+                },
+            ))
+            .with(FactorRule::new(
+                "location",
+                FactorKind::LocationTrust {
+                    policy: LocationTrustPolicy::HELIUM_MOBILE,
+                },
+            ))
+            .with(FactorRule::new(
+                "uptime",
+                FactorKind::Uptime {
+                    policy: UptimePolicy::HELIUM_MOBILE,
+                },
+            )),
+        )
+}
+
+/// Receipts with proofs and the published summary of an epoch.
+type Published<K> = (Vec<(RewardReceipt<K>, ReceiptProof)>, PublishedEpoch<K>);
+
+fn publish<K: Ord + Clone + serde::Serialize>(
+    epoch: &EpochRewards<K>,
+    rules: &RuleSet,
+) -> Published<K> {
+    (
+        epoch.receipts_with_proofs().unwrap(),
+        epoch.publish(rules).unwrap(),
+    )
 }
 
 /// An IoT witness epoch: HIP-15 witness units × HIP-17 hex scale, pool from the plan.
@@ -133,20 +203,32 @@ fn mobile_epoch() -> EpochRewards<u64> {
 fn every_receipt_verifies_and_sums_to_the_pool() {
     for mode in [Mode::LargestRemainder, Mode::Floor] {
         let epoch = iot_epoch(mode);
-        let receipts: Vec<RewardReceipt<String>> = epoch.receipts().collect();
+        let rules = iot_rules(mode);
+        let (receipts, published) = publish(&epoch, &rules);
         assert_eq!(receipts.len(), CELLS.len());
-        for r in &receipts {
-            verify_receipt(r).unwrap();
+        for (r, proof) in &receipts {
+            verify_receipt(r, proof, &published, &rules).unwrap();
         }
-        let paid: u128 = receipts.iter().map(|r| r.amount).sum();
+        let all: Vec<RewardReceipt<String>> = receipts.into_iter().map(|(r, _)| r).collect();
+        verify_epoch(&all, &published, &rules).unwrap();
+        let paid: u128 = all.iter().map(|r| r.amount).sum();
+        assert_eq!(paid, published.paid);
         assert_eq!(
             paid + epoch.distribution().unallocated(),
             epoch.distribution().pool()
         );
+        assert_eq!(published.unallocated(), epoch.distribution().unallocated());
+        assert_eq!(published.rules, rules.commitment().unwrap());
+        assert_eq!(
+            published.receipts_root,
+            epoch.receipt_tree().unwrap().root()
+        );
     }
     let epoch = mobile_epoch();
-    for r in epoch.receipts() {
-        verify_receipt(&r).unwrap();
+    let rules = mobile_rules();
+    let (receipts, published) = publish(&epoch, &rules);
+    for (r, proof) in &receipts {
+        verify_receipt(r, proof, &published, &rules).unwrap();
     }
     // devices below the uptime threshold score zero and get nothing
     assert_eq!(epoch.receipt(&1000).unwrap().amount, 0);
@@ -156,67 +238,116 @@ fn every_receipt_verifies_and_sums_to_the_pool() {
 #[test]
 fn receipts_survive_serialisation() {
     let epoch = iot_epoch(Mode::LargestRemainder);
-    for r in epoch.receipts() {
-        let json = serde_json::to_string(&r).unwrap();
+    let rules = iot_rules(Mode::LargestRemainder);
+    let (receipts, published) = publish(&epoch, &rules);
+    let json = serde_json::to_string(&published).unwrap();
+    let back: PublishedEpoch<String> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, published);
+    assert_eq!(back.commitment().unwrap(), published.commitment().unwrap());
+    let bin = postcard::to_allocvec(&published).unwrap();
+    let back: PublishedEpoch<String> = postcard::from_bytes(&bin).unwrap();
+    assert_eq!(back, published);
+    let json = serde_json::to_string(&rules).unwrap();
+    let rules_back: RuleSet = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        rules_back.commitment().unwrap(),
+        rules.commitment().unwrap()
+    );
+    for (r, proof) in &receipts {
+        let json = serde_json::to_string(r).unwrap();
         let back: RewardReceipt<String> = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, r);
-        verify_receipt(&back).unwrap();
-        let bin = postcard::to_allocvec(&r).unwrap();
+        assert_eq!(&back, r);
+        let json = serde_json::to_string(proof).unwrap();
+        let proof_back: ReceiptProof = serde_json::from_str(&json).unwrap();
+        assert_eq!(&proof_back, proof);
+        verify_receipt(&back, &proof_back, &published, &rules_back).unwrap();
+        let bin = postcard::to_allocvec(r).unwrap();
         let back: RewardReceipt<String> = postcard::from_bytes(&bin).unwrap();
-        assert_eq!(back, r);
+        assert_eq!(&back, r);
+        assert_eq!(back.leaf().unwrap(), r.leaf().unwrap());
     }
 }
 
 #[test]
 fn tampering_is_detected() {
     let epoch = iot_epoch(Mode::LargestRemainder);
-    let r = epoch
-        .receipts()
-        .find(|r| r.cutoff.is_some() && r.amount > 0)
+    let rules = iot_rules(Mode::LargestRemainder);
+    let (receipts, published) = publish(&epoch, &rules);
+    let (r, proof) = receipts
+        .iter()
+        .find(|(r, _)| r.cutoff.is_some() && r.amount > 0)
+        .cloned()
         .unwrap();
-    verify_receipt(&r).unwrap();
+    let verify = |t: &RewardReceipt<String>| verify_receipt(t, &proof, &published, &rules);
+    verify(&r).unwrap();
 
+    // any change of a receipt takes it out of the published tree
     let mut t = r.clone();
     t.amount += 1;
-    assert_eq!(verify_receipt(&t), Err(Error::ReceiptMismatch("amount")));
+    assert_eq!(verify(&t), Err(Error::NotInEpoch));
 
+    // epoch-wide values are the published ones, not the receipt's
     let mut t = r.clone();
     t.pool += 1;
-    assert_eq!(verify_receipt(&t), Err(Error::ReceiptMismatch("pool")));
+    assert_eq!(verify(&t), Err(Error::EpochBinding("pool")));
 
     let mut t = r.clone();
-    t.pool_plan = None; // without the plan the pool is taken as given
+    t.pool_plan = None;
     t.pool += 1_000_000;
-    assert_eq!(verify_receipt(&t), Err(Error::ReceiptMismatch("amount")));
+    assert_eq!(verify(&t), Err(Error::EpochBinding("pool")));
 
+    let mut t = r.clone();
+    t.pool_plan = None;
+    assert_eq!(verify(&t), Err(Error::EpochBinding("pool plan")));
+
+    let mut t = r.clone();
+    t.total_shares /= 2;
+    assert_eq!(verify(&t), Err(Error::EpochBinding("total shares")));
+
+    let mut t = r.clone();
+    t.devices += 1;
+    assert_eq!(verify(&t), Err(Error::EpochBinding("devices")));
+
+    let mut t = r.clone();
+    t.cutoff.as_mut().unwrap().remainder = u128::MAX;
+    assert_eq!(verify(&t), Err(Error::EpochBinding("cutoff")));
+
+    // the score is recomputed from its evidence under the published rules
     let mut t = r.clone();
     t.score.share = Fixed::from_raw(t.score.share.raw() + 1);
-    assert_eq!(verify_receipt(&t), Err(Error::ReceiptMismatch("share")));
+    assert_eq!(verify(&t), Err(Error::ReceiptMismatch("share")));
 
     let mut t = r.clone();
     t.score.base.value = Fixed::from_raw(t.score.base.value.raw() + 1);
-    assert_eq!(
-        verify_receipt(&t),
-        Err(Error::ReceiptMismatch("factor value"))
-    );
+    assert_eq!(verify(&t), Err(Error::ReceiptMismatch("factor value")));
 
     let mut t = r.clone();
     if let Evidence::Hip15Witness { witnesses } = &mut t.score.base.evidence {
         *witnesses += 10;
     }
+    assert_eq!(verify(&t), Err(Error::ReceiptMismatch("factor value")));
+
+    // a proof of another position, or for a tree of another size, does not verify
+    let mut p = proof.clone();
+    p.index = (p.index + 1) % p.size;
     assert_eq!(
-        verify_receipt(&t),
-        Err(Error::ReceiptMismatch("factor value"))
+        verify_receipt(&r, &p, &published, &rules),
+        Err(Error::NotInEpoch)
+    );
+    let mut p = proof.clone();
+    p.size += 1;
+    assert_eq!(
+        verify_receipt(&r, &p, &published, &rules),
+        Err(Error::NotInEpoch)
+    );
+    let mut p = proof.clone();
+    p.path.pop();
+    assert_eq!(
+        verify_receipt(&r, &p, &published, &rules),
+        Err(Error::NotInEpoch)
     );
 
-    // epoch-wide values: a receipt proves the arithmetic from them; that they are the epoch's
-    // real totals is checked against the published epoch summary, not the receipt alone
-    let mut t = r.clone();
-    t.total_shares /= 2;
-    assert_eq!(verify_receipt(&t), Err(Error::ReceiptMismatch("amount")));
-
-    // moving the public cutoff changes who gets the extra unit: a device that got one loses
-    // it when the cutoff is raised above every remainder
+    // moving the cutoff changes who gets the extra unit (arithmetic of the receipt alone)
     let floor_of = |r: &RewardReceipt<String>| {
         let mut f = r.clone();
         f.cutoff = None;
@@ -229,7 +360,6 @@ fn tampering_is_detected() {
     let mut t = lucky.clone();
     t.cutoff.as_mut().unwrap().remainder = u128::MAX;
     assert_eq!(t.recompute_amount().unwrap() + 1, lucky.amount);
-    assert_eq!(verify_receipt(&t), Err(Error::ReceiptMismatch("amount")));
 }
 
 #[test]
@@ -257,16 +387,51 @@ fn duplicate_devices_and_empty_epochs_are_explicit() {
     // a plan that does not produce the pool is refused
     let e = EpochRewards::compute(1, "witnesses", 10, Mode::Floor, vec![(1u8, s)]).unwrap();
     assert_eq!(
-        e.with_pool_plan(plan()),
+        e.clone().with_pool_plan(plan()),
         Err(Error::ReceiptMismatch("pool"))
     );
+    // a rule set that needs the split refuses an epoch without its plan
+    let rules = RuleSet::new("c", 1, Mode::Floor)
+        .with_split(PoolSplit::helium_iot())
+        .with_category(
+            "witnesses",
+            ScoreRules::new(FactorRule::new("x", FactorKind::Given { max: None })),
+        );
+    assert_eq!(
+        e.publish(&rules),
+        Err(Error::PublishedMismatch("pool plan missing"))
+    );
+    // rule sets themselves are checked
+    let no_categories = RuleSet::new("c", 1, Mode::Floor);
+    assert!(matches!(
+        no_categories.validate(),
+        Err(Error::InvalidParameter(_))
+    ));
+    let twice = RuleSet::new("c", 1, Mode::Floor)
+        .with_category(
+            "a",
+            ScoreRules::new(FactorRule::new("x", FactorKind::Given { max: None })),
+        )
+        .with_category(
+            "a",
+            ScoreRules::new(FactorRule::new("x", FactorKind::Given { max: None })),
+        );
+    assert_eq!(twice.validate(), Err(Error::DuplicateEntry { index: 1 }));
+    let mut untimed = mobile_rules();
+    untimed.timing = None;
+    assert!(matches!(
+        untimed.validate(),
+        Err(Error::InvalidParameter(_))
+    ));
 }
 
 /// The receipts of both epochs, byte for byte (regression vector produced by this crate).
 #[test]
 fn golden_receipts() {
-    let iot: Vec<RewardReceipt<String>> = iot_epoch(Mode::LargestRemainder).receipts().collect();
-    let mobile: Vec<RewardReceipt<u64>> = mobile_epoch().receipts().collect();
+    let iot_e = iot_epoch(Mode::LargestRemainder);
+    let iot: Vec<RewardReceipt<String>> = iot_e.receipts().collect();
+    let mobile_e = mobile_epoch();
+    let mobile: Vec<RewardReceipt<u64>> = mobile_e.receipts().collect();
     let value = serde_json::json!({ "iot_witnesses": iot, "mobile_poc": mobile });
     let text = serde_json::to_string_pretty(&value).unwrap() + "\n";
     let path = golden_path("receipts.json");
@@ -279,14 +444,88 @@ fn golden_receipts() {
         text, want,
         "receipts changed; if intended, rerun with DEPIN_REWARDS_BLESS=1 and review the diff"
     );
-    // and every receipt in the file verifies on its own
+    // and every receipt in the file verifies against its epoch's publication
     let file: serde_json::Value = serde_json::from_str(&want).unwrap();
-    for r in file["iot_witnesses"].as_array().unwrap() {
-        let r: RewardReceipt<String> = serde_json::from_value(r.clone()).unwrap();
-        verify_receipt(&r).unwrap();
+    let rules = iot_rules(Mode::LargestRemainder);
+    let (proofs, published) = publish(&iot_e, &rules);
+    let from_file: Vec<RewardReceipt<String>> =
+        serde_json::from_value(file["iot_witnesses"].clone()).unwrap();
+    assert_eq!(from_file.len(), proofs.len());
+    for (r, (_, proof)) in from_file.iter().zip(&proofs) {
+        verify_receipt(r, proof, &published, &rules).unwrap();
     }
-    for r in file["mobile_poc"].as_array().unwrap() {
-        let r: RewardReceipt<u64> = serde_json::from_value(r.clone()).unwrap();
-        verify_receipt(&r).unwrap();
+    verify_epoch(&from_file, &published, &rules).unwrap();
+    let rules = mobile_rules();
+    let (proofs, published) = publish(&mobile_e, &rules);
+    let from_file: Vec<RewardReceipt<u64>> =
+        serde_json::from_value(file["mobile_poc"].clone()).unwrap();
+    assert_eq!(from_file.len(), proofs.len());
+    for (r, (_, proof)) in from_file.iter().zip(&proofs) {
+        verify_receipt(r, proof, &published, &rules).unwrap();
+    }
+    verify_epoch(&from_file, &published, &rules).unwrap();
+}
+
+/// The same epoch computed twice, with its devices offered in another order, publishes the
+/// same commitment; changing any published parameter changes the rule-set commitment.
+#[test]
+fn commitments_are_deterministic_and_bind_every_parameter() {
+    let rules = iot_rules(Mode::LargestRemainder);
+    let a = iot_epoch(Mode::LargestRemainder).publish(&rules).unwrap();
+    let b = iot_epoch(Mode::LargestRemainder).publish(&rules).unwrap();
+    assert_eq!(a.commitment().unwrap(), b.commitment().unwrap());
+    let receipts: Vec<RewardReceipt<String>> =
+        iot_epoch(Mode::LargestRemainder).receipts().collect();
+    let mut reversed = receipts.clone();
+    reversed.reverse();
+    let c = PublishedEpoch::from_receipts(rules.commitment().unwrap(), &reversed).unwrap();
+    assert_eq!(c, a);
+    verify_epoch(&reversed, &a, &rules).unwrap();
+
+    let base = mobile_rules();
+    let h = base.commitment().unwrap();
+    let mut variants: Vec<RuleSet> = Vec::new();
+    let mut v = base.clone();
+    v.version += 1;
+    variants.push(v);
+    let mut v = base.clone();
+    v.network = "mobile2".into();
+    variants.push(v);
+    let mut v = base.clone();
+    v.mode = Mode::Floor;
+    variants.push(v);
+    let mut v = base.clone();
+    v.timing = Some(EpochTiming {
+        genesis_secs: 1,
+        epoch_secs: 86_400,
+    });
+    variants.push(v);
+    let mut v = base.clone();
+    v.categories[0]
+        .score
+        .multipliers
+        .retain(|m| m.name != "location");
+    variants.push(v);
+    let mut v = base.clone();
+    v.categories[0].score.base.kind = FactorKind::Given {
+        max: Some(Fixed::from_int(100).unwrap()),
+    };
+    variants.push(v);
+    let mut v = base.clone();
+    v.categories[0].score.multipliers[1].kind = FactorKind::LocationTrust {
+        policy: LocationTrustPolicy {
+            partial_score: Fixed::ONE,
+            ..LocationTrustPolicy::HELIUM_MOBILE
+        },
+    };
+    variants.push(v);
+    let mut v = base.clone();
+    v.categories[0].category = "poc2".into();
+    variants.push(v);
+    let mut seen = vec![h];
+    for v in &variants {
+        let c = v.commitment().unwrap();
+        assert!(!seen.contains(&c), "{v:?}");
+        seen.push(c);
     }
 }

@@ -54,7 +54,10 @@ pub struct EpochSummary {
     pub paid: u128,
     /// Devices with a non-zero payout.
     pub paid_devices: usize,
-    /// Every receipt re-verified from its own fields (`depin_rewards::verify_receipt`).
+    /// Receipts verified against the network's published rule set and the epoch's published
+    /// summary, each with its inclusion proof (`depin_rewards::verify_receipt`); the epoch as a
+    /// whole (every device once, sum == pool, receipts root) was checked before publishing
+    /// (`depin_rewards::EpochRewards::publish`).
     pub receipts_verified: usize,
     /// Root, claims and balances on the chain.
     pub settlement: Settlement,
@@ -220,7 +223,7 @@ impl fmt::Display for Summary {
             }
             writeln!(
                 f,
-                "  rewards: pool {} to {} devices, paid {} ({}), {} receipts re-verified",
+                "  rewards: pool {} to {} devices, paid {} ({}), {} receipts verified against the published rules and root",
                 format_amount(e.pool),
                 e.paid_devices,
                 format_amount(e.paid),

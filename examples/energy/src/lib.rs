@@ -15,8 +15,11 @@ use depin_example_common::{
 };
 pub use depin_example_common::{Options, Result, Summary};
 use depin_rewards::emission::{Constant, EmissionSchedule};
-use depin_rewards::pools::PoolSplit;
-use depin_rewards::{verify_receipt, EpochRewards, Factor, Fixed, Mode, ScoreBreakdown};
+use depin_rewards::pools::{PoolPlan, PoolSplit};
+use depin_rewards::{
+    verify_receipt, EpochRewards, Factor, FactorKind, FactorRule, Fixed, Mode, RuleSet,
+    ScoreBreakdown, ScoreRules,
+};
 
 /// The network id every signature is bound to.
 pub const NETWORK: &str = "depin-demo-energy";
@@ -267,6 +270,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
     config.schedule = schedule()?;
     let mut verifier = Verifier::new(config, registry, MemoryReplayStore::new())?;
     let split = PoolSplit::new([("solar", SOLAR_BPS), ("charging", CHARGING_BPS)])?;
+    let rules = reward_rules(&split);
     let deferring: BTreeSet<Account> = devices
         .iter()
         .enumerate()
@@ -304,7 +308,13 @@ pub fn run(opts: &Options) -> Result<Summary> {
             .unwrap_or_else(|| EpochReport::new(Epoch(epoch)));
 
         // Rewards per verified kWh, in two pools.
-        let pools = split.split(emission.emission(epoch)?, Mode::LargestRemainder)?;
+        let plan = PoolPlan {
+            emission: emission.emission(epoch)?,
+            split: split.clone(),
+            mode: Mode::LargestRemainder,
+            redistributions: Vec::new(),
+        };
+        let pools = plan.compute()?;
         let mut by_pool: [(&str, Vec<(DeviceId, ScoreBreakdown)>); 2] =
             [("solar", Vec::new()), ("charging", Vec::new())];
         for (&d, &wh) in &verified {
@@ -327,7 +337,8 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 continue;
             }
             let rewards =
-                EpochRewards::compute(epoch, category, amount, Mode::LargestRemainder, scores)?;
+                EpochRewards::compute(epoch, category, amount, Mode::LargestRemainder, scores)?
+                    .with_pool_plan(plan.clone())?;
             pool += amount;
             for p in rewards.distribution().payouts() {
                 paid += p.amount;
@@ -337,8 +348,11 @@ pub fn run(opts: &Options) -> Result<Summary> {
                     credits.push((d.owner.clone(), p.amount));
                 }
             }
-            for r in rewards.receipts() {
-                verify_receipt(&r)?;
+            // Publish the epoch's summary (refused if it breaks the rules) and check every
+            // receipt against it and the published rules.
+            let published = rewards.publish(&rules)?;
+            for (r, proof) in rewards.receipts_with_proofs()? {
+                verify_receipt(&r, &proof, &published, &rules)?;
                 receipts_verified += 1;
             }
         }
@@ -409,4 +423,19 @@ pub fn run(opts: &Options) -> Result<Summary> {
         epochs,
         map: None,
     })
+}
+
+/// The network's published reward rules: rewards per verified Wh (given by the energy
+/// verifier), in the solar and charging pools of `split`.
+fn reward_rules(split: &PoolSplit) -> RuleSet {
+    let per_wh = || {
+        ScoreRules::new(FactorRule::new(
+            "verified_wh",
+            FactorKind::Given { max: None },
+        ))
+    };
+    RuleSet::new(NETWORK, 1, Mode::LargestRemainder)
+        .with_split(split.clone())
+        .with_category("solar", per_wh())
+        .with_category("charging", per_wh())
 }

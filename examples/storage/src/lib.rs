@@ -15,13 +15,14 @@ use depin_device::counter::{RamStorage, SequenceCounter};
 use depin_device::Reporter;
 use depin_example_common::{
     epoch_start, hex_prefix, progress, schedule, sign_envelope, AnySigner, Chain, DeviceOutcome,
-    EpochSummary, Error, SimRng, TOKEN_DECIMALS,
+    EpochSummary, Error, SimRng, DAY_MS, GENESIS_MS, TOKEN_DECIMALS,
 };
 pub use depin_example_common::{Options, Result, Summary};
 use depin_rewards::emission::{Constant, EmissionSchedule};
 use depin_rewards::policy::uptime::UptimePolicy;
 use depin_rewards::{
-    verify_receipt, EpochRewards, Evidence, Factor, Fixed, Mode, Rounding, ScoreBreakdown,
+    verify_receipt, EpochRewards, EpochTiming, Evidence, Factor, FactorKind, FactorRule, Fixed,
+    Mode, Rounding, RuleSet, ScoreBreakdown, ScoreRules,
 };
 use sha2::{Digest, Sha256};
 
@@ -124,7 +125,7 @@ fn deploy(opts: &Options, chain: &Chain, domain: Domain, rng: &mut SimRng) -> Re
             let len = (chunks * u64::from(CHUNK_SIZE) - rng.below(u64::from(CHUNK_SIZE))) as usize;
             let mut data = vec![0u8; len];
             rng.fill(&mut data);
-            let tree = MerkleTree::build(&data, CHUNK_SIZE)?;
+            let tree = MerkleTree::build(&data, CHUNK_SIZE, &id)?;
             let c = tree.commitment();
             files.push(StoredFile {
                 data,
@@ -246,6 +247,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
         .map(|(_, n)| n.owner.clone())
         .collect();
     let uptime = UptimePolicy::HELIUM_MOBILE;
+    let rules = reward_rules(uptime);
     let mut epochs = Vec::new();
     for epoch in 1..=opts.epochs {
         let start = epoch_start(epoch).as_millis();
@@ -292,7 +294,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 let proof = StorageProof {
                     root: f.tree.root(),
                     epoch: Epoch(epoch),
-                    responses: f.tree.prove(&f.data, &n.id, &randomness, challenges)?,
+                    responses: f.tree.prove(&f.data, &randomness, challenges)?,
                 };
                 answers.push((f.bytes, proof));
             }
@@ -371,8 +373,11 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 }
                 paid_devices += usize::from(p.amount > 0);
             }
-            for receipt in rewards.receipts() {
-                verify_receipt(&receipt)?;
+            // Publish the epoch's summary (refused if it breaks the rules) and check every
+            // receipt against it and the published rules.
+            let published = rewards.publish(&rules)?;
+            for (receipt, proof) in rewards.receipts_with_proofs()? {
+                verify_receipt(&receipt, &proof, &published, &rules)?;
                 receipts_verified += 1;
             }
         }
@@ -436,4 +441,25 @@ pub fn run(opts: &Options) -> Result<Summary> {
         epochs,
         map: None,
     })
+}
+
+/// The network's published reward rules: proven MiB (given by the storage verifier) times the
+/// uptime gate under `uptime`, over daily epochs from the simulation's genesis.
+fn reward_rules(uptime: UptimePolicy) -> RuleSet {
+    RuleSet::new(NETWORK, 1, Mode::LargestRemainder)
+        .with_timing(EpochTiming {
+            genesis_secs: GENESIS_MS / 1000,
+            epoch_secs: DAY_MS / 1000,
+        })
+        .with_category(
+            "storage",
+            ScoreRules::new(FactorRule::new(
+                "proven_mib",
+                FactorKind::Given { max: None },
+            ))
+            .with(FactorRule::new(
+                "uptime",
+                FactorKind::Uptime { policy: uptime },
+            )),
+        )
 }

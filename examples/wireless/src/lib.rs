@@ -19,7 +19,10 @@ use depin_rewards::emission::{Constant, EmissionSchedule};
 use depin_rewards::policy::hex_density::{DensityConfig, HexDensityMap};
 use depin_rewards::policy::hip15;
 use depin_rewards::pools::{PoolPlan, PoolSplit, Redistribution};
-use depin_rewards::{verify_receipt, EpochRewards, Evidence, Factor, Fixed, Mode, ScoreBreakdown};
+use depin_rewards::{
+    verify_receipt, EpochRewards, Evidence, Factor, FactorKind, FactorRule, Fixed, Mode, RuleSet,
+    ScoreBreakdown, ScoreRules,
+};
 use h3o::{CellIndex, LatLng, Resolution};
 use sha2::{Digest, Sha256};
 
@@ -390,6 +393,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
             }],
         };
         let rewards = coverage_rewards(epoch, &outcome, &hotspots, &by_id, &density, &plan)?;
+        let rules = reward_rules();
         let mut pool = 0u128;
         let mut paid = 0u128;
         let mut receipts_verified = 0usize;
@@ -400,8 +404,11 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 paid += p.amount;
                 *per_device.entry(p.id).or_insert(0) += p.amount;
             }
-            for receipt in r.receipts() {
-                verify_receipt(&receipt)?;
+            // Publish the epoch's summary (refused if it breaks the rules) and check every
+            // receipt against it and the published rules.
+            let published = r.publish(&rules)?;
+            for (receipt, proof) in r.receipts_with_proofs()? {
+                verify_receipt(&receipt, &proof, &published, &rules)?;
                 receipts_verified += 1;
             }
         }
@@ -498,6 +505,35 @@ pub fn run(opts: &Options) -> Result<Summary> {
         epochs,
         map: Some(map),
     })
+}
+
+/// The network's published reward rules: HIP-15 beaconer units (re-run from the witness
+/// count) and per-witness units (summed over the beacons witnessed, given), each times the
+/// HIP-17 / HIP-104 hex density; pools from the Helium IoT split.
+fn reward_rules() -> RuleSet {
+    let density = || {
+        FactorRule::new(
+            "hex_density",
+            FactorKind::HexDensity {
+                config: DensityConfig::HIP104,
+            },
+        )
+    };
+    RuleSet::new(NETWORK, 1, Mode::LargestRemainder)
+        .with_split(PoolSplit::helium_iot())
+        .with_category(
+            "beacons",
+            ScoreRules::new(FactorRule::new("hip15_beacon", FactorKind::Hip15Beacon))
+                .with(density()),
+        )
+        .with_category(
+            "witnesses",
+            ScoreRules::new(FactorRule::new(
+                "hip15_witness_units",
+                FactorKind::Given { max: None },
+            ))
+            .with(density()),
+        )
 }
 
 /// HIP-15 beacon and witness rewards, each scaled by the device's HIP-17 hex density.
