@@ -12,15 +12,15 @@
 use std::{
     future::Future,
     sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex,
     },
     time::{Duration, Instant},
 };
 
 use depin_attest::p2p::{
-    Error, GossipValidator, Inbox, Keypair, Limits, Multiaddr, Node, NodeConfig, NodeHandle,
-    OverflowPolicy, PeerId, RateLimit, Verdict,
+    Attestation, Error, GossipValidator, Inbox, Keypair, Limits, Multiaddr, Node, NodeConfig,
+    NodeHandle, OverflowPolicy, PeerId, RateLimit, ScoringConfig, Verdict,
 };
 
 /// Serialises the tests (see the module docs).
@@ -148,6 +148,28 @@ async fn receives(inbox: &mut Inbox, payload: &[u8], timeout: Duration) -> bool 
             Ok(None) | Err(_) => return false,
         }
     }
+}
+
+/// Reads the inbox until `payload` arrives and returns it; `None` after `timeout`.
+async fn receive(inbox: &mut Inbox, payload: &[u8], timeout: Duration) -> Option<Attestation> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, inbox.recv()).await {
+            Ok(Some(a)) if a.data == payload => return Some(a),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return None,
+        }
+    }
+}
+
+/// A QUIC listen address on `ip` (any of 127.0.0.0/8 is loopback on Linux), so
+/// that the node's dials over QUIC come from that address.
+fn quic_on(ip: &str) -> Multiaddr {
+    format!("/ip4/{ip}/udp/0/quic-v1").parse().unwrap()
+}
+
+async fn is_connected(node: &NodeHandle, peer: PeerId) -> bool {
+    node.connected_peers().await.unwrap().contains(&peer)
 }
 
 async fn topic_peers(node: &NodeHandle) -> usize {
@@ -806,4 +828,518 @@ async fn misuse_is_reported_as_typed_errors() {
     node.handle.shutdown().await.unwrap();
     // Shutting down twice is harmless.
     node.handle.shutdown().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Issue 23: censorship by duplication, idle Sybils, re-entry after a ban
+// ---------------------------------------------------------------------------
+
+/// Ignores everything until `open` is set (say, an epoch that has not opened
+/// yet), then accepts payloads starting with `ok` and rejects the rest.
+#[derive(Default)]
+struct EpochValidator {
+    open: AtomicBool,
+}
+
+impl GossipValidator for EpochValidator {
+    fn validate(&self, _kind: &str, data: &[u8]) -> Verdict {
+        if !self.open.load(Ordering::SeqCst) {
+            Verdict::Ignore
+        } else if data.starts_with(b"ok") {
+            Verdict::Accept
+        } else {
+            Verdict::reject("bad-prefix")
+        }
+    }
+}
+
+/// An attacker exhausts its rate at the victim with filler, then sends a
+/// byte-identical copy of an honest attestation before the honest node does.
+/// Its copy is refused over the rate; that must not stop the honest copy,
+/// arriving from the honest peer, from being validated and delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_rate_copy_cannot_censor_an_honest_attestation() {
+    let _serial = SERIAL.lock().await;
+    let mut limits = Limits::default();
+    limits.peer_rate = RateLimit::new(1, 5);
+    let mut scoring = ScoringConfig::default();
+    scoring.over_rate_weight = -0.5;
+    scoring.over_rate_tolerance = 10.0;
+    let mut victim = start_with(config("t-censor").with_limits(limits).with_scoring(scoring)).await;
+    let victim_addr = victim.tcp_addr().await;
+    // Neither the honest node nor the attacker runs Kademlia: each is
+    // connected to the victim only, so the victim hears each copy from its sender.
+    let honest = start_with(
+        config("t-censor")
+            .with_kademlia(false)
+            .with_bootstrap(victim_addr.clone()),
+    )
+    .await;
+    let (attacker, _attacker_inbox) =
+        Node::new(config("t-censor").with_kademlia(false), Arc::new(AcceptAll))
+            .start()
+            .await
+            .unwrap();
+    attacker.dial(victim_addr.clone()).await.unwrap();
+    wait_until(
+        "everyone to see the topic",
+        Duration::from_secs(10),
+        || async {
+            topic_peers(&victim.handle).await == 2
+                && topic_peers(&honest.handle).await == 1
+                && topic_peers(&attacker).await == 1
+        },
+    )
+    .await;
+
+    let payload = b"ok: honest device report 42".to_vec();
+    for i in 0..100u32 {
+        attacker
+            .publish(KIND, format!("ok: filler {i}").into_bytes())
+            .await
+            .unwrap();
+    }
+    attacker.publish(KIND, payload.clone()).await.unwrap();
+    wait_until(
+        "the victim to receive the filler and the copy",
+        Duration::from_secs(10),
+        || async { victim.handle.stats().received >= 101 },
+    )
+    .await;
+    let stats = victim.handle.stats();
+    assert!(stats.rate_limited >= 90, "{stats:?}");
+    let score = victim.handle.peer_score(attacker.peer_id()).await.unwrap();
+    assert!(
+        score.is_some_and(|s| s < 0.0),
+        "the flooding attacker kept a score of {score:?}"
+    );
+
+    honest.handle.publish(KIND, payload.clone()).await.unwrap();
+    let got = receive(&mut victim.inbox, &payload, Duration::from_secs(10))
+        .await
+        .expect("the over-rate copy censored the honest attestation");
+    assert_eq!(got.via, honest.id(), "delivered by the honest peer");
+    assert_eq!(got.origin, Some(honest.id()));
+    assert!(victim.validator.saw(&payload));
+
+    attacker.shutdown().await.unwrap();
+    honest.handle.shutdown().await.unwrap();
+    victim.handle.shutdown().await.unwrap();
+}
+
+/// A copy the validator ignores (for example one sent before its epoch opened)
+/// does not stand for the payload: the same bytes from another peer, later,
+/// are validated and delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignored_copy_does_not_shadow_the_same_payload_from_another_peer() {
+    let _serial = SERIAL.lock().await;
+    let validator = Arc::new(EpochValidator::default());
+    let (victim, mut victim_inbox) = Node::new(config("t-ignored"), validator.clone())
+        .start()
+        .await
+        .unwrap();
+    let victim_addr = victim
+        .dial_addrs()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.to_string().contains("/tcp/"))
+        .unwrap();
+    let (early, _early_inbox) = Node::new(
+        config("t-ignored").with_kademlia(false),
+        Arc::new(AcceptAll),
+    )
+    .start()
+    .await
+    .unwrap();
+    early.dial(victim_addr.clone()).await.unwrap();
+    let honest = start_with(
+        config("t-ignored")
+            .with_kademlia(false)
+            .with_bootstrap(victim_addr.clone()),
+    )
+    .await;
+    wait_until(
+        "everyone to see the topic",
+        Duration::from_secs(10),
+        || async {
+            topic_peers(&victim).await == 2
+                && topic_peers(&honest.handle).await == 1
+                && topic_peers(&early).await == 1
+        },
+    )
+    .await;
+
+    let payload = b"ok: report for epoch 8".to_vec();
+    early.publish(KIND, payload.clone()).await.unwrap();
+    wait_until(
+        "the early copy to be ignored",
+        Duration::from_secs(10),
+        || async { victim.stats().ignored == 1 },
+    )
+    .await;
+
+    validator.open.store(true, Ordering::SeqCst);
+    let id = honest.handle.publish(KIND, payload.clone()).await.unwrap();
+    let got = receive(&mut victim_inbox, &payload, Duration::from_secs(10))
+        .await
+        .expect("the ignored copy shadowed the honest one");
+    assert_eq!(got.via, honest.id());
+    assert_eq!(got.id, id, "attestation ids stay content ids");
+    assert_eq!(victim.stats().accepted, 1);
+
+    early.shutdown().await.unwrap();
+    honest.handle.shutdown().await.unwrap();
+    victim.shutdown().await.unwrap();
+}
+
+/// More idle identities than there are inbound slots connect and do nothing.
+/// The node can still dial out, a trusted peer still gets in, and after the
+/// grace period a newcomer takes the place of the longest-idle identity; the
+/// messages of all three arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sybils_cannot_hold_the_connection_slots() {
+    let _serial = SERIAL.lock().await;
+    const SLOTS: usize = 3;
+    const SYBILS: usize = 6;
+    let trusted_key = Keypair::generate_ed25519();
+    let trusted_id = trusted_key.public().to_peer_id();
+    let mut limits = Limits::default();
+    limits.max_inbound_connections = SLOTS as u32;
+    limits.reserved_inbound_connections = 2;
+    // The identities all come from 127.0.0.1; this test is about the slots.
+    limits.max_peers_per_ip = 64;
+    limits.eviction_grace = Duration::from_secs(2);
+    let mut victim = start_with(
+        config("t-sybil")
+            .with_limits(limits)
+            .with_trusted_peer(trusted_id),
+    )
+    .await;
+    let victim_addr = victim.tcp_addr().await;
+
+    let mut sybils = Vec::new();
+    for _ in 0..SYBILS {
+        let (sybil, inbox) = Node::new(config("t-sybil").with_kademlia(false), Arc::new(AcceptAll))
+            .start()
+            .await
+            .unwrap();
+        sybil.dial(victim_addr.clone()).await.unwrap();
+        sybils.push((sybil, inbox));
+    }
+    wait_until(
+        "the inbound slots to fill",
+        Duration::from_secs(10),
+        || async { victim.handle.connected_peers().await.unwrap().len() == SLOTS },
+    )
+    .await;
+    wait_until(
+        "the surplus identities to be turned away",
+        Duration::from_secs(10),
+        || async {
+            let s = victim.handle.stats();
+            s.connections_refused + s.connections_evicted >= (SYBILS - SLOTS) as u64
+        },
+    )
+    .await;
+    assert_eq!(victim.handle.connected_peers().await.unwrap().len(), SLOTS);
+
+    // 1. Outbound connections have their own slots: the victim can dial out.
+    let dialled = start_with(config("t-sybil").with_kademlia(false)).await;
+    victim.handle.dial(dialled.tcp_addr().await).await.unwrap();
+    wait_until(
+        "the victim to reach the dialled peer",
+        Duration::from_secs(10),
+        || async {
+            is_connected(&victim.handle, dialled.id()).await
+                && topic_peers(&dialled.handle).await == 1
+        },
+    )
+    .await;
+    let from_dialled = b"ok: from a peer the victim dialled".to_vec();
+    dialled
+        .handle
+        .publish(KIND, from_dialled.clone())
+        .await
+        .unwrap();
+    assert!(receives(&mut victim.inbox, &from_dialled, Duration::from_secs(10)).await);
+
+    // 2. A trusted peer gets in although the inbound slots are full.
+    let trusted = start_with(
+        config("t-sybil")
+            .with_kademlia(false)
+            .with_keypair(trusted_key),
+    )
+    .await;
+    trusted.handle.dial(victim_addr.clone()).await.unwrap();
+    wait_until(
+        "the trusted peer to get in",
+        Duration::from_secs(10),
+        || async {
+            is_connected(&victim.handle, trusted_id).await
+                && topic_peers(&trusted.handle).await == 1
+        },
+    )
+    .await;
+    let from_trusted = b"ok: from a trusted peer".to_vec();
+    trusted
+        .handle
+        .publish(KIND, from_trusted.clone())
+        .await
+        .unwrap();
+    assert!(receives(&mut victim.inbox, &from_trusted, Duration::from_secs(10)).await);
+
+    // 3. Past their grace period, an idle identity gives way to a newcomer.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let newcomer = start_with(config("t-sybil").with_kademlia(false)).await;
+    newcomer.handle.dial(victim_addr.clone()).await.unwrap();
+    wait_until(
+        "the newcomer to get in",
+        Duration::from_secs(10),
+        || async {
+            is_connected(&victim.handle, newcomer.id()).await
+                && topic_peers(&newcomer.handle).await == 1
+        },
+    )
+    .await;
+    let from_newcomer = b"ok: from a newcomer".to_vec();
+    newcomer
+        .handle
+        .publish(KIND, from_newcomer.clone())
+        .await
+        .unwrap();
+    assert!(receives(&mut victim.inbox, &from_newcomer, Duration::from_secs(10)).await);
+    assert!(victim.handle.stats().connections_evicted >= 1);
+    let connected = victim.handle.connected_peers().await.unwrap();
+    let sybils_in = sybils
+        .iter()
+        .filter(|(s, _)| connected.contains(&s.peer_id()))
+        .count();
+    assert!(
+        sybils_in < SLOTS,
+        "{sybils_in} idle identities still hold slots"
+    );
+
+    for (sybil, _) in &sybils {
+        sybil.shutdown().await.unwrap();
+    }
+    dialled.handle.shutdown().await.unwrap();
+    trusted.handle.shutdown().await.unwrap();
+    newcomer.handle.shutdown().await.unwrap();
+    victim.handle.shutdown().await.unwrap();
+}
+
+/// After a ban, a fresh identity from the banned peer's address is refused
+/// for the configured address-ban period, while a peer from another address
+/// connects and publishes; once the period is over the address is open again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn banned_peer_cannot_return_under_a_new_identity_from_its_address() {
+    let _serial = SERIAL.lock().await;
+    let mut scoring = ScoringConfig::default();
+    scoring.address_ban_duration = Duration::from_secs(4);
+    let mut victim = start_with(config("t-reentry").with_scoring(scoring)).await;
+    let victim_quic = victim.quic_addr().await;
+    let from = |ip: &str| {
+        config("t-reentry")
+            .with_kademlia(false)
+            .with_listen_addrs([quic_on(ip)])
+    };
+
+    let (attacker, _attacker_inbox) = Node::new(from("127.0.0.2"), Arc::new(AcceptAll))
+        .start()
+        .await
+        .unwrap();
+    attacker.dial(victim_quic.clone()).await.unwrap();
+    wait_until("the attacker to join", Duration::from_secs(10), || async {
+        topic_peers(&attacker).await == 1
+    })
+    .await;
+    for i in 0..100u32 {
+        if attacker
+            .publish(KIND, format!("junk {i}").into_bytes())
+            .await
+            .is_err()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    wait_until(
+        "the attacker to be banned",
+        Duration::from_secs(10),
+        || async {
+            victim.handle.stats().peers_banned == 1
+                && attacker.connected_peers().await.unwrap().is_empty()
+        },
+    )
+    .await;
+
+    // A new key from the same address is refused.
+    let (returning, _returning_inbox) = Node::new(from("127.0.0.2"), Arc::new(AcceptAll))
+        .start()
+        .await
+        .unwrap();
+    let refused = victim.handle.stats().connections_refused;
+    returning.dial(victim_quic.clone()).await.unwrap();
+    wait_until(
+        "the new identity to be refused",
+        Duration::from_secs(3),
+        || async { victim.handle.stats().connections_refused > refused },
+    )
+    .await;
+    assert!(!is_connected(&victim.handle, returning.peer_id()).await);
+
+    // Another address is fine.
+    let other = start_with(from("127.0.0.3")).await;
+    other.handle.dial(victim_quic.clone()).await.unwrap();
+    wait_until(
+        "the other address to get in",
+        Duration::from_secs(10),
+        || async {
+            is_connected(&victim.handle, other.id()).await && topic_peers(&other.handle).await == 1
+        },
+    )
+    .await;
+    let valid = b"ok: from another address".to_vec();
+    other.handle.publish(KIND, valid.clone()).await.unwrap();
+    assert!(receives(&mut victim.inbox, &valid, Duration::from_secs(10)).await);
+
+    // The address ban ends after its period.
+    wait_until(
+        "the address ban to expire",
+        Duration::from_secs(15),
+        || async {
+            if is_connected(&victim.handle, returning.peer_id()).await {
+                return true;
+            }
+            let _ = returning.dial(victim_quic.clone()).await;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            false
+        },
+    )
+    .await;
+
+    attacker.shutdown().await.unwrap();
+    returning.shutdown().await.unwrap();
+    other.handle.shutdown().await.unwrap();
+    victim.handle.shutdown().await.unwrap();
+}
+
+/// One address brings in at most `max_peers_per_ip` inbound identities.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_brings_in_a_bounded_number_of_identities() {
+    let _serial = SERIAL.lock().await;
+    let mut limits = Limits::default();
+    limits.max_peers_per_ip = 2;
+    let victim = start_with(config("t-per-ip").with_limits(limits)).await;
+    let victim_quic = victim.quic_addr().await;
+    let from = |ip: &str| {
+        config("t-per-ip")
+            .with_kademlia(false)
+            .with_listen_addrs([quic_on(ip)])
+    };
+
+    let mut crowd = Vec::new();
+    for _ in 0..3 {
+        let node = start_with(from("127.0.0.4")).await;
+        node.handle.dial(victim_quic.clone()).await.unwrap();
+        wait_until(
+            "the dial to be decided",
+            Duration::from_secs(10),
+            || async {
+                let s = victim.handle.stats();
+                is_connected(&victim.handle, node.id()).await || s.connections_refused > 0
+            },
+        )
+        .await;
+        crowd.push(node);
+    }
+    let mut admitted = 0;
+    for node in &crowd {
+        if is_connected(&victim.handle, node.id()).await {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 2);
+    assert_eq!(victim.handle.stats().connections_refused, 1);
+
+    let elsewhere = start_with(from("127.0.0.5")).await;
+    elsewhere.handle.dial(victim_quic.clone()).await.unwrap();
+    wait_until(
+        "a peer from another address to get in",
+        Duration::from_secs(10),
+        || async { is_connected(&victim.handle, elsewhere.id()).await },
+    )
+    .await;
+
+    shutdown_all(&crowd).await;
+    elsewhere.handle.shutdown().await.unwrap();
+    victim.handle.shutdown().await.unwrap();
+}
+
+/// With a peer filter (say, only keys registered with the network), an
+/// unregistered identity can neither connect nor be dialled, whatever it costs
+/// to make one; a registered peer connects and publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_filter_keeps_unregistered_identities_out() {
+    let _serial = SERIAL.lock().await;
+    let registered_key = Keypair::generate_ed25519();
+    let registered_id = registered_key.public().to_peer_id();
+    let validator = Arc::new(PrefixValidator::default());
+    let (victim, mut victim_inbox) = Node::new(config("t-filter"), validator)
+        .with_peer_filter(Arc::new(move |peer: &PeerId| *peer == registered_id))
+        .start()
+        .await
+        .unwrap();
+    let victim_addr = victim
+        .dial_addrs()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.to_string().contains("/tcp/"))
+        .unwrap();
+
+    let registered = start_with(
+        config("t-filter")
+            .with_kademlia(false)
+            .with_keypair(registered_key),
+    )
+    .await;
+    registered.handle.dial(victim_addr.clone()).await.unwrap();
+    wait_until(
+        "the registered peer to join",
+        Duration::from_secs(10),
+        || async {
+            is_connected(&victim, registered_id).await && topic_peers(&registered.handle).await == 1
+        },
+    )
+    .await;
+    let valid = b"ok: from a registered peer".to_vec();
+    registered
+        .handle
+        .publish(KIND, valid.clone())
+        .await
+        .unwrap();
+    assert!(receives(&mut victim_inbox, &valid, Duration::from_secs(10)).await);
+
+    let stranger = start_with(config("t-filter").with_kademlia(false)).await;
+    stranger.handle.dial(victim_addr.clone()).await.unwrap();
+    wait_until(
+        "the stranger to be refused",
+        Duration::from_secs(10),
+        || async { victim.stats().connections_refused >= 1 },
+    )
+    .await;
+    let _ = victim.dial(stranger.tcp_addr().await).await;
+    wait_until(
+        "the dial out to be refused too",
+        Duration::from_secs(10),
+        || async { victim.stats().connections_refused >= 2 },
+    )
+    .await;
+    assert!(!is_connected(&victim, stranger.id()).await);
+
+    registered.handle.shutdown().await.unwrap();
+    stranger.handle.shutdown().await.unwrap();
+    victim.shutdown().await.unwrap();
 }

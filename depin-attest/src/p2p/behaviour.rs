@@ -10,12 +10,22 @@ use libp2p::{
     kad, mdns,
     request_response::{self, ProtocolSupport},
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
-    StreamProtocol,
+    PeerId, StreamProtocol,
 };
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use super::config::{topic_name, NodeConfig, GOSSIP_FRAME_OVERHEAD};
+use super::{
+    admission::Admission,
+    config::{topic_name, NodeConfig, GOSSIP_FRAME_OVERHEAD},
+    counters::Counters,
+    guard::{Guard, Retries},
+    PeerFilter,
+};
+
+/// How long Gossipsub remembers message ids (its duplicate cache), and so how
+/// long an ignored payload keeps its re-issued ids.
+pub(crate) const SEEN_TTL: Duration = Duration::from_secs(120);
 
 /// Opaque bytes on the challenge wire, encoded as one CBOR byte string.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,14 +69,19 @@ pub(crate) enum WireResponse {
 pub(crate) const MAX_REFUSAL_LEN: usize = 256;
 
 /// The libp2p behaviours a node runs, polled together by one swarm.
+///
+/// The behaviours that may refuse a connection come first (`limits`,
+/// `blocked`, `admission`): a refusal stops the later ones from being asked,
+/// so none of them keeps state for a connection that never comes up.
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
     pub(crate) limits: connection_limits::Behaviour,
     pub(crate) blocked: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    pub(crate) admission: Admission,
     pub(crate) identify: identify::Behaviour,
     pub(crate) kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
     pub(crate) mdns: Toggle<mdns::tokio::Behaviour>,
-    pub(crate) gossipsub: gossipsub::Behaviour,
+    pub(crate) gossipsub: Guard,
     pub(crate) challenge: request_response::cbor::Behaviour<WireBytes, WireResponse>,
 }
 
@@ -92,12 +107,14 @@ impl Protocols {
     }
 }
 
-/// Gossipsub message id: SHA-256 over the topic and the payload (length-prefixed).
+/// Content id: SHA-256 over the topic and the payload (topic length-prefixed).
 ///
-/// Content addressing drops duplicates however many times and by whomever the
-/// same attestation is published. The topic is included so that a copy pushed
-/// on the wrong topic (and rejected there) cannot shadow the real one.
-pub(crate) fn message_id(topic: &TopicHash, data: &[u8]) -> Vec<u8> {
+/// It is the Gossipsub message id of a payload unless a copy of it was ignored
+/// (see [`Retries`]). Content addressing drops duplicates however many times
+/// and by whomever the same attestation is published. The topic is included so
+/// that a copy pushed on the wrong topic (and rejected there) cannot shadow the
+/// real one.
+pub(crate) fn content_id(topic: &TopicHash, data: &[u8]) -> Vec<u8> {
     let topic = topic.as_str().as_bytes();
     let mut hasher = Sha256::new();
     hasher.update((topic.len() as u64).to_be_bytes());
@@ -106,24 +123,44 @@ pub(crate) fn message_id(topic: &TopicHash, data: &[u8]) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
+/// Who [`build`]'s admission lets in beyond the limits: trusted peers (trusted
+/// and bootstrap), and the application's filter, if any.
+pub(crate) struct Admitted {
+    pub(crate) trusted: Vec<PeerId>,
+    pub(crate) filter: Option<Arc<dyn PeerFilter>>,
+}
+
 /// What [`build`] returns next to the behaviour: each topic's hash and its kind.
 pub(crate) type TopicKinds = HashMap<TopicHash, Arc<str>>;
 
 /// Builds the behaviour for `config` (already validated) and subscribes to every kind's topic.
+///
+/// `admitted` says who is trusted and filtered; `retries` decides message
+/// ids; `counters` are the node's statistics.
 pub(crate) fn build(
     key: &Keypair,
     config: &NodeConfig,
     protocols: &Protocols,
+    admitted: Admitted,
+    retries: &Arc<Retries>,
+    counters: &Arc<Counters>,
 ) -> Result<(Behaviour, TopicKinds), Box<dyn std::error::Error + Send + Sync>> {
     let peer_id = key.public().to_peer_id();
     let limits = &config.limits;
 
+    // Totals, directions, per-address limits and bans are the admission
+    // behaviour's; this one bounds connections per peer and handshakes.
     let connection_limits = connection_limits::Behaviour::new(
         connection_limits::ConnectionLimits::default()
-            .with_max_established(Some(limits.max_connections))
             .with_max_established_per_peer(Some(limits.max_connections_per_peer))
             .with_max_pending_incoming(Some(limits.max_pending_connections))
             .with_max_pending_outgoing(Some(limits.max_pending_connections)),
+    );
+    let admission = Admission::new(
+        config,
+        admitted.trusted,
+        admitted.filter,
+        Arc::clone(counters),
     );
 
     let identify = identify::Behaviour::new(
@@ -163,8 +200,9 @@ pub(crate) fn build(
         } else {
             gossipsub::ValidationMode::Anonymous
         })
-        .message_id_fn(|m: &gossipsub::Message| {
-            gossipsub::MessageId::from(message_id(&m.topic, &m.data))
+        .message_id_fn({
+            let retries = Arc::clone(retries);
+            move |m: &gossipsub::Message| retries.message_id(&m.topic, &m.data)
         })
         .max_transmit_size(
             limits
@@ -173,7 +211,11 @@ pub(crate) fn build(
         )
         .heartbeat_interval(config.heartbeat_interval)
         .heartbeat_initial_delay(config.heartbeat_interval.min(Duration::from_millis(500)))
-        .duplicate_cache_time(Duration::from_secs(120))
+        .duplicate_cache_time(SEEN_TTL)
+        // Never send IDONTWANT: it is sent for a copy before that copy is
+        // validated, and would ask the mesh to withhold the other copies of a
+        // payload whose first copy then turns out to be ignored.
+        .idontwant_message_size_threshold(usize::MAX)
         .connection_handler_queue_len(limits.gossip_send_queue)
         .flood_publish(true)
         .build()
@@ -219,10 +261,11 @@ pub(crate) fn build(
         Behaviour {
             limits: connection_limits,
             blocked: allow_block_list::Behaviour::default(),
+            admission,
             identify,
             kad: Toggle::from(kad),
             mdns: Toggle::from(mdns),
-            gossipsub,
+            gossipsub: Guard::new(gossipsub, config, Arc::clone(retries), Arc::clone(counters)),
             challenge,
         },
         topics,
@@ -235,7 +278,8 @@ fn peer_score_params(config: &NodeConfig) -> gossipsub::PeerScoreParams {
         // Positive topic contributions (first deliveries) are capped low so a
         // flooder cannot bank credit with valid traffic.
         topic_score_cap: 10.0,
-        app_specific_weight: 0.0,
+        // P5 carries the over-rate penalty, already in score units (see `guard`).
+        app_specific_weight: 1.0,
         ip_colocation_factor_threshold: s.ip_colocation_threshold,
         ip_colocation_factor_whitelist: s.ip_colocation_whitelist.iter().copied().collect(),
         behaviour_penalty_threshold: 6.0,

@@ -236,11 +236,17 @@ pub struct Limits {
     /// (callers wait when it is full).
     pub command_queue: usize,
     /// Messages waiting for the validator; beyond this, new messages are
-    /// ignored (not forwarded, not penalised) and counted.
+    /// dropped before Gossipsub records them (not forwarded, not penalised,
+    /// and not shadowing a copy from another peer) and counted.
     pub validation_queue: usize,
     /// Most messages handed to the validator in one call.
     pub validation_batch: usize,
-    /// Gossip messages accepted from one neighbour before validation.
+    /// Gossip messages taken from one neighbour, checked before Gossipsub's
+    /// duplicate filter and before any validation. What is over the rate is
+    /// dropped without being recorded, so it shadows no copy of the same
+    /// payload from another peer; copies of payloads already accepted or
+    /// rejected do not count. See [`ScoringConfig::over_rate_weight`] for what
+    /// a sustained excess costs.
     pub peer_rate: RateLimit,
     /// Challenge requests served for one peer.
     pub challenge_rate: RateLimit,
@@ -248,9 +254,12 @@ pub struct Limits {
     pub max_inbound_challenges: usize,
     /// Outbound challenges waiting for answers at once; more fail with `Busy`.
     pub max_outbound_challenges: usize,
-    /// Established connections in total, inbound and outbound (trusted peers
-    /// are not counted). With the defaults it equals the sum of the inbound,
-    /// reserved and outbound limits below, so those are what bind.
+    /// Established connections in total, inbound and outbound, trusted peers
+    /// not counted (default 256): an inbound connection is let in only while
+    /// the total is below this. Outbound connections are bounded by
+    /// [`Limits::max_outbound_connections`] alone, so inbound crowding never
+    /// stops the node from dialling. The default is the sum of the inbound,
+    /// reserved and outbound defaults.
     pub max_connections: u32,
     /// Established inbound connections open to any peer. At this limit a new
     /// inbound peer is let in only in place of an *unproven* one (a peer that
@@ -259,22 +268,25 @@ pub struct Limits {
     /// [`Limits::eviction_grace`]; otherwise the newcomer is refused. Idle
     /// identities therefore cannot hold the slots against newcomers, and
     /// peers that deliver valid gossip are never displaced by ones that do not.
+    /// Default 160.
     pub max_inbound_connections: u32,
     /// Inbound slots above [`Limits::max_inbound_connections`] that only
     /// proven peers (those that delivered a valid message within the last
-    /// hour) may take; trusted peers need no slot at all.
+    /// hour) may take; trusted peers need no slot at all. Default 32; may be 0.
     pub reserved_inbound_connections: u32,
     /// Established outbound connections (dials made by this node), counted
     /// apart from inbound ones so that inbound crowding never stops the node
-    /// from dialling. Trusted peers are not counted.
+    /// from dialling. Trusted peers are not counted. Default 64.
     pub max_outbound_connections: u32,
     /// Distinct peers connected inbound from one address: one IPv4 address,
     /// or one IPv6 /64 (what a single host can usually claim). Trusted peers
     /// are not counted. Applies to every address, loopback and private ones
     /// included; raise it for local test networks of many nodes on one host.
+    /// Default 8.
     pub max_peers_per_ip: u32,
     /// How long a newly connected inbound peer is safe from eviction (see
     /// [`Limits::max_inbound_connections`]): the time it has to prove itself.
+    /// Default 30 s.
     pub eviction_grace: Duration,
     /// Established connections per peer.
     pub max_connections_per_peer: u32,
@@ -367,9 +379,10 @@ impl Limits {
 /// flood: messages refused over the rate are counted (the count decays like
 /// the invalid-message one) and the part of the count above
 /// `over_rate_tolerance` lowers the score by `over_rate_weight` each (P5,
-/// the application-specific score). With the defaults a peer has to keep
-/// sending roughly three times the default rate for several seconds before it
-/// is banned.
+/// the application-specific score). With the defaults a burst costs nothing, a
+/// peer that keeps sending twice the default rate of new messages sinks below
+/// the gossip threshold, and one that keeps sending three times the rate is
+/// banned after about 20 seconds (five times: after about 6 seconds).
 ///
 /// A ban covers the peer id for `ban_duration` and, for
 /// `address_ban_duration`, the addresses the peer was connected from: during
@@ -400,13 +413,14 @@ pub struct ScoringConfig {
     /// How long a disconnected peer stays banned.
     pub ban_duration: Duration,
     /// How long the addresses of a banned peer refuse new identities (see
-    /// above); zero turns address bans off.
+    /// above); zero turns address bans off. Default 10 minutes.
     pub address_ban_duration: Duration,
     /// Score per over-rate message beyond `over_rate_tolerance` (P5); must be
-    /// <= 0, and 0 turns the penalty off.
+    /// <= 0, and 0 turns the penalty off. Default -0.01.
     pub over_rate_weight: f64,
     /// Over-rate messages (a count decaying by `invalid_message_decay` per
     /// second) a peer may send before `over_rate_weight` applies; >= 0.
+    /// Default 1000.
     pub over_rate_tolerance: f64,
     /// Peers from more than this many connections on one IP are penalised (P6).
     pub ip_colocation_threshold: f64,

@@ -41,7 +41,9 @@ pub struct Attestation {
     pub origin: Option<PeerId>,
     /// The neighbour that delivered it to this node.
     pub via: PeerId,
-    /// Gossipsub message id: SHA-256 over the topic and the payload.
+    /// Content id: SHA-256 over the topic and the payload (the id
+    /// [`NodeHandle::publish`](super::NodeHandle::publish) returns). It is
+    /// Gossipsub's message id too, unless an earlier copy was ignored.
     pub id: Vec<u8>,
     /// When this node finished validating it.
     pub received_at: Instant,

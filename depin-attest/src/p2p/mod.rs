@@ -12,8 +12,18 @@
 //!   received goes through the application's [`GossipValidator`] before it is
 //!   forwarded. Rejected messages are not forwarded and cost their sender peer
 //!   score; a sender whose score falls to the disconnect threshold is cut off
-//!   and banned for a while. Message ids are content hashes, so duplicates are
-//!   dropped wherever they come from.
+//!   and banned for a while, and the addresses it came from take no new
+//!   identities for a while either. Message ids are content hashes, so
+//!   duplicates are dropped wherever they come from; but nothing that is
+//!   dropped or ignored can suppress the same payload arriving from another
+//!   peer: a message over its sender's rate or without room in the validation
+//!   queue is dropped before Gossipsub records its id, and a payload whose copy
+//!   was ignored gets a fresh id for the next copy.
+//! - **Connections**: inbound and outbound slots are counted apart, peers that
+//!   delivered valid gossip (and configured or bootstrap peers) keep their
+//!   place, unproven inbound peers give way to newcomers after a grace period,
+//!   and each address brings in a bounded number of identities (see [`Limits`]);
+//!   a [`PeerFilter`] can admit only registered peers (see [`Node::with_peer_filter`]).
 //! - **Challenges**: a request-response protocol (CBOR) so a verifier can send
 //!   a prover a challenge (for example a storage challenge) and receive the
 //!   proof, with a timeout. The prover side is a [`ChallengeHandler`].
@@ -21,7 +31,8 @@
 //! Everything is bounded: payload sizes, the command and validation queues,
 //! the application's queue of verified attestations ([`Inbox`], which drops
 //! and counts rather than grows), per-peer rates (checked before any
-//! validation work), connections and in-flight challenges.
+//! validation work, and before Gossipsub's duplicate filter), connections (per
+//! direction, per peer and per address) and in-flight challenges.
 //!
 //! Payloads are opaque bytes, already canonical-encoded attestations; the
 //! gossip layer does not decode them. The verifier plugs in through
@@ -51,9 +62,12 @@
 
 use std::borrow::Cow;
 
+mod admission;
 mod behaviour;
 mod config;
+mod counters;
 mod error;
+mod guard;
 mod inbox;
 mod node;
 mod rate;
@@ -80,7 +94,10 @@ pub enum Verdict {
     /// low-cardinality (a reason code, not a message with values in it).
     Reject(Cow<'static, str>),
     /// Not wanted, but no fault of the sender (for example too old to matter
-    /// or for an epoch not yet open): drop it without a penalty.
+    /// or for an epoch not yet open): drop it without a penalty. An ignored
+    /// copy does not stand for the payload: the next copy from another peer is
+    /// validated again (a peer is not asked twice for the same payload). Use
+    /// [`Verdict::Reject`] for payloads that are invalid whoever sends them.
     Ignore,
 }
 
@@ -95,7 +112,9 @@ impl Verdict {
 ///
 /// Called from a blocking thread (never from the async runtime), in batches,
 /// so an implementation may use batch signature verification and take its
-/// time. It must not panic; if it does, the batch is ignored and counted.
+/// time. It must not panic; if a batch panics, each of its items is validated
+/// again on its own, and only the items that panic again are ignored (each
+/// panic is counted).
 pub trait GossipValidator: Send + Sync + 'static {
     /// Decides on the raw attestation `data` gossiped under `kind` (a topic
     /// label such as `"report"`, `"coverage"`, `"storage"`, `"energy"`, `"bandwidth"`).
@@ -119,6 +138,26 @@ where
 {
     fn validate(&self, kind: &str, data: &[u8]) -> Verdict {
         self(kind, data)
+    }
+}
+
+/// Decides which peers may connect at all, for example only peers whose key is
+/// registered with the network (see [`Node::with_peer_filter`]).
+///
+/// Asked on the node's network task for every new connection of a peer that
+/// is not trusted, after the handshake has authenticated its peer id, in both
+/// directions. It must be fast and must not block; a panic counts as a refusal.
+pub trait PeerFilter: Send + Sync + 'static {
+    /// True if `peer` may connect.
+    fn allow(&self, peer: &PeerId) -> bool;
+}
+
+impl<F> PeerFilter for F
+where
+    F: Fn(&PeerId) -> bool + Send + Sync + 'static,
+{
+    fn allow(&self, peer: &PeerId) -> bool {
+        self(peer)
     }
 }
 

@@ -7,18 +7,17 @@
 //!                                         +----------verdicts (bounded)-------------+
 //! ```
 //!
-//! The swarm task never waits on a queue it feeds: if the validation queue is
-//! full the message is ignored (no forward, no penalty) and counted; the
-//! inbox drops by policy and counts.
+//! The swarm task never waits on a queue it feeds. Before Gossipsub records a
+//! message's id, the gossip guard (see `guard`) drops what is over its sender's
+//! rate or what the validation queue has no room for, so neither can suppress
+//! the same payload arriving from another peer; the inbox drops by policy and
+//! counts.
 
 use std::{
     collections::{BTreeMap, HashMap},
     fmt,
     panic::{catch_unwind, AssertUnwindSafe},
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc, Mutex,
-    },
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -40,12 +39,15 @@ use tokio::{
 };
 
 use super::{
+    admission::deadline,
     behaviour::{self, Behaviour, BehaviourEvent, TopicKinds, WireBytes, WireResponse},
     config::{Limits, NodeConfig, ScoringConfig},
+    counters::{bump, read, Counters},
     error::{Error, Result},
+    guard::Retries,
     inbox::{self, Attestation, Inbox, InboxCounters, InboxSender},
     rate::PeerLimiter,
-    ChallengeHandler, GossipValidator, Verdict,
+    ChallengeHandler, GossipValidator, PeerFilter, Verdict,
 };
 
 /// How long [`Node::start`] waits for every listener to report an address.
@@ -63,11 +65,13 @@ const MAX_BANNED: usize = 4096;
 /// Extra time a caller waits beyond the protocol's own challenge timeout.
 const CHALLENGE_GRACE: Duration = Duration::from_secs(2);
 
-/// A node that has not started yet: configuration, validator and optional challenge handler.
+/// A node that has not started yet: configuration, validator, optional
+/// challenge handler and optional peer filter.
 pub struct Node {
     config: NodeConfig,
     validator: Arc<dyn GossipValidator>,
     challenges: Option<Arc<dyn ChallengeHandler>>,
+    peer_filter: Option<Arc<dyn PeerFilter>>,
 }
 
 impl fmt::Debug for Node {
@@ -75,6 +79,7 @@ impl fmt::Debug for Node {
         f.debug_struct("Node")
             .field("config", &self.config)
             .field("challenge_handler", &self.challenges.is_some())
+            .field("peer_filter", &self.peer_filter.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -86,6 +91,7 @@ impl Node {
             config,
             validator,
             challenges: None,
+            peer_filter: None,
         }
     }
 
@@ -93,6 +99,16 @@ impl Node {
     /// challenge is refused).
     pub fn with_challenge_handler(mut self, handler: Arc<dyn ChallengeHandler>) -> Self {
         self.challenges = Some(handler);
+        self
+    }
+
+    /// Lets only the peers `filter` allows connect, in either direction (for
+    /// example only peers whose key is registered with the network): the
+    /// strongest answer to identities that cost nothing. Trusted and bootstrap
+    /// peers are not asked. Without a filter every peer may connect, within
+    /// the connection limits.
+    pub fn with_peer_filter(mut self, filter: Arc<dyn PeerFilter>) -> Self {
+        self.peer_filter = Some(filter);
         self
     }
 
@@ -107,6 +123,7 @@ impl Node {
             config,
             validator,
             challenges,
+            peer_filter,
         } = self;
         config.validate()?;
         tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
@@ -131,6 +148,13 @@ impl Node {
             .unwrap_or_else(Keypair::generate_ed25519);
         let protocols =
             behaviour::Protocols::new(&config.network_id).map_err(Error::InvalidConfig)?;
+        let counters = Arc::new(Counters::default());
+        let retries = Arc::new(Retries::new(behaviour::SEEN_TTL));
+        let trusted: Vec<PeerId> = bootstrap
+            .iter()
+            .map(|(peer, _)| *peer)
+            .chain(config.trusted_peers.iter().copied())
+            .collect();
         let mut topics: Option<TopicKinds> = None;
         let mut swarm = SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
@@ -142,7 +166,12 @@ impl Node {
             .map_err(|e| Error::Transport(e.to_string()))?
             .with_quic()
             .with_behaviour(|key| {
-                let (behaviour, kinds) = behaviour::build(key, &config, &protocols)?;
+                let admitted = behaviour::Admitted {
+                    trusted,
+                    filter: peer_filter,
+                };
+                let (behaviour, kinds) =
+                    behaviour::build(key, &config, &protocols, admitted, &retries, &counters)?;
                 topics = Some(kinds);
                 Ok(behaviour)
             })
@@ -154,7 +183,6 @@ impl Node {
 
         listen(&mut swarm, &config.listen_addrs).await?;
 
-        let counters = Arc::new(Counters::default());
         let reasons = Arc::new(Reasons::default());
         let limits = config.limits.clone();
         let (inbox_tx, inbox) = inbox::inbox(limits.inbox_capacity, limits.inbox_overflow);
@@ -180,7 +208,7 @@ impl Node {
             kad_protocol: protocols.kad,
             bootstrap,
             last_redial: None,
-            gossip_limiter: PeerLimiter::new(limits.peer_rate, limits.max_connections as usize),
+            retries,
             challenge_limiter: PeerLimiter::new(
                 limits.challenge_rate,
                 limits.max_connections as usize,
@@ -299,40 +327,15 @@ fn without_peer(addr: &Multiaddr) -> Multiaddr {
 // Statistics
 // ---------------------------------------------------------------------------
 
-#[derive(Debug, Default)]
-struct Counters {
-    published: AtomicU64,
-    received: AtomicU64,
-    accepted: AtomicU64,
-    rejected: AtomicU64,
-    ignored: AtomicU64,
-    rate_limited: AtomicU64,
-    validation_overflow: AtomicU64,
-    validator_panics: AtomicU64,
-    peers_banned: AtomicU64,
-    foreign_peers: AtomicU64,
-    challenges_sent: AtomicU64,
-    challenges_answered: AtomicU64,
-    challenges_failed: AtomicU64,
-    challenges_served: AtomicU64,
-    challenges_refused: AtomicU64,
-}
-
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
-fn read(counter: &AtomicU64) -> u64 {
-    counter.load(Ordering::Relaxed)
-}
-
 /// A snapshot of a node's counters, from [`NodeHandle::stats`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NodeStats {
     /// Attestations this node published.
     pub published: u64,
-    /// Gossip messages received for the first time (duplicates are dropped before this).
+    /// Gossip messages received: those handed to validation (Gossipsub drops
+    /// duplicates before this) plus those dropped over rate or for a full
+    /// validation queue (which happens before duplicates are recognised).
     pub received: u64,
     /// Messages the validator accepted (delivered and forwarded).
     pub accepted: u64,
@@ -340,16 +343,25 @@ pub struct NodeStats {
     pub rejected: u64,
     /// Messages the validator ignored.
     pub ignored: u64,
-    /// Messages ignored because their sender exceeded its rate, before validation.
+    /// Messages dropped because their sender exceeded its rate, before
+    /// Gossipsub recorded them (so they suppress no other copy) and before any
+    /// validation work.
     pub rate_limited: u64,
-    /// Messages ignored because the validation queue was full.
+    /// Messages dropped because the validation queue was full, likewise
+    /// before Gossipsub recorded them.
     pub validation_overflow: u64,
-    /// Validator calls that panicked (their batch was ignored).
+    /// Validator calls that panicked. A batch that panics is validated again
+    /// item by item; items that panic on their own are ignored.
     pub validator_panics: u64,
     /// Peers disconnected and banned for a low score.
     pub peers_banned: u64,
     /// Peers disconnected for belonging to another network.
     pub foreign_peers: u64,
+    /// Connections refused by admission: inbound or outbound slots full, too
+    /// many peers from one address, or a new identity from a banned address.
+    pub connections_refused: u64,
+    /// Inbound connections of unproven peers closed to make room for a newcomer.
+    pub connections_evicted: u64,
     /// Challenges this node sent.
     pub challenges_sent: u64,
     /// Challenges this node sent that were answered with a proof.
@@ -628,6 +640,8 @@ impl NodeHandle {
             validator_panics: read(&c.validator_panics),
             peers_banned: read(&c.peers_banned),
             foreign_peers: read(&c.foreign_peers),
+            connections_refused: read(&c.connections_refused),
+            connections_evicted: read(&c.connections_evicted),
             challenges_sent: read(&c.challenges_sent),
             challenges_answered: read(&c.challenges_answered),
             challenges_failed: read(&c.challenges_failed),
@@ -664,7 +678,10 @@ impl NodeHandle {
 
 /// A gossip message waiting for the validator.
 struct Pending {
+    /// Gossipsub's id for this copy.
     id: MessageId,
+    /// The payload's content id (see [`behaviour::content_id`]).
+    content: Vec<u8>,
     via: PeerId,
     origin: Option<PeerId>,
     kind: Arc<str>,
@@ -693,12 +710,32 @@ async fn validation_worker(
         }
         let batch = std::mem::replace(&mut buffer, Vec::with_capacity(batch_size));
         let validator = Arc::clone(&validator);
+        let panics = Arc::clone(&counters);
         let judged = tokio::task::spawn_blocking(move || {
             let items: Vec<(&str, &[u8])> = batch
                 .iter()
                 .map(|p| (&*p.kind, p.data.as_slice()))
                 .collect();
-            let verdicts = catch_unwind(AssertUnwindSafe(|| validator.validate_batch(&items)));
+            let verdicts = match catch_unwind(AssertUnwindSafe(|| validator.validate_batch(&items)))
+            {
+                Ok(verdicts) => verdicts,
+                Err(_) => {
+                    // One item must not sink the others (an attacker could put a
+                    // payload that trips the validator next to an honest one):
+                    // judge each on its own, ignoring only those that panic.
+                    bump(&panics.validator_panics);
+                    items
+                        .iter()
+                        .map(|(kind, data)| {
+                            catch_unwind(AssertUnwindSafe(|| validator.validate(kind, data)))
+                                .unwrap_or_else(|_| {
+                                    bump(&panics.validator_panics);
+                                    Verdict::Ignore
+                                })
+                        })
+                        .collect()
+                }
+            };
             drop(items);
             (batch, verdicts)
         })
@@ -707,13 +744,7 @@ async fn validation_worker(
             // Only cancellation (the runtime shutting down) gets here.
             return;
         };
-        let mut verdicts = match verdicts {
-            Ok(v) => v.into_iter(),
-            Err(_) => {
-                bump(&counters.validator_panics);
-                Vec::new().into_iter()
-            }
-        };
+        let mut verdicts = verdicts.into_iter();
         for pending in batch {
             let verdict = verdicts.next().unwrap_or(Verdict::Ignore);
             if out.send(Validated { pending, verdict }).await.is_err() {
@@ -742,7 +773,7 @@ struct Task {
     kad_protocol: libp2p::StreamProtocol,
     bootstrap: Vec<(PeerId, Multiaddr)>,
     last_redial: Option<Instant>,
-    gossip_limiter: PeerLimiter,
+    retries: Arc<Retries>,
     challenge_limiter: PeerLimiter,
     pending_tx: mpsc::Sender<Pending>,
     inbox: InboxSender,
@@ -827,10 +858,22 @@ impl Task {
         match command {
             Command::Publish { topic, data, reply } => {
                 let size = data.len();
-                let result = match self.swarm.behaviour_mut().gossipsub.publish(topic, data) {
-                    Ok(id) => {
+                let content = behaviour::content_id(&topic, &data);
+                let result = match self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .inner_mut()
+                    .publish(topic, data)
+                {
+                    Ok(_) => {
                         bump(&self.counters.published);
-                        Ok(id.0)
+                        // Copies coming back from the mesh are duplicates: no rate for them.
+                        self.swarm
+                            .behaviour_mut()
+                            .gossipsub
+                            .settled(&content, Instant::now());
+                        Ok(content)
                     }
                     Err(PublishError::Duplicate) => Err(Error::Duplicate),
                     Err(PublishError::NoPeersSubscribedToTopic) => Err(Error::NoPeers),
@@ -874,11 +917,11 @@ impl Task {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
             Command::MeshPeers { topic, reply } => {
-                let gossipsub = &self.swarm.behaviour().gossipsub;
+                let gossipsub = self.swarm.behaviour().gossipsub.inner();
                 let _ = reply.send(gossipsub.mesh_peers(&topic).copied().collect());
             }
             Command::TopicPeers { topic, reply } => {
-                let gossipsub = &self.swarm.behaviour().gossipsub;
+                let gossipsub = self.swarm.behaviour().gossipsub.inner();
                 let peers = gossipsub
                     .all_peers()
                     .filter(|(_, topics)| topics.contains(&&topic))
@@ -887,7 +930,7 @@ impl Task {
                 let _ = reply.send(peers);
             }
             Command::PeerScore { peer, reply } => {
-                let _ = reply.send(self.swarm.behaviour().gossipsub.peer_score(&peer));
+                let _ = reply.send(self.swarm.behaviour().gossipsub.inner().peer_score(&peer));
             }
             // Handled by the loop.
             Command::Shutdown => {}
@@ -905,20 +948,21 @@ impl Task {
                 num_established: 0,
                 ..
             } => {
-                self.gossip_limiter.remove(&peer_id);
+                // The gossip guard forgets the peer's gossip bucket itself.
                 self.challenge_limiter.remove(&peer_id);
             }
             _ => {}
         }
     }
 
+    /// Reports a verdict to Gossipsub, through the guard (exactly once per message it handed out).
     fn report(&mut self, id: &MessageId, via: &PeerId, acceptance: MessageAcceptance) {
         // `false` only means gossipsub already dropped the message from its cache.
         let _ = self
             .swarm
             .behaviour_mut()
             .gossipsub
-            .report_message_validation_result(id, via, acceptance);
+            .report(id, via, acceptance);
     }
 
     fn on_gossip(&mut self, event: gossipsub::Event) {
@@ -936,28 +980,26 @@ impl Task {
             bump(&self.counters.ignored);
             return;
         };
-        // Rate first: a flooder costs us a hash-map lookup, not a signature check.
-        if !self
-            .gossip_limiter
-            .check(&propagation_source, Instant::now())
-        {
-            bump(&self.counters.rate_limited);
-            self.report(&message_id, &propagation_source, MessageAcceptance::Ignore);
-            return;
-        }
+        // The sender's rate and the room in the validation queue were checked
+        // by the guard before Gossipsub recorded the message.
         let pending = Pending {
             id: message_id,
+            content: behaviour::content_id(&message.topic, &message.data),
             via: propagation_source,
             origin: message.source,
             kind,
             data: message.data,
         };
         if let Err(error) = self.pending_tx.try_send(pending) {
+            // Not expected (the guard keeps the queue from filling up); if it
+            // happens, ignore this copy without letting it shadow the others.
             let pending = match error {
                 mpsc::error::TrySendError::Full(p) | mpsc::error::TrySendError::Closed(p) => p,
             };
             bump(&self.counters.validation_overflow);
             self.report(&pending.id, &pending.via, MessageAcceptance::Ignore);
+            self.retries
+                .ignored(&pending.content, pending.via, Instant::now());
         }
     }
 
@@ -969,16 +1011,29 @@ impl Task {
             Verdict::Ignore => MessageAcceptance::Ignore,
         };
         self.report(&pending.id, &pending.via, acceptance);
+        let now = Instant::now();
+        if !matches!(verdict, Verdict::Ignore) {
+            // Judged: further copies are plain duplicates and cost their senders no rate.
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .settled(&pending.content, now);
+        }
         match verdict {
             Verdict::Accept => {
                 bump(&self.counters.accepted);
+                // Delivering valid gossip is what earns a peer its connection slot.
+                self.swarm
+                    .behaviour_mut()
+                    .admission
+                    .record_valid(pending.via, now);
                 self.inbox.push(Attestation {
                     kind: pending.kind,
                     data: pending.data,
                     origin: pending.origin,
                     via: pending.via,
-                    id: pending.id.0,
-                    received_at: Instant::now(),
+                    id: pending.content,
+                    received_at: now,
                 });
             }
             Verdict::Reject(reason) => {
@@ -986,20 +1041,25 @@ impl Task {
                 self.reasons.record(&reason);
                 self.check_score(pending.via);
             }
-            Verdict::Ignore => bump(&self.counters.ignored),
+            Verdict::Ignore => {
+                bump(&self.counters.ignored);
+                // The next copy of this payload, from another peer, is judged afresh.
+                self.retries.ignored(&pending.content, pending.via, now);
+            }
         }
     }
 
     /// Disconnects and bans `peer` if its score reached the disconnect threshold.
     fn check_score(&mut self, peer: PeerId) {
-        let score = self.swarm.behaviour().gossipsub.peer_score(&peer);
+        let score = self.swarm.behaviour().gossipsub.inner().peer_score(&peer);
         if score.is_some_and(|s| s <= self.scoring.disconnect_threshold) {
             self.ban(peer);
         }
     }
 
     fn ban(&mut self, peer: PeerId) {
-        let until = Instant::now() + self.scoring.ban_duration;
+        let now = Instant::now();
+        let until = deadline(now, self.scoring.ban_duration);
         if !self.banned.contains_key(&peer) && self.banned.len() >= MAX_BANNED {
             // Keep the ban list bounded even against an attacker with many identities.
             let soonest = self
@@ -1016,6 +1076,9 @@ impl Task {
             bump(&self.counters.peers_banned);
         }
         let behaviour = self.swarm.behaviour_mut();
+        // Its addresses refuse new identities for a while (before the block
+        // closes the connections they are read from).
+        behaviour.admission.ban_addresses_of(&peer, now);
         // Closes its connections and refuses new ones until the ban expires.
         behaviour.blocked.block_peer(peer);
         if let Some(kad) = behaviour.kad.as_mut() {
@@ -1035,6 +1098,9 @@ impl Task {
             self.banned.remove(&peer);
             self.swarm.behaviour_mut().blocked.unblock_peer(peer);
         }
+        let behaviour = self.swarm.behaviour_mut();
+        behaviour.admission.expire(now);
+        behaviour.gossipsub.refresh(now);
 
         // Scores also fall for reasons other than our own rejections (P6, P7).
         let connected: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
