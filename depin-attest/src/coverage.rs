@@ -14,7 +14,9 @@
 //! 3. Each remaining witness is checked in this order: self-witness, denied edge, lag,
 //!    region, frequency, minimum H3 grid distance, maximum distance, free-space path loss.
 //! 4. At most `max_witnesses` valid witnesses are kept, in the same order.
-//! 5. The collusion-ring policy runs over the epoch's graph of kept witness edges.
+//! 5. The collusion-ring policy runs over the epoch's graph of kept witness edges
+//!    ([`find_rings`]): dense, mostly internal witness communities are rejected or
+//!    flagged (see [`CollusionRingPolicy`]).
 //!
 //! # The physics check
 //!
@@ -40,7 +42,7 @@ use crate::types::{CoverageBeacon, CoverageWitness};
 /// Speed of light, m/s.
 const C_M_PER_S: f64 = 299_792_458.0;
 
-/// What to do with a detected collusion ring.
+/// What to do with a detected collusion ring (Sybil witness community).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RingAction {
     /// Reject every witness between members ([`Rejection::CollusionRing`]).
@@ -49,22 +51,82 @@ pub enum RingAction {
     Flag,
 }
 
-/// The collusion-ring policy: in an epoch's witness graph, a connected group of
-/// `min_size..=max_size` devices in which every member witnessed every other member and
-/// no member witnessed, or was witnessed by, anyone outside is a closed reciprocal
-/// clique: devices that only vouch for each other.
+/// Basis points in one (10 000 bp = 100 %).
+pub const BP: u32 = 10_000;
+
+/// The collusion-ring policy: dense, mostly internal witness communities (Sybil rings) in
+/// an epoch's graph of kept witness edges (`witness -> beaconer`), and the reciprocity
+/// decay reward code may apply ([`reciprocity_weights`]).
+///
+/// # The measure
+///
+/// For a group `S` of devices let `I` be the witness edges with both ends in `S`, `X` the
+/// edges with exactly one end in `S` (either direction), `Wit` the members that witnessed
+/// another member and `Bea` the members another member witnessed. `S` is a community when
+/// `min_size <= |S| <= max_size` and all of:
+///
+/// * **density** `I / P >= min_density_bp` (default 70 %), where
+///   `P = |Wit| * |Bea| - |Wit ∩ Bea|` is the number of ordered pairs (witness, beaconer) of
+///   distinct members that could have been an edge. A reciprocal clique, a star (one
+///   beaconer and its witnesses) and a complete bipartite group of beaconers and witnesses
+///   all have density 100 %; a clique missing one of its 12 edges 92 %.
+/// * **closure by edges** `X / (I + X) <= max_external_bp` (default 25 %): at most a quarter
+///   of the edges touching the group leave it.
+/// * **closure by members** `X / |S| <= max_boundary_per_member_bp` (default 50 %): at most
+///   one edge to the outside per two members. Honest devices have links in every direction
+///   around them; a town that is well connected to the rest of the network fails this.
+/// * **support** one-way internal edges plus twice the reciprocated ones
+///   `>= min_support` (default 4): a pair that witnessed each other (2 + 2), or four
+///   one-way witness edges (a beaconer with four witnesses). A beaconer with three
+///   witnesses and nothing else, or a single witness, is not enough evidence.
+///
+/// # Finding the groups
+///
+/// Deterministic local growth ([`find_rings`]): from every device (in [`DeviceId`]
+/// order) a group is grown one neighbour at a time, always taking the neighbour with the
+/// most edges into the group, then the fewest edges elsewhere, then the lowest id, up to
+/// `max_size`; the first prefix that is a community is that device's candidate. Candidates
+/// that strictly contain another candidate are dropped (so an honest device that only
+/// touches a ring is not pulled into it), and overlapping candidates are merged into one
+/// ring. The cost is bounded by devices x `max_size` x the group's frontier.
+///
+/// # Limits
+///
+/// Graph shape is all the detector sees. An honest group that is isolated (an island of a
+/// few hotspots that only hear each other) or attached to the network by a thread looks
+/// exactly like a Sybil ring and is flagged; see the measured rates in `docs/attest.md`.
+/// Groups above `max_size`, a pair with an edge to an honest device, and a beaconer with
+/// three witnesses are not flagged; the reciprocity decay bounds what such groups earn by
+/// witnessing each other.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollusionRingPolicy {
-    /// Policy version.
+    /// Policy version (2: dense communities; 1 was closed complete cliques only).
     pub version: u32,
-    /// Whether the policy runs.
+    /// Whether the detector runs.
     pub enabled: bool,
-    /// Smallest group considered (default 3).
+    /// Smallest group considered (default 2; at least 2 whatever is set).
     pub min_size: usize,
-    /// Largest group considered (default 16).
+    /// Largest group considered (default 16; a beacon keeps at most 14 witnesses, so a
+    /// star of one beacon fits).
     pub max_size: usize,
     /// Reject or flag.
     pub action: RingAction,
+    /// Smallest density, in basis points (default 7 000).
+    pub min_density_bp: u32,
+    /// Largest share of a group's edges that may leave it, in basis points (default 2 500).
+    pub max_external_bp: u32,
+    /// Largest number of edges leaving a group per member, in basis points of an edge
+    /// (default 5 000).
+    pub max_boundary_per_member_bp: u32,
+    /// Smallest support: one-way internal edges plus twice the reciprocated ones (default
+    /// 4).
+    pub min_support: u32,
+    /// Weight of a reciprocated witness edge of a device with one reciprocal partner, in
+    /// basis points (default 10 000); see [`reciprocal_weight_bp`].
+    pub reciprocal_weight_bp: u32,
+    /// Decay per further reciprocal partner, in basis points (default 8 000, HIP-15's 0.8);
+    /// see [`reciprocal_weight_bp`].
+    pub reciprocal_decay_bp: u32,
 }
 
 impl CollusionRingPolicy {
@@ -75,11 +137,17 @@ impl CollusionRingPolicy {
 impl Default for CollusionRingPolicy {
     fn default() -> Self {
         CollusionRingPolicy {
-            version: 1,
+            version: 2,
             enabled: true,
-            min_size: 3,
+            min_size: 2,
             max_size: 16,
             action: RingAction::Reject,
+            min_density_bp: 7_000,
+            max_external_bp: 2_500,
+            max_boundary_per_member_bp: 5_000,
+            min_support: 4,
+            reciprocal_weight_bp: BP,
+            reciprocal_decay_bp: 8_000,
         }
     }
 }
@@ -119,6 +187,10 @@ pub struct CoveragePolicy {
     /// [`Rejection::BeaconPayloadMismatch`]. A copied payload then fails for every device
     /// but its beaconer.
     pub require_entropy: bool,
+    /// Most witness reports one device may have pending in a coverage round (default
+    /// 1,024); beyond, [`Rejection::TooManyWitnesses`]. Bounds the memory one device can
+    /// make the verifier hold until [`crate::Verifier::finalize_coverage`].
+    pub max_pending_witnesses_per_device: usize,
 }
 
 impl CoveragePolicy {
@@ -139,6 +211,7 @@ impl CoveragePolicy {
             signal_margin_ddb: 0,
             allow_unlocated: false,
             require_entropy: false,
+            max_pending_witnesses_per_device: 1_024,
         }
     }
 }
@@ -214,7 +287,8 @@ pub struct CoverageOutcome {
     pub beacons: Vec<BeaconResult>,
     /// Rejected witnesses, ordered by beacon id then selection order.
     pub rejected: Vec<WitnessRejection>,
-    /// Detected collusion rings (sorted members), rejected or flagged per policy.
+    /// Detected collusion rings (Sybil witness communities; sorted members, rings sorted,
+    /// disjoint), rejected or flagged per policy.
     pub rings: Vec<Vec<DeviceId>>,
 }
 
@@ -224,6 +298,7 @@ pub(crate) struct CoverageState {
     pub(crate) last_beacon: HashMap<DeviceId, Timestamp>,
     pub(crate) beacons: BTreeMap<[u8; 32], PendingBeacon>,
     pub(crate) witnesses: Vec<PendingWitness>,
+    pub(crate) pending_of: HashMap<DeviceId, usize>,
     pub(crate) entropies: Vec<BeaconEntropy>,
 }
 
@@ -371,47 +446,424 @@ pub(crate) fn check_witness(
     Ok(())
 }
 
-/// Closed reciprocal cliques in the directed witness graph (`witness -> beaconer`).
-pub(crate) fn find_rings(
+/// One neighbour of a device in the witness graph.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    /// Index of the neighbour.
+    to: usize,
+    /// The device witnessed the neighbour.
+    out: bool,
+    /// The neighbour witnessed the device.
+    inn: bool,
+}
+
+impl Link {
+    /// Directed edges between the two (1 or 2).
+    fn count(self) -> u32 {
+        u32::from(self.out) + u32::from(self.inn)
+    }
+}
+
+/// The directed witness graph with devices numbered in [`DeviceId`] order.
+struct WitnessGraph {
+    ids: Vec<DeviceId>,
+    /// Per device: its neighbours in index order.
+    adj: Vec<Vec<Link>>,
+    /// Per device: directed edges touching it.
+    degree: Vec<u32>,
+}
+
+impl WitnessGraph {
+    /// Builds the graph; self-loops are ignored.
+    fn new(edges: &BTreeSet<(DeviceId, DeviceId)>) -> Self {
+        let ids: Vec<DeviceId> = edges
+            .iter()
+            .filter(|(w, b)| w != b)
+            .flat_map(|(w, b)| [*w, *b])
+            .collect::<BTreeSet<DeviceId>>()
+            .into_iter()
+            .collect();
+        let mut links: Vec<BTreeMap<usize, (bool, bool)>> = vec![BTreeMap::new(); ids.len()];
+        for (w, b) in edges {
+            if w == b {
+                continue;
+            }
+            let (Ok(wi), Ok(bi)) = (ids.binary_search(w), ids.binary_search(b)) else {
+                continue;
+            };
+            if let Some(m) = links.get_mut(wi) {
+                m.entry(bi).or_insert((false, false)).0 = true;
+            }
+            if let Some(m) = links.get_mut(bi) {
+                m.entry(wi).or_insert((false, false)).1 = true;
+            }
+        }
+        let adj: Vec<Vec<Link>> = links
+            .into_iter()
+            .map(|m| {
+                m.into_iter()
+                    .map(|(to, (out, inn))| Link { to, out, inn })
+                    .collect()
+            })
+            .collect();
+        let degree: Vec<u32> = adj
+            .iter()
+            .map(|ls| ls.iter().map(|l| l.count()).sum::<u32>())
+            .collect();
+        WitnessGraph { ids, adj, degree }
+    }
+
+    fn size(&self) -> usize {
+        self.ids.len()
+    }
+
+    fn links(&self, v: usize) -> &[Link] {
+        self.adj.get(v).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    fn degree(&self, v: usize) -> u32 {
+        self.degree.get(v).copied().unwrap_or(0)
+    }
+}
+
+/// Scratch space reused across seeds: membership and edges into the group per device.
+struct Scratch {
+    in_group: Vec<bool>,
+    conn: Vec<u32>,
+}
+
+impl Scratch {
+    fn is_member(&self, v: usize) -> bool {
+        self.in_group.get(v).copied().unwrap_or(false)
+    }
+
+    fn set_member(&mut self, v: usize, yes: bool) {
+        if let Some(x) = self.in_group.get_mut(v) {
+            *x = yes;
+        }
+    }
+
+    fn conn(&self, v: usize) -> u32 {
+        self.conn.get(v).copied().unwrap_or(0)
+    }
+
+    fn add_conn(&mut self, v: usize, n: u32) {
+        if let Some(x) = self.conn.get_mut(v) {
+            *x = x.saturating_add(n);
+        }
+    }
+
+    fn clear_conn(&mut self, v: usize) {
+        if let Some(x) = self.conn.get_mut(v) {
+            *x = 0;
+        }
+    }
+}
+
+/// Whether `members` (marked in `scratch`) is a community under `policy` (see
+/// [`CollusionRingPolicy`]), given its internal and boundary edge counts.
+fn is_community(
+    policy: &CollusionRingPolicy,
+    graph: &WitnessGraph,
+    scratch: &Scratch,
+    members: &[usize],
+    internal: u64,
+    boundary: u64,
+) -> bool {
+    let bp = u128::from(BP);
+    let (internal, boundary) = (u128::from(internal), u128::from(boundary));
+    let size = members.len() as u128;
+    if boundary * bp > u128::from(policy.max_external_bp) * (internal + boundary) {
+        return false;
+    }
+    if boundary * bp > u128::from(policy.max_boundary_per_member_bp) * size {
+        return false;
+    }
+    let (mut witnesses, mut beaconed, mut both, mut support) = (0u128, 0u128, 0u128, 0u128);
+    for &m in members {
+        let (mut w, mut b) = (false, false);
+        for l in graph.links(m) {
+            if !scratch.is_member(l.to) {
+                continue;
+            }
+            if l.out {
+                w = true;
+                support += if l.inn { 2 } else { 1 };
+            }
+            if l.inn {
+                b = true;
+            }
+        }
+        witnesses += u128::from(w);
+        beaconed += u128::from(b);
+        both += u128::from(w && b);
+    }
+    let pairs = (witnesses * beaconed).saturating_sub(both);
+    pairs > 0
+        && internal * bp >= u128::from(policy.min_density_bp) * pairs
+        && support >= u128::from(policy.min_support)
+}
+
+/// Grows a group from `seed` (see [`CollusionRingPolicy`]) and returns the first prefix
+/// that is a community, sorted. Leaves `scratch` clean.
+fn grow(
+    policy: &CollusionRingPolicy,
+    graph: &WitnessGraph,
+    scratch: &mut Scratch,
+    seed: usize,
+    min_size: usize,
+    max_size: usize,
+) -> Option<Vec<usize>> {
+    let mut members = vec![seed];
+    scratch.set_member(seed, true);
+    let mut frontier: Vec<usize> = Vec::new();
+    for l in graph.links(seed) {
+        if scratch.conn(l.to) == 0 {
+            frontier.push(l.to);
+        }
+        scratch.add_conn(l.to, l.count());
+    }
+    let mut internal = 0u64;
+    let mut boundary = u64::from(graph.degree(seed));
+    let mut found = None;
+    while members.len() < max_size {
+        // the neighbour with the most edges into the group, then the fewest elsewhere,
+        // then the lowest index
+        let mut best: Option<(usize, usize, u32, u32)> = None; // (slot, node, conn, external)
+        for (slot, &v) in frontier.iter().enumerate() {
+            let c = scratch.conn(v);
+            let ext = graph.degree(v).saturating_sub(c);
+            let better = match best {
+                None => true,
+                Some((_, bv, bc, be)) => c > bc || (c == bc && (ext < be || (ext == be && v < bv))),
+            };
+            if better {
+                best = Some((slot, v, c, ext));
+            }
+        }
+        let Some((slot, u, c, ext)) = best else {
+            break;
+        };
+        frontier.swap_remove(slot);
+        scratch.clear_conn(u);
+        scratch.set_member(u, true);
+        members.push(u);
+        internal += u64::from(c);
+        boundary = boundary.saturating_sub(u64::from(c)) + u64::from(ext);
+        for l in graph.links(u) {
+            if scratch.is_member(l.to) {
+                continue;
+            }
+            if scratch.conn(l.to) == 0 {
+                frontier.push(l.to);
+            }
+            scratch.add_conn(l.to, l.count());
+        }
+        if members.len() >= min_size
+            && is_community(policy, graph, scratch, &members, internal, boundary)
+        {
+            let mut group = members.clone();
+            group.sort_unstable();
+            found = Some(group);
+            break;
+        }
+    }
+    for &v in &frontier {
+        scratch.clear_conn(v);
+    }
+    for &m in &members {
+        scratch.set_member(m, false);
+    }
+    found
+}
+
+/// Root of `v` in a union-find forest (with path halving).
+fn find_root(parent: &mut [usize], mut v: usize) -> usize {
+    loop {
+        let p = parent.get(v).copied().unwrap_or(v);
+        if p == v {
+            return v;
+        }
+        let gp = parent.get(p).copied().unwrap_or(p);
+        if let Some(x) = parent.get_mut(v) {
+            *x = gp;
+        }
+        v = gp;
+    }
+}
+
+/// Sybil witness communities in the directed witness graph (`(witness, beaconer)` edges):
+/// the groups [`CollusionRingPolicy`] describes, each as its sorted members, the list
+/// sorted; rings are disjoint. Empty when the policy is disabled. Deterministic: the
+/// result depends on the edge set only.
+///
+/// ```
+/// use std::collections::BTreeSet;
+/// use depin_attest::coverage::{find_rings, CollusionRingPolicy};
+/// use depin_core::{DeviceId, KeyType};
+///
+/// let id = |i: u8| DeviceId::new(KeyType::Ed25519, &[i; 32]).unwrap();
+/// // a pair that only witness each other, and a beaconer with two honest witnesses
+/// let edges: BTreeSet<_> = [(1, 2), (2, 1), (3, 5), (4, 5)]
+///     .into_iter()
+///     .map(|(w, b)| (id(w), id(b)))
+///     .collect();
+/// assert_eq!(
+///     find_rings(&CollusionRingPolicy::default(), &edges),
+///     vec![vec![id(1), id(2)]]
+/// );
+/// ```
+pub fn find_rings(
     policy: &CollusionRingPolicy,
     edges: &BTreeSet<(DeviceId, DeviceId)>,
 ) -> Vec<Vec<DeviceId>> {
     if !policy.enabled {
         return Vec::new();
     }
-    let mut adj: BTreeMap<DeviceId, BTreeSet<DeviceId>> = BTreeMap::new();
-    for (w, b) in edges {
-        adj.entry(*w).or_default().insert(*b);
-        adj.entry(*b).or_default().insert(*w);
+    let graph = WitnessGraph::new(edges);
+    let n = graph.size();
+    let min_size = policy.min_size.max(2);
+    let max_size = policy.max_size.min(n);
+    if max_size < min_size {
+        return Vec::new();
     }
-    let mut seen = BTreeSet::new();
-    let mut rings = Vec::new();
-    for start in adj.keys() {
-        if seen.contains(start) {
-            continue;
+    let mut scratch = Scratch {
+        in_group: vec![false; n],
+        conn: vec![0; n],
+    };
+    let mut candidates: BTreeSet<Vec<usize>> = BTreeSet::new();
+    for seed in 0..n {
+        if let Some(group) = grow(policy, &graph, &mut scratch, seed, min_size, max_size) {
+            candidates.insert(group);
         }
-        let mut component = BTreeSet::new();
-        let mut stack = vec![*start];
-        while let Some(n) = stack.pop() {
-            if component.insert(n) {
-                if let Some(next) = adj.get(&n) {
-                    stack.extend(next.iter().filter(|m| !component.contains(*m)));
+    }
+    // drop candidates that strictly contain another one: a candidate inside `f` has its
+    // lowest member in `f`
+    let mut by_lowest: BTreeMap<usize, Vec<&Vec<usize>>> = BTreeMap::new();
+    for c in &candidates {
+        if let Some(&lowest) = c.first() {
+            by_lowest.entry(lowest).or_default().push(c);
+        }
+    }
+    let minimal: Vec<&Vec<usize>> = candidates
+        .iter()
+        .filter(|f| {
+            !f.iter().any(|m| {
+                by_lowest.get(m).is_some_and(|gs| {
+                    gs.iter()
+                        .any(|g| g.len() < f.len() && g.iter().all(|x| f.binary_search(x).is_ok()))
+                })
+            })
+        })
+        .collect();
+    // merge overlapping ones
+    let mut parent: Vec<usize> = (0..n).collect();
+    for group in &minimal {
+        if let Some((&first, rest)) = group.split_first() {
+            for &m in rest {
+                let (a, b) = (find_root(&mut parent, first), find_root(&mut parent, m));
+                if a != b {
+                    let (lo, hi) = (a.min(b), a.max(b));
+                    if let Some(x) = parent.get_mut(hi) {
+                        *x = lo;
+                    }
                 }
             }
         }
-        seen.extend(component.iter().copied());
-        let size = component.len();
-        if size < policy.min_size.max(2) || size > policy.max_size {
-            continue;
-        }
-        let reciprocal_clique = component.iter().all(|a| {
-            component
-                .iter()
-                .all(|b| a == b || (edges.contains(&(*a, *b)) && edges.contains(&(*b, *a))))
-        });
-        if reciprocal_clique {
-            rings.push(component.into_iter().collect());
+    }
+    let flagged: BTreeSet<usize> = minimal.iter().flat_map(|g| g.iter().copied()).collect();
+    let mut rings: BTreeMap<usize, Vec<DeviceId>> = BTreeMap::new();
+    for v in flagged {
+        let root = find_root(&mut parent, v);
+        if let Some(id) = graph.ids.get(v) {
+            rings.entry(root).or_default().push(*id);
         }
     }
-    rings
+    // members were pushed in index (= id) order; rings keyed by their lowest member
+    rings.into_values().collect()
+}
+
+/// Weight, in basis points, of each reciprocated witness edge of a device that has
+/// `partners` reciprocal partners (devices it witnessed that also witnessed it), under
+/// `policy`'s `reciprocal_weight_bp` (`w`) and `reciprocal_decay_bp` (`d`).
+///
+/// The first partner counts `w`, each next one `d` times the one before, and the total is
+/// shared equally among the partners (order-free):
+/// `weight(r) = w * (1 + d + d^2 + ... + d^(r-1)) / r`, computed in integer basis points
+/// with each term and the mean floored. So however many devices witness each other, a
+/// device's reciprocated witnessing is worth at most `w / (1 - d)` one-way edges (5 at the
+/// defaults). Defaults (`w` = 10 000, `d` = 8 000): 1 partner 10 000, 2: 9 000, 3: 8 133,
+/// 4: 7 380, 8: 5 201, 13 (a 14-clique): 3 633. `partners = 0` gives 10 000 (there is no
+/// reciprocated edge to weigh). Never above 10 000 when `w <= 10 000` and `d <= 10 000`.
+///
+/// ```
+/// use depin_attest::coverage::{reciprocal_weight_bp, CollusionRingPolicy};
+/// let p = CollusionRingPolicy::default();
+/// assert_eq!(reciprocal_weight_bp(&p, 1), 10_000);
+/// assert_eq!(reciprocal_weight_bp(&p, 2), 9_000);
+/// assert_eq!(reciprocal_weight_bp(&p, 13), 3_633);
+/// ```
+pub fn reciprocal_weight_bp(policy: &CollusionRingPolicy, partners: usize) -> u32 {
+    if partners == 0 {
+        return BP;
+    }
+    let decay = u128::from(policy.reciprocal_decay_bp.min(BP));
+    let mut term = u128::from(BP);
+    let mut sum = 0u128;
+    for _ in 0..partners {
+        if term == 0 {
+            break;
+        }
+        sum += term;
+        term = term * decay / u128::from(BP);
+    }
+    let mean = sum / partners as u128;
+    let weight = mean * u128::from(policy.reciprocal_weight_bp) / u128::from(BP);
+    u32::try_from(weight).unwrap_or(u32::MAX)
+}
+
+/// Per witness edge `(witness, beaconer)` of `edges`, its reward weight in basis points:
+/// 10 000 for an edge the beaconer did not return (the beaconer did not witness the
+/// witness), else [`reciprocal_weight_bp`] of the witness's number of reciprocal partners.
+/// Self-loops are left out. A pure function of the edge set: reward code multiplies a
+/// witness's per-beacon units by the weight of that edge (and may use the sum of the
+/// weights of a beacon's witnesses as its effective witness count).
+///
+/// ```
+/// use std::collections::BTreeSet;
+/// use depin_attest::coverage::{reciprocity_weights, CollusionRingPolicy};
+/// use depin_core::{DeviceId, KeyType};
+///
+/// let id = |i: u8| DeviceId::new(KeyType::Ed25519, &[i; 32]).unwrap();
+/// // 1 and 2 witness each other and 3; 3 witnesses 1 back
+/// let edges: BTreeSet<_> = [(1, 2), (2, 1), (1, 3), (3, 1)]
+///     .into_iter()
+///     .map(|(w, b)| (id(w), id(b)))
+///     .collect();
+/// let w = reciprocity_weights(&CollusionRingPolicy::default(), &edges);
+/// assert_eq!(w[&(id(1), id(2))], 9_000); // 1 has two reciprocal partners
+/// assert_eq!(w[&(id(2), id(1))], 10_000); // 2 has one
+/// ```
+pub fn reciprocity_weights(
+    policy: &CollusionRingPolicy,
+    edges: &BTreeSet<(DeviceId, DeviceId)>,
+) -> BTreeMap<(DeviceId, DeviceId), u32> {
+    let mut partners: BTreeMap<DeviceId, usize> = BTreeMap::new();
+    for (w, b) in edges {
+        if w != b && edges.contains(&(*b, *w)) {
+            *partners.entry(*w).or_insert(0) += 1;
+        }
+    }
+    edges
+        .iter()
+        .filter(|(w, b)| w != b)
+        .map(|(w, b)| {
+            let weight = if edges.contains(&(*b, *w)) {
+                reciprocal_weight_bp(policy, partners.get(w).copied().unwrap_or(0))
+            } else {
+                BP
+            };
+            ((*w, *b), weight)
+        })
+        .collect()
 }

@@ -290,7 +290,9 @@ pub struct Verifier<R, S> {
     coverage: CoverageState,
     energy: EnergyState,
     bandwidth: BandwidthState,
-    commitments: HashMap<(DeviceId, [u8; 32]), StorageCommitment>,
+    /// Each commitment with the storage challenge epoch open when it was recorded.
+    commitments: HashMap<(DeviceId, [u8; 32]), (StorageCommitment, Option<Epoch>)>,
+    commitments_of: HashMap<DeviceId, usize>,
     root_owner: HashMap<[u8; 32], DeviceId>,
     proven: HashSet<(DeviceId, [u8; 32])>,
     challenge: Option<(Epoch, [u8; 32])>,
@@ -341,6 +343,7 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             energy: EnergyState::default(),
             bandwidth: BandwidthState::default(),
             commitments: HashMap::new(),
+            commitments_of: HashMap::new(),
             root_owner: HashMap::new(),
             proven: HashSet::new(),
             challenge: None,
@@ -663,6 +666,11 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             }
             Attestation::CoverageWitness(w) => {
                 check_location(&policies.coverage, &record, w.cell.0)?;
+                let pending = self.coverage.pending_of.entry(device).or_insert(0);
+                if *pending >= policies.coverage.max_pending_witnesses_per_device {
+                    return Err(Rejection::TooManyWitnesses);
+                }
+                *pending += 1;
                 self.coverage.witnesses.push(PendingWitness {
                     witness: device,
                     record,
@@ -678,24 +686,41 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
                 if self.commitments.contains_key(&(device, c.root)) {
                     return Err(Rejection::DuplicateCommitment);
                 }
-                match self.root_owner.get(&c.root) {
-                    Some(owner) if *owner != device && !policies.storage.allow_shared_roots => {
-                        return Err(Rejection::SharedCommitment);
-                    }
-                    Some(_) => {}
-                    None => {
-                        self.root_owner.insert(c.root, device);
-                    }
+                let held = self.commitments_of.get(&device).copied().unwrap_or(0);
+                let bytes = u64::from(c.chunk_size).saturating_mul(c.chunk_count);
+                if held >= policies.storage.max_commitments_per_device
+                    || bytes > policies.storage.max_commitment_bytes
+                {
+                    return Err(Rejection::TooManyCommitments);
                 }
-                self.commitments.insert((device, c.root), c);
+                // a root belongs to the first device that proves it (leaves bind the
+                // prover, so only one device can); committing someone else's root first
+                // therefore locks nobody out
+                if self
+                    .root_owner
+                    .get(&c.root)
+                    .is_some_and(|owner| *owner != device)
+                    && !policies.storage.allow_shared_roots
+                {
+                    return Err(Rejection::SharedCommitment);
+                }
+                let open_challenge = self.challenge.map(|(e, _)| e);
+                self.commitments
+                    .insert((device, c.root), (c, open_challenge));
+                *self.commitments_of.entry(device).or_insert(0) += 1;
                 Ok(Outcome::Recorded)
             }
             Attestation::StorageProof(p) => {
-                let commitment = self
+                let (commitment, committed_under) = self
                     .commitments
                     .get(&(device, p.root))
                     .ok_or(Rejection::UnknownCommitment)?;
                 let (cur, randomness) = self.challenge.ok_or(Rejection::NoChallenge)?;
+                // the commitment must predate the challenge it answers: one recorded while
+                // that challenge (or a later one) was open could be built around it
+                if committed_under.is_some_and(|e| e >= p.epoch) {
+                    return Err(Rejection::CommitmentTooLate);
+                }
                 if p.epoch < cur {
                     return Err(Rejection::StaleChallenge);
                 }
@@ -713,6 +738,7 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
                     &p,
                 )?;
                 self.proven.insert((device, p.root));
+                self.root_owner.entry(p.root).or_insert(device);
                 Ok(Outcome::Proven {
                     root: p.root,
                     epoch: p.epoch,
@@ -741,6 +767,7 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         let policy = &self.config.policies.coverage;
         let beacons = std::mem::take(&mut self.coverage.beacons);
         let witnesses = std::mem::take(&mut self.coverage.witnesses);
+        self.coverage.pending_of.clear();
         let mut by_beacon: BTreeMap<[u8; 32], Vec<PendingWitness>> = BTreeMap::new();
         let mut rejected: Vec<(WitnessRejection, Epoch)> = Vec::new();
         for w in witnesses {
@@ -774,6 +801,9 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             for w in ws {
                 let verdict = if !seen.insert(w.witness) {
                     Err(Rejection::DuplicateWitness)
+                } else if self.deny.key_denied(&w.witness) || self.deny.key_denied(&b.beaconer) {
+                    // a key denied after ingest earns nothing in this round either
+                    Err(Rejection::DeniedKey)
                 } else {
                     check_witness(policy, &self.deny, b, &w).and(
                         if chosen.len() >= policy.max_witnesses {

@@ -23,6 +23,12 @@ pub struct StoragePolicy {
     /// replica-unique encoding (each prover seals the data with its own key, as Filecoin's
     /// proof of replication does), so equal roots cannot occur for distinct replicas.
     pub allow_shared_roots: bool,
+    /// Most commitments one device may hold at once (default 64): beyond,
+    /// [`crate::Rejection::TooManyCommitments`].
+    pub max_commitments_per_device: usize,
+    /// Largest size (`chunk_size * chunk_count`, bytes) one commitment may claim (default
+    /// 1 TiB). The size is the prover's claim, not proven: see [`crate::storage`].
+    pub max_commitment_bytes: u64,
 }
 
 impl StoragePolicy {
@@ -36,6 +42,8 @@ impl Default for StoragePolicy {
             version: 2,
             challenges: 8,
             allow_shared_roots: false,
+            max_commitments_per_device: 64,
+            max_commitment_bytes: 1 << 40,
         }
     }
 }

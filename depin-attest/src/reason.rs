@@ -148,6 +148,15 @@ pub enum Rejection {
     UnknownChallenge,
     /// Member of a dense, mostly internal witness community (Sybil ring).
     SybilCommunity,
+    /// The device already holds the most commitments the storage policy allows, or the
+    /// commitment claims more bytes than it allows.
+    TooManyCommitments,
+    /// A proof for a commitment that was recorded after the proof's challenge was opened
+    /// (a tree built around challenges already known).
+    CommitmentTooLate,
+    /// The device already has the most pending witness reports the coverage policy allows
+    /// for this round.
+    TooManyWitnesses,
 }
 
 impl Rejection {
@@ -214,6 +223,9 @@ impl Rejection {
             SpeedTestTooSoon => "speed_test_too_soon",
             UnknownChallenge => "unknown_challenge",
             SybilCommunity => "sybil_community",
+            TooManyCommitments => "too_many_commitments",
+            CommitmentTooLate => "commitment_too_late",
+            TooManyWitnesses => "too_many_witnesses",
         }
     }
 

@@ -192,6 +192,9 @@ pub struct FileReplayStore {
     /// Previous values of windows changed since the last successful flush.
     undo: HashMap<ReplayKey, Option<ReplayWindow>>,
     dirty: bool,
+    /// Set when a write failed after the rename: the file may hold state the memory does
+    /// not, so the store refuses to write again until it is reopened.
+    poisoned: bool,
     _lock: std::fs::File,
 }
 
@@ -216,7 +219,7 @@ impl FileReplayStore {
     /// Errors: [`Error::Locked`] if another store holds it, [`Error::Corrupt`] if the file
     /// fails its integrity checks, [`Error::Io`] for file-system errors.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
+        let path = canonical_store_path(path.as_ref())?;
         let lock_path = sibling(&path, ".lock");
         let lock = std::fs::OpenOptions::new()
             .create(true)
@@ -244,6 +247,7 @@ impl FileReplayStore {
             deny_list,
             undo: HashMap::new(),
             dirty: false,
+            poisoned: false,
             _lock: lock,
         })
     }
@@ -253,7 +257,13 @@ impl FileReplayStore {
         &self.path
     }
 
-    fn write_durably(&self) -> Result<()> {
+    fn write_durably(&mut self) -> Result<()> {
+        if self.poisoned {
+            return Err(Error::Store(format!(
+                "{}: an earlier write failed after its rename; reopen the store",
+                self.path.display()
+            )));
+        }
         let mut entries: Vec<(ReplayKey, ReplayWindow)> =
             self.windows.iter().map(|(k, w)| (*k, *w)).collect();
         entries.sort_by_key(|e| e.0);
@@ -266,6 +276,14 @@ impl FileReplayStore {
         bytes.extend_from_slice(&body);
         let sum = checksum(&bytes);
         bytes.extend_from_slice(&sum);
+        if bytes.len() > MAX_REPLAY_FILE {
+            // refuse now rather than write a file `open` would reject
+            return Err(Error::Store(format!(
+                "{}: state of {} bytes exceeds the 256 MiB store limit",
+                self.path.display(),
+                bytes.len()
+            )));
+        }
 
         let tmp = sibling(&self.path, ".tmp");
         {
@@ -275,9 +293,28 @@ impl FileReplayStore {
             f.sync_all()?;
         }
         std::fs::rename(&tmp, &self.path)?;
-        sync_dir(&self.path)?;
+        if let Err(e) = sync_dir(&self.path) {
+            self.poisoned = true;
+            return Err(e);
+        }
         Ok(())
     }
+}
+
+/// The store path with its directory resolved (symlinks and `..` removed), so that two
+/// spellings of one file share one lock. The file itself may not exist yet.
+fn canonical_store_path(path: &Path) -> Result<PathBuf> {
+    let name = path
+        .file_name()
+        .ok_or(Error::Config("store path has no file name"))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let dir = std::fs::canonicalize(dir)?;
+    let joined = dir.join(name);
+    // a symlinked store file is resolved too
+    Ok(std::fs::canonicalize(&joined).unwrap_or(joined))
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {

@@ -5,21 +5,33 @@
 //!
 //! ```text
 //! chunk_i   = data[i*size .. (i+1)*size], the last chunk zero-padded to `size`
-//! leaf_i    = SHA-256(0x00 || chunk_i)
+//! leaf_i    = SHA-256(0x00 || P (DeviceId binary form) || i as u64 little-endian || chunk_i)
 //! inner     = SHA-256(0x01 || left || right)
 //! padding   = 32 zero bytes, for leaf positions chunk_count .. 2^depth
 //! depth     = ceil(log2(chunk_count))  (0 for one chunk: the root is leaf_0)
 //! path      = sibling hashes from the leaf level up (depth entries); bit k of the
 //!             index says whether the node at level k is a right child (1) or left (0)
 //!
-//! challenge index j (j = 0, 1, ..., n-1) for prover P in an epoch with randomness R:
+//! challenge index j (j = 0, 1, ..., n-1) for prover P and commitment root T in an epoch
+//! with randomness R:
 //!   h_j   = SHA-256(R (32 bytes) || P (DeviceId binary form: key type tag || key bytes)
-//!                   || j as u64 little-endian (8 bytes))
+//!                   || T (32 bytes) || j as u64 little-endian (8 bytes))
 //!   idx_j = u64::from_le_bytes(h_j[0..8]) mod chunk_count
 //! ```
 //!
 //! The prefixes keep leaves and inner nodes apart (no second-preimage trick that passes
 //! an inner node off as a chunk), and a padding node is a hash preimage nobody knows.
+//!
+//! Every leaf binds the prover and its position. So a root is valid for one device only (a
+//! device that copies another's root cannot prove it, and cannot claim it first to lock the
+//! owner out), and a tree of `chunk_count` leaves costs `chunk_count` leaf hashes to build
+//! even when every chunk is equal: the "2^40 identical chunks in 41 hashes" tree does not
+//! exist. What a proof shows, and what it does not: the prover could produce the
+//! challenged chunks and their paths of the tree it committed to (proof of retrievability
+//! of that tree). It does not show that the data is anyone's real data, that it is
+//! incompressible, or how large it is: the committed size is the prover's claim, which a
+//! network should take from a client-signed deal and bound by
+//! [`crate::policy::StoragePolicy`] (`max_commitment_bytes`, `max_commitments_per_device`).
 
 use depin_core::DeviceId;
 use sha2::{Digest, Sha256};
@@ -33,10 +45,14 @@ pub const LEAF_PREFIX: u8 = 0x00;
 /// Prefix of inner-node hashes.
 pub const INNER_PREFIX: u8 = 0x01;
 
-/// `SHA-256(0x00 || chunk)`.
-pub fn leaf_hash(chunk: &[u8]) -> [u8; 32] {
+/// `SHA-256(0x00 || prover || index (u64 LE) || chunk)`: the leaf of chunk `index` in the
+/// tree of `prover`.
+pub fn leaf_hash(prover: &DeviceId, index: u64, chunk: &[u8]) -> [u8; 32] {
+    let (id, id_len) = prover.to_bytes();
     let mut h = Sha256::new();
     h.update([LEAF_PREFIX]);
+    h.update(&id[..id_len]);
+    h.update(index.to_le_bytes());
     h.update(chunk);
     h.finalize().into()
 }
@@ -59,10 +75,12 @@ pub fn tree_depth(chunk_count: u64) -> u32 {
     }
 }
 
-/// The challenged chunk indices for `prover` given the epoch `randomness`.
+/// The challenged chunk indices for `prover`'s commitment `root` given the epoch
+/// `randomness`.
 pub fn challenge_indices(
     randomness: &[u8; 32],
     prover: &DeviceId,
+    root: &[u8; 32],
     chunk_count: u64,
     n: usize,
 ) -> Vec<u64> {
@@ -72,6 +90,7 @@ pub fn challenge_indices(
             let mut h = Sha256::new();
             h.update(randomness);
             h.update(&id[..id_len]);
+            h.update(root);
             h.update(j.to_le_bytes());
             let d: [u8; 32] = h.finalize().into();
             let mut first = [0u8; 8];
@@ -81,10 +100,11 @@ pub fn challenge_indices(
         .collect()
 }
 
-/// Check one chunk and its path against `root`.
+/// Check one chunk of `prover`'s tree and its path against `root`.
 pub fn verify_chunk(
     root: &[u8; 32],
     depth: u32,
+    prover: &DeviceId,
     index: u64,
     chunk: &[u8],
     path: &[[u8; 32]],
@@ -92,7 +112,7 @@ pub fn verify_chunk(
     if path.len() != depth as usize {
         return false;
     }
-    let mut node = leaf_hash(chunk);
+    let mut node = leaf_hash(prover, index, chunk);
     let mut idx = index;
     for sibling in path {
         node = if idx & 1 == 0 {
@@ -114,7 +134,13 @@ pub fn verify_proof(
     challenges: usize,
     proof: &StorageProof,
 ) -> Result<(), Rejection> {
-    let expected = challenge_indices(randomness, prover, commitment.chunk_count, challenges);
+    let expected = challenge_indices(
+        randomness,
+        prover,
+        &commitment.root,
+        commitment.chunk_count,
+        challenges,
+    );
     if proof.responses.len() != expected.len()
         || proof
             .responses
@@ -127,7 +153,7 @@ pub fn verify_proof(
     let depth = tree_depth(commitment.chunk_count);
     for r in &proof.responses {
         if r.chunk.len() != commitment.chunk_size as usize
-            || !verify_chunk(&commitment.root, depth, r.index, &r.chunk, &r.path)
+            || !verify_chunk(&commitment.root, depth, prover, r.index, &r.chunk, &r.path)
         {
             return Err(Rejection::StorageProofInvalid);
         }
@@ -135,9 +161,10 @@ pub fn verify_proof(
     Ok(())
 }
 
-/// A prover-side Merkle tree over data split into fixed-size chunks.
+/// A prover-side Merkle tree over data split into fixed-size chunks, bound to its prover.
 #[derive(Debug, Clone)]
 pub struct MerkleTree {
+    prover: DeviceId,
     chunk_size: u32,
     chunk_count: u64,
     /// levels[0] = padded leaves, last = [root].
@@ -145,9 +172,9 @@ pub struct MerkleTree {
 }
 
 impl MerkleTree {
-    /// Build the tree of `data` cut into `chunk_size`-byte chunks (the last one
+    /// Build `prover`'s tree of `data` cut into `chunk_size`-byte chunks (the last one
     /// zero-padded). `data` must not be empty.
-    pub fn build(data: &[u8], chunk_size: u32) -> Result<Self> {
+    pub fn build(data: &[u8], chunk_size: u32, prover: &DeviceId) -> Result<Self> {
         if !(1..=MAX_CHUNK_SIZE).contains(&chunk_size) {
             return Err(Error::Storage("chunk size out of range"));
         }
@@ -161,7 +188,7 @@ impl MerkleTree {
         }
         let width = 1usize << tree_depth(chunk_count);
         let mut leaves: Vec<[u8; 32]> = (0..chunk_count as usize)
-            .map(|i| leaf_hash(&padded_chunk(data, size, i)))
+            .map(|i| leaf_hash(prover, i as u64, &padded_chunk(data, size, i)))
             .collect();
         leaves.resize(width, [0u8; 32]);
         let mut levels = vec![leaves];
@@ -180,6 +207,7 @@ impl MerkleTree {
             levels.push(next);
         }
         Ok(MerkleTree {
+            prover: *prover,
             chunk_size,
             chunk_count,
             levels,
@@ -222,22 +250,28 @@ impl MerkleTree {
     pub fn prove(
         &self,
         data: &[u8],
-        prover: &DeviceId,
         randomness: &[u8; 32],
         challenges: usize,
     ) -> Result<Vec<ChunkProof>> {
-        challenge_indices(randomness, prover, self.chunk_count, challenges)
-            .into_iter()
-            .map(|index| {
-                Ok(ChunkProof {
-                    index,
-                    chunk: padded_chunk(data, self.chunk_size as usize, index as usize),
-                    path: self
-                        .path(index)
-                        .ok_or(Error::Storage("index out of range"))?,
-                })
+        let root = self.root();
+        challenge_indices(
+            randomness,
+            &self.prover,
+            &root,
+            self.chunk_count,
+            challenges,
+        )
+        .into_iter()
+        .map(|index| {
+            Ok(ChunkProof {
+                index,
+                chunk: padded_chunk(data, self.chunk_size as usize, index as usize),
+                path: self
+                    .path(index)
+                    .ok_or(Error::Storage("index out of range"))?,
             })
-            .collect()
+        })
+        .collect()
     }
 }
 

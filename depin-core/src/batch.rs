@@ -5,8 +5,8 @@
 //! by construction: [`PublicKey`] and [`Signature`] are opaque and their constructors
 //! validate, so every Ed25519 key was strictly checked when parsed (canonical, not small
 //! order, torsion-free) and every Ed25519 signature has a reduced `S` and an `R` that
-//! decompresses, canonically, to a point that is not of small order (decided by the curve,
-//! not by a table of encodings). When a batch fails, it is split in
+//! is a canonical encoding whose `y` is not one of the five `y` values of the curve's
+//! eight-torsion, whatever its sign bit. When a batch fails, it is split in
 //! halves recursively and small groups are verified one by one with `verify_strict`,
 //! so good items still pass and only bad ones fail.
 //!
@@ -15,10 +15,11 @@
 //! Verdict consistency: a signature made by an honest signer, or any signature that
 //! `verify_strict` accepts, is accepted in every batch; a signature whose `R` is of small
 //! order, in any encoding, is refused when it is parsed, so it reaches neither path. The
-//! one residual difference is
-//! a signature whose `R` carries a torsion component (only the key holder can make one):
-//! `verify_strict` always rejects it, while dalek's randomised batch equation may accept
-//! it with probability 1/8. See `docs/security.md`.
+//! one residual difference is a signature whose `R` carries a torsion component (only the
+//! key holder can make one): `verify_strict` always rejects it, while dalek's randomised
+//! batch equation accepts it when the random coefficient kills the torsion (probability 1/2
+//! per attempt for a torsion point of order 2, and bisection retries), so its verdict depends
+//! on the batch it is in. See "Known residual risks" in `docs/security.md`.
 
 use alloc::vec;
 use alloc::vec::Vec;

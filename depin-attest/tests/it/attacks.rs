@@ -139,15 +139,34 @@ fn with_entropy_a_copied_payload_is_refused_for_everyone_but_its_beaconer() {
 fn storage_net(n: u8) -> (Net, MerkleTree, Vec<u8>) {
     let net = Net::new(n);
     let data: Vec<u8> = (0..8_192u32).map(|i| (i * 7 % 253) as u8).collect();
-    let tree = MerkleTree::build(&data, 256).unwrap();
+    let tree = MerkleTree::build(&data, 256, &net.id(0)).unwrap();
     (net, tree, data)
 }
 
-fn proof(tree: &MerkleTree, data: &[u8], prover: &DeviceId, r: &[u8; 32]) -> Attestation {
+/// The proof of `tree`'s owner for the epoch-3 challenge `r`.
+fn proof(tree: &MerkleTree, data: &[u8], r: &[u8; 32]) -> Attestation {
     Attestation::StorageProof(StorageProof {
         root: tree.root(),
         epoch: Epoch(3),
-        responses: tree.prove(data, prover, r, 8).unwrap(),
+        responses: tree.prove(data, r, 8).unwrap(),
+    })
+}
+
+/// What a thief who holds `tree` and its data sends for its own challenge indices.
+fn stolen_proof(tree: &MerkleTree, data: &[u8], thief: &DeviceId, r: &[u8; 32]) -> Attestation {
+    let c = tree.commitment();
+    let responses = depin_attest::storage::challenge_indices(r, thief, &c.root, c.chunk_count, 8)
+        .into_iter()
+        .map(|i| depin_attest::types::ChunkProof {
+            index: i,
+            chunk: data[i as usize * 256..(i as usize + 1) * 256].to_vec(),
+            path: tree.path(i).unwrap(),
+        })
+        .collect();
+    Attestation::StorageProof(StorageProof {
+        root: c.root,
+        epoch: Epoch(3),
+        responses,
     })
 }
 
@@ -163,7 +182,7 @@ fn one_proof_counts_once_per_device_commitment_and_epoch() {
     v.verify_one(Input::Envelope(&c), NOW).unwrap();
     let r = [9u8; 32];
     v.set_storage_challenge(Epoch(3), r).unwrap();
-    let p = proof(&tree, &data, &net.id(0), &r);
+    let p = proof(&tree, &data, &r);
     // the same proof ten times, each with a fresh sequence number
     let sent: Vec<Vec<u8>> = (0..10)
         .map(|i| envelope(&net.keys[0], 10 + i, p.clone()))
@@ -187,7 +206,7 @@ fn one_proof_counts_once_per_device_commitment_and_epoch() {
     // after the next challenge, one proof counts again
     let r2 = [10u8; 32];
     v.set_storage_challenge(Epoch(4), r2).unwrap();
-    let mut p2 = proof(&tree, &data, &net.id(0), &r2);
+    let mut p2 = proof(&tree, &data, &r2);
     if let Attestation::StorageProof(x) = &mut p2 {
         x.epoch = Epoch(4);
     }
@@ -208,36 +227,108 @@ fn one_proof_counts_once_per_device_commitment_and_epoch() {
 
 #[test]
 fn five_devices_committing_one_root_are_one_copy() {
-    let (net, tree, _) = storage_net(5);
+    let (net, tree, data) = storage_net(5);
     let mut v = net.verifier();
-    let commits: Vec<Vec<u8>> = (0..5)
+    let commit = |i: usize, seq: u64| {
+        envelope(
+            &net.keys[i],
+            seq,
+            Attestation::StorageCommitment(tree.commitment()),
+        )
+    };
+    // a front-runner commits device 0's root before device 0 does: it locks nobody out
+    assert!(v.verify_one(Input::Envelope(&commit(1, 1)), NOW).is_ok());
+    assert!(v.verify_one(Input::Envelope(&commit(0, 1)), NOW).is_ok());
+    let r = [9u8; 32];
+    v.set_storage_challenge(Epoch(3), r).unwrap();
+    // only the device whose tree it is can prove it: leaves bind the prover
+    let stolen = envelope(&net.keys[1], 2, stolen_proof(&tree, &data, &net.id(1), &r));
+    assert_eq!(
+        v.verify_one(Input::Envelope(&stolen), NOW),
+        Err(Rejection::StorageProofInvalid)
+    );
+    let own = envelope(&net.keys[0], 2, proof(&tree, &data, &r));
+    assert!(matches!(
+        v.verify_one(Input::Envelope(&own), NOW).unwrap().outcome,
+        Outcome::Proven { .. }
+    ));
+    // once proven, the root is device 0's: three more devices committing it are refused
+    let verdicts: Vec<_> = (2..5)
+        .map(|i| v.verify_one(Input::Envelope(&commit(i, 1)), NOW))
+        .collect();
+    assert_eq!(verdicts, vec![Err(Rejection::SharedCommitment); 3]);
+}
+
+#[test]
+fn identical_chunks_cost_one_hash_per_leaf_and_size_is_bounded() {
+    use depin_attest::types::StorageCommitment;
+    // the "2^40 identical chunks in 41 hashes" tree: every leaf now binds its index, so
+    // a root over equal chunks is just another tree the prover must build leaf by leaf;
+    // and the claimed size is capped by policy
+    let net = Net::new(1);
+    let mut v = net.verifier();
+    let huge = StorageCommitment {
+        root: [0x42; 32],
+        chunk_size: 4096,
+        chunk_count: 1 << 40,
+    };
+    let e = envelope(&net.keys[0], 1, Attestation::StorageCommitment(huge));
+    assert_eq!(
+        v.verify_one(Input::Envelope(&e), NOW),
+        Err(Rejection::TooManyCommitments)
+    );
+    let a = depin_attest::storage::leaf_hash(&net.id(0), 0, &[0u8; 16]);
+    let b = depin_attest::storage::leaf_hash(&net.id(0), 1, &[0u8; 16]);
+    assert_ne!(a, b);
+}
+
+#[test]
+fn a_commitment_made_after_its_challenge_opened_cannot_answer_it() {
+    let (net, tree, data) = storage_net(1);
+    let mut v = net.verifier();
+    let r = [9u8; 32];
+    v.set_storage_challenge(Epoch(3), r).unwrap();
+    // committed while the epoch-3 challenge is public: it could be built around it
+    let c = envelope(
+        &net.keys[0],
+        1,
+        Attestation::StorageCommitment(tree.commitment()),
+    );
+    v.verify_one(Input::Envelope(&c), NOW).unwrap();
+    let p = envelope(&net.keys[0], 2, proof(&tree, &data, &r));
+    assert_eq!(
+        v.verify_one(Input::Envelope(&p), NOW),
+        Err(Rejection::CommitmentTooLate)
+    );
+    // the next challenge it can answer
+    let r2 = [10u8; 32];
+    v.set_storage_challenge(Epoch(4), r2).unwrap();
+    let mut p2 = proof(&tree, &data, &r2);
+    if let Attestation::StorageProof(x) = &mut p2 {
+        x.epoch = Epoch(4);
+    }
+    let e = envelope(&net.keys[0], 3, p2);
+    assert!(v.verify_one(Input::Envelope(&e), NOW).is_ok());
+}
+
+#[test]
+fn a_device_holds_a_bounded_number_of_commitments() {
+    let net = Net::new(1);
+    let mut v = net.verifier();
+    let limit = net.config.policies.storage.max_commitments_per_device;
+    let verdicts: Vec<_> = (0..=limit as u64)
         .map(|i| {
-            envelope(
-                &net.keys[i],
-                1,
-                Attestation::StorageCommitment(tree.commitment()),
-            )
+            let c = depin_attest::types::StorageCommitment {
+                root: [i as u8; 32],
+                chunk_size: 256,
+                chunk_count: 4,
+            };
+            let e = envelope(&net.keys[0], i + 1, Attestation::StorageCommitment(c));
+            v.verify_one(Input::Envelope(&e), NOW)
         })
         .collect();
-    let verdicts = v.verify_batch(&envelopes(&commits), NOW);
-    assert_eq!(
-        reasons(&verdicts),
-        vec![
-            None,
-            Some(Rejection::SharedCommitment),
-            Some(Rejection::SharedCommitment),
-            Some(Rejection::SharedCommitment),
-            Some(Rejection::SharedCommitment)
-        ]
-    );
-    // a network with a replica-unique encoding opts in
-    let mut net = net;
-    net.config.policies.storage.allow_shared_roots = true;
-    let mut v = net.verifier();
-    assert!(v
-        .verify_batch(&envelopes(&commits), NOW)
-        .iter()
-        .all(|x| x.is_ok()));
+    assert!(verdicts[..limit].iter().all(|x| x.is_ok()));
+    assert_eq!(verdicts[limit], Err(Rejection::TooManyCommitments));
 }
 
 // ---- 3. roaming without a location ----
@@ -579,4 +670,38 @@ fn times_before_genesis_are_a_typed_rejection() {
         v.verify_one(Input::Frame(&f), at(120_000)),
         Err(Rejection::BeforeGenesis)
     );
+}
+
+// ---- memory one device can pin until the round closes ----
+
+#[test]
+fn one_device_cannot_queue_unbounded_witnesses() {
+    let mut net = Net::new(1);
+    net.config
+        .policies
+        .coverage
+        .max_pending_witnesses_per_device = 8;
+    let mut v = net.verifier();
+    let sent: Vec<Vec<u8>> = (1..=10u64)
+        .map(|i| {
+            let mut body = witness_body(0.0, -1100);
+            body.beacon_id = [i as u8; 32];
+            envelope(&net.keys[0], i, Attestation::CoverageWitness(body))
+        })
+        .collect();
+    let verdicts = v.verify_batch(&envelopes(&sent), NOW);
+    assert!(verdicts[..8].iter().all(|x| x.is_ok()));
+    assert_eq!(
+        reasons(&verdicts)[8..],
+        [
+            Some(Rejection::TooManyWitnesses),
+            Some(Rejection::TooManyWitnesses)
+        ]
+    );
+    // a new round starts with a fresh allowance
+    v.finalize_coverage();
+    let mut body = witness_body(0.0, -1100);
+    body.beacon_id = [99; 32];
+    let e = envelope(&net.keys[0], 20, Attestation::CoverageWitness(body));
+    assert!(v.verify_one(Input::Envelope(&e), NOW).is_ok());
 }

@@ -14,3 +14,4 @@ mod pipeline;
 mod props;
 mod replay;
 mod storage;
+mod sybil;

@@ -27,7 +27,7 @@ impl Fixture {
         let net = Net::new(2);
         let mut v = net.verifier();
         let data = data();
-        let tree = MerkleTree::build(&data, 256).unwrap();
+        let tree = MerkleTree::build(&data, 256, &net.id(0)).unwrap();
         let c = envelope(
             &net.keys[0],
             1,
@@ -48,11 +48,10 @@ impl Fixture {
     }
 
     fn honest(&self, randomness: &[u8; 32], epoch: Epoch) -> StorageProof {
-        let prover = self.net.id(0);
         StorageProof {
             root: self.tree.root(),
             epoch,
-            responses: self.tree.prove(&self.data, &prover, randomness, 8).unwrap(),
+            responses: self.tree.prove(&self.data, randomness, 8).unwrap(),
         }
     }
 
@@ -164,11 +163,13 @@ fn challenge_derivation_matches_the_documented_bytes() {
     use sha2::{Digest, Sha256};
     let prover = id(&key(1));
     let (idb, n) = prover.to_bytes();
-    let got = challenge_indices(&RANDOMNESS_1, &prover, 40, 3);
+    let root = [0x77u8; 32];
+    let got = challenge_indices(&RANDOMNESS_1, &prover, &root, 40, 3);
     for (j, idx) in got.iter().enumerate() {
         let mut h = Sha256::new();
         h.update(RANDOMNESS_1);
         h.update(&idb[..n]);
+        h.update(root);
         h.update((j as u64).to_le_bytes());
         let d = h.finalize();
         let first = u64::from_le_bytes(d[..8].try_into().unwrap());
@@ -184,27 +185,31 @@ fn merkle_tree_edge_cases() {
     assert_eq!(tree_depth(1 << 20), 20);
     assert_eq!(tree_depth((1 << 20) + 1), 21);
     // one chunk: the root is the leaf
-    let t = MerkleTree::build(b"tiny", 16).unwrap();
+    let prover = id(&key(1));
+    let t = MerkleTree::build(b"tiny", 16, &prover).unwrap();
     let mut chunk = b"tiny".to_vec();
     chunk.resize(16, 0);
-    assert!(verify_chunk(&t.root(), 0, 0, &chunk, &[]));
-    assert!(!verify_chunk(&t.root(), 0, 1, &chunk, &[]));
+    assert!(verify_chunk(&t.root(), 0, &prover, 0, &chunk, &[]));
+    assert!(!verify_chunk(&t.root(), 0, &prover, 1, &chunk, &[]));
+    // the leaf binds the prover: the same bytes do not verify for another device
+    assert!(!verify_chunk(&t.root(), 0, &id(&key(2)), 0, &chunk, &[]));
     // every chunk of an odd-sized tree verifies
     let data = data();
-    let t = MerkleTree::build(&data, 1000).unwrap();
+    let t = MerkleTree::build(&data, 1000, &prover).unwrap();
     for i in 0..10u64 {
         let mut c = data[(i as usize * 1000)..((i as usize + 1) * 1000).min(data.len())].to_vec();
         c.resize(1000, 0);
         assert!(verify_chunk(
             &t.root(),
             tree_depth(10),
+            &prover,
             i,
             &c,
             &t.path(i).unwrap()
         ));
     }
     assert!(t.path(10).is_none());
-    assert!(MerkleTree::build(&[], 16).is_err());
-    assert!(MerkleTree::build(b"x", 0).is_err());
-    assert!(MerkleTree::build(b"x", MAX_CHUNK_SIZE + 1).is_err());
+    assert!(MerkleTree::build(&[], 16, &prover).is_err());
+    assert!(MerkleTree::build(b"x", 0, &prover).is_err());
+    assert!(MerkleTree::build(b"x", MAX_CHUNK_SIZE + 1, &prover).is_err());
 }
