@@ -525,7 +525,9 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         for (&i, good) in idx.iter().zip(ok) {
             sig_ok[i] = good;
         }
-        let mut staged: Vec<core::result::Result<Resolved, Verdict>> =
+        // boxed, as in the slots: moving the resolved items by value costs more than the
+        // replay checks themselves on large batches
+        let mut staged: Vec<core::result::Result<Box<Resolved>, Verdict>> =
             Vec::with_capacity(slots.len());
         let mut consumed = false;
         for (i, slot) in slots.into_iter().enumerate() {
@@ -540,7 +542,7 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
                     match self.replay.check_and_update(&rkey, r.staged.seq) {
                         Ok(true) => {
                             consumed = true;
-                            Ok(*r)
+                            Ok(r)
                         }
                         Ok(false) => Err(Err(Rejection::Replayed)),
                         Err(_) => Err(Err(Rejection::ReplayStoreUnavailable)),
@@ -568,7 +570,7 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             let verdict = match item {
                 Err(v) => v,
                 Ok(_) if store_error.is_some() => Err(Rejection::ReplayStoreUnavailable),
-                Ok(r) => self.apply(r, now, epoch),
+                Ok(r) => self.apply(*r, now, epoch),
             };
             match &verdict {
                 Ok(a) => {
