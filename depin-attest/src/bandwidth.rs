@@ -40,12 +40,7 @@ pub(crate) struct BandwidthState {
 
 impl BandwidthState {
     pub(crate) fn add_challenge(&mut self, c: BandwidthChallenge) {
-        if !self.challenges.contains(&c) {
-            self.challenges.push_back(c);
-        }
-        while self.challenges.len() > MAX_CHALLENGES {
-            self.challenges.pop_front();
-        }
+        crate::policy::push_capped(&mut self.challenges, c, MAX_CHALLENGES);
     }
 
     /// Plausibility, rate and challenge checks; records the test and returns its tier.

@@ -299,7 +299,7 @@ pub(crate) struct CoverageState {
     pub(crate) beacons: BTreeMap<[u8; 32], PendingBeacon>,
     pub(crate) witnesses: Vec<PendingWitness>,
     pub(crate) pending_of: HashMap<DeviceId, usize>,
-    pub(crate) entropies: Vec<BeaconEntropy>,
+    pub(crate) entropies: std::collections::VecDeque<BeaconEntropy>,
 }
 
 /// The reported cell must be the asserted one; a device with no asserted location is
@@ -361,12 +361,7 @@ impl CoverageState {
 
     /// Add an entropy; the oldest is dropped beyond [`MAX_ENTROPIES`].
     pub(crate) fn add_entropy(&mut self, entropy: BeaconEntropy) {
-        if !self.entropies.contains(&entropy) {
-            self.entropies.push(entropy);
-        }
-        while self.entropies.len() > MAX_ENTROPIES {
-            self.entropies.remove(0);
-        }
+        crate::policy::push_capped(&mut self.entropies, entropy, MAX_ENTROPIES);
     }
 }
 

@@ -61,10 +61,16 @@ pub(crate) struct DenyState {
 }
 
 impl DenyState {
-    pub(crate) fn replace(&mut self, list: DenyList) -> Result<()> {
-        if self.version.is_some_and(|v| list.version <= v) {
+    /// A list of `version` may replace the active one only if its version is greater.
+    pub(crate) fn check_newer(&self, version: u64) -> Result<()> {
+        if self.version.is_some_and(|v| version <= v) {
             return Err(Error::DenyList(Rejection::Replayed));
         }
+        Ok(())
+    }
+
+    pub(crate) fn replace(&mut self, list: DenyList) -> Result<()> {
+        self.check_newer(list.version)?;
         self.version = Some(list.version);
         self.keys = list.keys.into_iter().collect();
         self.edges = list

@@ -399,9 +399,8 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         let key = authority.public_key()?;
         let list: DenyList = DenyList::verify_signed(signed, &self.config.domain, &key)?;
         let version = list.version;
-        if self.deny.version.is_some_and(|v| version <= v) {
-            return Err(Error::DenyList(Rejection::Replayed));
-        }
+        // checked before the list is stored, so a refused list is never persisted
+        self.deny.check_newer(version)?;
         self.replay.store_deny_list(signed)?;
         self.deny.replace(list)?;
         Ok(version)

@@ -48,6 +48,21 @@ impl Default for StoragePolicy {
     }
 }
 
+/// Add `item` to `items` unless it is already there, dropping the oldest beyond `cap`: the
+/// bounded lists of network-issued values (beacon entropies, speed-test challenges).
+pub(crate) fn push_capped<T: PartialEq>(
+    items: &mut std::collections::VecDeque<T>,
+    item: T,
+    cap: usize,
+) {
+    if !items.contains(&item) {
+        items.push_back(item);
+    }
+    while items.len() > cap {
+        items.pop_front();
+    }
+}
+
 /// Every policy the pipeline applies. Serializable, so a network can keep its
 /// configuration in a file or on chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
