@@ -13,6 +13,9 @@ use std::collections::{HashMap, VecDeque};
 use depin_core::{DeviceId, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::kind::{AttestationKind, Label};
+use crate::pipeline::Outcome;
+use crate::policy::{Item, Policy};
 use crate::reason::Rejection;
 use crate::types::BandwidthTest;
 
@@ -220,5 +223,61 @@ impl BandwidthPolicy {
 impl Default for BandwidthPolicy {
     fn default() -> Self {
         Self::helium_mobile()
+    }
+}
+
+/// The built-in bandwidth policy: [`BandwidthPolicy`] with each device's last test and the
+/// current network-issued challenges. Applies to speed tests ([`Outcome::Tier`]).
+#[derive(Debug, Clone, Default)]
+pub struct BandwidthRules {
+    params: BandwidthPolicy,
+    state: BandwidthState,
+}
+
+impl BandwidthRules {
+    /// The policy's name.
+    pub const NAME: Label = Label::new("bandwidth");
+
+    /// The rules with these parameters.
+    pub fn new(params: BandwidthPolicy) -> Self {
+        BandwidthRules {
+            params,
+            state: BandwidthState::default(),
+        }
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &BandwidthPolicy {
+        &self.params
+    }
+
+    /// Add a network-issued speed-test challenge (see
+    /// [`BandwidthPolicy::require_challenge`]); at most [`MAX_CHALLENGES`] are kept, the
+    /// oldest dropped first.
+    pub fn add_challenge(&mut self, challenge: BandwidthChallenge) {
+        self.state.add_challenge(challenge);
+    }
+}
+
+impl Policy for BandwidthRules {
+    fn name(&self) -> Label {
+        Self::NAME
+    }
+
+    fn version(&self) -> u32 {
+        self.params.version
+    }
+
+    fn applies_to(&self, kind: AttestationKind) -> bool {
+        kind == AttestationKind::BANDWIDTH_TEST
+    }
+
+    fn apply(&mut self, item: &Item<'_>, outcome: &mut Outcome) -> Result<(), Rejection> {
+        let t = item.body::<BandwidthTest>()?;
+        let tier = self
+            .state
+            .test(&self.params, *item.device, item.timestamp, t)?;
+        *outcome = Outcome::Tier(tier);
+        Ok(())
     }
 }

@@ -29,12 +29,16 @@
 //! of dB, so float rounding can only make the check more lenient by under 0.1 dB.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use depin_core::{DeviceId, Epoch, Timestamp};
 use h3o::{CellIndex, LatLng, Resolution};
 use serde::{Deserialize, Serialize};
 
 use crate::deny::DenyState;
+use crate::kind::{AttestationKind, Label};
+use crate::pipeline::Outcome;
+use crate::policy::{Item, Policy};
 use crate::reason::Rejection;
 use crate::registry::DeviceRecord;
 use crate::types::{CoverageBeacon, CoverageWitness};
@@ -228,7 +232,7 @@ pub(crate) struct PendingBeacon {
     pub(crate) beaconer: DeviceId,
     pub(crate) record: DeviceRecord,
     pub(crate) at: Timestamp,
-    pub(crate) beacon: CoverageBeacon,
+    pub(crate) beacon: Arc<CoverageBeacon>,
 }
 
 /// A witness accepted at ingest, waiting for finalization.
@@ -240,7 +244,7 @@ pub(crate) struct PendingWitness {
     pub(crate) arrival: Timestamp,
     pub(crate) digest: [u8; 32],
     pub(crate) report_epoch: Epoch,
-    pub(crate) body: CoverageWitness,
+    pub(crate) body: Arc<CoverageWitness>,
 }
 
 /// Public randomness from which beacon payloads are derived (Helium's entropy), valid for
@@ -861,4 +865,211 @@ pub fn reciprocity_weights(
             ((*w, *b), weight)
         })
         .collect()
+}
+
+/// The built-in proof-of-coverage policy: [`CoveragePolicy`] and [`CollusionRingPolicy`]
+/// with the state of the current round. Applies to beacons and witnesses; beacons are
+/// decided at ingest ([`Outcome::Recorded`]), witnesses at
+/// [`crate::Verifier::finalize_coverage`] ([`Outcome::PendingSelection`] until then).
+#[derive(Debug, Clone, Default)]
+pub struct CoverageRules {
+    params: CoveragePolicy,
+    rings: CollusionRingPolicy,
+    state: CoverageState,
+}
+
+impl CoverageRules {
+    /// The policy's name.
+    pub const NAME: Label = Label::new("coverage");
+
+    /// The rules with these parameters.
+    pub fn new(params: CoveragePolicy, rings: CollusionRingPolicy) -> Self {
+        CoverageRules {
+            params,
+            rings,
+            state: CoverageState::default(),
+        }
+    }
+
+    /// The coverage parameters.
+    pub fn params(&self) -> &CoveragePolicy {
+        &self.params
+    }
+
+    /// The collusion-ring parameters.
+    pub fn ring_params(&self) -> &CollusionRingPolicy {
+        &self.rings
+    }
+
+    /// Add Helium-style beacon entropy (see [`CoveragePolicy::require_entropy`]); at most
+    /// [`MAX_ENTROPIES`] are kept, the oldest dropped first.
+    pub fn add_entropy(&mut self, entropy: BeaconEntropy) {
+        self.state.add_entropy(entropy);
+    }
+
+    /// Beacons and witnesses waiting for [`CoverageRules::finalize`].
+    pub fn pending(&self) -> (usize, usize) {
+        (self.state.beacons.len(), self.state.witnesses.len())
+    }
+
+    /// Decide on every pending witness: match it to its beacon, choose one per gateway,
+    /// apply the coverage checks and the witness limit, then the collusion-ring policy
+    /// over the kept edges. Returns the outcome and every witness rejected here with the
+    /// epoch it was reported (accepted) in, so the caller can move it in that epoch's
+    /// report ([`crate::Verifier::finalize_coverage`] does). Clears the pending beacons
+    /// and witnesses (beacon intervals are remembered).
+    pub fn finalize(
+        &mut self,
+        deny: &DenyState,
+    ) -> (CoverageOutcome, Vec<(WitnessRejection, Epoch)>) {
+        let policy = &self.params;
+        let beacons = std::mem::take(&mut self.state.beacons);
+        let witnesses = std::mem::take(&mut self.state.witnesses);
+        self.state.pending_of.clear();
+        let mut by_beacon: BTreeMap<[u8; 32], Vec<PendingWitness>> = BTreeMap::new();
+        let mut rejected: Vec<(WitnessRejection, Epoch)> = Vec::new();
+        for w in witnesses {
+            // a witness names the beacon it heard by its id (which binds the beaconer), and
+            // must echo that beacon's payload
+            let id = w.body.beacon_id;
+            if beacons
+                .get(&id)
+                .is_some_and(|b| b.beacon.payload == w.body.beacon_payload)
+            {
+                by_beacon.entry(id).or_default().push(w);
+            } else {
+                rejected.push((
+                    WitnessRejection {
+                        witness: w.witness,
+                        beacon_id: id,
+                        reason: Rejection::UnknownBeacon,
+                    },
+                    w.report_epoch,
+                ));
+            }
+        }
+        let mut results = Vec::new();
+        // kept edges with the epoch they are reported under: (witness, beaconer)
+        let mut kept: Vec<(DeviceId, DeviceId, [u8; 32], Epoch)> = Vec::new();
+        for (id, b) in &beacons {
+            let mut ws = by_beacon.remove(id).unwrap_or_default();
+            ws.sort_by_key(|x| (x.arrival, x.digest));
+            let mut seen = BTreeSet::new();
+            let mut chosen = Vec::new();
+            for w in ws {
+                let verdict = if !seen.insert(w.witness) {
+                    Err(Rejection::DuplicateWitness)
+                } else if deny.key_denied(&w.witness) || deny.key_denied(&b.beaconer) {
+                    // a key denied after ingest earns nothing in this round either
+                    Err(Rejection::DeniedKey)
+                } else {
+                    check_witness(policy, deny, b, &w).and(
+                        if chosen.len() >= policy.max_witnesses {
+                            Err(Rejection::WitnessLimit)
+                        } else {
+                            Ok(())
+                        },
+                    )
+                };
+                match verdict {
+                    Ok(()) => {
+                        chosen.push(w.witness);
+                        kept.push((w.witness, b.beaconer, *id, w.report_epoch));
+                    }
+                    Err(reason) => rejected.push((
+                        WitnessRejection {
+                            witness: w.witness,
+                            beacon_id: *id,
+                            reason,
+                        },
+                        w.report_epoch,
+                    )),
+                }
+            }
+            results.push(BeaconResult {
+                beacon_id: *id,
+                beaconer: b.beaconer,
+                witnesses: chosen,
+            });
+        }
+        let edges: BTreeSet<(DeviceId, DeviceId)> = kept.iter().map(|k| (k.0, k.1)).collect();
+        let rings = find_rings(&self.rings, &edges);
+        if self.rings.action == RingAction::Reject && !rings.is_empty() {
+            let members: BTreeSet<DeviceId> = rings.iter().flatten().copied().collect();
+            for (w, b, id, ep) in &kept {
+                if members.contains(w) && members.contains(b) {
+                    rejected.push((
+                        WitnessRejection {
+                            witness: *w,
+                            beacon_id: *id,
+                            reason: Rejection::CollusionRing,
+                        },
+                        *ep,
+                    ));
+                }
+            }
+            for r in &mut results {
+                if members.contains(&r.beaconer) {
+                    r.witnesses.retain(|w| !members.contains(w));
+                }
+            }
+        }
+        let outcome = CoverageOutcome {
+            beacons: results,
+            rejected: rejected.iter().map(|(r, _)| r.clone()).collect(),
+            rings,
+        };
+        (outcome, rejected)
+    }
+}
+
+impl Policy for CoverageRules {
+    fn name(&self) -> Label {
+        Self::NAME
+    }
+
+    fn version(&self) -> u32 {
+        self.params.version
+    }
+
+    fn applies_to(&self, kind: AttestationKind) -> bool {
+        kind == AttestationKind::COVERAGE_BEACON || kind == AttestationKind::COVERAGE_WITNESS
+    }
+
+    fn apply(&mut self, item: &Item<'_>, outcome: &mut Outcome) -> Result<(), Rejection> {
+        if let Some(b) = item.payload.get_arc::<CoverageBeacon>() {
+            self.state.beacon(
+                &self.params,
+                PendingBeacon {
+                    beaconer: *item.device,
+                    record: *item.record,
+                    at: item.timestamp,
+                    beacon: b,
+                },
+            )?;
+            *outcome = Outcome::Recorded;
+            return Ok(());
+        }
+        let w = item
+            .payload
+            .get_arc::<CoverageWitness>()
+            .ok_or(Rejection::UnknownKind)?;
+        check_location(&self.params, item.record, w.cell.0)?;
+        let pending = self.state.pending_of.entry(*item.device).or_insert(0);
+        if *pending >= self.params.max_pending_witnesses_per_device {
+            return Err(Rejection::TooManyWitnesses);
+        }
+        *pending += 1;
+        self.state.witnesses.push(PendingWitness {
+            witness: *item.device,
+            record: *item.record,
+            at: item.timestamp,
+            arrival: item.now,
+            digest: *item.digest,
+            report_epoch: item.epoch,
+            body: w,
+        });
+        *outcome = Outcome::PendingSelection;
+        Ok(())
+    }
 }

@@ -52,9 +52,9 @@ impl DenyList {
     }
 }
 
-/// The active deny list, indexed for lookups.
+/// The active deny list, indexed for lookups (read it with [`crate::Verifier::deny_state`]).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct DenyState {
+pub struct DenyState {
     pub(crate) version: Option<u64>,
     keys: HashSet<DeviceId>,
     edges: HashSet<(DeviceId, DeviceId)>,
@@ -81,11 +81,18 @@ impl DenyState {
         Ok(())
     }
 
-    pub(crate) fn key_denied(&self, id: &DeviceId) -> bool {
+    /// The active list's version, if any.
+    pub fn version(&self) -> Option<u64> {
+        self.version
+    }
+
+    /// Whether `id` is denied.
+    pub fn key_denied(&self, id: &DeviceId) -> bool {
         !self.keys.is_empty() && self.keys.contains(id)
     }
 
-    pub(crate) fn edge_denied(&self, a: &DeviceId, b: &DeviceId) -> bool {
+    /// Whether the witness edge between `a` and `b` (either direction) is denied.
+    pub fn edge_denied(&self, a: &DeviceId, b: &DeviceId) -> bool {
         if self.edges.is_empty() {
             return false;
         }

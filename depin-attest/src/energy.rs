@@ -19,6 +19,9 @@ use std::collections::{HashMap, VecDeque};
 use depin_core::{DeviceId, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::kind::{AttestationKind, Label};
+use crate::pipeline::Outcome;
+use crate::policy::{Item, Policy};
 use crate::reason::Rejection;
 use crate::registry::DeviceRecord;
 use crate::types::{ChargingSession, EnergyDirection, EnergyReading};
@@ -304,6 +307,60 @@ impl EnergyState {
         )?;
         self.sessions.insert(device, s.ended_at);
         Ok(s.energy_wh)
+    }
+}
+
+/// The built-in energy policy: [`EnergyPolicy`] with every meter's last reading, every
+/// charger's last session and the energy credited per device. Applies to energy readings
+/// and charging sessions ([`Outcome::Energy`]).
+#[derive(Debug, Clone, Default)]
+pub struct EnergyRules {
+    params: EnergyPolicy,
+    state: EnergyState,
+}
+
+impl EnergyRules {
+    /// The policy's name.
+    pub const NAME: Label = Label::new("energy");
+
+    /// The rules with these parameters.
+    pub fn new(params: EnergyPolicy) -> Self {
+        EnergyRules {
+            params,
+            state: EnergyState::default(),
+        }
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &EnergyPolicy {
+        &self.params
+    }
+}
+
+impl Policy for EnergyRules {
+    fn name(&self) -> Label {
+        Self::NAME
+    }
+
+    fn version(&self) -> u32 {
+        self.params.version
+    }
+
+    fn applies_to(&self, kind: AttestationKind) -> bool {
+        kind == AttestationKind::ENERGY_READING || kind == AttestationKind::CHARGING_SESSION
+    }
+
+    fn apply(&mut self, item: &Item<'_>, outcome: &mut Outcome) -> Result<(), Rejection> {
+        let wh = if let Some(r) = item.payload.get::<EnergyReading>() {
+            self.state
+                .reading(&self.params, *item.device, item.record, item.timestamp, r)?
+        } else {
+            let s = item.body::<ChargingSession>()?;
+            self.state
+                .session(&self.params, *item.device, item.record, item.timestamp, s)?
+        };
+        *outcome = Outcome::Energy { wh };
+        Ok(())
     }
 }
 

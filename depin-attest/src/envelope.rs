@@ -4,9 +4,15 @@
 //!
 //! ```text
 //! envelope  = body || signature
-//! body      = postcard(EnvelopeBody { signer, seq, timestamp, attestation })   canonical
-//! signature = 64 bytes, over Domain::digest(attestation.kind().message_kind(), body)
+//! body      = postcard(EnvelopeBody { signer, seq, timestamp, kind, payload })  canonical
+//!             kind: u16 (varint), the AttestationKind number
+//!             payload: length-prefixed bytes, the kind's own canonical encoding
+//! signature = 64 bytes, over Domain::digest(MessageKind(kind), body)
 //! ```
+//!
+//! The envelope is the same for every kind, built-in or a network's own: the verifier
+//! decodes the body, finds the registered [`crate::kind::Kind`] of `kind` (unknown kinds are
+//! [`Rejection::UnknownKind`]) and decodes the payload with it.
 //!
 //! The signature covers the signer, sequence number and timestamp as well as the
 //! payload, under the depin-core domain (protocol tag, network, message kind, chain),
@@ -21,8 +27,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::kind::{AttestationKind, AttestationType};
 use crate::reason::Rejection;
-use crate::types::Attestation;
 
 /// Default envelope size limit: 64 KiB.
 pub const DEFAULT_MAX_ENVELOPE_LEN: usize = encoding::DEFAULT_MAX_LEN;
@@ -38,17 +44,44 @@ pub struct EnvelopeBody {
     /// When the attestation was made (transmit time for beacons, receive time for
     /// witnesses, meter time for readings).
     pub timestamp: Timestamp,
-    /// The attestation.
-    pub attestation: Attestation,
+    /// The attestation's kind (its signatures are bound to this message kind).
+    pub kind: AttestationKind,
+    /// The attestation, in its kind's canonical encoding.
+    pub payload: Vec<u8>,
 }
 
 impl EnvelopeBody {
+    /// The body of an attestation of a typed kind (built-in or a network's own).
+    pub fn new<T: AttestationType>(
+        signer: DeviceId,
+        seq: u64,
+        timestamp: Timestamp,
+        attestation: &T,
+    ) -> Result<Self> {
+        Ok(EnvelopeBody {
+            signer,
+            seq,
+            timestamp,
+            kind: T::KIND,
+            payload: encoding::encode(attestation)?,
+        })
+    }
+
+    /// Decode the payload as a `T` (strict, with `T`'s structural checks);
+    /// [`Rejection::UnknownKind`] if the body is of another kind.
+    pub fn decode<T: AttestationType>(&self) -> Result<T, Rejection> {
+        if self.kind != T::KIND {
+            return Err(Rejection::UnknownKind);
+        }
+        T::decode_checked(&self.payload)
+    }
+
     /// The canonical body bytes and the 32-byte digest a signer must sign for them in
     /// `domain`. Append the 64-byte signature to the bytes to get the wire form; this is how
     /// a key that lives elsewhere (a depin-device signer, a secure element) signs envelopes.
     pub fn encode_for_signing(&self, domain: &Domain) -> Result<(Vec<u8>, [u8; 32])> {
         let bytes = encoding::encode(self)?;
-        let digest = domain.digest(self.attestation.kind().message_kind(), &bytes);
+        let digest = domain.digest(self.kind.message_kind(), &bytes);
         Ok((bytes, digest))
     }
 }
@@ -63,6 +96,24 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// Sign an attestation of a typed kind: the body of `(signer = key's id, seq,
+    /// timestamp, attestation)`, signed with `key` in `domain`; returns the wire bytes.
+    pub fn sign_attestation<T: AttestationType>(
+        domain: &Domain,
+        key: &SigningKey,
+        seq: u64,
+        timestamp: Timestamp,
+        attestation: &T,
+    ) -> Result<Vec<u8>> {
+        let body = EnvelopeBody::new(
+            DeviceId::from(&key.public_key()),
+            seq,
+            timestamp,
+            attestation,
+        )?;
+        Envelope::sign(domain, key, &body)
+    }
+
     /// Encode `body` and sign it with `key` in `domain`; returns the wire bytes.
     ///
     /// `body.signer` should be the id of `key` (the verifier rejects it otherwise).

@@ -1,28 +1,30 @@
 //! Adapter that lets the p2p layer validate gossip with the pipeline (feature `p2p`).
 //!
 //! [`SharedVerifier`] wraps a [`Verifier`] in a mutex and implements
-//! [`crate::p2p::GossipValidator`]: topic `"report"` carries report frames, every other
-//! topic carries envelopes whose kind must belong to the topic (`"coverage"`: beacons
-//! and witnesses; `"storage"`: commitments and proofs; `"energy"`: readings and
-//! sessions; `"bandwidth"`: speed tests); an envelope of another kind is rejected as
-//! `wrong_topic` at decoding, before it can touch replay windows or reports. Batches go through
-//! [`Verifier::verify_batch`], so signatures are batch-verified.
+//! [`crate::p2p::GossipValidator`]. Topics derive from the verifier's registered kinds
+//! ([`crate::kind::Kind::topic`], [`Verifier::topics`]): the raw report topic (`"report"`)
+//! and the topics of kinds carried in frames carry report frames; every other topic carries
+//! envelopes whose kind must belong to the topic (built-in: `"coverage"`: beacons and
+//! witnesses; `"storage"`: commitments and proofs; `"energy"`: readings and sessions;
+//! `"bandwidth"`: speed tests; a network's own kinds on theirs); an envelope of another
+//! kind is rejected as `wrong_topic` at decoding, before it can touch replay windows or
+//! reports. Batches go through [`Verifier::verify_batch`], so signatures are
+//! batch-verified.
 //!
-//! Verdict mapping: accepted items are [`Verdict::Accept`]; items that may be honest
-//! but late or repeated (stale, replayed, from the future, replay store down) are
-//! [`Verdict::Ignore`] (no peer penalty); everything else is [`Verdict::Reject`] with
-//! the [`Rejection::code`] as reason.
+//! Verdict mapping ([`gossip_verdict`]): accepted items are [`Verdict::Accept`]; items that
+//! may be honest but late, repeated or not checkable now are [`Verdict::Ignore`] (no peer
+//! penalty); everything else is [`Verdict::Reject`] with the [`crate::Rejection::code`] as reason.
+//! Network-defined policy rejections follow the same rule.
 
 use std::sync::{Arc, Mutex};
 
 use depin_core::Timestamp;
 
+use crate::kind::{KindSet, Label};
 use crate::p2p::{GossipValidator, Verdict};
 use crate::pipeline::{Input, Verifier};
-use crate::reason::Rejection;
-use crate::registry::{KindSet, Registry};
+use crate::registry::Registry;
 use crate::replay::ReplayStore;
-use crate::types::AttestationKind;
 
 /// A verifier shared between the gossip layer and the application.
 #[derive(Debug)]
@@ -52,37 +54,15 @@ impl<R, S> SharedVerifier<R, S> {
     }
 }
 
-/// Whether an attestation kind may travel on the gossip topic `topic`.
-pub fn kind_matches_topic(topic: &str, kind: AttestationKind) -> bool {
-    use AttestationKind::*;
-    matches!(
-        (topic, kind),
-        ("report", DeviceReport)
-            | ("coverage", CoverageBeacon | CoverageWitness)
-            | ("storage", StorageCommitment | StorageProof)
-            | ("energy", EnergyReading | ChargingSession)
-            | ("bandwidth", BandwidthTest)
-    )
-}
-
-/// The kinds that may travel on the gossip topic `topic` (see [`kind_matches_topic`]).
-pub fn topic_kinds(topic: &str) -> KindSet {
-    AttestationKind::ALL
-        .into_iter()
-        .filter(|k| kind_matches_topic(topic, *k))
-        .fold(KindSet::NONE, KindSet::with)
-}
-
-fn to_verdict(v: crate::pipeline::Verdict) -> Verdict {
+/// The gossip verdict of a pipeline verdict: the one rule for built-in and network-defined
+/// reasons alike ([`crate::Rejection::penalises_sender`]): accepted items are
+/// [`Verdict::Accept`], rejections that penalise are [`Verdict::Reject`] with the
+/// [`crate::Rejection::code`] as reason, every other rejection is [`Verdict::Ignore`].
+pub fn gossip_verdict(v: &crate::pipeline::Verdict) -> Verdict {
     match v {
         Ok(_) => Verdict::Accept,
-        Err(
-            Rejection::Stale
-            | Rejection::Replayed
-            | Rejection::FromFuture
-            | Rejection::ReplayStoreUnavailable,
-        ) => Verdict::Ignore,
-        Err(reason) => Verdict::reject(reason.code()),
+        Err(reason) if reason.penalises_sender() => Verdict::Reject(reason.code()),
+        Err(_) => Verdict::Ignore,
     }
 }
 
@@ -98,24 +78,23 @@ where
     }
 
     fn validate_batch(&self, batch: &[(&str, &[u8])]) -> Vec<Verdict> {
-        let inputs: Vec<Input<'_>> = batch
-            .iter()
-            .map(|(topic, data)| {
-                if *topic == "report" {
-                    Input::Frame(data)
-                } else {
-                    // the topic check runs at decoding, before any state changes
-                    Input::EnvelopeOf(data, topic_kinds(topic))
-                }
-            })
-            .collect();
         let Ok(mut verifier) = self.inner.lock() else {
             return vec![Verdict::Ignore; batch.len()];
         };
+        let inputs: Vec<Input<'_>> = batch
+            .iter()
+            .map(|(topic, data)| match Label::parse(topic) {
+                Ok(t) if verifier.topic_carries_frames(t) => Input::Frame(data),
+                // the topic check runs at decoding, before any state changes; an unknown
+                // topic carries no kind, so everything on it is `wrong_topic`
+                Ok(t) => Input::EnvelopeOf(data, verifier.topic_kinds(t)),
+                Err(_) => Input::EnvelopeOf(data, KindSet::NONE),
+            })
+            .collect();
         verifier
             .verify_batch(&inputs, Timestamp::now())
-            .into_iter()
-            .map(to_verdict)
+            .iter()
+            .map(gossip_verdict)
             .collect()
     }
 }

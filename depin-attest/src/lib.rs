@@ -9,6 +9,7 @@ pub mod envelope;
 mod error;
 #[cfg(feature = "p2p")]
 pub mod gossip;
+pub mod kind;
 pub mod pipeline;
 pub mod policy;
 pub mod reason;
@@ -20,15 +21,21 @@ pub mod types;
 #[cfg(feature = "p2p")]
 pub mod p2p;
 
-pub use bandwidth::{BandwidthChallenge, BandwidthPolicy, SpeedTier};
-pub use coverage::{CollusionRingPolicy, CoverageOutcome, CoveragePolicy, RingAction};
-pub use deny::DenyList;
-pub use energy::{DaylightProfile, EnergyPolicy};
+pub use bandwidth::{BandwidthChallenge, BandwidthPolicy, BandwidthRules, SpeedTier};
+pub use coverage::{
+    CollusionRingPolicy, CoverageOutcome, CoveragePolicy, CoverageRules, RingAction,
+};
+pub use deny::{DenyList, DenyState};
+pub use energy::{DaylightProfile, EnergyPolicy, EnergyRules};
 pub use envelope::{Envelope, EnvelopeBody};
 pub use error::{Error, Result};
-pub use pipeline::{Accepted, Counters, Input, Outcome, Verdict, Verifier, VerifierConfig};
-pub use policy::{Policies, StoragePolicy};
-pub use reason::{EpochReport, Rejection};
-pub use registry::{DeviceRecord, DeviceStatus, KindSet, MemoryRegistry, Registry};
+pub use kind::{AttestationKind, AttestationType, Kind, KindSet, Label, Payload, Typed};
+pub use pipeline::{
+    builtin_kinds, builtin_policies, Accepted, Counters, Input, KindInfo, Outcome, Verdict,
+    Verifier, VerifierBuilder, VerifierConfig,
+};
+pub use policy::{Item, Policies, Policy, StoragePolicy};
+pub use reason::{EpochReport, PolicyRejection, Rejection};
+pub use registry::{DeviceRecord, DeviceStatus, Lookup, MemoryRegistry, Registry};
 pub use replay::{FileReplayStore, MemoryReplayStore, ReplayStore, ReplayWindow};
-pub use types::{Attestation, AttestationKind};
+pub use storage::StorageRules;

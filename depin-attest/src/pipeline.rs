@@ -4,16 +4,20 @@
 //! [`Rejection`]:
 //!
 //! 1. **Size and decoding** (stateless, parallel): size limit before any parsing; frames
-//!    with [`Frame::parse`], envelopes with a strict canonical decode; structural
-//!    checks; strict signature encoding; freshness window against `now`.
-//! 2. **Registry and keys** (read-only state): device known, active, not revoked,
+//!    with [`Frame::parse`], envelopes with a strict canonical decode; the item's
+//!    [`Kind`] found by its number (or a frame's report kind byte), unknown kinds refused
+//!    ([`Rejection::UnknownKind`]); the payload decoded by that kind with its structural
+//!    checks and size limit; strict signature encoding; freshness window against `now`.
+//! 2. **Registry and keys** (read-only state): registry available
+//!    ([`Rejection::RegistryUnavailable`] otherwise, which penalises nobody), device known, active, not revoked,
 //!    allowed this kind, key type and hint match, key not deny-listed, public key parsed
 //!    strictly (once per device, then cached).
 //! 3. **Signatures** (parallel): [`depin_core::batch::verify_batch`], Ed25519 batched
 //!    with bad-item isolation, ECDSA one by one.
 //! 4. **State** (sequential, in input order): the anti-replay window of every item whose
 //!    signature verified, then one [`ReplayStore::flush`] that makes those windows durable,
-//!    then the kind's policies. A verified sequence number is consumed even if a policy
+//!    then the [`Policy`]s of the item's kind, in the builder's order (see
+//!    [`crate::policy`]). A verified sequence number is consumed even if a policy
 //!    then rejects the item. If the flush fails, the store forgets the batch's updates
 //!    ([`ReplayStore::rollback`]), every item that needed them is refused with
 //!    [`Rejection::ReplayStoreUnavailable`] and no policy state changes: `Accepted`
@@ -22,29 +26,38 @@
 //! Stages 1 to 3 run across cores with the `parallel` feature for large batches; their
 //! results are per item, so the verdicts are identical to the sequential path.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+//!
+//! Every kind, the built-in ones included, goes through the same [`Kind`] and [`Policy`]
+//! traits; a network adds its own with [`VerifierBuilder::kind`] and
+//! [`VerifierBuilder::policy`].
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use depin_core::batch::{verify_batch, BatchItem};
 use depin_core::frame::Frame;
-use depin_core::{DeviceId, Domain, Epoch, EpochSchedule, PublicKey, Signature, Timestamp};
+use depin_core::{
+    DeviceId, Domain, Epoch, EpochSchedule, MessageKind, PublicKey, Signature, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::bandwidth::SpeedTier;
-use crate::bandwidth::{BandwidthChallenge, BandwidthState};
-use crate::coverage::{
-    check_location, check_witness, find_rings, BeaconEntropy, BeaconResult, CoverageOutcome,
-    CoverageState, PendingBeacon, PendingWitness, RingAction, WitnessRejection,
-};
+use crate::bandwidth::{BandwidthChallenge, BandwidthRules, SpeedTier};
+use crate::coverage::{BeaconEntropy, CoverageOutcome, CoverageRules};
 use crate::deny::{DenyList, DenyState};
-use crate::energy::EnergyState;
+use crate::energy::EnergyRules;
 use crate::envelope::{decode_parts, DEFAULT_MAX_ENVELOPE_LEN};
 use crate::error::{Error, Result};
-use crate::policy::Policies;
+use crate::kind::{AttestationKind, Kind, KindSet, Label, Payload, RawReports, Typed};
+use crate::policy::{Item, Policies, Policy};
 use crate::reason::{EpochReport, Rejection};
-use crate::registry::{DeviceRecord, DeviceStatus, KindSet, Registry};
+use crate::registry::{DeviceRecord, DeviceStatus, Lookup, Registry};
 use crate::replay::{ReplayKey, ReplayStore, Stream};
-use crate::storage::verify_proof;
-use crate::types::{Attestation, AttestationKind, StorageCommitment};
+use crate::storage::StorageRules;
+use crate::types::{
+    BandwidthTest, ChargingSession, CoverageBeacon, CoverageWitness, EnergyReading,
+    StorageCommitment, StorageProof,
+};
 
 /// One item to verify: raw bytes and which wire format they are in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,18 +67,19 @@ pub enum Input<'a> {
     /// A signed [`crate::Envelope`].
     Envelope(&'a [u8]),
     /// A signed [`crate::Envelope`] that may only carry the kinds in the set, e.g. the kinds
-    /// of the gossip topic it arrived on. Any other kind is rejected with
-    /// [`Rejection::WrongTopic`] at decoding, before keys, signatures, replay windows or
-    /// reports are touched, so a copy on the wrong topic cannot use up the sequence number
-    /// of the real one.
+    /// of the gossip topic it arrived on ([`Verifier::topic_kinds`]). Any other kind is
+    /// rejected with [`Rejection::WrongTopic`] at decoding, before keys, signatures, replay
+    /// windows or reports are touched, so a copy on the wrong topic cannot use up the
+    /// sequence number of the real one.
     EnvelopeOf(&'a [u8], KindSet),
 }
 
-/// What an accepted item produced.
+/// What an accepted item produced (set by the policies of its kind).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Outcome {
-    /// A device report frame; the application decodes the payload.
+    /// A device report frame (the decoded payload, if its kind decodes one, is in
+    /// [`Accepted::payload`]; raw reports keep none: decode the frame's payload).
     Report {
         /// The frame's application-defined report kind.
         report_kind: u8,
@@ -91,10 +105,21 @@ pub enum Outcome {
     },
     /// A graded speed test.
     Tier(SpeedTier),
+    /// Accepted; no policy set a more specific outcome (the default for envelopes of a
+    /// network's own kinds: the decoded body is in [`Accepted::payload`]).
+    Accepted,
+    /// A quantity a network-defined policy credited (units are the policy's: minutes of
+    /// uptime, refreshed tiles, ...).
+    Credited {
+        /// The policy that credited it.
+        policy: Label,
+        /// The amount.
+        units: u64,
+    },
 }
 
 /// An accepted item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Accepted {
     /// The signing device.
     pub device: DeviceId,
@@ -106,7 +131,28 @@ pub struct Accepted {
     pub timestamp: Timestamp,
     /// What it produced.
     pub outcome: Outcome,
+    /// Its signing digest: a unique id of the signed item.
+    pub digest: [u8; 32],
+    /// The decoded body (`payload.get::<T>()`), so the application does not parse it
+    /// again. Not serialized.
+    #[serde(skip)]
+    pub payload: Payload,
 }
+
+impl PartialEq for Accepted {
+    /// Equal fields; the payload is not compared (the digest covers the signed bytes it was
+    /// decoded from).
+    fn eq(&self, other: &Self) -> bool {
+        self.device == other.device
+            && self.kind == other.kind
+            && self.seq == other.seq
+            && self.timestamp == other.timestamp
+            && self.outcome == other.outcome
+            && self.digest == other.digest
+    }
+}
+
+impl Eq for Accepted {}
 
 /// The verdict on one item.
 pub type Verdict = core::result::Result<Accepted, Rejection>;
@@ -141,7 +187,7 @@ pub struct VerifierConfig {
     pub max_future_ms: u64,
     /// Key of the deny-list authority; `None` disables deny-list updates.
     pub deny_authority: Option<DeviceId>,
-    /// Policies.
+    /// Parameters of the built-in policies.
     pub policies: Policies,
     /// Batches at least this large are spread across cores (feature `parallel`).
     pub parallel_threshold: usize,
@@ -162,6 +208,322 @@ impl VerifierConfig {
             parallel_threshold: 256,
         }
     }
+
+    fn validate(&self) -> Result<()> {
+        if self.max_envelope_len < depin_core::SIGNATURE_LEN {
+            return Err(Error::Config("max_envelope_len below the signature length"));
+        }
+        Ok(())
+    }
+}
+
+/// The built-in kinds: raw report frames, coverage beacons and witnesses, storage
+/// commitments and proofs, energy readings, charging sessions, bandwidth tests. What
+/// [`VerifierBuilder::new`] registers unless [`VerifierBuilder::without_builtins`].
+pub fn builtin_kinds() -> Vec<Arc<dyn Kind>> {
+    vec![
+        Arc::new(RawReports),
+        Arc::new(Typed::<CoverageBeacon>::new()),
+        Arc::new(Typed::<CoverageWitness>::new()),
+        Arc::new(Typed::<StorageCommitment>::new()),
+        Arc::new(Typed::<StorageProof>::new()),
+        Arc::new(Typed::<EnergyReading>::new()),
+        Arc::new(Typed::<ChargingSession>::new()),
+        Arc::new(Typed::<BandwidthTest>::new()),
+    ]
+}
+
+/// The built-in policies with the parameters in `policies`, in their order: coverage
+/// (with the collusion-ring policy), storage, energy, bandwidth.
+///
+/// Errors: [`Error::Config`] for parameters out of range.
+pub fn builtin_policies(policies: &Policies) -> Result<Vec<Box<dyn Policy>>> {
+    if policies.coverage.distance_resolution > 15 {
+        return Err(Error::Config("H3 resolution above 15"));
+    }
+    if !(1..=crate::types::MAX_CHALLENGES).contains(&policies.storage.challenges) {
+        return Err(Error::Config("storage challenges out of range"));
+    }
+    policies.energy.validate().map_err(Error::Config)?;
+    policies.bandwidth.validate().map_err(Error::Config)?;
+    Ok(vec![
+        Box::new(CoverageRules::new(
+            policies.coverage.clone(),
+            policies.collusion_ring.clone(),
+        )),
+        Box::new(StorageRules::new(policies.storage.clone())),
+        Box::new(EnergyRules::new(policies.energy.clone())),
+        Box::new(BandwidthRules::new(policies.bandwidth.clone())),
+    ])
+}
+
+/// Builds a [`Verifier`]: the configuration, the kinds it accepts and the policies it runs,
+/// in order. Starts with the built-in kinds and policies (parameters from
+/// [`VerifierConfig::policies`]); a network adds its own after them.
+///
+/// ```
+/// use depin_attest::{MemoryRegistry, MemoryReplayStore, VerifierBuilder, VerifierConfig};
+/// use depin_core::{Domain, NetworkId};
+/// let config = VerifierConfig::new(Domain::new(NetworkId::new("air-net").unwrap()));
+/// let verifier = VerifierBuilder::new(config)
+///     .without_builtins()
+///     .expected_devices(10_000)
+///     .build(MemoryRegistry::new(), MemoryReplayStore::new())
+///     .unwrap();
+/// assert!(verifier.kinds().is_empty());
+/// ```
+pub struct VerifierBuilder {
+    config: VerifierConfig,
+    builtins: bool,
+    kinds: Vec<Arc<dyn Kind>>,
+    policies: Vec<Box<dyn Policy>>,
+    expected_devices: usize,
+}
+
+impl std::fmt::Debug for VerifierBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifierBuilder")
+            .field("builtins", &self.builtins)
+            .field(
+                "kinds",
+                &self.kinds.iter().map(|k| k.name()).collect::<Vec<_>>(),
+            )
+            .field(
+                "policies",
+                &self.policies.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl VerifierBuilder {
+    /// A builder with `config` and the built-in kinds and policies.
+    pub fn new(config: VerifierConfig) -> Self {
+        VerifierBuilder {
+            config,
+            builtins: true,
+            kinds: Vec::new(),
+            policies: Vec::new(),
+            expected_devices: 0,
+        }
+    }
+
+    /// Leave out the built-in kinds and policies (add the ones wanted with
+    /// [`builtin_kinds`] and [`builtin_policies`]).
+    #[must_use]
+    pub fn without_builtins(mut self) -> Self {
+        self.builtins = false;
+        self
+    }
+
+    /// Accept a kind.
+    #[must_use]
+    pub fn kind(mut self, kind: impl Kind) -> Self {
+        self.kinds.push(Arc::new(kind));
+        self
+    }
+
+    /// Accept a kind given as a shared trait object.
+    #[must_use]
+    pub fn kind_dyn(mut self, kind: Arc<dyn Kind>) -> Self {
+        self.kinds.push(kind);
+        self
+    }
+
+    /// Accept the kind of a serde type ([`crate::kind::AttestationType`]).
+    #[must_use]
+    pub fn kind_type<T: crate::kind::AttestationType>(self) -> Self {
+        self.kind(Typed::<T>::new())
+    }
+
+    /// Run a policy, after the ones added before it.
+    #[must_use]
+    pub fn policy(mut self, policy: impl Policy) -> Self {
+        self.policies.push(Box::new(policy));
+        self
+    }
+
+    /// Run a boxed policy, after the ones added before it.
+    #[must_use]
+    pub fn policy_dyn(mut self, policy: Box<dyn Policy>) -> Self {
+        self.policies.push(policy);
+        self
+    }
+
+    /// Size the verifier's per-device tables (key cache) for `devices` devices up front, so
+    /// they do not rehash while the fleet is first seen.
+    #[must_use]
+    pub fn expected_devices(mut self, devices: usize) -> Self {
+        self.expected_devices = devices;
+        self
+    }
+
+    /// Build the verifier over `registry` and `replay`. The deny list is restored from the
+    /// store ([`ReplayStore::load_deny_list`]) and checked against the configured
+    /// authority, so a restart can neither forget a denied key nor be rolled back to an
+    /// older list.
+    ///
+    /// Errors: [`Error::Config`] for an invalid configuration: a kind number outside the
+    /// built-in numbers and the application range, two kinds with one number, name or frame
+    /// kind byte, more than [`crate::kind::KIND_SET_CAPACITY`] kinds on one topic, two
+    /// policies with one name, a policy that applies to no registered kind;
+    /// [`Error::DenyList`] if the stored list does not verify (or one is stored but no
+    /// authority is configured), or the store's error.
+    pub fn build<R: Registry, S: ReplayStore>(
+        self,
+        registry: R,
+        mut replay: S,
+    ) -> Result<Verifier<R, S>> {
+        let VerifierBuilder {
+            config,
+            builtins,
+            kinds: extra_kinds,
+            policies: extra_policies,
+            expected_devices,
+        } = self;
+        config.validate()?;
+        let (mut kinds, mut policies) = if builtins {
+            (builtin_kinds(), builtin_policies(&config.policies)?)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        kinds.extend(extra_kinds);
+        policies.extend(extra_policies);
+        let table = KindTable::new(kinds, &policies)?;
+        let mut deny = DenyState::default();
+        if let Some(signed) = replay.load_deny_list()? {
+            let authority = config.deny_authority.ok_or(Error::Config(
+                "the store holds a deny list but no deny-list authority is configured",
+            ))?;
+            let key = authority.public_key()?;
+            deny.replace(DenyList::verify_signed(&signed, &config.domain, &key)?)?;
+        }
+        Ok(Verifier {
+            config,
+            registry,
+            replay,
+            keys: HashMap::with_capacity(expected_devices),
+            deny,
+            kinds: table,
+            policies,
+            last_epoch: None,
+            reports: BTreeMap::new(),
+            counters: Counters::default(),
+        })
+    }
+}
+
+/// What the verifier knows about one registered kind.
+#[derive(Clone)]
+struct KindEntry {
+    spec: Arc<dyn Kind>,
+    kind: AttestationKind,
+    name: Label,
+    topic: Label,
+    /// Indices of the policies that apply to it, in order.
+    policies: Vec<usize>,
+}
+
+/// The registered kinds, indexed for dispatch.
+#[derive(Clone)]
+struct KindTable {
+    entries: Vec<KindEntry>,
+    /// Frame report kind byte -> entry.
+    frames: [Option<u16>; 256],
+    /// The raw report kind (frames no kind claims).
+    raw: Option<u16>,
+}
+
+impl KindTable {
+    fn new(kinds: Vec<Arc<dyn Kind>>, policies: &[Box<dyn Policy>]) -> Result<Self> {
+        let mut entries: Vec<KindEntry> = Vec::with_capacity(kinds.len());
+        let mut frames = [None; 256];
+        let mut raw = None;
+        if kinds.len() > usize::from(u16::MAX) {
+            return Err(Error::Config("too many kinds"));
+        }
+        for spec in kinds {
+            let kind = spec.kind();
+            if !kind.is_application() && !AttestationKind::BUILT_IN.contains(&kind) {
+                return Err(Error::Config(
+                    "a kind number must be a built-in one or in the application range",
+                ));
+            }
+            let (name, topic) = (spec.name(), spec.topic());
+            if entries.iter().any(|e| e.kind == kind) {
+                return Err(Error::Config("two kinds with the same number"));
+            }
+            if entries.iter().any(|e| e.name == name) {
+                return Err(Error::Config("two kinds with the same name"));
+            }
+            if entries.iter().filter(|e| e.topic == topic).count() >= crate::kind::KIND_SET_CAPACITY
+            {
+                return Err(Error::Config("too many kinds on one topic"));
+            }
+            let idx = entries.len() as u16;
+            if kind == AttestationKind::DEVICE_REPORT {
+                raw = Some(idx);
+            }
+            if let Some(fk) = spec.frame_kind() {
+                let slot = &mut frames[usize::from(fk)];
+                if slot.is_some() {
+                    return Err(Error::Config("two kinds with the same frame report kind"));
+                }
+                *slot = Some(idx);
+            }
+            let applying = policies
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.applies_to(kind))
+                .map(|(i, _)| i)
+                .collect();
+            entries.push(KindEntry {
+                spec,
+                kind,
+                name,
+                topic,
+                policies: applying,
+            });
+        }
+        for (i, p) in policies.iter().enumerate() {
+            if policies[..i].iter().any(|q| q.name() == p.name()) {
+                return Err(Error::Config("two policies with the same name"));
+            }
+            if !entries.iter().any(|e| e.policies.contains(&i)) {
+                return Err(Error::Config("a policy applies to no registered kind"));
+            }
+        }
+        Ok(KindTable {
+            entries,
+            frames,
+            raw,
+        })
+    }
+
+    #[inline]
+    fn find(&self, kind: AttestationKind) -> Option<u16> {
+        self.entries
+            .iter()
+            .position(|e| e.kind == kind)
+            .map(|i| i as u16)
+    }
+
+    fn for_frame(&self, report_kind: u8) -> Option<u16> {
+        self.frames[usize::from(report_kind)].or(self.raw)
+    }
+}
+
+/// A registered kind, as listed by [`Verifier::kinds`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindInfo {
+    /// Its number.
+    pub kind: AttestationKind,
+    /// Its name.
+    pub name: Label,
+    /// Its gossip topic.
+    pub topic: Label,
+    /// The report kind byte of frames that carry it.
+    pub frame_kind: Option<u8>,
 }
 
 /// Which signer an item names before the registry resolves it.
@@ -174,6 +536,7 @@ enum Claimed {
 /// An item after stage 1.
 #[derive(Debug, Clone)]
 struct Staged {
+    kind_idx: u16,
     kind: AttestationKind,
     claimed: Claimed,
     seq: u64,
@@ -181,8 +544,8 @@ struct Staged {
     timestamp: Timestamp,
     digest: [u8; 32],
     signature: Signature,
-    body: Option<Attestation>,
-    report_kind: u8,
+    payload: Payload,
+    frame_kind: Option<u8>,
 }
 
 /// An item after stage 2.
@@ -204,6 +567,7 @@ type Prepared = (Slot, bool, Option<(DeviceId, Option<PublicKey>)>);
 /// Read-only view of the verifier for stages 1 and 2.
 struct Ctx<'v, R> {
     config: &'v VerifierConfig,
+    kinds: &'v KindTable,
     registry: &'v R,
     keys: &'v HashMap<DeviceId, Option<PublicKey>>,
     deny: &'v DenyState,
@@ -211,7 +575,7 @@ struct Ctx<'v, R> {
 
 impl<R: Registry> Ctx<'_, R> {
     fn prepare(&self, input: &Input<'_>, now: Timestamp) -> Prepared {
-        let staged = match stage1(self.config, input, now) {
+        let staged = match stage1(self.config, self.kinds, input, now) {
             Ok(s) => s,
             Err(r) => return (Slot::Done(Err(r)), false, None),
         };
@@ -231,20 +595,14 @@ impl<R: Registry> Ctx<'_, R> {
         let device = match staged.claimed {
             Claimed::Device(d) => d,
             Claimed::Hint(hint, key_type) => {
-                let d = self
-                    .registry
-                    .resolve_hint(&hint)
-                    .ok_or(Rejection::UnknownDevice)?;
+                let d = found(self.registry.resolve_hint(&hint))?;
                 if d.key_type() != key_type {
                     return Err(Rejection::KeyMismatch);
                 }
                 d
             }
         };
-        let record = self
-            .registry
-            .device(&device)
-            .ok_or(Rejection::UnknownDevice)?;
+        let record = found(self.registry.device(&device))?;
         match record.status {
             DeviceStatus::Active => {}
             DeviceStatus::Inactive => return Err(Rejection::InactiveDevice),
@@ -279,79 +637,57 @@ impl<R: Registry> Ctx<'_, R> {
     }
 }
 
-/// The verifier: registry `R`, replay store `S`, and the state of the policies.
-#[derive(Debug, Clone)]
+fn found<T>(lookup: Lookup<T>) -> core::result::Result<T, Rejection> {
+    match lookup {
+        Lookup::Found(v) => Ok(v),
+        Lookup::Unknown => Err(Rejection::UnknownDevice),
+        Lookup::Unavailable => Err(Rejection::RegistryUnavailable),
+    }
+}
+
+/// The verifier: registry `R`, replay store `S`, the registered kinds and the policies with
+/// their state.
 pub struct Verifier<R, S> {
     config: VerifierConfig,
     registry: R,
     replay: S,
     keys: HashMap<DeviceId, Option<PublicKey>>,
     deny: DenyState,
-    coverage: CoverageState,
-    energy: EnergyState,
-    bandwidth: BandwidthState,
-    /// Each commitment with the storage challenge epoch open when it was recorded.
-    commitments: HashMap<(DeviceId, [u8; 32]), (StorageCommitment, Option<Epoch>)>,
-    commitments_of: HashMap<DeviceId, usize>,
-    root_owner: HashMap<[u8; 32], DeviceId>,
-    proven: HashSet<(DeviceId, [u8; 32])>,
-    challenge: Option<(Epoch, [u8; 32])>,
+    kinds: KindTable,
+    policies: Vec<Box<dyn Policy>>,
+    last_epoch: Option<Epoch>,
     reports: BTreeMap<Epoch, EpochReport>,
     counters: Counters,
 }
 
+impl<R: std::fmt::Debug, S: std::fmt::Debug> std::fmt::Debug for Verifier<R, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("config", &self.config)
+            .field("registry", &self.registry)
+            .field("replay", &self.replay)
+            .field("kinds", &self.kinds())
+            .field("policies", &self.policy_versions())
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<R: Registry, S: ReplayStore> Verifier<R, S> {
-    /// A verifier over `registry` and `replay`. Policy state starts empty; the deny list is
-    /// restored from the store ([`ReplayStore::load_deny_list`]) and checked against the
-    /// configured authority, so a restart can neither forget a denied key nor be rolled
-    /// back to an older list.
-    ///
-    /// Errors: [`Error::Config`] for an invalid configuration, [`Error::DenyList`] if the
-    /// stored list does not verify (or one is stored but no authority is configured), or
-    /// the store's error.
-    pub fn new(config: VerifierConfig, registry: R, mut replay: S) -> Result<Self> {
-        if config.max_envelope_len < depin_core::SIGNATURE_LEN {
-            return Err(Error::Config("max_envelope_len below the signature length"));
-        }
-        if config.policies.coverage.distance_resolution > 15 {
-            return Err(Error::Config("H3 resolution above 15"));
-        }
-        if !(1..=crate::types::MAX_CHALLENGES).contains(&config.policies.storage.challenges) {
-            return Err(Error::Config("storage challenges out of range"));
-        }
-        config.policies.energy.validate().map_err(Error::Config)?;
-        config
-            .policies
-            .bandwidth
-            .validate()
-            .map_err(Error::Config)?;
-        let mut deny = DenyState::default();
-        if let Some(signed) = replay.load_deny_list()? {
-            let authority = config.deny_authority.ok_or(Error::Config(
-                "the store holds a deny list but no deny-list authority is configured",
-            ))?;
-            let key = authority.public_key()?;
-            deny.replace(DenyList::verify_signed(&signed, &config.domain, &key)?)?;
-        }
-        Ok(Verifier {
-            config,
-            registry,
-            replay,
-            keys: HashMap::new(),
-            deny,
-            coverage: CoverageState::default(),
-            energy: EnergyState::default(),
-            bandwidth: BandwidthState::default(),
-            commitments: HashMap::new(),
-            commitments_of: HashMap::new(),
-            root_owner: HashMap::new(),
-            proven: HashSet::new(),
-            challenge: None,
-            reports: BTreeMap::new(),
-            counters: Counters::default(),
-        })
+    /// A verifier over `registry` and `replay` with the built-in kinds and policies
+    /// (`VerifierBuilder::new(config).build(registry, replay)`; see [`VerifierBuilder::build`]
+    /// for the errors).
+    pub fn new(config: VerifierConfig, registry: R, replay: S) -> Result<Self> {
+        VerifierBuilder::new(config).build(registry, replay)
     }
 
+    /// A builder (the built-in kinds and policies, then a network's own).
+    pub fn builder(config: VerifierConfig) -> VerifierBuilder {
+        VerifierBuilder::new(config)
+    }
+}
+
+impl<R, S> Verifier<R, S> {
     /// The configuration.
     pub fn config(&self) -> &VerifierConfig {
         &self.config
@@ -362,6 +698,11 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         &self.registry
     }
 
+    /// The registry, mutably (to register devices in an embedded registry).
+    pub fn registry_mut(&mut self) -> &mut R {
+        &mut self.registry
+    }
+
     /// The replay store.
     pub fn replay_store(&self) -> &S {
         &self.replay
@@ -370,6 +711,82 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
     /// Work counters since creation.
     pub fn counters(&self) -> Counters {
         self.counters
+    }
+
+    /// The registered kinds, in registration order.
+    pub fn kinds(&self) -> Vec<KindInfo> {
+        self.kinds
+            .entries
+            .iter()
+            .map(|e| KindInfo {
+                kind: e.kind,
+                name: e.name,
+                topic: e.topic,
+                frame_kind: e.spec.frame_kind(),
+            })
+            .collect()
+    }
+
+    /// The registered name of `kind`.
+    pub fn kind_label(&self, kind: AttestationKind) -> Option<Label> {
+        self.kinds
+            .find(kind)
+            .map(|i| self.kinds.entries[usize::from(i)].name)
+    }
+
+    /// The gossip topics of the registered kinds (each once, in registration order).
+    pub fn topics(&self) -> Vec<Label> {
+        let mut out: Vec<Label> = Vec::new();
+        for e in &self.kinds.entries {
+            if !out.contains(&e.topic) {
+                out.push(e.topic);
+            }
+        }
+        out
+    }
+
+    /// The kinds that travel on `topic`.
+    pub fn topic_kinds(&self, topic: Label) -> KindSet {
+        self.kinds
+            .entries
+            .iter()
+            .filter(|e| e.topic == topic)
+            .fold(KindSet::NONE, |s, e| s.try_with(e.kind).unwrap_or(s))
+    }
+
+    /// Whether `topic` carries frames (the raw report kind's topic, or that of a kind
+    /// carried in frames).
+    pub fn topic_carries_frames(&self, topic: Label) -> bool {
+        self.kinds.entries.iter().any(|e| {
+            e.topic == topic
+                && (e.kind == AttestationKind::DEVICE_REPORT || e.spec.frame_kind().is_some())
+        })
+    }
+
+    /// `(name, version)` of every policy, in the order they run.
+    pub fn policy_versions(&self) -> Vec<(Label, u32)> {
+        self.policies
+            .iter()
+            .map(|p| (p.name(), p.version()))
+            .collect()
+    }
+
+    /// The first policy of type `P` (a built-in one such as [`CoverageRules`], or a
+    /// network's own), to read its state.
+    pub fn policy<P: Policy>(&self) -> Option<&P> {
+        self.policies.iter().find_map(|p| {
+            let any: &dyn Any = p.as_ref();
+            any.downcast_ref::<P>()
+        })
+    }
+
+    /// The first policy of type `P`, mutably (to feed it network-issued values: challenges,
+    /// entropy, routes).
+    pub fn policy_mut<P: Policy>(&mut self) -> Option<&mut P> {
+        self.policies.iter_mut().find_map(|p| {
+            let any: &mut dyn Any = p.as_mut();
+            any.downcast_mut::<P>()
+        })
     }
 
     /// The report of `epoch`, if anything was processed in it.
@@ -387,6 +804,99 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         self.deny.version
     }
 
+    /// The active deny list.
+    pub fn deny_state(&self) -> &DenyState {
+        &self.deny
+    }
+
+    /// Record that an item of `kind` accepted in `epoch` was rejected later for `reason`
+    /// (decisions a policy can only make at the end of a round or epoch, like witness
+    /// selection): the epoch's report moves it from accepted to rejected, and the counters
+    /// follow. [`Verifier::finalize_coverage`] uses this for witnesses.
+    pub fn reject_after_acceptance(
+        &mut self,
+        epoch: Epoch,
+        kind: AttestationKind,
+        reason: Rejection,
+    ) {
+        let report = match self.reports.remove(&epoch) {
+            Some(r) => r,
+            None => self.new_report(epoch),
+        };
+        let mut report = report;
+        report.demote(kind, reason);
+        self.reports.insert(epoch, report);
+        self.counters.accepted = self.counters.accepted.saturating_sub(1);
+        self.counters.rejected += 1;
+    }
+
+    fn new_report(&self, epoch: Epoch) -> EpochReport {
+        let mut report = EpochReport::new(epoch);
+        report.kind_names = self
+            .kinds
+            .entries
+            .iter()
+            .map(|e| (e.kind, e.name))
+            .collect();
+        report.policies = self.policy_versions().into_iter().collect();
+        report
+    }
+
+    /// Add Helium-style beacon entropy to the coverage policy ([`CoverageRules::add_entropy`]).
+    /// [`Error::Config`] if the window ends before it starts or no coverage policy runs.
+    pub fn set_beacon_entropy(&mut self, entropy: BeaconEntropy) -> Result<()> {
+        if entropy.valid_until < entropy.valid_from {
+            return Err(Error::Config("beacon entropy window ends before it starts"));
+        }
+        self.policy_mut::<CoverageRules>()
+            .ok_or(Error::Config("no coverage policy"))?
+            .add_entropy(entropy);
+        Ok(())
+    }
+
+    /// Add a network-issued speed-test challenge to the bandwidth policy
+    /// ([`BandwidthRules::add_challenge`]). [`Error::Config`] if the window ends before it
+    /// starts or no bandwidth policy runs.
+    pub fn set_bandwidth_challenge(&mut self, challenge: BandwidthChallenge) -> Result<()> {
+        if challenge.valid_until < challenge.valid_from {
+            return Err(Error::Config(
+                "bandwidth challenge window ends before it starts",
+            ));
+        }
+        self.policy_mut::<BandwidthRules>()
+            .ok_or(Error::Config("no bandwidth policy"))?
+            .add_challenge(challenge);
+        Ok(())
+    }
+
+    /// Open the storage challenge of `epoch` with its public `randomness`
+    /// ([`StorageRules::set_challenge`]). Proofs for earlier epochs become stale.
+    pub fn set_storage_challenge(&mut self, epoch: Epoch, randomness: [u8; 32]) -> Result<()> {
+        self.policy_mut::<StorageRules>()
+            .ok_or(Error::Config("no storage policy"))?
+            .set_challenge(epoch, randomness)
+    }
+
+    /// Decide on every pending witness ([`CoverageRules::finalize`]) and move the witnesses
+    /// rejected there into the reports of the epochs they were accepted in. An empty
+    /// outcome if no coverage policy runs.
+    pub fn finalize_coverage(&mut self) -> CoverageOutcome {
+        let deny = &self.deny;
+        let Some(rules) = self.policies.iter_mut().find_map(|p| {
+            let any: &mut dyn Any = p.as_mut();
+            any.downcast_mut::<CoverageRules>()
+        }) else {
+            return CoverageOutcome::default();
+        };
+        let (outcome, rejected) = rules.finalize(deny);
+        for (rej, ep) in rejected {
+            self.reject_after_acceptance(ep, AttestationKind::COVERAGE_WITNESS, rej.reason);
+        }
+        outcome
+    }
+}
+
+impl<R: Registry, S: ReplayStore> Verifier<R, S> {
     /// Replace the deny list with a signed list from the configured authority; its
     /// version must be strictly greater than the current one. The signed list is written
     /// durably to the store ([`ReplayStore::store_deny_list`]) before it takes effect, so
@@ -404,42 +914,6 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         self.replay.store_deny_list(signed)?;
         self.deny.replace(list)?;
         Ok(version)
-    }
-
-    /// Add Helium-style beacon entropy (see
-    /// [`crate::coverage::CoveragePolicy::require_entropy`]); at most
-    /// [`crate::coverage::MAX_ENTROPIES`] are kept, the oldest dropped first.
-    pub fn set_beacon_entropy(&mut self, entropy: BeaconEntropy) -> Result<()> {
-        if entropy.valid_until < entropy.valid_from {
-            return Err(Error::Config("beacon entropy window ends before it starts"));
-        }
-        self.coverage.add_entropy(entropy);
-        Ok(())
-    }
-
-    /// Add a network-issued speed-test challenge (see
-    /// [`crate::BandwidthPolicy::require_challenge`]); at most
-    /// [`crate::bandwidth::MAX_CHALLENGES`] are kept, the oldest dropped first.
-    pub fn set_bandwidth_challenge(&mut self, challenge: BandwidthChallenge) -> Result<()> {
-        if challenge.valid_until < challenge.valid_from {
-            return Err(Error::Config(
-                "bandwidth challenge window ends before it starts",
-            ));
-        }
-        self.bandwidth.add_challenge(challenge);
-        Ok(())
-    }
-
-    /// Open the storage challenge of `epoch` with its public `randomness`. Proofs for
-    /// earlier epochs become stale.
-    pub fn set_storage_challenge(&mut self, epoch: Epoch, randomness: [u8; 32]) -> Result<()> {
-        if self.challenge.is_some_and(|(e, _)| epoch <= e) {
-            return Err(Error::Config("storage challenge epochs must increase"));
-        }
-        self.challenge = Some((epoch, randomness));
-        // proofs of earlier challenges are stale from now on: their dedup entries can go
-        self.proven.clear();
-        Ok(())
     }
 
     /// Verify one item.
@@ -485,6 +959,12 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             self.counters.rejected += inputs.len() as u64;
             return Ok(vec![Err(Rejection::BeforeGenesis); inputs.len()]);
         };
+        if self.last_epoch.is_none_or(|e| epoch > e) {
+            self.last_epoch = Some(epoch);
+            for p in &mut self.policies {
+                p.begin_epoch(epoch);
+            }
+        }
 
         // Stages 1 and 2: size, decoding, structure, signature encoding, freshness;
         // then registry, deny list and keys (read-only, so they run in parallel too).
@@ -561,10 +1041,10 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
 
         // Stage 4c: policies, in input order.
         let mut verdicts = Vec::with_capacity(staged.len());
-        let mut report = self
-            .reports
-            .remove(&epoch)
-            .unwrap_or_else(|| EpochReport::new(epoch));
+        let mut report = match self.reports.remove(&epoch) {
+            Some(r) => r,
+            None => self.new_report(epoch),
+        };
         for item in staged {
             let verdict = match item {
                 Err(v) => v,
@@ -593,6 +1073,7 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
     fn prepare(&self, inputs: &[Input<'_>], now: Timestamp) -> Vec<Prepared> {
         let ctx = Ctx {
             config: &self.config,
+            kinds: &self.kinds,
             registry: &self.registry,
             keys: &self.keys,
             deny: &self.deny,
@@ -625,251 +1106,38 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             record,
             ..
         } = r;
-        let (kind, seq, timestamp) = (staged.kind, staged.seq, staged.timestamp);
-        let outcome = self.policy(staged, device, record, now, epoch)?;
+        let entry = &self.kinds.entries[usize::from(staged.kind_idx)];
+        let item = Item {
+            device: &device,
+            record: &record,
+            kind: staged.kind,
+            seq: staged.seq,
+            timestamp: staged.timestamp,
+            now,
+            epoch,
+            digest: &staged.digest,
+            payload: &staged.payload,
+            frame_kind: staged.frame_kind,
+        };
+        for &p in &entry.policies {
+            self.policies[p].check(&item)?;
+        }
+        let mut outcome = match staged.frame_kind {
+            Some(report_kind) => Outcome::Report { report_kind },
+            None => Outcome::Accepted,
+        };
+        for &p in &entry.policies {
+            self.policies[p].apply(&item, &mut outcome)?;
+        }
         Ok(Accepted {
             device,
-            kind,
-            seq,
-            timestamp,
+            kind: staged.kind,
+            seq: staged.seq,
+            timestamp: staged.timestamp,
             outcome,
+            digest: staged.digest,
+            payload: staged.payload,
         })
-    }
-
-    fn policy(
-        &mut self,
-        staged: Staged,
-        device: DeviceId,
-        record: DeviceRecord,
-        now: Timestamp,
-        epoch: Epoch,
-    ) -> core::result::Result<Outcome, Rejection> {
-        let at = staged.timestamp;
-        let policies = &self.config.policies;
-        // the body moves into the coverage state: no copy of beacon or witness payloads
-        let Some(body) = staged.body else {
-            return Ok(Outcome::Report {
-                report_kind: staged.report_kind,
-            });
-        };
-        match body {
-            Attestation::CoverageBeacon(b) => {
-                self.coverage.beacon(
-                    &policies.coverage,
-                    PendingBeacon {
-                        beaconer: device,
-                        record,
-                        at,
-                        beacon: b,
-                    },
-                )?;
-                Ok(Outcome::Recorded)
-            }
-            Attestation::CoverageWitness(w) => {
-                check_location(&policies.coverage, &record, w.cell.0)?;
-                let pending = self.coverage.pending_of.entry(device).or_insert(0);
-                if *pending >= policies.coverage.max_pending_witnesses_per_device {
-                    return Err(Rejection::TooManyWitnesses);
-                }
-                *pending += 1;
-                self.coverage.witnesses.push(PendingWitness {
-                    witness: device,
-                    record,
-                    at,
-                    arrival: now,
-                    digest: staged.digest,
-                    report_epoch: epoch,
-                    body: w,
-                });
-                Ok(Outcome::PendingSelection)
-            }
-            Attestation::StorageCommitment(c) => {
-                if self.commitments.contains_key(&(device, c.root)) {
-                    return Err(Rejection::DuplicateCommitment);
-                }
-                let held = self.commitments_of.get(&device).copied().unwrap_or(0);
-                let bytes = u64::from(c.chunk_size).saturating_mul(c.chunk_count);
-                if held >= policies.storage.max_commitments_per_device
-                    || bytes > policies.storage.max_commitment_bytes
-                {
-                    return Err(Rejection::TooManyCommitments);
-                }
-                // a root belongs to the first device that proves it (leaves bind the
-                // prover, so only one device can); committing someone else's root first
-                // therefore locks nobody out
-                if self
-                    .root_owner
-                    .get(&c.root)
-                    .is_some_and(|owner| *owner != device)
-                    && !policies.storage.allow_shared_roots
-                {
-                    return Err(Rejection::SharedCommitment);
-                }
-                let open_challenge = self.challenge.map(|(e, _)| e);
-                self.commitments
-                    .insert((device, c.root), (c, open_challenge));
-                *self.commitments_of.entry(device).or_insert(0) += 1;
-                Ok(Outcome::Recorded)
-            }
-            Attestation::StorageProof(p) => {
-                let (commitment, committed_under) = self
-                    .commitments
-                    .get(&(device, p.root))
-                    .ok_or(Rejection::UnknownCommitment)?;
-                let (cur, randomness) = self.challenge.ok_or(Rejection::NoChallenge)?;
-                // the commitment must predate the challenge it answers: one recorded while
-                // that challenge (or a later one) was open could be built around it
-                if committed_under.is_some_and(|e| e >= p.epoch) {
-                    return Err(Rejection::CommitmentTooLate);
-                }
-                if p.epoch < cur {
-                    return Err(Rejection::StaleChallenge);
-                }
-                if p.epoch > cur {
-                    return Err(Rejection::NoChallenge);
-                }
-                if self.proven.contains(&(device, p.root)) {
-                    return Err(Rejection::DuplicateProof);
-                }
-                verify_proof(
-                    commitment,
-                    &device,
-                    &randomness,
-                    policies.storage.challenges,
-                    &p,
-                )?;
-                self.proven.insert((device, p.root));
-                self.root_owner.entry(p.root).or_insert(device);
-                Ok(Outcome::Proven {
-                    root: p.root,
-                    epoch: p.epoch,
-                })
-            }
-            Attestation::EnergyReading(e) => self
-                .energy
-                .reading(&policies.energy, device, &record, at, &e)
-                .map(|wh| Outcome::Energy { wh }),
-            Attestation::ChargingSession(s) => self
-                .energy
-                .session(&policies.energy, device, &record, at, &s)
-                .map(|wh| Outcome::Energy { wh }),
-            Attestation::BandwidthTest(t) => self
-                .bandwidth
-                .test(&policies.bandwidth, device, at, &t)
-                .map(Outcome::Tier),
-        }
-    }
-
-    /// Decide on every pending witness: match it to its beacon, choose one per gateway,
-    /// apply the coverage checks and the witness limit, then the collusion-ring policy
-    /// over the kept edges. Rejections are moved into the epoch reports. Clears the
-    /// pending beacons and witnesses (beacon intervals are remembered).
-    pub fn finalize_coverage(&mut self) -> CoverageOutcome {
-        let policy = &self.config.policies.coverage;
-        let beacons = std::mem::take(&mut self.coverage.beacons);
-        let witnesses = std::mem::take(&mut self.coverage.witnesses);
-        self.coverage.pending_of.clear();
-        let mut by_beacon: BTreeMap<[u8; 32], Vec<PendingWitness>> = BTreeMap::new();
-        let mut rejected: Vec<(WitnessRejection, Epoch)> = Vec::new();
-        for w in witnesses {
-            // a witness names the beacon it heard by its id (which binds the beaconer), and
-            // must echo that beacon's payload
-            let id = w.body.beacon_id;
-            if beacons
-                .get(&id)
-                .is_some_and(|b| b.beacon.payload == w.body.beacon_payload)
-            {
-                by_beacon.entry(id).or_default().push(w);
-            } else {
-                rejected.push((
-                    WitnessRejection {
-                        witness: w.witness,
-                        beacon_id: id,
-                        reason: Rejection::UnknownBeacon,
-                    },
-                    w.report_epoch,
-                ));
-            }
-        }
-        let mut results = Vec::new();
-        // kept edges with the epoch they are reported under: (witness, beaconer)
-        let mut kept: Vec<(DeviceId, DeviceId, [u8; 32], Epoch)> = Vec::new();
-        for (id, b) in &beacons {
-            let mut ws = by_beacon.remove(id).unwrap_or_default();
-            ws.sort_by_key(|x| (x.arrival, x.digest));
-            let mut seen = BTreeSet::new();
-            let mut chosen = Vec::new();
-            for w in ws {
-                let verdict = if !seen.insert(w.witness) {
-                    Err(Rejection::DuplicateWitness)
-                } else if self.deny.key_denied(&w.witness) || self.deny.key_denied(&b.beaconer) {
-                    // a key denied after ingest earns nothing in this round either
-                    Err(Rejection::DeniedKey)
-                } else {
-                    check_witness(policy, &self.deny, b, &w).and(
-                        if chosen.len() >= policy.max_witnesses {
-                            Err(Rejection::WitnessLimit)
-                        } else {
-                            Ok(())
-                        },
-                    )
-                };
-                match verdict {
-                    Ok(()) => {
-                        chosen.push(w.witness);
-                        kept.push((w.witness, b.beaconer, *id, w.report_epoch));
-                    }
-                    Err(reason) => rejected.push((
-                        WitnessRejection {
-                            witness: w.witness,
-                            beacon_id: *id,
-                            reason,
-                        },
-                        w.report_epoch,
-                    )),
-                }
-            }
-            results.push(BeaconResult {
-                beacon_id: *id,
-                beaconer: b.beaconer,
-                witnesses: chosen,
-            });
-        }
-        let edges: BTreeSet<(DeviceId, DeviceId)> = kept.iter().map(|k| (k.0, k.1)).collect();
-        let rings = find_rings(&self.config.policies.collusion_ring, &edges);
-        if self.config.policies.collusion_ring.action == RingAction::Reject && !rings.is_empty() {
-            let members: BTreeSet<DeviceId> = rings.iter().flatten().copied().collect();
-            for (w, b, id, ep) in &kept {
-                if members.contains(w) && members.contains(b) {
-                    rejected.push((
-                        WitnessRejection {
-                            witness: *w,
-                            beacon_id: *id,
-                            reason: Rejection::CollusionRing,
-                        },
-                        *ep,
-                    ));
-                }
-            }
-            for r in &mut results {
-                if members.contains(&r.beaconer) {
-                    r.witnesses.retain(|w| !members.contains(w));
-                }
-            }
-        }
-        for (rej, ep) in &rejected {
-            self.reports
-                .entry(*ep)
-                .or_insert_with(|| EpochReport::new(*ep))
-                .demote(AttestationKind::CoverageWitness, rej.reason);
-            self.counters.accepted = self.counters.accepted.saturating_sub(1);
-            self.counters.rejected += 1;
-        }
-        CoverageOutcome {
-            beacons: results,
-            rejected: rejected.into_iter().map(|(r, _)| r).collect(),
-            rings,
-        }
     }
 }
 
@@ -890,9 +1158,11 @@ fn check_fresh(
     Ok(())
 }
 
-/// Stage 1: size, decoding, structure, signature encoding, freshness. No keys, no state.
+/// Stage 1: size, decoding, kind, structure, signature encoding, freshness. No keys, no
+/// state.
 fn stage1(
     config: &VerifierConfig,
+    kinds: &KindTable,
     input: &Input<'_>,
     now: Timestamp,
 ) -> core::result::Result<Staged, Rejection> {
@@ -903,49 +1173,67 @@ fn stage1(
                 .signature()
                 .map_err(|_| Rejection::SignatureEncoding)?;
             let h = frame.header;
+            let kind_idx = kinds.for_frame(h.kind).ok_or(Rejection::UnknownKind)?;
+            let entry = &kinds.entries[usize::from(kind_idx)];
+            if frame.payload.len() > entry.spec.max_len() {
+                return Err(Rejection::TooLarge);
+            }
+            let payload = entry.spec.decode(frame.payload)?;
             check_fresh(config, h.timestamp, now)?;
             Ok(Staged {
-                kind: AttestationKind::DeviceReport,
+                kind_idx,
+                kind: entry.kind,
                 claimed: Claimed::Hint(h.key_hint, h.key_type),
                 seq: u64::from(h.seq),
                 stream: Stream::Frame,
                 timestamp: h.timestamp,
                 digest: frame.digest(&config.domain),
                 signature,
-                body: None,
-                report_kind: h.kind,
+                payload,
+                frame_kind: Some(h.kind),
             })
         }
-        Input::Envelope(bytes) => stage1_envelope(config, bytes, KindSet::ALL, now),
-        Input::EnvelopeOf(bytes, kinds) => stage1_envelope(config, bytes, kinds, now),
+        Input::Envelope(bytes) => stage1_envelope(config, kinds, bytes, KindSet::ALL, now),
+        Input::EnvelopeOf(bytes, allowed) => stage1_envelope(config, kinds, bytes, allowed, now),
     }
 }
 
-/// Stage 1 of an envelope whose kind must be in `kinds`.
+/// Stage 1 of an envelope whose kind must be in `allowed`.
 fn stage1_envelope(
     config: &VerifierConfig,
+    kinds: &KindTable,
     bytes: &[u8],
-    kinds: KindSet,
+    allowed: KindSet,
     now: Timestamp,
 ) -> core::result::Result<Staged, Rejection> {
     let (body, signed, sig) = decode_parts(bytes, config.max_envelope_len)?;
-    let kind = body.attestation.kind();
-    if !kinds.contains(kind) {
+    let kind = body.kind;
+    let kind_idx = kinds.find(kind).ok_or(Rejection::UnknownKind)?;
+    // raw reports travel in frames only
+    if kind == AttestationKind::DEVICE_REPORT {
+        return Err(Rejection::UnknownKind);
+    }
+    if !allowed.contains(kind) {
         return Err(Rejection::WrongTopic);
     }
-    body.attestation.check_structure()?;
+    let entry = &kinds.entries[usize::from(kind_idx)];
+    if body.payload.len() > entry.spec.max_len() {
+        return Err(Rejection::TooLarge);
+    }
+    let payload = entry.spec.decode(&body.payload)?;
     let signature = Signature::from_bytes(body.signer.key_type(), &sig)
         .map_err(|_| Rejection::SignatureEncoding)?;
     check_fresh(config, body.timestamp, now)?;
     Ok(Staged {
+        kind_idx,
         kind,
         claimed: Claimed::Device(body.signer),
         seq: body.seq,
         stream: Stream::Envelope,
         timestamp: body.timestamp,
-        digest: config.domain.digest(kind.message_kind(), signed),
+        digest: config.domain.digest(MessageKind(kind.0), signed),
         signature,
-        body: Some(body.attestation),
-        report_kind: 0,
+        payload,
+        frame_kind: None,
     })
 }

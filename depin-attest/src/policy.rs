@@ -1,6 +1,103 @@
-//! The set of named, parameterised, versioned policies a network configures.
+//! Policies: the rules a verified item must pass before it is accepted.
+//!
+//! A [`Policy`] is named and versioned, says which kinds it applies to and keeps whatever
+//! per-device or per-epoch state it needs. The verifier runs the policies in the order they
+//! were registered with the [`crate::VerifierBuilder`] (the built-in ones first, in the order
+//! coverage, storage, energy, bandwidth; then the network's own, in the order added), after
+//! decoding, registry, keys, signatures, freshness and the replay window, in two passes per
+//! item:
+//!
+//! 1. [`Policy::check`] of every policy that applies, read-only, in order; the first
+//!    rejection is the verdict;
+//! 2. then [`Policy::apply`] of every policy that applies, in order, which records the item
+//!    in the policy's state and may set the [`Outcome`]; the first rejection is the verdict
+//!    and the later policies do not see the item.
+//!
+//! So a policy whose rule is read-only (physical bounds, a rate limit's count) rejects in
+//! `check` and changes nothing; a policy that changes state in `apply` and cannot reject
+//! there never records an item that another policy refused. The built-in policies decide
+//! in `apply` (their state transitions depend on the decision, e.g. an energy counter's new
+//! baseline); a network's policies placed after them see only items the built-ins accepted.
+//!
+//! A policy's rejection is a [`Rejection`]: one of the built-in reasons or its own
+//! [`crate::reason::PolicyRejection`] (its name and a stable code), counted in epoch reports
+//! and mapped to gossip verdicts like every other reason.
 
+use std::any::Any;
+
+use depin_core::{DeviceId, Epoch, Timestamp};
 use serde::{Deserialize, Serialize};
+
+use crate::kind::{AttestationKind, Label, Payload};
+use crate::pipeline::Outcome;
+use crate::reason::Rejection;
+use crate::registry::DeviceRecord;
+
+/// One verified item as policies see it: signature checked, fresh, not replayed.
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'a> {
+    /// The signing device.
+    pub device: &'a DeviceId,
+    /// Its registry record.
+    pub record: &'a DeviceRecord,
+    /// The item's kind.
+    pub kind: AttestationKind,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its (signed) timestamp.
+    pub timestamp: Timestamp,
+    /// Processing time of the batch.
+    pub now: Timestamp,
+    /// The epoch of `now` (the report it is counted in).
+    pub epoch: Epoch,
+    /// The signing digest (unique per signed item: use it to identify items).
+    pub digest: &'a [u8; 32],
+    /// The decoded body (see [`Item::body`]).
+    pub payload: &'a Payload,
+    /// The report kind byte, for items that came in frames.
+    pub frame_kind: Option<u8>,
+}
+
+impl<'a> Item<'a> {
+    /// The decoded body as a `T`; [`Rejection::UnknownKind`] if it is not one (a policy
+    /// registered for a kind whose decoder produces another type).
+    pub fn body<T: Any>(&self) -> Result<&'a T, Rejection> {
+        self.payload.get::<T>().ok_or(Rejection::UnknownKind)
+    }
+}
+
+/// A rule items must pass. Object safe: the verifier holds `Box<dyn Policy>`; downcast with
+/// [`crate::Verifier::policy`] to reach a policy's own methods and state.
+pub trait Policy: Any + Send + Sync {
+    /// Stable name (reports, audit logs, its rejections' codes).
+    fn name(&self) -> Label;
+
+    /// Version; change it whenever the rule or its parameters change.
+    fn version(&self) -> u32;
+
+    /// Whether the policy applies to `kind` (asked once per registered kind when the
+    /// verifier is built).
+    fn applies_to(&self, kind: AttestationKind) -> bool;
+
+    /// Read-only check (pass 1). Default: accept.
+    fn check(&self, item: &Item<'_>) -> Result<(), Rejection> {
+        let _ = item;
+        Ok(())
+    }
+
+    /// Record the item (pass 2), possibly rejecting it, possibly setting its outcome.
+    /// Default: nothing.
+    fn apply(&mut self, item: &Item<'_>, outcome: &mut Outcome) -> Result<(), Rejection> {
+        let _ = (item, outcome);
+        Ok(())
+    }
+
+    /// Called once per epoch, before the first item processed in an epoch later than every
+    /// epoch seen so far (per-epoch state: counters, "one proof per epoch").
+    fn begin_epoch(&mut self, epoch: Epoch) {
+        let _ = epoch;
+    }
+}
 
 use crate::bandwidth::BandwidthPolicy;
 use crate::coverage::{CollusionRingPolicy, CoveragePolicy};
@@ -63,7 +160,7 @@ pub(crate) fn push_capped<T: PartialEq>(
     }
 }
 
-/// Every policy the pipeline applies. Serializable, so a network can keep its
+/// The parameters of the built-in policies. Serializable, so a network can keep its
 /// configuration in a file or on chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policies {

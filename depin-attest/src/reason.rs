@@ -1,17 +1,61 @@
 //! Named rejection reasons and the per-epoch report.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::str::FromStr;
 
 use depin_core::Epoch;
 use serde::{Deserialize, Serialize};
 
-use crate::types::AttestationKind;
+use crate::kind::{AttestationKind, Label};
+
+/// A rejection by a network-defined policy: the policy's name and a stable code of the
+/// reason, e.g. `mapping_speed` / `impossible_speed`. Counted in epoch reports like the
+/// built-in reasons, and mapped to a gossip verdict by the same rule
+/// ([`Rejection::penalises_sender`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PolicyRejection {
+    /// The policy that rejected ([`crate::policy::Policy::name`]).
+    pub policy: Label,
+    /// The reason's stable code within the policy.
+    pub code: Label,
+    /// Whether the sender is at fault (gossip `Reject` with a peer penalty) or may be honest
+    /// (gossip `Ignore`, e.g. a rate limit).
+    pub penalise: bool,
+}
+
+impl PolicyRejection {
+    /// A rejection by `policy` for the reason `code`; the sender is at fault.
+    pub const fn new(policy: Label, code: Label) -> Self {
+        PolicyRejection {
+            policy,
+            code,
+            penalise: true,
+        }
+    }
+
+    /// The same rejection, but the sender may be honest: no gossip penalty.
+    #[must_use]
+    pub const fn without_penalty(mut self) -> Self {
+        self.penalise = false;
+        self
+    }
+}
+
+impl From<PolicyRejection> for Rejection {
+    fn from(r: PolicyRejection) -> Self {
+        Rejection::Policy(r)
+    }
+}
 
 /// Why an item was rejected. Every rejection in the pipeline is one of these, in the order
 /// the pipeline checks them: size, decoding, structure, registry, keys, signatures,
 /// freshness and replay, then policies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// Serialized as its [`Rejection::code`] (a string), and parsed back from it
+/// ([`FromStr`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum Rejection {
     // ---- size and decoding (no signature work done) ----
@@ -157,13 +201,30 @@ pub enum Rejection {
     /// The device already has the most pending witness reports the coverage policy allows
     /// for this round.
     TooManyWitnesses,
+    /// An attestation kind (or a frame report kind) no registered [`crate::kind::Kind`]
+    /// handles.
+    UnknownKind,
+    /// The registry could not answer ([`crate::registry::Lookup::Unavailable`]): neither
+    /// accepted nor the sender's fault; nothing was consumed, send again later.
+    RegistryUnavailable,
+    /// A network-defined policy rejected the item.
+    Policy(PolicyRejection),
 }
 
 impl Rejection {
     /// A short stable code (`snake_case`) for logs, metrics and gossip verdicts.
-    pub fn code(self) -> &'static str {
-        use Rejection::*;
+    /// Built-in reasons have a fixed code; a [`Rejection::Policy`] has `policy/code`.
+    pub fn code(&self) -> Cow<'static, str> {
         match self {
+            Rejection::Policy(p) => Cow::Owned(format!("{}/{}", p.policy, p.code)),
+            other => Cow::Borrowed(other.builtin_code().unwrap_or("policy")),
+        }
+    }
+
+    /// The code of a built-in reason (`None` for [`Rejection::Policy`]).
+    pub fn builtin_code(&self) -> Option<&'static str> {
+        use Rejection::*;
+        Some(match self {
             TooLarge => "too_large",
             Truncated => "truncated",
             TrailingBytes => "trailing_bytes",
@@ -226,8 +287,139 @@ impl Rejection {
             TooManyCommitments => "too_many_commitments",
             CommitmentTooLate => "commitment_too_late",
             TooManyWitnesses => "too_many_witnesses",
+            UnknownKind => "unknown_kind",
+            RegistryUnavailable => "registry_unavailable",
+            Policy(_) => return None,
+        })
+    }
+
+    /// Whether the sender is at fault. The one rule that maps verdicts to gossip: a
+    /// rejection that penalises is a gossip `Reject`, any other is `Ignore` (items that may
+    /// be honest but late, repeated or not checkable now: stale, replayed, from the future,
+    /// replay store or registry unavailable, and policy rejections made
+    /// [`PolicyRejection::without_penalty`]).
+    pub fn penalises_sender(&self) -> bool {
+        use Rejection::*;
+        match self {
+            Stale | Replayed | FromFuture | ReplayStoreUnavailable | RegistryUnavailable => false,
+            Policy(p) => p.penalise,
+            _ => true,
         }
     }
+
+    /// The policy a rejection belongs to: the policy's name for [`Rejection::Policy`] and
+    /// for the built-in policies' reasons (`coverage`, `collusion_ring`, `storage`,
+    /// `energy`, `bandwidth`), `None` for the pipeline's own checks (decoding, registry,
+    /// keys, signatures, freshness, replay).
+    pub fn policy(&self) -> Option<Label> {
+        use Rejection::*;
+        Some(match self {
+            Policy(p) => p.policy,
+            BeaconTooSoon
+            | DuplicateBeacon
+            | LocationMismatch
+            | UnknownBeacon
+            | SelfWitness
+            | DuplicateWitness
+            | DeniedEdge
+            | WitnessLag
+            | TooClose
+            | TooFar
+            | ImpossibleSignal
+            | FrequencyMismatch
+            | RegionMismatch
+            | WitnessLimit
+            | NoLocation
+            | BeaconPayloadMismatch
+            | TooManyWitnesses => Label::new("coverage"),
+            CollusionRing | SybilCommunity => Label::new("collusion_ring"),
+            DuplicateCommitment | UnknownCommitment | NoChallenge | StaleChallenge
+            | WrongChallenge | StorageProofInvalid | DuplicateProof | SharedCommitment
+            | TooManyCommitments | CommitmentTooLate => Label::new("storage"),
+            NoRatedPower
+            | CounterRollback
+            | ImpossiblePower
+            | EnergyGap
+            | SessionOverlap
+            | SessionTooLong
+            | SessionBeforeHistory
+            | DevicePowerExceeded
+            | ImplausibleProduction => Label::new("energy"),
+            ImplausibleSpeed | SpeedTestTooSoon | UnknownChallenge => Label::new("bandwidth"),
+            _ => return None,
+        })
+    }
+
+    /// Every built-in reason (not [`Rejection::Policy`]), in declaration order.
+    pub const BUILT_IN: [Rejection; 64] = {
+        use Rejection::*;
+        [
+            TooLarge,
+            Truncated,
+            TrailingBytes,
+            Malformed,
+            NonCanonical,
+            InvalidStructure,
+            WrongTopic,
+            UnknownDevice,
+            InactiveDevice,
+            RevokedDevice,
+            KindNotAllowed,
+            KeyMismatch,
+            DeniedKey,
+            InvalidKey,
+            SignatureEncoding,
+            BadSignature,
+            Stale,
+            FromFuture,
+            Replayed,
+            ReplayStoreUnavailable,
+            BeaconTooSoon,
+            DuplicateBeacon,
+            LocationMismatch,
+            UnknownBeacon,
+            SelfWitness,
+            DuplicateWitness,
+            DeniedEdge,
+            WitnessLag,
+            TooClose,
+            TooFar,
+            ImpossibleSignal,
+            FrequencyMismatch,
+            RegionMismatch,
+            WitnessLimit,
+            CollusionRing,
+            DuplicateCommitment,
+            UnknownCommitment,
+            NoChallenge,
+            StaleChallenge,
+            WrongChallenge,
+            StorageProofInvalid,
+            NoRatedPower,
+            CounterRollback,
+            ImpossiblePower,
+            EnergyGap,
+            SessionOverlap,
+            BeforeGenesis,
+            NoLocation,
+            BeaconPayloadMismatch,
+            DuplicateProof,
+            SharedCommitment,
+            SessionTooLong,
+            SessionBeforeHistory,
+            DevicePowerExceeded,
+            ImplausibleProduction,
+            ImplausibleSpeed,
+            SpeedTestTooSoon,
+            UnknownChallenge,
+            SybilCommunity,
+            TooManyCommitments,
+            CommitmentTooLate,
+            TooManyWitnesses,
+            UnknownKind,
+            RegistryUnavailable,
+        ]
+    };
 
     /// `true` for reasons found before any signature work (size, decoding, structure).
     pub fn is_pre_signature(self) -> bool {
@@ -260,7 +452,48 @@ impl Rejection {
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
+        match self {
+            Rejection::Policy(p) => write!(f, "{}/{}", p.policy, p.code),
+            other => f.write_str(other.builtin_code().unwrap_or("policy")),
+        }
+    }
+}
+
+/// An unrecognised rejection code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown rejection code {0:?}")]
+pub struct UnknownRejectionCode(pub String);
+
+impl FromStr for Rejection {
+    type Err = UnknownRejectionCode;
+
+    /// Parse a [`Rejection::code`]. A policy code without a penalty flag parses as a
+    /// penalising one: the flag is not part of the code.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some((policy, code)) = s.split_once('/') {
+            let bad = || UnknownRejectionCode(s.to_string());
+            let policy = Label::parse(policy).map_err(|_| bad())?;
+            let code = Label::parse(code).map_err(|_| bad())?;
+            return Ok(Rejection::Policy(PolicyRejection::new(policy, code)));
+        }
+        Rejection::BUILT_IN
+            .iter()
+            .find(|r| r.builtin_code() == Some(s))
+            .copied()
+            .ok_or_else(|| UnknownRejectionCode(s.to_string()))
+    }
+}
+
+impl Serialize for Rejection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Rejection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -274,6 +507,12 @@ pub struct EpochReport {
     pub accepted: BTreeMap<AttestationKind, u64>,
     /// Rejected items per reason.
     pub rejected: BTreeMap<Rejection, u64>,
+    /// The names of the kinds counted (from the verifier's registered kinds).
+    #[serde(default)]
+    pub kind_names: BTreeMap<AttestationKind, Label>,
+    /// Every policy the verifier ran, with its version (built-in and network-defined).
+    #[serde(default)]
+    pub policies: BTreeMap<Label, u32>,
 }
 
 impl EpochReport {
@@ -298,6 +537,29 @@ impl EpochReport {
     /// Rejections for one reason.
     pub fn rejected_for(&self, reason: Rejection) -> u64 {
         self.rejected.get(&reason).copied().unwrap_or(0)
+    }
+
+    /// Accepted items of one kind.
+    pub fn accepted_for(&self, kind: AttestationKind) -> u64 {
+        self.accepted.get(&kind).copied().unwrap_or(0)
+    }
+
+    /// Rejections by one policy (its own [`Rejection::Policy`] codes and, for a built-in
+    /// policy, its built-in reasons; see [`Rejection::policy`]).
+    pub fn rejected_by_policy(&self, policy: Label) -> u64 {
+        self.rejected
+            .iter()
+            .filter(|(r, _)| r.policy() == Some(policy))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// The name of `kind`: the registered name, the built-in one, or `kind_0x....`.
+    pub fn kind_name(&self, kind: AttestationKind) -> String {
+        match self.kind_names.get(&kind) {
+            Some(l) => l.to_string(),
+            None => kind.to_string(),
+        }
     }
 
     pub(crate) fn accept(&mut self, kind: AttestationKind) {
@@ -331,7 +593,7 @@ impl fmt::Display for EpochReport {
             self.rejected_total()
         )?;
         for (kind, n) in &self.accepted {
-            writeln!(f, "  accepted {:<24} {n}", kind.label())?;
+            writeln!(f, "  accepted {:<24} {n}", self.kind_name(*kind))?;
         }
         for (reason, n) in &self.rejected {
             writeln!(f, "  rejected {:<24} {n}", reason.code())?;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use depin_core::{DeviceId, KeyHint};
 
 use crate::error::{Error, Result};
-use crate::types::{AttestationKind, H3Cell};
+pub use crate::kind::KindSet;
+use crate::types::H3Cell;
 
 /// A device's registration state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,32 +19,6 @@ pub enum DeviceStatus {
     Inactive,
     /// Revoked (compromised key, decommissioned). Never accepted again.
     Revoked,
-}
-
-/// A set of [`AttestationKind`]s a device may send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct KindSet(u16);
-
-impl KindSet {
-    /// No kinds.
-    pub const NONE: KindSet = KindSet(0);
-    /// Every kind.
-    pub const ALL: KindSet = KindSet(u16::MAX);
-
-    /// The set of the given kinds.
-    pub fn of(kinds: &[AttestationKind]) -> Self {
-        kinds.iter().fold(KindSet::NONE, |s, k| s.with(*k))
-    }
-
-    /// This set plus `kind`.
-    pub fn with(self, kind: AttestationKind) -> Self {
-        KindSet(self.0 | kind.bit())
-    }
-
-    /// Whether `kind` is in the set.
-    pub fn contains(self, kind: AttestationKind) -> bool {
-        self.0 & kind.bit() != 0
-    }
 }
 
 /// What the registry knows about a device (keyed by its [`DeviceId`], i.e. its key).
@@ -78,32 +53,79 @@ impl DeviceRecord {
     }
 }
 
+/// The answer of a [`Registry`] lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup<T> {
+    /// Known.
+    Found(T),
+    /// Not registered (the item is rejected with [`crate::Rejection::UnknownDevice`]).
+    Unknown,
+    /// The registry cannot answer now (chain or database unreachable, snapshot too old):
+    /// the item is refused with [`crate::Rejection::RegistryUnavailable`], which neither
+    /// accepts it nor penalises its sender, and touches no replay window or policy state.
+    Unavailable,
+}
+
+impl<T> Lookup<T> {
+    /// `Found` for `Some`, `Unknown` for `None`.
+    pub fn from_option(value: Option<T>) -> Self {
+        match value {
+            Some(v) => Lookup::Found(v),
+            None => Lookup::Unknown,
+        }
+    }
+
+    /// The value, if found.
+    pub fn found(self) -> Option<T> {
+        match self {
+            Lookup::Found(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl<T> From<Option<T>> for Lookup<T> {
+    fn from(value: Option<T>) -> Self {
+        Lookup::from_option(value)
+    }
+}
+
 /// The registry the verifier consults. Implementations must be cheap to call (serve
-/// from a snapshot or cache; the pipeline calls it once per item) and deterministic
-/// for the duration of a batch.
+/// from a snapshot or cache; the pipeline calls it once per item, from several threads)
+/// and deterministic for the duration of a batch. A registry backed by a chain or a
+/// database answers [`Lookup::Unavailable`] when it cannot answer, never a guess.
 pub trait Registry: Send + Sync {
-    /// The record of `device`, or `None` if unknown.
-    fn device(&self, device: &DeviceId) -> Option<DeviceRecord>;
+    /// The record of `device`.
+    fn device(&self, device: &DeviceId) -> Lookup<DeviceRecord>;
 
     /// The registered device whose key has this 8-byte hint (report frames name their
     /// key by hint). Registries must refuse to register two keys with the same hint.
-    fn resolve_hint(&self, hint: &KeyHint) -> Option<DeviceId>;
+    fn resolve_hint(&self, hint: &KeyHint) -> Lookup<DeviceId>;
 }
 
 impl<R: Registry + ?Sized> Registry for Arc<R> {
-    fn device(&self, device: &DeviceId) -> Option<DeviceRecord> {
+    fn device(&self, device: &DeviceId) -> Lookup<DeviceRecord> {
         (**self).device(device)
     }
-    fn resolve_hint(&self, hint: &KeyHint) -> Option<DeviceId> {
+    fn resolve_hint(&self, hint: &KeyHint) -> Lookup<DeviceId> {
         (**self).resolve_hint(hint)
     }
 }
 
 impl<R: Registry + ?Sized> Registry for &R {
-    fn device(&self, device: &DeviceId) -> Option<DeviceRecord> {
+    fn device(&self, device: &DeviceId) -> Lookup<DeviceRecord> {
         (**self).device(device)
     }
-    fn resolve_hint(&self, hint: &KeyHint) -> Option<DeviceId> {
+    fn resolve_hint(&self, hint: &KeyHint) -> Lookup<DeviceId> {
+        (**self).resolve_hint(hint)
+    }
+}
+
+impl<R: Registry + ?Sized> Registry for Box<R> {
+    fn device(&self, device: &DeviceId) -> Lookup<DeviceRecord> {
+        (**self).device(device)
+    }
+    fn resolve_hint(&self, hint: &KeyHint) -> Lookup<DeviceId> {
         (**self).resolve_hint(hint)
     }
 }
@@ -119,6 +141,30 @@ impl MemoryRegistry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty registry with room for `devices` devices before it reallocates (an oracle
+    /// that knows its fleet size avoids rehashing pauses while it loads).
+    pub fn with_capacity(devices: usize) -> Self {
+        MemoryRegistry {
+            devices: HashMap::with_capacity(devices),
+            hints: HashMap::with_capacity(devices),
+        }
+    }
+
+    /// Remove a device (and its hint); returns its record if it was registered.
+    pub fn remove(&mut self, device: &DeviceId) -> Option<DeviceRecord> {
+        let record = self.devices.remove(device)?;
+        let hint = device.key_hint();
+        if self.hints.get(&hint) == Some(device) {
+            self.hints.remove(&hint);
+        }
+        Some(record)
+    }
+
+    /// Every registered device and its record, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&DeviceId, &DeviceRecord)> {
+        self.devices.iter()
     }
 
     /// Register or update a device. Fails if another device's key has the same hint.
@@ -158,10 +204,10 @@ impl MemoryRegistry {
 }
 
 impl Registry for MemoryRegistry {
-    fn device(&self, device: &DeviceId) -> Option<DeviceRecord> {
-        self.devices.get(device).copied()
+    fn device(&self, device: &DeviceId) -> Lookup<DeviceRecord> {
+        self.devices.get(device).copied().into()
     }
-    fn resolve_hint(&self, hint: &KeyHint) -> Option<DeviceId> {
-        self.hints.get(hint).copied()
+    fn resolve_hint(&self, hint: &KeyHint) -> Lookup<DeviceId> {
+        self.hints.get(hint).copied().into()
     }
 }

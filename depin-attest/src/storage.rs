@@ -33,10 +33,15 @@
 //! network should take from a client-signed deal and bound by
 //! [`crate::policy::StoragePolicy`] (`max_commitment_bytes`, `max_commitments_per_device`).
 
-use depin_core::DeviceId;
+use std::collections::{HashMap, HashSet};
+
+use depin_core::{DeviceId, Epoch};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::kind::{AttestationKind, Label};
+use crate::pipeline::Outcome;
+use crate::policy::{Item, Policy, StoragePolicy};
 use crate::reason::Rejection;
 use crate::types::{ChunkProof, StorageCommitment, StorageProof, MAX_CHUNK_COUNT, MAX_CHUNK_SIZE};
 
@@ -281,4 +286,148 @@ fn padded_chunk(data: &[u8], size: usize, i: usize) -> Vec<u8> {
     let mut chunk = data[start..end].to_vec();
     chunk.resize(size, 0);
     chunk
+}
+
+/// The built-in proof-of-storage policy: [`StoragePolicy`] with the registered
+/// commitments, the open challenge and the proofs counted under it. Applies to storage
+/// commitments ([`Outcome::Recorded`]) and proofs ([`Outcome::Proven`]).
+#[derive(Debug, Clone, Default)]
+pub struct StorageRules {
+    params: StoragePolicy,
+    /// Each commitment with the storage challenge epoch open when it was recorded.
+    commitments: HashMap<(DeviceId, [u8; 32]), (StorageCommitment, Option<Epoch>)>,
+    commitments_of: HashMap<DeviceId, usize>,
+    root_owner: HashMap<[u8; 32], DeviceId>,
+    proven: HashSet<(DeviceId, [u8; 32])>,
+    challenge: Option<(Epoch, [u8; 32])>,
+}
+
+impl StorageRules {
+    /// The policy's name.
+    pub const NAME: Label = Label::new("storage");
+
+    /// The rules with these parameters.
+    pub fn new(params: StoragePolicy) -> Self {
+        StorageRules {
+            params,
+            ..Default::default()
+        }
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &StoragePolicy {
+        &self.params
+    }
+
+    /// Open the challenge of `epoch` with its public `randomness`. Proofs for earlier
+    /// epochs become stale. [`Error::Config`] unless epochs increase.
+    pub fn set_challenge(&mut self, epoch: Epoch, randomness: [u8; 32]) -> Result<()> {
+        if self.challenge.is_some_and(|(e, _)| epoch <= e) {
+            return Err(Error::Config("storage challenge epochs must increase"));
+        }
+        self.challenge = Some((epoch, randomness));
+        // proofs of earlier challenges are stale from now on: their dedup entries can go
+        self.proven.clear();
+        Ok(())
+    }
+
+    /// The open challenge.
+    pub fn challenge(&self) -> Option<(Epoch, [u8; 32])> {
+        self.challenge
+    }
+
+    fn commit(
+        &mut self,
+        device: DeviceId,
+        c: &StorageCommitment,
+    ) -> core::result::Result<(), Rejection> {
+        if self.commitments.contains_key(&(device, c.root)) {
+            return Err(Rejection::DuplicateCommitment);
+        }
+        let held = self.commitments_of.get(&device).copied().unwrap_or(0);
+        let bytes = u64::from(c.chunk_size).saturating_mul(c.chunk_count);
+        if held >= self.params.max_commitments_per_device
+            || bytes > self.params.max_commitment_bytes
+        {
+            return Err(Rejection::TooManyCommitments);
+        }
+        // a root belongs to the first device that proves it (leaves bind the prover, so
+        // only one device can); committing someone else's root first therefore locks
+        // nobody out
+        if self
+            .root_owner
+            .get(&c.root)
+            .is_some_and(|owner| *owner != device)
+            && !self.params.allow_shared_roots
+        {
+            return Err(Rejection::SharedCommitment);
+        }
+        let open_challenge = self.challenge.map(|(e, _)| e);
+        self.commitments
+            .insert((device, c.root), (*c, open_challenge));
+        *self.commitments_of.entry(device).or_insert(0) += 1;
+        Ok(())
+    }
+
+    fn prove(
+        &mut self,
+        device: DeviceId,
+        p: &StorageProof,
+    ) -> core::result::Result<Outcome, Rejection> {
+        let (commitment, committed_under) = self
+            .commitments
+            .get(&(device, p.root))
+            .ok_or(Rejection::UnknownCommitment)?;
+        let (cur, randomness) = self.challenge.ok_or(Rejection::NoChallenge)?;
+        // the commitment must predate the challenge it answers: one recorded while that
+        // challenge (or a later one) was open could be built around it
+        if committed_under.is_some_and(|e| e >= p.epoch) {
+            return Err(Rejection::CommitmentTooLate);
+        }
+        if p.epoch < cur {
+            return Err(Rejection::StaleChallenge);
+        }
+        if p.epoch > cur {
+            return Err(Rejection::NoChallenge);
+        }
+        if self.proven.contains(&(device, p.root)) {
+            return Err(Rejection::DuplicateProof);
+        }
+        verify_proof(commitment, &device, &randomness, self.params.challenges, p)?;
+        self.proven.insert((device, p.root));
+        self.root_owner.entry(p.root).or_insert(device);
+        Ok(Outcome::Proven {
+            root: p.root,
+            epoch: p.epoch,
+        })
+    }
+}
+
+impl Policy for StorageRules {
+    fn name(&self) -> Label {
+        Self::NAME
+    }
+
+    fn version(&self) -> u32 {
+        self.params.version
+    }
+
+    fn applies_to(&self, kind: AttestationKind) -> bool {
+        kind == AttestationKind::STORAGE_COMMITMENT || kind == AttestationKind::STORAGE_PROOF
+    }
+
+    fn apply(
+        &mut self,
+        item: &Item<'_>,
+        outcome: &mut Outcome,
+    ) -> core::result::Result<(), Rejection> {
+        if let Some(c) = item.payload.get::<StorageCommitment>() {
+            self.commit(*item.device, c)?;
+            *outcome = Outcome::Recorded;
+            return Ok(());
+        }
+        let p = item.body::<StorageProof>()?;
+        *outcome = self.prove(*item.device, p)?;
+        Ok(())
+    }
 }

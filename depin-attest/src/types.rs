@@ -1,16 +1,16 @@
-//! The attestation kinds and their typed bodies.
+//! The bodies of the built-in attestation kinds.
 //!
 //! Every body is a plain serde struct encoded canonically with postcard
-//! ([`depin_core::encoding`]); field order is the wire order. Device reports are not
+//! ([`depin_core::encoding`]); field order is the wire order. Each implements
+//! [`AttestationType`], the trait a network's own kinds implement too. Device reports are not
 //! here: they are depin-core [`depin_core::frame`]s, parsed with
 //! [`depin_core::frame::Frame`].
 
-use std::fmt;
-
-use depin_core::{DeviceId, Epoch, MessageKind, Timestamp};
+use depin_core::{DeviceId, Epoch, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::kind::{AttestationKind, AttestationType, Label};
 use crate::reason::Rejection;
 
 /// Longest beacon payload (Helium beacons are 51 bytes; LoRaWAN allows up to 222).
@@ -23,81 +23,6 @@ pub const MAX_CHUNK_COUNT: u64 = 1 << 40;
 pub const MAX_CHALLENGES: usize = 64;
 /// Highest radio frequency accepted (10 GHz).
 pub const MAX_FREQUENCY_HZ: u64 = 10_000_000_000;
-
-/// The kinds of attestation the pipeline verifies. Each maps to one depin-core
-/// [`MessageKind`], which its signature is bound to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum AttestationKind {
-    /// A device report frame ([`MessageKind::REPORT_FRAME`]).
-    DeviceReport,
-    /// A proof-of-coverage beacon ([`MessageKind::COVERAGE_BEACON`]).
-    CoverageBeacon,
-    /// A proof-of-coverage witness ([`MessageKind::COVERAGE_WITNESS`]).
-    CoverageWitness,
-    /// A storage commitment ([`MessageKind::STORAGE_COMMITMENT`]).
-    StorageCommitment,
-    /// A storage proof ([`MessageKind::STORAGE_PROOF`]).
-    StorageProof,
-    /// A cumulative energy meter reading ([`MessageKind::ENERGY_READING`]).
-    EnergyReading,
-    /// An EV charging session ([`MessageKind::CHARGING_SESSION`]).
-    ChargingSession,
-    /// A bandwidth speed test ([`MessageKind::BANDWIDTH_TEST`]).
-    BandwidthTest,
-}
-
-impl AttestationKind {
-    /// Every kind, in declaration order.
-    pub const ALL: [AttestationKind; 8] = [
-        AttestationKind::DeviceReport,
-        AttestationKind::CoverageBeacon,
-        AttestationKind::CoverageWitness,
-        AttestationKind::StorageCommitment,
-        AttestationKind::StorageProof,
-        AttestationKind::EnergyReading,
-        AttestationKind::ChargingSession,
-        AttestationKind::BandwidthTest,
-    ];
-
-    /// The depin-core message kind the signature is bound to.
-    pub fn message_kind(self) -> MessageKind {
-        match self {
-            AttestationKind::DeviceReport => MessageKind::REPORT_FRAME,
-            AttestationKind::CoverageBeacon => MessageKind::COVERAGE_BEACON,
-            AttestationKind::CoverageWitness => MessageKind::COVERAGE_WITNESS,
-            AttestationKind::StorageCommitment => MessageKind::STORAGE_COMMITMENT,
-            AttestationKind::StorageProof => MessageKind::STORAGE_PROOF,
-            AttestationKind::EnergyReading => MessageKind::ENERGY_READING,
-            AttestationKind::ChargingSession => MessageKind::CHARGING_SESSION,
-            AttestationKind::BandwidthTest => MessageKind::BANDWIDTH_TEST,
-        }
-    }
-
-    /// A short stable label (`snake_case`).
-    pub fn label(self) -> &'static str {
-        match self {
-            AttestationKind::DeviceReport => "device_report",
-            AttestationKind::CoverageBeacon => "coverage_beacon",
-            AttestationKind::CoverageWitness => "coverage_witness",
-            AttestationKind::StorageCommitment => "storage_commitment",
-            AttestationKind::StorageProof => "storage_proof",
-            AttestationKind::EnergyReading => "energy_reading",
-            AttestationKind::ChargingSession => "charging_session",
-            AttestationKind::BandwidthTest => "bandwidth_test",
-        }
-    }
-
-    pub(crate) fn bit(self) -> u16 {
-        1 << (self as u16)
-    }
-}
-
-impl fmt::Display for AttestationKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
-}
 
 /// An H3 cell, encoded as its 64-bit index and validated when decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -313,72 +238,93 @@ pub struct BandwidthTest {
     pub challenge: [u8; 32],
 }
 
-/// Every attestation that travels in a [`crate::Envelope`]. The variant index is the
-/// wire tag (postcard enum encoding) and determines the signing [`MessageKind`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum Attestation {
-    /// Tag 0.
-    CoverageBeacon(CoverageBeacon),
-    /// Tag 1.
-    CoverageWitness(CoverageWitness),
-    /// Tag 2.
-    StorageCommitment(StorageCommitment),
-    /// Tag 3.
-    StorageProof(StorageProof),
-    /// Tag 4.
-    EnergyReading(EnergyReading),
-    /// Tag 5.
-    ChargingSession(ChargingSession),
-    /// Tag 6.
-    BandwidthTest(BandwidthTest),
+// ---- the built-in bodies as attestation kinds ----
+
+const COVERAGE: Label = Label::new("coverage");
+
+impl AttestationType for CoverageBeacon {
+    const KIND: AttestationKind = AttestationKind::COVERAGE_BEACON;
+    const NAME: Label = Label::new("coverage_beacon");
+    const TOPIC: Label = COVERAGE;
+    fn check(&self) -> Result<(), Rejection> {
+        structure(
+            (1..=MAX_BEACON_PAYLOAD).contains(&self.payload.len())
+                && (1..=MAX_FREQUENCY_HZ).contains(&self.frequency_hz)
+                && (-300..=600).contains(&self.tx_power_ddbm),
+        )
+    }
 }
 
-impl Attestation {
-    /// The kind of this attestation.
-    pub fn kind(&self) -> AttestationKind {
-        match self {
-            Attestation::CoverageBeacon(_) => AttestationKind::CoverageBeacon,
-            Attestation::CoverageWitness(_) => AttestationKind::CoverageWitness,
-            Attestation::StorageCommitment(_) => AttestationKind::StorageCommitment,
-            Attestation::StorageProof(_) => AttestationKind::StorageProof,
-            Attestation::EnergyReading(_) => AttestationKind::EnergyReading,
-            Attestation::ChargingSession(_) => AttestationKind::ChargingSession,
-            Attestation::BandwidthTest(_) => AttestationKind::BandwidthTest,
-        }
+impl AttestationType for CoverageWitness {
+    const KIND: AttestationKind = AttestationKind::COVERAGE_WITNESS;
+    const NAME: Label = Label::new("coverage_witness");
+    const TOPIC: Label = COVERAGE;
+    fn check(&self) -> Result<(), Rejection> {
+        structure(
+            (1..=MAX_BEACON_PAYLOAD).contains(&self.beacon_payload.len())
+                && (1..=MAX_FREQUENCY_HZ).contains(&self.frequency_hz)
+                && (-2000..=600).contains(&self.rssi_ddbm)
+                && (-1000..=1000).contains(&self.snr_ddb),
+        )
     }
+}
 
-    /// Structural checks that need no state and no signature: ranges and lengths.
-    pub fn check_structure(&self) -> Result<(), Rejection> {
-        let ok = match self {
-            Attestation::CoverageBeacon(b) => {
-                (1..=MAX_BEACON_PAYLOAD).contains(&b.payload.len())
-                    && (1..=MAX_FREQUENCY_HZ).contains(&b.frequency_hz)
-                    && (-300..=600).contains(&b.tx_power_ddbm)
-            }
-            Attestation::CoverageWitness(w) => {
-                (1..=MAX_BEACON_PAYLOAD).contains(&w.beacon_payload.len())
-                    && (1..=MAX_FREQUENCY_HZ).contains(&w.frequency_hz)
-                    && (-2000..=600).contains(&w.rssi_ddbm)
-                    && (-1000..=1000).contains(&w.snr_ddb)
-            }
-            Attestation::StorageCommitment(c) => {
-                (1..=MAX_CHUNK_SIZE).contains(&c.chunk_size)
-                    && (1..=MAX_CHUNK_COUNT).contains(&c.chunk_count)
-            }
-            Attestation::StorageProof(p) => {
-                (1..=MAX_CHALLENGES).contains(&p.responses.len())
-                    && p.responses
-                        .iter()
-                        .all(|r| r.chunk.len() <= MAX_CHUNK_SIZE as usize && r.path.len() <= 64)
-            }
-            Attestation::EnergyReading(_) | Attestation::BandwidthTest(_) => true,
-            Attestation::ChargingSession(s) => s.started_at < s.ended_at,
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(Rejection::InvalidStructure)
-        }
+const STORAGE: Label = Label::new("storage");
+
+impl AttestationType for StorageCommitment {
+    const KIND: AttestationKind = AttestationKind::STORAGE_COMMITMENT;
+    const NAME: Label = Label::new("storage_commitment");
+    const TOPIC: Label = STORAGE;
+    fn check(&self) -> Result<(), Rejection> {
+        structure(
+            (1..=MAX_CHUNK_SIZE).contains(&self.chunk_size)
+                && (1..=MAX_CHUNK_COUNT).contains(&self.chunk_count),
+        )
+    }
+}
+
+impl AttestationType for StorageProof {
+    const KIND: AttestationKind = AttestationKind::STORAGE_PROOF;
+    const NAME: Label = Label::new("storage_proof");
+    const TOPIC: Label = STORAGE;
+    fn check(&self) -> Result<(), Rejection> {
+        structure(
+            (1..=MAX_CHALLENGES).contains(&self.responses.len())
+                && self
+                    .responses
+                    .iter()
+                    .all(|r| r.chunk.len() <= MAX_CHUNK_SIZE as usize && r.path.len() <= 64),
+        )
+    }
+}
+
+const ENERGY: Label = Label::new("energy");
+
+impl AttestationType for EnergyReading {
+    const KIND: AttestationKind = AttestationKind::ENERGY_READING;
+    const NAME: Label = Label::new("energy_reading");
+    const TOPIC: Label = ENERGY;
+}
+
+impl AttestationType for ChargingSession {
+    const KIND: AttestationKind = AttestationKind::CHARGING_SESSION;
+    const NAME: Label = Label::new("charging_session");
+    const TOPIC: Label = ENERGY;
+    fn check(&self) -> Result<(), Rejection> {
+        structure(self.started_at < self.ended_at)
+    }
+}
+
+impl AttestationType for BandwidthTest {
+    const KIND: AttestationKind = AttestationKind::BANDWIDTH_TEST;
+    const NAME: Label = Label::new("bandwidth_test");
+    const TOPIC: Label = Label::new("bandwidth");
+}
+
+fn structure(ok: bool) -> Result<(), Rejection> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Rejection::InvalidStructure)
     }
 }

@@ -4,13 +4,14 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+use crate::common::Attestation;
 use depin_attest::coverage::BeaconEntropy;
 use depin_attest::replay::{ReplayKey, ReplayWindow};
 use depin_attest::storage::MerkleTree;
 use depin_attest::types::{beacon_id, derive_beacon_payload, CoverageBeacon, StorageProof};
 use depin_attest::{
-    Attestation, DenyList, DeviceRecord, Error, FileReplayStore, Input, KindSet, MemoryReplayStore,
-    Outcome, Rejection, ReplayStore, Verifier, VerifierConfig,
+    DenyList, DeviceRecord, Error, FileReplayStore, Input, KindSet, MemoryReplayStore, Outcome,
+    Rejection, ReplayStore, Verifier, VerifierConfig,
 };
 use depin_core::{DeviceId, Epoch, EpochSchedule, Timestamp};
 

@@ -1,7 +1,8 @@
 //! Bandwidth tiers.
 
+use crate::common::Attestation;
 use depin_attest::types::BandwidthTest;
-use depin_attest::{Attestation, BandwidthPolicy, Input, Outcome, SpeedTier};
+use depin_attest::{BandwidthPolicy, Input, Outcome, SpeedTier};
 
 use crate::common::*;
 

@@ -1,11 +1,12 @@
 //! Shared fixtures: a network, devices, signing helpers.
 
 use depin_attest::types::{
-    CoverageBeacon, CoverageWitness, EnergyDirection, EnergyReading, H3Cell, Region,
+    BandwidthTest, ChargingSession, CoverageBeacon, CoverageWitness, EnergyDirection,
+    EnergyReading, H3Cell, Region, StorageCommitment, StorageProof,
 };
 use depin_attest::{
-    Attestation, DeviceRecord, Envelope, EnvelopeBody, Input, KindSet, MemoryRegistry,
-    MemoryReplayStore, Verdict, Verifier, VerifierConfig,
+    DeviceRecord, Envelope, EnvelopeBody, Input, KindSet, MemoryRegistry, MemoryReplayStore,
+    Verdict, Verifier, VerifierConfig,
 };
 use depin_core::frame::{sign_frame, MAX_FRAME_LEN};
 use depin_core::{DeviceId, Domain, KeyType, NetworkId, SigningKey, Timestamp};
@@ -87,13 +88,36 @@ pub(crate) fn frame(k: &SigningKey, seq: u32) -> Vec<u8> {
     frame_with(&domain(), k, seq, NOW, b"temp=21.5")
 }
 
+/// A built-in attestation of any kind (a test fixture: the SDK itself has no such enum, every
+/// kind is an `AttestationType`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Attestation {
+    CoverageBeacon(CoverageBeacon),
+    CoverageWitness(CoverageWitness),
+    StorageCommitment(StorageCommitment),
+    StorageProof(StorageProof),
+    EnergyReading(EnergyReading),
+    ChargingSession(ChargingSession),
+    BandwidthTest(BandwidthTest),
+}
+
+impl Attestation {
+    pub(crate) fn body(&self, signer: DeviceId, seq: u64, ts: Timestamp) -> EnvelopeBody {
+        match self {
+            Attestation::CoverageBeacon(b) => EnvelopeBody::new(signer, seq, ts, b),
+            Attestation::CoverageWitness(b) => EnvelopeBody::new(signer, seq, ts, b),
+            Attestation::StorageCommitment(b) => EnvelopeBody::new(signer, seq, ts, b),
+            Attestation::StorageProof(b) => EnvelopeBody::new(signer, seq, ts, b),
+            Attestation::EnergyReading(b) => EnvelopeBody::new(signer, seq, ts, b),
+            Attestation::ChargingSession(b) => EnvelopeBody::new(signer, seq, ts, b),
+            Attestation::BandwidthTest(b) => EnvelopeBody::new(signer, seq, ts, b),
+        }
+        .unwrap()
+    }
+}
+
 pub(crate) fn envelope_at(k: &SigningKey, seq: u64, ts: Timestamp, a: Attestation) -> Vec<u8> {
-    let body = EnvelopeBody {
-        signer: id(k),
-        seq,
-        timestamp: ts,
-        attestation: a,
-    };
+    let body = a.body(id(k), seq, ts);
     Envelope::sign(&domain(), k, &body).unwrap()
 }
 

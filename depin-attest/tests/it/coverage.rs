@@ -1,7 +1,8 @@
 //! Proof of coverage: beacon rules, every witness rule, selection, collusion rings.
 
+use crate::common::Attestation;
 use depin_attest::types::Region;
-use depin_attest::{Attestation, Input, Outcome, Rejection, RingAction};
+use depin_attest::{Input, Outcome, Rejection, RingAction};
 use depin_core::Timestamp;
 
 use crate::common::*;

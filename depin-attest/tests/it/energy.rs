@@ -1,7 +1,8 @@
 //! Energy readings and charging sessions.
 
+use crate::common::Attestation;
 use depin_attest::types::{ChargingSession, EnergyDirection, EnergyReading};
-use depin_attest::{Attestation, DeviceRecord, Input, KindSet, Outcome, Rejection};
+use depin_attest::{DeviceRecord, Input, KindSet, Outcome, Rejection};
 use depin_core::Timestamp;
 
 use crate::common::*;

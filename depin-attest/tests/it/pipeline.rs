@@ -121,12 +121,7 @@ fn signature_for_another_network_kind_or_chain_is_rejected() {
     let f1 = frame_with(&other_net, k, 1, NOW, b"x");
     let f2 = frame_with(&domain().with_chain_id(1), k, 2, NOW, b"x");
     // an envelope body signed as another kind
-    let body = depin_attest::EnvelopeBody {
-        signer: id(k),
-        seq: 3,
-        timestamp: NOW,
-        attestation: reading(5),
-    };
+    let body = reading(5).body(id(k), 3, NOW);
     let mut e = depin_core::encoding::encode(&body).unwrap();
     let sig = domain().sign(k, MessageKind::BANDWIDTH_TEST, &e).unwrap();
     e.extend_from_slice(&sig.to_bytes());
@@ -340,7 +335,9 @@ fn registry_rules_are_enforced() {
     net.registry
         .insert(
             net.id(3),
-            DeviceRecord::active(KindSet::of(&[depin_attest::AttestationKind::BandwidthTest])),
+            DeviceRecord::active(KindSet::of(&[
+                depin_attest::AttestationKind::BANDWIDTH_TEST,
+            ])),
         )
         .unwrap();
     let mut v = net.verifier();
@@ -450,12 +447,7 @@ fn envelope_from_another_signer_is_rejected() {
     let net = Net::new(2);
     let mut v = net.verifier();
     // device 0 claims to be device 1
-    let body = depin_attest::EnvelopeBody {
-        signer: net.id(1),
-        seq: 1,
-        timestamp: NOW,
-        attestation: reading(1),
-    };
+    let body = reading(1).body(net.id(1), 1, NOW);
     let e = depin_attest::Envelope::sign(&domain(), &net.keys[0], &body).unwrap();
     assert_eq!(
         v.verify_one(Input::Envelope(&e), NOW),

@@ -46,7 +46,7 @@ proptest! {
             0 => reading(42),
             1 => beacon(0.0),
             2 => witness(2_000.0, -1000),
-            _ => depin_attest::Attestation::BandwidthTest(depin_attest::types::BandwidthTest {
+            _ => crate::common::Attestation::BandwidthTest(depin_attest::types::BandwidthTest {
                 download_bps: 1, upload_bps: 2, latency_ms: 3, challenge: [0; 32],
             }),
         };

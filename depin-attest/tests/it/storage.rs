@@ -1,8 +1,9 @@
 //! Proof of storage: commitments, challenges, honest and dishonest proofs.
 
+use crate::common::Attestation;
 use depin_attest::storage::{challenge_indices, tree_depth, verify_chunk, MerkleTree};
 use depin_attest::types::{StorageProof, MAX_CHUNK_SIZE};
-use depin_attest::{Attestation, Input, Outcome, Rejection};
+use depin_attest::{Input, Outcome, Rejection};
 use depin_core::Epoch;
 
 use crate::common::*;

@@ -7,10 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::common::Attestation;
 use depin_attest::coverage::{
     find_rings, reciprocal_weight_bp, reciprocity_weights, CollusionRingPolicy, BP,
 };
-use depin_attest::{Attestation, CoverageOutcome, Input, Rejection};
+use depin_attest::{CoverageOutcome, Input, Rejection};
 use depin_core::{DeviceId, KeyType, Timestamp};
 
 use crate::common::*;

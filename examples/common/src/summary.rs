@@ -206,7 +206,7 @@ impl fmt::Display for Summary {
             let accepted: Vec<String> = r
                 .accepted
                 .iter()
-                .map(|(k, n)| format!("{} {n}", k.label()))
+                .map(|(k, n)| format!("{} {n}", r.kind_name(*k)))
                 .collect();
             writeln!(f, "  accepted: {}", accepted.join(", "))?;
             if !r.rejected.is_empty() {

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use depin_attest::types::{ChargingSession, EnergyDirection, EnergyReading};
 use depin_attest::{
-    Attestation, AttestationKind, DeviceRecord, EnvelopeBody, EpochReport, Input, KindSet,
+    AttestationKind, AttestationType, DeviceRecord, EnvelopeBody, EpochReport, Input, KindSet,
     MemoryRegistry, MemoryReplayStore, Outcome, Verifier, VerifierConfig,
 };
 use depin_chains::Account;
@@ -79,14 +79,9 @@ impl Device {
         matches!(self.role, role::SOLAR | role::ROLLBACK | role::OVERCLAIM)
     }
 
-    fn envelope(&mut self, domain: &Domain, at: u64, a: Attestation) -> Result<Vec<u8>> {
+    fn envelope<T: AttestationType>(&mut self, domain: &Domain, at: u64, a: &T) -> Result<Vec<u8>> {
         self.seq += 1;
-        let body = EnvelopeBody {
-            signer: self.id,
-            seq: self.seq,
-            timestamp: Timestamp(at),
-            attestation: a,
-        };
+        let body = EnvelopeBody::new(self.id, self.seq, Timestamp(at), a)?;
         // Signed through the depin-device signer, as a meter's secure element would.
         sign_envelope(&mut self.signer, domain, &body)
     }
@@ -178,7 +173,7 @@ fn epoch_messages(
                     direction: EnergyDirection::Production,
                     cumulative_wh: d.counter_wh,
                 };
-                let bytes = d.envelope(domain, at, Attestation::EnergyReading(reading))?;
+                let bytes = d.envelope(domain, at, &reading)?;
                 out.push((at, i, bytes));
             }
         } else {
@@ -205,7 +200,7 @@ fn epoch_messages(
                 };
                 d.next_session += 1;
                 let at = ended + 60_000;
-                let bytes = d.envelope(domain, at, Attestation::ChargingSession(session))?;
+                let bytes = d.envelope(domain, at, &session)?;
                 out.push((at, i, bytes));
                 t = ended + rng.between(1, 5) * HOUR_MS;
             }
@@ -258,9 +253,9 @@ pub fn run(opts: &Options) -> Result<Summary> {
             return Err(Error::Check(format!("{} not active on the chain", d.label)));
         }
         let allowed = if d.is_meter() {
-            AttestationKind::EnergyReading
+            AttestationKind::ENERGY_READING
         } else {
-            AttestationKind::ChargingSession
+            AttestationKind::CHARGING_SESSION
         };
         let mut record = DeviceRecord::active(KindSet::of(&[allowed]));
         record.rated_power_w = Some(d.rated_w);

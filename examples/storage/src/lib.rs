@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use depin_attest::storage::MerkleTree;
 use depin_attest::types::StorageProof;
 use depin_attest::{
-    Attestation, AttestationKind, DeviceRecord, EnvelopeBody, EpochReport, Input, KindSet,
+    AttestationKind, AttestationType, DeviceRecord, EnvelopeBody, EpochReport, Input, KindSet,
     MemoryRegistry, MemoryReplayStore, Outcome, Verifier, VerifierConfig,
 };
 use depin_chains::Account;
@@ -74,14 +74,14 @@ struct Node {
 }
 
 impl Node {
-    fn envelope(&mut self, domain: &Domain, at: Timestamp, a: Attestation) -> Result<Vec<u8>> {
+    fn envelope<T: AttestationType>(
+        &mut self,
+        domain: &Domain,
+        at: Timestamp,
+        a: &T,
+    ) -> Result<Vec<u8>> {
         self.seq += 1;
-        let body = EnvelopeBody {
-            signer: self.id,
-            seq: self.seq,
-            timestamp: at,
-            attestation: a,
-        };
+        let body = EnvelopeBody::new(self.id, self.seq, at, a)?;
         sign_envelope(self.reporter.signer(), domain, &body)
     }
 }
@@ -206,9 +206,9 @@ pub fn run(opts: &Options) -> Result<Summary> {
         registry.insert(
             n.id,
             DeviceRecord::active(KindSet::of(&[
-                AttestationKind::DeviceReport,
-                AttestationKind::StorageCommitment,
-                AttestationKind::StorageProof,
+                AttestationKind::DEVICE_REPORT,
+                AttestationKind::STORAGE_COMMITMENT,
+                AttestationKind::STORAGE_PROOF,
             ])),
         )?;
     }
@@ -223,11 +223,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
     for n in nodes.iter_mut() {
         for f in 0..n.files.len() {
             let c = n.files[f].tree.commitment();
-            commitments.push(n.envelope(
-                &domain,
-                Timestamp(t0),
-                Attestation::StorageCommitment(c),
-            )?);
+            commitments.push(n.envelope(&domain, Timestamp(t0), &c)?);
         }
     }
     let inputs: Vec<Input<'_>> = commitments.iter().map(|b| Input::Envelope(b)).collect();
@@ -307,7 +303,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
             }
             n.last_proofs = answers.iter().map(|a| a.1.clone()).collect();
             for (bytes, proof) in answers {
-                let env = n.envelope(&domain, Timestamp(at), Attestation::StorageProof(proof))?;
+                let env = n.envelope(&domain, Timestamp(at), &proof)?;
                 proofs.push((i, bytes, env));
             }
         }

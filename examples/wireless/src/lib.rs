@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use depin_attest::coverage::CoverageOutcome;
 use depin_attest::types::{beacon_id, CoverageBeacon, CoverageWitness, H3Cell, Region};
 use depin_attest::{
-    Attestation, AttestationKind, DeviceRecord, Envelope, EnvelopeBody, Input, KindSet,
+    AttestationKind, AttestationType, DeviceRecord, Envelope, EnvelopeBody, Input, KindSet,
     MemoryRegistry, MemoryReplayStore, Verifier, VerifierConfig,
 };
 use depin_chains::Account;
@@ -209,19 +209,14 @@ fn deploy(opts: &Options, chain: &Chain, rng: &mut SimRng) -> Result<Deployment>
     Ok(Deployment { hotspots })
 }
 
-fn sign(
+fn sign<T: AttestationType>(
     domain: &Domain,
     h: &mut Hotspot,
     at: Timestamp,
-    attestation: Attestation,
+    attestation: &T,
 ) -> Result<Vec<u8>> {
     h.seq += 1;
-    let body = EnvelopeBody {
-        signer: h.id,
-        seq: h.seq,
-        timestamp: at,
-        attestation,
-    };
+    let body = EnvelopeBody::new(h.id, h.seq, at, attestation)?;
     Ok(Envelope::sign(domain, &h.key, &body)?)
 }
 
@@ -261,8 +256,8 @@ pub fn run(opts: &Options) -> Result<Summary> {
             )));
         }
         let mut record = DeviceRecord::active(KindSet::of(&[
-            AttestationKind::CoverageBeacon,
-            AttestationKind::CoverageWitness,
+            AttestationKind::COVERAGE_BEACON,
+            AttestationKind::COVERAGE_WITNESS,
         ]));
         record.location = Some(H3Cell(h.cell));
         registry.insert(h.id, record)?;
@@ -328,7 +323,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 &domain,
                 &mut hotspots[b],
                 Timestamp(t_beacon),
-                Attestation::CoverageBeacon(beacon),
+                &beacon,
             )?);
             if hotspots[b].role == role::REPLAYER {
                 previous_beacon = batch.first().cloned();
@@ -356,12 +351,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
                     region: Region::Eu868,
                 };
                 let at = Timestamp(t_beacon + rng.between(200, 2_500));
-                let bytes = sign(
-                    &domain,
-                    &mut hotspots[w],
-                    at,
-                    Attestation::CoverageWitness(witness),
-                )?;
+                let bytes = sign(&domain, &mut hotspots[w], at, &witness)?;
                 if hotspots[w].role == role::REPLAYER {
                     replayed_now.push(bytes.clone());
                 }
