@@ -20,10 +20,15 @@ pub mod evm;
 #[cfg(feature = "cosmos")]
 pub mod cosmos;
 
+#[cfg(feature = "attest")]
+pub mod follow;
+
 pub use backend::ChainBackend;
 pub use claims::{verify_claim, ClaimTree};
 pub use config::{connect, BackendConfig, CosmosConfig, EvmConfig, LocalConfig, SecretKeyBytes};
 pub use error::{Error, Result};
+#[cfg(feature = "attest")]
+pub use follow::ChainRegistry;
 pub use retry::{retry, RetryPolicy};
 pub use types::{
     device_id_hash, Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration,

@@ -143,6 +143,28 @@ pub enum Error {
     /// The receipt tree over an epoch's receipts does not have the published root.
     #[error("the epoch's receipts do not hash to the published root")]
     EpochRootMismatch,
+    /// Custom evidence names a network-defined evidence rule that is not registered with the
+    /// verifier (or was evaluated without any registry at all).
+    #[error("evidence rule not registered (custom evidence needs its rule)")]
+    UnknownEvidenceRule,
+    /// The registered evidence rule of the requested name has another version than the one
+    /// the published rules require.
+    #[error("evidence rule version {registered} is registered, {required} is required")]
+    EvidenceRuleVersion {
+        /// Version of the registered rule.
+        registered: u32,
+        /// Version the published rules (and the evidence) require.
+        required: u32,
+    },
+    /// An evidence rule of the same name is already registered.
+    #[error("an evidence rule of this name is already registered")]
+    DuplicateEvidenceRule,
+    /// Devices without an owner were rolled up where every device must have one.
+    #[error("{count} devices have no owner")]
+    UnownedDevices {
+        /// Number of devices without an owner.
+        count: usize,
+    },
 }
 
 /// `Result` with this crate's [`Error`] as the default error type.

@@ -13,6 +13,7 @@ mod error;
 pub mod fixed;
 pub mod ledger;
 pub mod math;
+pub mod owners;
 pub mod policy;
 pub mod pools;
 pub mod receipt;
@@ -24,11 +25,13 @@ pub use error::{Error, Result};
 pub use fixed::{serde_u128, Fixed};
 pub use ledger::CumulativeLedger;
 pub use math::Rounding;
+pub use owners::{roll_up, roll_up_distribution, OwnerTotal, OwnerTotals};
 pub use pools::{PoolPlan, PoolSplit, Pools};
 pub use receipt::{
-    verify_epoch, verify_receipt, CategoryRules, EpochRewards, EpochTiming, PublishedEpoch,
-    ReceiptProof, ReceiptTree, RewardReceipt, RuleSet,
+    verify_epoch, verify_epoch_with, verify_receipt, verify_receipt_with, CategoryRules,
+    EpochRewards, EpochTiming, PublishedEpoch, ReceiptProof, ReceiptTree, RewardReceipt, RuleSet,
 };
 pub use score::{
-    EpochWindow, Evidence, Factor, FactorKind, FactorRule, ScoreBreakdown, ScoreRules,
+    EpochWindow, Evidence, EvidenceRule, EvidenceRules, Factor, FactorKind, FactorRule,
+    ScoreBreakdown, ScoreRules,
 };

@@ -25,6 +25,10 @@
 //!    with the **published** parameters, never the receipt's own ([`ScoreRules::verify`]:
 //!    [`Error::FactorCountMismatch`], [`Error::FactorMismatch`], [`Error::GivenNotAllowed`],
 //!    [`Error::ReceiptMismatch`]);
+//!    factors published as network-defined rules
+//!    ([`FactorKind::Custom`](crate::score::FactorKind::Custom)) need the rule's
+//!    implementation: pass it in an [`EvidenceRules`] to [`verify_receipt_with`]
+//!    ([`Error::UnknownEvidenceRule`], [`Error::EvidenceRuleVersion`] otherwise);
 //! 4. the receipt (device, epoch, category, score, amount and every other field) is a leaf
 //!    under the published root ([`Error::NotInEpoch`]);
 //! 5. the amount is `floor(pool × share / total_shares)` (256-bit exact) plus, in
@@ -41,6 +45,12 @@
 //! An oracle produces the three values with [`EpochRewards::compute`],
 //! [`EpochRewards::publish`] (which refuses an epoch that breaks the rules) and
 //! [`EpochRewards::receipts_with_proofs`].
+//!
+//! Every verifier has a `_with` form taking the network-defined [`EvidenceRules`]
+//! ([`verify_receipt_with`], [`verify_epoch_with`], [`EpochRewards::publish_with`],
+//! [`RuleSet::verify_score_with`]); the forms without it use an empty registry, so they
+//! refuse every score with a [`FactorKind::Custom`](crate::score::FactorKind::Custom) factor
+//! and otherwise behave the same.
 //!
 //! # Hashes
 //!
@@ -76,7 +86,7 @@ use crate::distribution::{distribute, split_one, Cutoff, Distribution, Mode, Sha
 use crate::error::ensure_no_duplicates;
 use crate::fixed::serde_u128;
 use crate::pools::{PoolPlan, PoolSplit};
-use crate::score::{EpochWindow, ScoreBreakdown, ScoreRules};
+use crate::score::{EpochWindow, EvidenceRules, ScoreBreakdown, ScoreRules};
 use crate::{Error, Result};
 
 /// Domain of receipt leaves.
@@ -323,8 +333,20 @@ impl RuleSet {
     /// Checks one score of `category` in `epoch` against these rules ([`ScoreRules::verify`]
     /// with the epoch's window); [`Error::UnknownCategory`] if the category is not published.
     pub fn verify_score(&self, epoch: u64, category: &str, score: &ScoreBreakdown) -> Result<()> {
+        self.verify_score_with(epoch, category, score, &EvidenceRules::new())
+    }
+
+    /// [`RuleSet::verify_score`] with the network-defined rules `evidence_rules` available
+    /// ([`ScoreRules::verify_with`] with the epoch's window).
+    pub fn verify_score_with(
+        &self,
+        epoch: u64,
+        category: &str,
+        score: &ScoreBreakdown,
+        evidence_rules: &EvidenceRules,
+    ) -> Result<()> {
         let rules = self.score_rules(category).ok_or(Error::UnknownCategory)?;
-        rules.verify(score, self.window(epoch)?)
+        rules.verify_with(score, self.window(epoch)?, evidence_rules)
     }
 }
 
@@ -545,15 +567,36 @@ impl ReceiptTree {
 ///
 /// `published` and `rules` must come from the network's publication (chain, signed summary),
 /// not from whoever presents the receipt.
+///
+/// This is [`verify_receipt_with`] with no network-defined evidence rules: a receipt whose
+/// category has a [`FactorKind::Custom`](crate::score::FactorKind::Custom) factor errors with
+/// [`Error::UnknownEvidenceRule`].
 pub fn verify_receipt<K: Ord + Serialize>(
     receipt: &RewardReceipt<K>,
     proof: &ReceiptProof,
     published: &PublishedEpoch<K>,
     rules: &RuleSet,
 ) -> Result<()> {
+    verify_receipt_with(receipt, proof, published, rules, &EvidenceRules::new())
+}
+
+/// [`verify_receipt`] with the network-defined evidence rules `evidence_rules`: factors
+/// published as [`FactorKind::Custom`](crate::score::FactorKind::Custom) are recomputed by the
+/// registered rule of the published name and version, with the published parameters
+/// ([`ScoreRules::verify_with`]).
+///
+/// `evidence_rules` are the verifier's own implementations of the rules the network
+/// specifies, never code supplied with the receipt.
+pub fn verify_receipt_with<K: Ord + Serialize>(
+    receipt: &RewardReceipt<K>,
+    proof: &ReceiptProof,
+    published: &PublishedEpoch<K>,
+    rules: &RuleSet,
+    evidence_rules: &EvidenceRules,
+) -> Result<()> {
     let (score_rules, window) = check_published(published, rules)?;
     bind(receipt, published)?;
-    score_rules.verify(&receipt.score, window)?;
+    score_rules.verify_with(&receipt.score, window, evidence_rules)?;
     if proof.size != published.devices || !proof.verify(&receipt.leaf()?, &published.receipts_root)
     {
         return Err(Error::NotInEpoch);
@@ -569,10 +612,23 @@ pub fn verify_receipt<K: Ord + Serialize>(
 /// [`PublishedEpoch::devices`] of them, each device once, shares summing to the published
 /// total and amounts to the published amount paid, and the receipt tree over them hashing to
 /// the published root (see the module docs for the errors).
+///
+/// This is [`verify_epoch_with`] with no network-defined evidence rules.
 pub fn verify_epoch<K: Ord + Serialize>(
     receipts: &[RewardReceipt<K>],
     published: &PublishedEpoch<K>,
     rules: &RuleSet,
+) -> Result<()> {
+    verify_epoch_with(receipts, published, rules, &EvidenceRules::new())
+}
+
+/// [`verify_epoch`] with the network-defined evidence rules `evidence_rules` (see
+/// [`verify_receipt_with`]).
+pub fn verify_epoch_with<K: Ord + Serialize>(
+    receipts: &[RewardReceipt<K>],
+    published: &PublishedEpoch<K>,
+    rules: &RuleSet,
+    evidence_rules: &EvidenceRules,
 ) -> Result<()> {
     let (score_rules, window) = check_published(published, rules)?;
     let found = u64::try_from(receipts.len()).unwrap_or(u64::MAX);
@@ -587,7 +643,7 @@ pub fn verify_epoch<K: Ord + Serialize>(
     let mut leaves = Vec::with_capacity(sorted.len());
     for r in sorted.iter().copied() {
         bind(r, published)?;
-        score_rules.verify(&r.score, window)?;
+        score_rules.verify_with(&r.score, window, evidence_rules)?;
         if r.recompute_amount()? != r.amount {
             return Err(Error::ReceiptMismatch("amount"));
         }
@@ -825,10 +881,22 @@ impl<K: Ord + Clone> EpochRewards<K> {
 impl<K: Ord + Clone + Serialize> EpochRewards<K> {
     /// The epoch's summary to publish under `rules`. Refuses an epoch that does not follow the
     /// rules: it runs [`verify_epoch`] on its own receipts before returning.
+    ///
+    /// This is [`EpochRewards::publish_with`] with no network-defined evidence rules.
     pub fn publish(&self, rules: &RuleSet) -> Result<PublishedEpoch<K>> {
+        self.publish_with(rules, &EvidenceRules::new())
+    }
+
+    /// [`EpochRewards::publish`] with the network-defined evidence rules `evidence_rules`:
+    /// runs [`verify_epoch_with`] on the epoch's own receipts before returning.
+    pub fn publish_with(
+        &self,
+        rules: &RuleSet,
+        evidence_rules: &EvidenceRules,
+    ) -> Result<PublishedEpoch<K>> {
         let receipts: Vec<RewardReceipt<K>> = self.receipts().collect();
         let published = PublishedEpoch::from_receipts(rules.commitment()?, &receipts)?;
-        verify_epoch(&receipts, &published, rules)?;
+        verify_epoch_with(&receipts, &published, rules, evidence_rules)?;
         Ok(published)
     }
 

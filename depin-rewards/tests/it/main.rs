@@ -9,12 +9,14 @@
 #[path = "../support/bench_workload.rs"]
 mod bench_workload;
 mod claims;
+mod custom_evidence;
 mod distribution;
 mod emission;
 mod forged_receipts;
 mod golden;
 mod ledger;
 mod math;
+mod owners;
 mod oz_interop;
 mod policies;
 mod pools;
