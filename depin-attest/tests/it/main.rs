@@ -8,6 +8,7 @@ mod coverage;
 mod energy;
 #[cfg(feature = "p2p")]
 mod gossip;
+mod open;
 #[cfg(feature = "parallel")]
 mod parallel;
 mod pipeline;
