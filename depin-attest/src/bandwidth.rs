@@ -8,7 +8,7 @@
 //! ([`Rejection::UnknownChallenge`]): the network's test server hands the challenge out
 //! with each test, so results cannot be made up offline or replayed in bulk.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use depin_core::{DeviceId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -37,7 +37,7 @@ pub struct BandwidthChallenge {
 /// Per-device speed-test state: the last accepted test time, and the current challenges.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BandwidthState {
-    last_test: HashMap<DeviceId, Timestamp>,
+    last_test: crate::FastMap<DeviceId, Timestamp>,
     challenges: VecDeque<BandwidthChallenge>,
 }
 

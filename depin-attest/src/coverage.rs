@@ -28,7 +28,7 @@
 //! at least 1 m, and FSPL is floored to 0.1 dB before an integer comparison in tenths
 //! of dB, so float rounding can only make the check more lenient by under 0.1 dB.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use depin_core::{DeviceId, Epoch, Timestamp};
@@ -299,10 +299,10 @@ pub struct CoverageOutcome {
 /// Per-beacon ingest state for the current coverage round.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CoverageState {
-    pub(crate) last_beacon: HashMap<DeviceId, Timestamp>,
+    pub(crate) last_beacon: crate::FastMap<DeviceId, Timestamp>,
     pub(crate) beacons: BTreeMap<[u8; 32], PendingBeacon>,
     pub(crate) witnesses: Vec<PendingWitness>,
-    pub(crate) pending_of: HashMap<DeviceId, usize>,
+    pub(crate) pending_of: crate::FastMap<DeviceId, usize>,
     pub(crate) entropies: std::collections::VecDeque<BeaconEntropy>,
 }
 

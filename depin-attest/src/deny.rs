@@ -4,8 +4,6 @@
 //! Wire format: `postcard(DenyList) || signature(64)`, the signature made by the
 //! network's deny-list authority over `Domain::digest(MessageKind::DENY_LIST, body)`.
 
-use std::collections::HashSet;
-
 use depin_core::encoding;
 use depin_core::{DeviceId, Domain, MessageKind, PublicKey, Signature, SigningKey};
 use serde::{Deserialize, Serialize};
@@ -56,8 +54,8 @@ impl DenyList {
 #[derive(Debug, Clone, Default)]
 pub struct DenyState {
     pub(crate) version: Option<u64>,
-    keys: HashSet<DeviceId>,
-    edges: HashSet<(DeviceId, DeviceId)>,
+    keys: crate::FastSet<DeviceId>,
+    edges: crate::FastSet<(DeviceId, DeviceId)>,
 }
 
 impl DenyState {

@@ -14,7 +14,7 @@
 //! device share one capacity: a 10 kW device cannot be credited 31.5 kWh in an hour by
 //! splitting it across counters.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use depin_core::{DeviceId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -175,9 +175,9 @@ impl Credit {
 /// Per-device energy state.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EnergyState {
-    readings: HashMap<(DeviceId, EnergyDirection), (Timestamp, u64)>,
-    sessions: HashMap<DeviceId, Timestamp>,
-    credits: HashMap<DeviceId, VecDeque<Credit>>,
+    readings: crate::FastMap<(DeviceId, EnergyDirection), (Timestamp, u64)>,
+    sessions: crate::FastMap<DeviceId, Timestamp>,
+    credits: crate::FastMap<DeviceId, VecDeque<Credit>>,
 }
 
 /// Local solar time offset (ms) of the device's asserted cell.

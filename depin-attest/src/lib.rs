@@ -21,6 +21,18 @@ pub mod types;
 #[cfg(feature = "p2p")]
 pub mod p2p;
 
+/// The hash maps of per-device state: foldhash with a random per-map seed (keys are public
+/// keys and digests, chosen by devices, so the seed matters; SipHash costs a third of the
+/// pipeline's own time at network scale).
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// The hash sets of per-device state (see [`FastMap`]).
+pub(crate) type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
+/// A [`FastMap`] with room for `n` entries.
+pub(crate) fn fast_map<K, V>(n: usize) -> FastMap<K, V> {
+    FastMap::with_capacity_and_hasher(n, Default::default())
+}
+
 pub use bandwidth::{BandwidthChallenge, BandwidthPolicy, BandwidthRules, SpeedTier};
 pub use coverage::{
     CollusionRingPolicy, CoverageOutcome, CoveragePolicy, CoverageRules, RingAction,

@@ -32,7 +32,7 @@
 //! [`VerifierBuilder::policy`].
 
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use depin_core::batch::{verify_batch, BatchItem};
@@ -402,7 +402,7 @@ impl VerifierBuilder {
             config,
             registry,
             replay,
-            keys: HashMap::with_capacity(expected_devices),
+            keys: crate::fast_map(expected_devices),
             deny,
             kinds: table,
             policies,
@@ -569,7 +569,7 @@ struct Ctx<'v, R> {
     config: &'v VerifierConfig,
     kinds: &'v KindTable,
     registry: &'v R,
-    keys: &'v HashMap<DeviceId, Option<PublicKey>>,
+    keys: &'v crate::FastMap<DeviceId, Option<PublicKey>>,
     deny: &'v DenyState,
 }
 
@@ -651,7 +651,7 @@ pub struct Verifier<R, S> {
     config: VerifierConfig,
     registry: R,
     replay: S,
-    keys: HashMap<DeviceId, Option<PublicKey>>,
+    keys: crate::FastMap<DeviceId, Option<PublicKey>>,
     deny: DenyState,
     kinds: KindTable,
     policies: Vec<Box<dyn Policy>>,

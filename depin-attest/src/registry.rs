@@ -1,7 +1,6 @@
 //! The device registry the pipeline consults: a trait networks implement (a chain, a
 //! database snapshot) and an in-memory implementation.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use depin_core::{DeviceId, KeyHint};
@@ -133,8 +132,8 @@ impl<R: Registry + ?Sized> Registry for Box<R> {
 /// An in-memory registry (tests, simulators, small networks).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryRegistry {
-    devices: HashMap<DeviceId, DeviceRecord>,
-    hints: HashMap<KeyHint, DeviceId>,
+    devices: crate::FastMap<DeviceId, DeviceRecord>,
+    hints: crate::FastMap<KeyHint, DeviceId>,
 }
 
 impl MemoryRegistry {
@@ -147,8 +146,8 @@ impl MemoryRegistry {
     /// that knows its fleet size avoids rehashing pauses while it loads).
     pub fn with_capacity(devices: usize) -> Self {
         MemoryRegistry {
-            devices: HashMap::with_capacity(devices),
-            hints: HashMap::with_capacity(devices),
+            devices: crate::fast_map(devices),
+            hints: crate::fast_map(devices),
         }
     }
 

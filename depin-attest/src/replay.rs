@@ -7,7 +7,6 @@
 //! anything older, or seen before, is a replay. Frames and envelopes of one device
 //! have separate sequence spaces ([`Stream`]).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use depin_core::{encoding, DeviceId};
@@ -132,7 +131,7 @@ pub trait ReplayStore: Send {
 /// Replay windows in memory (lost on restart; clones share nothing).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryReplayStore {
-    windows: HashMap<ReplayKey, ReplayWindow>,
+    windows: crate::FastMap<ReplayKey, ReplayWindow>,
     deny_list: Option<Vec<u8>>,
 }
 
@@ -187,10 +186,10 @@ impl ReplayStore for MemoryReplayStore {
 #[derive(Debug)]
 pub struct FileReplayStore {
     path: PathBuf,
-    windows: HashMap<ReplayKey, ReplayWindow>,
+    windows: crate::FastMap<ReplayKey, ReplayWindow>,
     deny_list: Option<Vec<u8>>,
     /// Previous values of windows changed since the last successful flush.
-    undo: HashMap<ReplayKey, Option<ReplayWindow>>,
+    undo: crate::FastMap<ReplayKey, Option<ReplayWindow>>,
     dirty: bool,
     /// Set when a write failed after the rename: the file may hold state the memory does
     /// not, so the store refuses to write again until it is reopened.
@@ -245,7 +244,7 @@ impl FileReplayStore {
             path,
             windows: entries.into_iter().collect(),
             deny_list,
-            undo: HashMap::new(),
+            undo: crate::FastMap::default(),
             dirty: false,
             poisoned: false,
             _lock: lock,

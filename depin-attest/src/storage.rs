@@ -33,8 +33,6 @@
 //! network should take from a client-signed deal and bound by
 //! [`crate::policy::StoragePolicy`] (`max_commitment_bytes`, `max_commitments_per_device`).
 
-use std::collections::{HashMap, HashSet};
-
 use depin_core::{DeviceId, Epoch};
 use sha2::{Digest, Sha256};
 
@@ -295,10 +293,10 @@ fn padded_chunk(data: &[u8], size: usize, i: usize) -> Vec<u8> {
 pub struct StorageRules {
     params: StoragePolicy,
     /// Each commitment with the storage challenge epoch open when it was recorded.
-    commitments: HashMap<(DeviceId, [u8; 32]), (StorageCommitment, Option<Epoch>)>,
-    commitments_of: HashMap<DeviceId, usize>,
-    root_owner: HashMap<[u8; 32], DeviceId>,
-    proven: HashSet<(DeviceId, [u8; 32])>,
+    commitments: crate::FastMap<(DeviceId, [u8; 32]), (StorageCommitment, Option<Epoch>)>,
+    commitments_of: crate::FastMap<DeviceId, usize>,
+    root_owner: crate::FastMap<[u8; 32], DeviceId>,
+    proven: crate::FastSet<(DeviceId, [u8; 32])>,
     challenge: Option<(Epoch, [u8; 32])>,
 }
 
