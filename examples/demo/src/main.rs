@@ -1,9 +1,11 @@
-//! The depin-rs main demo: the wireless, storage and energy reference networks, settled on
-//! one chain backend, with a summary per network and epoch and two SVG pictures.
+//! The depin-rs main demo: the wireless, storage, energy and mapping reference networks,
+//! settled on one chain backend, with a summary per network and epoch and two SVG pictures.
+//! (The mapping network draws no map of its own: it appears in the reward-distribution
+//! picture like the others.)
 //!
 //! ```text
 //! depin-demo [--backend local|evm|cosmos] [--out DIR] [--seed N] [--epochs N] [--short]
-//!            [--networks wireless,storage,energy] [--quiet]
+//!            [--networks wireless,storage,energy,mapping] [--quiet]
 //! ```
 //!
 //! See the README for the EVM and Cosmos flags.
@@ -28,6 +30,9 @@ use depin_example_common::{
     Summary, MAX_EPOCHS,
 };
 
+/// The reference networks, in the order a default run runs them.
+const NETWORKS: [&str; 4] = ["wireless", "storage", "energy", "mapping"];
+
 /// The lock file, inside the output directory, that one run at a time holds.
 const LOCK_FILE: &str = "depin-demo.lock";
 
@@ -35,7 +40,7 @@ const LOCK_FILE: &str = "depin-demo.lock";
 const _: () = assert!(MAX_EPOCHS == 3_650, "update --epochs in USAGE");
 
 const USAGE: &str = "\
-depin-demo: the wireless, storage and energy reference networks of depin-rs
+depin-demo: the wireless, storage, energy and mapping reference networks of depin-rs
 
 usage: depin-demo [options]
   --backend local|evm|cosmos   where rewards are settled (default: local)
@@ -43,7 +48,7 @@ usage: depin-demo [options]
   --seed N                     seed of every random choice (default: 7)
   --epochs N                   epochs (simulated days) per network, 1..=3650 (default: 4)
   --short                      a small, fast run (few devices, 2 epochs)
-  --networks LIST              comma-separated subset of wireless,storage,energy
+  --networks LIST              comma-separated subset of wireless,storage,energy,mapping
   --quiet                      no progress lines
  evm (build with --features evm to deploy; anvil: chain id 31337):
   --rpc-url URL --private-key HEX [--chain-id N]
@@ -79,7 +84,7 @@ fn parse_args() -> Result<Args, String> {
         seed: 7,
         epochs: 4,
         short: false,
-        networks: vec!["wireless".into(), "storage".into(), "energy".into()],
+        networks: NETWORKS.iter().map(|n| n.to_string()).collect(),
         quiet: false,
         rpc_url: None,
         private_key: None,
@@ -126,7 +131,7 @@ fn parse_args() -> Result<Args, String> {
     }
     check_epochs(a.epochs)?;
     for n in &a.networks {
-        if !["wireless", "storage", "energy"].contains(&n.as_str()) {
+        if !NETWORKS.contains(&n.as_str()) {
             return Err(format!("unknown network {n:?}"));
         }
     }
@@ -371,6 +376,7 @@ fn run(args: &Args, chain: ChainOptions, key_type: Option<KeyType>) -> Result<()
         let result = match network.as_str() {
             "wireless" => depin_example_wireless::run(&opts),
             "storage" => depin_example_storage::run(&opts),
+            "mapping" => depin_example_mapping::run(&opts),
             _ => depin_example_energy::run(&opts),
         };
         match result {

@@ -15,7 +15,7 @@ fn short_demo_exits_zero_and_writes_both_pictures() -> Result<(), Box<dyn std::e
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for network in ["== wireless:", "== storage:", "== energy:"] {
+    for network in ["== wireless:", "== storage:", "== energy:", "== mapping:"] {
         assert!(
             stdout.contains(network),
             "{network} missing from:\n{stdout}"
@@ -23,6 +23,8 @@ fn short_demo_exits_zero_and_writes_both_pictures() -> Result<(), Box<dyn std::e
     }
     assert!(stdout.contains("every pool paid exactly (sum of payouts == pool): yes"));
     assert!(stdout.contains("repeated claim refused"));
+    // the mapping network's own policy is reported by reason like the built-in ones
+    assert!(stdout.contains("mapping/impossible_speed"), "{stdout}");
     for picture in ["wireless-map.svg", "reward-distribution.svg"] {
         let path = dir.path().join(picture);
         let svg = std::fs::read_to_string(&path)?;
