@@ -799,3 +799,9 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
         last_receipts,
     })
 }
+
+/// The code blocks of `docs/guide-startup.md`, compiled and run as doc tests so the guide
+/// cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/guide-startup.md")]
+pub struct GuideStartup;
