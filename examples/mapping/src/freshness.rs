@@ -111,7 +111,7 @@ impl TileRefresh {
     /// Decode evidence bytes: a whole number of records, at most [`MAX_TILES`], each with at
     /// least one refresher ([`depin_rewards::Error::InvalidParameter`] otherwise).
     pub fn decode_all(data: &[u8]) -> depin_rewards::Result<Vec<TileRefresh>> {
-        if data.len() % Self::ENCODED_LEN != 0 {
+        if !data.len().is_multiple_of(Self::ENCODED_LEN) {
             return Err(RewardsError::InvalidParameter(
                 "tile_freshness evidence: not a whole number of 8-byte records",
             ));

@@ -376,6 +376,9 @@ fn seed_history(map: &mut TileMap, rng: &mut SimRng) -> Result<()> {
     Ok(())
 }
 
+/// A drive: (route declared at, route cells, captures with their times).
+type Drive = (u64, Vec<u64>, Vec<(u64, ImageCapture)>);
+
 /// The signed messages of one epoch, in time order: every dashcam's route declaration and
 /// captures (see [`role`] for what each cheater does).
 fn epoch_messages(
@@ -387,7 +390,7 @@ fn epoch_messages(
     let start = epoch_start(epoch).as_millis();
     // the first honest dashcam's drive, which the copycat shadows:
     // (declared at, route cells, captures with their times)
-    let mut victim: Option<(u64, Vec<u64>, Vec<(u64, ImageCapture)>)> = None;
+    let mut victim: Option<Drive> = None;
     let captures_topic = outbox.captures;
     let routes_topic = outbox.routes;
     for (i, d) in drivers.iter_mut().enumerate() {
