@@ -16,6 +16,7 @@ pub mod reason;
 pub mod registry;
 pub mod replay;
 pub mod storage;
+mod table;
 pub mod types;
 
 #[cfg(feature = "p2p")]

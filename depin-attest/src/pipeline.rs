@@ -54,6 +54,7 @@ use crate::reason::{EpochReport, Rejection};
 use crate::registry::{DeviceRecord, DeviceStatus, Lookup, Registry};
 use crate::replay::{ReplayKey, ReplayStore, Stream};
 use crate::storage::StorageRules;
+use crate::table::CachedKey;
 use crate::types::{
     BandwidthTest, ChargingSession, CoverageBeacon, CoverageWitness, EnergyReading,
     StorageCommitment, StorageProof,
@@ -402,7 +403,7 @@ impl VerifierBuilder {
             config,
             registry,
             replay,
-            keys: crate::fast_map(expected_devices),
+            keys: crate::table::KeyCache::with_capacity(expected_devices),
             deny,
             kinds: table,
             policies,
@@ -569,7 +570,7 @@ struct Ctx<'v, R> {
     config: &'v VerifierConfig,
     kinds: &'v KindTable,
     registry: &'v R,
-    keys: &'v crate::FastMap<DeviceId, Option<PublicKey>>,
+    keys: &'v crate::table::KeyCache,
     deny: &'v DenyState,
 }
 
@@ -615,11 +616,18 @@ impl<R: Registry> Ctx<'_, R> {
             return Err(Rejection::DeniedKey);
         }
         let key = match self.keys.get(&device) {
-            Some(k) => *k,
+            Some(CachedKey::Valid(k)) => Some(*k),
+            Some(CachedKey::Invalid) => None,
             None => {
-                // Parsed once per device: the strict parse (weak-key and canonical checks)
-                // is the expensive part; the verifier caches the result after the batch.
-                let k = device.public_key().ok();
+                // Parsed once per device and cached after the batch. The strict parse
+                // (canonical, small-order and torsion checks: a scalar multiplication) is
+                // the expensive part; a registry that validated the key at registration
+                // says so, and only the decompression is left.
+                let k = if record.key_checked {
+                    device.public_key_prechecked().ok()
+                } else {
+                    device.public_key().ok()
+                };
                 *new_key = Some((device, k));
                 k
             }
@@ -651,7 +659,7 @@ pub struct Verifier<R, S> {
     config: VerifierConfig,
     registry: R,
     replay: S,
-    keys: crate::FastMap<DeviceId, Option<PublicKey>>,
+    keys: crate::table::KeyCache,
     deny: DenyState,
     kinds: KindTable,
     policies: Vec<Box<dyn Policy>>,
@@ -973,7 +981,7 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         for (slot, decoded, new_key) in prepared {
             self.counters.decoded += u64::from(decoded);
             if let Some((device, key)) = new_key {
-                self.keys.entry(device).or_insert(key);
+                self.keys.insert(device, key);
             }
             slots.push(slot);
         }

@@ -36,27 +36,71 @@ pub struct ReplayKey {
 }
 
 /// The state of one window: the highest accepted sequence number and a bitmap of the
-/// 128 numbers ending at it (bit `i` set = `top - i` seen).
+/// 128 numbers ending at it (bit `i` set = `top - i` seen). 24 bytes: an empty window is
+/// the one with no bit set (accepting a number always sets bit 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(from = "WindowRepr", into = "WindowRepr")]
 pub struct ReplayWindow {
+    top: u64,
+    /// The bitmap as two words (low, high), so the window is 8-byte aligned.
+    bits: [u64; 2],
+}
+
+/// The serialized form of a window (unchanged since the first file format).
+#[derive(Serialize, Deserialize)]
+struct WindowRepr {
     top: Option<u64>,
     bitmap: u128,
 }
 
+impl From<WindowRepr> for ReplayWindow {
+    fn from(r: WindowRepr) -> Self {
+        match r.top {
+            // a stored window without a top has no bits
+            None => ReplayWindow::default(),
+            Some(top) => ReplayWindow::from_parts(top, r.bitmap),
+        }
+    }
+}
+
+impl From<ReplayWindow> for WindowRepr {
+    fn from(w: ReplayWindow) -> Self {
+        WindowRepr {
+            top: w.high_water_mark(),
+            bitmap: w.bitmap(),
+        }
+    }
+}
+
 impl ReplayWindow {
+    fn from_parts(top: u64, bitmap: u128) -> Self {
+        ReplayWindow {
+            top,
+            bits: [bitmap as u64, (bitmap >> 64) as u64],
+        }
+    }
+
+    fn bitmap(&self) -> u128 {
+        u128::from(self.bits[0]) | (u128::from(self.bits[1]) << 64)
+    }
+
     /// The highest accepted sequence number, if any.
     pub fn high_water_mark(&self) -> Option<u64> {
-        self.top
+        if self.bits == [0, 0] {
+            None
+        } else {
+            Some(self.top)
+        }
     }
 
     /// Whether `seq` would be accepted (no state change).
     pub fn would_accept(&self, seq: u64) -> bool {
-        match self.top {
+        match self.high_water_mark() {
             None => true,
             Some(top) if seq > top => true,
             Some(top) => {
                 let diff = top - seq;
-                diff < REPLAY_WINDOW && self.bitmap & (1u128 << diff) == 0
+                diff < REPLAY_WINDOW && self.bitmap() & (1u128 << diff) == 0
             }
         }
     }
@@ -66,22 +110,20 @@ impl ReplayWindow {
         if !self.would_accept(seq) {
             return false;
         }
-        match self.top {
-            Some(top) if seq <= top => self.bitmap |= 1u128 << (top - seq),
+        let bitmap = self.bitmap();
+        *self = match self.high_water_mark() {
+            Some(top) if seq <= top => ReplayWindow::from_parts(top, bitmap | 1u128 << (top - seq)),
             Some(top) => {
                 let shift = seq - top;
-                self.bitmap = if shift >= REPLAY_WINDOW {
+                let moved = if shift >= REPLAY_WINDOW {
                     0
                 } else {
-                    self.bitmap << shift
-                } | 1;
-                self.top = Some(seq);
+                    bitmap << shift
+                };
+                ReplayWindow::from_parts(seq, moved | 1)
             }
-            None => {
-                self.bitmap = 1;
-                self.top = Some(seq);
-            }
-        }
+            None => ReplayWindow::from_parts(seq, 1),
+        };
         true
     }
 }
@@ -128,10 +170,11 @@ pub trait ReplayStore: Send {
     fn store_deny_list(&mut self, signed: &[u8]) -> Result<()>;
 }
 
-/// Replay windows in memory (lost on restart; clones share nothing).
+/// Replay windows in memory (lost on restart; clones share nothing). Dense: 64 bytes per
+/// window plus its index slot.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryReplayStore {
-    windows: crate::FastMap<ReplayKey, ReplayWindow>,
+    windows: crate::table::DenseMap<ReplayKey, ReplayWindow>,
     deny_list: Option<Vec<u8>>,
 }
 
@@ -140,6 +183,25 @@ impl MemoryReplayStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// An empty store with room for `windows` windows (one per device and stream in use)
+    /// before it reallocates: an oracle that knows its fleet avoids growth pauses.
+    pub fn with_capacity(windows: usize) -> Self {
+        MemoryReplayStore {
+            windows: crate::table::DenseMap::with_capacity(windows),
+            deny_list: None,
+        }
+    }
+
+    /// Number of windows held.
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    /// Whether no window is held.
+    pub fn is_empty(&self) -> bool {
+        self.windows.len() == 0
+    }
 }
 
 impl ReplayStore for MemoryReplayStore {
@@ -147,11 +209,17 @@ impl ReplayStore for MemoryReplayStore {
         Ok(self.windows.get(key).copied())
     }
     fn save(&mut self, key: &ReplayKey, window: &ReplayWindow) -> Result<()> {
-        self.windows.insert(*key, *window);
-        Ok(())
+        if self.windows.insert(*key, *window) {
+            Ok(())
+        } else {
+            Err(Error::Store("memory replay store is full".into()))
+        }
     }
     fn check_and_update(&mut self, key: &ReplayKey, seq: u64) -> Result<bool> {
-        Ok(self.windows.entry(*key).or_default().accept(seq))
+        match self.windows.get_or_insert_with(*key, ReplayWindow::default) {
+            Some(w) => Ok(w.accept(seq)),
+            None => Err(Error::Store("memory replay store is full".into())),
+        }
     }
     fn load_deny_list(&mut self) -> Result<Option<Vec<u8>>> {
         Ok(self.deny_list.clone())

@@ -116,6 +116,13 @@ impl DeviceId {
         PublicKey::from_bytes(self.key_type, self.key.as_ref())
     }
 
+    /// Parse the public key of an id whose key already passed [`DeviceId::public_key`]
+    /// (see [`PublicKey::from_prechecked_bytes`]: for registries that validate keys once,
+    /// at registration, and keep that fact).
+    pub fn public_key_prechecked(&self) -> Result<PublicKey> {
+        PublicKey::from_prechecked_bytes(self.key_type, self.key.as_ref())
+    }
+
     /// The 8-byte key hint used in compact frames.
     pub fn key_hint(&self) -> KeyHint {
         let (buf, len) = self.to_bytes();

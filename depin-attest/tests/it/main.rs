@@ -14,5 +14,6 @@ mod parallel;
 mod pipeline;
 mod props;
 mod replay;
+mod scale;
 mod storage;
 mod sybil;
