@@ -3,15 +3,13 @@
 //! `ed25519_dalek::verify_batch` on the same signatures and keys, batch by batch in the same
 //! run. Prints, per step: throughput of first-sight frames (each device's first) and of steady
 //! state (the others), the pipeline/raw ratio of each, verifier memory per device (key cache,
-//! replay windows, policy state: bytes allocated by the verifier and its replay store, counted
-//! by this binary's allocator), the registry's memory per device, and batch latency (median,
-//! p99, max).
+//! replay windows, policy state, as reported by `Verifier::memory`), and batch latency
+//! (median, p99, max).
 //!
 //! Run: `cargo bench -p depin-attest --features parallel --bench ladder`;
 //! 1M: `DEPIN_LADDER=10000,100000,1000000 cargo bench ...` (about ten minutes here).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
-use std::alloc::System;
 use std::time::{Duration, Instant};
 
 use depin_attest::{
@@ -21,15 +19,14 @@ use depin_attest::{
 use depin_core::frame::{sign_frame, Frame, MAX_FRAME_LEN};
 use depin_core::{DeviceId, Domain, KeyType, NetworkId, SigningKey, Timestamp};
 use rayon::prelude::*;
-use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
 
-/// Counts the bytes currently allocated, to measure what the verifier holds.
-#[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-fn allocated() -> isize {
-    let s = GLOBAL.stats();
-    s.bytes_allocated as isize - s.bytes_deallocated as isize
+/// Peak resident memory of this process, bytes (`VmHWM` of `/proc/self/status`), for
+/// reference: it includes the benchmark's own signed frames and keys.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 const FRAMES_PER_DEVICE: u32 = 10;
@@ -120,7 +117,6 @@ fn step(devices: usize) {
     let t_reg = Instant::now();
     let checked: Vec<bool> = ids.par_iter().map(|id| id.public_key().is_ok()).collect();
     let registration = t_reg.elapsed();
-    let before_registry = allocated();
     let mut registry = MemoryRegistry::with_capacity(devices);
     for (id, ok) in ids.iter().zip(checked) {
         let mut record = DeviceRecord::active(KindSet::ALL);
@@ -129,15 +125,12 @@ fn step(devices: usize) {
             .insert_trusted(*id, record)
             .unwrap_or_else(|_| unreachable!());
     }
-    let registry_bytes = allocated() - before_registry;
-    let before_verifier = allocated();
-    let mut config = VerifierConfig::new(domain.clone());
+    let mut config = VerifierConfig::new(domain);
     config.parallel_threshold = 256;
     let mut verifier: Verifier<MemoryRegistry, MemoryReplayStore> = VerifierBuilder::new(config)
         .expected_devices(devices)
         .build(registry, MemoryReplayStore::with_capacity(devices))
         .unwrap_or_else(|_| unreachable!());
-    let verifier_base = allocated() - before_verifier;
     // the registry moved into the verifier: count it apart
     let vkeys: Vec<ed25519_dalek::VerifyingKey> = keys
         .par_iter()
@@ -153,8 +146,6 @@ fn step(devices: usize) {
         .collect();
     let setup = t.elapsed();
     let (mut first, mut steady) = (Times::default(), Times::default());
-    let _ = registry_bytes;
-    let mut state_bytes = 0isize;
     for seq in 1..=FRAMES_PER_DEVICE {
         let r = round(&domain, &keys, seq);
         let times = if seq == 1 { &mut first } else { &mut steady };
@@ -167,7 +158,6 @@ fn step(devices: usize) {
                 &vkeys[start..end]
             ));
             times.raw += t.elapsed();
-            let before = allocated();
             let inputs: Vec<Input<'_>> = r.frames[start..end]
                 .iter()
                 .map(|f| Input::Frame(f))
@@ -178,7 +168,6 @@ fn step(devices: usize) {
             drop(inputs);
             let accepted = verdicts.iter().filter(|v| v.is_ok()).count();
             drop(verdicts);
-            state_bytes += allocated() - before;
             assert_eq!(accepted, end - start, "every frame verifies");
             times.pipeline += dt;
             times.frames += end - start;
@@ -198,8 +187,9 @@ fn step(devices: usize) {
         *all.last().unwrap_or(&Duration::ZERO),
     );
     let rate = |t: &Times, d: Duration| t.frames as f64 / d.as_secs_f64();
-    // the verifier's state after the run: tables sized at build plus what the batches left
-    let state = verifier_base + state_bytes;
+    // the verifier's state after the run, as it reports it
+    let memory = verifier.memory();
+    let state = memory.total();
     let counters = verifier.counters();
     println!(
         "{devices:>8} devices: first sight {:>7.0}/s (raw {:>7.0}/s, {:.2}x raw), steady {:>7.0}/s (raw {:>7.0}/s, {:.2}x raw), first/steady {:.2}",
@@ -212,10 +202,13 @@ fn step(devices: usize) {
         rate(&first, first.pipeline) / rate(&steady, steady.pipeline),
     );
     println!(
-        "{devices:>8} devices: verifier state {:.0} B/device (key cache, replay windows, policy state), registry {:.0} B/device (registration {:.1} µs/device); batches of {BATCH}: median {:.1} ms, p99 {:.1} ms, max {:.1} ms (max/median {:.2}); {} frames, setup {:.1} s",
+        "{devices:>8} devices: verifier state {:.0} B/device (key cache {:.0}, replay windows {:.0}, policies {:.0}); key validation at registration {:.1} µs/device; peak RSS {:.0} MiB; batches of {BATCH}: median {:.1} ms, p99 {:.1} ms, max {:.1} ms (max/median {:.2}); {} frames, setup {:.1} s",
         state as f64 / devices as f64,
-        registry_bytes as f64 / devices as f64,
+        memory.key_cache as f64 / devices as f64,
+        memory.replay.unwrap_or(0) as f64 / devices as f64,
+        memory.policies as f64 / devices as f64,
         registration.as_secs_f64() * 1e6 / devices as f64,
+        peak_rss().unwrap_or(0) as f64 / (1 << 20) as f64,
         median.as_secs_f64() * 1e3,
         p99.as_secs_f64() * 1e3,
         max.as_secs_f64() * 1e3,

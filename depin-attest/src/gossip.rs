@@ -2,13 +2,13 @@
 //!
 //! [`SharedVerifier`] wraps a [`Verifier`] in a mutex and implements
 //! [`crate::p2p::GossipValidator`]. Topics derive from the verifier's registered kinds
-//! ([`crate::kind::Kind::topic`], [`Verifier::topics`]): the raw report topic (`"report"`)
-//! and the topics of kinds carried in frames carry report frames; every other topic carries
+//! ([`crate::kind::Kind::topic`], [`Verifier::topics`]): frames of every kind travel on the
+//! frame topic (`"report"`, [`crate::kind::FRAME_TOPIC`]); every other topic carries
 //! envelopes whose kind must belong to the topic (built-in: `"coverage"`: beacons and
 //! witnesses; `"storage"`: commitments and proofs; `"energy"`: readings and sessions;
 //! `"bandwidth"`: speed tests; a network's own kinds on theirs); an envelope of another
-//! kind is rejected as `wrong_topic` at decoding, before it can touch replay windows or
-//! reports. Batches go through [`Verifier::verify_batch`], so signatures are
+//! kind is rejected as `wrong_topic` at decoding (counted in the report), before it can
+//! touch keys, signatures or replay windows. Batches go through [`Verifier::verify_batch`], so signatures are
 //! batch-verified.
 //!
 //! Verdict mapping ([`gossip_verdict`]): accepted items are [`Verdict::Accept`]; items that

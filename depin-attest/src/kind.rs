@@ -471,6 +471,11 @@ impl<T: AttestationType> Kind for Typed<T> {
     }
 }
 
+/// The gossip topic of device frames, whatever kind they carry (frames of a kind with a
+/// [`Kind::frame_kind`] travel here too; that kind's envelopes travel on its own topic).
+/// Reserved: only [`AttestationKind::DEVICE_REPORT`] may name it as its topic.
+pub const FRAME_TOPIC: Label = Label::new("report");
+
 /// Raw device report frames: any frame whose report kind byte no registered kind claims.
 /// No payload is kept (the application decodes the frame's payload bytes itself; register a
 /// kind with [`Kind::frame_kind`] to have them decoded); the outcome is
@@ -486,7 +491,7 @@ impl Kind for RawReports {
         Label::new("device_report")
     }
     fn topic(&self) -> Label {
-        Label::new("report")
+        FRAME_TOPIC
     }
     fn decode(&self, _payload: &[u8]) -> core::result::Result<Payload, Rejection> {
         Ok(Payload::none())

@@ -44,8 +44,8 @@ pub use envelope::{Envelope, EnvelopeBody};
 pub use error::{Error, Result};
 pub use kind::{AttestationKind, AttestationType, Kind, KindSet, Label, Payload, Typed};
 pub use pipeline::{
-    builtin_kinds, builtin_policies, Accepted, Counters, Input, KindInfo, Outcome, Verdict,
-    Verifier, VerifierBuilder, VerifierConfig,
+    builtin_kinds, builtin_policies, Accepted, Counters, Input, KindInfo, MemoryUse, Outcome,
+    Verdict, Verifier, VerifierBuilder, VerifierConfig,
 };
 pub use policy::{Item, Policies, Policy, StoragePolicy};
 pub use reason::{EpochReport, PolicyRejection, Rejection};

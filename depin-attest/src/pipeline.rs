@@ -69,9 +69,9 @@ pub enum Input<'a> {
     Envelope(&'a [u8]),
     /// A signed [`crate::Envelope`] that may only carry the kinds in the set, e.g. the kinds
     /// of the gossip topic it arrived on ([`Verifier::topic_kinds`]). Any other kind is
-    /// rejected with [`Rejection::WrongTopic`] at decoding, before keys, signatures, replay
-    /// windows or reports are touched, so a copy on the wrong topic cannot use up the
-    /// sequence number of the real one.
+    /// rejected with [`Rejection::WrongTopic`] at decoding (and counted in the report),
+    /// before keys, signatures or replay windows are touched, so a copy on the wrong topic
+    /// cannot use up the sequence number of the real one.
     EnvelopeOf(&'a [u8], KindSet),
 }
 
@@ -457,6 +457,11 @@ impl KindTable {
             if entries.iter().any(|e| e.name == name) {
                 return Err(Error::Config("two kinds with the same name"));
             }
+            if topic == crate::kind::FRAME_TOPIC && kind != AttestationKind::DEVICE_REPORT {
+                return Err(Error::Config(
+                    "the frame topic is reserved for raw report frames",
+                ));
+            }
             if entries.iter().filter(|e| e.topic == topic).count() >= crate::kind::KIND_SET_CAPACITY
             {
                 return Err(Error::Config("too many kinds on one topic"));
@@ -511,6 +516,30 @@ impl KindTable {
 
     fn for_frame(&self, report_kind: u8) -> Option<u16> {
         self.frames[usize::from(report_kind)].or(self.raw)
+    }
+}
+
+/// What the verifier's state costs in memory ([`Verifier::memory`]), in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MemoryUse {
+    /// Devices whose key is cached.
+    pub devices: usize,
+    /// The parsed-key cache (dense: 200 bytes a key plus its index slot).
+    pub key_cache: usize,
+    /// The replay store's windows, if the store reports it
+    /// ([`ReplayStore::memory_bytes`]).
+    pub replay: Option<usize>,
+    /// The policies' state, summed over the policies that report it
+    /// ([`Policy::memory_bytes`]); how many do is in `policies_reporting`.
+    pub policies: usize,
+    /// Policies that reported their memory.
+    pub policies_reporting: usize,
+}
+
+impl MemoryUse {
+    /// Everything reported.
+    pub fn total(&self) -> usize {
+        self.key_cache + self.replay.unwrap_or(0) + self.policies
     }
 }
 
@@ -742,9 +771,13 @@ impl<R, S> Verifier<R, S> {
             .map(|i| self.kinds.entries[usize::from(i)].name)
     }
 
-    /// The gossip topics of the registered kinds (each once, in registration order).
+    /// The gossip topics of the registered kinds (each once, in registration order), with
+    /// the frame topic ([`crate::kind::FRAME_TOPIC`]) first if any kind travels in frames.
     pub fn topics(&self) -> Vec<Label> {
         let mut out: Vec<Label> = Vec::new();
+        if self.kinds.raw.is_some() || self.kinds.frames.iter().any(Option::is_some) {
+            out.push(crate::kind::FRAME_TOPIC);
+        }
         for e in &self.kinds.entries {
             if !out.contains(&e.topic) {
                 out.push(e.topic);
@@ -762,13 +795,32 @@ impl<R, S> Verifier<R, S> {
             .fold(KindSet::NONE, |s, e| s.try_with(e.kind).unwrap_or(s))
     }
 
-    /// Whether `topic` carries frames (the raw report kind's topic, or that of a kind
-    /// carried in frames).
+    /// Whether `topic` carries frames: the frame topic ([`crate::kind::FRAME_TOPIC`]), if
+    /// any registered kind travels in frames. Every other topic carries envelopes.
     pub fn topic_carries_frames(&self, topic: Label) -> bool {
-        self.kinds.entries.iter().any(|e| {
-            e.topic == topic
-                && (e.kind == AttestationKind::DEVICE_REPORT || e.spec.frame_kind().is_some())
-        })
+        topic == crate::kind::FRAME_TOPIC
+            && (self.kinds.raw.is_some() || self.kinds.frames.iter().any(Option::is_some))
+    }
+
+    /// What the verifier's state costs in memory: the key cache, the replay store (if it
+    /// reports it) and the policies that report theirs. The registry is not included (it is
+    /// the application's).
+    pub fn memory(&self) -> MemoryUse
+    where
+        S: ReplayStore,
+    {
+        let reported: Vec<usize> = self
+            .policies
+            .iter()
+            .filter_map(|p| p.memory_bytes())
+            .collect();
+        MemoryUse {
+            devices: self.keys.len(),
+            key_cache: self.keys.memory_bytes(),
+            replay: self.replay.memory_bytes(),
+            policies: reported.iter().sum(),
+            policies_reporting: reported.len(),
+        }
     }
 
     /// `(name, version)` of every policy, in the order they run.

@@ -97,6 +97,12 @@ pub trait Policy: Any + Send + Sync {
     fn begin_epoch(&mut self, epoch: Epoch) {
         let _ = epoch;
     }
+
+    /// Bytes of memory the policy's state holds, if it keeps count (for
+    /// [`crate::Verifier::memory`]). Default: `None`.
+    fn memory_bytes(&self) -> Option<usize> {
+        None
+    }
 }
 
 use crate::bandwidth::BandwidthPolicy;

@@ -14,7 +14,11 @@ use crate::kind::{AttestationKind, Label};
 /// reason, e.g. `mapping_speed` / `impossible_speed`. Counted in epoch reports like the
 /// built-in reasons, and mapped to a gossip verdict by the same rule
 /// ([`Rejection::penalises_sender`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// Two policy rejections are equal (and ordered, and hashed) by `policy` and `code` only: the
+/// penalty is a property of the code, so it is not part of its identity (and not of its
+/// serialized form, which is the code).
+#[derive(Debug, Clone, Copy)]
 pub struct PolicyRejection {
     /// The policy that rejected ([`crate::policy::Policy::name`]).
     pub policy: Label,
@@ -43,15 +47,42 @@ impl PolicyRejection {
     }
 }
 
+impl PartialEq for PolicyRejection {
+    fn eq(&self, other: &Self) -> bool {
+        (self.policy, self.code) == (other.policy, other.code)
+    }
+}
+
+impl Eq for PolicyRejection {}
+
+impl PartialOrd for PolicyRejection {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for PolicyRejection {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        (self.policy, self.code).cmp(&(other.policy, other.code))
+    }
+}
+
+impl core::hash::Hash for PolicyRejection {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        (self.policy, self.code).hash(state);
+    }
+}
+
 impl From<PolicyRejection> for Rejection {
     fn from(r: PolicyRejection) -> Self {
         Rejection::Policy(r)
     }
 }
 
-/// Why an item was rejected. Every rejection in the pipeline is one of these, in the order
-/// the pipeline checks them: size, decoding, structure, registry, keys, signatures,
-/// freshness and replay, then policies.
+/// Why an item was rejected. Every rejection in the pipeline is one of these, grouped in
+/// the order the pipeline checks them: size, decoding, kind, structure, signature encoding
+/// and freshness (stage 1), registry and keys (stage 2), signatures (stage 3), replay, then
+/// policies (stage 4); later additions are at the end.
 ///
 /// Serialized as its [`Rejection::code`] (a string), and parsed back from it
 /// ([`FromStr`]).
@@ -308,8 +339,8 @@ impl Rejection {
     }
 
     /// The policy a rejection belongs to: the policy's name for [`Rejection::Policy`] and
-    /// for the built-in policies' reasons (`coverage`, `collusion_ring`, `storage`,
-    /// `energy`, `bandwidth`), `None` for the pipeline's own checks (decoding, registry,
+    /// for the built-in policies' reasons (`coverage`, which includes the collusion-ring
+    /// rules, `storage`, `energy`, `bandwidth`), `None` for the pipeline's own checks (decoding, registry,
     /// keys, signatures, freshness, replay).
     pub fn policy(&self) -> Option<Label> {
         use Rejection::*;
@@ -332,7 +363,8 @@ impl Rejection {
             | NoLocation
             | BeaconPayloadMismatch
             | TooManyWitnesses => Label::new("coverage"),
-            CollusionRing | SybilCommunity => Label::new("collusion_ring"),
+            // the collusion-ring rules run inside the coverage policy (`CoverageRules`)
+            CollusionRing | SybilCommunity => Label::new("coverage"),
             DuplicateCommitment | UnknownCommitment | NoChallenge | StaleChallenge
             | WrongChallenge | StorageProofInvalid | DuplicateProof | SharedCommitment
             | TooManyCommitments | CommitmentTooLate => Label::new("storage"),
@@ -433,6 +465,7 @@ impl Rejection {
                 | NonCanonical
                 | InvalidStructure
                 | WrongTopic
+                | UnknownKind
         )
     }
 

@@ -168,6 +168,11 @@ pub trait ReplayStore: Send {
     /// effect. Required, not defaulted: a store that forgot it would let a restarted
     /// verifier re-admit denied keys or accept an older list.
     fn store_deny_list(&mut self, signed: &[u8]) -> Result<()>;
+    /// Bytes of memory the store holds for its windows, if it knows (for
+    /// [`crate::Verifier::memory`]). Default: `None`.
+    fn memory_bytes(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Replay windows in memory (lost on restart; clones share nothing). Dense: 64 bytes per
@@ -227,6 +232,9 @@ impl ReplayStore for MemoryReplayStore {
     fn store_deny_list(&mut self, signed: &[u8]) -> Result<()> {
         self.deny_list = Some(signed.to_vec());
         Ok(())
+    }
+    fn memory_bytes(&self) -> Option<usize> {
+        Some(self.windows.memory_bytes())
     }
 }
 

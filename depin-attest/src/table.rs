@@ -61,6 +61,11 @@ impl<K: Hash + Eq, V> DenseMap<K, V> {
         self.entries.len()
     }
 
+    /// Bytes held: the entries' allocation and the index's.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.entries.capacity() * core::mem::size_of::<(K, V)>() + self.index.allocation_size()
+    }
+
     pub(crate) fn get(&self, key: &K) -> Option<&V> {
         self.position(key).map(|i| &self.entries[i].1)
     }
@@ -139,6 +144,19 @@ impl KeyCache {
             invalid: crate::FastSet::default(),
             hasher: foldhash::fast::RandomState::default(),
         }
+    }
+
+    /// Bytes held: the keys' allocation, the index's and the set of invalid ids (its
+    /// entries; hash-set overhead included at one control byte each).
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.keys.capacity() * core::mem::size_of::<depin_core::PublicKey>()
+            + self.index.allocation_size()
+            + self.invalid.capacity() * (core::mem::size_of::<depin_core::DeviceId>() + 1)
+    }
+
+    /// Keys cached.
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
     }
 
     pub(crate) fn get(&self, id: &depin_core::DeviceId) -> Option<CachedKey<'_>> {

@@ -203,6 +203,19 @@ fn a_network_kind_and_its_policies_are_first_class() {
     let shown = report.to_string();
     assert!(shown.contains("air_quality"), "{shown}");
     assert!(shown.contains("air_bounds/pm25_out_of_range"), "{shown}");
+    // frames of every kind travel on the frame topic, envelopes on the kind's own
+    let topics: Vec<String> = v.topics().iter().map(|t| t.to_string()).collect();
+    assert_eq!(topics, ["report", "air_quality"]);
+    assert!(v.topic_carries_frames(Label::new("report")));
+    assert!(!v.topic_carries_frames(Label::new("air_quality")));
+    assert!(v
+        .topic_kinds(Label::new("air_quality"))
+        .contains(AirQuality::KIND));
+    // the penalty is not part of a policy rejection's identity (nor of its code)
+    assert_eq!(
+        Rejection::Policy(PolicyRejection::new(RATE, Label::new("too_many_reports"))),
+        rate
+    );
     // gossip: the same rule for every reason
     assert!(oob.penalises_sender());
     assert!(!rate.penalises_sender());
@@ -399,7 +412,15 @@ fn the_builder_refuses_ambiguous_networks() {
             .without_builtins()
             .kind_type::<AirQuality>()
     }
+    #[derive(Debug, Serialize, Deserialize)]
+    struct OnFrames;
+    impl AttestationType for OnFrames {
+        const KIND: AttestationKind = AttestationKind::application(9);
+        const NAME: Label = Label::new("on_frames");
+        const TOPIC: Label = depin_attest::kind::FRAME_TOPIC;
+    }
     for (what, b) in [
+        ("the frame topic", air().kind_type::<OnFrames>()),
         ("same number", air().kind_type::<Twin>()),
         ("same name", air().kind_type::<SameName>()),
         ("outside the ranges", air().kind_type::<Squatter>()),

@@ -162,3 +162,20 @@ fn replay_windows_are_compact_and_keep_their_encoding() {
         Some(5)
     );
 }
+
+#[test]
+fn the_verifier_reports_what_its_state_costs() {
+    let net = Net::new(3);
+    let mut v = net.verifier();
+    assert_eq!(v.memory().devices, 0);
+    let items: Vec<Vec<u8>> = net.keys.iter().map(|k| frame(k, 1)).collect();
+    v.verify_batch(
+        &items.iter().map(|f| Input::Frame(f)).collect::<Vec<_>>(),
+        NOW,
+    );
+    let m = v.memory();
+    assert_eq!(m.devices, 3);
+    assert!(m.key_cache >= 3 * 200, "{m:?}");
+    assert!(m.replay.is_some_and(|r| r >= 3 * 60), "{m:?}");
+    assert_eq!(m.total(), m.key_cache + m.replay.unwrap_or(0) + m.policies);
+}

@@ -1,9 +1,9 @@
 //! Plumbing shared by the depin-rs reference networks (`examples/wireless`,
-//! `examples/storage`, `examples/energy`) and the demo (`examples/demo`).
+//! `examples/storage`, `examples/energy`, `examples/mapping`) and the demo (`examples/demo`).
 //!
 //! Nothing here is network logic: the examples do verification (depin-attest), reward math
 //! (depin-rewards) and device signing (depin-core, depin-device) themselves, in the open.
-//! This crate holds what all three do identically:
+//! This crate holds what all four do identically:
 //!
 //! * [`Options`]: seed, size, epochs and which chain ([`ChainOptions`]);
 //! * [`SimRng`]: a seeded ChaCha20 stream, so every run with the same seed is identical;

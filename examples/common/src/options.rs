@@ -1,4 +1,4 @@
-//! Run options shared by the three networks.
+//! Run options shared by the four reference networks (wireless, storage, energy, mapping).
 
 use std::path::PathBuf;
 
