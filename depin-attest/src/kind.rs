@@ -44,7 +44,8 @@ pub const MAX_LABEL_LEN: usize = 31;
 
 /// A short stable name: 1 to 31 bytes of `a-z`, `0-9` and `_`, starting with a letter.
 /// Kinds, topics, policies and policy rejection codes are named with labels, which are
-/// `Copy`, compare as their text and serialize as a string.
+/// `Copy`, equal when their text is, and serialize as a string (their order is by length,
+/// then text: stable, not alphabetical).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Label {
     len: u8,
@@ -129,8 +130,9 @@ impl<'de> Deserialize<'de> for Label {
     }
 }
 
-/// The number of an attestation kind: the depin-core [`MessageKind`] its signatures are
-/// bound to. Built-in kinds use the numbers depin-core assigns; a network's own kinds use
+/// The number of an attestation kind: the depin-core [`MessageKind`] its envelopes'
+/// signatures are bound to (frames are signed as [`MessageKind::REPORT_FRAME`], with the
+/// report kind byte that selects the kind in their signed header). Built-in kinds use the numbers depin-core assigns; a network's own kinds use
 /// the application range ([`AttestationKind::application`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

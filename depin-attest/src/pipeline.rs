@@ -999,8 +999,10 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
     }
 
     /// Like [`Verifier::verify_batch`], but a replay-store failure is an error for the
-    /// batch: `Err` means no item of the batch was accepted and no state changed but the
-    /// counters and rejection counts; the batch may be retried once the store works.
+    /// batch: `Err` means no item of the batch was accepted and no replay window or policy
+    /// item state changed (the counters, rejection counts and key cache did, and a batch in
+    /// a new epoch has started it for the policies: [`Policy::begin_epoch`]); the batch may
+    /// be retried once the store works.
     pub fn try_verify_batch(
         &mut self,
         inputs: &[Input<'_>],

@@ -187,8 +187,11 @@ impl MemoryRegistry {
 
     /// Register or update a device with its record as given, [`DeviceRecord::key_checked`]
     /// included: for loading a registry snapshot whose keys were validated when the devices
-    /// registered (so a restart does not validate a million keys again). Fails if another
-    /// device's key has the same hint.
+    /// registered (so a restart does not validate a million keys again). The mark must come
+    /// from a source this registry trusts (its own earlier [`MemoryRegistry::insert`], a
+    /// database it wrote), never from devices or peers: the verifier skips the canonical and
+    /// torsion checks of marked keys (small-order keys are refused either way). Fails if
+    /// another device's key has the same hint.
     pub fn insert_trusted(&mut self, device: DeviceId, record: DeviceRecord) -> Result<()> {
         let hint = device.key_hint();
         match self.hints.get(&hint) {

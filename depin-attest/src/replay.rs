@@ -58,7 +58,9 @@ impl From<WindowRepr> for ReplayWindow {
         match r.top {
             // a stored window without a top has no bits
             None => ReplayWindow::default(),
-            Some(top) => ReplayWindow::from_parts(top, r.bitmap),
+            // a top was accepted, so its bit is set: a stored form without it (never written,
+            // only forged or foreign) keeps its high-water mark instead of reading as empty
+            Some(top) => ReplayWindow::from_parts(top, r.bitmap | 1),
         }
     }
 }

@@ -3,8 +3,9 @@
 //! Ed25519 items are checked together with `ed25519_dalek::verify_batch`. The batch
 //! equation skips the weak-key and canonical-encoding checks, so they are done first,
 //! by construction: [`PublicKey`] and [`Signature`] are opaque and their constructors
-//! validate, so every Ed25519 key was strictly checked when parsed (canonical, not small
-//! order, torsion-free) and every Ed25519 signature has a reduced `S` and an `R` that
+//! validate, so every Ed25519 key was checked when parsed (not small order; canonical and
+//! torsion-free too, except through [`PublicKey::from_prechecked_bytes`], whose caller
+//! vouches for those two) and every Ed25519 signature has a reduced `S` and an `R` that
 //! is a canonical encoding whose `y` is not one of the five `y` values of the curve's
 //! eight-torsion, whatever its sign bit. When a batch fails, it is split in
 //! halves recursively and small groups are verified one by one with `verify_strict`,

@@ -92,10 +92,13 @@ impl fmt::Display for KeyType {
 
 /// A public key of one of the supported schemes, already validated.
 ///
-/// The type is opaque: the only ways to build one are [`PublicKey::from_bytes`],
-/// [`PublicKey::from_sec1`] and [`SigningKey::public_key`], and each of them applies the
-/// strict checks (an Ed25519 key is canonical, torsion-free and not of small order). The
-/// batch verifier relies on that, so no caller can hand it a weak key.
+/// The type is opaque: the ways to build one are [`PublicKey::from_bytes`],
+/// [`PublicKey::from_sec1`] and [`SigningKey::public_key`], which apply the strict checks
+/// (an Ed25519 key is canonical, torsion-free and not of small order), and
+/// [`PublicKey::from_prechecked_bytes`], which still refuses small-order keys but trusts
+/// the caller for the canonical and torsion checks (bytes that passed
+/// [`PublicKey::from_bytes`] before). The batch verifier relies on that: no key of small
+/// order (the one that lets anyone forge in a batch) can reach it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct PublicKey(Pk);
 
@@ -208,17 +211,18 @@ fn sec1_len_check(key_type: KeyType, bytes: &[u8]) -> Result<()> {
 impl PublicKey {
     /// Parse a key whose exact bytes already passed [`PublicKey::from_bytes`] (a registry
     /// validated them when the device registered and kept that fact), without repeating the
-    /// checks that cost a scalar multiplication: an Ed25519 key is only decompressed (about
-    /// 6 µs instead of about 40 µs with the canonical, small-order and torsion checks);
-    /// ECDSA keys are parsed exactly as by [`PublicKey::from_bytes`] (their check is the
-    /// parse).
+    /// checks that cost a scalar multiplication or an inversion: an Ed25519 key is
+    /// decompressed and refused if of small order (a few doublings), without the canonical
+    /// re-encoding and torsion checks (about 7 µs instead of about 40 µs); ECDSA keys are
+    /// parsed exactly as by [`PublicKey::from_bytes`] (their check is the parse).
     ///
     /// # Security
     /// The caller asserts that these bytes passed [`PublicKey::from_bytes`]. Given bytes
-    /// that did not, an Ed25519 key with a torsion component or of small order can come out,
-    /// against which batch verification is weaker than strict verification (see
-    /// `docs/security.md`). Registries must set their "checked" mark only after a successful
-    /// [`PublicKey::from_bytes`] of the same bytes.
+    /// that did not, a key with a torsion component or a non-canonical encoding can come out
+    /// (never one of small order, which would let anyone forge its signatures in a batch); a
+    /// torsion component makes batch verdicts on the owner's own odd signatures differ from
+    /// strict ones (see `docs/security.md`). Registries must set their "checked" mark only
+    /// after a successful [`PublicKey::from_bytes`] of the same bytes.
     pub fn from_prechecked_bytes(key_type: KeyType, bytes: &[u8]) -> Result<Self> {
         if key_type != KeyType::Ed25519 {
             return PublicKey::from_bytes(key_type, bytes);
@@ -228,12 +232,17 @@ impl PublicKey {
             expected: 32,
             actual: bytes.len(),
         })?;
-        EdVerifyingKey::from_bytes(arr)
-            .map(|k| PublicKey(Pk::Ed25519(k)))
-            .map_err(|_| Error::InvalidKey {
+        let vk = EdVerifyingKey::from_bytes(arr).map_err(|_| Error::InvalidKey {
+            key_type,
+            reason: "not a point on the curve",
+        })?;
+        if vk.is_weak() {
+            return Err(Error::InvalidKey {
                 key_type,
-                reason: "not a point on the curve",
-            })
+                reason: "small-order (weak) key",
+            });
+        }
+        Ok(PublicKey(Pk::Ed25519(vk)))
     }
 
     /// Parse a public key of the given type from its canonical encoding: 32 bytes for

@@ -84,6 +84,41 @@ fn prechecked_keys_verify_like_strictly_parsed_ones() {
 }
 
 #[test]
+fn the_prechecked_path_still_refuses_small_order_keys() {
+    // a registry that marks the identity key as checked cannot get it past the verifier
+    let weak = identity_key();
+    assert!(weak.public_key_prechecked().is_err());
+    assert!(id(&key(1)).public_key_prechecked().is_ok());
+    let net = Net::new(1);
+    let mut registry = net.registry.clone();
+    let mut marked = DeviceRecord::active(KindSet::ALL);
+    marked.key_checked = true;
+    registry.insert_trusted(weak, marked).unwrap();
+    let mut v = VerifierBuilder::new(net.config.clone())
+        .build(registry, MemoryReplayStore::new())
+        .unwrap();
+    let e = depin_attest::EnvelopeBody::new(
+        weak,
+        1,
+        NOW,
+        &depin_attest::types::EnergyReading {
+            direction: depin_attest::types::EnergyDirection::Production,
+            cumulative_wh: 1,
+        },
+    )
+    .unwrap();
+    let mut bytes = depin_core::encoding::encode(&e).unwrap();
+    let mut sig = [0u8; 64];
+    sig[0] = 0x58;
+    sig[1..32].fill(0x66);
+    bytes.extend_from_slice(&sig);
+    assert_eq!(
+        v.verify_one(Input::Envelope(&bytes), NOW),
+        Err(Rejection::InvalidKey)
+    );
+}
+
+#[test]
 fn a_weak_key_is_refused_every_time_it_is_seen() {
     let mut net = Net::new(1);
     let weak = identity_key();
@@ -140,6 +175,15 @@ fn replay_windows_are_compact_and_keep_their_encoding() {
     let back: ReplayWindow =
         depin_core::encoding::decode(&depin_core::encoding::encode(&w).unwrap(), 64).unwrap();
     assert_eq!(back, w);
+    // a stored form with a top but no bits (never written; forged or foreign) fails closed:
+    // it keeps its high-water mark instead of reading as an empty window
+    let forged: ReplayWindow = depin_core::encoding::decode(
+        &depin_core::encoding::encode(&(Some(1_000u64), 0u128)).unwrap(),
+        64,
+    )
+    .unwrap();
+    assert_eq!(forged.high_water_mark(), Some(1_000));
+    assert!(!forged.would_accept(1_000) && !forged.would_accept(10));
     // the dense memory store
     let mut s = MemoryReplayStore::with_capacity(2);
     let k = ReplayKey {

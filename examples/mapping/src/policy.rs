@@ -302,8 +302,9 @@ impl Policy for MappingRules {
 }
 
 /// At most `max_per_hour` [`ImageCapture`]s per device and clock hour of their signed
-/// timestamps: [`reason::TOO_MANY_CAPTURES`] beyond, without gossip penalty. Name
-/// `capture_rate`, version 1.
+/// timestamps: [`reason::TOO_MANY_CAPTURES`] beyond, without gossip penalty, and for a
+/// capture timestamped in an hour before the one counted (hours only move forward per
+/// device). Name `capture_rate`, version 2.
 ///
 /// Registered after [`MappingRules`], it shows composition: both decide in `check`, so a
 /// capture refused here is not recorded by [`MappingRules`] (and a capture [`MappingRules`]
@@ -316,8 +317,8 @@ pub struct CaptureRate {
 }
 
 impl CaptureRate {
-    /// The policy's version.
-    pub const VERSION: u32 = 1;
+    /// The policy's version (2: captures from an earlier hour are refused).
+    pub const VERSION: u32 = 2;
 
     /// At most `max_per_hour` captures per device and clock hour.
     pub fn new(max_per_hour: u32) -> Self {
@@ -350,6 +351,10 @@ impl Policy for CaptureRate {
         let hour = item.timestamp.0 / HOUR_MS;
         match self.counts.get(item.device) {
             Some(&(h, n)) if h == hour && n >= self.max_per_hour => Err(reason::TOO_MANY_CAPTURES),
+            // an earlier hour than the one counted is refused too: otherwise alternating
+            // timestamps across an hour boundary (both inside the freshness window) would
+            // reset the count every time
+            Some(&(h, _)) if hour < h => Err(reason::TOO_MANY_CAPTURES),
             _ => Ok(()),
         }
     }

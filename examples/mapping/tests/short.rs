@@ -159,7 +159,7 @@ fn policy_rejections_are_first_class() -> TestResult {
         let r = &e.report;
         // the network's own policies are listed with their versions, like built-in ones
         assert_eq!(r.policies.get(&MAPPING), Some(&1));
-        assert_eq!(r.policies.get(&CAPTURE_RATE), Some(&1));
+        assert_eq!(r.policies.get(&CAPTURE_RATE), Some(&2));
         // teleporter, off-route, copycat, unrouted: every one of their refused captures
         let mapping = r.rejected_by_policy(Label::new("mapping"));
         assert_eq!(mapping, n / 2 + 3 * n, "epoch {}", e.epoch);
@@ -381,7 +381,7 @@ fn policies_compose_and_a_rate_limited_capture_leaves_no_state() -> TestResult {
         .build(registry, MemoryReplayStore::new())?;
     assert_eq!(
         verifier.policy_versions(),
-        vec![(MAPPING, 1), (CAPTURE_RATE, 1)]
+        vec![(MAPPING, 1), (CAPTURE_RATE, 2)]
     );
 
     let cell = capture_cell(37.7793, -122.4193).ok_or("no cell")?;
