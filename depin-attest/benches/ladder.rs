@@ -144,6 +144,7 @@ fn step(devices: usize) {
             ed25519_dalek::VerifyingKey::from_bytes(&pk).unwrap_or_else(|_| unreachable!())
         })
         .collect();
+    let registry_bytes = verifier.registry().memory_bytes();
     let setup = t.elapsed();
     let (mut first, mut steady) = (Times::default(), Times::default());
     for seq in 1..=FRAMES_PER_DEVICE {
@@ -202,11 +203,12 @@ fn step(devices: usize) {
         rate(&first, first.pipeline) / rate(&steady, steady.pipeline),
     );
     println!(
-        "{devices:>8} devices: verifier state {:.0} B/device (key cache {:.0}, replay windows {:.0}, policies {:.0}); key validation at registration {:.1} µs/device; peak RSS {:.0} MiB; batches of {BATCH}: median {:.1} ms, p99 {:.1} ms, max {:.1} ms (max/median {:.2}); {} frames, setup {:.1} s",
+        "{devices:>8} devices: verifier state {:.0} B/device (key cache {:.0}, replay windows {:.0}, policies {:.0}); registry {:.0} B/device; key validation at registration {:.1} µs/device; peak RSS {:.0} MiB; batches of {BATCH}: median {:.1} ms, p99 {:.1} ms, max {:.1} ms (max/median {:.2}); {} frames, setup {:.1} s",
         state as f64 / devices as f64,
         memory.key_cache as f64 / devices as f64,
         memory.replay.unwrap_or(0) as f64 / devices as f64,
         memory.policies as f64 / devices as f64,
+        registry_bytes as f64 / devices as f64,
         registration.as_secs_f64() * 1e6 / devices as f64,
         peak_rss().unwrap_or(0) as f64 / (1 << 20) as f64,
         median.as_secs_f64() * 1e3,

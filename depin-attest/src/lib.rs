@@ -29,11 +29,6 @@ pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::
 /// The hash sets of per-device state (see [`FastMap`]).
 pub(crate) type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
-/// A [`FastMap`] with room for `n` entries.
-pub(crate) fn fast_map<K, V>(n: usize) -> FastMap<K, V> {
-    FastMap::with_capacity_and_hasher(n, Default::default())
-}
-
 pub use bandwidth::{BandwidthChallenge, BandwidthPolicy, BandwidthRules, SpeedTier};
 pub use coverage::{
     CollusionRingPolicy, CoverageOutcome, CoveragePolicy, CoverageRules, RingAction,

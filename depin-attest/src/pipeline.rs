@@ -622,17 +622,17 @@ impl<R: Registry> Ctx<'_, R> {
         staged: Staged,
         new_key: &mut Option<(DeviceId, Option<PublicKey>)>,
     ) -> core::result::Result<Resolved, Rejection> {
-        let device = match staged.claimed {
-            Claimed::Device(d) => d,
+        let (device, record) = match staged.claimed {
+            Claimed::Device(d) => (d, found(self.registry.device(&d))?),
             Claimed::Hint(hint, key_type) => {
-                let d = found(self.registry.resolve_hint(&hint))?;
+                // one lookup where the registry can (frames name their key by hint)
+                let (d, record) = found(self.registry.device_by_hint(&hint))?;
                 if d.key_type() != key_type {
                     return Err(Rejection::KeyMismatch);
                 }
-                d
+                (d, record)
             }
         };
-        let record = found(self.registry.device(&device))?;
         match record.status {
             DeviceStatus::Active => {}
             DeviceStatus::Inactive => return Err(Rejection::InactiveDevice),

@@ -1,6 +1,7 @@
 //! The device registry the pipeline consults: a trait networks implement (a chain, a
 //! database snapshot) and an in-memory implementation.
 
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use depin_core::{DeviceId, KeyHint};
@@ -108,6 +109,21 @@ pub trait Registry: Send + Sync {
     /// The registered device whose key has this 8-byte hint (report frames name their
     /// key by hint). Registries must refuse to register two keys with the same hint.
     fn resolve_hint(&self, hint: &KeyHint) -> Lookup<DeviceId>;
+
+    /// The device with this key hint and its record, in one lookup where the registry can
+    /// (the verifier asks this for every frame). Default: [`Registry::resolve_hint`], then
+    /// [`Registry::device`].
+    fn device_by_hint(&self, hint: &KeyHint) -> Lookup<(DeviceId, DeviceRecord)> {
+        match self.resolve_hint(hint) {
+            Lookup::Found(d) => match self.device(&d) {
+                Lookup::Found(r) => Lookup::Found((d, r)),
+                Lookup::Unknown => Lookup::Unknown,
+                Lookup::Unavailable => Lookup::Unavailable,
+            },
+            Lookup::Unknown => Lookup::Unknown,
+            Lookup::Unavailable => Lookup::Unavailable,
+        }
+    }
 }
 
 impl<R: Registry + ?Sized> Registry for Arc<R> {
@@ -116,6 +132,9 @@ impl<R: Registry + ?Sized> Registry for Arc<R> {
     }
     fn resolve_hint(&self, hint: &KeyHint) -> Lookup<DeviceId> {
         (**self).resolve_hint(hint)
+    }
+    fn device_by_hint(&self, hint: &KeyHint) -> Lookup<(DeviceId, DeviceRecord)> {
+        (**self).device_by_hint(hint)
     }
 }
 
@@ -126,6 +145,9 @@ impl<R: Registry + ?Sized> Registry for &R {
     fn resolve_hint(&self, hint: &KeyHint) -> Lookup<DeviceId> {
         (**self).resolve_hint(hint)
     }
+    fn device_by_hint(&self, hint: &KeyHint) -> Lookup<(DeviceId, DeviceRecord)> {
+        (**self).device_by_hint(hint)
+    }
 }
 
 impl<R: Registry + ?Sized> Registry for Box<R> {
@@ -135,13 +157,38 @@ impl<R: Registry + ?Sized> Registry for Box<R> {
     fn resolve_hint(&self, hint: &KeyHint) -> Lookup<DeviceId> {
         (**self).resolve_hint(hint)
     }
+    fn device_by_hint(&self, hint: &KeyHint) -> Lookup<(DeviceId, DeviceRecord)> {
+        (**self).device_by_hint(hint)
+    }
 }
 
-/// An in-memory registry (tests, simulators, small networks).
-#[derive(Debug, Clone, Default)]
+/// One registered device.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    hint: KeyHint,
+    device: DeviceId,
+    record: DeviceRecord,
+}
+
+/// An in-memory registry (tests, simulators, and networks whose fleet fits in memory: about
+/// 120 bytes per device, one probe per lookup by id or by key hint).
+///
+/// Dense: the entries in one `Vec`, two hash indexes of `u32` positions beside it (by id and
+/// by hint), seeded foldhash.
+#[derive(Clone, Default)]
 pub struct MemoryRegistry {
-    devices: crate::FastMap<DeviceId, DeviceRecord>,
-    hints: crate::FastMap<KeyHint, DeviceId>,
+    entries: Vec<Entry>,
+    by_id: hashbrown::HashTable<u32>,
+    by_hint: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl std::fmt::Debug for MemoryRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryRegistry")
+            .field("devices", &self.entries.len())
+            .finish()
+    }
 }
 
 impl MemoryRegistry {
@@ -154,24 +201,63 @@ impl MemoryRegistry {
     /// that knows its fleet size avoids rehashing pauses while it loads).
     pub fn with_capacity(devices: usize) -> Self {
         MemoryRegistry {
-            devices: crate::fast_map(devices),
-            hints: crate::fast_map(devices),
+            entries: Vec::with_capacity(devices),
+            by_id: hashbrown::HashTable::with_capacity(devices),
+            by_hint: hashbrown::HashTable::with_capacity(devices),
+            hasher: foldhash::fast::RandomState::default(),
         }
+    }
+
+    fn position(&self, device: &DeviceId) -> Option<usize> {
+        let h = self.hasher.hash_one(device);
+        self.by_id
+            .find(h, |&i| self.entries[i as usize].device == *device)
+            .map(|&i| i as usize)
+    }
+
+    fn position_of_hint(&self, hint: &KeyHint) -> Option<usize> {
+        let h = self.hasher.hash_one(hint);
+        self.by_hint
+            .find(h, |&i| self.entries[i as usize].hint == *hint)
+            .map(|&i| i as usize)
     }
 
     /// Remove a device (and its hint); returns its record if it was registered.
     pub fn remove(&mut self, device: &DeviceId) -> Option<DeviceRecord> {
-        let record = self.devices.remove(device)?;
-        let hint = device.key_hint();
-        if self.hints.get(&hint) == Some(device) {
-            self.hints.remove(&hint);
+        let i = self.position(device)?;
+        let (hid, hhint) = (
+            self.hasher.hash_one(device),
+            self.hasher.hash_one(self.entries[i].hint),
+        );
+        let at = i as u32;
+        if let Ok(e) = self.by_id.find_entry(hid, |&j| j == at) {
+            e.remove();
         }
-        Some(record)
+        if let Ok(e) = self.by_hint.find_entry(hhint, |&j| j == at) {
+            e.remove();
+        }
+        let last = self.entries.len() - 1;
+        if i != last {
+            // the last entry moves to `i`: repoint its two index slots
+            let moved = self.entries[last];
+            let (mid, mhint) = (
+                self.hasher.hash_one(moved.device),
+                self.hasher.hash_one(moved.hint),
+            );
+            let from = last as u32;
+            if let Some(p) = self.by_id.find_mut(mid, |&j| j == from) {
+                *p = at;
+            }
+            if let Some(p) = self.by_hint.find_mut(mhint, |&j| j == from) {
+                *p = at;
+            }
+        }
+        Some(self.entries.swap_remove(i).record)
     }
 
     /// Every registered device and its record, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&DeviceId, &DeviceRecord)> {
-        self.devices.iter()
+        self.entries.iter().map(|e| (&e.device, &e.record))
     }
 
     /// Register or update a device. Fails if another device's key has the same hint.
@@ -191,25 +277,38 @@ impl MemoryRegistry {
     /// from a source this registry trusts (its own earlier [`MemoryRegistry::insert`], a
     /// database it wrote), never from devices or peers: the verifier skips the canonical and
     /// torsion checks of marked keys (small-order keys are refused either way). Fails if
-    /// another device's key has the same hint.
+    /// another device's key has the same hint, or if the registry holds `u32::MAX` devices.
     pub fn insert_trusted(&mut self, device: DeviceId, record: DeviceRecord) -> Result<()> {
         let hint = device.key_hint();
-        match self.hints.get(&hint) {
-            Some(other) if *other != device => {
-                return Err(Error::Registry("another device has the same key hint"))
+        if let Some(i) = self.position_of_hint(&hint) {
+            if self.entries[i].device != device {
+                return Err(Error::Registry("another device has the same key hint"));
             }
-            _ => {}
+            self.entries[i].record = record;
+            return Ok(());
         }
-        self.hints.insert(hint, device);
-        self.devices.insert(device, record);
+        let i = u32::try_from(self.entries.len())
+            .map_err(|_| Error::Registry("the registry is full"))?;
+        self.entries.push(Entry {
+            hint,
+            device,
+            record,
+        });
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.by_id.insert_unique(hasher.hash_one(device), i, |&j| {
+            hasher.hash_one(entries[j as usize].device)
+        });
+        self.by_hint.insert_unique(hasher.hash_one(hint), i, |&j| {
+            hasher.hash_one(entries[j as usize].hint)
+        });
         Ok(())
     }
 
     /// Change a registered device's status; returns `false` if it is unknown.
     pub fn set_status(&mut self, device: &DeviceId, status: DeviceStatus) -> bool {
-        match self.devices.get_mut(device) {
-            Some(r) => {
-                r.status = status;
+        match self.position(device) {
+            Some(i) => {
+                self.entries[i].record.status = status;
                 true
             }
             None => false,
@@ -218,20 +317,34 @@ impl MemoryRegistry {
 
     /// Number of registered devices.
     pub fn len(&self) -> usize {
-        self.devices.len()
+        self.entries.len()
     }
 
     /// Whether no device is registered.
     pub fn is_empty(&self) -> bool {
-        self.devices.is_empty()
+        self.entries.is_empty()
+    }
+
+    /// Bytes of memory held (entries and both indexes, capacity included).
+    pub fn memory_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.by_id.allocation_size()
+            + self.by_hint.allocation_size()
     }
 }
 
 impl Registry for MemoryRegistry {
     fn device(&self, device: &DeviceId) -> Lookup<DeviceRecord> {
-        self.devices.get(device).copied().into()
+        self.position(device).map(|i| self.entries[i].record).into()
     }
     fn resolve_hint(&self, hint: &KeyHint) -> Lookup<DeviceId> {
-        self.hints.get(hint).copied().into()
+        self.position_of_hint(hint)
+            .map(|i| self.entries[i].device)
+            .into()
+    }
+    fn device_by_hint(&self, hint: &KeyHint) -> Lookup<(DeviceId, DeviceRecord)> {
+        self.position_of_hint(hint)
+            .map(|i| (self.entries[i].device, self.entries[i].record))
+            .into()
     }
 }

@@ -223,3 +223,45 @@ fn the_verifier_reports_what_its_state_costs() {
     assert!(m.replay.is_some_and(|r| r >= 3 * 60), "{m:?}");
     assert_eq!(m.total(), m.key_cache + m.replay.unwrap_or(0) + m.policies);
 }
+
+#[test]
+fn the_dense_registry_keeps_both_indexes_right_through_removals() {
+    let keys: Vec<_> = (1..=6).map(key).collect();
+    let ids: Vec<DeviceId> = keys.iter().map(id).collect();
+    let mut r = MemoryRegistry::with_capacity(2); // grows past its hint
+    for d in &ids {
+        r.insert(*d, DeviceRecord::active(KindSet::ALL)).unwrap();
+    }
+    // updating keeps one entry
+    let mut rec = DeviceRecord::active(KindSet::NONE);
+    rec.rated_power_w = Some(7);
+    r.insert(ids[2], rec).unwrap();
+    assert_eq!(r.len(), 6);
+    // remove the first, a middle one and the last; the moved entries stay reachable
+    for gone in [0, 3, 5] {
+        assert!(r.remove(&ids[gone]).is_some());
+        assert!(r.remove(&ids[gone]).is_none());
+    }
+    assert_eq!(r.len(), 3);
+    for (i, d) in ids.iter().enumerate() {
+        let present = ![0, 3, 5].contains(&i);
+        assert_eq!(r.device(d).found().is_some(), present, "device {i}");
+        assert_eq!(
+            r.resolve_hint(&d.key_hint()).found(),
+            present.then_some(*d),
+            "hint {i}"
+        );
+        assert_eq!(
+            r.device_by_hint(&d.key_hint()).found().map(|(x, _)| x),
+            present.then_some(*d)
+        );
+    }
+    assert_eq!(
+        r.device(&ids[2]).found().and_then(|d| d.rated_power_w),
+        Some(7)
+    );
+    assert!(r.set_status(&ids[4], depin_attest::DeviceStatus::Revoked));
+    assert!(!r.set_status(&ids[0], depin_attest::DeviceStatus::Revoked));
+    assert_eq!(r.iter().count(), 3);
+    assert!(r.memory_bytes() > 0);
+}
