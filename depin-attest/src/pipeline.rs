@@ -578,12 +578,18 @@ struct Staged {
     frame_kind: Option<u8>,
 }
 
+/// Where an item's key is: in the verifier's key cache, or parsed for this batch.
+enum KeyRef {
+    Cached(u32),
+    New(PublicKey),
+}
+
 /// An item after stage 2.
 struct Resolved {
     staged: Staged,
     device: DeviceId,
     record: DeviceRecord,
-    key: PublicKey,
+    key: KeyRef,
 }
 
 enum Slot {
@@ -645,7 +651,18 @@ impl<R: Registry> Ctx<'_, R> {
             return Err(Rejection::DeniedKey);
         }
         let key = match self.keys.get(&device) {
-            Some(CachedKey::Valid(k)) => Some(*k),
+            Some(CachedKey::Valid(i)) => {
+                if self.keys.at(i).key_type() != staged.signature.key_type() {
+                    return Err(Rejection::KeyMismatch);
+                }
+                // a reference into the cache, not a copy of the 200-byte key
+                return Ok(Resolved {
+                    staged,
+                    device,
+                    record,
+                    key: KeyRef::Cached(i),
+                });
+            }
             Some(CachedKey::Invalid) => None,
             None => {
                 // Parsed once per device and cached after the batch. The strict parse
@@ -669,7 +686,7 @@ impl<R: Registry> Ctx<'_, R> {
             staged,
             device,
             record,
-            key,
+            key: KeyRef::New(key),
         })
     }
 }
@@ -1049,7 +1066,10 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
                     Slot::Resolved(r) => Some((
                         i,
                         BatchItem {
-                            key: &r.key,
+                            key: match &r.key {
+                                KeyRef::Cached(k) => self.keys.at(*k),
+                                KeyRef::New(k) => k,
+                            },
                             digest: &r.staged.digest,
                             signature: &r.staged.signature,
                         },

@@ -129,9 +129,9 @@ impl core::fmt::Debug for KeyCache {
 }
 
 /// What the cache knows about a device's key.
-pub(crate) enum CachedKey<'a> {
-    /// Parsed.
-    Valid(&'a depin_core::PublicKey),
+pub(crate) enum CachedKey {
+    /// Parsed: its position ([`KeyCache::at`]).
+    Valid(u32),
     /// Does not parse.
     Invalid,
 }
@@ -159,12 +159,18 @@ impl KeyCache {
         self.keys.len()
     }
 
-    pub(crate) fn get(&self, id: &depin_core::DeviceId) -> Option<CachedKey<'_>> {
+    /// The key at `i`, a position [`KeyCache::get`] returned (positions never move: the
+    /// cache only grows).
+    pub(crate) fn at(&self, i: u32) -> &depin_core::PublicKey {
+        &self.keys[i as usize]
+    }
+
+    pub(crate) fn get(&self, id: &depin_core::DeviceId) -> Option<CachedKey> {
         let h = self.hasher.hash_one(id);
         if let Some(&i) = self.index.find(h, |&i| {
             depin_core::DeviceId::from(&self.keys[i as usize]) == *id
         }) {
-            return Some(CachedKey::Valid(&self.keys[i as usize]));
+            return Some(CachedKey::Valid(i));
         }
         if !self.invalid.is_empty() && self.invalid.contains(id) {
             return Some(CachedKey::Invalid);
