@@ -193,7 +193,7 @@ fn step(devices: usize) {
     let state = memory.total();
     let counters = verifier.counters();
     println!(
-        "{devices:>8} devices: first sight {:>7.0}/s (raw {:>7.0}/s, {:.2}x raw), steady {:>7.0}/s (raw {:>7.0}/s, {:.2}x raw), first/steady {:.2}",
+        "{devices:>8} devices: first sight {:>7.0}/s (raw {:>7.0}/s, {:.2}x raw), steady {:>7.0}/s (raw {:>7.0}/s, {:.2}x raw), first/steady {:.2} (normalized by raw: {:.2})",
         rate(&first, first.pipeline),
         rate(&first, first.raw),
         first.raw.as_secs_f64() / first.pipeline.as_secs_f64(),
@@ -201,6 +201,10 @@ fn step(devices: usize) {
         rate(&steady, steady.raw),
         steady.raw.as_secs_f64() / steady.pipeline.as_secs_f64(),
         rate(&first, first.pipeline) / rate(&steady, steady.pipeline),
+        // the host's speed drifts between rounds: each phase's ratio to raw on the same
+        // batches cancels it
+        (first.raw.as_secs_f64() / first.pipeline.as_secs_f64())
+            / (steady.raw.as_secs_f64() / steady.pipeline.as_secs_f64()),
     );
     println!(
         "{devices:>8} devices: verifier state {:.0} B/device (key cache {:.0}, replay windows {:.0}, policies {:.0}); registry {:.0} B/device; key validation at registration {:.1} µs/device; peak RSS {:.0} MiB; batches of {BATCH}: median {:.1} ms, p99 {:.1} ms, max {:.1} ms (max/median {:.2}); {} frames, setup {:.1} s",
