@@ -1260,7 +1260,7 @@ fn stage1(
             if frame.payload.len() > entry.spec.max_len() {
                 return Err(Rejection::TooLarge);
             }
-            let payload = entry.spec.decode(frame.payload)?;
+            let payload = decode_guarded(entry.spec.as_ref(), frame.payload)?;
             check_fresh(config, h.timestamp, now)?;
             Ok(Staged {
                 kind_idx,
@@ -1278,6 +1278,14 @@ fn stage1(
         Input::Envelope(bytes) => stage1_envelope(config, kinds, bytes, KindSet::ALL, now),
         Input::EnvelopeOf(bytes, allowed) => stage1_envelope(config, kinds, bytes, allowed, now),
     }
+}
+
+/// A kind's decoder on untrusted bytes: a decoder that panics (a network-defined one with a
+/// bug) refuses the item as [`Rejection::Malformed`] instead of taking the verifier, or the
+/// gossip validator that shares it, down.
+fn decode_guarded(kind: &dyn Kind, payload: &[u8]) -> core::result::Result<Payload, Rejection> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kind.decode(payload)))
+        .unwrap_or(Err(Rejection::Malformed))
 }
 
 /// Stage 1 of an envelope whose kind must be in `allowed`.
@@ -1302,7 +1310,7 @@ fn stage1_envelope(
     if body.payload.len() > entry.spec.max_len() {
         return Err(Rejection::TooLarge);
     }
-    let payload = entry.spec.decode(&body.payload)?;
+    let payload = decode_guarded(entry.spec.as_ref(), &body.payload)?;
     let signature = Signature::from_bytes(body.signer.key_type(), &sig)
         .map_err(|_| Rejection::SignatureEncoding)?;
     check_fresh(config, body.timestamp, now)?;

@@ -643,3 +643,50 @@ fn every_rejection_code_is_unique_and_parses_back() {
     let s = KindSet::try_of(&many[..8]).unwrap();
     assert!(s.contains(many[7]) && !s.contains(many[8]));
 }
+
+/// A network's decoder with a bug: it panics on some bytes.
+struct Buggy;
+
+impl depin_attest::Kind for Buggy {
+    fn kind(&self) -> AttestationKind {
+        AttestationKind::application(0x0b0)
+    }
+    fn name(&self) -> Label {
+        Label::new("buggy")
+    }
+    fn decode(&self, payload: &[u8]) -> Result<depin_attest::Payload, Rejection> {
+        if payload.first() == Some(&0xff) {
+            panic!("decoder bug");
+        }
+        Ok(depin_attest::Payload::new(payload.to_vec()))
+    }
+}
+
+#[test]
+fn a_panicking_decoder_refuses_the_item_and_the_verifier_goes_on() {
+    let net = Net::new(1);
+    let mut registry = MemoryRegistry::new();
+    registry
+        .insert(net.id(0), DeviceRecord::active(KindSet::ALL))
+        .unwrap();
+    let mut v = VerifierBuilder::new(VerifierConfig::new(domain()))
+        .without_builtins()
+        .kind(Buggy)
+        .build(registry, MemoryReplayStore::new())
+        .unwrap();
+    let body = |seq, payload: Vec<u8>| EnvelopeBody {
+        signer: net.id(0),
+        seq,
+        timestamp: NOW,
+        kind: AttestationKind::application(0x0b0),
+        payload,
+    };
+    let bad = Envelope::sign(&domain(), &net.keys[0], &body(1, vec![0xff, 1])).unwrap();
+    let good = Envelope::sign(&domain(), &net.keys[0], &body(2, vec![1, 2])).unwrap();
+    let r = v.verify_batch(&[Input::Envelope(&bad), Input::Envelope(&good)], NOW);
+    assert_eq!(r[0], Err(Rejection::Malformed));
+    assert!(r[1].is_ok());
+    // and the verifier still works afterwards
+    let again = Envelope::sign(&domain(), &net.keys[0], &body(3, vec![3])).unwrap();
+    assert!(v.verify_one(Input::Envelope(&again), NOW).is_ok());
+}
