@@ -896,11 +896,10 @@ impl<R, S> Verifier<R, S> {
         kind: AttestationKind,
         reason: Rejection,
     ) {
-        let report = match self.reports.remove(&epoch) {
+        let mut report = match self.reports.remove(&epoch) {
             Some(r) => r,
             None => self.new_report(epoch),
         };
-        let mut report = report;
         report.demote(kind, reason);
         self.reports.insert(epoch, report);
         self.counters.accepted = self.counters.accepted.saturating_sub(1);

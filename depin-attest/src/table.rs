@@ -94,15 +94,12 @@ impl<K: Hash + Eq, V> DenseMap<K, V> {
 
     /// Insert or replace; `false` only if the table is full (`u32::MAX` entries).
     pub(crate) fn insert(&mut self, key: K, value: V) -> bool {
-        let mut value = Some(value);
-        match self.get_or_insert_with(key, || value.take().unwrap_or_else(|| unreachable!())) {
-            Some(slot) => {
-                if let Some(v) = value {
-                    *slot = v;
-                }
+        match self.position(&key) {
+            Some(i) => {
+                self.entries[i].1 = value;
                 true
             }
-            None => false,
+            None => self.get_or_insert_with(key, || value).is_some(),
         }
     }
 }
