@@ -9,6 +9,8 @@ pub mod envelope;
 mod error;
 #[cfg(feature = "p2p")]
 pub mod gossip;
+#[cfg(feature = "ingest")]
+pub mod ingest;
 pub mod kind;
 pub mod pipeline;
 pub mod policy;
@@ -16,6 +18,8 @@ pub mod reason;
 pub mod registry;
 pub mod replay;
 pub mod storage;
+#[cfg(feature = "store")]
+pub mod store;
 mod table;
 pub mod types;
 
@@ -39,8 +43,8 @@ pub use envelope::{Envelope, EnvelopeBody};
 pub use error::{Error, Result};
 pub use kind::{AttestationKind, AttestationType, Kind, KindSet, Label, Payload, Typed};
 pub use pipeline::{
-    builtin_kinds, builtin_policies, Accepted, Counters, Input, KindInfo, MemoryUse, Outcome,
-    Verdict, Verifier, VerifierBuilder, VerifierConfig,
+    builtin_kinds, builtin_policies, Accepted, Counters, Input, ItemInfo, KindInfo, MemoryUse,
+    Outcome, Verdict, Verifier, VerifierBuilder, VerifierConfig,
 };
 pub use policy::{Item, Policies, Policy, StoragePolicy};
 pub use reason::{EpochReport, PolicyRejection, Rejection};

@@ -556,6 +556,21 @@ pub struct KindInfo {
     pub frame_kind: Option<u8>,
 }
 
+/// What an item says about itself ([`Verifier::describe`]): unverified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemInfo {
+    /// The registered device it names.
+    pub device: DeviceId,
+    /// Its kind.
+    pub kind: AttestationKind,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its timestamp.
+    pub timestamp: Timestamp,
+    /// Its signing digest.
+    pub digest: [u8; 32],
+}
+
 /// Which signer an item names before the registry resolves it.
 #[derive(Debug, Clone, Copy)]
 enum Claimed {
@@ -1027,6 +1042,118 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         self.run_batch(inputs, now).map_err(|(_, e)| e)
     }
 
+    /// Replay items whose signatures an oracle already verified, to rebuild the replay
+    /// windows and every policy's state after a restart (see [`crate::store`]): each item
+    /// is decoded and checked for freshness against `now` as before, its device's record
+    /// is read from the registry whatever its status (a device revoked since still had its
+    /// item accepted then), and the item must name that device; no signature is checked.
+    /// Then the replay window and the policies run exactly as in
+    /// [`Verifier::verify_batch`]. Replaying an oracle's batches in commit order with their
+    /// `now` gives the verdicts they had, as long as the registry still holds the devices
+    /// with the same records and the policies are the same versions; a caller compares
+    /// and counts the items whose verdict differs.
+    ///
+    /// Counters and epoch reports are not changed. Fails only if the replay store cannot
+    /// make the windows durable.
+    pub fn replay_batch(
+        &mut self,
+        items: &[(Input<'_>, DeviceId)],
+        now: Timestamp,
+    ) -> Result<Vec<Verdict>> {
+        let Ok(epoch) = self.config.schedule.epoch_of(now) else {
+            return Ok(vec![Err(Rejection::BeforeGenesis); items.len()]);
+        };
+        if self.last_epoch.is_none_or(|e| epoch > e) {
+            self.last_epoch = Some(epoch);
+            for p in &mut self.policies {
+                p.begin_epoch(epoch);
+            }
+        }
+        let mut staged = Vec::with_capacity(items.len());
+        let mut consumed = false;
+        for (input, device) in items {
+            staged.push(
+                self.replay_stage(input, device, now)
+                    .and_then(|(staged, record)| {
+                        let rkey = ReplayKey {
+                            device: *device,
+                            stream: staged.stream,
+                        };
+                        match self.replay.check_and_update(&rkey, staged.seq) {
+                            Ok(true) => {
+                                consumed = true;
+                                Ok((staged, record))
+                            }
+                            Ok(false) => Err(Rejection::Replayed),
+                            Err(_) => Err(Rejection::ReplayStoreUnavailable),
+                        }
+                    }),
+            );
+        }
+        if consumed {
+            if let Err(e) = self.replay.flush() {
+                self.replay.rollback();
+                return Err(e);
+            }
+        }
+        Ok(items
+            .iter()
+            .zip(staged)
+            .map(|((_, device), s)| {
+                let (staged, record) = s?;
+                self.apply(staged, *device, record, now, epoch)
+            })
+            .collect())
+    }
+
+    fn replay_stage(
+        &self,
+        input: &Input<'_>,
+        device: &DeviceId,
+        now: Timestamp,
+    ) -> core::result::Result<(Staged, DeviceRecord), Rejection> {
+        let staged = stage1(&self.config, &self.kinds, input, now)?;
+        let named = match staged.claimed {
+            Claimed::Device(d) => d == *device,
+            Claimed::Hint(hint, key_type) => {
+                device.key_hint() == hint && device.key_type() == key_type
+            }
+        };
+        if !named {
+            return Err(Rejection::KeyMismatch);
+        }
+        let record = found(self.registry.device(device))?;
+        Ok((staged, record))
+    }
+
+    /// What an item says about itself, decoded as [`Verifier::verify_batch`] would at
+    /// `now`, with its signer looked up in the registry: `None` if it does not decode, is
+    /// not fresh at `now` or names no registered device. Nothing is verified: use it to
+    /// attribute a refused item (for logs and explanations), never to trust one.
+    pub fn describe(&self, input: Input<'_>, now: Timestamp) -> Option<ItemInfo> {
+        let staged = stage1(&self.config, &self.kinds, &input, now).ok()?;
+        let device = match staged.claimed {
+            Claimed::Device(d) => {
+                found(self.registry.device(&d)).ok()?;
+                d
+            }
+            Claimed::Hint(hint, key_type) => {
+                let (d, _) = found(self.registry.device_by_hint(&hint)).ok()?;
+                if d.key_type() != key_type {
+                    return None;
+                }
+                d
+            }
+        };
+        Some(ItemInfo {
+            device,
+            kind: staged.kind,
+            seq: staged.seq,
+            timestamp: staged.timestamp,
+            digest: staged.digest,
+        })
+    }
+
     fn run_batch(
         &mut self,
         inputs: &[Input<'_>],
@@ -1130,7 +1257,10 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             let verdict = match item {
                 Err(v) => v,
                 Ok(_) if store_error.is_some() => Err(Rejection::ReplayStoreUnavailable),
-                Ok(r) => self.apply(*r, now, epoch),
+                Ok(r) => {
+                    let r = *r;
+                    self.apply(r.staged, r.device, r.record, now, epoch)
+                }
             };
             match &verdict {
                 Ok(a) => {
@@ -1180,13 +1310,14 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         verify_batch(items)
     }
 
-    fn apply(&mut self, r: Resolved, now: Timestamp, epoch: Epoch) -> Verdict {
-        let Resolved {
-            staged,
-            device,
-            record,
-            ..
-        } = r;
+    fn apply(
+        &mut self,
+        staged: Staged,
+        device: DeviceId,
+        record: DeviceRecord,
+        now: Timestamp,
+        epoch: Epoch,
+    ) -> Verdict {
         let entry = &self.kinds.entries[usize::from(staged.kind_idx)];
         let item = Item {
             device: &device,

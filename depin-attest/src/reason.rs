@@ -238,6 +238,10 @@ pub enum Rejection {
     /// The registry could not answer ([`crate::registry::Lookup::Unavailable`]): neither
     /// accepted nor the sender's fault; nothing was consumed, send again later.
     RegistryUnavailable,
+    /// An item accepted by the verifier whose epoch (the epoch of its timestamp) has
+    /// already begun closing at the oracle: it is refused, and its sequence number stays
+    /// consumed. See the oracle's grace window (`crate::ingest`).
+    EpochClosed,
     /// A network-defined policy rejected the item.
     Policy(PolicyRejection),
 }
@@ -320,6 +324,7 @@ impl Rejection {
             TooManyWitnesses => "too_many_witnesses",
             UnknownKind => "unknown_kind",
             RegistryUnavailable => "registry_unavailable",
+            EpochClosed => "epoch_closed",
             Policy(_) => return None,
         })
     }
@@ -332,7 +337,12 @@ impl Rejection {
     pub fn penalises_sender(&self) -> bool {
         use Rejection::*;
         match self {
-            Stale | Replayed | FromFuture | ReplayStoreUnavailable | RegistryUnavailable => false,
+            Stale
+            | Replayed
+            | FromFuture
+            | ReplayStoreUnavailable
+            | RegistryUnavailable
+            | EpochClosed => false,
             Policy(p) => p.penalise,
             _ => true,
         }
@@ -382,8 +392,16 @@ impl Rejection {
         })
     }
 
+    /// Whether the item's signature had verified and its sequence number was consumed
+    /// before it was refused: the policies' reasons ([`Rejection::policy`] is `Some`) and
+    /// [`Rejection::EpochClosed`]. Such items changed verifier state, so an oracle logs
+    /// them with their bytes and replays them after a restart ([`crate::store`]).
+    pub fn consumed_sequence(&self) -> bool {
+        matches!(self, Rejection::EpochClosed) || self.policy().is_some()
+    }
+
     /// Every built-in reason (not [`Rejection::Policy`]), in declaration order.
-    pub const BUILT_IN: [Rejection; 64] = {
+    pub const BUILT_IN: [Rejection; 65] = {
         use Rejection::*;
         [
             TooLarge,
@@ -450,6 +468,7 @@ impl Rejection {
             TooManyWitnesses,
             UnknownKind,
             RegistryUnavailable,
+            EpochClosed,
         ]
     };
 
