@@ -239,21 +239,26 @@ impl OracleStore for SqliteStore {
         };
         {
             let mut insert = tx
-                .prepare(
+                .prepare_cached(
                     "INSERT INTO items (batch_id, idx, format, bytes, device, kind, seq, \
                      timestamp, digest, epoch, accepted, outcome, reason) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )
                 .map_err(db)?;
-            let mut already = tx
-                .prepare(
-                    "SELECT EXISTS (SELECT 1 FROM items WHERE accepted = 1 AND digest = ?1) \
-                     OR EXISTS (SELECT 1 FROM items WHERE accepted = 1 AND device = ?2 \
-                     AND format = ?3 AND seq = ?4)",
+            // An accepted row that meets an accepted row with the same digest or the same
+            // (device, format, seq) in the partial unique indexes inserts nothing (the
+            // duplicate check and the insert are one index probe); it is then stored as
+            // replayed. Any other constraint (a repeated index in the batch) still fails.
+            let mut insert_accepted = tx
+                .prepare_cached(
+                    "INSERT INTO items (batch_id, idx, format, bytes, device, kind, seq, \
+                     timestamp, digest, epoch, accepted, outcome, reason) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, NULL) \
+                     ON CONFLICT DO NOTHING",
                 )
                 .map_err(db)?;
             let mut count = tx
-                .prepare(
+                .prepare_cached(
                     "INSERT INTO counts (epoch, device, reason, count) VALUES (?1, ?2, ?3, ?4) \
                      ON CONFLICT (epoch, device, reason) \
                      DO UPDATE SET count = count + excluded.count",
@@ -265,29 +270,36 @@ impl OracleStore for SqliteStore {
                 let device = item.device.to_string();
                 let format = i64::from(item.format.code());
                 let seq = item.seq as i64;
-                let verdict: Result<&Outcome, Rejection> = match &item.verdict {
-                    StoredVerdict::Rejected(r) => Err(*r),
+                let reason = match &item.verdict {
+                    StoredVerdict::Rejected(r) => *r,
                     StoredVerdict::Accepted(_) if closed_through.is_some_and(|c| epoch <= c) => {
                         committed.closed.push(item.index);
-                        Err(Rejection::EpochClosed)
+                        Rejection::EpochClosed
                     }
                     StoredVerdict::Accepted(outcome) => {
-                        let seen: i64 = already
-                            .query_row(params![&item.digest[..], device, format, seq], |r| r.get(0))
+                        let inserted = insert_accepted
+                            .execute(params![
+                                id,
+                                i64::from(item.index),
+                                format,
+                                item.bytes,
+                                device,
+                                i64::from(item.kind.0),
+                                seq,
+                                item.timestamp.0 as i64,
+                                &item.digest[..],
+                                epoch,
+                                outcome_json(outcome)?,
+                            ])
                             .map_err(db)?;
-                        if seen != 0 {
-                            committed.duplicates.push(item.index);
-                            Err(Rejection::Replayed)
-                        } else {
-                            Ok(outcome)
+                        if inserted == 1 {
+                            continue;
                         }
+                        committed.duplicates.push(item.index);
+                        Rejection::Replayed
                     }
                 };
-                let (outcome, reason) = match verdict {
-                    Ok(outcome) => (Some(outcome_json(outcome)?), None),
-                    Err(r) => (None, Some(r)),
-                };
-                let code = reason.map(|r| r.code().into_owned());
+                let code = Some(reason.code().into_owned());
                 insert
                     .execute(params![
                         id,
@@ -300,8 +312,8 @@ impl OracleStore for SqliteStore {
                         item.timestamp.0 as i64,
                         &item.digest[..],
                         epoch,
-                        i64::from(outcome.is_some()),
-                        outcome,
+                        0i64,
+                        None::<String>,
                         code,
                     ])
                     .map_err(db)?;
