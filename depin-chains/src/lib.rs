@@ -23,6 +23,9 @@ pub mod cosmos;
 #[cfg(feature = "attest")]
 pub mod follow;
 
+#[cfg(feature = "oracle")]
+pub mod oracle;
+
 pub use backend::ChainBackend;
 pub use claims::{verify_claim, ClaimTree};
 pub use config::{connect, BackendConfig, CosmosConfig, EvmConfig, LocalConfig, SecretKeyBytes};

@@ -11,6 +11,8 @@ mod ledger;
 mod local_rules;
 mod misc;
 mod mutants;
+#[cfg(feature = "oracle")]
+mod oracle;
 mod repair;
 mod replay;
 mod security;

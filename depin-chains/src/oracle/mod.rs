@@ -1,0 +1,1048 @@
+//! The oracle's epoch close and claims (feature `oracle`): from the accepted items an
+//! oracle store holds for an epoch to a cumulative claim root published on a chain, once,
+//! and the proofs wallets claim with.
+//!
+//! # Closing an epoch
+//! [`EpochCloser::close`] runs these steps; each one's result is durable in the
+//! [`OracleStore`] before the next begins, so a close that stops anywhere (a crash, a chain
+//! that is down) is finished by calling it again with the same closer name:
+//!
+//! 1. **Freeze** ([`OracleStore::begin_close`]): the epoch's set of accepted items stops
+//!    changing. An epoch closed by another closer is [`CloseError::OwnedBy`]; a published
+//!    one answers its stored report with [`CloseReport::already`] set.
+//! 2. **Compute** (skipped if the result is already stored): the accepted items are
+//!    streamed into the network's [`EpochScoring`] tally (so the epoch never has to fit in
+//!    memory); its scores split the epoch's emission **exactly** with
+//!    [`depin_rewards::distribute`] in [`depin_rewards::Mode::LargestRemainder`] (every
+//!    device gets `floor(emission × score / total)`, the units left over go one each to the
+//!    largest remainders, ties to the smaller [`DeviceId`] in its `Ord`; the amounts add up
+//!    to the emission); each device's amount is credited to its owner account (the
+//!    [`EpochCloser::owners`] lookup; a device without an owner earns nothing: its amount is
+//!    forfeited and the device is listed in the summary); the owners' credits are added to
+//!    the cumulative totals of the previous result's tree, and the new cumulative claim tree
+//!    ([`ClaimTree`]) and its root are stored with one receipt per scored device and a
+//!    summary ([`OracleStore::put_result`]).
+//! 3. **Publish**: nothing to publish for an empty tree (all-zero root). Otherwise the chain
+//!    is asked first ([`ChainBackend::epoch_root`]): our root there means it was published
+//!    before a crash kept us from recording it; another root is [`CloseError::ChainConflict`].
+//!    Only then is the root published ([`ChainBackend::publish_root`]); its transaction is
+//!    written to the store's metadata before waiting for its receipt, so a close resumed
+//!    while that transaction is pending waits for it instead of publishing again. Then the
+//!    epoch is marked published ([`OracleStore::mark_published`]).
+//!
+//! Epochs close in order: a close is refused with [`CloseError::Unfinished`] while the
+//! latest epoch whose close has begun is not yet published, and with
+//! [`CloseError::OutOfOrder`] for an open epoch before it.
+//!
+//! # Stored blobs (JSON)
+//! - **Claim tree**: the cumulative totals, `[["<account>", "<total>"], ...]` sorted by the
+//!   account's text ([`Account`]'s `Display`, read back with `FromStr`), totals in decimal.
+//!   The tree is rebuilt from this list in this order.
+//! - **Receipt** (one per device with a positive score): [`DeviceReceipt`].
+//! - **Summary**: `{"epoch", "emission", "scored_devices", "paid", "paid_devices",
+//!   "unowned_devices": [did, ...], "forfeited", "undistributed", "accepted",
+//!   "rejected": {reason: count}}`; amounts are decimal strings; `paid` is what owners were
+//!   credited (the epoch total), `forfeited` the amounts of devices without an owner,
+//!   `undistributed` the emission when no device scored.
+//!
+//! # Calling from async code
+//! [`EpochCloser::close`] is synchronous and drives the backend's async calls with
+//! [`tokio::runtime::Handle::block_on`], which panics on a runtime thread: call it from a
+//! plain thread or inside [`tokio::task::spawn_blocking`].
+//!
+//! [`api`] serves claims and per-device explanations over HTTP.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use depin_attest::store::{
+    CloseStart, DeviceEpoch, EpochResult, EpochRow, EpochStatus, LoggedItem, OracleStore,
+    StoreError, StoreResult, StoredVerdict,
+};
+use depin_attest::Outcome;
+use depin_core::{DeviceId, Epoch, Timestamp};
+use depin_rewards::{distribute, Mode, Shares};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::ChainBackend;
+use crate::claims::ClaimTree;
+use crate::types::{Account, Claim, ClaimFormat, EpochRoot, PublishOutcome, TxHandle, TxStatus};
+
+pub mod api;
+
+/// Rows read per page when looking for the result before an epoch.
+const PAGE: usize = 500;
+
+/// The metadata key under which a close records the transaction publishing `epoch`'s root
+/// before it waits for its receipt.
+fn publish_tx_key(epoch: Epoch) -> String {
+    format!("oracle.publish_tx.{}", epoch.0)
+}
+
+/// A network's reward rules for one epoch, applied to the epoch's accepted items as a
+/// stream (an epoch of ten million items is never held in memory).
+pub trait EpochScoring: Send + Sync {
+    /// What the rules accumulate while the items stream by (per-device counters, ...).
+    type Tally: Default + Send;
+
+    /// Add one accepted item to the tally. Items come in the order of
+    /// [`OracleStore::for_each_accepted`] (device text, format, sequence number).
+    fn tally(&self, tally: &mut Self::Tally, item: &LoggedItem);
+
+    /// The epoch's scores: non-negative integers per device. Devices with score 0 earn
+    /// nothing and get no receipt; a device listed twice has its scores added.
+    fn scores(&self, epoch: Epoch, tally: Self::Tally) -> Vec<(DeviceId, u128)>;
+
+    /// The tokens (base units) split over the epoch's scores.
+    fn emission(&self, epoch: Epoch) -> u128;
+}
+
+/// Built-in scoring: a device's score is the sum of its accepted items' units, with a fixed
+/// emission per epoch. An item's units ([`UnitsScoring::units`]):
+///
+/// | accepted outcome | units |
+/// | --- | --- |
+/// | [`Outcome::Energy`] `{ wh }` | `wh` |
+/// | [`Outcome::Credited`] `{ units, .. }` | `units` (whatever the policy) |
+/// | any other accepted outcome | 1 |
+///
+/// Refused items count nothing. Sums saturate at `u128::MAX` (unreachable with `u64`
+/// units per item).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnitsScoring {
+    emission: u128,
+}
+
+impl UnitsScoring {
+    /// Scoring that splits `emission_per_epoch` base units every epoch.
+    pub fn new(emission_per_epoch: u128) -> Self {
+        UnitsScoring {
+            emission: emission_per_epoch,
+        }
+    }
+
+    /// The units one accepted outcome scores (see the table on [`UnitsScoring`]).
+    pub fn units(outcome: &Outcome) -> u128 {
+        match outcome {
+            Outcome::Energy { wh } => u128::from(*wh),
+            Outcome::Credited { units, .. } => u128::from(*units),
+            _ => 1,
+        }
+    }
+}
+
+impl EpochScoring for UnitsScoring {
+    type Tally = BTreeMap<DeviceId, u128>;
+
+    fn tally(&self, tally: &mut Self::Tally, item: &LoggedItem) {
+        if let StoredVerdict::Accepted(outcome) = &item.verdict {
+            let slot = tally.entry(item.device).or_insert(0);
+            *slot = slot.saturating_add(Self::units(outcome));
+        }
+    }
+
+    fn scores(&self, _epoch: Epoch, tally: Self::Tally) -> Vec<(DeviceId, u128)> {
+        tally.into_iter().collect()
+    }
+
+    fn emission(&self, _epoch: Epoch) -> u128 {
+        self.emission
+    }
+}
+
+/// Who owns a device: the account its rewards are credited to (`None`: no owner, the device
+/// earns nothing).
+pub type OwnerLookup = Arc<dyn Fn(&DeviceId) -> Option<Account> + Send + Sync>;
+
+/// One device's receipt for one epoch, as stored (JSON) for every device with a positive
+/// score. Amounts and scores are decimal strings (`u128`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceReceipt {
+    /// The epoch number.
+    pub epoch: u64,
+    /// The device (did:key text).
+    pub device: String,
+    /// The owner account credited (`null`: the device had no owner and earned nothing).
+    pub owner: Option<String>,
+    /// The device's score.
+    pub score: String,
+    /// Base units credited to the owner for this device.
+    pub amount: String,
+    /// The device's share of the emission that was not paid because it has no owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forfeited: Option<String>,
+}
+
+/// The epoch summary blob.
+#[derive(Debug, Serialize, Deserialize)]
+struct Summary {
+    epoch: u64,
+    emission: String,
+    scored_devices: u64,
+    paid: String,
+    paid_devices: u64,
+    unowned_devices: Vec<String>,
+    forfeited: String,
+    undistributed: String,
+    accepted: u64,
+    rejected: BTreeMap<String, u64>,
+}
+
+/// What [`EpochCloser::close`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReport {
+    /// The epoch.
+    pub epoch: Epoch,
+    /// The cumulative claim tree's root (all zero if nobody has earned anything yet).
+    pub root: [u8; 32],
+    /// Credited to owners in this epoch, base units.
+    pub epoch_total: u128,
+    /// The cumulative total of the tree (published as [`EpochRoot::total`]).
+    pub cumulative_total: u128,
+    /// Accepted items counted.
+    pub accepted: u64,
+    /// Devices whose owner was credited a positive amount.
+    pub devices_paid: u64,
+    /// The publishing transaction (`None` if nothing needed publishing, or if the root was
+    /// found on the chain after a crash lost the transaction's hash).
+    pub published_tx: Option<String>,
+    /// The epoch was already published before this call (nothing was done).
+    pub already: bool,
+    /// How long the call took.
+    pub duration: Duration,
+}
+
+/// Why an epoch close (or a claim lookup) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CloseError {
+    /// The oracle store failed ([`StoreError::Unavailable`]: retry later).
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The chain failed (a retryable transport error: call again later).
+    #[error("chain: {0}")]
+    Chain(#[from] crate::Error),
+    /// The reward split failed (a total that overflows `u128`).
+    #[error("rewards: {0}")]
+    Rewards(#[from] depin_rewards::Error),
+    /// Another closer is closing the epoch.
+    #[error("the epoch is being closed by {0:?}")]
+    OwnedBy(String),
+    /// The chain has another root (or total) for the epoch than the one computed: nothing
+    /// was published. Investigate before anything else (another oracle, changed rules).
+    #[error(
+        "{epoch} has another root on the chain: ours {}, the chain's {}",
+        hex::encode(ours),
+        hex::encode(theirs)
+    )]
+    ChainConflict {
+        /// The epoch.
+        epoch: Epoch,
+        /// The root computed here.
+        ours: [u8; 32],
+        /// The root on the chain.
+        theirs: [u8; 32],
+    },
+    /// An earlier epoch's close has begun and is not finished (not yet published): finish
+    /// it (close it again) first.
+    #[error("the close of {epoch} is not finished: close it before a later epoch")]
+    Unfinished {
+        /// The unfinished epoch.
+        epoch: Epoch,
+    },
+    /// The epoch is still open but a later epoch's close has begun: it can no longer be
+    /// closed (its items would be missing from the later cumulative trees).
+    #[error("{epoch} is open but the close of {closed_through} has begun")]
+    OutOfOrder {
+        /// The epoch asked for.
+        epoch: Epoch,
+        /// The highest epoch whose close has begun.
+        closed_through: Epoch,
+    },
+    /// Stored data is inconsistent (a result without its tree, a tree that does not match
+    /// its root, a blob that does not decode).
+    #[error("oracle data corrupt: {0}")]
+    Corrupt(String),
+}
+
+fn corrupt(message: impl Into<String>) -> CloseError {
+    CloseError::Corrupt(message.into())
+}
+
+fn overflow(what: &str) -> CloseError {
+    CloseError::Rewards(depin_rewards::Error::Overflow(match what {
+        "credits" => "oracle credits",
+        "cumulative" => "oracle cumulative totals",
+        _ => "oracle amounts",
+    }))
+}
+
+/// An account in canonical form (EVM by its bytes, Cosmos validated and lowercase), so
+/// equal accounts are equal values and their text round-trips.
+fn canonical(account: &Account) -> Result<Account, crate::Error> {
+    account.to_string().parse()
+}
+
+/// A computed epoch, before it is stored.
+struct Computation {
+    result: EpochResult,
+    devices_paid: u64,
+}
+
+/// Closes epochs: scores, splits, builds the cumulative claim tree and publishes its root
+/// (see the [module documentation](self)).
+pub struct EpochCloser<C: EpochScoring> {
+    scoring: C,
+    backend: Arc<dyn ChainBackend>,
+    format: ClaimFormat,
+    closer: String,
+    owners: OwnerLookup,
+}
+
+impl<C: EpochScoring> fmt::Debug for EpochCloser<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EpochCloser")
+            .field("closer", &self.closer)
+            .field("format", &self.format)
+            .field("backend", &self.backend.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: EpochScoring> EpochCloser<C> {
+    /// A closer applying `scoring`, publishing on `backend` (a handle acting as the
+    /// network's oracle account) claim trees in `format` (the backend's
+    /// [`ChainBackend::claim_format`]), under the name `closer` (the store's
+    /// [`OracleStore::begin_close`] owner: resume a close under the same name).
+    ///
+    /// No device has an owner until [`EpochCloser::owners`] is set: without it every
+    /// device's amount is forfeited.
+    pub fn new(
+        scoring: C,
+        backend: Arc<dyn ChainBackend>,
+        format: ClaimFormat,
+        closer: impl Into<String>,
+    ) -> Self {
+        EpochCloser {
+            scoring,
+            backend,
+            format,
+            closer: closer.into(),
+            owners: Arc::new(|_: &DeviceId| -> Option<Account> { None }),
+        }
+    }
+
+    /// Set the owner lookup: the account each device's rewards are credited to. A device
+    /// it answers `None` for earns nothing (its amount is forfeited, not given to others)
+    /// and is listed in the epoch summary's `unowned_devices`. It is called once per scored
+    /// device per computation, synchronously: give it a snapshot (a map of the chain's
+    /// registrations, for example from the chain-following registry), not a chain call.
+    #[must_use]
+    pub fn owners(
+        mut self,
+        lookup: impl Fn(&DeviceId) -> Option<Account> + Send + Sync + 'static,
+    ) -> Self {
+        self.owners = Arc::new(lookup);
+        self
+    }
+
+    /// The scoring rules.
+    pub fn scoring(&self) -> &C {
+        &self.scoring
+    }
+
+    /// The claim tree format.
+    pub fn format(&self) -> ClaimFormat {
+        self.format
+    }
+
+    /// The closer's name.
+    pub fn closer(&self) -> &str {
+        &self.closer
+    }
+
+    /// Close `epoch` at `now`: freeze, compute, publish (see the
+    /// [module documentation](self)). Idempotent and resumable: calling it again after any
+    /// failure finishes the close without publishing twice; calling it on a published epoch
+    /// returns its report with [`CloseReport::already`] set.
+    ///
+    /// `rt` drives the backend's async calls ([`tokio::runtime::Handle::block_on`]): do not
+    /// call this on a runtime thread.
+    pub fn close(
+        &self,
+        store: &mut dyn OracleStore,
+        epoch: Epoch,
+        now: Timestamp,
+        rt: &tokio::runtime::Handle,
+    ) -> Result<CloseReport, CloseError> {
+        let started = Instant::now();
+        let chain_format = self.backend.claim_format();
+        if chain_format != self.format {
+            return Err(crate::Error::Config(format!(
+                "the closer builds {:?} claim trees but the chain verifies {chain_format:?}",
+                self.format
+            ))
+            .into());
+        }
+        check_order(store, epoch)?;
+        let mut devices_paid = None;
+        match store.begin_close(epoch, &self.closer, now)? {
+            CloseStart::Started => {
+                let computed = self.compute(store, epoch)?;
+                store.put_result(epoch, &computed.result)?;
+                devices_paid = Some(computed.devices_paid);
+            }
+            CloseStart::Already(EpochStatus::Computed) => {}
+            CloseStart::Already(EpochStatus::Published) => {
+                let row = stored_row(store, epoch)?;
+                return report(&row, true, None, started);
+            }
+            CloseStart::Already(status @ (EpochStatus::Open | EpochStatus::Closing)) => {
+                return Err(corrupt(format!(
+                    "the store answered the close of {epoch} with status {}",
+                    status.as_str()
+                )));
+            }
+            CloseStart::OwnedBy(owner) => return Err(CloseError::OwnedBy(owner)),
+        }
+        let mut row = stored_row(store, epoch)?;
+        let root = row
+            .root
+            .ok_or_else(|| corrupt(format!("{epoch} is computed but has no root")))?;
+        let total = row
+            .cumulative_total
+            .ok_or_else(|| corrupt(format!("{epoch} is computed but has no total")))?;
+        let tx = self.publish(store, epoch, root, total, rt)?;
+        store.mark_published(epoch, tx.as_deref())?;
+        row.status = EpochStatus::Published;
+        row.publish_tx = tx;
+        report(&row, false, devices_paid, started)
+    }
+
+    /// Compute `epoch`'s result from the store exactly as [`EpochCloser::close`] does (the
+    /// same code), writing nothing: to compare with the stored or published root. The epoch
+    /// should be frozen (closing or later), or its accepted items may still change.
+    pub fn recompute(
+        &self,
+        store: &mut dyn OracleStore,
+        epoch: Epoch,
+    ) -> Result<EpochResult, CloseError> {
+        self.compute(store, epoch).map(|c| c.result)
+    }
+
+    /// The one computation of an epoch's result.
+    fn compute(
+        &self,
+        store: &mut dyn OracleStore,
+        epoch: Epoch,
+    ) -> Result<Computation, CloseError> {
+        // 1. stream the accepted items into the tally
+        let mut tally = C::Tally::default();
+        let mut accepted: u64 = 0;
+        store.for_each_accepted(epoch, &mut |item: LoggedItem| -> StoreResult<()> {
+            self.scoring.tally(&mut tally, &item);
+            accepted = accepted.saturating_add(1);
+            Ok(())
+        })?;
+
+        // 2. scores -> exact split of the emission
+        let emission = self.scoring.emission(epoch);
+        let scores: Vec<(DeviceId, u128)> = self
+            .scoring
+            .scores(epoch, tally)
+            .into_iter()
+            .filter(|(_, s)| *s > 0)
+            .collect();
+        let mut split: Vec<(DeviceId, u128, u128)> = Vec::with_capacity(scores.len());
+        if !scores.is_empty() {
+            let shares = Shares::summed(scores)?;
+            let distribution = distribute(&shares, emission, Mode::LargestRemainder)?;
+            for payout in distribution.payouts() {
+                let score = shares.get(&payout.id).unwrap_or(0);
+                split.push((payout.id, score, payout.amount));
+            }
+        }
+        let undistributed = if split.is_empty() { emission } else { 0 };
+
+        // 3. owners, credits and receipts
+        let mut credits: BTreeMap<Account, u128> = BTreeMap::new();
+        let mut receipts: Vec<(DeviceId, Vec<u8>)> = Vec::with_capacity(split.len());
+        let mut unowned: Vec<String> = Vec::new();
+        let mut paid: u128 = 0;
+        let mut forfeited: u128 = 0;
+        let mut devices_paid: u64 = 0;
+        let scored_devices = u64::try_from(split.len()).unwrap_or(u64::MAX);
+        for (device, score, amount) in split {
+            let did = device.to_string();
+            let owner = match (self.owners)(&device) {
+                Some(account) => Some(canonical(&account)?),
+                None => None,
+            };
+            let receipt = match owner {
+                Some(account) => {
+                    if amount > 0 {
+                        let slot = credits.entry(account.clone()).or_insert(0);
+                        *slot = slot
+                            .checked_add(amount)
+                            .ok_or_else(|| overflow("credits"))?;
+                        paid = paid
+                            .checked_add(amount)
+                            .ok_or_else(|| overflow("credits"))?;
+                        devices_paid = devices_paid.saturating_add(1);
+                    }
+                    DeviceReceipt {
+                        epoch: epoch.0,
+                        device: did,
+                        owner: Some(account.to_string()),
+                        score: score.to_string(),
+                        amount: amount.to_string(),
+                        forfeited: None,
+                    }
+                }
+                None => {
+                    forfeited = forfeited
+                        .checked_add(amount)
+                        .ok_or_else(|| overflow("credits"))?;
+                    unowned.push(did.clone());
+                    DeviceReceipt {
+                        epoch: epoch.0,
+                        device: did,
+                        owner: None,
+                        score: score.to_string(),
+                        amount: "0".to_string(),
+                        forfeited: Some(amount.to_string()),
+                    }
+                }
+            };
+            let bytes = serde_json::to_vec(&receipt)
+                .map_err(|e| corrupt(format!("receipt does not serialize: {e}")))?;
+            receipts.push((device, bytes));
+        }
+
+        // 4. cumulative totals: the previous result's tree plus this epoch's credits
+        let mut totals: BTreeMap<Account, u128> = BTreeMap::new();
+        if let Some(previous) = previous_result(store, epoch)? {
+            let blob = store
+                .tree(previous)?
+                .ok_or_else(|| corrupt(format!("{previous} has a result but no claim tree")))?;
+            let entries = decode_tree(&blob)?;
+            let n = entries.len();
+            totals.extend(entries);
+            if totals.len() != n {
+                return Err(corrupt(format!(
+                    "the claim tree of {previous} lists an account twice"
+                )));
+            }
+        }
+        for (account, amount) in credits {
+            let slot = totals.entry(account).or_insert(0);
+            *slot = slot
+                .checked_add(amount)
+                .ok_or_else(|| overflow("cumulative"))?;
+        }
+        let mut entries: Vec<(String, Account, u128)> = totals
+            .into_iter()
+            .map(|(account, total)| (account.to_string(), account, total))
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let cumulative_total = entries
+            .iter()
+            .try_fold(0u128, |sum, e| sum.checked_add(e.2))
+            .ok_or_else(|| overflow("cumulative"))?;
+        let root = if entries.is_empty() {
+            [0u8; 32]
+        } else {
+            let tree_entries = entries.iter().map(|e| (e.1.clone(), e.2)).collect();
+            ClaimTree::new(self.format, tree_entries)?.root()
+        };
+        let tree = encode_tree(&entries)?;
+
+        // 5. summary
+        let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
+        for (reason, count) in store.rejections(epoch)? {
+            let slot = rejected.entry(reason.code().into_owned()).or_insert(0);
+            *slot = slot.saturating_add(count);
+        }
+        let summary = Summary {
+            epoch: epoch.0,
+            emission: emission.to_string(),
+            scored_devices,
+            paid: paid.to_string(),
+            paid_devices: devices_paid,
+            unowned_devices: unowned,
+            forfeited: forfeited.to_string(),
+            undistributed: undistributed.to_string(),
+            accepted,
+            rejected,
+        };
+        let summary = serde_json::to_vec(&summary)
+            .map_err(|e| corrupt(format!("summary does not serialize: {e}")))?;
+
+        Ok(Computation {
+            result: EpochResult {
+                root,
+                epoch_total: paid,
+                cumulative_total,
+                accepted,
+                receipts,
+                tree,
+                summary,
+            },
+            devices_paid,
+        })
+    }
+
+    /// Publish `root` for `epoch` unless the chain already has it; the transaction's hash,
+    /// if known.
+    fn publish(
+        &self,
+        store: &mut dyn OracleStore,
+        epoch: Epoch,
+        root: [u8; 32],
+        total: u128,
+        rt: &tokio::runtime::Handle,
+    ) -> Result<Option<String>, CloseError> {
+        if root == [0u8; 32] {
+            return Ok(None);
+        }
+        let ours = EpochRoot { epoch, root, total };
+        let key = publish_tx_key(epoch);
+        let pending: Option<String> = store
+            .meta(&key)?
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        let backend = &self.backend;
+
+        // published before a crash kept us from recording it?
+        if let Some(found) = rt.block_on(backend.epoch_root(epoch))? {
+            check_same(&ours, &found)?;
+            return Ok(pending);
+        }
+        // a transaction of an earlier attempt may still be pending: wait for it
+        if let Some(tx) = pending.as_deref().and_then(parse_tx) {
+            match rt.block_on(backend.wait_for_receipt(&tx)) {
+                Ok(receipt) if matches!(receipt.status, TxStatus::Success) => {
+                    if let Some(found) = rt.block_on(backend.epoch_root(epoch))? {
+                        check_same(&ours, &found)?;
+                        return Ok(Some(tx.to_string()));
+                    }
+                }
+                // reverted, or dropped (never mined): publish again
+                Ok(_) | Err(crate::Error::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match rt.block_on(backend.publish_root(&ours))? {
+            PublishOutcome::Published(tx) => {
+                let text = tx.to_string();
+                store.set_meta(&key, text.as_bytes())?;
+                rt.block_on(backend.wait_for_receipt(&tx))?
+                    .ensure_success()?;
+                Ok(Some(text))
+            }
+            // published meanwhile with the same root and total
+            PublishOutcome::AlreadyPublished => Ok(pending),
+        }
+    }
+}
+
+/// Refuse closes out of order (see [`CloseError::Unfinished`], [`CloseError::OutOfOrder`]).
+fn check_order(store: &mut dyn OracleStore, epoch: Epoch) -> Result<(), CloseError> {
+    let Some(through) = store.closed_through()? else {
+        return Ok(());
+    };
+    if through < epoch {
+        match store.epoch(through)?.map(|r| r.status) {
+            Some(EpochStatus::Closing | EpochStatus::Computed) => {
+                Err(CloseError::Unfinished { epoch: through })
+            }
+            _ => Ok(()),
+        }
+    } else if through > epoch {
+        match store.epoch(epoch)?.map(|r| r.status) {
+            None | Some(EpochStatus::Open) => Err(CloseError::OutOfOrder {
+                epoch,
+                closed_through: through,
+            }),
+            Some(_) => Ok(()),
+        }
+    } else {
+        Ok(())
+    }
+}
+
+/// The chain's root for the epoch must be ours.
+fn check_same(ours: &EpochRoot, found: &EpochRoot) -> Result<(), CloseError> {
+    if found.root == ours.root && found.total == ours.total {
+        Ok(())
+    } else {
+        Err(CloseError::ChainConflict {
+            epoch: ours.epoch,
+            ours: ours.root,
+            theirs: found.root,
+        })
+    }
+}
+
+/// A transaction hash as [`TxHandle`]'s `Display` writes it (`0x` + 64 hex digits).
+fn parse_tx(text: &str) -> Option<TxHandle> {
+    let digits = text.strip_prefix("0x")?;
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(digits, &mut out).ok()?;
+    Some(TxHandle(out))
+}
+
+fn stored_row(store: &mut dyn OracleStore, epoch: Epoch) -> Result<EpochRow, CloseError> {
+    store
+        .epoch(epoch)?
+        .ok_or_else(|| corrupt(format!("{epoch} has no row after its close began")))
+}
+
+fn report(
+    row: &EpochRow,
+    already: bool,
+    devices_paid: Option<u64>,
+    started: Instant,
+) -> Result<CloseReport, CloseError> {
+    let missing = |what: &str| corrupt(format!("{} has a result without {what}", row.epoch));
+    let devices_paid = match devices_paid {
+        Some(n) => n,
+        None => row
+            .summary
+            .as_deref()
+            .and_then(|s| serde_json::from_slice::<Summary>(s).ok())
+            .map_or(0, |s| s.paid_devices),
+    };
+    Ok(CloseReport {
+        epoch: row.epoch,
+        root: row.root.ok_or_else(|| missing("a root"))?,
+        epoch_total: row.epoch_total.ok_or_else(|| missing("an epoch total"))?,
+        cumulative_total: row
+            .cumulative_total
+            .ok_or_else(|| missing("a cumulative total"))?,
+        accepted: row.accepted.ok_or_else(|| missing("an accepted count"))?,
+        devices_paid,
+        published_tx: row.publish_tx.clone(),
+        already,
+        duration: started.elapsed(),
+    })
+}
+
+/// The latest epoch before `epoch` with a stored result.
+pub(crate) fn previous_result(
+    store: &mut dyn OracleStore,
+    epoch: Epoch,
+) -> Result<Option<Epoch>, CloseError> {
+    match store.latest_result()? {
+        None => return Ok(None),
+        Some(row) if row.epoch < epoch => return Ok(Some(row.epoch)),
+        Some(_) => {}
+    }
+    // the latest result is at or after `epoch` (a recompute): scan the rows below it
+    let mut from = Epoch(0);
+    let mut best = None;
+    loop {
+        let rows = store.epochs(from, PAGE)?;
+        let n = rows.len();
+        let mut last = None;
+        for row in rows {
+            if row.epoch >= epoch {
+                return Ok(best);
+            }
+            if row.root.is_some()
+                && matches!(row.status, EpochStatus::Computed | EpochStatus::Published)
+            {
+                best = Some(row.epoch);
+            }
+            last = Some(row.epoch);
+        }
+        if n < PAGE {
+            return Ok(best);
+        }
+        match last.and_then(|e| e.0.checked_add(1)) {
+            Some(next) => from = Epoch(next),
+            None => return Ok(best),
+        }
+    }
+}
+
+/// The latest published epoch's row (the root wallets claim against).
+pub(crate) fn latest_published(
+    store: &mut dyn OracleStore,
+) -> Result<Option<EpochRow>, CloseError> {
+    let Some(row) = store.latest_result()? else {
+        return Ok(None);
+    };
+    if row.status == EpochStatus::Published {
+        return Ok(Some(row));
+    }
+    match previous_result(store, row.epoch)? {
+        None => Ok(None),
+        Some(previous) => Ok(store
+            .epoch(previous)?
+            .filter(|r| r.status == EpochStatus::Published)),
+    }
+}
+
+fn encode_tree(entries: &[(String, Account, u128)]) -> Result<Vec<u8>, CloseError> {
+    let rows: Vec<(&str, String)> = entries
+        .iter()
+        .map(|e| (e.0.as_str(), e.2.to_string()))
+        .collect();
+    serde_json::to_vec(&rows).map_err(|e| corrupt(format!("claim tree does not serialize: {e}")))
+}
+
+/// Decode a claim tree blob (see the [module documentation](self)), in its order.
+fn decode_tree(blob: &[u8]) -> Result<Vec<(Account, u128)>, CloseError> {
+    let rows: Vec<(String, String)> = serde_json::from_slice(blob)
+        .map_err(|e| corrupt(format!("claim tree blob does not decode: {e}")))?;
+    rows.into_iter()
+        .map(|(account, total)| {
+            let a = account
+                .parse::<Account>()
+                .map_err(|e| corrupt(format!("claim tree account {account:?}: {e}")))?;
+            let t = total
+                .parse::<u128>()
+                .map_err(|e| corrupt(format!("claim tree total {total:?}: {e}")))?;
+            Ok((a, t))
+        })
+        .collect()
+}
+
+/// What a wallet needs to claim: the account's cumulative total in the latest published
+/// tree and its proof. Serialized for the claims API (hashes in lowercase hex without
+/// `0x`, amounts as decimal strings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClaimAnswer {
+    /// The account (canonical text).
+    pub account: String,
+    /// The epoch whose root the proof is against.
+    pub epoch: u64,
+    /// That root, hex.
+    pub root: String,
+    /// The account's cumulative total, base units (the chain pays it minus what was
+    /// already claimed).
+    pub cumulative: String,
+    /// The Merkle proof, sibling hashes from the leaf up, hex.
+    pub proof: Vec<String>,
+    /// The ready-to-submit claim ([`ChainBackend::claim`]); not serialized.
+    #[serde(skip)]
+    pub claim: Claim,
+}
+
+/// The latest published claim tree, rebuilt from the store, to answer claims from. Build it
+/// once per published epoch and keep it: rebuilding hashes every leaf.
+#[derive(Debug, Clone)]
+pub struct ClaimIndex {
+    epoch: Epoch,
+    root: [u8; 32],
+    tree: Option<ClaimTree>,
+}
+
+impl ClaimIndex {
+    /// The latest published epoch's tree (`None` before any epoch is published). The tree
+    /// is rebuilt in `format` and must match its stored root ([`CloseError::Corrupt`]
+    /// otherwise, for example when `format` is not the closer's).
+    pub fn load(
+        store: &mut dyn OracleStore,
+        format: ClaimFormat,
+    ) -> Result<Option<Self>, CloseError> {
+        match latest_published(store)? {
+            None => Ok(None),
+            Some(row) => Self::from_row(store, format, &row).map(Some),
+        }
+    }
+
+    /// The tree of a computed or published epoch's row.
+    pub(crate) fn from_row(
+        store: &mut dyn OracleStore,
+        format: ClaimFormat,
+        row: &EpochRow,
+    ) -> Result<Self, CloseError> {
+        let epoch = row.epoch;
+        let root = row
+            .root
+            .ok_or_else(|| corrupt(format!("{epoch} has no root")))?;
+        if root == [0u8; 32] {
+            return Ok(ClaimIndex {
+                epoch,
+                root,
+                tree: None,
+            });
+        }
+        let blob = store
+            .tree(epoch)?
+            .ok_or_else(|| corrupt(format!("{epoch} has a root but no claim tree")))?;
+        let entries = decode_tree(&blob)?;
+        if entries.is_empty() {
+            return Err(corrupt(format!(
+                "{epoch} has a root but an empty claim tree"
+            )));
+        }
+        let tree = ClaimTree::new(format, entries)?;
+        if tree.root() != root {
+            return Err(corrupt(format!(
+                "the claim tree of {epoch} does not hash to its root in {format:?} \
+                 (is that the closer's claim format?)"
+            )));
+        }
+        Ok(ClaimIndex {
+            epoch,
+            root,
+            tree: Some(tree),
+        })
+    }
+
+    /// The epoch of the tree.
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+
+    /// The tree's root (all zero for an empty tree).
+    pub fn root(&self) -> [u8; 32] {
+        self.root
+    }
+
+    /// `account`'s claim (`None` if it is not in the tree).
+    pub fn claim(&self, account: &Account) -> Result<Option<ClaimAnswer>, CloseError> {
+        let Some(tree) = &self.tree else {
+            return Ok(None);
+        };
+        let account = canonical(account)?;
+        let claim = match tree.claim_for(&account) {
+            Ok(claim) => claim,
+            Err(crate::Error::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Some(ClaimAnswer {
+            account: account.to_string(),
+            epoch: self.epoch.0,
+            root: hex::encode(self.root),
+            cumulative: claim.cumulative_amount.to_string(),
+            proof: claim.proof.iter().map(hex::encode).collect(),
+            claim,
+        }))
+    }
+}
+
+/// `account`'s claim against the latest **published** root (the one the chain verifies
+/// claims against; a computed but unpublished epoch is not used yet): its cumulative total
+/// and proof, `None` if nothing is published or the account is not in the tree. Rebuilds
+/// the tree: to answer many claims, keep a [`ClaimIndex`].
+pub fn claim_for(
+    store: &mut dyn OracleStore,
+    format: ClaimFormat,
+    account: &Account,
+) -> Result<Option<ClaimAnswer>, CloseError> {
+    match ClaimIndex::load(store, format)? {
+        None => Ok(None),
+        Some(index) => index.claim(account),
+    }
+}
+
+/// A one-line answer to "what did my device earn in this epoch, and if nothing, why?", from
+/// the epoch's status and the device's record ([`OracleStore::device_epochs`]).
+///
+/// ```text
+/// epoch not closed yet: 4 accepted so far
+/// no accepted reports: 12 rejected as stale, 3 as bad_signature
+/// earned 1234 for score 56 (credited to 0x…)
+/// scored 56 but has no owner account: its 1234 were not paid
+/// ```
+pub fn explain(status: EpochStatus, record: &DeviceEpoch) -> String {
+    let n = record.accepted;
+    let rejected = rejected_phrase(&record.rejected);
+    let also = |sep: &str| {
+        rejected
+            .as_deref()
+            .map(|r| format!("{sep}{r}"))
+            .unwrap_or_default()
+    };
+    match status {
+        EpochStatus::Open => format!("epoch not closed yet: {n} accepted so far{}", also(", ")),
+        EpochStatus::Closing => {
+            format!(
+                "epoch closing, result not computed yet: {n} accepted{}",
+                also(", ")
+            )
+        }
+        EpochStatus::Computed | EpochStatus::Published => {
+            let pending = if status == EpochStatus::Computed {
+                " (root not published yet)"
+            } else {
+                ""
+            };
+            let receipt = record
+                .receipt
+                .as_deref()
+                .and_then(|r| serde_json::from_slice::<DeviceReceipt>(r).ok());
+            match receipt {
+                Some(DeviceReceipt {
+                    owner: None,
+                    score,
+                    forfeited,
+                    ..
+                }) => format!(
+                    "scored {score} but has no owner account: its {} were not paid",
+                    forfeited.as_deref().unwrap_or("0")
+                ),
+                Some(DeviceReceipt {
+                    owner: Some(owner),
+                    score,
+                    amount,
+                    ..
+                }) => {
+                    if amount == "0" {
+                        format!(
+                            "scored {score} but earned 0: its share of the emission rounds \
+                             down to nothing{pending}"
+                        )
+                    } else {
+                        format!("earned {amount} for score {score} (credited to {owner}){pending}")
+                    }
+                }
+                None if n == 0 => match rejected.as_deref() {
+                    Some(r) => format!("no accepted reports: {r}"),
+                    None => "no accepted reports".to_string(),
+                },
+                None => format!(
+                    "{n} accepted reports scored 0 under the network's rules{}",
+                    also("; ")
+                ),
+            }
+        }
+    }
+}
+
+/// "12 rejected as stale, 3 as bad_signature", most frequent first (`None` if nothing was
+/// rejected).
+fn rejected_phrase(rejected: &[(depin_attest::Rejection, u64)]) -> Option<String> {
+    let mut counts: Vec<(String, u64)> = Vec::new();
+    for (reason, count) in rejected {
+        if *count == 0 {
+            continue;
+        }
+        let code = reason.code().into_owned();
+        match counts.iter_mut().find(|c| c.0 == code) {
+            Some(c) => c.1 = c.1.saturating_add(*count),
+            None => counts.push((code, *count)),
+        }
+    }
+    if counts.is_empty() {
+        return None;
+    }
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let parts: Vec<String> = counts
+        .iter()
+        .enumerate()
+        .map(|(i, (code, count))| {
+            if i == 0 {
+                format!("{count} rejected as {code}")
+            } else {
+                format!("{count} as {code}")
+            }
+        })
+        .collect();
+    Some(parts.join(", "))
+}

@@ -1,0 +1,553 @@
+//! `oracle`: the epoch close on a real SQLite oracle store and the local ledger. The root
+//! published is the chain's, a second close does nothing, a crash between publishing and
+//! recording publishes once, a recompute equals the stored result, claims from the stored
+//! tree pay once, and the HTTP API answers claims, device pages and epoch rows.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use depin_attest::kind::{AttestationKind, Label};
+use depin_attest::store::sqlite::SqliteStore;
+use depin_attest::store::{
+    BatchRecord, EpochStatus, ItemFormat, LoggedItem, OracleStore, RejectionCount, StoredVerdict,
+};
+use depin_attest::{Outcome, Rejection};
+use depin_chains::local::{LocalBackend, LocalLedger};
+use depin_chains::oracle::{api, claim_for, CloseError, DeviceReceipt, EpochCloser, UnitsScoring};
+use depin_chains::{
+    async_trait, Account, BackendKind, ChainBackend, Claim, ClaimFormat, DeviceRecord,
+    DeviceRegistration, EpochRoot, Error, PublishOutcome, Receipt, RegistrationChallenge,
+    RegistrationProof, Result, TxHandle,
+};
+use depin_core::{DeviceId, Epoch, KeyType, SigningKey, Timestamp};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tower::ServiceExt;
+
+use crate::common::{admin, evm, genesis, open, oracle};
+
+const NOW: Timestamp = Timestamp(1_700_000_000_000);
+const EMISSION: u128 = 1_000;
+const FORMAT: ClaimFormat = ClaimFormat::OpenZeppelin;
+
+/// The local ledger as the oracle sees it, with a `wait_for_receipt` that can fail once
+/// (the process "crashes" after publishing, before recording) and a count of publications.
+struct Flaky {
+    inner: LocalBackend,
+    fail_next_wait: AtomicBool,
+    publishes: AtomicUsize,
+}
+
+#[async_trait]
+impl ChainBackend for Flaky {
+    fn kind(&self) -> BackendKind {
+        self.inner.kind()
+    }
+    fn account(&self) -> Option<Account> {
+        self.inner.account()
+    }
+    fn claim_format(&self) -> ClaimFormat {
+        self.inner.claim_format()
+    }
+    async fn registration_challenge(
+        &self,
+        r: &DeviceRegistration,
+    ) -> Result<RegistrationChallenge> {
+        self.inner.registration_challenge(r).await
+    }
+    async fn register_device(
+        &self,
+        r: &DeviceRegistration,
+        p: &RegistrationProof,
+    ) -> Result<TxHandle> {
+        self.inner.register_device(r, p).await
+    }
+    async fn revoke_device(&self, d: &DeviceId) -> Result<TxHandle> {
+        self.inner.revoke_device(d).await
+    }
+    async fn device(&self, d: &DeviceId) -> Result<DeviceRecord> {
+        self.inner.device(d).await
+    }
+    async fn publish_root(&self, r: &EpochRoot) -> Result<PublishOutcome> {
+        let out = self.inner.publish_root(r).await?;
+        if matches!(out, PublishOutcome::Published(_)) {
+            self.publishes.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(out)
+    }
+    async fn epoch_root(&self, e: Epoch) -> Result<Option<EpochRoot>> {
+        self.inner.epoch_root(e).await
+    }
+    async fn claim(&self, c: &Claim) -> Result<TxHandle> {
+        self.inner.claim(c).await
+    }
+    async fn claimed(&self, a: &Account) -> Result<u128> {
+        self.inner.claimed(a).await
+    }
+    async fn pool_balance(&self) -> Result<Option<u128>> {
+        self.inner.pool_balance().await
+    }
+    async fn token_balance(&self, a: &Account) -> Result<Option<u128>> {
+        self.inner.token_balance(a).await
+    }
+    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
+        if self.fail_next_wait.swap(false, Ordering::SeqCst) {
+            return Err(Error::transient(
+                "connection reset while waiting for the receipt",
+            ));
+        }
+        self.inner.wait_for_receipt(tx).await
+    }
+}
+
+fn device(seed: u8) -> DeviceId {
+    let key = SigningKey::from_secret_bytes(KeyType::Ed25519, &[seed; 32]).unwrap();
+    DeviceId::from(key.public_key())
+}
+
+/// Devices: `a` and `c` owned by `evm(1)`, `b` by `evm(2)`, `d` by nobody, `e` only ever
+/// rejected.
+struct Devices {
+    a: DeviceId,
+    b: DeviceId,
+    c: DeviceId,
+    d: DeviceId,
+    e: DeviceId,
+}
+
+fn devices() -> Devices {
+    Devices {
+        a: device(1),
+        b: device(2),
+        c: device(3),
+        d: device(4),
+        e: device(5),
+    }
+}
+
+fn item(index: u32, device: DeviceId, seq: u64, epoch: u64, outcome: Outcome) -> LoggedItem {
+    let (id, len) = device.to_bytes();
+    let mut h = Sha256::new();
+    h.update(b"depin-chains oracle test");
+    h.update(&id[..len]);
+    h.update(seq.to_be_bytes());
+    h.update(epoch.to_be_bytes());
+    let digest: [u8; 32] = h.finalize().into();
+    let mut bytes = vec![0x01, 0x02];
+    bytes.extend_from_slice(&seq.to_be_bytes());
+    LoggedItem {
+        index,
+        format: ItemFormat::Envelope,
+        bytes,
+        device,
+        kind: AttestationKind(0x0100),
+        seq,
+        timestamp: Timestamp(NOW.0 + u64::from(index)),
+        digest,
+        epoch: Epoch(epoch),
+        verdict: StoredVerdict::Accepted(outcome),
+    }
+}
+
+fn commit(store: &mut dyn OracleStore, items: Vec<LoggedItem>, rejections: Vec<RejectionCount>) {
+    let committed = store
+        .commit_batch(&BatchRecord {
+            origin: "ingest-a".into(),
+            now: NOW,
+            items,
+            rejections,
+        })
+        .unwrap();
+    assert!(committed.duplicates.is_empty(), "{committed:?}");
+    assert!(committed.closed.is_empty(), "{committed:?}");
+}
+
+/// Epoch 1: scores a 40 (30 Wh + 10 credited units), b 2 (two other accepted items), c 8,
+/// d 20; e has 12 stale and 3 bad-signature refusals. Emission 1000 over 70 points:
+/// floors a 571 (remainder 30), b 28 (40), c 114 (20), d 285 (50); the 2 units left go to
+/// d and b. So a 571, b 29, c 114, d 286 (forfeited: no owner): evm(1) 685, evm(2) 29.
+fn commit_epoch_1(store: &mut dyn OracleStore, dev: &Devices) {
+    let uptime = Label::new("uptime");
+    commit(
+        store,
+        vec![
+            item(0, dev.a, 1, 1, Outcome::Energy { wh: 30 }),
+            item(
+                1,
+                dev.a,
+                2,
+                1,
+                Outcome::Credited {
+                    policy: uptime,
+                    units: 10,
+                },
+            ),
+            item(2, dev.b, 1, 1, Outcome::Accepted),
+            item(3, dev.b, 2, 1, Outcome::Report { report_kind: 3 }),
+            item(4, dev.c, 1, 1, Outcome::Energy { wh: 8 }),
+            item(5, dev.d, 1, 1, Outcome::Energy { wh: 20 }),
+        ],
+        vec![
+            RejectionCount {
+                epoch: Epoch(1),
+                device: Some(dev.e),
+                reason: Rejection::Stale,
+                count: 12,
+            },
+            RejectionCount {
+                epoch: Epoch(1),
+                device: Some(dev.e),
+                reason: Rejection::BadSignature,
+                count: 3,
+            },
+        ],
+    );
+}
+
+struct Net {
+    _dir: tempfile::TempDir,
+    ledger: LocalLedger,
+    flaky: Arc<Flaky>,
+    rt: tokio::runtime::Runtime,
+    store: SqliteStore,
+    dev: Devices,
+    closer: EpochCloser<UnitsScoring>,
+}
+
+fn net() -> Net {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(&dir.path().join("ledger.log"), genesis(FORMAT));
+    ledger.fund(&admin(), 1_000_000).unwrap();
+    let flaky = Arc::new(Flaky {
+        inner: ledger.handle(oracle()),
+        fail_next_wait: AtomicBool::new(false),
+        publishes: AtomicUsize::new(0),
+    });
+    let dev = devices();
+    let owners: HashMap<DeviceId, Account> = [(dev.a, evm(1)), (dev.b, evm(2)), (dev.c, evm(1))]
+        .into_iter()
+        .collect();
+    let backend: Arc<dyn ChainBackend> = flaky.clone();
+    let closer = EpochCloser::new(UnitsScoring::new(EMISSION), backend, FORMAT, "closer-1")
+        .owners(move |d: &DeviceId| owners.get(d).cloned());
+    Net {
+        _dir: dir,
+        ledger,
+        flaky,
+        rt: tokio::runtime::Runtime::new().unwrap(),
+        store: SqliteStore::open_in_memory().unwrap(),
+        dev,
+        closer,
+    }
+}
+
+fn receipt(store: &mut dyn OracleStore, epoch: u64, device: &DeviceId) -> Option<DeviceReceipt> {
+    store
+        .receipt(Epoch(epoch), device)
+        .unwrap()
+        .map(|b| serde_json::from_slice(&b).unwrap())
+}
+
+#[test]
+fn close_publishes_the_root_once_and_its_claims_pay_once() {
+    let mut net = net();
+    commit_epoch_1(&mut net.store, &net.dev);
+
+    let report = net
+        .closer
+        .close(&mut net.store, Epoch(1), NOW, net.rt.handle())
+        .unwrap();
+    assert_eq!(report.epoch, Epoch(1));
+    assert_eq!(report.epoch_total, 714);
+    assert_eq!(report.cumulative_total, 714);
+    assert_eq!(report.accepted, 6);
+    assert_eq!(report.devices_paid, 3);
+    assert!(!report.already);
+    assert!(report.published_tx.is_some());
+    assert_ne!(report.root, [0u8; 32]);
+
+    // the chain has our root and total
+    let on_chain = net.rt.block_on(net.flaky.epoch_root(Epoch(1))).unwrap();
+    assert_eq!(
+        on_chain,
+        Some(EpochRoot {
+            epoch: Epoch(1),
+            root: report.root,
+            total: 714
+        })
+    );
+    assert_eq!(net.flaky.publishes.load(Ordering::SeqCst), 1);
+    let row = net.store.epoch(Epoch(1)).unwrap().unwrap();
+    assert_eq!(row.status, EpochStatus::Published);
+    assert_eq!(row.root, Some(report.root));
+    assert_eq!(row.publish_tx, report.published_tx);
+
+    // receipts and summary
+    let a = receipt(&mut net.store, 1, &net.dev.a).unwrap();
+    assert_eq!(
+        (a.score.as_str(), a.amount.as_str()),
+        ("40", "571"),
+        "{a:?}"
+    );
+    assert_eq!(a.owner, Some(evm(1).to_string()));
+    let b = receipt(&mut net.store, 1, &net.dev.b).unwrap();
+    assert_eq!((b.score.as_str(), b.amount.as_str()), ("2", "29"));
+    let c = receipt(&mut net.store, 1, &net.dev.c).unwrap();
+    assert_eq!((c.score.as_str(), c.amount.as_str()), ("8", "114"));
+    let d = receipt(&mut net.store, 1, &net.dev.d).unwrap();
+    assert_eq!(d.owner, None);
+    assert_eq!(d.amount, "0");
+    assert_eq!(d.forfeited.as_deref(), Some("286"));
+    assert!(receipt(&mut net.store, 1, &net.dev.e).is_none());
+    let summary: Value = serde_json::from_slice(row.summary.as_deref().unwrap()).unwrap();
+    assert_eq!(summary["emission"], "1000");
+    assert_eq!(summary["paid"], "714");
+    assert_eq!(summary["paid_devices"], 3);
+    assert_eq!(summary["scored_devices"], 4);
+    assert_eq!(summary["forfeited"], "286");
+    assert_eq!(summary["accepted"], 6);
+    assert_eq!(summary["unowned_devices"], json!([net.dev.d.to_string()]));
+    assert_eq!(summary["rejected"]["stale"], 12);
+    assert_eq!(summary["rejected"]["bad_signature"], 3);
+
+    // closing again does nothing
+    let again = net
+        .closer
+        .close(&mut net.store, Epoch(1), NOW, net.rt.handle())
+        .unwrap();
+    assert!(again.already);
+    assert_eq!(again.root, report.root);
+    assert_eq!(again.cumulative_total, 714);
+    assert_eq!(again.devices_paid, 3);
+    assert_eq!(again.published_tx, report.published_tx);
+    assert_eq!(net.flaky.publishes.load(Ordering::SeqCst), 1);
+
+    // a recompute equals what is stored
+    let recomputed = net.closer.recompute(&mut net.store, Epoch(1)).unwrap();
+    assert_eq!(recomputed.root, report.root);
+    assert_eq!(recomputed.epoch_total, 714);
+    assert_eq!(recomputed.cumulative_total, 714);
+    assert_eq!(recomputed.accepted, 6);
+    assert_eq!(
+        Some(recomputed.tree.clone()),
+        net.store.tree(Epoch(1)).unwrap()
+    );
+    assert_eq!(Some(recomputed.summary.clone()), row.summary);
+    assert_eq!(recomputed.receipts.len(), 4);
+    for (device, bytes) in &recomputed.receipts {
+        assert_eq!(
+            net.store.receipt(Epoch(1), device).unwrap().as_ref(),
+            Some(bytes)
+        );
+    }
+
+    // the stored tree's proof is accepted by the chain, once
+    let answer = claim_for(&mut net.store, FORMAT, &evm(1)).unwrap().unwrap();
+    assert_eq!(answer.epoch, 1);
+    assert_eq!(answer.cumulative, "685");
+    assert_eq!(answer.root, hex::encode(report.root));
+    assert_eq!(answer.account, evm(1).to_string());
+    assert_eq!(answer.claim.cumulative_amount, 685);
+    let relayer = net.ledger.handle(evm(1));
+    let tx = net.rt.block_on(relayer.claim(&answer.claim)).unwrap();
+    net.rt
+        .block_on(relayer.wait_for_receipt(&tx))
+        .unwrap()
+        .ensure_success()
+        .unwrap();
+    assert_eq!(net.rt.block_on(relayer.claimed(&evm(1))).unwrap(), 685);
+    match net.rt.block_on(relayer.claim(&answer.claim)) {
+        Err(Error::AlreadyClaimed { .. }) => {}
+        other => panic!("a second claim must be refused, got {other:?}"),
+    }
+    assert!(claim_for(&mut net.store, FORMAT, &evm(9))
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn a_crash_between_publishing_and_recording_publishes_once() {
+    let mut net = net();
+    commit_epoch_1(&mut net.store, &net.dev);
+    net.closer
+        .close(&mut net.store, Epoch(1), NOW, net.rt.handle())
+        .unwrap();
+    // epoch 2: only b scores, and earns the whole emission
+    commit(
+        &mut net.store,
+        vec![item(0, net.dev.b, 3, 2, Outcome::Energy { wh: 5 })],
+        vec![],
+    );
+
+    // the root is published, then waiting for its receipt fails
+    net.flaky.fail_next_wait.store(true, Ordering::SeqCst);
+    let err = net
+        .closer
+        .close(&mut net.store, Epoch(2), NOW, net.rt.handle())
+        .unwrap_err();
+    assert!(matches!(err, CloseError::Chain(_)), "{err}");
+    assert_eq!(net.flaky.publishes.load(Ordering::SeqCst), 2);
+    let row = net.store.epoch(Epoch(2)).unwrap().unwrap();
+    assert_eq!(row.status, EpochStatus::Computed);
+    let on_chain = net
+        .rt
+        .block_on(net.flaky.epoch_root(Epoch(2)))
+        .unwrap()
+        .unwrap();
+    assert_eq!(Some(on_chain.root), row.root);
+
+    // a later epoch waits for this one
+    match net
+        .closer
+        .close(&mut net.store, Epoch(3), NOW, net.rt.handle())
+    {
+        Err(CloseError::Unfinished { epoch }) => assert_eq!(epoch, Epoch(2)),
+        other => panic!("expected Unfinished, got {other:?}"),
+    }
+
+    // closing again records what the chain has, without publishing again
+    let report = net
+        .closer
+        .close(&mut net.store, Epoch(2), NOW, net.rt.handle())
+        .unwrap();
+    assert!(!report.already);
+    assert_eq!(net.flaky.publishes.load(Ordering::SeqCst), 2);
+    assert_eq!(report.root, on_chain.root);
+    assert_eq!(report.epoch_total, 1_000);
+    assert_eq!(report.cumulative_total, 1_714);
+    assert_eq!(on_chain.total, 1_714);
+    assert!(report.published_tx.is_some(), "the pending tx was recorded");
+    let row = net.store.epoch(Epoch(2)).unwrap().unwrap();
+    assert_eq!(row.status, EpochStatus::Published);
+    assert_eq!(row.publish_tx, report.published_tx);
+
+    // cumulative: evm(2) has 29 + 1000, evm(1) keeps 685
+    let answer = claim_for(&mut net.store, FORMAT, &evm(2)).unwrap().unwrap();
+    assert_eq!((answer.epoch, answer.cumulative.as_str()), (2, "1029"));
+    let one = claim_for(&mut net.store, FORMAT, &evm(1)).unwrap().unwrap();
+    assert_eq!(one.cumulative, "685");
+    let relayer = net.ledger.handle(evm(2));
+    net.rt.block_on(relayer.claim(&answer.claim)).unwrap();
+    assert_eq!(net.rt.block_on(relayer.claimed(&evm(2))).unwrap(), 1_029);
+
+    // the recompute of epoch 1 still builds on nothing, of epoch 2 on epoch 1
+    let first = net.closer.recompute(&mut net.store, Epoch(1)).unwrap();
+    assert_eq!(first.cumulative_total, 714);
+    let second = net.closer.recompute(&mut net.store, Epoch(2)).unwrap();
+    assert_eq!(Some(second.root), row.root);
+}
+
+/// GET `uri` on the router: status and JSON body (`null` if the body is not JSON).
+fn get(rt: &tokio::runtime::Runtime, app: &axum::Router, uri: &str) -> (StatusCode, Value) {
+    rt.block_on(async {
+        let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    })
+}
+
+#[test]
+fn the_api_answers_claims_device_pages_and_epochs() {
+    let mut net = net();
+    commit_epoch_1(&mut net.store, &net.dev);
+    let report = net
+        .closer
+        .close(&mut net.store, Epoch(1), NOW, net.rt.handle())
+        .unwrap();
+    let dev = devices();
+    let store: Box<dyn OracleStore> = Box::new(net.store);
+    let shared = Arc::new(Mutex::new(store));
+    let app = api::router(Arc::clone(&shared), FORMAT);
+    let rt = &net.rt;
+
+    // claims
+    let (status, body) = get(rt, &app, &format!("/v1/claims/{}", evm(1)));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["cumulative"], "685");
+    assert_eq!(body["epoch"], 1);
+    assert_eq!(body["root"], hex::encode(report.root));
+    assert!(body["proof"].is_array());
+    let (status, body) = get(rt, &app, &format!("/v1/claims/{}", evm(9)));
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "not_found");
+    let (status, body) = get(rt, &app, "/v1/claims/not-an-account");
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "bad_request");
+
+    // device pages
+    let (status, body) = get(rt, &app, &format!("/v1/devices/{}/epochs", dev.e));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["device"], dev.e.to_string());
+    let page = &body["epochs"][0];
+    assert_eq!(page["epoch"], 1);
+    assert_eq!(page["accepted"], 0);
+    assert_eq!(page["rejected"]["stale"], 12);
+    assert!(page["receipt"].is_null());
+    assert_eq!(
+        page["explanation"],
+        "no accepted reports: 12 rejected as stale, 3 as bad_signature"
+    );
+    let (_, body) = get(rt, &app, &format!("/v1/devices/{}/epochs", dev.d));
+    assert_eq!(
+        body["epochs"][0]["explanation"],
+        "scored 20 but has no owner account: its 286 were not paid"
+    );
+    let (_, body) = get(rt, &app, &format!("/v1/devices/{}/epochs", dev.a));
+    assert_eq!(
+        body["epochs"][0]["explanation"],
+        format!("earned 571 for score 40 (credited to {})", evm(1))
+    );
+    assert_eq!(body["epochs"][0]["receipt"]["amount"], "571");
+    let (status, _) = get(rt, &app, "/v1/devices/did:key:nope/epochs");
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = get(rt, &app, &format!("/v1/devices/{}/epochs?limit=x", dev.a));
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // an epoch still open
+    {
+        let mut guard = shared.lock().unwrap();
+        commit(
+            &mut **guard,
+            vec![item(0, dev.a, 3, 2, Outcome::Energy { wh: 1 })],
+            vec![],
+        );
+    }
+    let (_, body) = get(rt, &app, &format!("/v1/devices/{}/epochs?from=2", dev.a));
+    assert_eq!(body["epochs"][0]["epoch"], 2);
+    assert_eq!(
+        body["epochs"][0]["explanation"],
+        "epoch not closed yet: 1 accepted so far"
+    );
+
+    // epochs
+    let (status, body) = get(rt, &app, "/v1/epochs");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rows = body["epochs"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "published");
+    assert_eq!(rows[0]["root"], hex::encode(report.root));
+    assert_eq!(rows[0]["cumulative_total"], "714");
+    assert_eq!(rows[0]["summary"]["paid"], "714");
+    let (status, body) = get(rt, &app, "/v1/epochs/1");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["epoch"], 1);
+    assert_eq!(
+        body["publish_tx"],
+        json!(report.published_tx.clone().unwrap())
+    );
+    let (status, body) = get(rt, &app, "/v1/epochs/7");
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "not_found");
+    let (status, _) = get(rt, &app, "/v1/epochs/seven");
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
