@@ -238,24 +238,13 @@ impl OracleStore for SqliteStore {
             ..Committed::default()
         };
         {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO items (batch_id, idx, format, bytes, device, kind, seq, \
-                     timestamp, digest, epoch, accepted, outcome, reason) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )
-                .map_err(db)?;
+            let mut insert = tx.prepare_cached(INSERT_ITEM).map_err(db)?;
             // An accepted row that meets an accepted row with the same digest or the same
             // (device, format, seq) in the partial unique indexes inserts nothing (the
             // duplicate check and the insert are one index probe); it is then stored as
             // replayed. Any other constraint (a repeated index in the batch) still fails.
             let mut insert_accepted = tx
-                .prepare_cached(
-                    "INSERT INTO items (batch_id, idx, format, bytes, device, kind, seq, \
-                     timestamp, digest, epoch, accepted, outcome, reason) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, NULL) \
-                     ON CONFLICT DO NOTHING",
-                )
+                .prepare_cached(&format!("{INSERT_ITEM} ON CONFLICT DO NOTHING"))
                 .map_err(db)?;
             let mut count = tx
                 .prepare_cached(
@@ -268,8 +257,6 @@ impl OracleStore for SqliteStore {
             for item in &batch.items {
                 let epoch = epoch_in(item.epoch)?;
                 let device = item.device.to_string();
-                let format = i64::from(item.format.code());
-                let seq = item.seq as i64;
                 let reason = match &item.verdict {
                     StoredVerdict::Rejected(r) => *r,
                     StoredVerdict::Accepted(_) if closed_through.is_some_and(|c| epoch <= c) => {
@@ -277,51 +264,29 @@ impl OracleStore for SqliteStore {
                         Rejection::EpochClosed
                     }
                     StoredVerdict::Accepted(outcome) => {
-                        let inserted = insert_accepted
-                            .execute(params![
-                                id,
-                                i64::from(item.index),
-                                format,
-                                item.bytes,
-                                device,
-                                i64::from(item.kind.0),
-                                seq,
-                                item.timestamp.0 as i64,
-                                &item.digest[..],
-                                epoch,
-                                outcome_json(outcome)?,
-                            ])
-                            .map_err(db)?;
-                        if inserted == 1 {
+                        let outcome = outcome_json(outcome)?;
+                        let row = item_row(id, item, &device, epoch, Some(&outcome), None);
+                        if insert_accepted.execute(row).map_err(db)? == 1 {
                             continue;
                         }
                         committed.duplicates.push(item.index);
                         Rejection::Replayed
                     }
                 };
-                let code = Some(reason.code().into_owned());
+                let code = reason.code();
                 insert
-                    .execute(params![
+                    .execute(item_row(
                         id,
-                        i64::from(item.index),
-                        format,
-                        item.bytes,
-                        device,
-                        i64::from(item.kind.0),
-                        seq,
-                        item.timestamp.0 as i64,
-                        &item.digest[..],
+                        item,
+                        &device,
                         epoch,
-                        0i64,
-                        None::<String>,
-                        code,
-                    ])
+                        None,
+                        Some(code.as_ref()),
+                    ))
                     .map_err(db)?;
-                if let Some(code) = &code {
-                    count
-                        .execute(params![epoch, device, code, 1i64])
-                        .map_err(db)?;
-                }
+                count
+                    .execute(params![epoch, device, code.as_ref(), 1i64])
+                    .map_err(db)?;
             }
 
             for rc in &batch.rejections {
@@ -906,6 +871,38 @@ fn closed_through_raw(conn: &Connection) -> StoreResult<Option<i64>> {
 
 /// Map a SQLite error: damaged file or undecodable value `Corrupt`, constraint violation
 /// `Conflict`, anything else (busy, locked, I/O, full) `Unavailable`.
+/// The insert of one logged item (`accepted` is derived from whether `outcome` is set).
+const INSERT_ITEM: &str = "INSERT INTO items (batch_id, idx, format, bytes, device, kind, seq, \
+     timestamp, digest, epoch, accepted, outcome, reason) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+
+/// The parameters of [`INSERT_ITEM`] for `item` of batch `id`.
+fn item_row<'a>(
+    id: i64,
+    item: &'a LoggedItem,
+    device: &'a str,
+    epoch: i64,
+    outcome: Option<&'a str>,
+    reason: Option<&'a str>,
+) -> impl rusqlite::Params + 'a {
+    (
+        id,
+        i64::from(item.index),
+        i64::from(item.format.code()),
+        &item.bytes[..],
+        device,
+        i64::from(item.kind.0),
+        // u64 stored bit-cast in SQLite's i64 (see the module docs)
+        item.seq as i64,
+        item.timestamp.0 as i64,
+        &item.digest[..],
+        epoch,
+        i64::from(outcome.is_some()),
+        outcome,
+        reason,
+    )
+}
+
 fn db(e: rusqlite::Error) -> StoreError {
     use rusqlite::Error as E;
     match &e {
