@@ -71,6 +71,8 @@ use crate::claims::ClaimTree;
 use crate::types::{Account, Claim, ClaimFormat, EpochRoot, PublishOutcome, TxHandle, TxStatus};
 
 pub mod api;
+#[cfg(feature = "service")]
+pub mod service;
 
 /// Rows read per page when looking for the result before an epoch.
 const PAGE: usize = 500;

@@ -16,3 +16,5 @@ mod oracle;
 mod repair;
 mod replay;
 mod security;
+#[cfg(feature = "service")]
+mod service;
