@@ -41,6 +41,16 @@ use crate::pipeline::Outcome;
 use crate::reason::Rejection;
 
 pub mod conformance;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[allow(unused_imports)]
+pub(crate) use sql::{
+    add_count, corrupt, digest32, epoch_in, epoch_key, epoch_out, outcome_json, parse_device,
+    parse_reason, parse_status, parse_u128, sql_limit,
+};
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

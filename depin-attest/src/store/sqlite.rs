@@ -45,8 +45,10 @@ use depin_core::{DeviceId, Epoch, Timestamp};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    BatchId, BatchRecord, CloseStart, Committed, DeviceEpoch, EpochResult, EpochRow, EpochStatus,
-    ItemFormat, LoggedItem, OracleStore, StoreError, StoreResult, StoredVerdict,
+    add_count, corrupt, digest32, epoch_in, epoch_key, epoch_out, outcome_json, parse_device,
+    parse_reason, parse_status, parse_u128, sql_limit, BatchId, BatchRecord, CloseStart, Committed,
+    DeviceEpoch, EpochResult, EpochRow, EpochStatus, ItemFormat, LoggedItem, OracleStore,
+    StoreError, StoreResult, StoredVerdict,
 };
 use crate::kind::AttestationKind;
 use crate::pipeline::Outcome;
@@ -918,66 +920,4 @@ fn db(e: rusqlite::Error) -> StoreError {
             _ => StoreError::Unavailable(e.to_string()),
         },
     }
-}
-
-fn corrupt(msg: String) -> StoreError {
-    StoreError::Corrupt(msg)
-}
-
-/// An epoch to write: refused beyond `i64::MAX` (see the module documentation).
-fn epoch_in(e: Epoch) -> StoreResult<i64> {
-    i64::try_from(e.0).map_err(|_| {
-        StoreError::Conflict(format!(
-            "{e} is beyond the largest epoch the store holds (2^63 - 1)"
-        ))
-    })
-}
-
-/// An epoch to look up (`None`: beyond what the store holds, so nothing is stored for it).
-fn epoch_key(e: Epoch) -> Option<i64> {
-    i64::try_from(e.0).ok()
-}
-
-/// A stored epoch.
-fn epoch_out(v: i64) -> StoreResult<Epoch> {
-    u64::try_from(v)
-        .map(Epoch)
-        .map_err(|_| corrupt(format!("negative epoch {v}")))
-}
-
-fn sql_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
-fn outcome_json(outcome: &Outcome) -> StoreResult<String> {
-    serde_json::to_string(outcome).map_err(|e| corrupt(format!("cannot encode outcome: {e}")))
-}
-
-fn parse_status(s: &str) -> StoreResult<EpochStatus> {
-    EpochStatus::parse(s).ok_or_else(|| corrupt(format!("epoch status {s:?}")))
-}
-
-fn parse_reason(s: &str) -> StoreResult<Rejection> {
-    s.parse::<Rejection>()
-        .map_err(|e| corrupt(format!("rejection reason: {e}")))
-}
-
-fn parse_device(s: &str) -> StoreResult<DeviceId> {
-    s.parse::<DeviceId>()
-        .map_err(|e| corrupt(format!("device {s:?}: {e}")))
-}
-
-fn parse_u128(what: &str, s: &str) -> StoreResult<u128> {
-    s.parse::<u128>()
-        .map_err(|e| corrupt(format!("{what} {s:?}: {e}")))
-}
-
-fn digest32(what: &str, bytes: &[u8]) -> StoreResult<[u8; 32]> {
-    <[u8; 32]>::try_from(bytes)
-        .map_err(|_| corrupt(format!("{what} of {} bytes, not 32", bytes.len())))
-}
-
-fn add_count(map: &mut BTreeMap<Rejection, u64>, reason: Rejection, count: i64) {
-    let n = map.entry(reason).or_insert(0);
-    *n = n.saturating_add(count as u64);
 }

@@ -19,9 +19,9 @@ use tokio::time::timeout;
 use crate::{start_oracle, start_oracle_with};
 
 /// Response headers, names lower-cased.
-type Headers = Vec<(String, String)>;
+pub(crate) type Headers = Vec<(String, String)>;
 /// Status, headers, body.
-type Reply = (u16, Headers, Vec<u8>);
+pub(crate) type Reply = (u16, Headers, Vec<u8>);
 
 const OCTET: &str = "application/octet-stream";
 const JSON: &str = "application/json";
@@ -137,7 +137,7 @@ async fn exchange(stream: &mut TcpStream, head: &str, body: &[u8]) -> Reply {
         .expect("a response")
 }
 
-async fn post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> Reply {
+pub(crate) async fn post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> Reply {
     post_from(addr, None, path, content_type, body).await
 }
 
@@ -158,7 +158,7 @@ async fn get(addr: SocketAddr, path: &str) -> Reply {
     exchange(&mut stream, &request_head("GET", path, None, None, ""), &[]).await
 }
 
-fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(headers: &'a Headers, name: &str) -> Option<&'a str> {
     headers
         .iter()
         .find(|(k, _)| k == name)

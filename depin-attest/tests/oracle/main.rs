@@ -11,6 +11,10 @@
 mod engine;
 mod http;
 mod kill;
+#[cfg(feature = "postgres")]
+mod pg;
+#[cfg(feature = "postgres")]
+mod pgstore;
 mod store;
 
 use std::net::SocketAddr;
@@ -156,10 +160,26 @@ pub(crate) async fn start_oracle() -> TestOracle {
 
 pub(crate) async fn start_oracle_with(limits: Limits) -> TestOracle {
     let dir = tempfile::tempdir().unwrap();
-    let net = Net::new(8);
     let mut config = EngineConfig::new("test");
     config.limits = limits;
-    let engine = net.engine(sqlite(&dir.path().join("oracle.db")), config);
+    let store = sqlite(&dir.path().join("oracle.db"));
+    let mut oracle = start_oracle_on(Net::new(8), store, config).await;
+    oracle._dir = dir;
+    oracle
+}
+
+/// An oracle of `net` serving HTTP on a loopback port over `store`.
+pub(crate) async fn start_oracle_on(
+    net: Net,
+    store: Box<dyn OracleStore>,
+    config: EngineConfig,
+) -> TestOracle {
+    let engine = {
+        let net = net.clone();
+        tokio::task::spawn_blocking(move || net.engine(store, config))
+            .await
+            .unwrap()
+    };
     let handle = engine.handle();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -177,7 +197,15 @@ pub(crate) async fn start_oracle_with(limits: Limits) -> TestOracle {
         handle,
         net,
         _engine: Some(engine),
-        _dir: dir,
+        _dir: tempfile::tempdir().unwrap(),
         _shutdown: tx,
     }
+}
+
+/// The epoch (daily UTC) of [`NOW`], which every test item is stamped with.
+pub(crate) fn epoch_of_now() -> u64 {
+    depin_core::EpochSchedule::daily_utc()
+        .epoch_of(NOW)
+        .unwrap()
+        .0
 }

@@ -495,10 +495,22 @@ where
         } = self;
         config.validate()?;
         let schedule = config.epochs.schedule()?;
-        let engine_store = config.store.open()?;
-        let mut close_store = config.store.open()?;
-        let api_store = config.store.open()?;
-        let first = first_epoch(close_store.as_mut(), &config, &schedule, clock())?;
+        // stores are opened (and dropped) off the runtime's threads: a blocking client
+        // (PostgreSQL's) may not run on them
+        let (engine_store, close_store, api_store, first) = {
+            let config = config.clone();
+            let now = clock();
+            tokio::task::spawn_blocking(move || -> Result<_, ServiceError> {
+                let engine_store = config.store.open()?;
+                let mut close_store = config.store.open()?;
+                let api_store = config.store.open()?;
+                let first = first_epoch(close_store.as_mut(), &config, &schedule, now)?;
+                Ok((engine_store, close_store, api_store, first))
+            })
+            .await
+            .map_err(|e| ServiceError::Task(e.to_string()))??
+        };
+        let api_store: SharedStore = Arc::new(Mutex::new(api_store));
 
         // the verdicts' epochs and the closer's must be the same epochs
         let mut make = make;
@@ -525,7 +537,7 @@ where
         let addr = listener.local_addr()?;
         let format = closer.format();
         let mut app = depin_attest::ingest::http::router(handle.clone())
-            .merge(api::router(Arc::new(Mutex::new(api_store)), format));
+            .merge(api::router(Arc::clone(&api_store), format));
         if let Some(extra) = routes {
             app = app.merge(extra);
         }
@@ -566,6 +578,7 @@ where
             stop_closer,
             closer_thread: Some(closer_thread),
             mqtt,
+            api_store: Some(api_store),
         })
     }
 }
@@ -731,6 +744,18 @@ pub struct Oracle {
     stop_closer: std_mpsc::Sender<()>,
     closer_thread: Option<std::thread::JoinHandle<()>>,
     mqtt: MqttPart,
+    /// Kept so that the API's connection is dropped here, off the runtime's threads.
+    api_store: Option<SharedStore>,
+}
+
+type SharedStore = Arc<Mutex<Box<dyn OracleStore>>>;
+
+/// Drop a store connection on a plain thread (a blocking client may not be dropped on a
+/// runtime thread).
+fn drop_off_runtime(store: SharedStore) {
+    let _ = std::thread::Builder::new()
+        .name("depin-store-drop".into())
+        .spawn(move || drop(store));
 }
 
 impl std::fmt::Debug for Oracle {
@@ -813,6 +838,9 @@ impl Oracle {
                 result = Err(ServiceError::Task(e.to_string()));
             }
         }
+        if let Some(store) = self.api_store.take() {
+            drop_off_runtime(store);
+        }
         let _ = self.stop_closer.send(());
         if let Some(t) = self.closer_thread.take() {
             let joined = tokio::task::spawn_blocking(move || t.join()).await;
@@ -833,5 +861,8 @@ impl Drop for Oracle {
         }
         let _ = self.stop_closer.send(());
         self.handle.shutdown();
+        if let Some(store) = self.api_store.take() {
+            drop_off_runtime(store);
+        }
     }
 }
