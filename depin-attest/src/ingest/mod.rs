@@ -32,8 +32,8 @@
 //! device whose clock runs ahead can meet that refusal: anything older is already
 //! [`Rejection::Stale`].
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use depin_core::frame::Frame;
@@ -55,6 +55,8 @@ use crate::store::{
 pub mod http;
 pub mod limits;
 pub mod metrics;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 pub mod wire;
 
 use limits::Limits;
@@ -345,6 +347,7 @@ impl IngestHandle {
 #[derive(Debug)]
 pub struct Engine {
     thread: Option<std::thread::JoinHandle<()>>,
+    committer: Option<std::thread::JoinHandle<()>>,
     recovery: Recovery,
     handle: IngestHandle,
 }
@@ -381,6 +384,17 @@ impl Engine {
             tx,
             shared: Arc::clone(&shared),
         };
+        let store: SharedStore = Arc::new(Mutex::new(store));
+        let pipe = Arc::new(Pipe::default());
+        // one verified batch may wait while another commits
+        let (to_commit, verified) = mpsc::sync_channel::<Verified>(1);
+        let committer = {
+            let (store, shared, pipe) =
+                (Arc::clone(&store), Arc::clone(&shared), Arc::clone(&pipe));
+            std::thread::Builder::new()
+                .name("depin-commit".into())
+                .spawn(move || commit_loop(&store, &shared, &pipe, verified))?
+        };
         let mut worker = Worker {
             config,
             make,
@@ -388,13 +402,15 @@ impl Engine {
             store,
             clock,
             shared,
-            dirty: false,
+            pipe,
+            to_commit,
         };
         let thread = std::thread::Builder::new()
             .name("depin-ingest".into())
             .spawn(move || worker.run(rx))?;
         Ok(Engine {
             thread: Some(thread),
+            committer: Some(committer),
             recovery,
             handle,
         })
@@ -416,6 +432,11 @@ impl Engine {
         // the worker stops when every handle is gone or, once shutting down, the queue is
         // empty
         if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        // the committer stops once the verifier thread (its only sender) is gone and every
+        // verified batch is committed and answered
+        if let Some(t) = self.committer.take() {
             let _ = t.join();
         }
     }
@@ -483,15 +504,143 @@ fn same_verdict(stored: &StoredVerdict, replayed: &Verdict) -> bool {
     }
 }
 
+type SharedStore = Arc<Mutex<Box<dyn OracleStore>>>;
+
+fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, Box<dyn OracleStore>> {
+    // a store that panicked mid-call left no half transaction behind (every call is one)
+    store.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The state the verifier thread and the committer thread share.
+///
+/// Batches are verified and committed in a pipeline: while batch `n` commits (and fsyncs),
+/// batch `n + 1` is verified. The verifier state then runs ahead of the store by up to two
+/// batches, so a commit that fails makes every batch verified after it stale: the committer
+/// marks the state `dirty` and answers every batch it receives `Unavailable` until the
+/// verifier thread, once nothing is in flight, has rebuilt its state from the store and
+/// started a new generation. Nothing verified against a state the store does not have is
+/// ever committed or answered as a verdict.
+#[derive(Default)]
+struct Pipe {
+    /// A commit failed (or verification failed): rebuild before verifying more.
+    dirty: AtomicBool,
+    /// The verifier state's generation; batches of an older one are stale.
+    generation: AtomicU64,
+    /// Batches sent to the committer and not yet answered.
+    in_flight: Mutex<usize>,
+    idle: Condvar,
+}
+
+impl Pipe {
+    fn sent(&self) {
+        *self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) += 1;
+    }
+
+    fn done(&self) {
+        let mut n = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.idle.notify_all();
+        }
+    }
+
+    fn wait_idle(&self) {
+        let mut n = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while *n > 0 {
+            n = self.idle.wait(n).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// A verified batch on its way to the committer.
+struct Verified {
+    jobs: Vec<Job>,
+    results: Vec<ItemResult>,
+    record: BatchRecord,
+    generation: u64,
+}
+
+fn unavailable(shared: &Shared, jobs: Vec<Job>, reason: &str) {
+    for j in jobs {
+        let _ = j.reply.send(Err(IngestError::Unavailable {
+            retry_after: shared.retry_after,
+            reason: reason.to_string(),
+        }));
+    }
+}
+
+/// The committer thread: commit each verified batch, then answer its submissions.
+fn commit_loop(store: &SharedStore, shared: &Shared, pipe: &Pipe, rx: mpsc::Receiver<Verified>) {
+    for v in rx {
+        let stale = pipe.dirty.load(Ordering::Acquire)
+            || v.generation != pipe.generation.load(Ordering::Acquire);
+        if stale {
+            unavailable(
+                shared,
+                v.jobs,
+                "verifier state is being rebuilt after a failed commit",
+            );
+        } else {
+            let outcome = lock(store).commit_batch(&v.record);
+            match outcome {
+                Ok(committed) => answer(shared, v.jobs, v.results, &committed),
+                Err(e) => {
+                    // the verifier applied batches that are not stored: forget them
+                    pipe.dirty.store(true, Ordering::Release);
+                    shared.metrics.store_error();
+                    unavailable(shared, v.jobs, &e.to_string());
+                }
+            }
+        }
+        pipe.done();
+    }
+}
+
+/// Apply the store's own verdicts (duplicates, closed epochs) and answer.
+fn answer(
+    shared: &Shared,
+    jobs: Vec<Job>,
+    mut results: Vec<ItemResult>,
+    committed: &crate::store::Committed,
+) {
+    for (list, reason) in [
+        (&committed.duplicates, Rejection::Replayed),
+        (&committed.closed, Rejection::EpochClosed),
+    ] {
+        for &i in list {
+            if let Some(r) = results.get_mut(i as usize) {
+                *r = ItemResult::Rejected { reason };
+            }
+        }
+    }
+    shared.metrics.batch_committed();
+    shared.metrics.record_results(&results);
+    let mut rest = results.into_iter();
+    for j in jobs {
+        let mine: Vec<ItemResult> = rest.by_ref().take(j.items.len()).collect();
+        shared.metrics.observe_latency(j.received.elapsed());
+        let _ = j.reply.send(Ok(mine));
+    }
+}
+
 struct Worker<R, S> {
     config: EngineConfig,
     make: MakeVerifier<R, S>,
     verifier: Verifier<R, S>,
-    store: Box<dyn OracleStore>,
+    store: SharedStore,
     clock: Clock,
     shared: Arc<Shared>,
-    /// The verifier applied a batch the store did not take: rebuild before the next one.
-    dirty: bool,
+    pipe: Arc<Pipe>,
+    to_commit: mpsc::SyncSender<Verified>,
 }
 
 impl<R: Registry, S: ReplayStore> Worker<R, S> {
@@ -530,34 +679,35 @@ impl<R: Registry, S: ReplayStore> Worker<R, S> {
     }
 
     fn unavailable(&self, jobs: Vec<Job>, reason: String) {
-        for j in jobs {
-            let _ = j.reply.send(Err(IngestError::Unavailable {
-                retry_after: self.shared.retry_after,
-                reason: reason.clone(),
-            }));
-        }
+        unavailable(&self.shared, jobs, &reason);
     }
 
+    /// Rebuild the verifier state from the store, once nothing is in flight.
     fn rebuild(&mut self) -> Result<(), String> {
-        self.store.health().map_err(|e| e.to_string())?;
+        self.pipe.wait_idle();
+        let mut store = lock(&self.store);
+        store.health().map_err(|e| e.to_string())?;
         let mut fresh = (self.make)().map_err(|e| e.to_string())?;
-        let rec = recover(&mut fresh, self.store.as_mut(), &self.config.origin)
-            .map_err(|e| e.to_string())?;
+        let rec =
+            recover(&mut fresh, store.as_mut(), &self.config.origin).map_err(|e| e.to_string())?;
+        drop(store);
         for _ in 0..rec.divergences {
             self.shared.metrics.recovery_divergence();
         }
         self.verifier = fresh;
-        self.dirty = false;
+        self.pipe.generation.fetch_add(1, Ordering::AcqRel);
+        self.pipe.dirty.store(false, Ordering::Release);
         Ok(())
     }
 
     fn process(&mut self, jobs: Vec<Job>) {
-        if self.dirty {
+        if self.pipe.dirty.load(Ordering::Acquire) {
             if let Err(reason) = self.rebuild() {
                 self.shared.metrics.store_error();
                 return self.unavailable(jobs, reason);
             }
         }
+        let generation = self.pipe.generation.load(Ordering::Acquire);
         // Pre-work checks: an item whose claimed signer is not the device the transport
         // authenticated is refused before it costs a signature check.
         let mut pre: Vec<Option<Rejection>> = Vec::new();
@@ -579,7 +729,7 @@ impl<R: Registry, S: ReplayStore> Worker<R, S> {
         let verdicts = match self.verifier.try_verify_batch(&inputs, now) {
             Ok(v) => v,
             Err(e) => {
-                self.dirty = true;
+                self.pipe.dirty.store(true, Ordering::Release);
                 self.shared.metrics.store_error();
                 return self.unavailable(jobs, e.to_string());
             }
@@ -668,32 +818,17 @@ impl<R: Registry, S: ReplayStore> Worker<R, S> {
             })
             .collect();
 
-        let committed = match self.store.commit_batch(&record) {
-            Ok(c) => c,
-            Err(e) => {
-                // the verifier applied a batch that is not stored: forget it
-                self.dirty = true;
-                self.shared.metrics.store_error();
-                return self.unavailable(jobs, e.to_string());
-            }
+        self.pipe.sent();
+        let verified = Verified {
+            jobs,
+            results,
+            record,
+            generation,
         };
-        for (list, reason) in [
-            (&committed.duplicates, Rejection::Replayed),
-            (&committed.closed, Rejection::EpochClosed),
-        ] {
-            for &i in list {
-                if let Some(r) = results.get_mut(i as usize) {
-                    *r = ItemResult::Rejected { reason };
-                }
-            }
-        }
-        self.shared.metrics.batch_committed();
-        self.shared.metrics.record_results(&results);
-        let mut rest = results.into_iter();
-        for j in jobs {
-            let mine: Vec<ItemResult> = rest.by_ref().take(j.items.len()).collect();
-            self.shared.metrics.observe_latency(j.received.elapsed());
-            let _ = j.reply.send(Ok(mine));
+        if let Err(mpsc::SendError(v)) = self.to_commit.send(verified) {
+            // the committer is gone (it cannot be while this thread runs; defensive)
+            self.pipe.done();
+            self.unavailable(v.jobs, "the committer stopped".into());
         }
     }
 }

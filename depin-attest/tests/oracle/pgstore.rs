@@ -127,7 +127,7 @@ fn two_oracles_sharing_one_database_count_every_item_once() {
     let mut store = PgStore::connect(&url).unwrap();
     let mut accepted = 0u64;
     store
-        .for_each_accepted(depin_core::Epoch(crate::epoch_of_now()), &mut |_| {
+        .for_each_accepted(depin_core::Epoch(epoch_of_now()), &mut |_| {
             accepted += 1;
             Ok(())
         })
@@ -198,7 +198,7 @@ async fn database_stopped_mid_run_gives_503_and_ingest_resumes_with_nothing_lost
         let mut store = PgStore::connect(&url).unwrap();
         let mut seen = Vec::new();
         store
-            .for_each_accepted(depin_core::Epoch(crate::epoch_of_now()), &mut |item| {
+            .for_each_accepted(depin_core::Epoch(epoch_of_now()), &mut |item| {
                 seen.push(item.seq);
                 Ok(())
             })
@@ -230,4 +230,12 @@ fn a_database_that_is_down_is_unavailable_not_corrupt() {
         std::thread::sleep(Duration::from_millis(100));
     }
     store.set_meta("x", b"1").unwrap();
+}
+
+/// The epoch (daily UTC) of [`crate::NOW`], which every test item is stamped with.
+fn epoch_of_now() -> u64 {
+    depin_core::EpochSchedule::daily_utc()
+        .epoch_of(crate::NOW)
+        .unwrap()
+        .0
 }
