@@ -11,6 +11,7 @@
 mod engine;
 mod http;
 mod kill;
+mod mqtt;
 #[cfg(feature = "postgres")]
 mod pg;
 #[cfg(feature = "postgres")]
@@ -200,12 +201,4 @@ pub(crate) async fn start_oracle_on(
         _dir: tempfile::tempdir().unwrap(),
         _shutdown: tx,
     }
-}
-
-/// The epoch (daily UTC) of [`NOW`], which every test item is stamped with.
-pub(crate) fn epoch_of_now() -> u64 {
-    depin_core::EpochSchedule::daily_utc()
-        .epoch_of(NOW)
-        .unwrap()
-        .0
 }
