@@ -8,8 +8,12 @@
 //!   commit of every item and verdict, then the JSON answer. Both runs must accept every
 //!   frame; the bench panics otherwise.
 //!
-//! Run: `cargo bench -p depin-attest --features sqlite,http,parallel --bench ingest -- --warm-up-time 1 --measurement-time 8`
-//! The ratio of the two (service / in-process) is printed at the end.
+//! * `http+postgres` (with feature `postgres`): the same over a PostgreSQL 15 store, a fresh
+//!   database per run in a throwaway cluster on a loopback port started by the bench (the
+//!   tests' fixture, `tests/oracle/pg.rs`), default `synchronous_commit=on`, `fsync=on`.
+//!
+//! Run: `cargo bench -p depin-attest --features sqlite,http,parallel,postgres --bench ingest -- --warm-up-time 1 --measurement-time 8`
+//! The ratios (service / in-process) are printed at the end.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 use std::io::{Read, Write};
@@ -22,6 +26,12 @@ use depin_attest::ingest::limits::{Limits, Rate};
 use depin_attest::ingest::wire::encode_binary;
 use depin_attest::ingest::{Engine, EngineConfig, ItemBytes};
 use depin_attest::store::sqlite::SqliteStore;
+use depin_attest::store::OracleStore;
+
+#[cfg(feature = "postgres")]
+#[allow(dead_code, unreachable_pub)]
+#[path = "../tests/oracle/pg.rs"]
+mod pg;
 use depin_attest::{
     DeviceRecord, Input, KindSet, MemoryRegistry, MemoryReplayStore, Verifier, VerifierConfig,
 };
@@ -111,10 +121,19 @@ fn post(addr: SocketAddr, body: &[u8]) -> Vec<u8> {
     resp
 }
 
-/// One run through a fresh service; returns (elapsed, accepted).
+/// One run through a fresh service over a fresh SQLite file; returns (elapsed, accepted).
 fn service(d: &Data, rt: &tokio::runtime::Runtime) -> (Duration, usize) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("o.db")).unwrap();
+    service_on(d, rt, Box::new(store))
+}
+
+/// One run through a fresh service over `store`; returns (elapsed, accepted).
+fn service_on(
+    d: &Data,
+    rt: &tokio::runtime::Runtime,
+    store: Box<dyn OracleStore>,
+) -> (Duration, usize) {
     let mut config = EngineConfig::new("bench");
     config.limits = Limits {
         client_rate: Rate::UNLIMITED,
@@ -125,7 +144,7 @@ fn service(d: &Data, rt: &tokio::runtime::Runtime) -> (Duration, usize) {
     let engine = Engine::start(
         config,
         Box::new(move || Verifier::new(vc.clone(), registry.clone(), MemoryReplayStore::new())),
-        Box::new(store),
+        store,
         Arc::new(|| NOW),
     )
     .unwrap();
@@ -221,9 +240,49 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    #[cfg(feature = "postgres")]
+    let on_pg = {
+        let cluster = pg::PgCluster::start();
+        let mut n = 0u32;
+        let mut fresh = move || {
+            n += 1;
+            let url = cluster.database(&format!("bench{n}"));
+            let store: Box<dyn OracleStore> =
+                Box::new(depin_attest::store::postgres::PgStore::connect(&url).unwrap());
+            store
+        };
+        assert_eq!(service_on(&d, &rt, fresh()).1, total);
+        let pg_runs = Arc::new(Mutex::new(Vec::new()));
+        {
+            let pg_runs = Arc::clone(&pg_runs);
+            g.bench_function("http+postgres", |b| {
+                b.iter_custom(|iters| {
+                    let mut t = Duration::ZERO;
+                    for _ in 0..iters {
+                        let (e, accepted) = service_on(&d, &rt, fresh());
+                        assert_eq!(accepted, total);
+                        pg_runs.lock().unwrap().push(e);
+                        t += e;
+                    }
+                    t
+                })
+            });
+        }
+        pg_runs
+    };
     g.finish();
     let best = |v: &Mutex<Vec<Duration>>| v.lock().unwrap().iter().min().copied().unwrap();
     let (b, s) = (best(&base), best(&served));
+    #[cfg(feature = "postgres")]
+    {
+        let p = best(&on_pg);
+        println!(
+            "ingest: http+postgres best {:.1} ms ({:.0} frames/s), service / in-process = {:.2}",
+            p.as_secs_f64() * 1e3,
+            total as f64 / p.as_secs_f64(),
+            b.as_secs_f64() / p.as_secs_f64()
+        );
+    }
     println!(
         "ingest: in-process best {:.1} ms ({:.0} frames/s), http+sqlite best {:.1} ms ({:.0} frames/s), service / in-process = {:.2}",
         b.as_secs_f64() * 1e3,

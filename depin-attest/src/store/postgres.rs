@@ -90,10 +90,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use ::postgres::types::FromSql;
-use ::postgres::{
-    Client, Config, GenericClient, IsolationLevel, NoTls, Row, Statement, Transaction,
-};
+use ::postgres::types::{FromSql, ToSql};
+use ::postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Row, Transaction};
 use depin_core::{DeviceId, Epoch, Timestamp};
 
 use super::{
@@ -210,27 +208,39 @@ macro_rules! epoch_columns {
     };
 }
 
-/// The insert of one logged item (`accepted` is whether `outcome` is set).
-macro_rules! insert_item {
+/// The insert of a batch's items, one statement for many rows: the columns arrive as
+/// arrays (`$2`.. in [`Rows`] order), unnested in item order. `accepted` is whether
+/// `outcome` is set.
+macro_rules! insert_items {
     () => {
         "INSERT INTO items (batch_id, idx, format, bytes, device, kind, seq, ts, digest, \
          epoch, accepted, outcome, reason) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+         SELECT $1, t.idx, t.format, t.bytes, t.device, t.kind, t.seq, t.ts, t.digest, \
+         t.epoch, t.outcome IS NOT NULL, t.outcome, t.reason \
+         FROM UNNEST($2::BIGINT[], $3::SMALLINT[], $4::BYTEA[], $5::TEXT[], $6::INTEGER[], \
+         $7::BIGINT[], $8::BIGINT[], $9::BYTEA[], $10::BIGINT[], $11::TEXT[], $12::TEXT[]) \
+         WITH ORDINALITY AS t(idx, format, bytes, device, kind, seq, ts, digest, epoch, \
+         outcome, reason, ord) \
+         ORDER BY t.ord"
     };
 }
 
-/// The insert of a refused item (any conflict is an error).
-const INSERT_ITEM: &str = insert_item!();
+/// The insert of refused items (any conflict is an error).
+const INSERT_REFUSED: &str = insert_items!();
 
-/// The insert of an accepted item: a row meeting an accepted row with the same digest or
-/// the same (device, format, seq) in the partial unique indexes inserts nothing (the
-/// duplicate check and the insert are one index probe, atomic across connections).
-const INSERT_ACCEPTED: &str = concat!(insert_item!(), " ON CONFLICT DO NOTHING");
+/// The insert of accepted items: a row meeting an accepted row with the same digest or the
+/// same (device, format, seq) in the partial unique indexes, committed or earlier in the
+/// same statement, inserts nothing (the duplicate check and the insert are one index
+/// probe, atomic across connections); the indexes of the rows inserted come back.
+const INSERT_ACCEPTED: &str = concat!(insert_items!(), " ON CONFLICT DO NOTHING RETURNING idx");
 
-/// Add `count` refused items to an (epoch, device, reason) total.
-const UPSERT_COUNT: &str = "INSERT INTO counts (epoch, device, reason, count) \
-     VALUES ($1, $2, $3, $4) ON CONFLICT (epoch, device, reason) \
-     DO UPDATE SET count = counts.count + EXCLUDED.count";
+/// Add refused-item totals, one statement for many keys (each key once, in key order, so
+/// two commits upserting the same totals cannot deadlock).
+const UPSERT_COUNTS: &str = "INSERT INTO counts (epoch, device, reason, count) \
+     SELECT t.epoch, t.device, t.reason, t.count \
+     FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[]) WITH ORDINALITY \
+     AS t(epoch, device, reason, count, ord) ORDER BY t.ord \
+     ON CONFLICT (epoch, device, reason) DO UPDATE SET count = counts.count + EXCLUDED.count";
 
 /// An origin's batches above an id with their items (`NULL` items for an empty batch), in
 /// batch then item order.
@@ -675,38 +685,53 @@ fn commit(client: &mut Client, batch: &BatchRecord) -> Result<Committed, Fail> {
         id: id as u64,
         ..Committed::default()
     };
-    let mut insert = Lazy::new(INSERT_ITEM);
-    let mut insert_accepted = Lazy::new(INSERT_ACCEPTED);
     let mut counts = BTreeMap::new();
 
+    // Accepted items of open epochs first, in one statement; what it did not insert is a
+    // duplicate. Then every refused item (and those duplicates) in another.
+    let mut accepted = Rows::default();
+    let mut refused = Rows::default();
     for item in &batch.items {
         let epoch = epoch_in(item.epoch)?;
-        let device = item.device.to_string();
-        let reason = match &item.verdict {
-            StoredVerdict::Rejected(r) => *r,
+        match &item.verdict {
             StoredVerdict::Accepted(_) if closed_through.is_some_and(|c| epoch <= c) => {
                 committed.closed.push(item.index);
-                Rejection::EpochClosed
+                refused.push(item, epoch, None, Some(Rejection::EpochClosed))?;
             }
             StoredVerdict::Accepted(outcome) => {
-                let outcome = outcome_json(outcome)?;
-                let stmt = insert_accepted.get(&mut tx)?;
-                let verdict = Verdict::Outcome(&outcome);
-                if insert_item(&mut tx, &stmt, id, item, &device, epoch, verdict)? == 1 {
-                    continue;
-                }
-                // Another accepted row (committed, or earlier in this batch) has its
-                // digest or its (device, format, seq). Any other constraint (a repeated
-                // index in the batch) still fails on the insert below.
-                committed.duplicates.push(item.index);
-                Rejection::Replayed
+                accepted.push(item, epoch, Some(outcome), None)?;
             }
-        };
-        let code = reason.code();
-        let stmt = insert.get(&mut tx)?;
-        let verdict = Verdict::Reason(code.as_ref());
-        insert_item(&mut tx, &stmt, id, item, &device, epoch, verdict)?;
-        add_to(&mut counts, (epoch, device, code.into_owned()), 1);
+            StoredVerdict::Rejected(r) => refused.push(item, epoch, None, Some(*r))?,
+        }
+    }
+    if !accepted.is_empty() {
+        let inserted: std::collections::HashSet<i64> = tx
+            .query(INSERT_ACCEPTED, &accepted.params(&id))?
+            .iter()
+            .map(|row| get::<i64>(row, 0, "items.idx"))
+            .collect::<StoreResult<_>>()?;
+        for item in &batch.items {
+            let is_candidate = matches!(item.verdict, StoredVerdict::Accepted(_))
+                && !committed.closed.contains(&item.index);
+            if is_candidate && !inserted.contains(&i64::from(item.index)) {
+                // Another accepted row (committed, or earlier in this batch) has its digest
+                // or its (device, format, seq). Any other constraint (a repeated index in
+                // the batch) still fails on the insert below.
+                committed.duplicates.push(item.index);
+                let epoch = epoch_in(item.epoch)?;
+                refused.push(item, epoch, None, Some(Rejection::Replayed))?;
+            }
+        }
+    }
+    if !refused.is_empty() {
+        tx.execute(INSERT_REFUSED, &refused.params(&id))?;
+    }
+    for (i, reason) in refused.reasons.iter().enumerate() {
+        if let (Some(code), Some(epoch), Some(device)) =
+            (reason, refused.epoch.get(i), refused.device.get(i))
+        {
+            add_to(&mut counts, (*epoch, device.clone(), code.clone()), 1);
+        }
     }
 
     for rc in &batch.rejections {
@@ -716,15 +741,83 @@ fn commit(client: &mut Client, batch: &BatchRecord) -> Result<Committed, Fail> {
     }
 
     if !counts.is_empty() {
-        let upsert = tx.prepare(UPSERT_COUNT)?;
-        // In key order: two commits upserting the same totals cannot deadlock.
-        for ((epoch, device, reason), n) in &counts {
-            let n = *n as i64;
-            tx.execute(&upsert, &[epoch, device, reason, &n])?;
+        let mut epochs = Vec::with_capacity(counts.len());
+        let mut devices = Vec::with_capacity(counts.len());
+        let mut reasons = Vec::with_capacity(counts.len());
+        let mut ns = Vec::with_capacity(counts.len());
+        for ((epoch, device, reason), n) in counts {
+            epochs.push(epoch);
+            devices.push(device);
+            reasons.push(reason);
+            ns.push(n as i64);
         }
+        tx.execute(UPSERT_COUNTS, &[&epochs, &devices, &reasons, &ns])?;
     }
     tx.commit()?;
     Ok(committed)
+}
+
+/// Logged items as column arrays, for one `insert_items!` statement. Values as the module
+/// documentation says: u64 bit-cast in BIGINT.
+#[derive(Default)]
+struct Rows<'a> {
+    idx: Vec<i64>,
+    format: Vec<i16>,
+    bytes: Vec<&'a [u8]>,
+    device: Vec<String>,
+    kind: Vec<i32>,
+    seq: Vec<i64>,
+    ts: Vec<i64>,
+    digest: Vec<&'a [u8]>,
+    epoch: Vec<i64>,
+    outcome: Vec<Option<String>>,
+    /// Rejection codes (`None` for accepted rows).
+    reasons: Vec<Option<String>>,
+}
+
+impl<'a> Rows<'a> {
+    fn is_empty(&self) -> bool {
+        self.idx.is_empty()
+    }
+
+    fn push(
+        &mut self,
+        item: &'a LoggedItem,
+        epoch: i64,
+        outcome: Option<&Outcome>,
+        reason: Option<Rejection>,
+    ) -> StoreResult<()> {
+        self.idx.push(i64::from(item.index));
+        self.format.push(i16::from(item.format.code()));
+        self.bytes.push(&item.bytes);
+        self.device.push(item.device.to_string());
+        self.kind.push(i32::from(item.kind.0));
+        self.seq.push(item.seq as i64);
+        self.ts.push(item.timestamp.0 as i64);
+        self.digest.push(&item.digest);
+        self.epoch.push(epoch);
+        self.outcome.push(outcome.map(outcome_json).transpose()?);
+        self.reasons.push(reason.map(|r| r.code().into_owned()));
+        Ok(())
+    }
+
+    /// The statement's parameters after the batch id.
+    fn params<'s>(&'s self, batch_id: &'s i64) -> [&'s (dyn ToSql + Sync); 12] {
+        [
+            batch_id,
+            &self.idx,
+            &self.format,
+            &self.bytes,
+            &self.device,
+            &self.kind,
+            &self.seq,
+            &self.ts,
+            &self.digest,
+            &self.epoch,
+            &self.outcome,
+            &self.reasons,
+        ]
+    }
 }
 
 /// An (epoch, device text, reason code) key of the `counts` table.
@@ -733,67 +826,6 @@ type CountKey = (i64, String, String);
 fn add_to(counts: &mut BTreeMap<CountKey, u64>, key: CountKey, n: u64) {
     let total = counts.entry(key).or_insert(0);
     *total = total.saturating_add(n);
-}
-
-/// What a logged item's row holds besides its fields: the JSON of its outcome, or the code
-/// of its rejection.
-enum Verdict<'a> {
-    Outcome(&'a str),
-    Reason(&'a str),
-}
-
-/// Insert `item` of batch `id` with `stmt` (an `insert_item!` statement): the number of
-/// rows inserted.
-fn insert_item(
-    tx: &mut Transaction<'_>,
-    stmt: &Statement,
-    id: i64,
-    item: &LoggedItem,
-    device: &str,
-    epoch: i64,
-    verdict: Verdict<'_>,
-) -> Result<u64, ::postgres::Error> {
-    let (outcome, reason) = match verdict {
-        Verdict::Outcome(o) => (Some(o), None),
-        Verdict::Reason(r) => (None, Some(r)),
-    };
-    let idx = i64::from(item.index);
-    let format = i16::from(item.format.code());
-    let bytes: &[u8] = &item.bytes;
-    let kind = i32::from(item.kind.0);
-    // u64 stored bit-cast in BIGINT (see the module docs)
-    let seq = item.seq as i64;
-    let ts = item.timestamp.0 as i64;
-    let digest: &[u8] = &item.digest;
-    let accepted = outcome.is_some();
-    tx.execute(
-        stmt,
-        &[
-            &id, &idx, &format, &bytes, &device, &kind, &seq, &ts, &digest, &epoch, &accepted,
-            &outcome, &reason,
-        ],
-    )
-}
-
-/// A statement prepared on its first use.
-struct Lazy {
-    sql: &'static str,
-    stmt: Option<Statement>,
-}
-
-impl Lazy {
-    fn new(sql: &'static str) -> Self {
-        Lazy { sql, stmt: None }
-    }
-
-    fn get(&mut self, tx: &mut Transaction<'_>) -> Result<Statement, ::postgres::Error> {
-        if let Some(stmt) = &self.stmt {
-            return Ok(stmt.clone());
-        }
-        let stmt = tx.prepare(self.sql)?;
-        self.stmt = Some(stmt.clone());
-        Ok(stmt)
-    }
 }
 
 /// A batch being read back: its id, processing time and items so far.
