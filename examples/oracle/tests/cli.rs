@@ -1,0 +1,593 @@
+//! The `depin-oracle` binary, run as an operator runs it: key files, frames signed and
+//! checked, a real `serve` on a loopback port (frames posted over raw HTTP/1.1, epochs of 2 s
+//! closed and published on a local ledger, a clean stop on SIGTERM), then the audits on
+//! what it left (`recompute`, `claim`, `receipt`), and configurations that must be refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_depin-oracle");
+const NETWORK: &str = "cli-test-net";
+const EPOCH_MS: u64 = 2_000;
+const EMISSION: u128 = 1_000;
+
+fn oracle(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("DEPIN_ORACLE_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn oracle_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(BIN);
+    c.args(args).env_remove("DEPIN_ORACLE_CONFIG");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The value of a `name: value` line.
+fn field(out: &str, name: &str) -> String {
+    let prefix = format!("{name}: ");
+    out.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {name} in {out:?}"))
+        .to_string()
+}
+
+/// `keys new`; the did.
+fn new_key(file: &Path, key_type: &str) -> String {
+    let o = oracle(&["keys", "new", "--type", key_type, "--out", s(file)]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    field(&text(&o.stdout), "did")
+}
+
+/// `frame sign` stamped now; the frame's hex.
+fn sign(key: &Path, network: &str, kind: u8, seq: u32, payload: &str) -> String {
+    let o = oracle(&[
+        "frame",
+        "sign",
+        "--key",
+        s(key),
+        "--network",
+        network,
+        "--kind",
+        &kind.to_string(),
+        "--seq",
+        &seq.to_string(),
+        "--payload",
+        payload,
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    text(&o.stdout).trim().to_string()
+}
+
+fn verify(network: &str, did: &str, frame: &str) -> Output {
+    oracle(&[
+        "frame",
+        "verify",
+        "--network",
+        network,
+        "--did",
+        did,
+        "--frame",
+        frame,
+    ])
+}
+
+#[test]
+fn keys_new_and_show_agree_and_the_key_file_is_private() {
+    let dir = tempfile::tempdir().unwrap();
+    for t in ["ed25519", "p256", "secp256k1"] {
+        let file = dir.path().join(format!("{t}.key"));
+        let new = oracle(&["keys", "new", "--type", t, "--out", s(&file)]);
+        assert!(new.status.success(), "{}", text(&new.stderr));
+        let show = oracle(&["keys", "show", "--key", s(&file)]);
+        assert!(show.status.success(), "{}", text(&show.stderr));
+        let out = text(&new.stdout);
+        assert_eq!(out, text(&show.stdout));
+        assert_eq!(field(&out, "type"), t);
+        assert!(field(&out, "did").starts_with("did:key:z"), "{out}");
+
+        let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{t} key file mode {mode:o}");
+        let content = fs::read_to_string(&file).unwrap();
+        let (file_type, secret) = content.trim().split_once(':').unwrap();
+        assert_eq!(file_type, t);
+        assert_eq!(secret.len(), 64);
+        for printed in [&new.stdout, &new.stderr, &show.stdout, &show.stderr] {
+            assert!(!text(printed).contains(secret), "the secret was printed");
+        }
+
+        if t == "secp256k1" {
+            let evm = field(&out, "evm_address");
+            assert!(evm.starts_with("0x") && evm.len() == 42, "{evm}");
+            assert!(
+                field(&out, "cosmos_address").starts_with("cosmos1"),
+                "{out}"
+            );
+        } else {
+            assert!(!out.contains("evm_address"), "{out}");
+        }
+
+        // an existing key file is never overwritten
+        let again = oracle(&["keys", "new", "--type", t, "--out", s(&file)]);
+        assert_eq!(again.status.code(), Some(1), "{}", text(&again.stderr));
+        assert!(text(&again.stderr).contains("already exists"));
+        assert_eq!(fs::read_to_string(&file).unwrap(), content);
+    }
+    // a file of bare hex needs --type
+    let bare = dir.path().join("bare.key");
+    fs::write(&bare, format!("{}\n", "01".repeat(32))).unwrap();
+    let o = oracle(&["keys", "show", "--key", s(&bare)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("--type"), "{}", text(&o.stderr));
+    let o = oracle(&["keys", "show", "--key", s(&bare), "--type", "ed25519"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
+
+#[test]
+fn a_signed_frame_verifies_and_another_did_a_flipped_byte_or_another_network_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.key");
+    let b = dir.path().join("b.key");
+    let did_a = new_key(&a, "ed25519");
+    let did_b = new_key(&b, "secp256k1");
+    for (key, did) in [(&a, &did_a), (&b, &did_b)] {
+        let frame = sign(key, "test-net", 3, 7, "hello");
+        let ok = verify("test-net", did, &frame);
+        assert!(ok.status.success(), "{}", text(&ok.stderr));
+        let out = text(&ok.stdout);
+        assert_eq!(field(&out, "kind"), "3");
+        assert_eq!(field(&out, "seq"), "7");
+        assert_eq!(field(&out, "payload_text"), "hello");
+        assert!(field(&out, "valid").contains(did.as_str()), "{out}");
+        let at: u64 = field(&out, "timestamp_ms").parse().unwrap();
+        let now = now_ms();
+        assert!(at <= now && now - at < 60_000, "stamped {at}, now {now}");
+
+        // another device's did
+        let other = if *did == did_a { &did_b } else { &did_a };
+        let o = verify("test-net", other, &frame);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+        assert!(
+            text(&o.stderr).contains("not signed by"),
+            "{}",
+            text(&o.stderr)
+        );
+
+        // a flipped byte of the signature, and of the payload
+        let mut bytes = hex::decode(&frame).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x01;
+        let o = verify("test-net", did, &hex::encode(&bytes));
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+        bytes[last] ^= 0x01;
+        bytes[24] ^= 0x20;
+        let o = verify("test-net", did, &hex::encode(&bytes));
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+
+        // signed for another network
+        let o = verify("other-net", did, &frame);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains("network"), "{}", text(&o.stderr));
+
+        // not hex, not a frame
+        let o = verify("test-net", did, "zz");
+        assert_eq!(o.status.code(), Some(1));
+        assert!(text(&o.stderr).contains("not hex"), "{}", text(&o.stderr));
+        let o = verify("test-net", did, &frame[..40]);
+        assert_eq!(o.status.code(), Some(1));
+    }
+    // --at stamps the given time
+    let o = oracle(&[
+        "frame",
+        "sign",
+        "--key",
+        s(&a),
+        "--network",
+        "test-net",
+        "--kind",
+        "1",
+        "--seq",
+        "1",
+        "--at",
+        "1234",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let v = verify("test-net", &did_a, text(&o.stdout).trim());
+    assert!(v.status.success());
+    assert_eq!(field(&text(&v.stdout), "timestamp_ms"), "1234");
+}
+
+fn now_ms() -> u64 {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    u64::try_from(d.as_millis()).unwrap()
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`); status and body.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    content_type: Option<&str>,
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(ct) = content_type {
+        head.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP response head: {:?}", text(&raw)));
+    let head = text(&raw[..end]);
+    let rest = &raw[end + 4..];
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_vec()
+    };
+    (status, text(&body))
+}
+
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size_text = text(&rest[..line]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        rest = &rest[line + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
+}
+
+/// Kills the server if the test fails before it stops it.
+struct Server(Option<Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A network of three devices with keys made by `keys new`, and its configuration file.
+struct Net {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    keys: Vec<PathBuf>,
+    dids: Vec<String>,
+    owners: Vec<String>,
+}
+
+fn net() -> Net {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut keys = Vec::new();
+    let mut dids = Vec::new();
+    let mut owners = Vec::new();
+    let mut registry = Vec::new();
+    for (i, t) in ["ed25519", "p256", "secp256k1"].into_iter().enumerate() {
+        let key = d.join(format!("device{i}.key"));
+        let did = new_key(&key, t);
+        let byte = format!("{:02x}", 0x41 + i);
+        let owner = format!("0x{}", byte.repeat(20));
+        registry.push(serde_json::json!({"did": did, "owner": owner, "rated_power_w": 10_000}));
+        keys.push(key);
+        dids.push(did);
+        owners.push(owner);
+    }
+    let devices = d.join("devices.json");
+    fs::write(&devices, serde_json::to_string_pretty(&registry).unwrap()).unwrap();
+    let config = d.join("oracle.toml");
+    // epochs counted from now: the ledger takes a first root only for an epoch up to 366
+    let genesis = now_ms() / EPOCH_MS * EPOCH_MS;
+    fs::write(&config, config_text(d, genesis, "")).unwrap();
+    Net {
+        dir,
+        config,
+        keys,
+        dids,
+        owners,
+    }
+}
+
+/// The test configuration in `dir`, epochs from `genesis_ms` on, with `extra` lines at the
+/// top.
+fn config_text(dir: &Path, genesis_ms: u64, extra: &str) -> String {
+    format!(
+        r#"{extra}
+listen = "127.0.0.1:0"
+name = "oracle-cli-test"
+
+[store]
+kind = "sqlite"
+path = '{store}'
+
+[epochs]
+genesis_ms = {genesis_ms}
+length_ms = {EPOCH_MS}
+grace_ms = 0
+check_ms = 50
+
+[network]
+id = "{NETWORK}"
+devices = '{devices}'
+emission_per_epoch = {EMISSION}
+
+[chain]
+ledger = '{ledger}'
+admin = "0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+oracle = "0x0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c"
+claim_format = "openzeppelin"
+"#,
+        store = s(&dir.join("oracle.db")),
+        devices = s(&dir.join("devices.json")),
+        ledger = s(&dir.join("chain.ledger")),
+    )
+}
+
+#[test]
+fn serve_ingests_closes_and_publishes_stops_on_sigterm_and_the_audits_agree() {
+    let n = net();
+    let log_path = n.dir.path().join("serve.log");
+    let log = fs::File::create(&log_path).unwrap();
+    let child = Command::new(BIN)
+        .args(["serve", "--config", s(&n.config)])
+        .env_remove("DEPIN_ORACLE_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let mut server = Server(Some(child));
+    let log_text = || fs::read_to_string(&log_path).unwrap_or_default();
+
+    let stdout = server.0.as_mut().unwrap().stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("serving on http://")
+        .unwrap_or_else(|| panic!("no `serving on` line: {line:?}\n{}", log_text()))
+        .to_string();
+
+    // stay clear of an epoch's end: with no grace window it closes the moment it ends
+    let into = now_ms() % EPOCH_MS;
+    if into > EPOCH_MS / 2 {
+        std::thread::sleep(Duration::from_millis(EPOCH_MS - into + 100));
+    }
+    // one signed frame per device, stamped now (a race with an epoch's close is sent again)
+    let mut device_epochs = Vec::new();
+    for (i, key) in n.keys.iter().enumerate() {
+        let mut seq = 1;
+        loop {
+            let frame = hex::decode(sign(key, NETWORK, 1, seq, "report")).unwrap();
+            let (status, body) = http(
+                &addr,
+                "POST",
+                "/v1/frames",
+                &frame,
+                Some("application/octet-stream"),
+            );
+            assert_eq!(status, 200, "{body}");
+            let v: Value = serde_json::from_str(&body).unwrap();
+            let result = &v["result"];
+            if result["status"] == "accepted" {
+                device_epochs.push((i, result["epoch"].as_u64().unwrap()));
+                break;
+            }
+            assert_eq!(result["reason"], "epoch_closed", "{v}");
+            seq += 1;
+            assert!(seq < 5, "device {i} refused every time: {v}");
+        }
+    }
+    let epochs: BTreeSet<u64> = device_epochs.iter().map(|(_, e)| *e).collect();
+    let first = *epochs.iter().next().unwrap();
+
+    // wait until every epoch with accepted frames is closed and its root published
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = http(
+            &addr,
+            "GET",
+            &format!("/v1/epochs?from={first}&limit=50"),
+            b"",
+            None,
+        );
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        let published: BTreeSet<u64> = v["epochs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["status"] == "published" && r["accepted"].as_u64().unwrap_or(0) > 0)
+            .map(|r| r["epoch"].as_u64().unwrap())
+            .collect();
+        if epochs.is_subset(&published) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "epochs {epochs:?} not all published: {body}\n{}",
+            log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // SIGTERM: a clean stop, exit 0
+    let pid = server.0.as_ref().unwrap().id().to_string();
+    let kill = Command::new("kill")
+        .args(["-TERM", pid.as_str()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = server.0.as_mut().unwrap().try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no exit after SIGTERM\n{}",
+            log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    server.0 = None;
+    assert_eq!(status.code(), Some(0), "{}", log_text());
+
+    // the audits agree with what the server stored and published
+    let config = s(&n.config);
+    for e in &epochs {
+        let o = oracle(&["recompute", "--config", config, "--epoch", &e.to_string()]);
+        let out = text(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{out}\n{}", text(&o.stderr));
+        assert!(out.contains("result: match"), "{out}");
+    }
+    let mut total = 0u128;
+    for (i, _) in &device_epochs {
+        let o = oracle(&["claim", "--config", config, "--account", &n.owners[*i]]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let v: Value = serde_json::from_str(&text(&o.stdout)).unwrap();
+        let cumulative: u128 = v["cumulative"].as_str().unwrap().parse().unwrap();
+        assert!(cumulative > 0, "{v}");
+        assert!(v["proof"].is_array() && v["root"].is_string(), "{v}");
+        total += cumulative;
+    }
+    // every epoch's emission is split exactly among the owners
+    assert_eq!(total, EMISSION * epochs.len() as u128);
+    let (i, e) = device_epochs[0];
+    let o = oracle(&[
+        "receipt",
+        "--config",
+        config,
+        "--epoch",
+        &e.to_string(),
+        "--device",
+        &n.dids[i],
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let receipt: Value = serde_json::from_str(&text(&o.stdout)).unwrap();
+    assert_eq!(receipt["device"], n.dids[i].as_str());
+
+    // an account with no claim, an epoch with no record: errors, exit 1
+    let nobody = format!("0x{}", "77".repeat(20));
+    let o = oracle(&["claim", "--config", config, "--account", &nobody]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = oracle(&["recompute", "--config", config, "--epoch", "100000"]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+/// `serve` with the configuration `toml_text` (and `env`) must fail with exit 1 before it
+/// prints anything, naming `name`.
+fn refused(dir: &Path, toml_text: &str, env: &[(&str, &str)], name: &str) {
+    let file = dir.join("bad.toml");
+    fs::write(&file, toml_text).unwrap();
+    let o = oracle_env(&["serve", "--config", s(&file)], env);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(name), "{name} not named in {err:?}");
+    assert!(o.stdout.is_empty(), "{}", text(&o.stdout));
+}
+
+#[test]
+fn a_configuration_with_an_unknown_setting_fails_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let genesis = now_ms() / EPOCH_MS * EPOCH_MS;
+    let base = config_text(d, genesis, "");
+    refused(
+        d,
+        &config_text(d, genesis, "colour = \"blue\""),
+        &[],
+        "`colour`",
+    );
+    refused(
+        d,
+        &base.replace("[network]", "[network]\nregion = \"eu\""),
+        &[],
+        "`region`",
+    );
+    refused(
+        d,
+        &base.replace("[epochs]", "[epochs]\ngrace = 5"),
+        &[],
+        "`grace`",
+    );
+    refused(
+        d,
+        &base,
+        &[("DEPIN_ORACLE__CHAIN__COLOUR", "blue")],
+        "DEPIN_ORACLE__CHAIN__COLOUR",
+    );
+    refused(
+        d,
+        &base.replace("emission_per_epoch = 1000", "emission_per_epoch = \"lots\""),
+        &[],
+        "emission_per_epoch",
+    );
+    // epochs counted from 1970 would never get a first root published
+    fs::write(d.join("devices.json"), "[]").unwrap();
+    refused(
+        d,
+        &base.replace(&format!("genesis_ms = {genesis}"), "genesis_ms = 0"),
+        &[],
+        "genesis_ms",
+    );
+    // a file that is not there names itself
+    let missing = d.join("missing.toml");
+    let o = oracle(&["serve", "--config", s(&missing)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("missing.toml"),
+        "{}",
+        text(&o.stderr)
+    );
+}
