@@ -150,8 +150,7 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE UNIQUE INDEX IF NOT EXISTS items_accepted_digest ON items (digest) WHERE accepted;
 CREATE UNIQUE INDEX IF NOT EXISTS items_accepted_stream
     ON items (device, format, seq) WHERE accepted;
-CREATE INDEX IF NOT EXISTS items_accepted_by_epoch
-    ON items (epoch, device, format, (seq < 0), seq) WHERE accepted;
+CREATE INDEX IF NOT EXISTS items_accepted_epoch ON items (epoch) WHERE accepted;
 
 CREATE TABLE IF NOT EXISTS counts (
     epoch BIGINT NOT NULL,
@@ -295,7 +294,7 @@ impl fmt::Debug for PgStore {
 
 impl PgStore {
     /// The schema version this build writes and reads (table `schema_version`).
-    pub const SCHEMA_VERSION: u32 = 1;
+    pub const SCHEMA_VERSION: u32 = 2;
 
     /// Connect with a connection string, libpq style: a URL
     /// (`postgresql://user:password@host:5432/db?options=...`) or `key=value` pairs
@@ -636,6 +635,17 @@ fn init(client: &mut Client) -> Result<(), Fail> {
     let current = i64::from(PgStore::SCHEMA_VERSION);
     if version == 0 {
         tx.batch_execute(SCHEMA)?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[&current],
+        )?;
+    } else if version == 1 {
+        // version 1 kept an index in the close's order (epoch, device, ...): written at a
+        // random place per item, it made large epochs slow to ingest; the close sorts
+        tx.batch_execute(
+            "DROP INDEX IF EXISTS items_accepted_by_epoch; \
+             CREATE INDEX IF NOT EXISTS items_accepted_epoch ON items (epoch) WHERE accepted;",
+        )?;
         tx.execute(
             "INSERT INTO schema_version (version) VALUES ($1)",
             &[&current],

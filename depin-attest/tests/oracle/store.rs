@@ -138,7 +138,7 @@ fn sqlite_survives_reopen() {
 
     let mut store = SqliteStore::open(&path).unwrap();
     store.health().unwrap();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), SqliteStore::SCHEMA_VERSION);
     let batches = all_batches(&mut store).unwrap();
     assert_eq!(batches.len(), 1);
     assert_eq!(batches[0].0, id);
@@ -196,6 +196,46 @@ fn sqlite_survives_reopen() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode.to_ascii_lowercase(), "wal");
+    // a version 1 file (with its index by epoch and device) is migrated on open, its data
+    // kept
+    conn.execute_batch(
+        "DROP INDEX items_accepted_by_epoch; \
+         CREATE INDEX items_by_epoch ON items (epoch, accepted, device, format, seq); \
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let mut reopened = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        reopened.schema_version().unwrap(),
+        SqliteStore::SCHEMA_VERSION
+    );
+    let mut n = 0;
+    reopened
+        .for_each_accepted(Epoch(3), &mut |_| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(n, 1, "the accepted item of epoch 3 is still there");
+    drop(reopened);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let indexes: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        indexes.contains(&"items_accepted_by_epoch".to_string()),
+        "{indexes:?}"
+    );
+    assert!(
+        !indexes.contains(&"items_by_epoch".to_string()),
+        "{indexes:?}"
+    );
+
     // a file of a newer schema is refused, not misread
     conn.execute_batch("PRAGMA user_version = 99;").unwrap();
     drop(conn);
