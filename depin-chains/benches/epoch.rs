@@ -58,6 +58,15 @@ fn peak_rss() -> u64 {
         * 1024
 }
 
+/// Bytes this process has caused to be written to storage (`write_bytes` of `/proc/self/io`).
+fn written_bytes() -> u64 {
+    let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    io.lines()
+        .find_map(|l| l.strip_prefix("write_bytes: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn key(i: usize) -> SigningKey {
     let mut seed = [0u8; 32];
     seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
@@ -125,6 +134,7 @@ fn step(devices: usize) {
         .build()
         .unwrap();
 
+    let written_before = written_bytes();
     let mut ingest = Duration::ZERO;
     let mut signing = Duration::ZERO;
     let mut accepted = 0usize;
@@ -174,6 +184,7 @@ fn step(devices: usize) {
     let items = devices * FRAMES_PER_DEVICE as usize;
     assert_eq!(accepted, items, "every frame must be accepted");
     engine.join();
+    let written = written_bytes().saturating_sub(written_before);
     drop(keys);
 
     let ledger = LocalLedger::open(
@@ -214,13 +225,14 @@ fn step(devices: usize) {
             .unwrap_or(0);
     let total = ingest + close;
     println!(
-        "epoch: {devices} devices, {items} items | ingest (verify + store) {:.1} s ({:.0} items/s) | close {:.1} s | verify+store+close {:.1} s | signing beforehand {:.1} s | store {:.0} MiB | peak RSS {:.0} MiB",
+        "epoch: {devices} devices, {items} items | ingest (verify + store) {:.1} s ({:.0} items/s) | close {:.1} s | verify+store+close {:.1} s | signing beforehand {:.1} s | store {:.0} MiB, {:.1} GiB written while ingesting | peak RSS {:.0} MiB",
         ingest.as_secs_f64(),
         items as f64 / ingest.as_secs_f64(),
         close.as_secs_f64(),
         total.as_secs_f64(),
         signing.as_secs_f64(),
         db_bytes as f64 / (1 << 20) as f64,
+        written as f64 / (1u64 << 30) as f64,
         peak_rss() as f64 / (1 << 20) as f64,
     );
 }

@@ -19,8 +19,9 @@
 //!
 //! What it checks: batches come back per origin, in commit order, after a given id, with
 //! every field of every item and its verdict as stored; accepted items of an epoch come
-//! back in (device text, format, unsigned sequence number) order; duplicates (by digest,
-//! or by device, format and sequence number; across batches and within one) and items of
+//! back in (device text, format, unsigned sequence number) order; duplicates (by device,
+//! format and sequence number: resent copies and other items of a used sequence number;
+//! across batches and within one) and items of
 //! closing epochs are stored as refused and named; epochs close in order, a close resumes
 //! by the same closer only; results are stored once (same root again is a no-op, another
 //! root a conflict), published once, and listed; receipts, trees, per-device epochs and
@@ -87,7 +88,7 @@ const CHECKS: &[(&str, CheckFn)] = &[
     ("batches_stop_at_first_error", check_batches_stop),
     ("accepted_in_order_with_exact_fields", check_accepted_order),
     ("accepted_stop_at_first_error", check_accepted_stop),
-    ("duplicate_digest_in_later_batch", check_duplicate_digest),
+    ("duplicate_copy_in_later_batch", check_duplicate_copy),
     ("duplicate_device_format_seq", check_duplicate_stream),
     ("duplicate_within_one_batch", check_duplicate_within_batch),
     ("refused_items_do_not_count_as_seen", check_refused_not_seen),
@@ -679,11 +680,12 @@ fn check_accepted_stop(s: &mut dyn OracleStore) -> Check {
     eq("calls after the first error", calls, 1)
 }
 
-fn check_duplicate_digest(s: &mut dyn OracleStore) -> Check {
+/// The same item sent again (same digest, same sequence number) in a later batch.
+fn check_duplicate_copy(s: &mut dyn OracleStore) -> Check {
     let [a, _, _] = devices()?;
     let x = item(0, a, ItemFormat::Frame, 1, 7, acc(Outcome::Accepted));
-    let mut y = item(3, a, ItemFormat::Frame, 2, 7, acc(Outcome::Recorded));
-    y.digest = x.digest;
+    let mut y = x.clone();
+    y.index = 3;
     let first = record(ORIGIN, vec![x.clone()], Vec::new());
     let second = record(ORIGIN, vec![y.clone()], Vec::new());
     let c1 = commit_clean(s, &first)?;
@@ -740,8 +742,8 @@ fn check_duplicate_stream(s: &mut dyn OracleStore) -> Check {
 fn check_duplicate_within_batch(s: &mut dyn OracleStore) -> Check {
     let [a, _, _] = devices()?;
     let x = item(0, a, ItemFormat::Frame, 1, 7, acc(Outcome::Accepted));
-    let mut y = item(1, a, ItemFormat::Frame, 2, 7, acc(Outcome::Accepted));
-    y.digest = x.digest;
+    let mut y = x.clone();
+    y.index = 1;
     let mut z = item(2, a, ItemFormat::Frame, 1, 7, acc(Outcome::Accepted));
     z.digest = digest(&a, ItemFormat::Frame, 1, 2);
     let b = record(ORIGIN, vec![x.clone(), y.clone(), z.clone()], Vec::new());

@@ -26,9 +26,11 @@
 //!   outcome, reason)`: the logged items with their verdicts as stored (after the duplicate
 //!   and closed-epoch checks). `device` is the did:key text (collation `"C"`: byte order),
 //!   `ts` the timestamp, `outcome` the JSON of the [`Outcome`] of an accepted item,
-//!   `reason` the [`Rejection::code`] of a refused one. Partial unique indexes on `digest`
-//!   and on `(device, format, seq)` among accepted items enforce "accepted means counted
-//!   once" across every connection.
+//!   `reason` the [`Rejection::code`] of a refused one. A partial unique index on
+//!   `(device, format, seq)` among accepted items enforces "accepted means counted once"
+//!   across every connection; a partial index on `epoch` finds an epoch's accepted items
+//!   (the close sorts them). Version 1 also indexed `digest` and the close's order, each
+//!   written at a random place per item; opening a version 1 database drops them.
 //! - `counts(epoch, device, reason, count)`: refused items by epoch, device (`''` for an
 //!   unknown sender) and reason; the counted rejections of the batches and the refused
 //!   logged items together.
@@ -52,8 +54,8 @@
 //! Every write is one transaction; commits, closes and results run `READ COMMITTED`
 //! whatever the session's default.
 //! - **Accepted once.** An accepted item is inserted with `ON CONFLICT DO NOTHING`, which
-//!   covers the partial unique indexes: if another accepted row has its digest or its
-//!   (device, format, seq), nothing is inserted and the item is stored as
+//!   covers the partial unique index: if another accepted row has its (device, format,
+//!   seq), nothing is inserted and the item is stored as
 //!   [`Rejection::Replayed`] ([`Committed::duplicates`]). When another transaction is
 //!   inserting the same key, the insert waits for it: it then does nothing if that one
 //!   committed, and inserts if it rolled back. So two processes never both count an item.
@@ -147,7 +149,6 @@ CREATE TABLE IF NOT EXISTS items (
     reason TEXT,
     PRIMARY KEY (batch_id, idx)
 );
-CREATE UNIQUE INDEX IF NOT EXISTS items_accepted_digest ON items (digest) WHERE accepted;
 CREATE UNIQUE INDEX IF NOT EXISTS items_accepted_stream
     ON items (device, format, seq) WHERE accepted;
 CREATE INDEX IF NOT EXISTS items_accepted_epoch ON items (epoch) WHERE accepted;
@@ -227,9 +228,8 @@ macro_rules! insert_items {
 /// The insert of refused items (any conflict is an error).
 const INSERT_REFUSED: &str = insert_items!();
 
-/// The insert of accepted items: a row meeting an accepted row with the same digest or the
-/// same (device, format, seq) in the partial unique indexes, committed or earlier in the
-/// same statement, inserts nothing (the duplicate check and the insert are one index
+/// The insert of accepted items: a row meeting an accepted row with the same (device,
+/// format, seq) in the partial unique index, committed or earlier in the same statement, inserts nothing (the duplicate check and the insert are one index
 /// probe, atomic across connections); the indexes of the rows inserted come back.
 const INSERT_ACCEPTED: &str = concat!(insert_items!(), " ON CONFLICT DO NOTHING RETURNING idx");
 
@@ -644,6 +644,7 @@ fn init(client: &mut Client) -> Result<(), Fail> {
         // random place per item, it made large epochs slow to ingest; the close sorts
         tx.batch_execute(
             "DROP INDEX IF EXISTS items_accepted_by_epoch; \
+             DROP INDEX IF EXISTS items_accepted_digest; \
              CREATE INDEX IF NOT EXISTS items_accepted_epoch ON items (epoch) WHERE accepted;",
         )?;
         tx.execute(

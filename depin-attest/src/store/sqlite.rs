@@ -15,12 +15,12 @@
 //!   accepted, outcome, reason)`: the logged items with their verdicts as stored (after the
 //!   duplicate and closed-epoch checks). `device` is the did:key text, `outcome` the JSON of
 //!   the [`Outcome`] of an accepted item, `reason` the [`Rejection::code`] of a refused one.
-//!   Partial unique indexes on `digest` and on `(device, format, seq)` among accepted items
-//!   enforce "accepted means counted once"; a partial index on `epoch` among accepted items
-//!   finds an epoch's items for its close, which sorts them (an index in the close's order,
-//!   device first, would be written at a random place per item: version 1 had one, and it
-//!   made a 10M-item epoch several times slower to ingest; opening a version 1 file
-//!   replaces it).
+//!   A partial unique index on `(device, format, seq)` among accepted items enforces
+//!   "accepted means counted once"; a partial index on `epoch` among accepted items finds
+//!   an epoch's items for its close, which sorts them. Version 1 also had a unique index on
+//!   `digest` and one in the close's order (device first); each was written at a random
+//!   place per item and together they made a 10M-item epoch several times slower to
+//!   ingest. Opening a version 1 file drops them.
 //! - `counts(epoch, device, reason, count)`: refused items by epoch, device (`''` for an
 //!   unknown sender) and reason; the counted rejections of the batches and the refused
 //!   logged items together.
@@ -61,10 +61,10 @@ use crate::reason::Rejection;
 /// How long a write waits for another connection's lock before it is `Unavailable`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The page cache of each connection, KiB (SQLite's own default is 2 MiB). The indexes that
-/// make "counted once" a single probe are written at random places (digests), so once they
-/// outgrow the cache every insert reads pages from disk: at 1M items a 2 MiB cache makes
-/// ingest several times slower. The cache is filled only as pages are used.
+/// The page cache of each connection, KiB (SQLite's own default is 2 MiB). The index that
+/// makes "counted once" a single probe is written at a random place per item (devices
+/// report in turn), so once it outgrows the cache inserts read pages from disk. The cache
+/// is filled only as pages are used.
 const CACHE_KIB: i64 = 256 * 1024;
 
 /// WAL pages before an automatic checkpoint (SQLite's default is 1,000, 4 MiB). A batch of
@@ -98,7 +98,6 @@ CREATE TABLE IF NOT EXISTS items (
     reason TEXT,
     PRIMARY KEY (batch_id, idx)
 );
-CREATE UNIQUE INDEX IF NOT EXISTS items_accepted_digest ON items (digest) WHERE accepted = 1;
 CREATE UNIQUE INDEX IF NOT EXISTS items_accepted_stream
     ON items (device, format, seq) WHERE accepted = 1;
 CREATE INDEX IF NOT EXISTS items_accepted_by_epoch ON items (epoch) WHERE accepted = 1;
@@ -194,6 +193,11 @@ impl SqliteStore {
 
     fn init(mut conn: Connection) -> StoreResult<Self> {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+        // Only takes effect on a new, empty file (before the first table is written).
+        if let Ok(size) = std::env::var("DEPIN_SQLITE_PAGE") {
+            conn.execute_batch(&format!("PRAGMA page_size = {size};"))
+                .map_err(db)?;
+        }
         // Answers the journal mode now in effect ("memory" for an in-memory database).
         let _mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -218,7 +222,7 @@ impl SqliteStore {
                 // version 1 kept an index of every item by (epoch, accepted, device, format,
                 // seq): written at a random place per item, it made large epochs slow
                 tx.execute_batch(
-                    "DROP INDEX IF EXISTS items_by_epoch; \
+                    "DROP INDEX IF EXISTS items_by_epoch; DROP INDEX IF EXISTS items_accepted_digest; \
                      CREATE INDEX IF NOT EXISTS items_accepted_by_epoch ON items (epoch) \
                      WHERE accepted = 1; \
                      PRAGMA user_version = 2;",
@@ -272,8 +276,8 @@ impl OracleStore for SqliteStore {
         };
         {
             let mut insert = tx.prepare_cached(INSERT_ITEM).map_err(db)?;
-            // An accepted row that meets an accepted row with the same digest or the same
-            // (device, format, seq) in the partial unique indexes inserts nothing (the
+            // An accepted row that meets an accepted row with the same (device, format, seq)
+            // in the partial unique index inserts nothing (the
             // duplicate check and the insert are one index probe); it is then stored as
             // replayed. Any other constraint (a repeated index in the batch) still fails.
             let mut insert_accepted = tx

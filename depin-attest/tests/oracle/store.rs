@@ -431,7 +431,7 @@ impl OracleStore for Mutant {
 #[test]
 fn a_broken_store_fails_the_suite() {
     let cases = [
-        (Mutation::HideDuplicates, "duplicate_digest_in_later_batch"),
+        (Mutation::HideDuplicates, "duplicate_copy_in_later_batch"),
         (Mutation::IgnoreAfter, "batches_after_skips"),
         (Mutation::StealClose, "close_resumes_by_same_closer"),
         (Mutation::SwallowConflict, "put_result_once"),

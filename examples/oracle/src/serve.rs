@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use depin_attest::{MemoryReplayStore, Verifier};
+use depin_attest::{MemoryReplayStore, VerifierBuilder};
 use depin_chains::local::{LocalLedger, MAX_EPOCH_GAP};
 use depin_chains::oracle::service::Oracle;
 use depin_chains::oracle::CloseReport;
@@ -56,8 +56,14 @@ async fn serve(config: OracleConfig, devices: Devices) -> Result<(), Error> {
 
     let oracle = Oracle::builder(
         config.service,
+        // tables sized for the registry up front: no rehashing while devices first report
         Box::new(move || {
-            Verifier::new(vconfig.clone(), registry.clone(), MemoryReplayStore::new())
+            VerifierBuilder::new(vconfig.clone())
+                .expected_devices(devices_count)
+                .build(
+                    registry.clone(),
+                    MemoryReplayStore::with_capacity(devices_count),
+                )
         }),
         closer,
     )

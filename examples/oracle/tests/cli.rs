@@ -591,3 +591,258 @@ fn a_configuration_with_an_unknown_setting_fails_and_names_it() {
         text(&o.stderr)
     );
 }
+
+/// A running `serve` whose `serving on` address has been read.
+fn start_serve(config: &Path, log: &Path) -> (Server, String) {
+    let log_file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let child = Command::new(BIN)
+        .args(["serve", "--config", s(config)])
+        .env_remove("DEPIN_ORACLE_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .unwrap();
+    let mut server = Server(Some(child));
+    let stdout = server.0.as_mut().unwrap().stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("serving on http://")
+        .unwrap_or_else(|| {
+            panic!(
+                "no `serving on` line: {line:?}\n{}",
+                fs::read_to_string(log).unwrap_or_default()
+            )
+        })
+        .to_string();
+    (server, addr)
+}
+
+/// A binary batch (`application/x-depin-batch`) of frames.
+fn binary_batch(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = b"DPB1".to_vec();
+    for f in frames {
+        out.push(1);
+        out.extend_from_slice(&u16::try_from(f.len()).unwrap().to_be_bytes());
+        out.extend_from_slice(f);
+    }
+    out
+}
+
+/// `POST /v1/batch`: the answers, or `None` if the connection failed (the server was
+/// killed).
+fn try_batch(addr: &str, frames: &[Vec<u8>]) -> Option<Vec<Value>> {
+    let body = binary_batch(frames);
+    let run = || -> std::io::Result<(u16, String)> {
+        let mut stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let head = format!(
+            "POST /v1/batch HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-depin-batch\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(&body)?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+        let head = text(&raw[..end]);
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or(std::io::ErrorKind::InvalidData)?;
+        Ok((status, text(&raw[end + 4..])))
+    };
+    match run() {
+        Ok((200, body)) => {
+            let v: Value = serde_json::from_str(&body).ok()?;
+            Some(v["results"].as_array()?.clone())
+        }
+        Ok((status, body)) => panic!("unexpected answer {status}: {body}"),
+        Err(_) => None,
+    }
+}
+
+/// Wait until `epoch` is published; its row.
+fn published_row(addr: &str, epoch: u64, log: &Path) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = http(addr, "GET", &format!("/v1/epochs/{epoch}"), b"", None);
+        if status == 200 {
+            let v: Value = serde_json::from_str(&body).unwrap();
+            if v["status"] == "published" {
+                return v;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "epoch {epoch} not published: {status} {body}\n{}",
+            fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// kill -9 of `serve` under ingest load at random moments, 20 times: every acknowledged
+/// frame is stored once, and the epoch's published root and every owner's claim equal
+/// those of an uninterrupted run on the same frames.
+#[test]
+fn serve_killed_twenty_times_publishes_the_root_of_an_uninterrupted_run() {
+    const KILL_EPOCH_MS: u64 = 20_000;
+    const SEQS: u32 = 400;
+    let killed = net();
+    let calm = tempfile::tempdir().unwrap();
+    // the same devices and owners for the uninterrupted run, in its own directory
+    fs::copy(
+        killed.dir.path().join("devices.json"),
+        calm.path().join("devices.json"),
+    )
+    .unwrap();
+    // both runs share one schedule, whose epoch 0 has just begun; every frame is stamped
+    // in it, and it closes (in both runs) 20 s from now
+    let stamp = now_ms();
+    let genesis = stamp - 100;
+    let epoch = 0;
+    for dir in [killed.dir.path(), calm.path()] {
+        let text = config_text(dir, genesis, "").replace(
+            &format!("length_ms = {EPOCH_MS}"),
+            &format!("length_ms = {KILL_EPOCH_MS}"),
+        );
+        fs::write(dir.join("oracle.toml"), text).unwrap();
+    }
+    // every device's frames 1..=SEQS, interleaved by sequence number, signed here with the
+    // key files `keys new` wrote (`frame sign` per frame would take longer than the epoch)
+    let domain = depin_core::Domain::new(depin_core::NetworkId::new(NETWORK).unwrap());
+    let keys: Vec<depin_core::SigningKey> = killed
+        .keys
+        .iter()
+        .map(|path| {
+            let line = fs::read_to_string(path).unwrap();
+            let (kind, secret) = line.trim().split_once(':').unwrap();
+            let kind = match kind {
+                "ed25519" => depin_core::KeyType::Ed25519,
+                "p256" => depin_core::KeyType::P256,
+                _ => depin_core::KeyType::Secp256k1,
+            };
+            let secret: [u8; 32] = hex::decode(secret).unwrap().try_into().unwrap();
+            depin_core::SigningKey::from_secret_bytes(kind, &secret).unwrap()
+        })
+        .collect();
+    let mut frames = Vec::new();
+    for seq in 1..=SEQS {
+        for key in &keys {
+            let mut buf = [0u8; depin_core::frame::MAX_FRAME_LEN];
+            let n = depin_core::frame::sign_frame(
+                &domain,
+                key,
+                1,
+                seq,
+                depin_core::Timestamp(stamp),
+                b"load",
+                &mut buf,
+            )
+            .unwrap();
+            frames.push(buf[..n].to_vec());
+        }
+    }
+
+    // the uninterrupted run
+    let calm_log = calm.path().join("serve.log");
+    let (mut calm_server, calm_addr) = start_serve(&calm.path().join("oracle.toml"), &calm_log);
+    for chunk in frames.chunks(7) {
+        let answers = try_batch(&calm_addr, chunk).expect("the uninterrupted server answers");
+        assert!(
+            answers.iter().all(|a| a["status"] == "accepted"),
+            "{answers:?}"
+        );
+    }
+
+    // the killed run: random batches, a kill -9 at a random moment during each of 20
+    // stretches of load, a restart after each
+    let log = killed.dir.path().join("serve.log");
+    let config = killed.dir.path().join("oracle.toml");
+    let mut seed = now_ms() | 1;
+    let mut rand = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut next = 0usize; // frames before `next` were acknowledged
+    let mut acknowledged = 0usize;
+    let mut killed_under_load = 0;
+    for round in 0..20 {
+        let (mut server, addr) = start_serve(&config, &log);
+        let pid = server.0.as_ref().unwrap().id();
+        let after = Duration::from_millis(20 + rand(150));
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(after);
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        });
+        while next < frames.len() {
+            let n = 1 + rand(12) as usize;
+            let end = (next + n).min(frames.len());
+            match try_batch(&addr, &frames[next..end]) {
+                Some(answers) => {
+                    for a in &answers {
+                        // stored before an earlier kill took its answer: `replayed`
+                        assert!(
+                            a["status"] == "accepted" || a["reason"] == "replayed",
+                            "round {round}: {a}"
+                        );
+                    }
+                    acknowledged += answers.len();
+                    next = end;
+                }
+                None => {
+                    killed_under_load += 1;
+                    break;
+                }
+            }
+        }
+        killer.join().unwrap();
+        let _ = server.0.as_mut().unwrap().wait();
+        server.0 = None;
+    }
+    assert!(
+        killed_under_load >= 15,
+        "only {killed_under_load} of 20 kills hit a request in flight"
+    );
+    // the rest, on a last restart that is left running
+    let (_server, addr) = start_serve(&config, &log);
+    while next < frames.len() {
+        let end = (next + 9).min(frames.len());
+        let answers = try_batch(&addr, &frames[next..end]).expect("the last server answers");
+        acknowledged += answers.len();
+        next = end;
+    }
+    assert_eq!(acknowledged, frames.len());
+
+    // the epoch closes in both; same root, same totals, same claims
+    let ours = published_row(&addr, epoch, &log);
+    let theirs = published_row(&calm_addr, epoch, &calm_log);
+    assert_eq!(ours["accepted"], frames.len() as u64, "{ours}");
+    assert_eq!(ours["root"], theirs["root"], "{ours}\n{theirs}");
+    assert_eq!(ours["epoch_total"], theirs["epoch_total"]);
+    for owner in &killed.owners {
+        let (_, a) = http(&addr, "GET", &format!("/v1/claims/{owner}"), b"", None);
+        let (_, b) = http(&calm_addr, "GET", &format!("/v1/claims/{owner}"), b"", None);
+        let (a, b): (Value, Value) = (
+            serde_json::from_str(&a).unwrap(),
+            serde_json::from_str(&b).unwrap(),
+        );
+        assert_eq!(a["cumulative"], b["cumulative"], "{a}\n{b}");
+        assert_eq!(a["proof"], b["proof"]);
+    }
+    let _ = calm_server.0.as_mut().map(Child::kill);
+}
