@@ -4,7 +4,7 @@
 //! configuration.
 //!
 //! A network's oracle is a short `main`: its [`VerifierConfig`](depin_attest::VerifierConfig)
-//! and registry (the verifier factory), its [`EpochScoring`], a [`ChainBackend`] acting as
+//! and registry (the verifier factory), its [`EpochScoring`], a [`ChainBackend`](crate::ChainBackend) acting as
 //! the oracle account, and a [`ServiceConfig`] (read from TOML with environment
 //! overrides by [`ServiceConfig::load`]):
 //!
