@@ -193,11 +193,6 @@ impl SqliteStore {
 
     fn init(mut conn: Connection) -> StoreResult<Self> {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
-        // Only takes effect on a new, empty file (before the first table is written).
-        if let Ok(size) = std::env::var("DEPIN_SQLITE_PAGE") {
-            conn.execute_batch(&format!("PRAGMA page_size = {size};"))
-                .map_err(db)?;
-        }
         // Answers the journal mode now in effect ("memory" for an in-memory database).
         let _mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
