@@ -244,6 +244,7 @@ fn firmware_frames_verify_on_the_network_side() {
         },
     ];
 
+    let mut firmware_frames: Vec<(KeyType, Vec<u8>)> = Vec::new();
     println!("| firmware | flash | .text | .rodata | .data | .bss | peak stack |");
     println!("|---|---|---|---|---|---|---|");
     for case in &cases {
@@ -265,6 +266,7 @@ fn firmware_frames_verify_on_the_network_side() {
         );
 
         let bytes = unhex(field(&output, "FRAME"));
+        firmware_frames.push((case.key_type, bytes.clone()));
         let frame = Frame::parse(&bytes).expect("frame parses");
         frame
             .verify(&domain, &public)
@@ -324,6 +326,8 @@ fn firmware_frames_verify_on_the_network_side() {
         assert_eq!(bss, 0, "{}: no static RAM expected (no heap)", case.feature);
     }
 
+    through_the_oracle(&domain, &firmware_frames);
+
     // The runtime alone (vector table, cortex-m-rt, semihosting), for comparison.
     let elf = build_firmware("baseline");
     let output = run_qemu(&elf);
@@ -331,4 +335,109 @@ fn firmware_frames_verify_on_the_network_side() {
     let (flash, text, rodata, data, bss) = section_sizes(&elf);
     let stack = field(&output, "STACK");
     println!("| baseline (no signing) | {flash} | {text} | {rodata} | {data} | {bss} | {stack} |");
+}
+
+/// The firmware's frames through the oracle's own ingest: an engine over a SQLite file and
+/// its HTTP endpoint on a loopback port, the three firmware devices registered. Each frame
+/// is accepted (durably) over HTTP, a resent copy is `replayed`, and a tampered one refused.
+fn through_the_oracle(domain: &Domain, frames: &[(KeyType, Vec<u8>)]) {
+    use depin_attest::ingest::{Engine, EngineConfig};
+    use depin_attest::store::sqlite::SqliteStore;
+    use depin_attest::{
+        DeviceRecord, KindSet, MemoryRegistry, MemoryReplayStore, Verifier, VerifierConfig,
+    };
+    use depin_core::DeviceId;
+    use std::io::Write;
+    use std::sync::Arc;
+
+    let mut registry = MemoryRegistry::new();
+    for (key_type, _) in frames {
+        let key = SigningKey::from_secret_bytes(*key_type, &TEST_SECRET).expect("test key");
+        registry
+            .insert(
+                DeviceId::from(&key.public_key()),
+                DeviceRecord::active(KindSet::ALL),
+            )
+            .expect("register");
+    }
+    let config = VerifierConfig::new(*domain);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path().join("oracle.db")).expect("store");
+    let engine = Engine::start(
+        EngineConfig::new("qemu"),
+        Box::new(move || Verifier::new(config.clone(), registry.clone(), MemoryReplayStore::new())),
+        Box::new(store),
+        // the firmware stamps its frames at this instant
+        Arc::new(|| Timestamp(1_700_000_000_000 + 1_000)),
+    )
+    .expect("engine");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(depin_attest::ingest::http::serve(
+        listener,
+        engine.handle(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let post = |body: &[u8]| -> (u16, String) {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        let head = format!(
+            "POST /v1/frames HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+             Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).expect("write");
+        stream.write_all(body).expect("write");
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).expect("read");
+        let status = raw
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        (status, raw)
+    };
+    for (key_type, bytes) in frames {
+        let (status, answer) = post(bytes);
+        assert_eq!(status, 200, "{key_type:?}: {answer}");
+        assert!(
+            answer.contains("\"status\":\"accepted\""),
+            "{key_type:?}: {answer}"
+        );
+        let (status, answer) = post(bytes);
+        assert_eq!(status, 200, "{answer}");
+        assert!(
+            answer.contains("\"reason\":\"replayed\""),
+            "{key_type:?}: {answer}"
+        );
+        let mut tampered = bytes.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        let (status, answer) = post(&tampered);
+        assert_eq!(status, 200, "{answer}");
+        assert!(
+            answer.contains("\"status\":\"rejected\""),
+            "{key_type:?}: {answer}"
+        );
+    }
+    let _ = stop.send(());
+    rt.block_on(server).expect("server task").expect("server");
+    engine.join();
+    // every firmware frame is in the store, once
+    let mut reopened = SqliteStore::open(dir.path().join("oracle.db")).expect("reopen");
+    let epoch = depin_core::EpochSchedule::daily_utc()
+        .epoch_of(Timestamp(1_700_000_000_000))
+        .expect("epoch");
+    let mut accepted = 0;
+    depin_attest::store::OracleStore::for_each_accepted(&mut reopened, epoch, &mut |_| {
+        accepted += 1;
+        Ok(())
+    })
+    .expect("read back");
+    assert_eq!(accepted, frames.len());
 }
