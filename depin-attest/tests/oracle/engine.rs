@@ -1,16 +1,14 @@
 //! The ingest engine: durable answers, recovery by replay, store failures, overload.
 
+use crate::Switchable;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use depin_attest::ingest::{Channel, EngineConfig, IngestError, ItemBytes, ItemResult, Source};
 use depin_attest::store::sqlite::SqliteStore;
-use depin_attest::store::{
-    BatchId, BatchRecord, CloseStart, Committed, DeviceEpoch, EpochResult, EpochRow, LoggedItem,
-    OracleStore, StoreError, StoreResult,
-};
+use depin_attest::store::{LoggedItem, OracleStore};
 use depin_attest::{Input, Rejection};
-use depin_core::{DeviceId, Epoch, Timestamp};
+use depin_core::Epoch;
 
 use crate::{id, sqlite, Net, NOW};
 
@@ -240,103 +238,13 @@ async fn an_item_signed_by_another_device_than_the_transports_is_wrong_topic() {
     engine.join();
 }
 
-/// A SQLite store that can be switched off, as a database that went away.
-struct Flaky {
-    inner: SqliteStore,
-    down: Arc<AtomicBool>,
-}
-
-impl Flaky {
-    fn check(&self) -> StoreResult<()> {
-        if self.down.load(Ordering::SeqCst) {
-            Err(StoreError::Unavailable("switched off".into()))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl OracleStore for Flaky {
-    fn name(&self) -> &'static str {
-        "flaky"
-    }
-    fn health(&mut self) -> StoreResult<()> {
-        self.check()?;
-        self.inner.health()
-    }
-    fn commit_batch(&mut self, batch: &BatchRecord) -> StoreResult<Committed> {
-        self.check()?;
-        self.inner.commit_batch(batch)
-    }
-    fn for_each_batch(
-        &mut self,
-        origin: &str,
-        after: BatchId,
-        f: &mut dyn FnMut(BatchId, BatchRecord) -> StoreResult<()>,
-    ) -> StoreResult<()> {
-        self.check()?;
-        self.inner.for_each_batch(origin, after, f)
-    }
-    fn for_each_accepted(
-        &mut self,
-        epoch: Epoch,
-        f: &mut dyn FnMut(LoggedItem) -> StoreResult<()>,
-    ) -> StoreResult<()> {
-        self.inner.for_each_accepted(epoch, f)
-    }
-    fn closed_through(&mut self) -> StoreResult<Option<Epoch>> {
-        self.inner.closed_through()
-    }
-    fn begin_close(&mut self, e: Epoch, c: &str, at: Timestamp) -> StoreResult<CloseStart> {
-        self.inner.begin_close(e, c, at)
-    }
-    fn put_result(&mut self, e: Epoch, r: &EpochResult) -> StoreResult<()> {
-        self.inner.put_result(e, r)
-    }
-    fn mark_published(&mut self, e: Epoch, tx: Option<&str>) -> StoreResult<()> {
-        self.inner.mark_published(e, tx)
-    }
-    fn epoch(&mut self, e: Epoch) -> StoreResult<Option<EpochRow>> {
-        self.inner.epoch(e)
-    }
-    fn epochs(&mut self, from: Epoch, limit: usize) -> StoreResult<Vec<EpochRow>> {
-        self.inner.epochs(from, limit)
-    }
-    fn latest_result(&mut self) -> StoreResult<Option<EpochRow>> {
-        self.inner.latest_result()
-    }
-    fn tree(&mut self, e: Epoch) -> StoreResult<Option<Vec<u8>>> {
-        self.inner.tree(e)
-    }
-    fn receipt(&mut self, e: Epoch, d: &DeviceId) -> StoreResult<Option<Vec<u8>>> {
-        self.inner.receipt(e, d)
-    }
-    fn device_epochs(
-        &mut self,
-        d: &DeviceId,
-        from: Epoch,
-        limit: usize,
-    ) -> StoreResult<Vec<DeviceEpoch>> {
-        self.inner.device_epochs(d, from, limit)
-    }
-    fn rejections(&mut self, e: Epoch) -> StoreResult<Vec<(Rejection, u64)>> {
-        self.inner.rejections(e)
-    }
-    fn meta(&mut self, k: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.inner.meta(k)
-    }
-    fn set_meta(&mut self, k: &str, v: &[u8]) -> StoreResult<()> {
-        self.inner.set_meta(k, v)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_cannot_write_gets_unavailable_and_nothing_is_lost() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("o.db");
     let net = Net::new(2);
     let down = Arc::new(AtomicBool::new(false));
-    let store = Flaky {
+    let store = Switchable {
         inner: SqliteStore::open(&path).unwrap(),
         down: Arc::clone(&down),
     };

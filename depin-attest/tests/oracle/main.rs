@@ -202,3 +202,109 @@ pub(crate) async fn start_oracle_on(
         _shutdown: tx,
     }
 }
+
+pub(crate) use switchable::Switchable;
+
+mod switchable {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use depin_attest::store::sqlite::SqliteStore;
+    use depin_attest::store::{
+        BatchId, BatchRecord, CloseStart, Committed, DeviceEpoch, EpochResult, EpochRow,
+        LoggedItem, OracleStore, StoreError, StoreResult,
+    };
+    use depin_attest::Rejection;
+    use depin_core::{DeviceId, Epoch, Timestamp};
+
+    /// A SQLite store that can be switched off, as a database that went away: while `down` is
+    /// set, health, commits and batch reads fail `Unavailable`.
+    pub(crate) struct Switchable {
+        pub(crate) inner: SqliteStore,
+        pub(crate) down: Arc<AtomicBool>,
+    }
+
+    impl Switchable {
+        fn check(&self) -> StoreResult<()> {
+            if self.down.load(Ordering::SeqCst) {
+                Err(StoreError::Unavailable("switched off".into()))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl OracleStore for Switchable {
+        fn name(&self) -> &'static str {
+            "switchable"
+        }
+        fn health(&mut self) -> StoreResult<()> {
+            self.check()?;
+            self.inner.health()
+        }
+        fn commit_batch(&mut self, batch: &BatchRecord) -> StoreResult<Committed> {
+            self.check()?;
+            self.inner.commit_batch(batch)
+        }
+        fn for_each_batch(
+            &mut self,
+            origin: &str,
+            after: BatchId,
+            f: &mut dyn FnMut(BatchId, BatchRecord) -> StoreResult<()>,
+        ) -> StoreResult<()> {
+            self.check()?;
+            self.inner.for_each_batch(origin, after, f)
+        }
+        fn for_each_accepted(
+            &mut self,
+            epoch: Epoch,
+            f: &mut dyn FnMut(LoggedItem) -> StoreResult<()>,
+        ) -> StoreResult<()> {
+            self.inner.for_each_accepted(epoch, f)
+        }
+        fn closed_through(&mut self) -> StoreResult<Option<Epoch>> {
+            self.inner.closed_through()
+        }
+        fn begin_close(&mut self, e: Epoch, c: &str, at: Timestamp) -> StoreResult<CloseStart> {
+            self.inner.begin_close(e, c, at)
+        }
+        fn put_result(&mut self, e: Epoch, r: &EpochResult) -> StoreResult<()> {
+            self.inner.put_result(e, r)
+        }
+        fn mark_published(&mut self, e: Epoch, tx: Option<&str>) -> StoreResult<()> {
+            self.inner.mark_published(e, tx)
+        }
+        fn epoch(&mut self, e: Epoch) -> StoreResult<Option<EpochRow>> {
+            self.inner.epoch(e)
+        }
+        fn epochs(&mut self, from: Epoch, limit: usize) -> StoreResult<Vec<EpochRow>> {
+            self.inner.epochs(from, limit)
+        }
+        fn latest_result(&mut self) -> StoreResult<Option<EpochRow>> {
+            self.inner.latest_result()
+        }
+        fn tree(&mut self, e: Epoch) -> StoreResult<Option<Vec<u8>>> {
+            self.inner.tree(e)
+        }
+        fn receipt(&mut self, e: Epoch, d: &DeviceId) -> StoreResult<Option<Vec<u8>>> {
+            self.inner.receipt(e, d)
+        }
+        fn device_epochs(
+            &mut self,
+            d: &DeviceId,
+            from: Epoch,
+            limit: usize,
+        ) -> StoreResult<Vec<DeviceEpoch>> {
+            self.inner.device_epochs(d, from, limit)
+        }
+        fn rejections(&mut self, e: Epoch) -> StoreResult<Vec<(Rejection, u64)>> {
+            self.inner.rejections(e)
+        }
+        fn meta(&mut self, k: &str) -> StoreResult<Option<Vec<u8>>> {
+            self.inner.meta(k)
+        }
+        fn set_meta(&mut self, k: &str, v: &[u8]) -> StoreResult<()> {
+            self.inner.set_meta(k, v)
+        }
+    }
+}

@@ -8,6 +8,7 @@
 //! package): without them these tests fail, they never pass silently.
 #![cfg(feature = "mqtt")]
 
+use crate::Switchable;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -21,12 +22,9 @@ use depin_attest::ingest::mqtt::{
 };
 use depin_attest::ingest::{Channel, EngineConfig, ItemBytes, ItemResult, Source};
 use depin_attest::store::sqlite::SqliteStore;
-use depin_attest::store::{
-    BatchId, BatchRecord, CloseStart, Committed, DeviceEpoch, EpochResult, EpochRow, ItemFormat,
-    LoggedItem, OracleStore, StoreError, StoreResult,
-};
+use depin_attest::store::{ItemFormat, LoggedItem, OracleStore};
 use depin_attest::Rejection;
-use depin_core::{DeviceId, Epoch, Timestamp};
+use depin_core::{DeviceId, Epoch};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::{mpsc, oneshot};
 
@@ -534,96 +532,6 @@ async fn with_a_permissive_acl_the_oracle_refuses_another_devices_items_as_wrong
     assert_eq!((stored[0].device, stored[0].seq), (id(&net.keys[0]), 1));
     // the refusal is counted in the store
     assert_eq!(rejections(&path, &net), vec![(Rejection::WrongTopic, 1)]);
-}
-
-/// A SQLite store that can be switched off (as a database that went away).
-struct Switchable {
-    inner: SqliteStore,
-    down: Arc<AtomicBool>,
-}
-
-impl Switchable {
-    fn check(&self) -> StoreResult<()> {
-        if self.down.load(Ordering::SeqCst) {
-            Err(StoreError::Unavailable("switched off".into()))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl OracleStore for Switchable {
-    fn name(&self) -> &'static str {
-        "switchable"
-    }
-    fn health(&mut self) -> StoreResult<()> {
-        self.check()?;
-        self.inner.health()
-    }
-    fn commit_batch(&mut self, batch: &BatchRecord) -> StoreResult<Committed> {
-        self.check()?;
-        self.inner.commit_batch(batch)
-    }
-    fn for_each_batch(
-        &mut self,
-        origin: &str,
-        after: BatchId,
-        f: &mut dyn FnMut(BatchId, BatchRecord) -> StoreResult<()>,
-    ) -> StoreResult<()> {
-        self.check()?;
-        self.inner.for_each_batch(origin, after, f)
-    }
-    fn for_each_accepted(
-        &mut self,
-        epoch: Epoch,
-        f: &mut dyn FnMut(LoggedItem) -> StoreResult<()>,
-    ) -> StoreResult<()> {
-        self.inner.for_each_accepted(epoch, f)
-    }
-    fn closed_through(&mut self) -> StoreResult<Option<Epoch>> {
-        self.inner.closed_through()
-    }
-    fn begin_close(&mut self, e: Epoch, c: &str, at: Timestamp) -> StoreResult<CloseStart> {
-        self.inner.begin_close(e, c, at)
-    }
-    fn put_result(&mut self, e: Epoch, r: &EpochResult) -> StoreResult<()> {
-        self.inner.put_result(e, r)
-    }
-    fn mark_published(&mut self, e: Epoch, tx: Option<&str>) -> StoreResult<()> {
-        self.inner.mark_published(e, tx)
-    }
-    fn epoch(&mut self, e: Epoch) -> StoreResult<Option<EpochRow>> {
-        self.inner.epoch(e)
-    }
-    fn epochs(&mut self, from: Epoch, limit: usize) -> StoreResult<Vec<EpochRow>> {
-        self.inner.epochs(from, limit)
-    }
-    fn latest_result(&mut self) -> StoreResult<Option<EpochRow>> {
-        self.inner.latest_result()
-    }
-    fn tree(&mut self, e: Epoch) -> StoreResult<Option<Vec<u8>>> {
-        self.inner.tree(e)
-    }
-    fn receipt(&mut self, e: Epoch, d: &DeviceId) -> StoreResult<Option<Vec<u8>>> {
-        self.inner.receipt(e, d)
-    }
-    fn device_epochs(
-        &mut self,
-        d: &DeviceId,
-        from: Epoch,
-        limit: usize,
-    ) -> StoreResult<Vec<DeviceEpoch>> {
-        self.inner.device_epochs(d, from, limit)
-    }
-    fn rejections(&mut self, e: Epoch) -> StoreResult<Vec<(Rejection, u64)>> {
-        self.inner.rejections(e)
-    }
-    fn meta(&mut self, k: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.inner.meta(k)
-    }
-    fn set_meta(&mut self, k: &str, v: &[u8]) -> StoreResult<()> {
-        self.inner.set_meta(k, v)
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
