@@ -43,7 +43,8 @@
 //!   "unowned_devices": [did, ...], "forfeited", "undistributed", "accepted",
 //!   "rejected": {reason: count}}`; amounts are decimal strings; `paid` is what owners were
 //!   credited (the epoch total), `forfeited` the amounts of devices without an owner,
-//!   `undistributed` the emission when no device scored.
+//!   `undistributed` the part of the emission no device earned (all of it when no device
+//!   scored). Networks with pools ([`EpochScoring::payouts`]) add `pools` to receipts.
 //!
 //! # Calling from async code
 //! [`EpochCloser::close`] is synchronous and drives the backend's async calls with
@@ -99,6 +100,75 @@ pub trait EpochScoring: Send + Sync {
 
     /// The tokens (base units) split over the epoch's scores.
     fn emission(&self, epoch: Epoch) -> u128;
+
+    /// The epoch's payouts. The default splits [`EpochScoring::emission`] over
+    /// [`EpochScoring::scores`] exactly ([`default_payouts`]), as one pool named
+    /// [`DEFAULT_POOL`].
+    ///
+    /// A network with its own reward math (several pools, evidence rules, redistributions
+    /// of unused pools) overrides this and returns what each device earns in each pool,
+    /// computed with `depin_rewards`. The closer checks the result before anything is
+    /// stored: amounts may add up to at most [`EpochPayouts::emission`], and a device may
+    /// appear at most once per pool ([`CloseError::Payouts`] otherwise).
+    fn payouts(
+        &self,
+        epoch: Epoch,
+        tally: Self::Tally,
+    ) -> Result<EpochPayouts, depin_rewards::Error> {
+        default_payouts(self.emission(epoch), self.scores(epoch, tally))
+    }
+}
+
+/// The pool name of the default payouts (receipts of single-pool networks list no pools).
+pub const DEFAULT_POOL: &str = "rewards";
+
+/// One device's payout in one pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutLine {
+    /// The device.
+    pub device: DeviceId,
+    /// The pool (a network's category name, such as `"poc"` or `"solar"`).
+    pub pool: String,
+    /// The device's score in the pool, as the network writes it (an integer, or a
+    /// fixed-point decimal): shown in the receipt, not used in any sum.
+    pub score: String,
+    /// Base units the device earned in the pool.
+    pub amount: u128,
+}
+
+/// An epoch's rewards as the network computed them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EpochPayouts {
+    /// The tokens the epoch emits (base units); the lines add up to at most this, the rest
+    /// is reported as undistributed.
+    pub emission: u128,
+    /// Per device and pool; lines with amount 0 are kept in the receipts.
+    pub lines: Vec<PayoutLine>,
+}
+
+/// The default payouts: `emission` split exactly over `scores` (devices with score 0
+/// dropped, a device listed twice has its scores added) with [`depin_rewards::distribute`]
+/// in [`Mode::LargestRemainder`], in the pool [`DEFAULT_POOL`].
+pub fn default_payouts(
+    emission: u128,
+    scores: Vec<(DeviceId, u128)>,
+) -> Result<EpochPayouts, depin_rewards::Error> {
+    let scores: Vec<(DeviceId, u128)> = scores.into_iter().filter(|(_, s)| *s > 0).collect();
+    let mut lines = Vec::with_capacity(scores.len());
+    if !scores.is_empty() {
+        let shares = Shares::summed(scores)?;
+        let distribution = distribute(&shares, emission, Mode::LargestRemainder)?;
+        for payout in distribution.payouts() {
+            let score = shares.get(&payout.id).unwrap_or(0);
+            lines.push(PayoutLine {
+                device: payout.id,
+                pool: DEFAULT_POOL.to_string(),
+                score: score.to_string(),
+                amount: payout.amount,
+            });
+        }
+    }
+    Ok(EpochPayouts { emission, lines })
 }
 
 /// Built-in scoring: a device's score is the sum of its accepted items' units, with a fixed
@@ -175,6 +245,91 @@ pub struct DeviceReceipt {
     /// The device's share of the emission that was not paid because it has no owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forfeited: Option<String>,
+    /// Per pool, for networks with their own pools ([`EpochScoring::payouts`]); empty (and
+    /// left out of the JSON) when the device earned only in [`DEFAULT_POOL`]. `score` is
+    /// then the pools' scores joined with `+`, and `amount` their sum.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<ReceiptPool>,
+}
+
+/// One pool's line of a [`DeviceReceipt`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptPool {
+    /// The pool.
+    pub pool: String,
+    /// The device's score in it.
+    pub score: String,
+    /// Base units earned in it (decimal).
+    pub amount: String,
+}
+
+/// A device's payouts over all pools, as its receipt shows them.
+struct DevicePayout {
+    device: DeviceId,
+    score: String,
+    amount: u128,
+    pools: Vec<ReceiptPool>,
+}
+
+/// Check a network's payout lines (at most `emission` in all, a device once per pool) and
+/// group them per device, in device order.
+fn group_payouts(lines: Vec<PayoutLine>, emission: u128) -> Result<Vec<DevicePayout>, CloseError> {
+    let mut total: u128 = 0;
+    let mut by_device: BTreeMap<DeviceId, Vec<PayoutLine>> = BTreeMap::new();
+    for line in lines {
+        total = total
+            .checked_add(line.amount)
+            .ok_or_else(|| CloseError::Payouts("the payouts overflow u128".into()))?;
+        let slot = by_device.entry(line.device).or_default();
+        if slot.iter().any(|l| l.pool == line.pool) {
+            return Err(CloseError::Payouts(format!(
+                "{} is listed twice in pool {:?}",
+                line.device, line.pool
+            )));
+        }
+        slot.push(line);
+    }
+    if total > emission {
+        return Err(CloseError::Payouts(format!(
+            "the payouts add up to {total}, more than the epoch's emission {emission}"
+        )));
+    }
+    let mut out = Vec::with_capacity(by_device.len());
+    for (device, mut lines) in by_device {
+        lines.sort_by(|a, b| a.pool.cmp(&b.pool));
+        let amount = lines.iter().map(|l| l.amount).sum::<u128>();
+        let only_default = lines.len() == 1 && lines[0].pool == DEFAULT_POOL;
+        if only_default {
+            let line = lines.remove(0);
+            out.push(DevicePayout {
+                device,
+                score: line.score,
+                amount,
+                pools: Vec::new(),
+            });
+        } else {
+            let score = lines
+                .iter()
+                .map(|l| l.score.as_str())
+                .collect::<Vec<_>>()
+                .join("+");
+            let pools = lines
+                .into_iter()
+                .map(|l| ReceiptPool {
+                    pool: l.pool,
+                    score: l.score,
+                    amount: l.amount.to_string(),
+                })
+                .collect();
+            out.push(DevicePayout {
+                device,
+                score,
+                amount,
+                pools,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The epoch summary blob.
@@ -263,6 +418,10 @@ pub enum CloseError {
         /// The highest epoch whose close has begun.
         closed_through: Epoch,
     },
+    /// The network's [`EpochScoring::payouts`] are not a valid split: more than the
+    /// emission, or a device twice in one pool. Nothing was stored.
+    #[error("the network's payouts are invalid: {0}")]
+    Payouts(String),
     /// Stored data is inconsistent (a result without its tree, a tree that does not match
     /// its root, a blob that does not decode).
     #[error("oracle data corrupt: {0}")]
@@ -449,24 +608,12 @@ impl<C: EpochScoring> EpochCloser<C> {
             Ok(())
         })?;
 
-        // 2. scores -> exact split of the emission
-        let emission = self.scoring.emission(epoch);
-        let scores: Vec<(DeviceId, u128)> = self
-            .scoring
-            .scores(epoch, tally)
-            .into_iter()
-            .filter(|(_, s)| *s > 0)
-            .collect();
-        let mut split: Vec<(DeviceId, u128, u128)> = Vec::with_capacity(scores.len());
-        if !scores.is_empty() {
-            let shares = Shares::summed(scores)?;
-            let distribution = distribute(&shares, emission, Mode::LargestRemainder)?;
-            for payout in distribution.payouts() {
-                let score = shares.get(&payout.id).unwrap_or(0);
-                split.push((payout.id, score, payout.amount));
-            }
-        }
-        let undistributed = if split.is_empty() { emission } else { 0 };
+        // 2. the network's payouts, checked
+        let EpochPayouts { emission, lines } = self.scoring.payouts(epoch, tally)?;
+        let split = group_payouts(lines, emission)?;
+        let undistributed = emission
+            .checked_sub(split.iter().map(|d| d.amount).sum::<u128>())
+            .unwrap_or(0);
 
         // 3. owners, credits and receipts
         let mut credits: BTreeMap<Account, u128> = BTreeMap::new();
@@ -476,7 +623,13 @@ impl<C: EpochScoring> EpochCloser<C> {
         let mut forfeited: u128 = 0;
         let mut devices_paid: u64 = 0;
         let scored_devices = u64::try_from(split.len()).unwrap_or(u64::MAX);
-        for (device, score, amount) in split {
+        for DevicePayout {
+            device,
+            score,
+            amount,
+            pools,
+        } in split
+        {
             let did = device.to_string();
             let owner = match (self.owners)(&device) {
                 Some(account) => Some(canonical(&account)?),
@@ -498,9 +651,10 @@ impl<C: EpochScoring> EpochCloser<C> {
                         epoch: epoch.0,
                         device: did,
                         owner: Some(account.to_string()),
-                        score: score.to_string(),
+                        score,
                         amount: amount.to_string(),
                         forfeited: None,
+                        pools,
                     }
                 }
                 None => {
@@ -512,9 +666,10 @@ impl<C: EpochScoring> EpochCloser<C> {
                         epoch: epoch.0,
                         device: did,
                         owner: None,
-                        score: score.to_string(),
+                        score,
                         amount: "0".to_string(),
                         forfeited: Some(amount.to_string()),
+                        pools,
                     }
                 }
             };
@@ -993,9 +1148,17 @@ pub fn explain(status: EpochStatus, record: &DeviceEpoch) -> String {
                     owner: Some(owner),
                     score,
                     amount,
+                    pools,
                     ..
                 }) => {
-                    if amount == "0" {
+                    if !pools.is_empty() {
+                        let lines = pools
+                            .iter()
+                            .map(|p| format!("{} {} for score {}", p.pool, p.amount, p.score))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        format!("earned {amount}: {lines} (credited to {owner}){pending}")
+                    } else if amount == "0" {
                         format!(
                             "scored {score} but earned 0: its share of the emission rounds \
                              down to nothing{pending}"

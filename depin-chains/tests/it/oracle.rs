@@ -16,7 +16,10 @@ use depin_attest::store::{
 };
 use depin_attest::{Outcome, Rejection};
 use depin_chains::local::{LocalBackend, LocalLedger};
-use depin_chains::oracle::{api, claim_for, CloseError, DeviceReceipt, EpochCloser, UnitsScoring};
+use depin_chains::oracle::{
+    api, claim_for, default_payouts, CloseError, DeviceReceipt, EpochCloser, EpochPayouts,
+    EpochScoring, UnitsScoring,
+};
 use depin_chains::{
     async_trait, Account, BackendKind, ChainBackend, Claim, ClaimFormat, DeviceRecord,
     DeviceRegistration, EpochRoot, Error, PublishOutcome, Receipt, RegistrationChallenge,
@@ -550,4 +553,169 @@ fn the_api_answers_claims_device_pages_and_epochs() {
     assert_eq!(body["error"], "not_found");
     let (status, _) = get(rt, &app, "/v1/epochs/seven");
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// Two pools, as a network with its own reward math splits them: 600 to energy (by Wh),
+/// 400 to everything else (by units), each split exactly with `default_payouts`.
+struct TwoPools {
+    /// Add this to the first line's amount (a broken network's payouts).
+    overpay: u128,
+    /// List the first device twice in its pool.
+    twice: bool,
+}
+
+impl EpochScoring for TwoPools {
+    type Tally = (Vec<(DeviceId, u128)>, Vec<(DeviceId, u128)>);
+
+    fn tally(&self, tally: &mut Self::Tally, item: &LoggedItem) {
+        if let StoredVerdict::Accepted(outcome) = &item.verdict {
+            match outcome {
+                Outcome::Energy { wh } => tally.0.push((item.device, u128::from(*wh))),
+                other => tally.1.push((item.device, UnitsScoring::units(other))),
+            }
+        }
+    }
+
+    fn scores(&self, _epoch: Epoch, _tally: Self::Tally) -> Vec<(DeviceId, u128)> {
+        Vec::new()
+    }
+
+    fn emission(&self, _epoch: Epoch) -> u128 {
+        EMISSION
+    }
+
+    fn payouts(
+        &self,
+        _epoch: Epoch,
+        tally: Self::Tally,
+    ) -> std::result::Result<EpochPayouts, depin_rewards::Error> {
+        let mut lines = Vec::new();
+        for (pool, amount, scores) in [("solar", 600, tally.0), ("other", 400, tally.1)] {
+            for mut line in default_payouts(amount, scores)?.lines {
+                line.pool = pool.to_string();
+                lines.push(line);
+            }
+        }
+        if let Some(first) = lines.first_mut() {
+            first.amount += self.overpay;
+        }
+        if self.twice {
+            let copy = lines[0].clone();
+            lines.push(copy);
+        }
+        Ok(EpochPayouts {
+            emission: EMISSION,
+            lines,
+        })
+    }
+}
+
+fn two_pool_closer(net: &Net, scoring: TwoPools) -> EpochCloser<TwoPools> {
+    let owners: HashMap<DeviceId, Account> = [
+        (net.dev.a, evm(1)),
+        (net.dev.b, evm(2)),
+        (net.dev.c, evm(1)),
+    ]
+    .into_iter()
+    .collect();
+    let backend: Arc<dyn ChainBackend> = net.flaky.clone();
+    EpochCloser::new(scoring, backend, FORMAT, "closer-1")
+        .owners(move |d: &DeviceId| owners.get(d).cloned())
+}
+
+/// Solar (600 over a 30, c 8, d 20 Wh): a 310, c 83, d 207 (the 2 units left go to d and
+/// c, the largest remainders). Other (400 over a 10, b 2 units): a 333, b 67. So a earns
+/// 643 in two pools, evm(1) 643 + 83 = 726, evm(2) 67, d's 207 are forfeited.
+#[test]
+fn a_network_with_its_own_pools_is_paid_per_pool_with_receipts_per_pool() {
+    let mut net = net();
+    commit_epoch_1(&mut net.store, &net.dev);
+    let closer = two_pool_closer(
+        &net,
+        TwoPools {
+            overpay: 0,
+            twice: false,
+        },
+    );
+    let report = closer
+        .close(&mut net.store, Epoch(1), NOW, net.rt.handle())
+        .unwrap();
+    assert_eq!(report.epoch_total, 726 + 67);
+    assert_eq!(report.devices_paid, 3);
+    let on_chain = net.rt.block_on(net.flaky.epoch_root(Epoch(1))).unwrap();
+    assert_eq!(
+        on_chain.map(|r| (r.root, r.total)),
+        Some((report.root, 793))
+    );
+
+    let a = receipt(&mut net.store, 1, &net.dev.a).unwrap();
+    assert_eq!((a.score.as_str(), a.amount.as_str()), ("10+30", "643"));
+    let pools: Vec<(&str, &str, &str)> = a
+        .pools
+        .iter()
+        .map(|p| (p.pool.as_str(), p.score.as_str(), p.amount.as_str()))
+        .collect();
+    assert_eq!(pools, [("other", "10", "333"), ("solar", "30", "310")]);
+    let b = receipt(&mut net.store, 1, &net.dev.b).unwrap();
+    assert_eq!((b.amount.as_str(), b.pools.len()), ("67", 1));
+    let c = receipt(&mut net.store, 1, &net.dev.c).unwrap();
+    assert_eq!(c.amount, "83");
+    let d = receipt(&mut net.store, 1, &net.dev.d).unwrap();
+    assert_eq!(
+        (d.owner.as_deref(), d.forfeited.as_deref()),
+        (None, Some("207"))
+    );
+
+    // the JSON of a pooled receipt, and the explanation an owner reads
+    let blob = net.store.receipt(Epoch(1), &net.dev.a).unwrap().unwrap();
+    let json: Value = serde_json::from_slice(&blob).unwrap();
+    assert_eq!(
+        json["pools"][1],
+        json!({"pool": "solar", "score": "30", "amount": "310"})
+    );
+    let record = net.store.device_epochs(&net.dev.a, Epoch(1), 1).unwrap();
+    let text = depin_chains::oracle::explain(EpochStatus::Published, &record[0]);
+    assert!(
+        text.contains("earned 643: other 333 for score 10, solar 310 for score 30"),
+        "{text}"
+    );
+
+    // the owners claim what the pools paid
+    let one = claim_for(&mut net.store, FORMAT, &evm(1)).unwrap().unwrap();
+    assert_eq!(one.cumulative, "726");
+    let two = claim_for(&mut net.store, FORMAT, &evm(2)).unwrap().unwrap();
+    assert_eq!(two.cumulative, "67");
+}
+
+/// Payouts that pay more than the emission, or list a device twice in a pool, are refused
+/// before anything is stored or published; a corrected network closes the epoch after.
+#[test]
+fn invalid_payouts_are_refused_before_anything_is_stored() {
+    let mut net = net();
+    commit_epoch_1(&mut net.store, &net.dev);
+    for (overpay, twice) in [(1, false), (0, true)] {
+        let closer = two_pool_closer(&net, TwoPools { overpay, twice });
+        let err = closer
+            .close(&mut net.store, Epoch(1), NOW, net.rt.handle())
+            .unwrap_err();
+        assert!(matches!(err, CloseError::Payouts(_)), "{err:?}");
+        let row = net.store.epoch(Epoch(1)).unwrap().unwrap();
+        assert!(row.root.is_none(), "{row:?}");
+        assert!(receipt(&mut net.store, 1, &net.dev.a).is_none());
+        assert_eq!(
+            net.rt.block_on(net.flaky.epoch_root(Epoch(1))).unwrap(),
+            None
+        );
+    }
+    let closer = two_pool_closer(
+        &net,
+        TwoPools {
+            overpay: 0,
+            twice: false,
+        },
+    );
+    let report = closer
+        .close(&mut net.store, Epoch(1), NOW, net.rt.handle())
+        .unwrap();
+    assert_eq!(report.epoch_total, 793);
 }
