@@ -611,9 +611,8 @@ impl<C: EpochScoring> EpochCloser<C> {
         // 2. the network's payouts, checked
         let EpochPayouts { emission, lines } = self.scoring.payouts(epoch, tally)?;
         let split = group_payouts(lines, emission)?;
-        let undistributed = emission
-            .checked_sub(split.iter().map(|d| d.amount).sum::<u128>())
-            .unwrap_or(0);
+        // group_payouts checked that the amounts add up to at most the emission
+        let undistributed = emission.saturating_sub(split.iter().map(|d| d.amount).sum::<u128>());
 
         // 3. owners, credits and receipts
         let mut credits: BTreeMap<Account, u128> = BTreeMap::new();

@@ -180,6 +180,11 @@ impl Chain {
         Ok(self.runtime.block_on(self.backend.device(device))?)
     }
 
+    /// Run `future` (a backend call) to completion on the chain's runtime.
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
     /// What `account` has claimed so far, as the chain reports it.
     pub fn claimed(&self, account: &Account) -> Result<u128> {
         Ok(self.runtime.block_on(self.backend.claimed(account))?)

@@ -40,6 +40,9 @@ pub enum Error {
         /// What the ledger said.
         source: depin_chains::Error,
     },
+    /// The served oracle (start, HTTP, close) failed.
+    #[error("oracle: {0}")]
+    Served(String),
     /// Bad options (sizes, backend arguments).
     #[error("invalid options: {0}")]
     Options(String),

@@ -18,6 +18,7 @@ mod device;
 mod error;
 mod options;
 mod rng;
+pub mod served;
 mod summary;
 
 pub use chain::{Chain, Settlement};

@@ -81,6 +81,10 @@ pub struct Options {
     /// Force one key type for every device (the EVM registry verifies secp256k1 only);
     /// `None` keeps each network's choice.
     pub key_type: Option<KeyType>,
+    /// Serve the network by a real oracle (HTTP ingest, SQLite store in this directory,
+    /// epoch closes and claims API: [`crate::served`]) instead of verifying in process.
+    /// Networks that cannot be served yet ignore it and say so in their notes.
+    pub serve: Option<PathBuf>,
 }
 
 impl Options {
@@ -93,6 +97,7 @@ impl Options {
             chain: ChainOptions::Local { dir: dir.into() },
             progress: false,
             key_type: None,
+            serve: None,
         }
     }
 
@@ -118,6 +123,7 @@ impl Options {
 impl Options {
     /// Parse the flags every example binary accepts: `--seed N`, `--devices N`,
     /// `--epochs N`, `--out DIR` (local ledger directory, default `out/ledgers`),
+    /// `--serve DIR` (a real oracle with its store in `DIR`, where the network supports it),
     /// `--quiet`. Unknown flags are an error.
     pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Self, String> {
         let mut opts = Options::local("out/ledgers");
@@ -135,9 +141,10 @@ impl Options {
                     }
                 }
                 "--quiet" => opts.progress = false,
+                "--serve" => opts.serve = Some(PathBuf::from(value("--serve")?)),
                 other => {
                     return Err(format!(
-                        "unknown flag {other:?} (flags: --seed N --devices N --epochs N --out DIR --quiet)"
+                        "unknown flag {other:?} (flags: --seed N --devices N --epochs N --out DIR --serve DIR --quiet)"
                     ))
                 }
             }

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! depin-demo [--backend local|evm|cosmos] [--out DIR] [--seed N] [--epochs N] [--short]
-//!            [--networks wireless,storage,energy,mapping] [--quiet]
+//!            [--networks wireless,storage,energy,mapping] [--quiet] [--in-process]
 //! ```
 //!
 //! See the README for the EVM and Cosmos flags.
@@ -50,6 +50,9 @@ usage: depin-demo [options]
   --short                      a small, fast run (few devices, 2 epochs)
   --networks LIST              comma-separated subset of wireless,storage,energy,mapping
   --quiet                      no progress lines
+  --in-process                 verify in this process instead of through the served oracle
+                               (served by default: HTTP ingest, store in DIR/oracle, epoch
+                               closes and the claims API of a real oracle on a loopback port)
  evm (build with --features evm to deploy; anvil: chain id 31337):
   --rpc-url URL --private-key HEX [--chain-id N]
   [--registry ADDR --distributor ADDR [--token ADDR]]   use deployed contracts (one network)
@@ -66,6 +69,7 @@ struct Args {
     short: bool,
     networks: Vec<String>,
     quiet: bool,
+    in_process: bool,
     rpc_url: Option<String>,
     private_key: Option<String>,
     chain_id: Option<String>,
@@ -86,6 +90,7 @@ fn parse_args() -> Result<Args, String> {
         short: false,
         networks: NETWORKS.iter().map(|n| n.to_string()).collect(),
         quiet: false,
+        in_process: false,
         rpc_url: None,
         private_key: None,
         chain_id: None,
@@ -110,6 +115,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--short" => a.short = true,
             "--quiet" => a.quiet = true,
+            "--in-process" => a.in_process = true,
             "--networks" => {
                 a.networks = value()?.split(',').map(|s| s.trim().to_string()).collect()
             }
@@ -371,6 +377,7 @@ fn run(args: &Args, chain: ChainOptions, key_type: Option<KeyType>) -> Result<()
             chain: chain.clone(),
             progress: !args.quiet,
             key_type,
+            serve: (!args.in_process).then(|| args.out.join("oracle")),
         };
         let t = Instant::now();
         let result = match network.as_str() {

@@ -4,18 +4,23 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use depin_attest::types::{ChargingSession, EnergyDirection, EnergyReading};
 use depin_attest::{
-    AttestationKind, AttestationType, DeviceRecord, EnvelopeBody, EpochReport, Input, KindSet,
-    MemoryRegistry, MemoryReplayStore, Outcome, Verifier, VerifierConfig,
+    AttestationKind, AttestationType, DeviceRecord, EnvelopeBody, KindSet, MemoryRegistry,
+    MemoryReplayStore, Outcome, Verifier, VerifierConfig,
 };
+use std::sync::Arc;
+
+use depin_attest::store::{LoggedItem, StoredVerdict};
+use depin_chains::oracle::{EpochCloser, EpochPayouts, EpochScoring, PayoutLine};
 use depin_chains::Account;
 use depin_core::{DeviceId, Domain, Epoch, KeyType, NetworkId, SigningKey, Timestamp};
+use depin_example_common::served::{settle_served, Pipeline, ServedOracle};
 use depin_example_common::{
     epoch_start, hex_prefix, progress, schedule, sign_envelope, AnySigner, Chain, DeviceOutcome,
     EpochSummary, Error, SimRng, TOKEN_DECIMALS,
 };
 pub use depin_example_common::{Options, Result, Summary};
 use depin_rewards::emission::{Constant, EmissionSchedule};
-use depin_rewards::pools::{PoolPlan, PoolSplit};
+use depin_rewards::pools::{PoolPlan, PoolSplit, Pools};
 use depin_rewards::{
     verify_receipt, EpochRewards, Factor, FactorKind, FactorRule, Fixed, Mode, RuleSet,
     ScoreBreakdown, ScoreRules,
@@ -263,9 +268,50 @@ pub fn run(opts: &Options) -> Result<Summary> {
     }
     let mut config = VerifierConfig::new(domain);
     config.schedule = schedule()?;
-    let mut verifier = Verifier::new(config, registry, MemoryReplayStore::new())?;
+    let make = move || Verifier::new(config.clone(), registry.clone(), MemoryReplayStore::new());
     let split = PoolSplit::new([("solar", SOLAR_BPS), ("charging", CHARGING_BPS)])?;
     let rules = reward_rules(&split);
+    let meters: BTreeSet<DeviceId> = devices
+        .iter()
+        .filter(|d| d.is_meter())
+        .map(|d| d.id)
+        .collect();
+    let mut verifier = match &opts.serve {
+        None => Pipeline::InProcess(make()?),
+        Some(dir) => {
+            let owners: BTreeMap<DeviceId, Account> =
+                devices.iter().map(|d| (d.id, d.owner.clone())).collect();
+            let scoring = EnergyScoring {
+                emission,
+                split: split.clone(),
+                meters: meters.clone(),
+            };
+            let closer = EpochCloser::new(
+                scoring,
+                Arc::clone(chain.backend()),
+                chain.claim_format(),
+                "energy-oracle",
+            )
+            .owners(move |d: &DeviceId| owners.get(d).cloned());
+            let names = make()?;
+            let oracle = ServedOracle::start(NETWORK, dir, Box::new(make.clone()), closer)?;
+            progress(
+                opts,
+                "energy",
+                &format!(
+                    "served by an oracle at {} (store {})",
+                    oracle.base_url(),
+                    oracle.store_path().display()
+                ),
+            );
+            Pipeline::Served {
+                oracle,
+                names,
+                reports: BTreeMap::new(),
+            }
+        }
+    };
+    let all_owners: BTreeSet<Account> = devices.iter().map(|d| d.owner.clone()).collect();
     let deferring: BTreeSet<Account> = devices
         .iter()
         .enumerate()
@@ -286,58 +332,34 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 j += 1;
             }
             let group = &messages[i..j];
-            let inputs: Vec<Input<'_>> = group.iter().map(|m| Input::Envelope(&m.2)).collect();
+            let inputs: Vec<&[u8]> = group.iter().map(|m| m.2.as_slice()).collect();
             let now = Timestamp((window + 1) * WINDOW_MS);
-            for (m, v) in group.iter().zip(verifier.verify_batch(&inputs, now)) {
+            for (m, v) in group.iter().zip(verifier.verify(&inputs, now)?) {
                 seen.insert(m.1);
-                if let Ok(a) = v {
-                    if let Outcome::Energy { wh } = a.outcome {
-                        *verified.entry(m.1).or_insert(0) += wh;
-                    }
+                if let Ok(Outcome::Energy { wh }) = v {
+                    *verified.entry(m.1).or_insert(0) += wh;
                 }
             }
             i = j;
         }
-        let report = verifier
-            .take_report(Epoch(epoch))
-            .unwrap_or_else(|| EpochReport::new(Epoch(epoch)));
+        let report = verifier.take_report(Epoch(epoch));
 
         // Rewards per verified kWh, in two pools.
-        let plan = PoolPlan {
-            emission: emission.emission(epoch)?,
-            split: split.clone(),
-            mode: Mode::LargestRemainder,
-            redistributions: Vec::new(),
-        };
-        let pools = plan.compute()?;
-        let mut by_pool: [(&str, Vec<(DeviceId, ScoreBreakdown)>); 2] =
-            [("solar", Vec::new()), ("charging", Vec::new())];
+        let mut by_device: BTreeMap<DeviceId, u64> = BTreeMap::new();
         for (&d, &wh) in &verified {
-            if wh == 0 {
-                continue;
-            }
             devices[d].verified_wh += wh;
-            let slot = usize::from(!devices[d].is_meter());
-            let score = ScoreBreakdown::new(Factor::given(
-                "verified_wh",
-                Fixed::from_int(u128::from(wh))?,
-            ));
-            by_pool[slot].1.push((devices[d].id, score));
+            by_device.insert(devices[d].id, wh);
         }
+        let (pools, rewards) = pool_rewards(epoch, &emission, &split, &meters, &by_device)?;
         let (mut pool, mut paid, mut receipts_verified, mut paid_devices) = (0, 0, 0, 0);
         let mut credits = Vec::new();
-        for (category, scores) in by_pool {
-            let amount = pools.get(category).unwrap_or(0);
-            if scores.is_empty() {
-                continue;
-            }
-            let rewards =
-                EpochRewards::compute(epoch, category, amount, Mode::LargestRemainder, scores)?
-                    .with_pool_plan(plan.clone())?;
-            pool += amount;
+        let mut earned: BTreeMap<DeviceId, u128> = BTreeMap::new();
+        for rewards in &rewards {
+            pool += pools.get(rewards.category()).unwrap_or(0);
             for p in rewards.distribution().payouts() {
                 paid += p.amount;
                 paid_devices += usize::from(p.amount > 0);
+                *earned.entry(p.id).or_insert(0) += p.amount;
                 if let Some(d) = devices.iter_mut().find(|d| d.id == p.id) {
                     d.earned += p.amount;
                     credits.push((d.owner.clone(), p.amount));
@@ -351,7 +373,24 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 receipts_verified += 1;
             }
         }
-        let settlement = chain.settle(epoch, credits, &deferring, epoch == opts.epochs)?;
+        let last = epoch == opts.epochs;
+        let settlement = match verifier.oracle() {
+            None => chain.settle(epoch, credits, &deferring, last)?,
+            Some(oracle) => {
+                // the oracle closes the epoch itself once its clock passes the end and the
+                // grace window; it must have paid what the network's rules pay
+                let closed = oracle.close(epoch)?;
+                if closed.accepted != report.accepted_total() {
+                    return Err(Error::Check(format!(
+                        "the oracle counted {} accepted items, its answers {}",
+                        closed.accepted,
+                        report.accepted_total()
+                    )));
+                }
+                check_receipts(oracle, epoch, &earned)?;
+                settle_served(&chain, oracle, &closed, &all_owners, &deferring, last)?
+            }
+        };
         let solar: u64 = verified
             .iter()
             .filter(|(d, _)| devices[**d].is_meter())
@@ -418,6 +457,127 @@ pub fn run(opts: &Options) -> Result<Summary> {
         epochs,
         map: None,
     })
+}
+
+/// The epoch's rewards per verified Wh, in the solar pool (meters in `meters`) and the
+/// charging pool (every other device), each split exactly
+/// ([`Mode::LargestRemainder`]); devices with 0 Wh earn nothing. The same function pays in
+/// process and in the served oracle's close ([`EnergyScoring`]), so both pay the same.
+pub fn pool_rewards(
+    epoch: u64,
+    emission: &Constant,
+    split: &PoolSplit,
+    meters: &BTreeSet<DeviceId>,
+    verified: &BTreeMap<DeviceId, u64>,
+) -> depin_rewards::Result<(Pools, Vec<EpochRewards<DeviceId>>)> {
+    let plan = PoolPlan {
+        emission: emission.emission(epoch)?,
+        split: split.clone(),
+        mode: Mode::LargestRemainder,
+        redistributions: Vec::new(),
+    };
+    let pools = plan.compute()?;
+    let mut by_pool: [(&str, Vec<(DeviceId, ScoreBreakdown)>); 2] =
+        [("solar", Vec::new()), ("charging", Vec::new())];
+    for (&id, &wh) in verified {
+        if wh == 0 {
+            continue;
+        }
+        let slot = usize::from(!meters.contains(&id));
+        let score = ScoreBreakdown::new(Factor::given(
+            "verified_wh",
+            Fixed::from_int(u128::from(wh))?,
+        ));
+        by_pool[slot].1.push((id, score));
+    }
+    let mut out = Vec::new();
+    for (category, scores) in by_pool {
+        if scores.is_empty() {
+            continue;
+        }
+        let amount = pools.get(category).unwrap_or(0);
+        out.push(
+            EpochRewards::compute(epoch, category, amount, Mode::LargestRemainder, scores)?
+                .with_pool_plan(plan.clone())?,
+        );
+    }
+    Ok((pools, out))
+}
+
+/// The energy network's rules as the served oracle's closer runs them: the accepted
+/// items' verified Wh per device ([`Outcome::Energy`]), paid by [`pool_rewards`].
+#[derive(Debug, Clone)]
+pub struct EnergyScoring {
+    /// The emission schedule.
+    pub emission: Constant,
+    /// The solar / charging split.
+    pub split: PoolSplit,
+    /// The solar meters (every other device is a charger).
+    pub meters: BTreeSet<DeviceId>,
+}
+
+impl EpochScoring for EnergyScoring {
+    type Tally = BTreeMap<DeviceId, u64>;
+
+    fn tally(&self, tally: &mut Self::Tally, item: &LoggedItem) {
+        if let StoredVerdict::Accepted(Outcome::Energy { wh }) = &item.verdict {
+            let slot = tally.entry(item.device).or_insert(0);
+            *slot = slot.saturating_add(*wh);
+        }
+    }
+
+    fn scores(&self, _epoch: Epoch, tally: Self::Tally) -> Vec<(DeviceId, u128)> {
+        tally
+            .into_iter()
+            .map(|(d, wh)| (d, u128::from(wh)))
+            .collect()
+    }
+
+    fn emission(&self, epoch: Epoch) -> u128 {
+        self.emission.emission(epoch.0).unwrap_or(0)
+    }
+
+    fn payouts(&self, epoch: Epoch, tally: Self::Tally) -> depin_rewards::Result<EpochPayouts> {
+        let (_, rewards) =
+            pool_rewards(epoch.0, &self.emission, &self.split, &self.meters, &tally)?;
+        let mut lines = Vec::new();
+        for r in &rewards {
+            for p in r.distribution().payouts() {
+                lines.push(PayoutLine {
+                    device: p.id,
+                    pool: r.category().to_string(),
+                    score: tally.get(&p.id).copied().unwrap_or(0).to_string(),
+                    amount: p.amount,
+                });
+            }
+        }
+        Ok(EpochPayouts {
+            emission: self.emission.emission(epoch.0)?,
+            lines,
+        })
+    }
+}
+
+/// Check that the oracle's stored receipts for `epoch` pay each device what the network's
+/// rules pay it (`earned`), read over its HTTP API as an owner would.
+fn check_receipts(
+    oracle: &ServedOracle,
+    epoch: u64,
+    earned: &BTreeMap<DeviceId, u128>,
+) -> Result<()> {
+    for (device, amount) in earned {
+        let path = format!("/v1/devices/{device}/epochs?from={epoch}&limit=1");
+        let (status, json) = oracle.get(&path)?;
+        let stored = json["epochs"][0]["receipt"]["amount"]
+            .as_str()
+            .and_then(|a| a.parse::<u128>().ok());
+        if status != 200 || stored != Some(*amount) {
+            return Err(Error::Check(format!(
+                "the oracle's receipt of {device} for epoch {epoch} is {stored:?} ({status}), the rules pay {amount}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The network's published reward rules: rewards per verified Wh (given by the energy

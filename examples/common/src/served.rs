@@ -1,0 +1,498 @@
+//! A reference network served by a real oracle: the oracle service of depin-chains
+//! (`depin_chains::oracle::service`) on a loopback port, with its embedded SQLite store, and
+//! the network's devices sending to it over HTTP.
+//!
+//! The simulation's time is the oracle's processing-time clock: the simulator sets it
+//! before each request ([`ServedOracle::send`]) and moves it past an epoch's end and grace
+//! window to have the oracle close that epoch itself ([`ServedOracle::close`]). Everything
+//! else is what an operator runs: the ingest endpoint (`POST /v1/batch`, binary batches; a
+//! 2xx means the items and their verdicts are committed), the closer (scores, exact split,
+//! receipts, cumulative claim tree, root published on the chain) and the claims API that
+//! owners fetch their proofs from ([`settle_served`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use depin_attest::ingest::wire::{encode_binary, BatchResponse, BINARY_CONTENT_TYPE};
+use depin_attest::ingest::{Clock, ItemBytes, ItemResult, MakeVerifier};
+use depin_attest::{EpochReport, Input, Outcome, Registry, Rejection, ReplayStore, Verifier};
+use depin_chains::oracle::service::{EpochConfig, Oracle, ServiceConfig, StoreConfig};
+use depin_chains::oracle::{CloseReport, EpochCloser, EpochScoring};
+use depin_chains::{Account, ChainBackend, Claim, TxHandle};
+use depin_core::{Epoch, Timestamp};
+use tokio::runtime::Runtime;
+
+use crate::chain::Settlement;
+use crate::error::{Error, Result};
+use crate::{Chain, DAY_MS, GENESIS_MS};
+
+/// The grace window after each simulated epoch (late reports still count), milliseconds.
+pub const GRACE_MS: u64 = 60_000;
+/// Items per HTTP request (the endpoint's default limit is larger).
+const REQUEST_ITEMS: usize = 512;
+/// How long a close may take before the run gives up.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Attempts of one request answered 429/503 before the run gives up.
+const ATTEMPTS: u32 = 50;
+
+/// A running oracle serving one simulated network (see the [module documentation](self)).
+pub struct ServedOracle {
+    runtime: Runtime,
+    oracle: Option<Oracle>,
+    clock: Arc<AtomicU64>,
+    closes: mpsc::Receiver<CloseReport>,
+    client: reqwest::Client,
+    base: String,
+    store: PathBuf,
+}
+
+impl std::fmt::Debug for ServedOracle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServedOracle")
+            .field("base", &self.base)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+fn service_error(e: impl std::fmt::Display) -> Error {
+    Error::Served(e.to_string())
+}
+
+impl ServedOracle {
+    /// Start an oracle for `network` on `127.0.0.1:0` with a fresh SQLite store
+    /// `DIR/{network}.oracle.sqlite` (an older one, and its WAL, are removed first: every
+    /// run starts a fresh network), the simulation's daily epochs from epoch 1 with a
+    /// [`GRACE_MS`] grace window, the network's verifier factory and its closer.
+    pub fn start<R, S, C>(
+        network: &str,
+        dir: &Path,
+        make: MakeVerifier<R, S>,
+        closer: EpochCloser<C>,
+    ) -> Result<Self>
+    where
+        R: Registry + Send + 'static,
+        S: ReplayStore + Send + 'static,
+        C: EpochScoring + 'static,
+    {
+        std::fs::create_dir_all(dir).map_err(|source| Error::File {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let store = dir.join(format!("{network}.oracle.sqlite"));
+        for suffix in ["", "-wal", "-shm"] {
+            let path = PathBuf::from(format!("{}{suffix}", store.display()));
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(Error::File { path, source }),
+            }
+        }
+        let mut config = ServiceConfig::new(StoreConfig::Sqlite {
+            path: store.clone(),
+        });
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.name = format!("{network}-oracle");
+        config.epochs = EpochConfig {
+            genesis_ms: GENESIS_MS,
+            length_ms: DAY_MS,
+            grace_ms: GRACE_MS,
+            first: Some(1),
+            check_ms: 10,
+        };
+        // every simulated device sends from this one loopback client, a day's reports in
+        // seconds: the per-client and per-device rates are set for that
+        config.ingest.client_per_second = 1_000_000;
+        config.ingest.client_burst = 1_000_000;
+        config.ingest.device_per_second = 1_000_000;
+        config.ingest.device_burst = 1_000_000;
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let clock_ms = Arc::new(AtomicU64::new(GENESIS_MS));
+        let read = Arc::clone(&clock_ms);
+        let clock: Clock = Arc::new(move || Timestamp(read.load(Ordering::SeqCst)));
+        let (tx, closes) = mpsc::channel();
+        let oracle = runtime
+            .block_on(
+                Oracle::builder(config, make, closer)
+                    .clock(clock)
+                    .on_close(move |report: &CloseReport| {
+                        let _ = tx.send(report.clone());
+                    })
+                    .start(),
+            )
+            .map_err(service_error)?;
+        let base = format!("http://{}", oracle.addr());
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(service_error)?;
+        Ok(ServedOracle {
+            runtime,
+            oracle: Some(oracle),
+            clock: clock_ms,
+            closes,
+            client,
+            base,
+            store,
+        })
+    }
+
+    /// The oracle's HTTP address (`http://127.0.0.1:PORT`).
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The SQLite store file.
+    pub fn store_path(&self) -> &Path {
+        &self.store
+    }
+
+    /// Move the oracle's clock to `now` (never backwards).
+    pub fn set_time(&self, now: Timestamp) {
+        self.clock.fetch_max(now.0, Ordering::SeqCst);
+    }
+
+    /// Send signed envelopes at `now` over HTTP (binary batches of at most 512 items) and
+    /// return their verdicts in order, each committed to the oracle's store before it was
+    /// answered. A 429 or 503 is retried after its `Retry-After`; any other refusal is an
+    /// error.
+    pub fn send(&self, envelopes: &[&[u8]], now: Timestamp) -> Result<Vec<ItemResult>> {
+        self.set_time(now);
+        let mut out = Vec::with_capacity(envelopes.len());
+        for chunk in envelopes.chunks(REQUEST_ITEMS) {
+            let items: Vec<ItemBytes> = chunk
+                .iter()
+                .map(|b| ItemBytes::Envelope(b.to_vec()))
+                .collect();
+            let body = encode_binary(&items);
+            let results = self.runtime.block_on(self.post_batch(body))?;
+            if results.len() != chunk.len() {
+                return Err(Error::Served(format!(
+                    "{} verdicts for {} items",
+                    results.len(),
+                    chunk.len()
+                )));
+            }
+            out.extend(results);
+        }
+        Ok(out)
+    }
+
+    async fn post_batch(&self, body: Vec<u8>) -> Result<Vec<ItemResult>> {
+        let url = format!("{}/v1/batch", self.base);
+        for _ in 0..ATTEMPTS {
+            let response = self
+                .client
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, BINARY_CONTENT_TYPE)
+                .body(body.clone())
+                .send()
+                .await
+                .map_err(service_error)?;
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let bytes = response.bytes().await.map_err(service_error)?;
+            match status {
+                200 => {
+                    let parsed: BatchResponse =
+                        serde_json::from_slice(&bytes).map_err(service_error)?;
+                    return Ok(parsed.results);
+                }
+                429 | 503 => {
+                    let wait = retry_after.unwrap_or(1).clamp(0, 5);
+                    tokio::time::sleep(Duration::from_millis(100 + 1_000 * wait)).await;
+                }
+                _ => {
+                    return Err(Error::Served(format!(
+                        "POST /v1/batch answered {status}: {}",
+                        String::from_utf8_lossy(&bytes)
+                    )))
+                }
+            }
+        }
+        Err(Error::Served(format!(
+            "POST /v1/batch still refused after {ATTEMPTS} attempts"
+        )))
+    }
+
+    /// Move the clock past `epoch`'s end and grace window and wait until the oracle has
+    /// closed it (root computed, published and recorded).
+    pub fn close(&self, epoch: u64) -> Result<CloseReport> {
+        let end = GENESIS_MS.saturating_add(epoch.saturating_add(1).saturating_mul(DAY_MS));
+        self.set_time(Timestamp(end.saturating_add(GRACE_MS)));
+        loop {
+            match self.closes.recv_timeout(CLOSE_TIMEOUT) {
+                Ok(report) if report.epoch == Epoch(epoch) => return Ok(report),
+                Ok(report) if report.epoch.0 < epoch => continue,
+                Ok(report) => {
+                    return Err(Error::Served(format!(
+                        "the oracle closed {} while epoch {epoch} was awaited",
+                        report.epoch
+                    )))
+                }
+                Err(_) => {
+                    return Err(Error::Served(format!(
+                        "the oracle did not close epoch {epoch} within {CLOSE_TIMEOUT:?}"
+                    )))
+                }
+            }
+        }
+    }
+
+    /// `GET path` on the oracle: the status and the JSON body.
+    pub fn get(&self, path: &str) -> Result<(u16, serde_json::Value)> {
+        let url = format!("{}{path}", self.base);
+        self.runtime.block_on(async {
+            let response = self.client.get(&url).send().await.map_err(service_error)?;
+            let status = response.status().as_u16();
+            let bytes = response.bytes().await.map_err(service_error)?;
+            let json = serde_json::from_slice(&bytes).map_err(|e| {
+                Error::Served(format!("GET {path} answered {status} with no JSON: {e}"))
+            })?;
+            Ok((status, json))
+        })
+    }
+
+    /// `account`'s cumulative claim against the latest published root, from the claims API
+    /// (`GET /v1/claims/{account}`), as a wallet fetches it; `None` when the account is not
+    /// in the tree.
+    pub fn claim(&self, account: &Account) -> Result<Option<Claim>> {
+        let (status, json) = self.get(&format!("/v1/claims/{account}"))?;
+        match status {
+            200 => {}
+            404 => return Ok(None),
+            _ => {
+                return Err(Error::Served(format!(
+                    "GET /v1/claims/{account} answered {status}: {json}"
+                )))
+            }
+        }
+        let bad = |what: &str| Error::Served(format!("claim answer without {what}: {json}"));
+        let cumulative_amount = json["cumulative"]
+            .as_str()
+            .and_then(|s| s.parse::<u128>().ok())
+            .ok_or_else(|| bad("a cumulative amount"))?;
+        let mut proof = Vec::new();
+        for node in json["proof"].as_array().ok_or_else(|| bad("a proof"))? {
+            let text = node.as_str().ok_or_else(|| bad("hex proof nodes"))?;
+            let text = text.strip_prefix("0x").unwrap_or(text);
+            let mut hash = [0u8; 32];
+            hex::decode_to_slice(text, &mut hash).map_err(|_| bad("32-byte proof nodes"))?;
+            proof.push(hash);
+        }
+        Ok(Some(Claim {
+            account: account.clone(),
+            cumulative_amount,
+            proof,
+        }))
+    }
+
+    /// Stop the oracle: requests in flight answered, queued items committed, the closer
+    /// stopped.
+    pub fn shutdown(mut self) -> Result<()> {
+        if let Some(oracle) = self.oracle.take() {
+            self.runtime
+                .block_on(oracle.shutdown())
+                .map_err(service_error)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ServedOracle {
+    fn drop(&mut self) {
+        if let Some(oracle) = self.oracle.take() {
+            let _ = self.runtime.block_on(oracle.shutdown());
+        }
+    }
+}
+
+/// Settle an epoch the oracle closed: every owner in `owners` with something new to claim
+/// fetches its cumulative claim from the oracle's claims API and submits it to the chain
+/// (owners in `deferring` skip odd epochs unless it is the `last`, so their next claim
+/// covers two). Checks, and fails with [`Error::Check`] otherwise: the chain has the
+/// oracle's root, each claim pays the account up to its cumulative total, and the same
+/// claim again is refused.
+pub fn settle_served(
+    chain: &Chain,
+    oracle: &ServedOracle,
+    report: &CloseReport,
+    owners: &BTreeSet<Account>,
+    deferring: &BTreeSet<Account>,
+    last: bool,
+) -> Result<Settlement> {
+    let epoch = report.epoch.0;
+    let backend: Arc<dyn ChainBackend> = Arc::clone(chain.backend());
+    let mut out = Settlement {
+        epoch,
+        root: report.root,
+        publish_tx: report.published_tx.as_deref().and_then(parse_tx),
+        epoch_total: report.epoch_total,
+        cumulative_total: report.cumulative_total,
+        claims: 0,
+        claimed_now: 0,
+        claimed_total: 0,
+        deferred: 0,
+        double_claim_refused: false,
+        pool_balance: None,
+    };
+    if report.root == [0u8; 32] {
+        return Ok(out);
+    }
+    let on_chain = chain.block_on(backend.epoch_root(report.epoch))?;
+    if on_chain.map(|r| (r.root, r.total)) != Some((report.root, report.cumulative_total)) {
+        return Err(Error::Check(format!(
+            "the chain does not hold the oracle's root of epoch {epoch}"
+        )));
+    }
+    let mut first_claim = None;
+    for account in owners {
+        let already = chain.block_on(backend.claimed(account))?;
+        let Some(claim) = oracle.claim(account)? else {
+            out.claimed_total = out.claimed_total.saturating_add(already);
+            continue;
+        };
+        let total = claim.cumulative_amount;
+        if total <= already || (deferring.contains(account) && !last && epoch % 2 == 1) {
+            out.deferred += usize::from(total > already);
+            out.claimed_total = out.claimed_total.saturating_add(already);
+            continue;
+        }
+        let tx = chain.block_on(backend.claim(&claim))?;
+        chain
+            .block_on(backend.wait_for_receipt(&tx))?
+            .ensure_success()?;
+        let now = chain.block_on(backend.claimed(account))?;
+        if now != total {
+            return Err(Error::Check(format!(
+                "{account} claimed {now} on chain, the oracle's total is {total}"
+            )));
+        }
+        out.claims += 1;
+        out.claimed_now += total - already;
+        out.claimed_total = out.claimed_total.saturating_add(now);
+        first_claim.get_or_insert(claim);
+    }
+    if let Some(claim) = first_claim {
+        match chain.block_on(backend.claim(&claim)) {
+            Err(depin_chains::Error::AlreadyClaimed { .. }) => out.double_claim_refused = true,
+            Ok(_) => return Err(Error::Check("a repeated claim was paid".into())),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    out.pool_balance = chain.block_on(backend.pool_balance())?;
+    Ok(out)
+}
+
+/// A transaction hash as the closer reports it (`0x` and 64 hex digits).
+fn parse_tx(text: &str) -> Option<TxHandle> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text.strip_prefix("0x").unwrap_or(text), &mut bytes).ok()?;
+    Some(TxHandle(bytes))
+}
+
+/// Where a network's devices send: the verifier in this process, or a served oracle over
+/// HTTP. Both answer the same verdicts for the same inputs (the served oracle runs the
+/// same verifier, built by the same factory).
+#[derive(Debug)]
+// one value per network run, never moved in a loop: boxing a variant would buy nothing
+#[allow(clippy::large_enum_variant)]
+pub enum Pipeline<R: Registry, S: ReplayStore> {
+    /// The verification pipeline, in process.
+    InProcess(Verifier<R, S>),
+    /// A real oracle on a loopback port.
+    Served {
+        /// The oracle.
+        oracle: ServedOracle,
+        /// A verifier built by the same factory, used only to name what was sent (kinds,
+        /// for the epoch reports), never to judge it.
+        names: Verifier<R, S>,
+        /// Counts per processing-time epoch, from the oracle's answers.
+        reports: BTreeMap<Epoch, EpochReport>,
+    },
+}
+
+impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
+    /// Verify `envelopes` at `now`: their outcomes, or why each was refused.
+    pub fn verify(&mut self, envelopes: &[&[u8]], now: Timestamp) -> Result<Vec<Checked>> {
+        match self {
+            Pipeline::InProcess(verifier) => {
+                let inputs: Vec<Input<'_>> = envelopes.iter().map(|b| Input::Envelope(b)).collect();
+                Ok(verifier
+                    .verify_batch(&inputs, now)
+                    .into_iter()
+                    .map(|v| v.map(|a| a.outcome))
+                    .collect())
+            }
+            Pipeline::Served {
+                oracle,
+                names,
+                reports,
+            } => {
+                let results = oracle.send(envelopes, now)?;
+                let epoch = names.config().schedule.epoch_of(now)?;
+                let report = reports.entry(epoch).or_insert_with(|| {
+                    let mut r = EpochReport::new(epoch);
+                    r.kind_names = names
+                        .kinds()
+                        .into_iter()
+                        .map(|k| (k.kind, k.name))
+                        .collect();
+                    r
+                });
+                let mut out = Vec::with_capacity(results.len());
+                for (bytes, result) in envelopes.iter().zip(results) {
+                    match result {
+                        ItemResult::Accepted { outcome, .. } => {
+                            let kind = names
+                                .describe(Input::Envelope(bytes), now)
+                                .map(|i| i.kind)
+                                .ok_or_else(|| {
+                                    Error::Check("an accepted item does not describe".into())
+                                })?;
+                            *report.accepted.entry(kind).or_insert(0) += 1;
+                            out.push(Ok(outcome));
+                        }
+                        ItemResult::Rejected { reason } => {
+                            *report.rejected.entry(reason).or_insert(0) += 1;
+                            out.push(Err(reason));
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// The counts of what was processed during `epoch` (an empty report if nothing was).
+    pub fn take_report(&mut self, epoch: Epoch) -> EpochReport {
+        let report = match self {
+            Pipeline::InProcess(verifier) => verifier.take_report(epoch),
+            Pipeline::Served { reports, .. } => reports.remove(&epoch),
+        };
+        report.unwrap_or_else(|| EpochReport::new(epoch))
+    }
+
+    /// The served oracle, if this pipeline is one.
+    pub fn oracle(&self) -> Option<&ServedOracle> {
+        match self {
+            Pipeline::InProcess(_) => None,
+            Pipeline::Served { oracle, .. } => Some(oracle),
+        }
+    }
+}
+
+/// One item's verdict as a network's simulator uses it.
+pub type Checked = core::result::Result<Outcome, Rejection>;
