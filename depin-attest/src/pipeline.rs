@@ -968,6 +968,15 @@ impl<R, S> Verifier<R, S> {
             .set_challenge(epoch, randomness)
     }
 
+    /// Take the storage policy's challenges from `beacon` ([`StorageRules::set_beacon`]).
+    /// [`Error::Config`] if no storage policy runs.
+    pub fn set_storage_beacon(&mut self, beacon: crate::storage::ChallengeBeacon) -> Result<()> {
+        self.policy_mut::<StorageRules>()
+            .ok_or(Error::Config("no storage policy"))?
+            .set_beacon(beacon);
+        Ok(())
+    }
+
     /// Decide on every pending witness ([`CoverageRules::finalize`]) and move the witnesses
     /// rejected there into the reports of the epochs they were accepted in. An empty
     /// outcome if no coverage policy runs.

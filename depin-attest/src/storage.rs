@@ -33,6 +33,8 @@
 //! network should take from a client-signed deal and bound by
 //! [`crate::policy::StoragePolicy`] (`max_commitment_bytes`, `max_commitments_per_device`).
 
+use std::sync::Arc;
+
 use depin_core::{DeviceId, Epoch};
 use sha2::{Digest, Sha256};
 
@@ -286,6 +288,21 @@ fn padded_chunk(data: &[u8], size: usize, i: usize) -> Vec<u8> {
     chunk
 }
 
+/// A storage network's challenge randomness as a function of the epoch, for challenges
+/// that are public randomness known per epoch (a randomness beacon such as drand, or a
+/// value derived from the previous epoch's published root): `None` for an epoch without a
+/// challenge. See [`StorageRules::set_beacon`].
+pub type ChallengeBeacon = Arc<dyn Fn(Epoch) -> Option<[u8; 32]> + Send + Sync>;
+
+#[derive(Clone)]
+struct Beacon(ChallengeBeacon);
+
+impl core::fmt::Debug for Beacon {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("ChallengeBeacon")
+    }
+}
+
 /// The built-in proof-of-storage policy: [`StoragePolicy`] with the registered
 /// commitments, the open challenge and the proofs counted under it. Applies to storage
 /// commitments ([`Outcome::Recorded`]) and proofs ([`Outcome::Proven`]).
@@ -298,6 +315,7 @@ pub struct StorageRules {
     root_owner: crate::FastMap<[u8; 32], DeviceId>,
     proven: crate::FastSet<(DeviceId, [u8; 32])>,
     challenge: Option<(Epoch, [u8; 32])>,
+    beacon: Option<Beacon>,
 }
 
 impl StorageRules {
@@ -327,6 +345,34 @@ impl StorageRules {
         // proofs of earlier challenges are stale from now on: their dedup entries can go
         self.proven.clear();
         Ok(())
+    }
+
+    /// Take challenges from `beacon` instead of [`StorageRules::set_challenge`]: before
+    /// each storage item of epoch `E` (the epoch of its timestamp) is judged, the challenge
+    /// of `E` is opened if `beacon(E)` is `Some` and no challenge of `E` or later is open.
+    ///
+    /// The challenges are then a function of the items alone, so a verifier rebuilt by
+    /// replaying an oracle's stored items (the ingest engine does this at start and after
+    /// a store outage) reaches the same state, with no separate record of when each
+    /// challenge was opened. A commitment made in epoch `E` can answer challenges from
+    /// `E + 1` on ([`Rejection::CommitmentTooLate`] before: `beacon(E)` is public during
+    /// `E`).
+    pub fn set_beacon(&mut self, beacon: ChallengeBeacon) {
+        self.beacon = Some(Beacon(beacon));
+    }
+
+    /// Open the beacon's challenge of `epoch` if it is newer than the open one.
+    fn follow_beacon(&mut self, epoch: Epoch) {
+        let Some(Beacon(beacon)) = &self.beacon else {
+            return;
+        };
+        if self.challenge.is_some_and(|(e, _)| e >= epoch) {
+            return;
+        }
+        if let Some(randomness) = beacon(epoch) {
+            self.challenge = Some((epoch, randomness));
+            self.proven.clear();
+        }
     }
 
     /// The open challenge.
@@ -419,6 +465,7 @@ impl Policy for StorageRules {
         item: &Item<'_>,
         outcome: &mut Outcome,
     ) -> core::result::Result<(), Rejection> {
+        self.follow_beacon(item.epoch);
         if let Some(c) = item.payload.get::<StorageCommitment>() {
             self.commit(*item.device, c)?;
             *outcome = Outcome::Recorded;

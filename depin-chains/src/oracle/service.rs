@@ -436,6 +436,10 @@ pub enum ServiceError {
 /// from the published root, or logging.
 pub type CloseHook = Box<dyn Fn(&CloseReport) + Send + 'static>;
 
+/// Called when an epoch close fails (it is retried at the next check): for alerting, or
+/// for a driver that must not wait for a close that keeps failing.
+pub type CloseFailedHook = Box<dyn Fn(Epoch, &CloseError) + Send + 'static>;
+
 /// Sets up an [`Oracle`]: [`Oracle::builder`], then [`OracleBuilder::start`].
 pub struct OracleBuilder<R, S, C: EpochScoring> {
     config: ServiceConfig,
@@ -443,6 +447,7 @@ pub struct OracleBuilder<R, S, C: EpochScoring> {
     closer: EpochCloser<C>,
     clock: Clock,
     hooks: Vec<CloseHook>,
+    failed_hooks: Vec<CloseFailedHook>,
     routes: Option<axum::Router>,
 }
 
@@ -475,6 +480,13 @@ where
         self
     }
 
+    /// Run `hook` whenever an epoch close fails (the close is retried at the next check).
+    #[must_use]
+    pub fn on_close_failed(mut self, hook: impl Fn(Epoch, &CloseError) + Send + 'static) -> Self {
+        self.failed_hooks.push(Box::new(hook));
+        self
+    }
+
     /// Serve more routes on the same port (a network's own pages or endpoints).
     #[must_use]
     pub fn routes(mut self, routes: axum::Router) -> Self {
@@ -491,6 +503,7 @@ where
             closer,
             clock,
             hooks,
+            failed_hooks,
             routes,
         } = self;
         config.validate()?;
@@ -562,6 +575,7 @@ where
             first,
             clock,
             hooks,
+            failed_hooks,
             handle: handle.clone(),
             rt: tokio::runtime::Handle::current(),
         };
@@ -653,6 +667,7 @@ struct CloseLoop<C: EpochScoring> {
     first: Epoch,
     clock: Clock,
     hooks: Vec<CloseHook>,
+    failed_hooks: Vec<CloseFailedHook>,
     handle: IngestHandle,
     rt: tokio::runtime::Handle,
 }
@@ -722,6 +737,9 @@ impl<C: EpochScoring> CloseLoop<C> {
     fn failed(&self, epoch: Epoch, error: &CloseError) {
         self.handle.metrics().refused("epoch_close_failed");
         tracing::warn!(epoch = epoch.0, %error, "epoch close failed; retrying at the next check");
+        for hook in &self.failed_hooks {
+            hook(epoch, error);
+        }
     }
 }
 
@@ -784,6 +802,7 @@ impl Oracle {
             closer,
             clock,
             hooks: Vec::new(),
+            failed_hooks: Vec::new(),
             routes: None,
         }
     }

@@ -17,11 +17,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use depin_attest::ingest::wire::{encode_binary, BatchResponse, BINARY_CONTENT_TYPE};
+use depin_attest::ingest::wire::{encode_binary, BatchResponse, BINARY_CONTENT_TYPE, MAGIC};
 use depin_attest::ingest::{Clock, ItemBytes, ItemResult, MakeVerifier};
 use depin_attest::{EpochReport, Input, Outcome, Registry, Rejection, ReplayStore, Verifier};
 use depin_chains::oracle::service::{EpochConfig, Oracle, ServiceConfig, StoreConfig};
-use depin_chains::oracle::{CloseReport, EpochCloser, EpochScoring};
+use depin_chains::oracle::{CloseError, CloseReport, EpochCloser, EpochScoring};
 use depin_chains::{Account, ChainBackend, Claim, TxHandle};
 use depin_core::{Epoch, Timestamp};
 use tokio::runtime::Runtime;
@@ -44,10 +44,14 @@ pub struct ServedOracle {
     runtime: Runtime,
     oracle: Option<Oracle>,
     clock: Arc<AtomicU64>,
-    closes: mpsc::Receiver<CloseReport>,
+    closes: mpsc::Receiver<core::result::Result<CloseReport, String>>,
     client: reqwest::Client,
     base: String,
     store: PathBuf,
+    /// Items per request at most.
+    max_items: usize,
+    /// Body bytes per request at most.
+    max_body: usize,
 }
 
 impl std::fmt::Debug for ServedOracle {
@@ -66,13 +70,30 @@ fn service_error(e: impl std::fmt::Display) -> Error {
 impl ServedOracle {
     /// Start an oracle for `network` on `127.0.0.1:0` with a fresh SQLite store
     /// `DIR/{network}.oracle.sqlite` (an older one, and its WAL, are removed first: every
-    /// run starts a fresh network), the simulation's daily epochs from epoch 1 with a
+    /// run starts a fresh network), the simulation's daily epochs from epoch 0 with a
     /// [`GRACE_MS`] grace window, the network's verifier factory and its closer.
     pub fn start<R, S, C>(
         network: &str,
         dir: &Path,
         make: MakeVerifier<R, S>,
         closer: EpochCloser<C>,
+    ) -> Result<Self>
+    where
+        R: Registry + Send + 'static,
+        S: ReplayStore + Send + 'static,
+        C: EpochScoring + 'static,
+    {
+        Self::start_with(network, dir, make, closer, |_| {})
+    }
+
+    /// [`ServedOracle::start`], with `configure` changing the service's configuration
+    /// first (the ingest limits of a network whose items are large, say).
+    pub fn start_with<R, S, C>(
+        network: &str,
+        dir: &Path,
+        make: MakeVerifier<R, S>,
+        closer: EpochCloser<C>,
+        configure: impl FnOnce(&mut ServiceConfig),
     ) -> Result<Self>
     where
         R: Registry + Send + 'static,
@@ -101,7 +122,9 @@ impl ServedOracle {
             genesis_ms: GENESIS_MS,
             length_ms: DAY_MS,
             grace_ms: GRACE_MS,
-            first: Some(1),
+            // the day before epoch 1 is closed too (a network's set-up items, such as
+            // storage commitments, may fall in it; it pays nothing and publishes nothing)
+            first: Some(0),
             check_ms: 10,
         };
         // every simulated device sends from this one loopback client, a day's reports in
@@ -110,6 +133,11 @@ impl ServedOracle {
         config.ingest.client_burst = 1_000_000;
         config.ingest.device_per_second = 1_000_000;
         config.ingest.device_burst = 1_000_000;
+        configure(&mut config);
+        let (max_items, max_body) = (
+            config.ingest.max_items_per_request.clamp(1, REQUEST_ITEMS),
+            config.ingest.max_body_bytes,
+        );
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -118,13 +146,17 @@ impl ServedOracle {
         let clock_ms = Arc::new(AtomicU64::new(GENESIS_MS));
         let read = Arc::clone(&clock_ms);
         let clock: Clock = Arc::new(move || Timestamp(read.load(Ordering::SeqCst)));
-        let (tx, closes) = mpsc::channel();
+        let (tx, closes) = mpsc::channel::<core::result::Result<CloseReport, String>>();
+        let failed = tx.clone();
         let oracle = runtime
             .block_on(
                 Oracle::builder(config, make, closer)
                     .clock(clock)
                     .on_close(move |report: &CloseReport| {
-                        let _ = tx.send(report.clone());
+                        let _ = tx.send(Ok(report.clone()));
+                    })
+                    .on_close_failed(move |epoch: Epoch, error: &CloseError| {
+                        let _ = failed.send(Err(format!("closing {epoch} failed: {error}")));
                     })
                     .start(),
             )
@@ -142,6 +174,8 @@ impl ServedOracle {
             client,
             base,
             store,
+            max_items,
+            max_body,
         })
     }
 
@@ -160,19 +194,28 @@ impl ServedOracle {
         self.clock.fetch_max(now.0, Ordering::SeqCst);
     }
 
-    /// Send signed envelopes at `now` over HTTP (binary batches of at most 512 items) and
-    /// return their verdicts in order, each committed to the oracle's store before it was
+    /// Send items at `now` over HTTP (binary batches of at most 512 items, within the
+    /// endpoint's body limit) and return
+    /// their verdicts in order, each committed to the oracle's store before it was
     /// answered. A 429 or 503 is retried after its `Retry-After`; any other refusal is an
     /// error.
-    pub fn send(&self, envelopes: &[&[u8]], now: Timestamp) -> Result<Vec<ItemResult>> {
+    pub fn send(&self, items: &[ItemBytes], now: Timestamp) -> Result<Vec<ItemResult>> {
         self.set_time(now);
-        let mut out = Vec::with_capacity(envelopes.len());
-        for chunk in envelopes.chunks(REQUEST_ITEMS) {
-            let items: Vec<ItemBytes> = chunk
-                .iter()
-                .map(|b| ItemBytes::Envelope(b.to_vec()))
-                .collect();
-            let body = encode_binary(&items);
+        let mut out = Vec::with_capacity(items.len());
+        let mut start = 0;
+        while start < items.len() {
+            // as many items as fit the endpoint's item and body limits
+            let (mut end, mut bytes) = (start, MAGIC.len());
+            while end < items.len() && end - start < self.max_items {
+                let len = 3 + item_len(&items[end]);
+                if end > start && bytes + len > self.max_body {
+                    break;
+                }
+                bytes += len;
+                end += 1;
+            }
+            let chunk = &items[start..end];
+            let body = encode_binary(chunk);
             let results = self.runtime.block_on(self.post_batch(body))?;
             if results.len() != chunk.len() {
                 return Err(Error::Served(format!(
@@ -182,6 +225,7 @@ impl ServedOracle {
                 )));
             }
             out.extend(results);
+            start = end;
         }
         Ok(out)
     }
@@ -228,15 +272,17 @@ impl ServedOracle {
     }
 
     /// Move the clock past `epoch`'s end and grace window and wait until the oracle has
-    /// closed it (root computed, published and recorded).
+    /// closed it (root computed, published and recorded). A failed close is an error (the
+    /// oracle would retry it; a simulation stops and says why).
     pub fn close(&self, epoch: u64) -> Result<CloseReport> {
         let end = GENESIS_MS.saturating_add(epoch.saturating_add(1).saturating_mul(DAY_MS));
         self.set_time(Timestamp(end.saturating_add(GRACE_MS)));
         loop {
             match self.closes.recv_timeout(CLOSE_TIMEOUT) {
-                Ok(report) if report.epoch == Epoch(epoch) => return Ok(report),
-                Ok(report) if report.epoch.0 < epoch => continue,
-                Ok(report) => {
+                Ok(Ok(report)) if report.epoch == Epoch(epoch) => return Ok(report),
+                Ok(Ok(report)) if report.epoch.0 < epoch => continue,
+                Ok(Err(message)) => return Err(Error::Served(message)),
+                Ok(Ok(report)) => {
                     return Err(Error::Served(format!(
                         "the oracle closed {} while epoch {epoch} was awaited",
                         report.epoch
@@ -297,6 +343,30 @@ impl ServedOracle {
             cumulative_amount,
             proof,
         }))
+    }
+
+    /// Check that the oracle's stored receipts for `epoch` pay each device what the
+    /// network's rules pay it (`earned`), read over its HTTP API
+    /// (`GET /v1/devices/{did}/epochs`) as an owner would: [`Error::Check`] otherwise.
+    pub fn check_receipts(
+        &self,
+        epoch: u64,
+        earned: &BTreeMap<depin_core::DeviceId, u128>,
+    ) -> Result<()> {
+        for (device, amount) in earned {
+            let path = format!("/v1/devices/{device}/epochs?from={epoch}&limit=1");
+            let (status, json) = self.get(&path)?;
+            let stored = json["epochs"][0]["receipt"]["amount"]
+                .as_str()
+                .and_then(|a| a.parse::<u128>().ok());
+            if status != 200 || stored != Some(*amount) {
+                return Err(Error::Check(format!(
+                    "the oracle's receipt of {device} for epoch {epoch} is {stored:?} \
+                     ({status}), the network's rules pay {amount}"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Stop the oracle: requests in flight answered, queued items committed, the closer
@@ -396,6 +466,13 @@ pub fn settle_served(
     Ok(out)
 }
 
+/// The bytes of an item.
+fn item_len(item: &ItemBytes) -> usize {
+    match item {
+        ItemBytes::Frame(b) | ItemBytes::Envelope(b) => b.len(),
+    }
+}
+
 /// A transaction hash as the closer reports it (`0x` and 64 hex digits).
 fn parse_tx(text: &str) -> Option<TxHandle> {
     let mut bytes = [0u8; 32];
@@ -425,23 +502,30 @@ pub enum Pipeline<R: Registry, S: ReplayStore> {
 }
 
 impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
-    /// Verify `envelopes` at `now`: their outcomes, or why each was refused.
-    pub fn verify(&mut self, envelopes: &[&[u8]], now: Timestamp) -> Result<Vec<Checked>> {
+    /// Verify `inputs` at `now`: their outcomes, or why each was refused. Served, an
+    /// [`Input::EnvelopeOf`] is sent as a plain envelope (HTTP carries no gossip topic).
+    pub fn verify(&mut self, inputs: &[Input<'_>], now: Timestamp) -> Result<Vec<Checked>> {
         match self {
-            Pipeline::InProcess(verifier) => {
-                let inputs: Vec<Input<'_>> = envelopes.iter().map(|b| Input::Envelope(b)).collect();
-                Ok(verifier
-                    .verify_batch(&inputs, now)
-                    .into_iter()
-                    .map(|v| v.map(|a| a.outcome))
-                    .collect())
-            }
+            Pipeline::InProcess(verifier) => Ok(verifier
+                .verify_batch(inputs, now)
+                .into_iter()
+                .map(|v| v.map(|a| a.outcome))
+                .collect()),
             Pipeline::Served {
                 oracle,
                 names,
                 reports,
             } => {
-                let results = oracle.send(envelopes, now)?;
+                let items: Vec<ItemBytes> = inputs
+                    .iter()
+                    .map(|input| match input {
+                        Input::Frame(b) => ItemBytes::Frame(b.to_vec()),
+                        Input::Envelope(b) | Input::EnvelopeOf(b, _) => {
+                            ItemBytes::Envelope(b.to_vec())
+                        }
+                    })
+                    .collect();
+                let results = oracle.send(&items, now)?;
                 let epoch = names.config().schedule.epoch_of(now)?;
                 let report = reports.entry(epoch).or_insert_with(|| {
                     let mut r = EpochReport::new(epoch);
@@ -453,13 +537,11 @@ impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
                     r
                 });
                 let mut out = Vec::with_capacity(results.len());
-                for (bytes, result) in envelopes.iter().zip(results) {
+                for (input, result) in inputs.iter().zip(results) {
                     match result {
                         ItemResult::Accepted { outcome, .. } => {
-                            let kind = names
-                                .describe(Input::Envelope(bytes), now)
-                                .map(|i| i.kind)
-                                .ok_or_else(|| {
+                            let kind =
+                                names.describe(*input, now).map(|i| i.kind).ok_or_else(|| {
                                     Error::Check("an accepted item does not describe".into())
                                 })?;
                             *report.accepted.entry(kind).or_insert(0) += 1;
@@ -496,3 +578,32 @@ impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
 
 /// One item's verdict as a network's simulator uses it.
 pub type Checked = core::result::Result<Outcome, Rejection>;
+
+/// Check a served run against its oracle's store, `DIR/{network}.oracle.sqlite` as
+/// [`ServedOracle::start`] made it: every epoch of `summary` published there, with the
+/// summary's root and as many accepted items as the oracle acknowledged.
+pub fn check_store(dir: &Path, network: &str, summary: &crate::Summary) -> Result<()> {
+    use depin_attest::store::{sqlite::SqliteStore, EpochStatus, OracleStore};
+    let path = dir.join(format!("{network}.oracle.sqlite"));
+    let mut store =
+        SqliteStore::open(&path).map_err(|e| Error::Served(format!("{}: {e}", path.display())))?;
+    for e in &summary.epochs {
+        let row = store
+            .epoch(Epoch(e.epoch))
+            .map_err(|err| Error::Served(err.to_string()))?
+            .ok_or_else(|| Error::Check(format!("epoch {} is not in the store", e.epoch)))?;
+        let expected = (
+            EpochStatus::Published,
+            Some(e.settlement.root),
+            Some(e.report.accepted_total()),
+        );
+        if (row.status, row.root, row.accepted) != expected {
+            return Err(Error::Check(format!(
+                "epoch {} in the store: {:?}, the run: {expected:?}",
+                e.epoch,
+                (row.status, row.root, row.accepted)
+            )));
+        }
+    }
+    Ok(())
+}

@@ -304,3 +304,85 @@ impl fmt::Display for Summary {
         Ok(())
     }
 }
+
+impl Summary {
+    /// How `other`, a run of the same network on the same inputs by another path (served by
+    /// an oracle, say), differs from this one in what must agree: per epoch the verdicts
+    /// (accepted per kind, rejected per reason), the devices reporting, the pool and its
+    /// payouts, the receipts verified, the root and claims; per device the earnings.
+    /// Transaction hashes and the chain's description may differ. Empty when they agree.
+    pub fn differences(&self, other: &Summary) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.epochs.len() != other.epochs.len() {
+            out.push(format!(
+                "{} epochs against {}",
+                self.epochs.len(),
+                other.epochs.len()
+            ));
+        }
+        for (a, b) in self.epochs.iter().zip(&other.epochs) {
+            let e = a.epoch;
+            let mut differ = |what: &str, x: String, y: String| {
+                if x != y {
+                    out.push(format!("epoch {e} {what}: {x} against {y}"));
+                }
+            };
+            differ(
+                "accepted",
+                format!("{:?}", a.report.accepted),
+                format!("{:?}", b.report.accepted),
+            );
+            differ(
+                "rejected",
+                format!("{:?}", a.report.rejected),
+                format!("{:?}", b.report.rejected),
+            );
+            differ("devices", a.devices.to_string(), b.devices.to_string());
+            differ(
+                "pool, paid, paid devices",
+                format!("{} {} {}", a.pool, a.paid, a.paid_devices),
+                format!("{} {} {}", b.pool, b.paid, b.paid_devices),
+            );
+            differ(
+                "receipts verified",
+                a.receipts_verified.to_string(),
+                b.receipts_verified.to_string(),
+            );
+            let (x, y) = (&a.settlement, &b.settlement);
+            differ("root", hex::encode(x.root), hex::encode(y.root));
+            differ(
+                "totals and claims",
+                format!(
+                    "{} {} {} {} {} {} {}",
+                    x.epoch_total,
+                    x.cumulative_total,
+                    x.claims,
+                    x.claimed_now,
+                    x.claimed_total,
+                    x.deferred,
+                    x.double_claim_refused
+                ),
+                format!(
+                    "{} {} {} {} {} {} {}",
+                    y.epoch_total,
+                    y.cumulative_total,
+                    y.claims,
+                    y.claimed_now,
+                    y.claimed_total,
+                    y.deferred,
+                    y.double_claim_refused
+                ),
+            );
+        }
+        let earned = |s: &Summary| -> Vec<(String, u128)> {
+            s.devices
+                .iter()
+                .map(|d| (d.id.to_string(), d.earned))
+                .collect()
+        };
+        if earned(self) != earned(other) {
+            out.push("per-device earnings differ".into());
+        }
+        out
+    }
+}

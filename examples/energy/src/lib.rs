@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use depin_attest::types::{ChargingSession, EnergyDirection, EnergyReading};
 use depin_attest::{
-    AttestationKind, AttestationType, DeviceRecord, EnvelopeBody, KindSet, MemoryRegistry,
+    AttestationKind, AttestationType, DeviceRecord, EnvelopeBody, Input, KindSet, MemoryRegistry,
     MemoryReplayStore, Outcome, Verifier, VerifierConfig,
 };
 use std::sync::Arc;
@@ -332,7 +332,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 j += 1;
             }
             let group = &messages[i..j];
-            let inputs: Vec<&[u8]> = group.iter().map(|m| m.2.as_slice()).collect();
+            let inputs: Vec<Input<'_>> = group.iter().map(|m| Input::Envelope(&m.2)).collect();
             let now = Timestamp((window + 1) * WINDOW_MS);
             for (m, v) in group.iter().zip(verifier.verify(&inputs, now)?) {
                 seen.insert(m.1);
@@ -387,7 +387,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
                         report.accepted_total()
                     )));
                 }
-                check_receipts(oracle, epoch, &earned)?;
+                oracle.check_receipts(epoch, &earned)?;
                 settle_served(&chain, oracle, &closed, &all_owners, &deferring, last)?
             }
         };
@@ -556,28 +556,6 @@ impl EpochScoring for EnergyScoring {
             lines,
         })
     }
-}
-
-/// Check that the oracle's stored receipts for `epoch` pay each device what the network's
-/// rules pay it (`earned`), read over its HTTP API as an owner would.
-fn check_receipts(
-    oracle: &ServedOracle,
-    epoch: u64,
-    earned: &BTreeMap<DeviceId, u128>,
-) -> Result<()> {
-    for (device, amount) in earned {
-        let path = format!("/v1/devices/{device}/epochs?from={epoch}&limit=1");
-        let (status, json) = oracle.get(&path)?;
-        let stored = json["epochs"][0]["receipt"]["amount"]
-            .as_str()
-            .and_then(|a| a.parse::<u128>().ok());
-        if status != 200 || stored != Some(*amount) {
-            return Err(Error::Check(format!(
-                "the oracle's receipt of {device} for epoch {epoch} is {stored:?} ({status}), the rules pay {amount}"
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// The network's published reward rules: rewards per verified Wh (given by the energy

@@ -5,14 +5,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use depin_attest::storage::MerkleTree;
 use depin_attest::types::StorageProof;
 use depin_attest::{
-    AttestationKind, AttestationType, DeviceRecord, EnvelopeBody, EpochReport, Input, KindSet,
-    MemoryRegistry, MemoryReplayStore, Outcome, Verifier, VerifierConfig,
+    AttestationKind, AttestationType, DeviceRecord, EnvelopeBody, Input, KindSet, MemoryRegistry,
+    MemoryReplayStore, Outcome, Verifier, VerifierConfig,
 };
+use std::sync::Arc;
+
+use depin_attest::store::{ItemFormat, LoggedItem, StoredVerdict};
+use depin_chains::oracle::{EpochCloser, EpochPayouts, EpochScoring, PayoutLine};
 use depin_chains::Account;
 use depin_core::frame::MAX_FRAME_LEN;
 use depin_core::{DeviceId, Domain, Epoch, KeyType, NetworkId, SigningKey, Timestamp};
 use depin_device::counter::{RamStorage, SequenceCounter};
 use depin_device::Reporter;
+use depin_example_common::served::{settle_served, Pipeline, ServedOracle};
 use depin_example_common::{
     epoch_start, hex_prefix, progress, schedule, sign_envelope, AnySigner, Chain, DeviceOutcome,
     EpochSummary, Error, SimRng, DAY_MS, GENESIS_MS, TOKEN_DECIMALS,
@@ -215,10 +220,69 @@ pub fn run(opts: &Options) -> Result<Summary> {
     let mut config = VerifierConfig::new(domain);
     config.schedule = schedule()?;
     let challenges = config.policies.storage.challenges;
-    let mut verifier = Verifier::new(config, registry, MemoryReplayStore::new())?;
+    // Every epoch's challenge is public randomness of that epoch (a beacon): the policy
+    // opens it itself as the epoch's first storage item arrives, so a served oracle that
+    // rebuilds its verifier by replaying its store (at start, after a store outage)
+    // reaches the same state.
+    let seed = opts.seed;
+    let make = move || -> depin_attest::Result<_> {
+        let mut v = Verifier::new(config.clone(), registry.clone(), MemoryReplayStore::new())?;
+        v.set_storage_beacon(Arc::new(move |e: Epoch| {
+            (e.0 >= 1).then(|| epoch_randomness(seed, e.0))
+        }))?;
+        Ok(v)
+    };
+    let uptime = UptimePolicy::HELIUM_MOBILE;
+    let sizes: BTreeMap<[u8; 32], u64> = nodes
+        .iter()
+        .flat_map(|n| &n.files)
+        .map(|f| (f.tree.root(), f.bytes))
+        .collect();
+    let mut verifier = match &opts.serve {
+        None => Pipeline::InProcess(make()?),
+        Some(dir) => {
+            let owners: BTreeMap<DeviceId, Account> =
+                nodes.iter().map(|n| (n.id, n.owner.clone())).collect();
+            let scoring = StorageScoring {
+                emission,
+                uptime,
+                sizes: sizes.clone(),
+            };
+            let closer = EpochCloser::new(
+                scoring,
+                Arc::clone(chain.backend()),
+                chain.claim_format(),
+                "storage-oracle",
+            )
+            .owners(move |d: &DeviceId| owners.get(d).cloned());
+            let names = make()?;
+            // a proof answers every challenged chunk with its Merkle path: larger than the
+            // endpoint's default item limit (2 KiB)
+            let oracle =
+                ServedOracle::start_with(NETWORK, dir, Box::new(make.clone()), closer, |c| {
+                    c.ingest.max_item_bytes = 60 * 1024;
+                })?;
+            progress(
+                opts,
+                "storage",
+                &format!(
+                    "served by an oracle at {} (store {})",
+                    oracle.base_url(),
+                    oracle.store_path().display()
+                ),
+            );
+            Pipeline::Served {
+                oracle,
+                names,
+                reports: BTreeMap::new(),
+            }
+        }
+    };
+    let all_owners: BTreeSet<Account> = nodes.iter().map(|n| n.owner.clone()).collect();
 
-    // Commitments, signed just after genesis of epoch 1.
-    let t0 = epoch_start(1).as_millis() + 60_000;
+    // Commitments, signed on the day before epoch 1 (a commitment can answer challenges
+    // from the epoch after the one it was made in).
+    let t0 = epoch_start(1).as_millis() - HOUR_MS;
     let mut commitments = Vec::new();
     for n in nodes.iter_mut() {
         for f in 0..n.files.len() {
@@ -227,7 +291,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
         }
     }
     let inputs: Vec<Input<'_>> = commitments.iter().map(|b| Input::Envelope(b)).collect();
-    let verdicts = verifier.verify_batch(&inputs, Timestamp(t0 + 1_000));
+    let verdicts = verifier.verify(&inputs, Timestamp(t0 + 1_000))?;
     if let Some(Err(r)) = verdicts.iter().find(|v| v.is_err()) {
         return Err(Error::Check(format!("a commitment was rejected: {r}")));
     }
@@ -242,47 +306,16 @@ pub fn run(opts: &Options) -> Result<Summary> {
         .filter(|(i, _)| i % 5 == 3)
         .map(|(_, n)| n.owner.clone())
         .collect();
-    let uptime = UptimePolicy::HELIUM_MOBILE;
     let rules = reward_rules(uptime);
     let mut epochs = Vec::new();
     for epoch in 1..=opts.epochs {
         let start = epoch_start(epoch).as_millis();
         let randomness = epoch_randomness(opts.seed, epoch);
-        verifier.set_storage_challenge(Epoch(epoch), randomness)?;
         let mut seen = BTreeSet::new();
 
-        // Hourly heartbeats: depin-device report frames from the node's reporter.
-        let mut heartbeats: BTreeMap<DeviceId, Vec<u64>> = BTreeMap::new();
-        for hour in 0..24u64 {
-            let at = start + hour * HOUR_MS + 5_000;
-            let mut frames = Vec::new();
-            for (i, n) in nodes.iter_mut().enumerate() {
-                if n.role == role::FLAKY && !(8..18).contains(&hour) {
-                    continue;
-                }
-                let free: u64 = 1 << 30;
-                let mut buf = [0u8; MAX_FRAME_LEN];
-                let r = n
-                    .reporter
-                    .report(HEARTBEAT_KIND, Timestamp(at), &free.to_le_bytes(), &mut buf)
-                    .map_err(|e| Error::Check(format!("reporter: {e}")))?;
-                frames.push((i, buf[..r.len].to_vec()));
-            }
-            let inputs: Vec<Input<'_>> = frames.iter().map(|f| Input::Frame(&f.1)).collect();
-            let verdicts = verifier.verify_batch(&inputs, Timestamp(at + 2_000));
-            for ((i, _), v) in frames.iter().zip(verdicts) {
-                if let Ok(a) = v {
-                    seen.insert(*i);
-                    heartbeats
-                        .entry(nodes[*i].id)
-                        .or_default()
-                        .push(a.timestamp.as_millis() / 1000);
-                }
-            }
-        }
-
-        // Proofs: each node answers the challenge of every file it committed.
-        let at = start + 2 * HOUR_MS;
+        // Proofs: each node answers the challenge of every file it committed, at 02:00
+        // (sent after that hour's heartbeats: a served oracle's clock only moves on).
+        let proof_at = start + 2 * HOUR_MS;
         let mut proofs: Vec<(usize, u64, Vec<u8>)> = Vec::new();
         for (i, n) in nodes.iter_mut().enumerate() {
             let mut answers = Vec::new();
@@ -303,63 +336,60 @@ pub fn run(opts: &Options) -> Result<Summary> {
             }
             n.last_proofs = answers.iter().map(|a| a.1.clone()).collect();
             for (bytes, proof) in answers {
-                let env = n.envelope(&domain, Timestamp(at), &proof)?;
+                let env = n.envelope(&domain, Timestamp(proof_at), &proof)?;
                 proofs.push((i, bytes, env));
             }
         }
-        let inputs: Vec<Input<'_>> = proofs.iter().map(|p| Input::Envelope(&p.2)).collect();
-        let verdicts = verifier.verify_batch(&inputs, Timestamp(at + 30_000));
         let mut proven: BTreeMap<DeviceId, u64> = BTreeMap::new();
         let mut proofs_ok = 0usize;
-        for ((i, bytes, _), v) in proofs.iter().zip(verdicts) {
-            seen.insert(*i);
-            if let Ok(a) = v {
-                if matches!(a.outcome, Outcome::Proven { .. }) {
-                    proofs_ok += 1;
-                    *proven.entry(nodes[*i].id).or_insert(0) += bytes;
+
+        // Hourly heartbeats: depin-device report frames from the node's reporter.
+        let mut heartbeats: BTreeMap<DeviceId, Vec<u64>> = BTreeMap::new();
+        for hour in 0..24u64 {
+            let at = start + hour * HOUR_MS + 5_000;
+            let mut frames = Vec::new();
+            for (i, n) in nodes.iter_mut().enumerate() {
+                if n.role == role::FLAKY && !(8..18).contains(&hour) {
+                    continue;
+                }
+                let free: u64 = 1 << 30;
+                let mut buf = [0u8; MAX_FRAME_LEN];
+                let r = n
+                    .reporter
+                    .report(HEARTBEAT_KIND, Timestamp(at), &free.to_le_bytes(), &mut buf)
+                    .map_err(|e| Error::Check(format!("reporter: {e}")))?;
+                frames.push((i, buf[..r.len].to_vec()));
+            }
+            let inputs: Vec<Input<'_>> = frames.iter().map(|f| Input::Frame(&f.1)).collect();
+            let verdicts = verifier.verify(&inputs, Timestamp(at + 2_000))?;
+            for ((i, _), v) in frames.iter().zip(verdicts) {
+                if v.is_ok() {
+                    seen.insert(*i);
+                    heartbeats.entry(nodes[*i].id).or_default().push(at / 1000);
+                }
+            }
+            if hour == 2 {
+                let inputs: Vec<Input<'_>> = proofs.iter().map(|p| Input::Envelope(&p.2)).collect();
+                let verdicts = verifier.verify(&inputs, Timestamp(proof_at + 30_000))?;
+                for ((i, bytes, _), v) in proofs.iter().zip(verdicts) {
+                    seen.insert(*i);
+                    if let Ok(Outcome::Proven { .. }) = v {
+                        proofs_ok += 1;
+                        *proven.entry(nodes[*i].id).or_insert(0) += bytes;
+                    }
                 }
             }
         }
-        let report = verifier
-            .take_report(Epoch(epoch))
-            .unwrap_or_else(|| EpochReport::new(Epoch(epoch)));
+
+        let report = verifier.take_report(Epoch(epoch));
 
         // Rewards: proven MiB times the uptime multiplier (>= 12 distinct hours).
         let pool = emission.emission(epoch)?;
-        let epoch_start_secs = start / 1000;
-        let mut scores = Vec::new();
-        let mut up = 0usize;
-        for (id, bytes) in &proven {
-            let beats = heartbeats.get(id).cloned().unwrap_or_default();
-            let factor = Factor::from_evidence(
-                "uptime",
-                Evidence::Uptime {
-                    policy: uptime,
-                    epoch_start: epoch_start_secs,
-                    heartbeats: beats,
-                },
-            )?;
-            if factor.value == Fixed::ONE {
-                up += 1;
-            }
-            let base = Factor::given(
-                "proven_mib",
-                Fixed::from_ratio(u128::from(*bytes), 1 << 20, Rounding::Floor)?,
-            );
-            scores.push((*id, ScoreBreakdown::new(base).with(factor)?));
-        }
+        let (distributed, up) = storage_rewards(epoch, pool, uptime, &proven, &heartbeats)?;
         let mut paid = 0u128;
         let mut receipts_verified = 0usize;
         let mut credits = Vec::new();
         let mut paid_devices = 0usize;
-        let distributed =
-            match EpochRewards::compute(epoch, "storage", pool, Mode::LargestRemainder, scores) {
-                Ok(r) => Some(r),
-                Err(depin_rewards::Error::EmptyEpoch | depin_rewards::Error::ZeroTotalShares) => {
-                    None
-                }
-                Err(e) => return Err(e.into()),
-            };
         if let Some(rewards) = &distributed {
             for p in rewards.distribution().payouts() {
                 paid += p.amount;
@@ -377,7 +407,27 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 receipts_verified += 1;
             }
         }
-        let settlement = chain.settle(epoch, credits, &deferring, epoch == opts.epochs)?;
+        let last = epoch == opts.epochs;
+        let settlement = match verifier.oracle() {
+            None => chain.settle(epoch, credits, &deferring, last)?,
+            Some(oracle) => {
+                let closed = oracle.close(epoch)?;
+                if closed.accepted != report.accepted_total() {
+                    return Err(Error::Check(format!(
+                        "the oracle counted {} accepted items, its answers {}",
+                        closed.accepted,
+                        report.accepted_total()
+                    )));
+                }
+                let earned: BTreeMap<DeviceId, u128> = distributed
+                    .iter()
+                    .flat_map(|r| r.distribution().payouts())
+                    .map(|p| (p.id, p.amount))
+                    .collect();
+                oracle.check_receipts(epoch, &earned)?;
+                settle_served(&chain, oracle, &closed, &all_owners, &deferring, last)?
+            }
+        };
         let proven_total: u64 = proven.values().sum();
         let notes = vec![format!(
             "storage: challenge 0x{}…, {proofs_ok} of {} proofs valid, proven {} of {} committed; uptime >= 12 h: {up} of {} proving nodes",
@@ -437,6 +487,126 @@ pub fn run(opts: &Options) -> Result<Summary> {
         epochs,
         map: None,
     })
+}
+
+/// The epoch's rewards: proven MiB times the uptime gate of `uptime` over each node's
+/// heartbeat times (seconds), `pool` split exactly; `None` when no node scored. Also the
+/// number of proving nodes that met the uptime bar. The same function pays in process and
+/// in the served oracle's close ([`StorageScoring`]).
+pub fn storage_rewards(
+    epoch: u64,
+    pool: u128,
+    uptime: UptimePolicy,
+    proven: &BTreeMap<DeviceId, u64>,
+    heartbeats: &BTreeMap<DeviceId, Vec<u64>>,
+) -> depin_rewards::Result<(Option<EpochRewards<DeviceId>>, usize)> {
+    let epoch_start_secs = epoch_start(epoch).as_millis() / 1000;
+    let mut scores = Vec::new();
+    let mut up = 0usize;
+    for (id, bytes) in proven {
+        let beats = heartbeats.get(id).cloned().unwrap_or_default();
+        let factor = Factor::from_evidence(
+            "uptime",
+            Evidence::Uptime {
+                policy: uptime,
+                epoch_start: epoch_start_secs,
+                heartbeats: beats,
+            },
+        )?;
+        if factor.value == Fixed::ONE {
+            up += 1;
+        }
+        let base = Factor::given(
+            "proven_mib",
+            Fixed::from_ratio(u128::from(*bytes), 1 << 20, Rounding::Floor)?,
+        );
+        scores.push((*id, ScoreBreakdown::new(base).with(factor)?));
+    }
+    match EpochRewards::compute(epoch, "storage", pool, Mode::LargestRemainder, scores) {
+        Ok(r) => Ok((Some(r), up)),
+        Err(depin_rewards::Error::EmptyEpoch | depin_rewards::Error::ZeroTotalShares) => {
+            Ok((None, up))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The storage network's rules as the served oracle's closer runs them: accepted proofs
+/// ([`Outcome::Proven`], sized by the commitment's root in `sizes`) and accepted
+/// heartbeat frames per node, paid by [`storage_rewards`].
+#[derive(Debug, Clone)]
+pub struct StorageScoring {
+    /// The emission schedule.
+    pub emission: Constant,
+    /// The uptime gate.
+    pub uptime: UptimePolicy,
+    /// Committed bytes by commitment root.
+    pub sizes: BTreeMap<[u8; 32], u64>,
+}
+
+/// What [`StorageScoring`] collects from an epoch's accepted items.
+#[derive(Debug, Default)]
+pub struct StorageTally {
+    proven: BTreeMap<DeviceId, u64>,
+    heartbeats: BTreeMap<DeviceId, Vec<u64>>,
+}
+
+impl EpochScoring for StorageScoring {
+    type Tally = StorageTally;
+
+    fn tally(&self, tally: &mut StorageTally, item: &LoggedItem) {
+        match &item.verdict {
+            StoredVerdict::Accepted(Outcome::Proven { root, .. }) => {
+                let bytes = self.sizes.get(root).copied().unwrap_or(0);
+                let slot = tally.proven.entry(item.device).or_insert(0);
+                *slot = slot.saturating_add(bytes);
+            }
+            StoredVerdict::Accepted(_) if item.format == ItemFormat::Frame => {
+                tally
+                    .heartbeats
+                    .entry(item.device)
+                    .or_default()
+                    .push(item.timestamp.as_millis() / 1000);
+            }
+            _ => {}
+        }
+    }
+
+    fn scores(&self, _epoch: Epoch, tally: StorageTally) -> Vec<(DeviceId, u128)> {
+        tally
+            .proven
+            .into_iter()
+            .map(|(d, b)| (d, u128::from(b)))
+            .collect()
+    }
+
+    fn emission(&self, epoch: Epoch) -> u128 {
+        self.emission.emission(epoch.0).unwrap_or(0)
+    }
+
+    fn payouts(&self, epoch: Epoch, tally: StorageTally) -> depin_rewards::Result<EpochPayouts> {
+        let pool = self.emission.emission(epoch.0)?;
+        let (rewards, _) =
+            storage_rewards(epoch.0, pool, self.uptime, &tally.proven, &tally.heartbeats)?;
+        let mut lines = Vec::new();
+        if let Some(r) = &rewards {
+            for p in r.distribution().payouts() {
+                lines.push(PayoutLine {
+                    device: p.id,
+                    pool: "storage".into(),
+                    score: r
+                        .receipt(&p.id)
+                        .map(|receipt| receipt.score.share.to_string())
+                        .unwrap_or_default(),
+                    amount: p.amount,
+                });
+            }
+        }
+        Ok(EpochPayouts {
+            emission: pool,
+            lines,
+        })
+    }
 }
 
 /// The network's published reward rules: proven MiB (given by the storage verifier) times the
