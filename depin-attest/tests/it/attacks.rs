@@ -706,3 +706,68 @@ fn one_device_cannot_queue_unbounded_witnesses() {
     let e = envelope(&net.keys[0], 20, Attestation::CoverageWitness(body));
     assert!(v.verify_one(Input::Envelope(&e), NOW).is_ok());
 }
+
+/// Challenges from a beacon: the policy opens the challenge of each item's epoch itself.
+/// A commitment cannot answer the challenge of the epoch it was made in (that randomness
+/// was public when it was built), answers the next one, and an old challenge is stale. A
+/// verifier that replays the same items (as an oracle rebuilds its state from its store)
+/// reaches the same verdicts without being told when the challenges opened.
+#[test]
+fn beacon_challenges_open_by_themselves_and_replay_identically() {
+    let (net, tree, data) = storage_net(1);
+    let beacon = |e: Epoch| -> [u8; 32] {
+        let mut r = [0x5au8; 32];
+        r[..8].copy_from_slice(&e.0.to_be_bytes());
+        r
+    };
+    let fresh = || {
+        let mut v = net.verifier();
+        v.set_storage_beacon(std::sync::Arc::new(move |e: Epoch| Some(beacon(e))))
+            .unwrap();
+        v
+    };
+    let schedule = fresh().config().schedule;
+    let e = schedule.epoch_of(NOW).unwrap();
+    let next = Epoch(e.0 + 1);
+    let later = Timestamp(schedule.start_of(next).unwrap().0 + 1_000);
+    let after = Epoch(next.0 + 1);
+    let latest = Timestamp(schedule.start_of(after).unwrap().0 + 1_000);
+    let answer = |epoch: Epoch| {
+        Attestation::StorageProof(StorageProof {
+            root: tree.root(),
+            epoch,
+            responses: tree.prove(&data, &beacon(epoch), 8).unwrap(),
+        })
+    };
+    let items: Vec<(Vec<u8>, Timestamp)> = vec![
+        (
+            envelope(&net.keys[0], 1, Attestation::StorageCommitment(tree.commitment())),
+            NOW,
+        ),
+        (envelope(&net.keys[0], 2, answer(e)), NOW),
+        (envelope_at(&net.keys[0], 3, later, answer(next)), later),
+        (envelope_at(&net.keys[0], 4, latest, answer(next)), latest),
+    ];
+    let run = |v: &mut depin_attest::Verifier<_, _>| -> Vec<Option<Rejection>> {
+        items
+            .iter()
+            .map(|(bytes, at)| v.verify_one(Input::Envelope(bytes), *at).err())
+            .collect()
+    };
+    let mut first = fresh();
+    let verdicts = run(&mut first);
+    assert_eq!(
+        verdicts,
+        vec![
+            None,
+            Some(Rejection::CommitmentTooLate),
+            None,
+            Some(Rejection::StaleChallenge)
+        ]
+    );
+    assert_eq!(
+        first.policy::<depin_attest::storage::StorageRules>().unwrap().challenge(),
+        Some((after, beacon(after)))
+    );
+    assert_eq!(run(&mut fresh()), verdicts);
+}
