@@ -741,7 +741,11 @@ fn beacon_challenges_open_by_themselves_and_replay_identically() {
     };
     let items: Vec<(Vec<u8>, Timestamp)> = vec![
         (
-            envelope(&net.keys[0], 1, Attestation::StorageCommitment(tree.commitment())),
+            envelope(
+                &net.keys[0],
+                1,
+                Attestation::StorageCommitment(tree.commitment()),
+            ),
             NOW,
         ),
         (envelope(&net.keys[0], 2, answer(e)), NOW),
@@ -766,7 +770,10 @@ fn beacon_challenges_open_by_themselves_and_replay_identically() {
         ]
     );
     assert_eq!(
-        first.policy::<depin_attest::storage::StorageRules>().unwrap().challenge(),
+        first
+            .policy::<depin_attest::storage::StorageRules>()
+            .unwrap()
+            .challenge(),
         Some((after, beacon(after)))
     );
     assert_eq!(run(&mut fresh()), verdicts);

@@ -16,6 +16,7 @@
 mod chain;
 mod device;
 mod error;
+pub mod mqtt;
 mod options;
 mod rng;
 pub mod served;

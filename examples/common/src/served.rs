@@ -20,7 +20,7 @@ use std::time::Duration;
 use depin_attest::ingest::wire::{encode_binary, BatchResponse, BINARY_CONTENT_TYPE, MAGIC};
 use depin_attest::ingest::{Clock, ItemBytes, ItemResult, MakeVerifier};
 use depin_attest::{EpochReport, Input, Outcome, Registry, Rejection, ReplayStore, Verifier};
-use depin_chains::oracle::service::{EpochConfig, Oracle, ServiceConfig, StoreConfig};
+use depin_chains::oracle::service::{EpochConfig, MqttSection, Oracle, ServiceConfig, StoreConfig};
 use depin_chains::oracle::{CloseError, CloseReport, EpochCloser, EpochScoring};
 use depin_chains::{Account, ChainBackend, Claim, TxHandle};
 use depin_core::{Epoch, Timestamp};
@@ -52,6 +52,8 @@ pub struct ServedOracle {
     max_items: usize,
     /// Body bytes per request at most.
     max_body: usize,
+    /// The broker and the devices' gateway client, when MQTT is on.
+    mqtt: Option<(crate::mqtt::Broker, crate::mqtt::Gateway)>,
 }
 
 impl std::fmt::Debug for ServedOracle {
@@ -83,16 +85,20 @@ impl ServedOracle {
         S: ReplayStore + Send + 'static,
         C: EpochScoring + 'static,
     {
-        Self::start_with(network, dir, make, closer, |_| {})
+        Self::start_with(network, dir, make, closer, false, |_| {})
     }
 
     /// [`ServedOracle::start`], with `configure` changing the service's configuration
-    /// first (the ingest limits of a network whose items are large, say).
+    /// first (the ingest limits of a network whose items are large, say). With `mqtt`, a
+    /// mosquitto broker is started too (when one is installed: see
+    /// [`ServedOracle::mqtt_port`]), the oracle subscribes to it, and
+    /// [`ServedOracle::publish`] sends through it.
     pub fn start_with<R, S, C>(
         network: &str,
         dir: &Path,
         make: MakeVerifier<R, S>,
         closer: EpochCloser<C>,
+        mqtt: bool,
         configure: impl FnOnce(&mut ServiceConfig),
     ) -> Result<Self>
     where
@@ -133,6 +139,20 @@ impl ServedOracle {
         config.ingest.client_burst = 1_000_000;
         config.ingest.device_per_second = 1_000_000;
         config.ingest.device_burst = 1_000_000;
+        let broker = match mqtt {
+            true => crate::mqtt::Broker::start(&dir.join(format!("{network}.mqtt")))?,
+            false => None,
+        };
+        if let Some(b) = &broker {
+            config.mqtt = Some(MqttSection {
+                host: "127.0.0.1".into(),
+                port: b.port(),
+                client_id: Some(format!("{network}-oracle")),
+                username: None,
+                password: None,
+                topic_prefix: crate::mqtt::PREFIX.into(),
+            });
+        }
         configure(&mut config);
         let (max_items, max_body) = (
             config.ingest.max_items_per_request.clamp(1, REQUEST_ITEMS),
@@ -162,6 +182,14 @@ impl ServedOracle {
             )
             .map_err(service_error)?;
         let base = format!("http://{}", oracle.addr());
+        let gateway = match &broker {
+            Some(b) => Some(crate::mqtt::Gateway::connect(
+                &runtime,
+                b.port(),
+                &format!("{network}-gateway"),
+            )?),
+            None => None,
+        };
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
@@ -176,6 +204,7 @@ impl ServedOracle {
             store,
             max_items,
             max_body,
+            mqtt: broker.zip(gateway),
         })
     }
 
@@ -187,6 +216,34 @@ impl ServedOracle {
     /// The SQLite store file.
     pub fn store_path(&self) -> &Path {
         &self.store
+    }
+
+    /// The MQTT broker's port, when the oracle also ingests over MQTT.
+    pub fn mqtt_port(&self) -> Option<u16> {
+        self.mqtt.as_ref().map(|(b, _)| b.port())
+    }
+
+    /// Publish `(device, seq, envelope)` items at `now` to their devices' MQTT topics and
+    /// return their verdicts in order (each committed before the oracle acknowledged its
+    /// message). [`Error::Served`] when MQTT is off.
+    pub fn publish(
+        &mut self,
+        items: &[crate::mqtt::Published],
+        now: Timestamp,
+    ) -> Result<Vec<ItemResult>> {
+        self.set_time(now);
+        let Some((_, gateway)) = self.mqtt.as_mut() else {
+            return Err(Error::Served("this oracle has no MQTT broker".into()));
+        };
+        let results = gateway.send(&self.runtime, items)?;
+        if results.len() != items.len() {
+            return Err(Error::Served(format!(
+                "{} MQTT verdicts for {} items",
+                results.len(),
+                items.len()
+            )));
+        }
+        Ok(results)
     }
 
     /// Move the oracle's clock to `now` (never backwards).
@@ -372,6 +429,10 @@ impl ServedOracle {
     /// Stop the oracle: requests in flight answered, queued items committed, the closer
     /// stopped.
     pub fn shutdown(mut self) -> Result<()> {
+        if let Some((broker, gateway)) = self.mqtt.take() {
+            gateway.close(&self.runtime);
+            drop(broker);
+        }
         if let Some(oracle) = self.oracle.take() {
             self.runtime
                 .block_on(oracle.shutdown())
@@ -383,6 +444,10 @@ impl ServedOracle {
 
 impl Drop for ServedOracle {
     fn drop(&mut self) {
+        if let Some((broker, gateway)) = self.mqtt.take() {
+            gateway.close(&self.runtime);
+            drop(broker);
+        }
         if let Some(oracle) = self.oracle.take() {
             let _ = self.runtime.block_on(oracle.shutdown());
         }
@@ -498,6 +563,9 @@ pub enum Pipeline<R: Registry, S: ReplayStore> {
         names: Verifier<R, S>,
         /// Counts per processing-time epoch, from the oracle's answers.
         reports: BTreeMap<Epoch, EpochReport>,
+        /// Devices that publish over MQTT (when the oracle has a broker); the others
+        /// send over HTTP.
+        mqtt: BTreeSet<depin_core::DeviceId>,
     },
 }
 
@@ -515,17 +583,42 @@ impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
                 oracle,
                 names,
                 reports,
+                mqtt,
             } => {
-                let items: Vec<ItemBytes> = inputs
-                    .iter()
-                    .map(|input| match input {
-                        Input::Frame(b) => ItemBytes::Frame(b.to_vec()),
-                        Input::Envelope(b) | Input::EnvelopeOf(b, _) => {
-                            ItemBytes::Envelope(b.to_vec())
+                // each item over its device's transport, the verdicts put back in order
+                let mut http: Vec<(usize, ItemBytes)> = Vec::new();
+                let mut published: Vec<(usize, crate::mqtt::Published)> = Vec::new();
+                for (i, input) in inputs.iter().enumerate() {
+                    let info = names.describe(*input, now);
+                    match (input, info) {
+                        (Input::Envelope(b) | Input::EnvelopeOf(b, _), Some(info))
+                            if oracle.mqtt_port().is_some() && mqtt.contains(&info.device) =>
+                        {
+                            published.push((i, (info.device, info.seq, b.to_vec())));
                         }
-                    })
-                    .collect();
-                let results = oracle.send(&items, now)?;
+                        (Input::Frame(b), _) => http.push((i, ItemBytes::Frame(b.to_vec()))),
+                        (Input::Envelope(b) | Input::EnvelopeOf(b, _), _) => {
+                            http.push((i, ItemBytes::Envelope(b.to_vec())))
+                        }
+                    }
+                }
+                let mut results: Vec<Option<ItemResult>> = vec![None; inputs.len()];
+                if !http.is_empty() {
+                    let (at, items): (Vec<usize>, Vec<ItemBytes>) = http.into_iter().unzip();
+                    for (i, r) in at.into_iter().zip(oracle.send(&items, now)?) {
+                        results[i] = Some(r);
+                    }
+                }
+                if !published.is_empty() {
+                    let (at, items): (Vec<usize>, Vec<_>) = published.into_iter().unzip();
+                    for (i, r) in at.into_iter().zip(oracle.publish(&items, now)?) {
+                        results[i] = Some(r);
+                    }
+                }
+                let results: Vec<ItemResult> = results.into_iter().flatten().collect();
+                if results.len() != inputs.len() {
+                    return Err(Error::Served("an item got no verdict".into()));
+                }
                 let epoch = names.config().schedule.epoch_of(now)?;
                 let report = reports.entry(epoch).or_insert_with(|| {
                     let mut r = EpochReport::new(epoch);

@@ -276,6 +276,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
         .filter(|d| d.is_meter())
         .map(|d| d.id)
         .collect();
+    let mut served: Option<String> = None;
     let mut verifier = match &opts.serve {
         None => Pipeline::InProcess(make()?),
         Some(dir) => {
@@ -294,20 +295,41 @@ pub fn run(opts: &Options) -> Result<Summary> {
             )
             .owners(move |d: &DeviceId| owners.get(d).cloned());
             let names = make()?;
-            let oracle = ServedOracle::start(NETWORK, dir, Box::new(make.clone()), closer)?;
+            // meters send over HTTP; chargers publish to an MQTT broker the oracle
+            // subscribes to (when mosquitto is installed; over HTTP otherwise)
+            let oracle = ServedOracle::start_with(
+                NETWORK,
+                dir,
+                Box::new(make.clone()),
+                closer,
+                true,
+                |_| {},
+            )?;
+            let transport = match oracle.mqtt_port() {
+                Some(port) => {
+                    format!("meters over HTTP, chargers over MQTT (mosquitto on port {port})")
+                }
+                None => "all over HTTP (no mosquitto installed for the chargers' MQTT)".into(),
+            };
             progress(
                 opts,
                 "energy",
                 &format!(
-                    "served by an oracle at {} (store {})",
+                    "served by an oracle at {}, {transport}, store {}",
                     oracle.base_url(),
                     oracle.store_path().display()
                 ),
             );
+            served = Some(transport);
             Pipeline::Served {
                 oracle,
                 names,
                 reports: BTreeMap::new(),
+                mqtt: devices
+                    .iter()
+                    .filter(|d| !d.is_meter())
+                    .map(|d| d.id)
+                    .collect(),
             }
         }
     };
@@ -443,7 +465,14 @@ pub fn run(opts: &Options) -> Result<Summary> {
             "{meters} solar meters and {} EV chargers, signed cumulative readings and sessions, rewards per verified kWh",
             devices.len() - meters
         ),
-        chain: format!("{} ({:?} claim tree)", chain.description(), chain.claim_format()),
+        chain: match &served {
+            None => format!("{} ({:?} claim tree)", chain.description(), chain.claim_format()),
+            Some(t) => format!(
+                "{} ({:?} claim tree); served by a real oracle: {t}",
+                chain.description(),
+                chain.claim_format()
+            ),
+        },
         devices: devices
             .iter()
             .map(|d| DeviceOutcome {

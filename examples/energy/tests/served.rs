@@ -1,5 +1,6 @@
 //! The energy network served by a real oracle (HTTP ingest on loopback, SQLite store, the
-//! oracle's own epoch closes, claims fetched from its API) pays exactly what the in-process
+//! chargers publishing to a real mosquitto broker the oracle subscribes to, the oracle's
+//! own epoch closes, claims fetched from its API) pays exactly what the in-process
 //! run pays: the same verdicts, the same per-device earnings, the same roots and claims.
 
 use depin_example_common::served::check_store;
@@ -15,6 +16,12 @@ fn the_served_oracle_pays_what_the_in_process_pipeline_pays(
     let served = run(&opts)?;
 
     assert_eq!(local.differences(&served), Vec::<String>::new());
+    // the chargers published over MQTT (scripts/test installs mosquitto)
+    assert!(
+        served.chain.contains("chargers over MQTT"),
+        "{} (install Debian's mosquitto package)",
+        served.chain
+    );
     assert_eq!(served.epochs.len(), 2);
     for e in &served.epochs {
         assert_ne!(e.settlement.root, [0u8; 32]);

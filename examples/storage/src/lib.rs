@@ -238,6 +238,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
         .flat_map(|n| &n.files)
         .map(|f| (f.tree.root(), f.bytes))
         .collect();
+    let mut served = false;
     let mut verifier = match &opts.serve {
         None => Pipeline::InProcess(make()?),
         Some(dir) => {
@@ -258,10 +259,16 @@ pub fn run(opts: &Options) -> Result<Summary> {
             let names = make()?;
             // a proof answers every challenged chunk with its Merkle path: larger than the
             // endpoint's default item limit (2 KiB)
-            let oracle =
-                ServedOracle::start_with(NETWORK, dir, Box::new(make.clone()), closer, |c| {
+            let oracle = ServedOracle::start_with(
+                NETWORK,
+                dir,
+                Box::new(make.clone()),
+                closer,
+                false,
+                |c| {
                     c.ingest.max_item_bytes = 60 * 1024;
-                })?;
+                },
+            )?;
             progress(
                 opts,
                 "storage",
@@ -271,10 +278,12 @@ pub fn run(opts: &Options) -> Result<Summary> {
                     oracle.store_path().display()
                 ),
             );
+            served = true;
             Pipeline::Served {
                 oracle,
                 names,
                 reports: BTreeMap::new(),
+                mqtt: BTreeSet::new(),
             }
         }
     };
@@ -470,9 +479,14 @@ pub fn run(opts: &Options) -> Result<Summary> {
             CHUNK_SIZE
         ),
         chain: format!(
-            "{} ({:?} claim tree)",
+            "{} ({:?} claim tree){}",
             chain.description(),
-            chain.claim_format()
+            chain.claim_format(),
+            if served {
+                "; served by a real oracle: heartbeat frames and proofs over HTTP"
+            } else {
+                ""
+            }
         ),
         devices: nodes
             .iter()
