@@ -101,6 +101,24 @@ pub trait EpochScoring: Send + Sync {
     /// The tokens (base units) split over the epoch's scores.
     fn emission(&self, epoch: Epoch) -> u128;
 
+    /// How many epochs before the closed one the rules look back at (default 0): for rules
+    /// that depend on history, such as paying a map tile by the days since it was last
+    /// refreshed. The closer streams the accepted items of epochs
+    /// `epoch - history_epochs() .. epoch` (oldest first, epochs before 0 skipped) into
+    /// [`EpochScoring::tally_history`] before the closed epoch's items go to
+    /// [`EpochScoring::tally`]. Those epochs are closed, so their items no longer change:
+    /// the result stays a function of the stored items, and a recompute or a resumed close
+    /// gives the same payouts.
+    fn history_epochs(&self) -> u64 {
+        0
+    }
+
+    /// Add one accepted item of an earlier epoch (`item.epoch`; see
+    /// [`EpochScoring::history_epochs`]) to the tally. The default ignores it.
+    fn tally_history(&self, tally: &mut Self::Tally, item: &LoggedItem) {
+        let _ = (tally, item);
+    }
+
     /// The epoch's payouts. The default splits [`EpochScoring::emission`] over
     /// [`EpochScoring::scores`] exactly ([`default_payouts`]), as one pool named
     /// [`DEFAULT_POOL`].
@@ -599,8 +617,19 @@ impl<C: EpochScoring> EpochCloser<C> {
         store: &mut dyn OracleStore,
         epoch: Epoch,
     ) -> Result<Computation, CloseError> {
-        // 1. stream the accepted items into the tally
+        // 1. stream the history the rules look back at, then the epoch's accepted items,
+        //    into the tally
         let mut tally = C::Tally::default();
+        let back = self.scoring.history_epochs();
+        for earlier in epoch.0.saturating_sub(back)..epoch.0 {
+            store.for_each_accepted(
+                Epoch(earlier),
+                &mut |item: LoggedItem| -> StoreResult<()> {
+                    self.scoring.tally_history(&mut tally, &item);
+                    Ok(())
+                },
+            )?;
+        }
         let mut accepted: u64 = 0;
         store.for_each_accepted(epoch, &mut |item: LoggedItem| -> StoreResult<()> {
             self.scoring.tally(&mut tally, &item);
