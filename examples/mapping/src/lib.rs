@@ -767,7 +767,16 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
             "{honest} dashcams and {} cheaters mapping San Francisco, signed captures on declared routes, rewards by tile freshness",
             drivers.len() - honest
         ),
-        chain: format!("{} ({:?} claim tree)", chain.description(), chain.claim_format()),
+        chain: format!(
+            "{} ({:?} claim tree){}",
+            chain.description(),
+            chain.claim_format(),
+            if opts.serve.is_some() {
+                "; verified in process: this network is not served by an oracle yet (its gossip-topic rule has no equivalent in HTTP or MQTT ingest yet; docs/oracle.md)"
+            } else {
+                ""
+            }
+        ),
         devices: drivers
             .iter()
             .map(|d| DeviceOutcome {

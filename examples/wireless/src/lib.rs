@@ -481,7 +481,16 @@ pub fn run(opts: &Options) -> Result<Summary> {
             "LoRaWAN proof of coverage, {} hotspots around Lisbon, HIP-15 rewards with HIP-17 hex density",
             hotspots.len()
         ),
-        chain: format!("{} ({:?} claim tree)", chain.description(), chain.claim_format()),
+        chain: format!(
+            "{} ({:?} claim tree){}",
+            chain.description(),
+            chain.claim_format(),
+            if opts.serve.is_some() {
+                "; verified in process: this network is not served by an oracle yet (its witness selection runs at the end of each round, which the oracle cannot do yet; docs/oracle.md)"
+            } else {
+                ""
+            }
+        ),
         devices: hotspots
             .iter()
             .map(|h| DeviceOutcome {
