@@ -386,3 +386,67 @@ impl Summary {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use depin_core::{KeyType, SigningKey};
+
+    fn summary(root: u8, earned: u128) -> Summary {
+        let key = SigningKey::from_secret_bytes(KeyType::Ed25519, &[3; 32]).unwrap();
+        let owner: Account = "0x0000000000000000000000000000000000000001"
+            .parse()
+            .unwrap();
+        Summary {
+            network: "n".into(),
+            title: String::new(),
+            chain: String::new(),
+            devices: vec![DeviceOutcome {
+                id: DeviceId::from(key.public_key()),
+                role: "honest",
+                label: "d".into(),
+                owner,
+                earned,
+            }],
+            epochs: vec![EpochSummary {
+                epoch: 1,
+                devices: 1,
+                report: EpochReport::new(depin_core::Epoch(1)),
+                pool: 10,
+                paid: 10,
+                paid_devices: 1,
+                receipts_verified: 1,
+                settlement: Settlement {
+                    epoch: 1,
+                    root: [root; 32],
+                    publish_tx: None,
+                    epoch_total: 10,
+                    cumulative_total: 10,
+                    claims: 1,
+                    claimed_now: 10,
+                    claimed_total: 10,
+                    deferred: 0,
+                    double_claim_refused: true,
+                    pool_balance: None,
+                },
+                notes: Vec::new(),
+            }],
+            map: None,
+        }
+    }
+
+    #[test]
+    fn differences_name_what_differs_and_nothing_else() {
+        assert!(summary(1, 10).differences(&summary(1, 10)).is_empty());
+        let roots = summary(1, 10).differences(&summary(2, 10));
+        assert_eq!(roots.len(), 1, "{roots:?}");
+        assert!(roots[0].starts_with("epoch 1 root"), "{roots:?}");
+        let earned = summary(1, 10).differences(&summary(1, 11));
+        assert_eq!(earned, vec!["per-device earnings differ".to_string()]);
+        let mut other = summary(1, 10);
+        other.epochs[0].report.rejected.insert(Rejection::Stale, 1);
+        assert_eq!(summary(1, 10).differences(&other).len(), 1);
+        other.epochs.clear();
+        assert!(!summary(1, 10).differences(&other).is_empty());
+    }
+}

@@ -51,6 +51,61 @@ fn short_demo_exits_zero_and_writes_both_pictures() -> Result<(), Box<dyn std::e
         .join("ledgers")
         .join("depin-demo-wireless.ledger")
         .exists());
+    // energy and storage went through a real oracle (by default), whose stores are kept;
+    // the other two say they did not
+    assert!(stdout.contains("served by a real oracle: heartbeat frames and proofs over HTTP"));
+    assert!(stdout.contains("served by a real oracle: meters over HTTP, chargers over MQTT"));
+    assert_eq!(
+        stdout
+            .matches("verified in process: this network is not served")
+            .count(),
+        2,
+        "{stdout}"
+    );
+    for network in ["storage", "energy"] {
+        let store = dir
+            .path()
+            .join("oracle")
+            .join(format!("depin-demo-{network}.oracle.sqlite"));
+        assert!(std::fs::metadata(&store)?.len() > 0, "{}", store.display());
+    }
+    Ok(())
+}
+
+/// `--in-process` runs the same networks without an oracle, with the same roots.
+#[test]
+fn in_process_and_served_demos_publish_the_same_roots() -> Result<(), Box<dyn std::error::Error>> {
+    let run = |extra: &[&str]| -> Result<String, Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let out = Command::new(env!("CARGO_BIN_EXE_depin-demo"))
+            .args([
+                "--short",
+                "--quiet",
+                "--networks",
+                "storage,energy",
+                "--out",
+            ])
+            .arg(dir.path())
+            .args(extra)
+            .output()?;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let roots = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.trim_start().starts_with("chain: root"))
+            .map(|l| l.split_whitespace().nth(2).unwrap_or_default().to_string())
+            .collect()
+    };
+    let served = run(&[])?;
+    let local = run(&["--in-process"])?;
+    assert!(!local.contains("served by a real oracle"));
+    assert_eq!(roots(&served).len(), 4, "{served}");
+    assert_eq!(roots(&served), roots(&local));
     Ok(())
 }
 
