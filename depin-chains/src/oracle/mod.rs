@@ -242,6 +242,128 @@ impl EpochScoring for UnitsScoring {
     }
 }
 
+/// Built-in scoring with pools by attestation kind: each pool gets its basis points of the
+/// epoch's emission (split exactly with [`depin_rewards::pools::PoolSplit`], largest
+/// remainder) and is paid over its devices' units ([`UnitsScoring::units`]) of the accepted
+/// items of its kinds, with [`default_payouts`]. Items of a kind no pool lists count
+/// nothing; basis points below 10 000 in all, and a pool nobody scored in, are reported as
+/// undistributed. For a network whose pools are "what kind of work" (coverage and data,
+/// production and charging) and whose score is the units its policies credit.
+///
+/// ```
+/// use depin_attest::AttestationKind;
+/// use depin_chains::oracle::KindPools;
+///
+/// let scoring = KindPools::new(
+///     60_000,
+///     [
+///         ("solar", 6_000, vec![AttestationKind::ENERGY_READING]),
+///         ("charging", 4_000, vec![AttestationKind::CHARGING_SESSION]),
+///     ],
+/// )?;
+/// assert_eq!(scoring.pools().len(), 2);
+/// # Ok::<(), depin_rewards::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct KindPools {
+    emission: u128,
+    split: depin_rewards::pools::PoolSplit,
+    pools: Vec<(String, Vec<depin_attest::AttestationKind>)>,
+}
+
+impl KindPools {
+    /// Pools `(name, basis points, kinds)` splitting `emission_per_epoch` base units every
+    /// epoch. [`depin_rewards::Error::InvalidParameter`] for basis points above 10 000 in
+    /// all, a repeated pool name, or a kind listed in two pools.
+    pub fn new<S: Into<String>>(
+        emission_per_epoch: u128,
+        pools: impl IntoIterator<Item = (S, u16, Vec<depin_attest::AttestationKind>)>,
+    ) -> Result<Self, depin_rewards::Error> {
+        let mut names = Vec::new();
+        let mut listed: Vec<(String, Vec<depin_attest::AttestationKind>)> = Vec::new();
+        for (name, bps, kinds) in pools {
+            let name = name.into();
+            if kinds
+                .iter()
+                .any(|k| listed.iter().any(|(_, ks)| ks.contains(k)))
+            {
+                return Err(depin_rewards::Error::InvalidParameter(
+                    "an attestation kind is listed in two pools",
+                ));
+            }
+            names.push((name.clone(), bps));
+            listed.push((name, kinds));
+        }
+        let split = depin_rewards::pools::PoolSplit::new(names)?;
+        Ok(KindPools {
+            emission: emission_per_epoch,
+            split,
+            pools: listed,
+        })
+    }
+
+    /// The pools' names and kinds, in construction order.
+    pub fn pools(&self) -> &[(String, Vec<depin_attest::AttestationKind>)] {
+        &self.pools
+    }
+
+    fn pool_of(&self, kind: depin_attest::AttestationKind) -> Option<usize> {
+        self.pools
+            .iter()
+            .position(|(_, kinds)| kinds.contains(&kind))
+    }
+}
+
+impl EpochScoring for KindPools {
+    /// Per pool (in construction order), units per device.
+    type Tally = Vec<BTreeMap<DeviceId, u128>>;
+
+    fn tally(&self, tally: &mut Self::Tally, item: &LoggedItem) {
+        let StoredVerdict::Accepted(outcome) = &item.verdict else {
+            return;
+        };
+        let Some(pool) = self.pool_of(item.kind) else {
+            return;
+        };
+        if tally.len() < self.pools.len() {
+            tally.resize_with(self.pools.len(), BTreeMap::new);
+        }
+        if let Some(units) = tally.get_mut(pool) {
+            let slot = units.entry(item.device).or_insert(0);
+            *slot = slot.saturating_add(UnitsScoring::units(outcome));
+        }
+    }
+
+    fn scores(&self, _epoch: Epoch, tally: Self::Tally) -> Vec<(DeviceId, u128)> {
+        tally.into_iter().flatten().collect()
+    }
+
+    fn emission(&self, _epoch: Epoch) -> u128 {
+        self.emission
+    }
+
+    fn payouts(
+        &self,
+        _epoch: Epoch,
+        mut tally: Self::Tally,
+    ) -> Result<EpochPayouts, depin_rewards::Error> {
+        let amounts = self.split.split(self.emission, Mode::LargestRemainder)?;
+        tally.resize_with(self.pools.len(), BTreeMap::new);
+        let mut lines = Vec::new();
+        for ((name, _), units) in self.pools.iter().zip(tally) {
+            let amount = amounts.get(name).unwrap_or(0);
+            for mut line in default_payouts(amount, units.into_iter().collect())?.lines {
+                line.pool = name.clone();
+                lines.push(line);
+            }
+        }
+        Ok(EpochPayouts {
+            emission: self.emission,
+            lines,
+        })
+    }
+}
+
 /// Who owns a device: the account its rewards are credited to (`None`: no owner, the device
 /// earns nothing).
 pub type OwnerLookup = Arc<dyn Fn(&DeviceId) -> Option<Account> + Send + Sync>;

@@ -785,3 +785,57 @@ fn rules_with_history_see_the_earlier_epochs_items() {
     let again = closer.recompute(&mut net.store, Epoch(2)).unwrap();
     assert_eq!(again.root, report.root);
 }
+
+/// `KindPools`: pool "work" (70 %) pays the 0x0100 items' units (a 40, b 2, c 8, d 20:
+/// exactly 400, 20, 80, 200), pool "data" (20 %) has no items, and 10 % is unassigned; so
+/// owners get 500, d's 200 are forfeited and 300 stay undistributed.
+#[test]
+fn kind_pools_pay_each_pool_its_share_over_its_kinds() {
+    use depin_chains::oracle::KindPools;
+    let mut net = net();
+    commit_epoch_1(&mut net.store, &net.dev);
+    let scoring = KindPools::new(
+        EMISSION,
+        [
+            ("work", 7_000, vec![AttestationKind(0x0100)]),
+            ("data", 2_000, vec![AttestationKind(0x0200)]),
+        ],
+    )
+    .unwrap();
+    let owners: HashMap<DeviceId, Account> = [
+        (net.dev.a, evm(1)),
+        (net.dev.b, evm(2)),
+        (net.dev.c, evm(1)),
+    ]
+    .into_iter()
+    .collect();
+    let backend: Arc<dyn ChainBackend> = net.flaky.clone();
+    let closer = EpochCloser::new(scoring, backend, FORMAT, "closer-1")
+        .owners(move |d: &DeviceId| owners.get(d).cloned());
+    let report = closer
+        .close(&mut net.store, Epoch(1), NOW, net.rt.handle())
+        .unwrap();
+    assert_eq!(report.epoch_total, 500);
+    let amounts: Vec<String> = [net.dev.a, net.dev.b, net.dev.c]
+        .iter()
+        .map(|d| receipt(&mut net.store, 1, d).unwrap().amount)
+        .collect();
+    assert_eq!(amounts, ["400", "20", "80"]);
+    let a = receipt(&mut net.store, 1, &net.dev.a).unwrap();
+    assert_eq!(a.pools.len(), 1);
+    assert_eq!(
+        (a.pools[0].pool.as_str(), a.pools[0].score.as_str()),
+        ("work", "40")
+    );
+    let d = receipt(&mut net.store, 1, &net.dev.d).unwrap();
+    assert_eq!(d.forfeited.as_deref(), Some("200"));
+    let row = net.store.epoch(Epoch(1)).unwrap().unwrap();
+    let summary: Value = serde_json::from_slice(&row.summary.unwrap()).unwrap();
+    assert_eq!(summary["undistributed"], json!("300"));
+    assert_eq!(summary["forfeited"], json!("200"));
+
+    // a kind in two pools, or more than 10 000 basis points, is refused
+    let k = AttestationKind(0x0100);
+    assert!(KindPools::new(1, [("x", 1_000, vec![k]), ("y", 1_000, vec![k])]).is_err());
+    assert!(KindPools::new(1, [("x", 6_000, vec![k]), ("y", 5_000, vec![])]).is_err());
+}
