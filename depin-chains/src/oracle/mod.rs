@@ -245,9 +245,11 @@ impl EpochScoring for UnitsScoring {
 /// Built-in scoring with pools by attestation kind: each pool gets its basis points of the
 /// epoch's emission (split exactly with [`depin_rewards::pools::PoolSplit`], largest
 /// remainder) and is paid over its devices' units ([`UnitsScoring::units`]) of the accepted
-/// items of its kinds, with [`default_payouts`]. Items of a kind no pool lists count
-/// nothing; basis points below 10 000 in all, and a pool nobody scored in, are reported as
-/// undistributed. For a network whose pools are "what kind of work" (coverage and data,
+/// items of its kinds, with [`default_payouts`]. A pool with no kinds takes every kind no
+/// other pool lists (at most one such pool); without one, items of a kind no pool lists
+/// count nothing. Basis points below 10 000 in all, and a pool nobody scored in, are
+/// reported as undistributed. One pool named [`DEFAULT_POOL`] with all 10 000 basis points
+/// and no kinds pays exactly what [`UnitsScoring`] pays, with the same receipts. For a network whose pools are "what kind of work" (coverage and data,
 /// production and charging) and whose score is the units its policies credit.
 ///
 /// ```
@@ -274,7 +276,7 @@ pub struct KindPools {
 impl KindPools {
     /// Pools `(name, basis points, kinds)` splitting `emission_per_epoch` base units every
     /// epoch. [`depin_rewards::Error::InvalidParameter`] for basis points above 10 000 in
-    /// all, a repeated pool name, or a kind listed in two pools.
+    /// all, a repeated pool name, a kind listed in two pools, or two pools without kinds.
     pub fn new<S: Into<String>>(
         emission_per_epoch: u128,
         pools: impl IntoIterator<Item = (S, u16, Vec<depin_attest::AttestationKind>)>,
@@ -289,6 +291,11 @@ impl KindPools {
             {
                 return Err(depin_rewards::Error::InvalidParameter(
                     "an attestation kind is listed in two pools",
+                ));
+            }
+            if kinds.is_empty() && listed.iter().any(|(_, ks)| ks.is_empty()) {
+                return Err(depin_rewards::Error::InvalidParameter(
+                    "two pools without kinds (at most one pool takes the unlisted kinds)",
                 ));
             }
             names.push((name.clone(), bps));
@@ -311,6 +318,7 @@ impl KindPools {
         self.pools
             .iter()
             .position(|(_, kinds)| kinds.contains(&kind))
+            .or_else(|| self.pools.iter().position(|(_, kinds)| kinds.is_empty()))
     }
 }
 

@@ -838,4 +838,44 @@ fn kind_pools_pay_each_pool_its_share_over_its_kinds() {
     let k = AttestationKind(0x0100);
     assert!(KindPools::new(1, [("x", 1_000, vec![k]), ("y", 1_000, vec![k])]).is_err());
     assert!(KindPools::new(1, [("x", 6_000, vec![k]), ("y", 5_000, vec![])]).is_err());
+    assert!(KindPools::new(1, [("x", 1_000, vec![]), ("y", 1_000, vec![])]).is_err());
+}
+
+/// One catch-all pool named like the default, with every basis point, pays and roots
+/// exactly as `UnitsScoring` does.
+#[test]
+fn one_catch_all_kind_pool_is_units_scoring() {
+    use depin_chains::oracle::{KindPools, DEFAULT_POOL};
+    let mut units = net();
+    commit_epoch_1(&mut units.store, &units.dev);
+    let expected = units
+        .closer
+        .close(&mut units.store, Epoch(1), NOW, units.rt.handle())
+        .unwrap();
+    let mut pooled = net();
+    commit_epoch_1(&mut pooled.store, &pooled.dev);
+    let owners: HashMap<DeviceId, Account> = [
+        (pooled.dev.a, evm(1)),
+        (pooled.dev.b, evm(2)),
+        (pooled.dev.c, evm(1)),
+    ]
+    .into_iter()
+    .collect();
+    let backend: Arc<dyn ChainBackend> = pooled.flaky.clone();
+    let scoring = KindPools::new(EMISSION, [(DEFAULT_POOL, 10_000, vec![])]).unwrap();
+    let closer = EpochCloser::new(scoring, backend, FORMAT, "closer-1")
+        .owners(move |d: &DeviceId| owners.get(d).cloned());
+    let report = closer
+        .close(&mut pooled.store, Epoch(1), NOW, pooled.rt.handle())
+        .unwrap();
+    assert_eq!(
+        (report.root, report.epoch_total),
+        (expected.root, expected.epoch_total)
+    );
+    for d in [units.dev.a, units.dev.b, units.dev.c, units.dev.d] {
+        assert_eq!(
+            receipt(&mut pooled.store, 1, &d),
+            receipt(&mut units.store, 1, &d)
+        );
+    }
 }
