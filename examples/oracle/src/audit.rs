@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use depin_attest::store::{EpochResult, EpochRow, EpochStatus, OracleStore, StoreError};
-use depin_chains::oracle::{ClaimIndex, CloseError, DeviceReceipt, EpochCloser, UnitsScoring};
+use depin_chains::oracle::{ClaimIndex, CloseError, DeviceReceipt, EpochCloser, KindPools};
 use depin_chains::{Account, ChainBackend, EpochRoot};
 use depin_core::{DeviceId, Epoch};
 use indicatif::ProgressBar;
@@ -62,7 +62,7 @@ fn same_receipt(a: &[u8], b: &[u8]) -> bool {
 struct Audit {
     config: OracleConfig,
     store: Box<dyn OracleStore>,
-    closer: EpochCloser<UnitsScoring>,
+    closer: EpochCloser<KindPools>,
     view: LedgerView,
 }
 
@@ -77,7 +77,7 @@ impl Audit {
             config.chain.ledger.clone(),
             config.chain.format.claim_format(),
         );
-        let closer = config.closer(Arc::new(view.clone()), devices.owners);
+        let closer = config.closer(Arc::new(view.clone()), devices.owners)?;
         Ok(Audit {
             config,
             store,

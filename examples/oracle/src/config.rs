@@ -10,6 +10,11 @@
 //! devices = "devices.json"       # the device registry file
 //! emission_per_epoch = 1000000   # base units split every epoch (or a decimal string)
 //!
+//! [[network.pools]]              # optional: reward pools by attestation kind
+//! name = "solar"
+//! bps = 6000                     # basis points of the emission
+//! kinds = ["energy_reading"]     # built-in kind names; [] = every kind no pool lists
+//!
 //! [chain]
 //! ledger = "chain.ledger"        # the local ledger file (created on first `serve`)
 //! admin = "0x..."                # the network admin account
@@ -23,8 +28,13 @@
 //! `DEPIN_ORACLE__CHAIN__LEDGER`). The service's settings are applied by
 //! [`ServiceConfig::from_toml`] (integers and booleans typed, the rest strings); the
 //! `[network]` and `[chain]` ones here, always as strings (every one of them is text, and
-//! `emission_per_epoch` accepts a decimal string). Unknown settings, in the file or the
-//! environment, are errors that name the setting.
+//! `emission_per_epoch` accepts a decimal string). Pools are set in the file only. Unknown
+//! settings, in the file or the environment, are errors that name the setting.
+//!
+//! Without pools, the whole emission is one pool over every kind (the units of
+//! [`UnitsScoring`](depin_chains::oracle::UnitsScoring)); with pools, each gets its basis
+//! points of the emission and pays its kinds' units (`KindPools`), and receipts list the
+//! pools.
 //!
 //! Relative paths (`store.path`, `network.devices`, `chain.ledger`) are relative to the
 //! working directory, as the store's path is for the service.
@@ -34,10 +44,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use depin_attest::store::OracleStore;
-use depin_attest::{DeviceRecord, KindSet, MemoryRegistry, VerifierConfig};
+use depin_attest::{
+    AttestationKind, DeviceRecord, KindSet, MemoryRegistry, MemoryReplayStore, VerifierBuilder,
+    VerifierConfig,
+};
 use depin_chains::local::Genesis;
 use depin_chains::oracle::service::{ServiceConfig, StoreConfig, ENV_PREFIX};
-use depin_chains::oracle::{EpochCloser, UnitsScoring};
+use depin_chains::oracle::{EpochCloser, KindPools, DEFAULT_POOL};
 use depin_chains::{Account, ChainBackend, ClaimFormat};
 use depin_core::{DeviceId, Domain, NetworkId};
 use serde::{Deserialize, Deserializer};
@@ -72,6 +85,8 @@ pub(crate) struct NetworkConfig {
     pub(crate) devices: PathBuf,
     /// Base units split every epoch.
     pub(crate) emission_per_epoch: u128,
+    /// `[[network.pools]]`: (name, basis points, kinds); empty: one pool of every kind.
+    pub(crate) pools: Vec<(String, u16, Vec<AttestationKind>)>,
 }
 
 /// The claim tree formats a local ledger can verify.
@@ -136,6 +151,17 @@ struct NetworkSection {
     devices: PathBuf,
     #[serde(deserialize_with = "amount")]
     emission_per_epoch: u128,
+    #[serde(default)]
+    pools: Vec<PoolSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolSection {
+    name: String,
+    bps: u16,
+    #[serde(default)]
+    kinds: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -167,6 +193,59 @@ fn amount<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
             other.type_str()
         ))),
     }
+}
+
+/// The scoring of `pools` (none: one [`DEFAULT_POOL`] of every kind, which pays as
+/// [`depin_chains::oracle::UnitsScoring`] does).
+fn scoring(
+    emission: u128,
+    pools: &[(String, u16, Vec<AttestationKind>)],
+) -> Result<KindPools, depin_rewards::Error> {
+    if pools.is_empty() {
+        return KindPools::new(emission, [(DEFAULT_POOL, 10_000, Vec::new())]);
+    }
+    KindPools::new(emission, pools.iter().cloned())
+}
+
+/// Resolve the pools' kind names against the kinds the oracle's verifier knows (the
+/// built-in ones), and check the pools.
+fn resolve_pools(
+    service: &ServiceConfig,
+    id: NetworkId,
+    pools: Vec<PoolSection>,
+    emission: u128,
+) -> Result<Vec<(String, u16, Vec<AttestationKind>)>, String> {
+    if pools.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut config = VerifierConfig::new(Domain::new(id));
+    config.schedule = service.epochs.schedule().map_err(|e| e.to_string())?;
+    let known = VerifierBuilder::new(config)
+        .build(MemoryRegistry::new(), MemoryReplayStore::new())
+        .map_err(|e| e.to_string())?
+        .kinds();
+    let mut out = Vec::with_capacity(pools.len());
+    for pool in pools {
+        let mut kinds = Vec::with_capacity(pool.kinds.len());
+        for name in &pool.kinds {
+            let kind = known
+                .iter()
+                .find(|k| k.name.as_str() == name.as_str())
+                .map(|k| k.kind)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = known.iter().map(|k| k.name.as_str()).collect();
+                    format!(
+                        "pool {:?}: unknown kind {name:?} (the kinds are {})",
+                        pool.name,
+                        names.join(", ")
+                    )
+                })?;
+            kinds.push(kind);
+        }
+        out.push((pool.name, pool.bps, kinds));
+    }
+    scoring(emission, &out).map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 impl OracleConfig {
@@ -268,6 +347,8 @@ impl OracleConfig {
         };
         let admin = account("admin", &chain.admin)?;
         let oracle = account("oracle", &chain.oracle)?;
+        let pools = resolve_pools(&service, id, network.pools, network.emission_per_epoch)
+            .map_err(|m| bad(format!("[[{NETWORK}.pools]]: {m}")))?;
         Ok(OracleConfig {
             path: path.to_path_buf(),
             service,
@@ -275,6 +356,7 @@ impl OracleConfig {
                 id,
                 devices: network.devices,
                 emission_per_epoch: network.emission_per_epoch,
+                pools,
             },
             chain: ChainConfig {
                 ledger: chain.ledger,
@@ -306,21 +388,23 @@ impl OracleConfig {
         Ok(config)
     }
 
-    /// The closer `serve` closes epochs with, and the audits recompute them with: units
-    /// scoring with the configured emission, the owners of the registry file, under the
-    /// service's name.
+    /// The closer `serve` closes epochs with, and the audits recompute them with: the
+    /// configured pools (or one pool of every kind) over the configured emission, the
+    /// owners of the registry file, under the service's name.
     pub(crate) fn closer(
         &self,
         backend: Arc<dyn ChainBackend>,
         owners: HashMap<DeviceId, Account>,
-    ) -> EpochCloser<UnitsScoring> {
-        EpochCloser::new(
-            UnitsScoring::new(self.network.emission_per_epoch),
+    ) -> Result<EpochCloser<KindPools>, Error> {
+        let scoring = scoring(self.network.emission_per_epoch, &self.network.pools)
+            .map_err(|e| Error::config(&self.path, format!("[[{NETWORK}.pools]]: {e}")))?;
+        Ok(EpochCloser::new(
+            scoring,
             backend,
             self.chain.format.claim_format(),
             self.service.name.clone(),
         )
-        .owners(move |device: &DeviceId| owners.get(device).cloned())
+        .owners(move |device: &DeviceId| owners.get(device).cloned()))
     }
 
     /// Open the store of an oracle that has run before (the audits: a SQLite file that is
@@ -507,5 +591,61 @@ mod tests {
         assert!(e.to_string().contains("DEPIN_ORACLE__NETWORK__NAME"), "{e}");
         let e = parse(&BASE.replace("= 1000", "= -1"), &[]).unwrap_err();
         assert!(e.to_string().contains("emission_per_epoch"), "{e}");
+    }
+
+    #[test]
+    fn pools_by_kind_are_read_and_checked() {
+        let pools = r#"
+            [[network.pools]]
+            name = "solar"
+            bps = 6000
+            kinds = ["energy_reading"]
+            [[network.pools]]
+            name = "rest"
+            bps = 4000
+        "#;
+        let c = parse(&format!("{BASE}{pools}"), &[]).unwrap();
+        assert_eq!(
+            c.network.pools,
+            vec![
+                (
+                    "solar".to_string(),
+                    6000,
+                    vec![AttestationKind::ENERGY_READING]
+                ),
+                ("rest".to_string(), 4000, vec![]),
+            ]
+        );
+        assert!(parse(BASE, &[]).unwrap().network.pools.is_empty());
+
+        let e = parse(
+            &format!("{BASE}{}", pools.replace("energy_reading", "sunshine")),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("unknown kind \"sunshine\"") && e.contains("energy_reading"),
+            "{e}"
+        );
+        let e = parse(&format!("{BASE}{}", pools.replace("4000", "5000")), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[[network.pools]]"), "{e}");
+        let e = parse(
+            &format!(
+                "{BASE}{}",
+                pools.replace("bps = 4000", "bps = 4000\ncolour = 1")
+            ),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("colour"), "{e}");
+        let e = parse(BASE, &[("DEPIN_ORACLE__NETWORK__POOLS", "x")]).unwrap_err();
+        assert!(
+            e.to_string().contains("DEPIN_ORACLE__NETWORK__POOLS"),
+            "{e}"
+        );
     }
 }

@@ -44,7 +44,7 @@ async fn serve(config: OracleConfig, devices: Devices) -> Result<(), Error> {
     let backend: Arc<dyn ChainBackend> = Arc::new(ledger.handle(config.chain.oracle.clone()));
     let vconfig = config.verifier_config()?;
     let Devices { registry, owners } = devices;
-    let closer = config.closer(backend, owners);
+    let closer = config.closer(backend, owners)?;
     let devices_count = registry.len();
     tracing::info!(
         network = %config.network.id,
