@@ -4,7 +4,7 @@
 //! what it left (`recompute`, `claim`, `receipt`), and configurations that must be refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -848,4 +848,62 @@ fn serve_killed_twenty_times_publishes_the_root_of_an_uninterrupted_run() {
         assert_eq!(a["proof"], b["proof"]);
     }
     let _ = calm_server.0.as_mut().map(Child::kill);
+}
+
+/// `[[network.pools]]`: 70 % to the device reports the devices send, 30 % to energy
+/// readings nobody sends. Each epoch pays 700 over its reports (receipts name the pool) and
+/// leaves 300 undistributed.
+#[test]
+fn serve_with_pools_pays_each_pool_its_share() {
+    let n = net();
+    let pools = "\n[[network.pools]]\nname = \"reports\"\nbps = 7000\nkinds = [\"device_report\"]\n\
+                 [[network.pools]]\nname = \"metering\"\nbps = 3000\nkinds = [\"energy_reading\"]\n";
+    let text = fs::read_to_string(&n.config).unwrap() + pools;
+    fs::write(&n.config, text).unwrap();
+    let log = n.dir.path().join("serve.log");
+    let (_server, addr) = start_serve(&n.config, &log);
+
+    // one accepted frame per device (a frame refused because its epoch just closed is sent
+    // again with the next sequence number)
+    let mut epochs: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (i, key) in n.keys.iter().enumerate() {
+        for seq in 1..5 {
+            let frame = hex::decode(sign(key, NETWORK, 1, seq, "report")).unwrap();
+            let (status, body) = http(
+                &addr,
+                "POST",
+                "/v1/frames",
+                &frame,
+                Some("application/octet-stream"),
+            );
+            assert_eq!(status, 200, "{body}");
+            let v: Value = serde_json::from_str(&body).unwrap();
+            if v["result"]["status"] == "accepted" {
+                let e = v["result"]["epoch"].as_u64().unwrap();
+                epochs.entry(e).or_default().push(i);
+                break;
+            }
+            assert_eq!(v["result"]["reason"], "epoch_closed", "{v}");
+        }
+    }
+    assert_eq!(epochs.values().map(Vec::len).sum::<usize>(), n.keys.len());
+    for (epoch, devices) in &epochs {
+        let row = published_row(&addr, *epoch, &log);
+        assert_eq!(row["summary"]["undistributed"], "300", "{row}");
+        assert_eq!(row["epoch_total"], "700", "{row}");
+        for &i in devices {
+            let (status, body) = http(
+                &addr,
+                "GET",
+                &format!("/v1/devices/{}/epochs?from={epoch}&limit=1", n.dids[i]),
+                b"",
+                None,
+            );
+            assert_eq!(status, 200, "{body}");
+            let v: Value = serde_json::from_str(&body).unwrap();
+            let pools = &v["epochs"][0]["receipt"]["pools"];
+            assert_eq!(pools[0]["pool"], "reports", "{v}");
+            assert_eq!(pools.as_array().map(Vec::len), Some(1), "{v}");
+        }
+    }
 }
