@@ -160,11 +160,7 @@ fn step(devices: usize) {
                     let Some(chunk) = chunks.next() else { break };
                     let h = h.clone();
                     tasks.spawn(async move {
-                        let source = Source {
-                            channel: Channel::Http,
-                            client: "bench".into(),
-                            device: None,
-                        };
+                        let source = Source::new(Channel::Http, "bench");
                         h.submit(source, chunk).await.unwrap()
                     });
                 }

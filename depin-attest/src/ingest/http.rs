@@ -6,6 +6,13 @@
 //! | `POST /v1/envelopes` | one raw envelope, `Content-Type: application/octet-stream` | [`OneResponse`] |
 //! | `POST /v1/batch` | a [`JsonBatch`] (`application/json`) or a binary batch (`application/x-depin-batch`, see [`wire`]) | [`BatchResponse`], one verdict per item, in order |
 //! | `GET /healthz` | | `ok` |
+//!
+//! `POST /v1/envelopes` and `POST /v1/batch` take an optional query parameter
+//! `?topic={label}`: the gossip topic the items were published on ([`Source::topic`]).
+//! With it, an envelope may carry only that topic's kinds and a frame only arrive on the
+//! frame topic; anything else is refused `wrong_topic` before its signature is checked,
+//! as on gossip (a network whose rules depend on the topic gets the gossip verdicts over
+//! HTTP). A client sends the items of each topic in their own request.
 //! | `GET /metrics` | | [`IngestMetrics::render`](super::metrics::IngestMetrics::render) with the prefix [`METRICS_PREFIX`], `text/plain; version=0.0.4` |
 //!
 //! **A 200 is durable.** It is sent only after the batch and every item's verdict are
@@ -20,6 +27,7 @@
 //! | status | `error` | when | `Retry-After` |
 //! | --- | --- | --- | --- |
 //! | 400 | `malformed`, `empty`, `too_many_items`, `item_too_large` ([`WireError::code`]) or `bad_request` (the body could not be read) | the body is not a valid request | |
+//! | 400 | `bad_topic` | a `topic` parameter that is not a label, given twice, or given to `/v1/frames`; an unknown query parameter | |
 //! | 408 | `timeout` | the body took longer than [`Limits::body_timeout`] | |
 //! | 413 | `too_large` | `Content-Length` or the body is over [`Limits::max_body_bytes`] (a batch) or [`Limits::max_item_bytes`] (a single item) | |
 //! | 415 | `unsupported_media_type` | a `Content-Type` other than those above | |
@@ -85,6 +93,8 @@ use axum::{
     Json, Router,
 };
 use futures::StreamExt as _;
+
+use crate::kind::Label;
 
 use super::{
     limits::{Limits, RateLimiter},
@@ -209,6 +219,7 @@ async fn respond(state: &HttpState, endpoint: Endpoint, req: Request) -> Respons
 /// The checks in the order of the module docs, then the engine.
 async fn ingest(state: &HttpState, endpoint: Endpoint, req: Request) -> Result<Response, Refusal> {
     let limits = &state.limits;
+    let topic = query_topic(endpoint, req.uri().query())?;
     let format = media_format(endpoint, req.headers())?;
     let cap = match endpoint {
         Endpoint::Batch => limits.max_body_bytes,
@@ -239,11 +250,11 @@ async fn ingest(state: &HttpState, endpoint: Endpoint, req: Request) -> Result<R
     let items = decoded.map_err(Refusal::wire)?;
     check_devices(state, &items)?;
 
-    let source = Source {
-        channel: Channel::Http,
-        client: peer.map_or_else(|| "unknown".to_string(), |ip| ip.to_string()),
-        device: None,
-    };
+    let mut source = Source::new(
+        Channel::Http,
+        peer.map_or_else(|| "unknown".to_string(), |ip| ip.to_string()),
+    );
+    source.topic = topic;
     let results = state
         .handle
         .submit(source, items)
@@ -261,6 +272,37 @@ async fn ingest(state: &HttpState, endpoint: Endpoint, req: Request) -> Result<R
             )),
         },
     }
+}
+
+/// The `topic` query parameter, the only one there is.
+fn query_topic(endpoint: Endpoint, query: Option<&str>) -> Result<Option<Label>, Refusal> {
+    let bad =
+        |message: String| Refusal::new(StatusCode::BAD_REQUEST, "bad_topic", "bad_topic", message);
+    let mut topic = None;
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let shown: String = pair.chars().take(80).collect();
+        let Some(value) = pair.strip_prefix("topic=") else {
+            return Err(bad(format!(
+                "unknown query parameter {shown:?} (only topic)"
+            )));
+        };
+        if endpoint == Endpoint::Frame {
+            return Err(bad(
+                "frames travel on the frame topic: no topic parameter".into()
+            ));
+        }
+        if topic.is_some() {
+            return Err(bad("the topic parameter is given twice".into()));
+        }
+        let label =
+            Label::parse(value).map_err(|_| bad(format!("{shown:?} is not a topic label")))?;
+        topic = Some(label);
+    }
+    Ok(topic)
 }
 
 /// The body's format from its `Content-Type` (parameters such as `charset` ignored).

@@ -43,6 +43,7 @@ use std::sync::mpsc;
 use tokio::sync::oneshot;
 
 use crate::envelope::decode_parts;
+use crate::kind::Label;
 use crate::pipeline::{Input, Outcome, Verdict, Verifier};
 use crate::reason::Rejection;
 use crate::registry::Registry;
@@ -140,6 +141,38 @@ pub struct Source {
     /// broker only lets that device publish to): items whose claimed signer is another
     /// device are refused with [`Rejection::WrongTopic`] before any work.
     pub device: Option<DeviceId>,
+    /// The gossip topic the items were published on, if the transport has topics per kind
+    /// (an MQTT topic's last level, the HTTP `?topic=` parameter, a gossip topic). With a
+    /// topic, an envelope may only carry that topic's kinds ([`Verifier::topic_kinds`]) and
+    /// a frame may only arrive on the frame topic ([`crate::kind::FRAME_TOPIC`]); anything
+    /// else is refused [`Rejection::WrongTopic`] before its signature is checked, so a copy
+    /// on the wrong topic cannot use up the real one's sequence number. `None` checks no
+    /// topic (a transport without topics).
+    pub topic: Option<Label>,
+}
+
+impl Source {
+    /// A source on `channel` from `client`, with no authenticated device and no topic.
+    pub fn new(channel: Channel, client: impl Into<String>) -> Self {
+        Source {
+            channel,
+            client: client.into(),
+            device: None,
+            topic: None,
+        }
+    }
+
+    /// The same source with the device its transport authenticated.
+    pub fn with_device(mut self, device: DeviceId) -> Self {
+        self.device = Some(device);
+        self
+    }
+
+    /// The same source with the gossip topic its items were published on.
+    pub fn on_topic(mut self, topic: Label) -> Self {
+        self.topic = Some(topic);
+        self
+    }
 }
 
 /// One item's durable verdict, as the ingest answers it.
@@ -714,13 +747,28 @@ impl<R: Registry, S: ReplayStore> Worker<R, S> {
         let mut inputs: Vec<Input<'_>> = Vec::new();
         for j in &jobs {
             let hint = j.source.device.map(|d| d.key_hint());
+            // (the kinds of the topic, whether it carries frames)
+            let topic = j.source.topic.map(|t| {
+                (
+                    self.verifier.topic_kinds(t),
+                    self.verifier.topic_carries_frames(t),
+                )
+            });
             for item in &j.items {
-                let refused = match hint {
-                    Some(h) if item.claimed_sender() != Some(h) => Some(Rejection::WrongTopic),
+                let refused = match (hint, item, topic) {
+                    (Some(h), _, _) if item.claimed_sender() != Some(h) => {
+                        Some(Rejection::WrongTopic)
+                    }
+                    (_, ItemBytes::Frame(_), Some((_, false))) => Some(Rejection::WrongTopic),
                     _ => None,
                 };
                 if refused.is_none() {
-                    inputs.push(item.input());
+                    inputs.push(match (item, topic) {
+                        (ItemBytes::Envelope(b), Some((kinds, _))) => {
+                            Input::EnvelopeOf(b.as_slice(), kinds)
+                        }
+                        _ => item.input(),
+                    });
                 }
                 pre.push(refused);
             }

@@ -13,6 +13,7 @@
 //! | --- | --- | --- |
 //! | `{prefix}/{device}/frame` | the device | one depin-core report frame |
 //! | `{prefix}/{device}/envelope` | the device | one signed envelope |
+//! | `{prefix}/{device}/envelope/{topic}` | the device | one signed envelope of a kind of gossip topic `{topic}` |
 //! | `{prefix}/{device}/verdict` | the oracle | a [`VerdictMessage`] (JSON) |
 //!
 //! `{prefix}` is [`MqttConfig::topic_prefix`] (default `depin`) and `{device}` is
@@ -22,6 +23,14 @@
 //! mosquitto password file cannot hold in a username (`mosquitto_passwd` refuses it), and
 //! the broker's ACL needs the username to be the topic level. [`topic`] builds the topics,
 //! [`parse_topic`] reads them back (strictly: only the canonical encoding of a key).
+//!
+//! An envelope published under a topic level (`…/envelope/captures`, [`topic_on`]) is
+//! submitted with that topic ([`Source::topic`]): it may carry only the kinds of that
+//! gossip topic ([`Verifier::topic_kinds`](crate::Verifier::topic_kinds)), else it is
+//! refused [`Rejection::WrongTopic`](crate::Rejection::WrongTopic) before its signature is
+//! checked, as on gossip. A network whose rules depend on the topic (a capture published
+//! where route declarations travel is suspect) gets the same verdicts over MQTT as over
+//! gossip. A topic level that is not a [`Label`] is `bad_topic`.
 //!
 //! # Who may publish what
 //!
@@ -127,6 +136,7 @@ use super::limits::RateLimiter;
 use super::wire::ErrorBody;
 use super::{Channel, IngestError, IngestHandle, ItemBytes, ItemResult, Source};
 use crate::envelope::decode_parts;
+use crate::kind::Label;
 
 /// The default topic prefix.
 pub const DEFAULT_PREFIX: &str = "depin";
@@ -189,9 +199,14 @@ pub enum TopicError {
     /// The topic does not start with `{prefix}/`.
     #[error("the topic is not under the prefix")]
     Prefix,
-    /// Not exactly two levels (device and kind) after the prefix.
-    #[error("expected {{prefix}}/{{device}}/{{kind}}")]
+    /// Not two levels (device and kind) after the prefix, or three for an envelope
+    /// under a gossip topic.
+    #[error("expected {{prefix}}/{{device}}/{{kind}} or {{prefix}}/{{device}}/envelope/{{topic}}")]
     Shape,
+    /// The gossip-topic level of an envelope topic is not a label (lowercase letters,
+    /// digits and `_`, starting with a letter).
+    #[error("the topic level {0:?} is not a gossip topic label")]
+    Label(String),
     /// The last level is not `frame`, `envelope` or `verdict`.
     #[error("unknown topic kind {0:?} (frame, envelope or verdict)")]
     Kind(String),
@@ -206,7 +221,9 @@ impl TopicError {
     pub fn cause(&self) -> &'static str {
         match self {
             TopicError::Device(_) => "bad_device",
-            TopicError::Prefix | TopicError::Shape | TopicError::Kind(_) => "bad_topic",
+            TopicError::Prefix | TopicError::Shape | TopicError::Kind(_) | TopicError::Label(_) => {
+                "bad_topic"
+            }
         }
     }
 }
@@ -225,23 +242,52 @@ pub fn topic(prefix: &str, device: &DeviceId, kind: TopicKind) -> String {
     format!("{prefix}/{name}/{kind}")
 }
 
+/// The topic of an envelope of a kind of gossip topic `on` for `device`:
+/// `{prefix}/{device_name}/envelope/{on}`.
+pub fn topic_on(prefix: &str, device: &DeviceId, on: Label) -> String {
+    let name = device_name(device);
+    format!("{prefix}/{name}/{}/{on}", TopicKind::Envelope)
+}
+
 /// Reads a device topic back: the device and the kind.
 ///
 /// Strict: exactly `{prefix}/{device}/{kind}`, the device level being the canonical
 /// [`device_name`] of a supported key (a full `did:key:` text is refused, as the broker's
-/// ACL could not have let a device publish there).
+/// ACL could not have let a device publish there). An envelope topic with a gossip-topic
+/// level is [`TopicError::Shape`] here: read those with [`parse_topic_on`].
 pub fn parse_topic(prefix: &str, topic: &str) -> Result<(DeviceId, TopicKind), TopicError> {
+    match parse_topic_on(prefix, topic)? {
+        (device, kind, None) => Ok((device, kind)),
+        (_, _, Some(_)) => Err(TopicError::Shape),
+    }
+}
+
+/// Reads a device topic back, with the gossip topic of an envelope published under one
+/// ([`topic_on`]): `{prefix}/{device}/{kind}` or `{prefix}/{device}/envelope/{topic}`.
+pub fn parse_topic_on(
+    prefix: &str,
+    topic: &str,
+) -> Result<(DeviceId, TopicKind, Option<Label>), TopicError> {
     let rest = topic
         .strip_prefix(prefix)
         .and_then(|rest| rest.strip_prefix('/'))
         .ok_or(TopicError::Prefix)?;
     let mut levels = rest.split('/');
-    let (Some(device), Some(kind), None) = (levels.next(), levels.next(), levels.next()) else {
+    let (Some(device), Some(kind), on, None) =
+        (levels.next(), levels.next(), levels.next(), levels.next())
+    else {
         return Err(TopicError::Shape);
     };
     let kind =
         TopicKind::from_level(kind).ok_or_else(|| TopicError::Kind(shown(kind).to_owned()))?;
-    Ok((parse_device(device)?, kind))
+    let on = match (kind, on) {
+        (_, None) => None,
+        (TopicKind::Envelope, Some(level)) => {
+            Some(Label::parse(level).map_err(|_| TopicError::Label(shown(level).to_owned()))?)
+        }
+        (TopicKind::Frame | TopicKind::Verdict, Some(_)) => return Err(TopicError::Shape),
+    };
+    Ok((parse_device(device)?, kind, on))
 }
 
 /// The device of a topic's device level.
@@ -287,11 +333,13 @@ pub fn mosquitto_acl(prefix: &str, oracle_user: &str) -> String {
          user {oracle_user}\n\
          topic read {prefix}/+/frame\n\
          topic read {prefix}/+/envelope\n\
+         topic read {prefix}/+/envelope/+\n\
          topic write {prefix}/+/verdict\n\
          \n\
          # devices (username = the did:key text without \"did:key:\"): their own topics only\n\
          pattern write {prefix}/%u/frame\n\
          pattern write {prefix}/%u/envelope\n\
+         pattern write {prefix}/%u/envelope/+\n\
          pattern read {prefix}/%u/verdict\n"
     )
 }
@@ -554,9 +602,9 @@ impl Shared {
 
     async fn answer(&self, publish: &Publish, stop: &mut watch::Receiver<bool>) -> Disposition {
         let metrics = self.handle.metrics();
-        let (device, kind) = match parse_topic(&self.prefix, &publish.topic) {
-            Ok((device, kind @ (TopicKind::Frame | TopicKind::Envelope))) => (device, kind),
-            Ok((_, TopicKind::Verdict)) => {
+        let (device, kind, on) = match parse_topic_on(&self.prefix, &publish.topic) {
+            Ok((device, kind @ (TopicKind::Frame | TopicKind::Envelope), on)) => (device, kind, on),
+            Ok((_, TopicKind::Verdict, _)) => {
                 metrics.refused("bad_topic");
                 tracing::debug!(
                     topic = shown(&publish.topic),
@@ -602,11 +650,8 @@ impl Shared {
             TopicKind::Frame | TopicKind::Verdict => ItemBytes::Frame(payload.to_vec()),
         };
         let seq = claimed_seq(&item);
-        let source = Source {
-            channel: Channel::Mqtt,
-            client: device.to_string(),
-            device: Some(device),
-        };
+        let mut source = Source::new(Channel::Mqtt, device.to_string()).with_device(device);
+        source.topic = on;
         loop {
             let wait = match self.handle.submit(source.clone(), vec![item.clone()]).await {
                 Ok(results) => {
@@ -747,15 +792,22 @@ fn claimed_seq(item: &ItemBytes) -> Option<u64> {
 
 /// The oracle's subscriptions.
 fn filters(prefix: &str) -> Vec<SubscribeFilter> {
-    [TopicKind::Frame, TopicKind::Envelope]
-        .into_iter()
-        .map(|kind| SubscribeFilter::new(format!("{prefix}/+/{kind}"), QoS::AtLeastOnce))
-        .collect()
+    [
+        format!("{prefix}/+/{}", TopicKind::Frame),
+        format!("{prefix}/+/{}", TopicKind::Envelope),
+        format!("{prefix}/+/{}/+", TopicKind::Envelope),
+    ]
+    .into_iter()
+    .map(|filter| SubscribeFilter::new(filter, QoS::AtLeastOnce))
+    .collect()
 }
 
-/// Both subscriptions granted with QoS 1 or more.
+/// The subscriptions of [`filters`].
+const FILTERS: usize = 3;
+
+/// Every subscription granted with QoS 1 or more.
 fn check_suback(suback: &SubAck) -> Result<(), MqttError> {
-    let granted = suback.return_codes.len() == 2
+    let granted = suback.return_codes.len() == FILTERS
         && suback.return_codes.iter().all(
             |code| matches!(code, SubscribeReasonCode::Success(qos) if *qos != QoS::AtMostOnce),
         );
@@ -1084,6 +1136,44 @@ mod tests {
             parse_topic("acme/oracle", &t).unwrap(),
             (d, TopicKind::Frame)
         );
+    }
+
+    #[test]
+    fn topics_under_a_gossip_topic_round_trip() {
+        let d = device(9);
+        let t = topic_on("depin", &d, Label::new("captures"));
+        assert!(t.ends_with("/envelope/captures"), "{t}");
+        assert_eq!(
+            parse_topic_on("depin", &t).unwrap(),
+            (d, TopicKind::Envelope, Some(Label::new("captures")))
+        );
+        // the plain topics read back without one
+        let plain = topic("depin", &d, TopicKind::Frame);
+        assert_eq!(
+            parse_topic_on("depin", &plain).unwrap(),
+            (d, TopicKind::Frame, None)
+        );
+        // parse_topic knows only the plain topics
+        assert_eq!(parse_topic("depin", &t), Err(TopicError::Shape));
+        // only envelopes take the level; a level must be a label; no fifth level
+        let name = device_name(&d);
+        for (bad, want) in [
+            (format!("depin/{name}/frame/captures"), TopicError::Shape),
+            (format!("depin/{name}/verdict/captures"), TopicError::Shape),
+            (
+                format!("depin/{name}/envelope/Captures"),
+                TopicError::Label("Captures".into()),
+            ),
+            (
+                format!("depin/{name}/envelope/"),
+                TopicError::Label(String::new()),
+            ),
+            (format!("depin/{name}/envelope/a/b"), TopicError::Shape),
+        ] {
+            let got = parse_topic_on("depin", &bad).unwrap_err();
+            assert_eq!(got, want, "{bad}");
+            assert_eq!(got.cause(), "bad_topic");
+        }
     }
 
     #[test]

@@ -13,11 +13,7 @@ use depin_core::Epoch;
 use crate::{id, sqlite, Net, NOW};
 
 fn http() -> Source {
-    Source {
-        channel: Channel::Http,
-        client: "127.0.0.1".into(),
-        device: None,
-    }
+    Source::new(Channel::Http, "127.0.0.1")
 }
 
 fn reasons(results: &[ItemResult]) -> Vec<Option<Rejection>> {
@@ -211,11 +207,7 @@ async fn an_item_signed_by_another_device_than_the_transports_is_wrong_topic() {
     let dir = tempfile::tempdir().unwrap();
     let net = Net::new(2);
     let engine = net.engine(sqlite(&dir.path().join("o.db")), EngineConfig::new("a"));
-    let source = Source {
-        channel: Channel::Mqtt,
-        client: "device-1".into(),
-        device: Some(id(&net.keys[1])),
-    };
+    let source = Source::new(Channel::Mqtt, "device-1").with_device(id(&net.keys[1]));
     let r = engine
         .handle()
         .submit(
@@ -334,4 +326,52 @@ async fn shutdown_answers_what_is_queued_and_refuses_the_rest() {
         IngestError::ShuttingDown
     );
     engine.join();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_admits_only_its_kinds_and_a_wrong_copy_uses_up_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("o.db");
+    let net = Net::new(2);
+    let engine = net.engine(sqlite(&path), EngineConfig::new("a"));
+    let h = engine.handle();
+    let on = |t: &str| http().on_topic(depin_attest::Label::parse(t).unwrap());
+    let reading = ItemBytes::Envelope(net.reading(1, 1, 500));
+    let frame = ItemBytes::Frame(net.frame(0, 1));
+
+    // an energy reading where storage items travel, a frame off the frame topic, and
+    // anything on a topic the network does not have: refused before any signature work
+    for (topic, item) in [
+        ("storage", &reading),
+        ("energy", &frame),
+        ("no_such_topic", &reading),
+    ] {
+        let r = h.submit(on(topic), vec![item.clone()]).await.unwrap();
+        assert_eq!(reasons(&r), vec![Some(Rejection::WrongTopic)], "{topic}");
+    }
+    assert!(accepted_in(&path).is_empty());
+
+    // the same items on their own topics, and without a topic: the wrong copies used up
+    // no sequence number
+    let r = h.submit(on("energy"), vec![reading.clone()]).await.unwrap();
+    assert_eq!(reasons(&r), vec![None]);
+    let r = h.submit(on("report"), vec![frame.clone()]).await.unwrap();
+    assert_eq!(reasons(&r), vec![None]);
+    let r = h
+        .submit(http(), vec![ItemBytes::Envelope(net.reading(1, 2, 505))])
+        .await
+        .unwrap();
+    assert_eq!(reasons(&r), vec![None]);
+    assert_eq!(accepted_in(&path).len(), 3);
+    engine.join();
+
+    // a restart replays the log (topics are not stored: only items that passed the topic
+    // check are logged) and agrees: both copies are now replays
+    let engine = net.engine(sqlite(&path), EngineConfig::new("a"));
+    assert_eq!(engine.recovery().divergences, 0);
+    let h = engine.handle();
+    let r = h.submit(on("energy"), vec![reading]).await.unwrap();
+    assert_eq!(reasons(&r), vec![Some(Rejection::Replayed)]);
+    let r = h.submit(on("report"), vec![frame]).await.unwrap();
+    assert_eq!(reasons(&r), vec![Some(Rejection::Replayed)]);
 }

@@ -637,3 +637,46 @@ async fn a_device_over_its_rate_refuses_the_whole_request() {
     assert_eq!(status, 200, "{}", lossy(&body));
     assert_eq!(statuses(&json(&body)), ["accepted", "accepted", "accepted"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_parameter_checks_the_kinds_and_bad_ones_are_400() {
+    let oracle = start_oracle().await;
+    let addr = oracle.addr;
+    // an energy reading sent as published where storage items travel: refused, and its
+    // sequence number stays free for the real one
+    let reading = oracle.envelope(1, 1);
+    let (status, _, body) = post(addr, "/v1/envelopes?topic=storage", OCTET, &reading).await;
+    assert_eq!(status, 200, "{}", lossy(&body));
+    let v = json(&body);
+    assert_eq!(v["result"]["reason"], "wrong_topic", "{v}");
+    let (status, _, body) = post(addr, "/v1/envelopes?topic=energy", OCTET, &reading).await;
+    assert_eq!(status, 200, "{}", lossy(&body));
+    assert_eq!(json(&body)["result"]["status"], "accepted");
+
+    // a batch on one topic: the frame is off its topic, the reading on it
+    let items = vec![
+        ItemBytes::Frame(oracle.frame(0, 1)),
+        ItemBytes::Envelope(oracle.envelope(2, 1)),
+    ];
+    let (status, _, body) = post(
+        addr,
+        "/v1/batch?topic=energy",
+        BINARY,
+        &encode_binary(&items),
+    )
+    .await;
+    assert_eq!(status, 200, "{}", lossy(&body));
+    assert_eq!(statuses(&json(&body)), ["rejected", "accepted"]);
+
+    // refused before the body is read: not a label, twice, on the frame route, unknown
+    for path in [
+        "/v1/envelopes?topic=Energy",
+        "/v1/envelopes?topic=",
+        "/v1/envelopes?topic=energy&topic=storage",
+        "/v1/frames?topic=report",
+        "/v1/batch?kind=energy",
+    ] {
+        let reply = post(addr, path, OCTET, &reading).await;
+        assert_refused(&reply, 400, "bad_topic");
+    }
+}

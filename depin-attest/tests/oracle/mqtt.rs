@@ -18,12 +18,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use depin_attest::ingest::mqtt::{
-    device_name, mosquitto_acl, topic, MqttConfig, MqttError, MqttIngest, TopicKind, VerdictMessage,
+    device_name, mosquitto_acl, topic, topic_on, MqttConfig, MqttError, MqttIngest, TopicKind,
+    VerdictMessage,
 };
 use depin_attest::ingest::{Channel, EngineConfig, ItemBytes, ItemResult, Source};
 use depin_attest::store::sqlite::SqliteStore;
 use depin_attest::store::{ItemFormat, LoggedItem, OracleStore};
-use depin_attest::Rejection;
+use depin_attest::{Label, Rejection};
 use depin_core::{DeviceId, Epoch};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::sync::{mpsc, oneshot};
@@ -353,11 +354,7 @@ fn rejections(path: &Path, net: &Net) -> Vec<(Rejection, u64)> {
 /// The source the front end submits a device's items with.
 fn mqtt_source(net: &Net, d: usize) -> Source {
     let device = id(&net.keys[d]);
-    Source {
-        channel: Channel::Mqtt,
-        client: device.to_string(),
-        device: Some(device),
-    }
+    Source::new(Channel::Mqtt, device.to_string()).with_device(device)
 }
 
 async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -688,4 +685,60 @@ async fn wrong_credentials_fail_the_start() {
     }
     assert!(started.elapsed() < WAIT);
     engine.join();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_envelope_under_a_topic_level_may_carry_only_that_topics_kinds() {
+    let net = Net::new(2);
+    // the strict ACL: a device may publish under its own envelope/{topic} levels
+    let broker = Broker::start(&net, Acl::Strict);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oracle.db");
+    let engine = net.engine(sqlite(&path), EngineConfig::new("mqtt"));
+    let ingest = broker.start_oracle(engine.handle()).await;
+    let mut device = Client::device(&broker, &net, 1).await;
+    let me = id(&net.keys[1]);
+    let reading = net.reading(1, 1, 1_000);
+
+    // where storage items travel: refused before its signature is checked
+    device
+        .publish(
+            topic_on(PREFIX, &me, Label::new("storage")),
+            reading.clone(),
+        )
+        .await;
+    let v = device.next_verdict().await;
+    assert_eq!(
+        v.result,
+        Some(ItemResult::Rejected {
+            reason: Rejection::WrongTopic
+        }),
+        "{v:?}"
+    );
+    // on its own topic: accepted (the wrong copy used up nothing)
+    device
+        .publish(topic_on(PREFIX, &me, Label::new("energy")), reading.clone())
+        .await;
+    let v = device.next_verdict().await;
+    assert!(v.result.as_ref().is_some_and(is_accepted), "{v:?}");
+    // a level that is no label is not a device topic at all: counted, no verdict, and
+    // the device is still served
+    device
+        .publish(format!("{}/Not-A-Label", envelope_topic(&net, 1)), reading)
+        .await;
+    device
+        .publish(
+            topic_on(PREFIX, &me, Label::new("energy")),
+            net.reading(1, 2, 1_005),
+        )
+        .await;
+    let v = device.next_verdict().await;
+    assert_eq!(v.seq, Some(2), "{v:?}");
+    assert!(v.result.as_ref().is_some_and(is_accepted), "{v:?}");
+
+    stop(ingest).await;
+    engine.join();
+    let stored = accepted(&path, &net);
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|i| i.device == me));
 }

@@ -62,11 +62,7 @@ fn a_store_reopened_on_the_same_database_sees_everything_and_keeps_its_schema() 
 }
 
 fn src() -> Source {
-    Source {
-        channel: depin_attest::ingest::Channel::Http,
-        client: "test".into(),
-        device: None,
-    }
+    Source::new(depin_attest::ingest::Channel::Http, "test")
 }
 
 #[test]
