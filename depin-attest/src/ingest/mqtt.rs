@@ -73,6 +73,15 @@
 //! unacknowledged would fill the window and stall every other device behind it, while the
 //! HTTP endpoint answers the same case 429 and lets the client resend.
 //!
+//! # Order
+//!
+//! Messages of different devices are handled concurrently (up to
+//! [`MqttConfig::max_in_flight`]); **one device's messages reach the engine one after the
+//! other, in the order the broker delivered them** (the order the device published them,
+//! on one connection with QoS 1). Rules that depend on a device's order (an energy
+//! counter that may only grow, the speed between two captures) so get the verdicts the
+//! device's own order gives, as over HTTP with one request at a time.
+//!
 //! # Verdicts and duplicates
 //!
 //! A verdict is published with QoS 1 **before** its message is acknowledged, but it is a
@@ -116,8 +125,9 @@
 //! acknowledged, then disconnects; [`MqttIngest::join`] waits for that. A message still
 //! waiting for a store that cannot write is left unacknowledged.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -129,7 +139,7 @@ use rumqttc::{
     SubAck, SubscribeFilter, SubscribeReasonCode,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::{oneshot, watch, Semaphore};
+use tokio::sync::{oneshot, watch, Notify, Semaphore};
 use tokio::task::{JoinError, JoinSet};
 
 use super::limits::RateLimiter;
@@ -546,6 +556,67 @@ struct Shared {
     stop: watch::Sender<bool>,
     /// The last connection error, for [`MqttError::Timeout`].
     last_error: Mutex<Option<String>>,
+    /// Per device level of a topic, the turn of its latest delivered message (see
+    /// [`Turn`]); an entry lives while a message of that device is being handled.
+    turns: Mutex<HashMap<String, (u64, Arc<Notify>)>>,
+    /// The id of the next [`Turn`].
+    next_turn: AtomicU64,
+}
+
+/// A message's place in its device's order: it is handled after the device's previous
+/// message (`after`) is done, and signals `done` when it is (also when it is dropped
+/// early, at a stop). So one device's messages reach the engine in the order the broker
+/// delivered them (policies such as energy counters and capture speeds depend on it),
+/// while different devices' messages are handled concurrently.
+struct Turn {
+    shared: Arc<Shared>,
+    key: String,
+    id: u64,
+    after: Option<Arc<Notify>>,
+    done: Arc<Notify>,
+}
+
+impl Turn {
+    /// The next turn of the device of `topic` (taken in delivery order, on the event loop).
+    fn take(shared: &Arc<Shared>, topic: &str) -> Turn {
+        // the device level (the whole topic if it has none): the order is per device
+        let key = topic
+            .strip_prefix(shared.prefix.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or(topic)
+            .to_owned();
+        let id = shared.next_turn.fetch_add(1, Ordering::Relaxed);
+        let done = Arc::new(Notify::new());
+        let after = lock(&shared.turns)
+            .insert(key.clone(), (id, Arc::clone(&done)))
+            .map(|(_, previous)| previous);
+        Turn {
+            shared: Arc::clone(shared),
+            key,
+            id,
+            after,
+            done,
+        }
+    }
+
+    /// Waits until the device's previous message is done.
+    async fn wait(&mut self) {
+        if let Some(after) = self.after.take() {
+            after.notified().await;
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        // a stored permit: the next message's wait completes even if it starts later
+        self.done.notify_one();
+        let mut turns = lock(&self.shared.turns);
+        if turns.get(&self.key).is_some_and(|(id, _)| *id == self.id) {
+            turns.remove(&self.key);
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -585,8 +656,15 @@ impl Shared {
 
     /// Handles one delivered message: the checks of the module docs, the engine, the
     /// verdict, then the acknowledgement.
-    async fn serve(self: Arc<Self>, publish: Publish, generation: u64) {
+    async fn serve(self: Arc<Self>, publish: Publish, generation: u64, mut turn: Turn) {
         let mut stop = self.stop.subscribe();
+        // the device's previous message first (before a permit: a message waiting for
+        // its turn must not hold one its predecessor needs)
+        tokio::select! {
+            biased;
+            () = stopped(&mut stop) => return,
+            () = turn.wait() => {}
+        }
         let permit = tokio::select! {
             biased;
             () = stopped(&mut stop) => return,
@@ -854,7 +932,8 @@ async fn run(
         };
         match event {
             Ok(Event::Incoming(Packet::Publish(publish))) => {
-                workers.spawn(Arc::clone(&shared).serve(publish, generation));
+                let turn = Turn::take(&shared, &publish.topic);
+                workers.spawn(Arc::clone(&shared).serve(publish, generation, turn));
             }
             Ok(Event::Incoming(Packet::ConnAck(connack))) => {
                 connected = true;
@@ -1047,6 +1126,8 @@ impl MqttIngest {
             closed: AtomicBool::new(false),
             stop,
             last_error: Mutex::new(None),
+            turns: Mutex::new(HashMap::new()),
+            next_turn: AtomicU64::new(0),
         });
         let (ready_tx, ready_rx) = oneshot::channel();
         let task = tokio::spawn(run(

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use depin_attest::ingest::mqtt::{parse_topic, topic, TopicKind, VerdictMessage};
+use depin_attest::ingest::mqtt::{parse_topic, topic, topic_on, TopicKind, VerdictMessage};
 use depin_attest::ingest::ItemResult;
+use depin_attest::Label;
 use depin_core::DeviceId;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use tokio::runtime::Runtime;
@@ -24,8 +25,9 @@ use crate::error::{Error, Result};
 /// The topic prefix the demo's oracles and devices use.
 pub const PREFIX: &str = "depin";
 /// One item to publish: its device (the topic), its sequence number (to match the
-/// verdict) and its envelope bytes.
-pub type Published = (DeviceId, u64, Vec<u8>);
+/// verdict), its envelope bytes and the gossip topic it belongs to, if the network checks
+/// one (published under `{prefix}/{device}/envelope/{topic}`).
+pub type Published = (DeviceId, u64, Vec<u8>, Option<Label>);
 /// How long a verdict may take.
 const VERDICT_WAIT: Duration = Duration::from_secs(60);
 
@@ -207,13 +209,13 @@ impl Gateway {
         })
     }
 
-    /// Publish each `(device, seq, envelope)` to the device's envelope topic and wait for
+    /// Publish each `(device, seq, envelope, topic)` to the device's envelope topic and wait for
     /// all their verdicts (committed by the oracle before it acknowledged the message);
     /// in the order given.
     pub fn send(&mut self, runtime: &Runtime, items: &[Published]) -> Result<Vec<ItemResult>> {
         runtime.block_on(async {
             let mut waiting: BTreeMap<(DeviceId, u64), usize> = BTreeMap::new();
-            for (i, (device, seq, bytes)) in items.iter().enumerate() {
+            for (i, (device, seq, bytes, on)) in items.iter().enumerate() {
                 if waiting.insert((*device, *seq), i).is_some() {
                     return Err(Error::Check(format!(
                         "{device} sends sequence number {seq} twice in one batch"
@@ -221,7 +223,10 @@ impl Gateway {
                 }
                 self.client
                     .publish(
-                        topic(PREFIX, device, TopicKind::Envelope),
+                        match on {
+                            Some(on) => topic_on(PREFIX, device, *on),
+                            None => topic(PREFIX, device, TopicKind::Envelope),
+                        },
                         QoS::AtLeastOnce,
                         false,
                         bytes.clone(),

@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use depin_attest::ingest::wire::{encode_binary, BatchResponse, BINARY_CONTENT_TYPE, MAGIC};
 use depin_attest::ingest::{Clock, ItemBytes, ItemResult, MakeVerifier};
-use depin_attest::{EpochReport, Input, Outcome, Registry, Rejection, ReplayStore, Verifier};
+use depin_attest::{
+    EpochReport, Input, KindSet, Label, Outcome, Registry, Rejection, ReplayStore, Verifier,
+};
 use depin_chains::oracle::service::{EpochConfig, MqttSection, Oracle, ServiceConfig, StoreConfig};
 use depin_chains::oracle::{CloseError, CloseReport, EpochCloser, EpochScoring};
 use depin_chains::{Account, ChainBackend, Claim, TxHandle};
@@ -223,7 +225,7 @@ impl ServedOracle {
         self.mqtt.as_ref().map(|(b, _)| b.port())
     }
 
-    /// Publish `(device, seq, envelope)` items at `now` to their devices' MQTT topics and
+    /// Publish `(device, seq, envelope, topic)` items at `now` to their devices' MQTT topics and
     /// return their verdicts in order (each committed before the oracle acknowledged its
     /// message). [`Error::Served`] when MQTT is off.
     pub fn publish(
@@ -257,6 +259,18 @@ impl ServedOracle {
     /// answered. A 429 or 503 is retried after its `Retry-After`; any other refusal is an
     /// error.
     pub fn send(&self, items: &[ItemBytes], now: Timestamp) -> Result<Vec<ItemResult>> {
+        self.send_on(items, None, now)
+    }
+
+    /// [`ServedOracle::send`] with the gossip topic the items were published on
+    /// (`POST /v1/batch?topic=`): the oracle refuses an envelope of a kind of another
+    /// topic `wrong_topic`, as gossip does.
+    pub fn send_on(
+        &self,
+        items: &[ItemBytes],
+        topic: Option<Label>,
+        now: Timestamp,
+    ) -> Result<Vec<ItemResult>> {
         self.set_time(now);
         let mut out = Vec::with_capacity(items.len());
         let mut start = 0;
@@ -273,7 +287,7 @@ impl ServedOracle {
             }
             let chunk = &items[start..end];
             let body = encode_binary(chunk);
-            let results = self.runtime.block_on(self.post_batch(body))?;
+            let results = self.runtime.block_on(self.post_batch(body, topic))?;
             if results.len() != chunk.len() {
                 return Err(Error::Served(format!(
                     "{} verdicts for {} items",
@@ -287,8 +301,11 @@ impl ServedOracle {
         Ok(out)
     }
 
-    async fn post_batch(&self, body: Vec<u8>) -> Result<Vec<ItemResult>> {
-        let url = format!("{}/v1/batch", self.base);
+    async fn post_batch(&self, body: Vec<u8>, topic: Option<Label>) -> Result<Vec<ItemResult>> {
+        let url = match topic {
+            Some(t) => format!("{}/v1/batch?topic={t}", self.base),
+            None => format!("{}/v1/batch", self.base),
+        };
         for _ in 0..ATTEMPTS {
             let response = self
                 .client
@@ -571,7 +588,8 @@ pub enum Pipeline<R: Registry, S: ReplayStore> {
 
 impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
     /// Verify `inputs` at `now`: their outcomes, or why each was refused. Served, an
-    /// [`Input::EnvelopeOf`] is sent as a plain envelope (HTTP carries no gossip topic).
+    /// [`Input::EnvelopeOf`] is sent with the gossip topic whose kinds its set is (HTTP
+    /// `?topic=`, or the MQTT topic level), so the oracle applies the same topic rule.
     pub fn verify(&mut self, inputs: &[Input<'_>], now: Timestamp) -> Result<Vec<Checked>> {
         match self {
             Pipeline::InProcess(verifier) => Ok(verifier
@@ -585,37 +603,36 @@ impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
                 reports,
                 mqtt,
             } => {
-                // each item over its device's transport, the verdicts put back in order
-                let mut http: Vec<(usize, ItemBytes)> = Vec::new();
-                let mut published: Vec<(usize, crate::mqtt::Published)> = Vec::new();
-                for (i, input) in inputs.iter().enumerate() {
+                // each item over its device's transport, with its gossip topic; in runs of
+                // consecutive items that go the same way (one HTTP request per run, or one
+                // burst of MQTT publishes, whose front end keeps each device's order), each
+                // run answered before the next is sent: the oracle sees the inputs in the
+                // order given, as the in-process verifier does
+                let mut results: Vec<ItemResult> = Vec::with_capacity(inputs.len());
+                let mut run: Vec<Sent> = Vec::new();
+                for input in inputs {
                     let info = names.describe(*input, now);
-                    match (input, info) {
+                    let on = match input {
+                        Input::EnvelopeOf(_, kinds) => Some(topic_of(names, *kinds)?),
+                        Input::Frame(_) | Input::Envelope(_) => None,
+                    };
+                    let sent = match (input, info) {
                         (Input::Envelope(b) | Input::EnvelopeOf(b, _), Some(info))
                             if oracle.mqtt_port().is_some() && mqtt.contains(&info.device) =>
                         {
-                            published.push((i, (info.device, info.seq, b.to_vec())));
+                            Sent::Mqtt((info.device, info.seq, b.to_vec(), on))
                         }
-                        (Input::Frame(b), _) => http.push((i, ItemBytes::Frame(b.to_vec()))),
+                        (Input::Frame(b), _) => Sent::Http(on, ItemBytes::Frame(b.to_vec())),
                         (Input::Envelope(b) | Input::EnvelopeOf(b, _), _) => {
-                            http.push((i, ItemBytes::Envelope(b.to_vec())))
+                            Sent::Http(on, ItemBytes::Envelope(b.to_vec()))
                         }
+                    };
+                    if run.last().is_some_and(|last| !last.same_way(&sent)) {
+                        results.extend(send_run(oracle, std::mem::take(&mut run), now)?);
                     }
+                    run.push(sent);
                 }
-                let mut results: Vec<Option<ItemResult>> = vec![None; inputs.len()];
-                if !http.is_empty() {
-                    let (at, items): (Vec<usize>, Vec<ItemBytes>) = http.into_iter().unzip();
-                    for (i, r) in at.into_iter().zip(oracle.send(&items, now)?) {
-                        results[i] = Some(r);
-                    }
-                }
-                if !published.is_empty() {
-                    let (at, items): (Vec<usize>, Vec<_>) = published.into_iter().unzip();
-                    for (i, r) in at.into_iter().zip(oracle.publish(&items, now)?) {
-                        results[i] = Some(r);
-                    }
-                }
-                let results: Vec<ItemResult> = results.into_iter().flatten().collect();
+                results.extend(send_run(oracle, run, now)?);
                 if results.len() != inputs.len() {
                     return Err(Error::Served("an item got no verdict".into()));
                 }
@@ -667,6 +684,74 @@ impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
             Pipeline::Served { oracle, .. } => Some(oracle),
         }
     }
+
+    /// The in-process verifier (its policies' state, for notes), if this pipeline is one;
+    /// served, that state is the oracle's.
+    pub fn in_process(&self) -> Option<&Verifier<R, S>> {
+        match self {
+            Pipeline::InProcess(verifier) => Some(verifier),
+            Pipeline::Served { .. } => None,
+        }
+    }
+}
+
+/// One item on its way to a served oracle.
+enum Sent {
+    /// Over HTTP, with its gossip topic if it has one.
+    Http(Option<Label>, ItemBytes),
+    /// Over MQTT.
+    Mqtt(crate::mqtt::Published),
+}
+
+impl Sent {
+    /// Whether `other` can go in the same request or burst.
+    fn same_way(&self, other: &Sent) -> bool {
+        match (self, other) {
+            (Sent::Http(a, _), Sent::Http(b, _)) => a == b,
+            (Sent::Mqtt(_), Sent::Mqtt(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Sends one run of items that go the same way and returns their verdicts in order.
+fn send_run(oracle: &mut ServedOracle, run: Vec<Sent>, now: Timestamp) -> Result<Vec<ItemResult>> {
+    let Some(first) = run.first() else {
+        return Ok(Vec::new());
+    };
+    match first {
+        Sent::Http(on, _) => {
+            let on = *on;
+            let items: Vec<ItemBytes> = run
+                .into_iter()
+                .filter_map(|s| match s {
+                    Sent::Http(_, item) => Some(item),
+                    Sent::Mqtt(_) => None,
+                })
+                .collect();
+            oracle.send_on(&items, on, now)
+        }
+        Sent::Mqtt(_) => {
+            let items: Vec<crate::mqtt::Published> = run
+                .into_iter()
+                .filter_map(|s| match s {
+                    Sent::Mqtt(p) => Some(p),
+                    Sent::Http(..) => None,
+                })
+                .collect();
+            oracle.publish(&items, now)
+        }
+    }
+}
+
+/// The gossip topic of `names` whose kinds are `kinds` (what an [`Input::EnvelopeOf`]
+/// names).
+fn topic_of<R: Registry, S: ReplayStore>(names: &Verifier<R, S>, kinds: KindSet) -> Result<Label> {
+    names
+        .topics()
+        .into_iter()
+        .find(|t| names.topic_kinds(*t) == kinds)
+        .ok_or_else(|| Error::Check(format!("no gossip topic carries exactly {kinds:?}")))
 }
 
 /// One item's verdict as a network's simulator uses it.

@@ -264,6 +264,13 @@ impl TileMap {
         }
     }
 
+    /// Add every refresh of `other` (the later of two records of a tile stays).
+    pub fn merge(&mut self, other: &TileMap) {
+        for (&tile, &day) in &other.last {
+            self.mark_refreshed(tile, day);
+        }
+    }
+
     /// The epoch `tile` was last refreshed in.
     pub fn last_refreshed(&self, tile: u64) -> Option<i64> {
         self.last.get(&tile).copied()
@@ -320,7 +327,7 @@ pub fn tile_scores<K: Ord + Clone>(
     refreshes: &BTreeMap<K, Vec<TileRefresh>>,
     cap_days: u32,
     window: Option<EpochWindow>,
-) -> Result<Vec<(K, ScoreBreakdown)>> {
+) -> depin_rewards::Result<Vec<(K, ScoreBreakdown)>> {
     let params = TileFreshness::params(cap_days);
     let mut out = Vec::with_capacity(refreshes.len());
     for (device, tiles) in refreshes {

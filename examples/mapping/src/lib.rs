@@ -5,13 +5,17 @@ pub mod kinds;
 pub mod policy;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
+use depin_attest::store::{LoggedItem, StoredVerdict};
 use depin_attest::{
-    AttestationType, DeviceRecord, EnvelopeBody, EpochReport, Input, KindSet, MemoryRegistry,
+    AttestationType, DeviceRecord, Envelope, EnvelopeBody, Input, KindSet, MemoryRegistry,
     MemoryReplayStore, Outcome, Rejection, VerifierBuilder, VerifierConfig,
 };
+use depin_chains::oracle::{EpochCloser, EpochPayouts, EpochScoring, PayoutLine};
 use depin_chains::Account;
 use depin_core::{DeviceId, Domain, Epoch, KeyType, NetworkId, SigningKey, Timestamp};
+use depin_example_common::served::{settle_served, Pipeline, ServedOracle};
 use depin_example_common::{
     epoch_start, format_amount, hex_prefix, progress, schedule, sign_envelope, AnySigner, Chain,
     DeviceOutcome, EpochSummary, Error, SimRng, TOKEN_DECIMALS,
@@ -549,21 +553,26 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
     let by_id: HashMap<DeviceId, usize> =
         drivers.iter().enumerate().map(|(i, d)| (d.id, i)).collect();
 
-    // The verifier: no built-in kind or policy, only the network's own, in this order.
+    // The verifier: no built-in kind or policy, only the network's own, in this order. A
+    // factory, so that a served oracle can rebuild it by replaying its store.
     let mut config = VerifierConfig::new(domain);
     config.schedule = schedule()?;
-    let mut verifier = VerifierBuilder::new(config)
-        .without_builtins()
-        .kind_type::<ImageCapture>()
-        .kind_type::<RouteDeclaration>()
-        .policy(MappingRules::new(MappingParams::default()))
-        .policy(CaptureRate::new(CAPTURES_PER_HOUR))
-        .expected_devices(drivers.len())
-        .build(registry, MemoryReplayStore::new())?;
+    let expected = drivers.len();
+    let make = move || {
+        VerifierBuilder::new(config.clone())
+            .without_builtins()
+            .kind_type::<ImageCapture>()
+            .kind_type::<RouteDeclaration>()
+            .policy(MappingRules::new(MappingParams::default()))
+            .policy(CaptureRate::new(CAPTURES_PER_HOUR))
+            .expected_devices(expected)
+            .build(registry.clone(), MemoryReplayStore::new())
+    };
+    let names = make()?;
     let mut outbox = Outbox {
         domain,
-        captures: verifier.topic_kinds(ImageCapture::TOPIC),
-        routes: verifier.topic_kinds(RouteDeclaration::TOPIC),
+        captures: names.topic_kinds(ImageCapture::TOPIC),
+        routes: names.topic_kinds(RouteDeclaration::TOPIC),
         messages: Vec::new(),
     };
 
@@ -579,6 +588,61 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
         .filter(|(i, _)| i % 4 == 2)
         .map(|(_, d)| d.owner.clone())
         .collect();
+    let all_owners: BTreeSet<Account> = drivers.iter().map(|d| d.owner.clone()).collect();
+
+    let mut served = false;
+    let mut verifier = match &opts.serve {
+        None => Pipeline::InProcess(make()?),
+        Some(dir) => {
+            let owners: BTreeMap<DeviceId, Account> =
+                drivers.iter().map(|d| (d.id, d.owner.clone())).collect();
+            let scoring = MappingScoring {
+                emission,
+                split: split.clone(),
+                rules: rules.clone(),
+                seed: map.clone(),
+            };
+            let closer = EpochCloser::new(
+                scoring,
+                Arc::clone(chain.backend()),
+                chain.claim_format(),
+                "mapping-oracle",
+            )
+            .owners(move |d: &DeviceId| owners.get(d).cloned());
+            let oracle = ServedOracle::start_with(
+                NETWORK,
+                dir,
+                Box::new(make.clone()),
+                closer,
+                true,
+                |_| {},
+            )?;
+            progress(
+                opts,
+                "mapping",
+                &format!(
+                    "served by an oracle at {} (store {})",
+                    oracle.base_url(),
+                    oracle.store_path().display()
+                ),
+            );
+            served = true;
+            // every other honest dashcam uploads over MQTT, the rest over HTTP; each
+            // message with the gossip topic it belongs to
+            let mqtt = drivers
+                .iter()
+                .filter(|d| d.role == role::HONEST)
+                .step_by(2)
+                .map(|d| d.id)
+                .collect();
+            Pipeline::Served {
+                oracle,
+                names,
+                reports: BTreeMap::new(),
+                mqtt,
+            }
+        }
+    };
 
     let mut epochs = Vec::new();
     let mut last_receipts = None;
@@ -603,22 +667,19 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
                 .map(|m| Input::EnvelopeOf(&m.bytes, m.topic))
                 .collect();
             let now = Timestamp((window + 1) * WINDOW_MS);
-            for (m, verdict) in group.iter().zip(verifier.verify_batch(&inputs, now)) {
+            for (m, verdict) in group.iter().zip(verifier.verify(&inputs, now)?) {
                 seen.insert(m.driver);
                 let d = &mut drivers[m.driver];
                 match verdict {
-                    Ok(a) => {
-                        // the decoded capture, as the verifier decoded it (no re-parsing)
-                        if let (Some(c), Outcome::Credited { .. }) =
-                            (a.payload.get::<ImageCapture>(), &a.outcome)
-                        {
-                            let tile = freshness::tile_of(c.cell).ok_or_else(|| {
-                                Error::Check(format!("accepted cell {:#x} has no tile", c.cell))
-                            })?;
-                            d.accepted += 1;
-                            visits.push((a.device, tile));
-                        }
+                    Ok(Outcome::Credited { .. }) if m.capture => {
+                        // the capture this dashcam signed (its own message)
+                        let tile = capture_tile(&m.bytes).ok_or_else(|| {
+                            Error::Check(format!("{}'s credited capture has no tile", d.label))
+                        })?;
+                        d.accepted += 1;
+                        visits.push((d.id, tile));
                     }
+                    Ok(_) => {}
                     Err(reason) if m.capture => *d.rejected.entry(reason).or_insert(0) += 1,
                     Err(reason) => {
                         return Err(Error::Check(format!(
@@ -630,9 +691,7 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
             }
             i = j;
         }
-        let report = verifier
-            .take_report(Epoch(epoch))
-            .unwrap_or_else(|| EpochReport::new(Epoch(epoch)));
+        let report = verifier.take_report(Epoch(epoch));
 
         // Tile freshness, before this epoch's refreshes are recorded.
         let mut by_tile: BTreeMap<u64, BTreeSet<DeviceId>> = BTreeMap::new();
@@ -657,25 +716,11 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
 
         // Rewards: scores by the published evidence rule, the pool distributed exactly,
         // every receipt verified against the published rules with the rule registered.
-        let plan = PoolPlan {
-            emission: emission.emission(epoch)?,
-            split: split.clone(),
-            mode: Mode::LargestRemainder,
-            redistributions: Vec::new(),
-        };
-        let amount = plan.compute()?.get(freshness::CATEGORY).unwrap_or(0);
-        let scores = freshness::tile_scores(&refreshes, freshness::CAP_DAYS, rules.window(epoch)?)?;
+        let (amount, rewards) = mapping_rewards(epoch, &emission, &split, &rules, &refreshes)?;
         let (mut pool, mut paid, mut paid_devices, mut receipts_verified) = (0u128, 0u128, 0, 0);
         let mut credits = Vec::new();
-        if !scores.is_empty() && amount > 0 {
-            let rewards = EpochRewards::compute(
-                epoch,
-                freshness::CATEGORY,
-                amount,
-                Mode::LargestRemainder,
-                scores,
-            )?
-            .with_pool_plan(plan.clone())?;
+        let mut earned: BTreeMap<DeviceId, u128> = BTreeMap::new();
+        if let Some(rewards) = rewards {
             let published = rewards.publish_with(&rules, &evidence)?;
             let receipts = rewards.receipts_with_proofs()?;
             for (receipt, proof) in &receipts {
@@ -690,6 +735,7 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
                 .map(|p| (p.id, p.amount))
                 .collect();
             for &(id, amount) in &payouts {
+                earned.insert(id, amount);
                 paid += amount;
                 paid_devices += usize::from(amount > 0);
                 if let Some(&k) = by_id.get(&id) {
@@ -714,9 +760,26 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
                 receipts,
             });
         }
-        let settlement = chain.settle(epoch, credits, &deferring, epoch == opts.epochs)?;
+        let last = epoch == opts.epochs;
+        let settlement = match verifier.oracle() {
+            None => chain.settle(epoch, credits, &deferring, last)?,
+            Some(oracle) => {
+                let closed = oracle.close(epoch)?;
+                if closed.accepted != report.accepted_total() {
+                    return Err(Error::Check(format!(
+                        "the oracle counted {} accepted items, its answers {}",
+                        closed.accepted,
+                        report.accepted_total()
+                    )));
+                }
+                oracle.check_receipts(epoch, &earned)?;
+                settle_served(&chain, oracle, &closed, &all_owners, &deferring, last)?
+            }
+        };
 
-        let mapping = verifier.policy::<MappingRules>();
+        let mapping = verifier
+            .in_process()
+            .and_then(|v| v.policy::<MappingRules>());
         let notes = vec![
             format!(
                 "map: {} captures credited in {} tiles ({never} never mapped, {stale} last refreshed a week or more ago, {recent} within the week), {shared} tiles shared by several dashcams; {}",
@@ -728,11 +791,17 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
                 }
             ),
             format!(
-                "policies: mapping rejected {} captures, capture_rate {}; {} routes declared, {} image hashes remembered",
+                "policies: mapping rejected {} captures, capture_rate {}; {}",
                 report.rejected_by_policy(policy::MAPPING),
                 report.rejected_by_policy(policy::CAPTURE_RATE),
-                mapping.map_or(0, MappingRules::declared_routes),
-                mapping.map_or(0, MappingRules::remembered_images),
+                match mapping {
+                    Some(m) => format!(
+                        "{} routes declared, {} image hashes remembered",
+                        m.declared_routes(),
+                        m.remembered_images()
+                    ),
+                    None => "routes and image hashes kept by the oracle".into(),
+                }
             ),
         ];
         progress(
@@ -771,8 +840,8 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
             "{} ({:?} claim tree){}",
             chain.description(),
             chain.claim_format(),
-            if opts.serve.is_some() {
-                "; verified in process: this network is not served by an oracle yet (its gossip-topic rule has no equivalent in HTTP or MQTT ingest yet; docs/oracle.md)"
+            if served {
+                "; served by a real oracle: captures and routes over HTTP and MQTT, each with its gossip topic"
             } else {
                 ""
             }
@@ -810,6 +879,154 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
         rules,
         last_receipts,
     })
+}
+
+/// The tile of the capture in an envelope (the simulator's own message, or a stored item):
+/// `None` if it is not a capture or its cell has no tile.
+pub fn capture_tile(envelope: &[u8]) -> Option<u64> {
+    let envelope = Envelope::decode(envelope, envelope.len()).ok()?;
+    let capture = envelope.body.decode::<ImageCapture>().ok()?;
+    freshness::tile_of(capture.cell)
+}
+
+/// The epoch's tile rewards from its refresh records: the map-tile pool's amount, and the
+/// exact split of it over the devices' [`TileFreshness`] scores (`None` when nothing
+/// scored or the pool is empty). The same function pays in process and in the served
+/// oracle's close ([`MappingScoring`]).
+pub fn mapping_rewards(
+    epoch: u64,
+    emission: &Constant,
+    split: &PoolSplit,
+    rules: &RuleSet,
+    refreshes: &BTreeMap<DeviceId, Vec<TileRefresh>>,
+) -> depin_rewards::Result<(u128, Option<EpochRewards<DeviceId>>)> {
+    let plan = PoolPlan {
+        emission: emission.emission(epoch)?,
+        split: split.clone(),
+        mode: Mode::LargestRemainder,
+        redistributions: Vec::new(),
+    };
+    let amount = plan.compute()?.get(freshness::CATEGORY).unwrap_or(0);
+    let scores = freshness::tile_scores(refreshes, freshness::CAP_DAYS, rules.window(epoch)?)?;
+    if scores.is_empty() || amount == 0 {
+        return Ok((amount, None));
+    }
+    let rewards = EpochRewards::compute(
+        epoch,
+        freshness::CATEGORY,
+        amount,
+        Mode::LargestRemainder,
+        scores,
+    )?
+    .with_pool_plan(plan)?;
+    Ok((amount, Some(rewards)))
+}
+
+/// How many closed epochs [`MappingScoring`] looks back at: a year. A tile's days since
+/// its last refresh are exact while the network is younger than that (the simulations
+/// run a few days); an older network would checkpoint its tile map instead of streaming
+/// a year of captures at every close.
+pub const HISTORY_EPOCHS: u64 = 366;
+
+/// The mapping network's rules as the served oracle's closer runs them: the tile map
+/// before the oracle's first epoch (`seed`), the credited captures of the closed epochs
+/// before this one (their tiles refreshed on those days), and this epoch's credited
+/// captures, paid by [`mapping_rewards`]. A function of the stored items, so a
+/// recomputation from the store gives the same root.
+#[derive(Debug, Clone)]
+pub struct MappingScoring {
+    /// The emission schedule.
+    pub emission: Constant,
+    /// The pool split (the map-tile pool).
+    pub split: PoolSplit,
+    /// The published reward rules.
+    pub rules: RuleSet,
+    /// The map before the oracle's first epoch.
+    pub seed: TileMap,
+}
+
+/// What [`MappingScoring`] collects while the items stream by.
+#[derive(Debug, Default)]
+pub struct MappingTally {
+    /// Tiles refreshed in the earlier epochs.
+    history: TileMap,
+    /// This epoch's `(device, tile)` visits.
+    visits: Vec<(DeviceId, u64)>,
+}
+
+/// The tile of a credited capture in the store.
+fn credited_tile(item: &LoggedItem) -> Option<u64> {
+    match &item.verdict {
+        StoredVerdict::Accepted(Outcome::Credited { .. }) if item.kind == ImageCapture::KIND => {
+            capture_tile(&item.bytes)
+        }
+        _ => None,
+    }
+}
+
+impl EpochScoring for MappingScoring {
+    type Tally = MappingTally;
+
+    fn tally(&self, tally: &mut MappingTally, item: &LoggedItem) {
+        if let Some(tile) = credited_tile(item) {
+            tally.visits.push((item.device, tile));
+        }
+    }
+
+    fn history_epochs(&self) -> u64 {
+        HISTORY_EPOCHS
+    }
+
+    fn tally_history(&self, tally: &mut MappingTally, item: &LoggedItem) {
+        if let Some(tile) = credited_tile(item) {
+            let day = i64::try_from(item.epoch.0).unwrap_or(i64::MAX);
+            tally.history.mark_refreshed(tile, day);
+        }
+    }
+
+    fn scores(&self, _epoch: Epoch, tally: MappingTally) -> Vec<(DeviceId, u128)> {
+        // (what payouts pays; the closer calls payouts)
+        let mut visits: BTreeMap<DeviceId, u128> = BTreeMap::new();
+        for (device, _) in tally.visits {
+            *visits.entry(device).or_insert(0) += 1;
+        }
+        visits.into_iter().collect()
+    }
+
+    fn emission(&self, epoch: Epoch) -> u128 {
+        self.emission.emission(epoch.0).unwrap_or(0)
+    }
+
+    fn payouts(&self, epoch: Epoch, tally: MappingTally) -> depin_rewards::Result<EpochPayouts> {
+        let mut map = self.seed.clone();
+        map.merge(&tally.history);
+        let refreshes = map.refresh(epoch.0, tally.visits);
+        let (_, rewards) = mapping_rewards(
+            epoch.0,
+            &self.emission,
+            &self.split,
+            &self.rules,
+            &refreshes,
+        )?;
+        let mut lines = Vec::new();
+        if let Some(r) = &rewards {
+            for p in r.distribution().payouts() {
+                lines.push(PayoutLine {
+                    device: p.id,
+                    pool: freshness::CATEGORY.into(),
+                    score: r
+                        .receipt(&p.id)
+                        .map(|receipt| receipt.score.share.to_string())
+                        .unwrap_or_default(),
+                    amount: p.amount,
+                });
+            }
+        }
+        Ok(EpochPayouts {
+            emission: self.emission.emission(epoch.0)?,
+            lines,
+        })
+    }
 }
 
 /// The code blocks of `docs/guide-startup.md`, compiled and run as doc tests so the guide
