@@ -51,18 +51,21 @@ fn short_demo_exits_zero_and_writes_both_pictures() -> Result<(), Box<dyn std::e
         .join("ledgers")
         .join("depin-demo-wireless.ledger")
         .exists());
-    // energy and storage went through a real oracle (by default), whose stores are kept;
-    // the other two say they did not
+    // energy, storage and mapping went through a real oracle (by default), whose stores
+    // are kept; wireless says it did not
     assert!(stdout.contains("served by a real oracle: heartbeat frames and proofs over HTTP"));
     assert!(stdout.contains("served by a real oracle: meters over HTTP, chargers over MQTT"));
+    assert!(stdout.contains(
+        "served by a real oracle: captures and routes over HTTP and MQTT, each with its gossip topic"
+    ));
     assert_eq!(
         stdout
             .matches("verified in process: this network is not served")
             .count(),
-        2,
+        1,
         "{stdout}"
     );
-    for network in ["storage", "energy"] {
+    for network in ["storage", "energy", "mapping"] {
         let store = dir
             .path()
             .join("oracle")
@@ -82,7 +85,7 @@ fn in_process_and_served_demos_publish_the_same_roots() -> Result<(), Box<dyn st
                 "--short",
                 "--quiet",
                 "--networks",
-                "storage,energy",
+                "storage,energy,mapping",
                 "--out",
             ])
             .arg(dir.path())
@@ -104,7 +107,7 @@ fn in_process_and_served_demos_publish_the_same_roots() -> Result<(), Box<dyn st
     let served = run(&[])?;
     let local = run(&["--in-process"])?;
     assert!(!local.contains("served by a real oracle"));
-    assert_eq!(roots(&served).len(), 4, "{served}");
+    assert_eq!(roots(&served).len(), 6, "{served}");
     assert_eq!(roots(&served), roots(&local));
     Ok(())
 }

@@ -590,7 +590,7 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
         .collect();
     let all_owners: BTreeSet<Account> = drivers.iter().map(|d| d.owner.clone()).collect();
 
-    let mut served = false;
+    let mut served = None;
     let mut verifier = match &opts.serve {
         None => Pipeline::InProcess(make()?),
         Some(dir) => {
@@ -626,7 +626,11 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
                     oracle.store_path().display()
                 ),
             );
-            served = true;
+            served = Some(if oracle.mqtt_port().is_some() {
+                "; served by a real oracle: captures and routes over HTTP and MQTT, each with its gossip topic"
+            } else {
+                "; served by a real oracle: captures and routes over HTTP (no mosquitto for MQTT), each with its gossip topic"
+            });
             // every other honest dashcam uploads over MQTT, the rest over HTTP; each
             // message with the gossip topic it belongs to
             let mqtt = drivers
@@ -840,11 +844,7 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
             "{} ({:?} claim tree){}",
             chain.description(),
             chain.claim_format(),
-            if served {
-                "; served by a real oracle: captures and routes over HTTP and MQTT, each with its gossip topic"
-            } else {
-                ""
-            }
+            served.unwrap_or_default()
         ),
         devices: drivers
             .iter()
