@@ -2,7 +2,7 @@
 //! durable oracle state.
 //!
 //! One engine per oracle process owns the [`Verifier`] and one [`OracleStore`] connection on
-//! a thread of its own (a single writer). Front ends ([`http`], MQTT, gossip) call
+//! a thread of its own (a single writer). Front ends (`http`, `mqtt`, `gossip`) call
 //! [`IngestHandle::submit`] from any task; the engine takes every submission waiting in its
 //! queue as one batch, verifies it with one processing time, commits the batch and every
 //! verdict in one store transaction, and only then answers each submitter. So:
@@ -52,6 +52,8 @@ use crate::store::{
     BatchRecord, ItemFormat, LoggedItem, OracleStore, RejectionCount, StoreError, StoredVerdict,
 };
 
+#[cfg(feature = "p2p")]
+pub mod gossip;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod limits;

@@ -9,6 +9,7 @@
 )]
 
 mod engine;
+mod gossip;
 mod http;
 mod kill;
 mod mqtt;
