@@ -685,6 +685,42 @@ impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
         }
     }
 
+    /// Settle `epoch` on `chain`. In process: `credits` (owner, amount) are published and
+    /// claimed through the chain ([`Chain::settle`]). Served: the oracle closes the epoch
+    /// itself ([`ServedOracle::close`]); it must have counted the accepted items this
+    /// pipeline's `report` counts and stored receipts paying each device what the
+    /// network's rules pay it (`earned`), and the owners then claim with the proofs its API
+    /// serves ([`settle_served`]). `owners` are every owner (served claims are fetched per
+    /// owner), `deferring` those who claim only at the `last` epoch.
+    #[allow(clippy::too_many_arguments)]
+    pub fn settle(
+        &self,
+        chain: &mut Chain,
+        epoch: u64,
+        report: &EpochReport,
+        credits: Vec<(Account, u128)>,
+        earned: &BTreeMap<depin_core::DeviceId, u128>,
+        owners: &BTreeSet<Account>,
+        deferring: &BTreeSet<Account>,
+        last: bool,
+    ) -> Result<Settlement> {
+        match self.oracle() {
+            None => chain.settle(epoch, credits, deferring, last),
+            Some(oracle) => {
+                let closed = oracle.close(epoch)?;
+                if closed.accepted != report.accepted_total() {
+                    return Err(Error::Check(format!(
+                        "the oracle counted {} accepted items, its answers {}",
+                        closed.accepted,
+                        report.accepted_total()
+                    )));
+                }
+                oracle.check_receipts(epoch, earned)?;
+                settle_served(chain, oracle, &closed, owners, deferring, last)
+            }
+        }
+    }
+
     /// The in-process verifier (its policies' state, for notes), if this pipeline is one;
     /// served, that state is the oracle's.
     pub fn in_process(&self) -> Option<&Verifier<R, S>> {

@@ -13,7 +13,7 @@ use depin_attest::store::{LoggedItem, StoredVerdict};
 use depin_chains::oracle::{EpochCloser, EpochPayouts, EpochScoring, PayoutLine};
 use depin_chains::Account;
 use depin_core::{DeviceId, Domain, Epoch, KeyType, NetworkId, SigningKey, Timestamp};
-use depin_example_common::served::{settle_served, Pipeline, ServedOracle};
+use depin_example_common::served::{Pipeline, ServedOracle};
 use depin_example_common::{
     epoch_start, hex_prefix, progress, schedule, sign_envelope, AnySigner, Chain, DeviceOutcome,
     EpochSummary, Error, SimRng, TOKEN_DECIMALS,
@@ -396,23 +396,16 @@ pub fn run(opts: &Options) -> Result<Summary> {
             }
         }
         let last = epoch == opts.epochs;
-        let settlement = match verifier.oracle() {
-            None => chain.settle(epoch, credits, &deferring, last)?,
-            Some(oracle) => {
-                // the oracle closes the epoch itself once its clock passes the end and the
-                // grace window; it must have paid what the network's rules pay
-                let closed = oracle.close(epoch)?;
-                if closed.accepted != report.accepted_total() {
-                    return Err(Error::Check(format!(
-                        "the oracle counted {} accepted items, its answers {}",
-                        closed.accepted,
-                        report.accepted_total()
-                    )));
-                }
-                oracle.check_receipts(epoch, &earned)?;
-                settle_served(&chain, oracle, &closed, &all_owners, &deferring, last)?
-            }
-        };
+        let settlement = verifier.settle(
+            &mut chain,
+            epoch,
+            &report,
+            credits,
+            &earned,
+            &all_owners,
+            &deferring,
+            last,
+        )?;
         let solar: u64 = verified
             .iter()
             .filter(|(d, _)| devices[**d].is_meter())

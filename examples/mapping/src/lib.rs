@@ -15,7 +15,7 @@ use depin_attest::{
 use depin_chains::oracle::{EpochCloser, EpochPayouts, EpochScoring, PayoutLine};
 use depin_chains::Account;
 use depin_core::{DeviceId, Domain, Epoch, KeyType, NetworkId, SigningKey, Timestamp};
-use depin_example_common::served::{settle_served, Pipeline, ServedOracle};
+use depin_example_common::served::{Pipeline, ServedOracle};
 use depin_example_common::{
     epoch_start, format_amount, hex_prefix, progress, schedule, sign_envelope, AnySigner, Chain,
     DeviceOutcome, EpochSummary, Error, SimRng, TOKEN_DECIMALS,
@@ -765,21 +765,16 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
             });
         }
         let last = epoch == opts.epochs;
-        let settlement = match verifier.oracle() {
-            None => chain.settle(epoch, credits, &deferring, last)?,
-            Some(oracle) => {
-                let closed = oracle.close(epoch)?;
-                if closed.accepted != report.accepted_total() {
-                    return Err(Error::Check(format!(
-                        "the oracle counted {} accepted items, its answers {}",
-                        closed.accepted,
-                        report.accepted_total()
-                    )));
-                }
-                oracle.check_receipts(epoch, &earned)?;
-                settle_served(&chain, oracle, &closed, &all_owners, &deferring, last)?
-            }
-        };
+        let settlement = verifier.settle(
+            &mut chain,
+            epoch,
+            &report,
+            credits,
+            &earned,
+            &all_owners,
+            &deferring,
+            last,
+        )?;
 
         let mapping = verifier
             .in_process()

@@ -17,7 +17,7 @@ use depin_core::frame::MAX_FRAME_LEN;
 use depin_core::{DeviceId, Domain, Epoch, KeyType, NetworkId, SigningKey, Timestamp};
 use depin_device::counter::{RamStorage, SequenceCounter};
 use depin_device::Reporter;
-use depin_example_common::served::{settle_served, Pipeline, ServedOracle};
+use depin_example_common::served::{Pipeline, ServedOracle};
 use depin_example_common::{
     epoch_start, hex_prefix, progress, schedule, sign_envelope, AnySigner, Chain, DeviceOutcome,
     EpochSummary, Error, SimRng, DAY_MS, GENESIS_MS, TOKEN_DECIMALS,
@@ -417,26 +417,21 @@ pub fn run(opts: &Options) -> Result<Summary> {
             }
         }
         let last = epoch == opts.epochs;
-        let settlement = match verifier.oracle() {
-            None => chain.settle(epoch, credits, &deferring, last)?,
-            Some(oracle) => {
-                let closed = oracle.close(epoch)?;
-                if closed.accepted != report.accepted_total() {
-                    return Err(Error::Check(format!(
-                        "the oracle counted {} accepted items, its answers {}",
-                        closed.accepted,
-                        report.accepted_total()
-                    )));
-                }
-                let earned: BTreeMap<DeviceId, u128> = distributed
-                    .iter()
-                    .flat_map(|r| r.distribution().payouts())
-                    .map(|p| (p.id, p.amount))
-                    .collect();
-                oracle.check_receipts(epoch, &earned)?;
-                settle_served(&chain, oracle, &closed, &all_owners, &deferring, last)?
-            }
-        };
+        let earned: BTreeMap<DeviceId, u128> = distributed
+            .iter()
+            .flat_map(|r| r.distribution().payouts())
+            .map(|p| (p.id, p.amount))
+            .collect();
+        let settlement = verifier.settle(
+            &mut chain,
+            epoch,
+            &report,
+            credits,
+            &earned,
+            &all_owners,
+            &deferring,
+            last,
+        )?;
         let proven_total: u64 = proven.values().sum();
         let notes = vec![format!(
             "storage: challenge 0x{}…, {proofs_ok} of {} proofs valid, proven {} of {} committed; uptime >= 12 h: {up} of {} proving nodes",
