@@ -195,6 +195,10 @@ pub struct CoveragePolicy {
     /// 1,024); beyond, [`Rejection::TooManyWitnesses`]. Bounds the memory one device can
     /// make the verifier hold until [`crate::Verifier::finalize_coverage`].
     pub max_pending_witnesses_per_device: usize,
+    /// Choose among the witnesses at an oracle's epoch close, from its stored items, not
+    /// in this verifier (`false`). See [Selection at close](CoverageRules#selection-at-close).
+    #[serde(default)]
+    pub select_at_close: bool,
 }
 
 impl CoveragePolicy {
@@ -216,6 +220,7 @@ impl CoveragePolicy {
             allow_unlocated: false,
             require_entropy: false,
             max_pending_witnesses_per_device: 1_024,
+            select_at_close: false,
         }
     }
 }
@@ -226,25 +231,39 @@ impl Default for CoveragePolicy {
     }
 }
 
-/// A beacon accepted at ingest, waiting for finalization.
+/// A beacon accepted at ingest, waiting for finalization (or restored from a store with
+/// [`CoverageRules::restore_beacon`]).
 #[derive(Debug, Clone)]
-pub(crate) struct PendingBeacon {
-    pub(crate) beaconer: DeviceId,
-    pub(crate) record: DeviceRecord,
-    pub(crate) at: Timestamp,
-    pub(crate) beacon: Arc<CoverageBeacon>,
+pub struct PendingBeacon {
+    /// The beaconing gateway.
+    pub beaconer: DeviceId,
+    /// Its registry record (its asserted location).
+    pub record: DeviceRecord,
+    /// The beacon's signed timestamp.
+    pub at: Timestamp,
+    /// The beacon.
+    pub beacon: Arc<CoverageBeacon>,
 }
 
-/// A witness accepted at ingest, waiting for finalization.
+/// A witness accepted at ingest, waiting for finalization (or restored from a store with
+/// [`CoverageRules::restore_witness`]).
 #[derive(Debug, Clone)]
-pub(crate) struct PendingWitness {
-    pub(crate) witness: DeviceId,
-    pub(crate) record: DeviceRecord,
-    pub(crate) at: Timestamp,
-    pub(crate) arrival: Timestamp,
-    pub(crate) digest: [u8; 32],
-    pub(crate) report_epoch: Epoch,
-    pub(crate) body: Arc<CoverageWitness>,
+pub struct PendingWitness {
+    /// The witnessing gateway.
+    pub witness: DeviceId,
+    /// Its registry record (its asserted location).
+    pub record: DeviceRecord,
+    /// The witness report's signed timestamp.
+    pub at: Timestamp,
+    /// Its arrival: the processing time of the batch that accepted it (a stored item's
+    /// [`crate::store::LoggedItem::now`]); witnesses are chosen in arrival order.
+    pub arrival: Timestamp,
+    /// Its signing digest (breaks ties of arrival).
+    pub digest: [u8; 32],
+    /// The epoch it is counted in.
+    pub report_epoch: Epoch,
+    /// The witness report.
+    pub body: Arc<CoverageWitness>,
 }
 
 /// Public randomness from which beacon payloads are derived (Helium's entropy), valid for
@@ -871,6 +890,22 @@ pub fn reciprocity_weights(
 /// with the state of the current round. Applies to beacons and witnesses; beacons are
 /// decided at ingest ([`Outcome::Recorded`]), witnesses at
 /// [`crate::Verifier::finalize_coverage`] ([`Outcome::PendingSelection`] until then).
+///
+/// # Selection at close
+///
+/// An oracle service verifies items as they arrive and stores them with their verdicts;
+/// nothing calls [`crate::Verifier::finalize_coverage`] there. With
+/// [`CoveragePolicy::select_at_close`] the verifier checks witnesses at ingest (location,
+/// the pending limit per device) and answers [`Outcome::PendingSelection`] without keeping
+/// them, keeps beacons only for the current epoch's duplicate checks, and drops the round
+/// as each epoch begins (the beacon interval is remembered). The choice among witnesses is
+/// then made by the network's scoring at the epoch's close, from the stored items: a fresh
+/// `CoverageRules` with the same parameters, every accepted beacon and witness restored
+/// ([`CoverageRules::restore_beacon`], [`CoverageRules::restore_witness`], each witness
+/// with its batch's processing time as arrival), then [`CoverageRules::finalize`]. That is
+/// the same decision, on the same items in the same order, as a verifier that finalizes
+/// at the end of each epoch in process: the witnesses it refuses are the closer's
+/// rejections at close.
 #[derive(Debug, Clone, Default)]
 pub struct CoverageRules {
     params: CoveragePolicy,
@@ -912,6 +947,20 @@ impl CoverageRules {
         (self.state.beacons.len(), self.state.witnesses.len())
     }
 
+    /// Add a beacon accepted earlier (read back from a store) to the round, without the
+    /// ingest checks, which it passed when it was accepted. A second beacon with the same
+    /// id ([`crate::types::beacon_id`] of its beaconer and payload) replaces nothing.
+    pub fn restore_beacon(&mut self, beacon: PendingBeacon) {
+        let id = beacon.beacon.id(&beacon.beaconer);
+        self.state.beacons.entry(id).or_insert(beacon);
+    }
+
+    /// Add a witness accepted earlier (read back from a store) to the round, without the
+    /// ingest checks or the pending limit, which it passed when it was accepted.
+    pub fn restore_witness(&mut self, witness: PendingWitness) {
+        self.state.witnesses.push(witness);
+    }
+
     /// Decide on every pending witness: match it to its beacon, choose one per gateway,
     /// apply the coverage checks and the witness limit, then the collusion-ring policy
     /// over the kept edges. Returns the outcome and every witness rejected here with the
@@ -924,8 +973,11 @@ impl CoverageRules {
     ) -> (CoverageOutcome, Vec<(WitnessRejection, Epoch)>) {
         let policy = &self.params;
         let beacons = std::mem::take(&mut self.state.beacons);
-        let witnesses = std::mem::take(&mut self.state.witnesses);
+        let mut witnesses = std::mem::take(&mut self.state.witnesses);
         self.state.pending_of.clear();
+        // in arrival order whatever order they were added in (restored from a store, say),
+        // so every list of the outcome is too
+        witnesses.sort_by_key(|w| (w.arrival, w.digest));
         let mut by_beacon: BTreeMap<[u8; 32], Vec<PendingWitness>> = BTreeMap::new();
         let mut rejected: Vec<(WitnessRejection, Epoch)> = Vec::new();
         for w in witnesses {
@@ -1036,6 +1088,16 @@ impl Policy for CoverageRules {
         kind == AttestationKind::COVERAGE_BEACON || kind == AttestationKind::COVERAGE_WITNESS
     }
 
+    fn begin_epoch(&mut self, _epoch: Epoch) {
+        if self.params.select_at_close {
+            // the round is chosen at the close, from the store: keep nothing of the last
+            // one but each beaconer's last beacon time
+            self.state.beacons.clear();
+            self.state.witnesses.clear();
+            self.state.pending_of.clear();
+        }
+    }
+
     fn apply(&mut self, item: &Item<'_>, outcome: &mut Outcome) -> Result<(), Rejection> {
         if let Some(b) = item.payload.get_arc::<CoverageBeacon>() {
             self.state.beacon(
@@ -1060,6 +1122,11 @@ impl Policy for CoverageRules {
             return Err(Rejection::TooManyWitnesses);
         }
         *pending += 1;
+        if self.params.select_at_close {
+            // chosen at the oracle's close, from the stored items
+            *outcome = Outcome::PendingSelection;
+            return Ok(());
+        }
         self.state.witnesses.push(PendingWitness {
             witness: *item.device,
             record: *item.record,

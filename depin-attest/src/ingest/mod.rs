@@ -825,6 +825,7 @@ impl<R: Registry, S: ReplayStore> Worker<R, S> {
                         timestamp: a.timestamp,
                         digest: a.digest,
                         epoch,
+                        now,
                         verdict: StoredVerdict::Accepted(a.outcome),
                     });
                 }
@@ -848,6 +849,7 @@ impl<R: Registry, S: ReplayStore> Worker<R, S> {
                                 timestamp: info.timestamp,
                                 digest: info.digest,
                                 epoch,
+                                now,
                                 verdict: StoredVerdict::Rejected(r),
                             });
                         }

@@ -103,6 +103,8 @@ const CHECKS: &[(&str, CheckFn)] = &[
     ("epochs_listing", check_epochs_listing),
     ("tree_and_receipts", check_tree_and_receipts),
     ("device_epochs", check_device_epochs),
+    ("items_carry_their_batch_time", check_batch_time),
+    ("close_rejections", check_close_rejections),
     ("rejection_totals", check_rejection_totals),
     ("meta", check_meta),
     ("u128_totals_round_trip", check_u128_totals),
@@ -187,6 +189,7 @@ fn item(
         timestamp: Timestamp(NOW.0.wrapping_add(u64::from(index))),
         digest: digest(&device, format, seq, 0),
         epoch: Epoch(epoch),
+        now: NOW,
         verdict,
     }
 }
@@ -223,6 +226,7 @@ fn result(root: u8, receipts: Vec<(DeviceId, Vec<u8>)>) -> EpochResult {
         epoch_total: 1_000 + u128::from(root),
         cumulative_total: 5_000 + u128::from(root),
         accepted: 3,
+        close_rejections: Vec::new(),
         receipts,
         tree: vec![b't', 0x00, root, 0xff],
         summary: b"{\"summary\":true}".to_vec(),
@@ -1192,6 +1196,145 @@ fn check_device_epochs(s: &mut dyn OracleStore) -> Check {
     )
 }
 
+/// Every logged item reads back with its batch's processing time, whatever its own field
+/// said when committed.
+fn check_batch_time(s: &mut dyn OracleStore) -> Check {
+    let [a, b, _] = devices()?;
+    let later = Timestamp(NOW.0 + 7_777);
+    let mut first = record(
+        ORIGIN,
+        vec![
+            item(0, a, ItemFormat::Frame, 1, 1, acc(Outcome::Accepted)),
+            item(1, b, ItemFormat::Frame, 1, 1, refused(SPEED)),
+        ],
+        Vec::new(),
+    );
+    let mut second = record(
+        ORIGIN,
+        vec![item(
+            0,
+            b,
+            ItemFormat::Envelope,
+            1,
+            1,
+            acc(Outcome::Accepted),
+        )],
+        Vec::new(),
+    );
+    second.now = later;
+    // the items' own field is not what is stored
+    first.items[0].now = Timestamp(1);
+    second.items[0].now = Timestamp(2);
+    commit_clean(s, &first)?;
+    commit_clean(s, &second)?;
+    let replayed = batches(s, ORIGIN, 0)?;
+    let times: Vec<Vec<Timestamp>> = replayed
+        .iter()
+        .map(|(_, b)| b.items.iter().map(|i| i.now).collect())
+        .collect();
+    eq(
+        "items' times in for_each_batch",
+        times,
+        vec![vec![NOW, NOW], vec![later]],
+    )?;
+    let mut of_epoch: Vec<(DeviceId, Timestamp)> =
+        accepted(s, 1)?.iter().map(|i| (i.device, i.now)).collect();
+    of_epoch.sort_by_key(|(d, _)| d.to_string());
+    let mut want = vec![(a, NOW), (b, later)];
+    want.sort_by_key(|(d, _)| d.to_string());
+    eq("items' times in for_each_accepted", of_epoch, want)
+}
+
+/// A result's close rejections: shown per device (and taken off its accepted count), not
+/// in the epoch's ingest totals, replaced by nothing when the same result is stored again.
+fn check_close_rejections(s: &mut dyn OracleStore) -> Check {
+    let [a, b, c] = devices()?;
+    let batch = record(
+        ORIGIN,
+        vec![
+            item(
+                0,
+                a,
+                ItemFormat::Envelope,
+                1,
+                1,
+                acc(Outcome::PendingSelection),
+            ),
+            item(
+                1,
+                a,
+                ItemFormat::Envelope,
+                2,
+                1,
+                acc(Outcome::PendingSelection),
+            ),
+            item(
+                2,
+                a,
+                ItemFormat::Envelope,
+                3,
+                1,
+                acc(Outcome::PendingSelection),
+            ),
+            item(
+                3,
+                b,
+                ItemFormat::Envelope,
+                1,
+                1,
+                acc(Outcome::PendingSelection),
+            ),
+        ],
+        vec![counted(1, Some(a), Rejection::Stale, 1)],
+    );
+    commit_clean(s, &batch)?;
+    close(s, 1)?;
+    let mut r = result(1, vec![(b, b"rb1".to_vec())]);
+    r.close_rejections = vec![
+        (a, Rejection::TooFar, 2),
+        (b, Rejection::DuplicateWitness, 1),
+        (c, SPEED, 1),
+    ];
+    r.accepted = 0;
+    ok("put_result", s.put_result(Epoch(1), &r))?;
+    ok("put_result again", s.put_result(Epoch(1), &r))?;
+    eq(
+        "device_epochs(a)",
+        of(s, &a, 0, 10)?,
+        vec![DeviceEpoch {
+            epoch: Epoch(1),
+            accepted: 1,
+            rejected: sorted(vec![(Rejection::Stale, 1), (Rejection::TooFar, 2)]),
+            receipt: None,
+        }],
+    )?;
+    eq(
+        "device_epochs(b)",
+        of(s, &b, 0, 10)?,
+        vec![DeviceEpoch {
+            epoch: Epoch(1),
+            accepted: 0,
+            rejected: vec![(Rejection::DuplicateWitness, 1)],
+            receipt: Some(b"rb1".to_vec()),
+        }],
+    )?;
+    eq(
+        "device_epochs(c): a close rejection only",
+        of(s, &c, 0, 10)?,
+        vec![DeviceEpoch {
+            epoch: Epoch(1),
+            accepted: 0,
+            rejected: vec![(SPEED, 1)],
+            receipt: None,
+        }],
+    )?;
+    eq(
+        "rejections(1): the ingest totals only",
+        totals(s, 1)?,
+        vec![(Rejection::Stale, 1)],
+    )
+}
+
 fn check_rejection_totals(s: &mut dyn OracleStore) -> Check {
     let [a, b, _] = devices()?;
     let first = record(
@@ -1262,6 +1405,7 @@ fn check_u128_totals(s: &mut dyn OracleStore) -> Check {
         epoch_total: u128::MAX,
         cumulative_total: u128::MAX,
         accepted: u64::MAX,
+        close_rejections: Vec::new(),
         receipts: Vec::new(),
         tree: Vec::new(),
         summary: vec![0x00; 3],
@@ -1278,6 +1422,7 @@ fn check_u128_totals(s: &mut dyn OracleStore) -> Check {
         epoch_total: 0,
         cumulative_total: u128::MAX - 1,
         accepted: 0,
+        close_rejections: Vec::new(),
         receipts: Vec::new(),
         tree: Vec::new(),
         summary: Vec::new(),

@@ -144,6 +144,11 @@ pub struct LoggedItem {
     pub digest: [u8; 32],
     /// The epoch its timestamp falls in: the epoch it counts for.
     pub epoch: Epoch,
+    /// The processing time of the batch that verified it ([`BatchRecord::now`]: its
+    /// arrival, which rules that order items by arrival, such as coverage witness
+    /// selection, need at close). [`OracleStore::commit_batch`] stores the batch's `now`
+    /// for every item of the batch, whatever this field says; reads give the batch's.
+    pub now: Timestamp,
     /// The verdict.
     pub verdict: StoredVerdict,
 }
@@ -239,8 +244,16 @@ pub struct EpochResult {
     pub epoch_total: u128,
     /// The cumulative total of the tree.
     pub cumulative_total: u128,
-    /// Accepted items counted.
+    /// Accepted items counted: those logged as accepted, less the ones the rules refused
+    /// at close ([`EpochResult::close_rejections`]).
     pub accepted: u64,
+    /// Accepted items the network's rules refused at close, by device and reason, with
+    /// their counts (a coverage witness that was not selected, say: its verdict at ingest
+    /// was "pending selection"). Stored with the result, apart from the ingest counts
+    /// ([`OracleStore::rejections`] does not include them, so a recompute from the store
+    /// finds the same ones again); [`OracleStore::device_epochs`] shows them. Sorted, a
+    /// (device, reason) pair at most once.
+    pub close_rejections: Vec<(DeviceId, Rejection, u64)>,
     /// One receipt per rewarded device.
     pub receipts: Vec<(DeviceId, Vec<u8>)>,
     /// The claim tree.
@@ -289,9 +302,11 @@ pub enum CloseStart {
 pub struct DeviceEpoch {
     /// The epoch.
     pub epoch: Epoch,
-    /// Accepted items of the device counted for the epoch.
+    /// Accepted items of the device counted for the epoch (less those refused at close,
+    /// once the epoch is computed).
     pub accepted: u64,
-    /// Refused items by reason (logged and counted ones together), sorted by reason.
+    /// Refused items by reason (logged and counted ones at ingest, and those refused at
+    /// close once the epoch is computed, together), sorted by reason.
     pub rejected: Vec<(Rejection, u64)>,
     /// The device's receipt, once the epoch is computed and if it was rewarded.
     pub receipt: Option<Vec<u8>>,
@@ -343,7 +358,8 @@ pub trait OracleStore: Send {
     fn begin_close(&mut self, epoch: Epoch, closer: &str, at: Timestamp)
         -> StoreResult<CloseStart>;
 
-    /// Store the result of a closing epoch (status `computed`). Storing the same result
+    /// Store the result of a closing epoch (status `computed`), its receipts and its
+    /// [`EpochResult::close_rejections`], in one transaction. Storing the same result
     /// again is a no-op; another root for a computed or published epoch is `Conflict`.
     fn put_result(&mut self, epoch: Epoch, result: &EpochResult) -> StoreResult<()>;
 
@@ -375,8 +391,8 @@ pub trait OracleStore: Send {
         limit: usize,
     ) -> StoreResult<Vec<DeviceEpoch>>;
 
-    /// Refused items of an epoch by reason, all senders (logged and counted), sorted by
-    /// reason.
+    /// Refused items of an epoch by reason, all senders (logged and counted at ingest; not
+    /// the [`EpochResult::close_rejections`]), sorted by reason.
     fn rejections(&mut self, epoch: Epoch) -> StoreResult<Vec<(Rejection, u64)>>;
 
     /// A metadata value (deny-list version, configuration fingerprint, ...).

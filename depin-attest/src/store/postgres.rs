@@ -34,6 +34,9 @@
 //! - `counts(epoch, device, reason, count)`: refused items by epoch, device (`''` for an
 //!   unknown sender) and reason; the counted rejections of the batches and the refused
 //!   logged items together.
+//! - `close_counts(epoch, device, reason, count)`: accepted items the network's rules
+//!   refused at close ([`EpochResult::close_rejections`]), written with the result (version
+//!   3; opening a version 1 or 2 database adds the table).
 //! - `epochs(epoch, status, closer, closed_at, root, epoch_total, cumulative_total,
 //!   accepted, publish_tx, summary, tree)`, `receipts(epoch, device, receipt)` and
 //!   `meta(key, value)`.
@@ -194,6 +197,19 @@ CREATE TABLE IF NOT EXISTS schema_version (
 );
 "#;
 
+/// Version 3's addition, created after [`SCHEMA`] on a new database and added to one of
+/// an earlier version: the items refused at close.
+const CLOSE_COUNTS: &str = r#"
+CREATE TABLE IF NOT EXISTS close_counts (
+    epoch BIGINT NOT NULL,
+    device TEXT COLLATE "C" NOT NULL,
+    reason TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    PRIMARY KEY (epoch, device, reason)
+);
+CREATE INDEX IF NOT EXISTS close_counts_by_device ON close_counts (device, epoch);
+"#;
+
 /// The item columns `logged_item` expects, in order.
 macro_rules! item_columns {
     () => {
@@ -252,7 +268,8 @@ const BATCHES_OF: &str = "SELECT b.id, b.now, i.idx, i.format, i.bytes, i.device
 const ACCEPTED_OF: &str = concat!(
     "SELECT ",
     item_columns!(),
-    " FROM items WHERE epoch = $1 AND accepted \
+    ", b.now FROM items JOIN batches b ON b.id = items.batch_id \
+     WHERE epoch = $1 AND accepted \
      ORDER BY device COLLATE \"C\", format, (seq < 0), seq"
 );
 
@@ -268,6 +285,7 @@ const OPEN_BEFORE: &str =
 const DEVICE_EPOCHS: &str =
     "SELECT epoch FROM items WHERE device = $1 AND accepted AND epoch >= $2 \
      UNION SELECT epoch FROM counts WHERE device = $1 AND epoch >= $2 \
+     UNION SELECT epoch FROM close_counts WHERE device = $1 AND epoch >= $2 \
      UNION SELECT epoch FROM receipts WHERE device = $1 AND epoch >= $2 \
      ORDER BY epoch LIMIT $3";
 
@@ -294,7 +312,7 @@ impl fmt::Debug for PgStore {
 
 impl PgStore {
     /// The schema version this build writes and reads (table `schema_version`).
-    pub const SCHEMA_VERSION: u32 = 2;
+    pub const SCHEMA_VERSION: u32 = 3;
 
     /// Connect with a connection string, libpq style: a URL
     /// (`postgresql://user:password@host:5432/db?options=...`) or `key=value` pairs
@@ -635,18 +653,23 @@ fn init(client: &mut Client) -> Result<(), Fail> {
     let current = i64::from(PgStore::SCHEMA_VERSION);
     if version == 0 {
         tx.batch_execute(SCHEMA)?;
+        tx.batch_execute(CLOSE_COUNTS)?;
         tx.execute(
             "INSERT INTO schema_version (version) VALUES ($1)",
             &[&current],
         )?;
-    } else if version == 1 {
-        // version 1 kept an index in the close's order (epoch, device, ...): written at a
-        // random place per item, it made large epochs slow to ingest; the close sorts
-        tx.batch_execute(
-            "DROP INDEX IF EXISTS items_accepted_by_epoch; \
-             DROP INDEX IF EXISTS items_accepted_digest; \
-             CREATE INDEX IF NOT EXISTS items_accepted_epoch ON items (epoch) WHERE accepted;",
-        )?;
+    } else if version == 1 || version == 2 {
+        if version == 1 {
+            // version 1 kept an index in the close's order (epoch, device, ...): written at
+            // a random place per item, it made large epochs slow to ingest; the close sorts
+            tx.batch_execute(
+                "DROP INDEX IF EXISTS items_accepted_by_epoch; \
+                 DROP INDEX IF EXISTS items_accepted_digest; \
+                 CREATE INDEX IF NOT EXISTS items_accepted_epoch ON items (epoch) WHERE accepted;",
+            )?;
+        }
+        // version 2 had no close_counts (items refused at close)
+        tx.batch_execute(CLOSE_COUNTS)?;
         tx.execute(
             "INSERT INTO schema_version (version) VALUES ($1)",
             &[&current],
@@ -873,7 +896,7 @@ where
             // An empty batch comes as one row without an item.
             let idx: Option<i64> = get(row, 2, "items.idx")?;
             if idx.is_some() {
-                batch.items.push(logged_item(row, 2)?);
+                batch.items.push(logged_item(row, 2, batch.now)?);
             }
             pending = Some(batch);
         }
@@ -918,7 +941,8 @@ where
     loop {
         let rows = tx.query_portal(&portal, PAGE_ROWS)?;
         for row in &rows {
-            f(logged_item(row, 0)?)?;
+            let now: i64 = get(row, 12, "batches.now")?;
+            f(logged_item(row, 0, now)?)?;
         }
         if last_page(&rows) {
             break;
@@ -1033,6 +1057,20 @@ fn put_result(client: &mut Client, epoch: Epoch, e: i64, result: &EpochResult) -
                     tx.execute(&insert, &[&e, &device, receipt])?;
                 }
             }
+            tx.execute("DELETE FROM close_counts WHERE epoch = $1", &[&e])?;
+            if !result.close_rejections.is_empty() {
+                let insert = tx.prepare(
+                    "INSERT INTO close_counts (epoch, device, reason, count) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (epoch, device, reason) \
+                     DO UPDATE SET count = close_counts.count + EXCLUDED.count",
+                )?;
+                for (device, reason, count) in &result.close_rejections {
+                    let device = device.to_string();
+                    let reason = reason.code().into_owned();
+                    let count = *count as i64;
+                    tx.execute(&insert, &[&e, &device, &reason, &count])?;
+                }
+            }
             tx.commit()?;
             Ok(())
         }
@@ -1091,6 +1129,8 @@ fn device_epochs(
         .prepare("SELECT COUNT(*) FROM items WHERE epoch = $1 AND accepted AND device = $2")?;
     let refused =
         client.prepare("SELECT reason, count FROM counts WHERE epoch = $1 AND device = $2")?;
+    let refused_at_close = client
+        .prepare("SELECT reason, count FROM close_counts WHERE epoch = $1 AND device = $2")?;
     let receipt =
         client.prepare("SELECT receipt FROM receipts WHERE epoch = $1 AND device = $2")?;
     let mut out = Vec::with_capacity(epochs.len());
@@ -1103,6 +1143,13 @@ fn device_epochs(
             let count: i64 = get(&row, 1, "counts.count")?;
             add_count(&mut rejected, parse_reason(reason)?, count);
         }
+        let mut at_close: u64 = 0;
+        for row in client.query(&refused_at_close, &[&e, &device])? {
+            let reason: &str = get(&row, 0, "close_counts.reason")?;
+            let count: i64 = get(&row, 1, "close_counts.count")?;
+            add_count(&mut rejected, parse_reason(reason)?, count);
+            at_close = at_close.saturating_add(count as u64);
+        }
         let row = client.query_opt(&receipt, &[&e, &device])?;
         let blob: Option<Vec<u8>> = row
             .as_ref()
@@ -1110,7 +1157,7 @@ fn device_epochs(
             .transpose()?;
         out.push(DeviceEpoch {
             epoch: epoch_out(e)?,
-            accepted: n as u64,
+            accepted: (n as u64).saturating_sub(at_close),
             rejected: rejected.into_iter().collect(),
             receipt: blob,
         });
@@ -1131,8 +1178,9 @@ fn get<'a, T: FromSql<'a>>(row: &'a Row, idx: usize, what: &str) -> StoreResult<
         .map_err(|e| corrupt(format!("{what}: {e}")))
 }
 
-/// A logged item from the `item_columns!` of `row`, from column `at` on.
-fn logged_item(row: &Row, at: usize) -> StoreResult<LoggedItem> {
+/// A logged item from the `item_columns!` of `row`, from column `at` on, of a batch
+/// processed at `now`.
+fn logged_item(row: &Row, at: usize, now: i64) -> StoreResult<LoggedItem> {
     let idx: i64 = get(row, at, "items.idx")?;
     let format: i16 = get(row, at + 1, "items.format")?;
     let bytes: Vec<u8> = get(row, at + 2, "items.bytes")?;
@@ -1177,6 +1225,7 @@ fn logged_item(row: &Row, at: usize) -> StoreResult<LoggedItem> {
         timestamp: Timestamp(ts as u64),
         digest: digest32("item digest", digest)?,
         epoch: epoch_out(epoch)?,
+        now: Timestamp(now as u64),
         verdict,
     })
 }

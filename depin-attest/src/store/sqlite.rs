@@ -24,6 +24,9 @@
 //! - `counts(epoch, device, reason, count)`: refused items by epoch, device (`''` for an
 //!   unknown sender) and reason; the counted rejections of the batches and the refused
 //!   logged items together.
+//! - `close_counts(epoch, device, reason, count)`: accepted items the network's rules
+//!   refused at close ([`EpochResult::close_rejections`]), written with the result (version
+//!   3; opening a version 1 or 2 file adds the table).
 //! - `epochs(epoch, status, closer, closed_at, root, epoch_total, cumulative_total,
 //!   accepted, publish_tx, summary, tree)`, `receipts(epoch, device, receipt)` and
 //!   `meta(key, value)`.
@@ -139,6 +142,19 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 ";
 
+/// Version 3's addition: the items refused at close (a result's close rejections), apart
+/// from the ingest counts.
+const CLOSE_COUNTS: &str = "
+CREATE TABLE IF NOT EXISTS close_counts (
+    epoch INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (epoch, device, reason)
+);
+CREATE INDEX IF NOT EXISTS close_counts_by_device ON close_counts (device, epoch);
+";
+
 /// The item columns `RawItem::read` expects, in order.
 macro_rules! item_columns {
     () => {
@@ -165,7 +181,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// The schema version this build writes and reads (`PRAGMA user_version`).
-    pub const SCHEMA_VERSION: u32 = 2;
+    pub const SCHEMA_VERSION: u32 = 3;
 
     /// Open (or create) the store in the file at `path`: WAL journal, `synchronous=FULL`,
     /// a 5 s busy timeout, a page cache of up to 256 MiB (filled as used), and the schema on
@@ -211,7 +227,8 @@ impl SqliteStore {
         match version {
             0 => {
                 tx.execute_batch(SCHEMA).map_err(db)?;
-                tx.execute_batch("PRAGMA user_version = 2;").map_err(db)?;
+                tx.execute_batch(CLOSE_COUNTS).map_err(db)?;
+                tx.execute_batch("PRAGMA user_version = 3;").map_err(db)?;
             }
             1 => {
                 // version 1 kept an index of every item by (epoch, accepted, device, format,
@@ -219,10 +236,16 @@ impl SqliteStore {
                 tx.execute_batch(
                     "DROP INDEX IF EXISTS items_by_epoch; DROP INDEX IF EXISTS items_accepted_digest; \
                      CREATE INDEX IF NOT EXISTS items_accepted_by_epoch ON items (epoch) \
-                     WHERE accepted = 1; \
-                     PRAGMA user_version = 2;",
+                     WHERE accepted = 1;",
                 )
                 .map_err(db)?;
+                tx.execute_batch(CLOSE_COUNTS).map_err(db)?;
+                tx.execute_batch("PRAGMA user_version = 3;").map_err(db)?;
+            }
+            2 => {
+                // version 2 had no close_counts (items refused at close)
+                tx.execute_batch(CLOSE_COUNTS).map_err(db)?;
+                tx.execute_batch("PRAGMA user_version = 3;").map_err(db)?;
             }
             v if v == i64::from(Self::SCHEMA_VERSION) => {}
             v => {
@@ -367,7 +390,7 @@ impl OracleStore for SqliteStore {
                 let mut item_rows = items.query(params![id]).map_err(db)?;
                 let mut logged = Vec::new();
                 while let Some(item) = item_rows.next().map_err(db)? {
-                    logged.push(RawItem::read(item).map_err(db)?.decode()?);
+                    logged.push(RawItem::read(item).map_err(db)?.decode(now)?);
                 }
                 logged
             };
@@ -398,13 +421,15 @@ impl OracleStore for SqliteStore {
             .prepare(concat!(
                 "SELECT ",
                 item_columns!(),
-                " FROM items WHERE epoch = ?1 AND accepted = 1 \
+                ", batches.now FROM items CROSS JOIN batches ON batches.id = items.batch_id \
+                 WHERE epoch = ?1 AND accepted = 1 \
                  ORDER BY device, format, seq < 0, seq"
             ))
             .map_err(db)?;
         let mut rows = stmt.query(params![epoch]).map_err(db)?;
         while let Some(row) = rows.next().map_err(db)? {
-            let item = RawItem::read(row).map_err(db)?.decode()?;
+            let now: i64 = row.get(12).map_err(db)?;
+            let item = RawItem::read(row).map_err(db)?.decode(now)?;
             f(item)?;
         }
         Ok(())
@@ -536,6 +561,27 @@ impl OracleStore for SqliteStore {
                     for (device, receipt) in &result.receipts {
                         insert
                             .execute(params![e, device.to_string(), receipt])
+                            .map_err(db)?;
+                    }
+                }
+                tx.execute("DELETE FROM close_counts WHERE epoch = ?1", params![e])
+                    .map_err(db)?;
+                {
+                    let mut insert = tx
+                        .prepare(
+                            "INSERT INTO close_counts (epoch, device, reason, count) \
+                             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (epoch, device, reason) \
+                             DO UPDATE SET count = count + excluded.count",
+                        )
+                        .map_err(db)?;
+                    for (device, reason, count) in &result.close_rejections {
+                        insert
+                            .execute(params![
+                                e,
+                                device.to_string(),
+                                reason.code().as_ref(),
+                                *count as i64
+                            ])
                             .map_err(db)?;
                     }
                 }
@@ -681,6 +727,7 @@ impl OracleStore for SqliteStore {
                     "SELECT epoch FROM ( \
                      SELECT epoch FROM items WHERE device = ?1 AND accepted = 1 \
                      UNION SELECT epoch FROM counts WHERE device = ?1 \
+                     UNION SELECT epoch FROM close_counts WHERE device = ?1 \
                      UNION SELECT epoch FROM receipts WHERE device = ?1 \
                      ) WHERE epoch >= ?2 ORDER BY epoch LIMIT ?3",
                 )
@@ -704,6 +751,10 @@ impl OracleStore for SqliteStore {
             .conn
             .prepare("SELECT reason, count FROM counts WHERE epoch = ?1 AND device = ?2")
             .map_err(db)?;
+        let mut refused_at_close = self
+            .conn
+            .prepare("SELECT reason, count FROM close_counts WHERE epoch = ?1 AND device = ?2")
+            .map_err(db)?;
         let mut receipt = self
             .conn
             .prepare("SELECT receipt FROM receipts WHERE epoch = ?1 AND device = ?2")
@@ -722,13 +773,23 @@ impl OracleStore for SqliteStore {
                     add_count(&mut rejected, parse_reason(&reason)?, count);
                 }
             }
+            let mut at_close: u64 = 0;
+            {
+                let mut rows = refused_at_close.query(params![e, device]).map_err(db)?;
+                while let Some(row) = rows.next().map_err(db)? {
+                    let reason: String = row.get(0).map_err(db)?;
+                    let count: i64 = row.get(1).map_err(db)?;
+                    add_count(&mut rejected, parse_reason(&reason)?, count);
+                    at_close = at_close.saturating_add(count as u64);
+                }
+            }
             let blob: Option<Vec<u8>> = receipt
                 .query_row(params![e, device], |r| r.get(0))
                 .optional()
                 .map_err(db)?;
             out.push(DeviceEpoch {
                 epoch: epoch_out(e)?,
-                accepted: n as u64,
+                accepted: (n as u64).saturating_sub(at_close),
                 rejected: rejected.into_iter().collect(),
                 receipt: blob,
             });
@@ -809,7 +870,8 @@ impl RawItem {
         })
     }
 
-    fn decode(self) -> StoreResult<LoggedItem> {
+    /// The item, logged by a batch processed at `now` (the batch's column).
+    fn decode(self, now: i64) -> StoreResult<LoggedItem> {
         let index =
             u32::try_from(self.idx).map_err(|_| corrupt(format!("item index {}", self.idx)))?;
         let format = u8::try_from(self.format)
@@ -841,6 +903,7 @@ impl RawItem {
             timestamp: Timestamp(self.timestamp as u64),
             digest: digest32("item digest", &self.digest)?,
             epoch: epoch_out(self.epoch)?,
+            now: Timestamp(now as u64),
             verdict,
         })
     }

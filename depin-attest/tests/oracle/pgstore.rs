@@ -59,6 +59,27 @@ fn a_store_reopened_on_the_same_database_sees_everything_and_keeps_its_schema() 
     })
     .unwrap();
     assert_eq!(batches, 1);
+    assert_eq!(b.schema_version().unwrap(), PgStore::SCHEMA_VERSION);
+    drop(b);
+
+    // a version 2 database (no close_counts) gets the table when a process connects
+    let mut raw = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    raw.batch_execute(
+        "DROP TABLE close_counts; DELETE FROM schema_version; \
+         INSERT INTO schema_version (version) VALUES (2);",
+    )
+    .unwrap();
+    drop(raw);
+    let mut c = PgStore::connect(&url).unwrap();
+    assert_eq!(c.schema_version().unwrap(), PgStore::SCHEMA_VERSION);
+    let device = crate::id(&net.keys[0]);
+    assert_eq!(
+        c.device_epochs(&device, depin_core::Epoch(0), 10)
+            .unwrap()
+            .len(),
+        1,
+        "the device's epoch is read through the new table"
+    );
 }
 
 fn src() -> Source {

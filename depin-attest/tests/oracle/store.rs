@@ -35,6 +35,7 @@ fn item(index: u32, device: DeviceId, seq: u64, epoch: u64, verdict: StoredVerdi
         timestamp: Timestamp(NOW.0 + seq),
         digest,
         epoch: Epoch(epoch),
+        now: NOW,
         verdict,
     }
 }
@@ -54,6 +55,7 @@ fn result(root: u8, receipts: Vec<(DeviceId, Vec<u8>)>) -> EpochResult {
         epoch_total: u128::MAX,
         cumulative_total: u128::MAX,
         accepted: 1,
+        close_rejections: Vec::new(),
         receipts,
         tree: b"tree".to_vec(),
         summary: b"{}".to_vec(),
@@ -196,10 +198,22 @@ fn sqlite_survives_reopen() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode.to_ascii_lowercase(), "wal");
-    // a version 1 file (with its index by epoch and device) is migrated on open, its data
-    // kept
+    // a version 2 file (no close_counts) gets the table on open
+    conn.execute_batch("DROP TABLE close_counts; PRAGMA user_version = 2;")
+        .unwrap();
+    drop(conn);
+    let mut reopened = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        reopened.schema_version().unwrap(),
+        SqliteStore::SCHEMA_VERSION
+    );
+    assert_eq!(reopened.device_epochs(&a, Epoch(0), 10).unwrap().len(), 1);
+    drop(reopened);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    // a version 1 file (with its index by epoch and device, and no close_counts) is
+    // migrated on open, its data kept
     conn.execute_batch(
-        "DROP INDEX items_accepted_by_epoch; \
+        "DROP INDEX items_accepted_by_epoch; DROP TABLE close_counts; \
          CREATE INDEX items_by_epoch ON items (epoch, accepted, device, format, seq); \
          PRAGMA user_version = 1;",
     )

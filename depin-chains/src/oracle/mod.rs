@@ -62,7 +62,7 @@ use depin_attest::store::{
     CloseStart, DeviceEpoch, EpochResult, EpochRow, EpochStatus, LoggedItem, OracleStore,
     StoreError, StoreResult, StoredVerdict,
 };
-use depin_attest::Outcome;
+use depin_attest::{Outcome, Rejection};
 use depin_core::{DeviceId, Epoch, Timestamp};
 use depin_rewards::{distribute, Mode, Shares};
 use serde::{Deserialize, Serialize};
@@ -162,6 +162,14 @@ pub struct EpochPayouts {
     pub emission: u128,
     /// Per device and pool; lines with amount 0 are kept in the receipts.
     pub lines: Vec<PayoutLine>,
+    /// Accepted items the rules refused at close, one entry per item (device, reason):
+    /// for rules that decide only once the epoch's items are all in, such as choosing
+    /// among the witnesses of a beacon ([`depin_attest::coverage::CoverageRules`] with
+    /// selection at close). They are counted in the epoch's rejections and in the device's
+    /// explanations ([`depin_attest::store::OracleStore::device_epochs`]), and not in its
+    /// accepted count. At most as many as the epoch's accepted items
+    /// ([`CloseError::Payouts`] otherwise).
+    pub rejected: Vec<(DeviceId, Rejection)>,
 }
 
 /// The default payouts: `emission` split exactly over `scores` (devices with score 0
@@ -186,7 +194,11 @@ pub fn default_payouts(
             });
         }
     }
-    Ok(EpochPayouts { emission, lines })
+    Ok(EpochPayouts {
+        emission,
+        lines,
+        rejected: Vec::new(),
+    })
 }
 
 /// Built-in scoring: a device's score is the sum of its accepted items' units, with a fixed
@@ -368,6 +380,7 @@ impl EpochScoring for KindPools {
         Ok(EpochPayouts {
             emission: self.emission,
             lines,
+            rejected: Vec::new(),
         })
     }
 }
@@ -480,6 +493,25 @@ fn group_payouts(lines: Vec<PayoutLine>, emission: u128) -> Result<Vec<DevicePay
     Ok(out)
 }
 
+/// Count the items refused at close per (device, reason), sorted; refused if they are
+/// more than the `accepted` items.
+fn group_close_rejections(
+    refused: Vec<(DeviceId, Rejection)>,
+    accepted: u64,
+) -> Result<Vec<(DeviceId, Rejection, u64)>, CloseError> {
+    if u64::try_from(refused.len()).map_or(true, |n| n > accepted) {
+        return Err(CloseError::Payouts(format!(
+            "{} items refused at close, but only {accepted} were accepted",
+            refused.len()
+        )));
+    }
+    let mut counts: BTreeMap<(DeviceId, Rejection), u64> = BTreeMap::new();
+    for key in refused {
+        *counts.entry(key).or_insert(0) += 1;
+    }
+    Ok(counts.into_iter().map(|((d, r), n)| (d, r, n)).collect())
+}
+
 /// The epoch summary blob.
 #[derive(Debug, Serialize, Deserialize)]
 struct Summary {
@@ -492,7 +524,11 @@ struct Summary {
     forfeited: String,
     undistributed: String,
     accepted: u64,
+    /// By reason: the ingest counts and those refused at close together.
     rejected: BTreeMap<String, u64>,
+    /// Accepted items the rules refused at close.
+    #[serde(default)]
+    rejected_at_close: u64,
 }
 
 /// What [`EpochCloser::close`] did.
@@ -768,8 +804,15 @@ impl<C: EpochScoring> EpochCloser<C> {
         })?;
 
         // 2. the network's payouts, checked
-        let EpochPayouts { emission, lines } = self.scoring.payouts(epoch, tally)?;
+        let EpochPayouts {
+            emission,
+            lines,
+            rejected: refused_at_close,
+        } = self.scoring.payouts(epoch, tally)?;
         let split = group_payouts(lines, emission)?;
+        let close_rejections = group_close_rejections(refused_at_close, accepted)?;
+        let refused_now: u64 = close_rejections.iter().map(|r| r.2).sum();
+        let accepted = accepted - refused_now;
         // group_payouts checked that the amounts add up to at most the emission
         let undistributed = emission.saturating_sub(split.iter().map(|d| d.amount).sum::<u128>());
 
@@ -876,7 +919,8 @@ impl<C: EpochScoring> EpochCloser<C> {
 
         // 5. summary
         let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
-        for (reason, count) in store.rejections(epoch)? {
+        let at_close = close_rejections.iter().map(|(_, reason, n)| (*reason, *n));
+        for (reason, count) in store.rejections(epoch)?.into_iter().chain(at_close) {
             let slot = rejected.entry(reason.code().into_owned()).or_insert(0);
             *slot = slot.saturating_add(count);
         }
@@ -891,6 +935,7 @@ impl<C: EpochScoring> EpochCloser<C> {
             undistributed: undistributed.to_string(),
             accepted,
             rejected,
+            rejected_at_close: refused_now,
         };
         let summary = serde_json::to_vec(&summary)
             .map_err(|e| corrupt(format!("summary does not serialize: {e}")))?;
@@ -901,6 +946,7 @@ impl<C: EpochScoring> EpochCloser<C> {
                 epoch_total: paid,
                 cumulative_total,
                 accepted,
+                close_rejections,
                 receipts,
                 tree,
                 summary,

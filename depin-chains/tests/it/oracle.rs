@@ -151,6 +151,7 @@ fn item(index: u32, device: DeviceId, seq: u64, epoch: u64, outcome: Outcome) ->
         timestamp: Timestamp(NOW.0 + u64::from(index)),
         digest,
         epoch: Epoch(epoch),
+        now: NOW,
         verdict: StoredVerdict::Accepted(outcome),
     }
 }
@@ -606,6 +607,7 @@ impl EpochScoring for TwoPools {
         Ok(EpochPayouts {
             emission: EMISSION,
             lines,
+            rejected: Vec::new(),
         })
     }
 }
@@ -718,6 +720,133 @@ fn invalid_payouts_are_refused_before_anything_is_stored() {
         .close(&mut net.store, Epoch(1), NOW, net.rt.handle())
         .unwrap();
     assert_eq!(report.epoch_total, 793);
+}
+
+/// Rules that decide some items only at close (as witness selection does): the first
+/// `refuse` accepted items (in the closer's order) are refused as `witness_limit`, every
+/// other accepted item scores 1.
+struct RefusesAtClose {
+    refuse: usize,
+}
+
+impl EpochScoring for RefusesAtClose {
+    type Tally = Vec<DeviceId>;
+
+    fn tally(&self, tally: &mut Self::Tally, item: &LoggedItem) {
+        tally.push(item.device);
+    }
+
+    fn scores(&self, _epoch: Epoch, _tally: Self::Tally) -> Vec<(DeviceId, u128)> {
+        Vec::new()
+    }
+
+    fn emission(&self, _epoch: Epoch) -> u128 {
+        EMISSION
+    }
+
+    fn payouts(
+        &self,
+        epoch: Epoch,
+        tally: Self::Tally,
+    ) -> std::result::Result<EpochPayouts, depin_rewards::Error> {
+        let cut = self.refuse.min(tally.len());
+        let refused: Vec<(DeviceId, Rejection)> = tally[..cut]
+            .iter()
+            .map(|d| (*d, Rejection::WitnessLimit))
+            .collect();
+        // past the end: one refusal more than there are items (a broken network)
+        let mut refused = refused;
+        if self.refuse > tally.len() {
+            refused.push((tally[0], Rejection::WitnessLimit));
+        }
+        let scores = tally[cut..].iter().map(|d| (*d, 1u128)).collect();
+        let mut payouts = default_payouts(self.emission(epoch), scores)?;
+        payouts.rejected = refused;
+        Ok(payouts)
+    }
+}
+
+/// Epoch 1 has 6 accepted items (a 2, b 2, c 1, d 1, in the closer's order by did:key
+/// text). Refusing the first 3 at close: the epoch counts 3 accepted, its summary 3 more
+/// `witness_limit` rejections, the devices' explanations show them (and take them off
+/// their accepted counts), a recompute finds the same, and the epoch's ingest totals are
+/// unchanged. Refusing more items than were accepted is invalid payouts: nothing stored.
+#[test]
+fn items_refused_at_close_are_counted_and_explained() {
+    let mut net = net();
+    commit_epoch_1(&mut net.store, &net.dev);
+    let backend: Arc<dyn ChainBackend> = net.flaky.clone();
+    let broken = EpochCloser::new(
+        RefusesAtClose { refuse: 7 },
+        backend.clone(),
+        FORMAT,
+        "closer-1",
+    );
+    let err = broken
+        .close(&mut net.store, Epoch(1), NOW, net.rt.handle())
+        .unwrap_err();
+    assert!(matches!(err, CloseError::Payouts(_)), "{err:?}");
+    assert!(net.store.epoch(Epoch(1)).unwrap().unwrap().root.is_none());
+
+    let closer = EpochCloser::new(RefusesAtClose { refuse: 3 }, backend, FORMAT, "closer-1");
+    let mut order = Vec::new();
+    net.store
+        .for_each_accepted(Epoch(1), &mut |i| {
+            order.push(i.device);
+            Ok(())
+        })
+        .unwrap();
+    let report = closer
+        .close(&mut net.store, Epoch(1), NOW, net.rt.handle())
+        .unwrap();
+    assert_eq!(report.accepted, 3);
+    let row = net.store.epoch(Epoch(1)).unwrap().unwrap();
+    assert_eq!(row.accepted, Some(3));
+    let summary: Value = serde_json::from_slice(&row.summary.unwrap()).unwrap();
+    assert_eq!(summary["accepted"], 3);
+    assert_eq!(summary["rejected_at_close"], 3);
+    assert_eq!(summary["rejected"]["witness_limit"], 3);
+    assert_eq!(summary["rejected"]["stale"], 12, "the ingest counts stay");
+    // the ingest totals do not include what the close refused
+    assert!(net
+        .store
+        .rejections(Epoch(1))
+        .unwrap()
+        .iter()
+        .all(|(r, _)| *r != Rejection::WitnessLimit));
+
+    let mut refused: BTreeMap<DeviceId, u64> = BTreeMap::new();
+    for d in &order[..3] {
+        *refused.entry(*d).or_insert(0) += 1;
+    }
+    let mut all: BTreeMap<DeviceId, u64> = BTreeMap::new();
+    for d in &order {
+        *all.entry(*d).or_insert(0) += 1;
+    }
+    for (device, n) in &all {
+        let record = net.store.device_epochs(device, Epoch(1), 1).unwrap();
+        let gone = refused.get(device).copied().unwrap_or(0);
+        assert_eq!(record[0].accepted, n - gone, "{device}");
+        let shown = record[0]
+            .rejected
+            .iter()
+            .find(|(r, _)| *r == Rejection::WitnessLimit)
+            .map(|(_, c)| *c)
+            .unwrap_or(0);
+        assert_eq!(shown, gone, "{device}");
+    }
+    let again = closer.recompute(&mut net.store, Epoch(1)).unwrap();
+    assert_eq!(again.root, report.root);
+    assert_eq!(again.accepted, 3);
+    let expected: Vec<(DeviceId, Rejection, u64)> = refused
+        .iter()
+        .map(|(d, n)| (*d, Rejection::WitnessLimit, *n))
+        .collect();
+    assert_eq!(again.close_rejections, expected);
+    assert_eq!(again.summary, {
+        let row = net.store.epoch(Epoch(1)).unwrap().unwrap();
+        row.summary.unwrap()
+    });
 }
 
 /// Scores a device of the closed epoch by 1 + its accepted items of the epoch before

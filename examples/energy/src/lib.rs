@@ -576,6 +576,7 @@ impl EpochScoring for EnergyScoring {
         Ok(EpochPayouts {
             emission: self.emission.emission(epoch.0)?,
             lines,
+            rejected: Vec::new(),
         })
     }
 }

@@ -1020,6 +1020,7 @@ impl EpochScoring for MappingScoring {
         Ok(EpochPayouts {
             emission: self.emission.emission(epoch.0)?,
             lines,
+            rejected: Vec::new(),
         })
     }
 }

@@ -614,6 +614,7 @@ impl EpochScoring for StorageScoring {
         Ok(EpochPayouts {
             emission: pool,
             lines,
+            rejected: Vec::new(),
         })
     }
 }
