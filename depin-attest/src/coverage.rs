@@ -961,6 +961,52 @@ impl CoverageRules {
         self.state.witnesses.push(witness);
     }
 
+    /// Restore one accepted item read back from an oracle store
+    /// ([`crate::store::OracleStore::for_each_accepted`]): a coverage beacon or witness
+    /// envelope goes into the round ([`CoverageRules::restore_beacon`],
+    /// [`CoverageRules::restore_witness`], with the item's batch time as arrival) with its
+    /// device's registry `record`; `Ok(false)` for any other item. An item that does not
+    /// decode is [`Rejection::Malformed`] (the store holds what was verified, so that means
+    /// the store is damaged).
+    #[cfg(feature = "store")]
+    pub fn restore_item(
+        &mut self,
+        item: &crate::store::LoggedItem,
+        record: DeviceRecord,
+    ) -> Result<bool, Rejection> {
+        let coverage = item.kind == AttestationKind::COVERAGE_BEACON
+            || item.kind == AttestationKind::COVERAGE_WITNESS;
+        if !coverage || item.format != crate::store::ItemFormat::Envelope {
+            return Ok(false);
+        }
+        let envelope = crate::Envelope::decode(&item.bytes, item.bytes.len())?;
+        let body = envelope.body;
+        if body.signer != item.device || body.kind != item.kind {
+            return Err(Rejection::Malformed);
+        }
+        if item.kind == AttestationKind::COVERAGE_BEACON {
+            let beacon: CoverageBeacon = body.decode()?;
+            self.restore_beacon(PendingBeacon {
+                beaconer: item.device,
+                record,
+                at: body.timestamp,
+                beacon: Arc::new(beacon),
+            });
+        } else {
+            let witness: CoverageWitness = body.decode()?;
+            self.restore_witness(PendingWitness {
+                witness: item.device,
+                record,
+                at: body.timestamp,
+                arrival: item.now,
+                digest: item.digest,
+                report_epoch: item.epoch,
+                body: Arc::new(witness),
+            });
+        }
+        Ok(true)
+    }
+
     /// Decide on every pending witness: match it to its beacon, choose one per gateway,
     /// apply the coverage checks and the witness limit, then the collusion-ring policy
     /// over the kept edges. Returns the outcome and every witness rejected here with the

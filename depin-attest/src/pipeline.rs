@@ -979,7 +979,9 @@ impl<R, S> Verifier<R, S> {
 
     /// Decide on every pending witness ([`CoverageRules::finalize`]) and move the witnesses
     /// rejected there into the reports of the epochs they were accepted in. An empty
-    /// outcome if no coverage policy runs.
+    /// outcome if no coverage policy runs, or if it selects at close
+    /// ([`crate::CoveragePolicy::select_at_close`]: the oracle's closer decides, from its
+    /// store).
     pub fn finalize_coverage(&mut self) -> CoverageOutcome {
         let deny = &self.deny;
         let Some(rules) = self.policies.iter_mut().find_map(|p| {
@@ -988,6 +990,9 @@ impl<R, S> Verifier<R, S> {
         }) else {
             return CoverageOutcome::default();
         };
+        if rules.params().select_at_close {
+            return CoverageOutcome::default();
+        }
         let (outcome, rejected) = rules.finalize(deny);
         for (rej, ep) in rejected {
             self.reject_after_acceptance(ep, AttestationKind::COVERAGE_WITNESS, rej.reason);

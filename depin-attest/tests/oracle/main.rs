@@ -8,6 +8,7 @@
     unreachable_pub
 )]
 
+mod coverage;
 mod engine;
 mod gossip;
 mod http;
