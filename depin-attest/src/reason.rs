@@ -623,8 +623,9 @@ impl EpochReport {
     }
 
     /// Move one accepted item of `kind` to `reason` (epoch-end decisions such as witness
-    /// selection and collusion rings).
-    pub(crate) fn demote(&mut self, kind: AttestationKind, reason: Rejection) {
+    /// selection and collusion rings; an oracle's rejections at close, for a report built
+    /// from its answers).
+    pub fn demote(&mut self, kind: AttestationKind, reason: Rejection) {
         if let Some(n) = self.accepted.get_mut(&kind) {
             *n = n.saturating_sub(1);
             if *n == 0 {

@@ -729,6 +729,15 @@ impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
             Pipeline::Served { .. } => None,
         }
     }
+
+    /// [`Pipeline::in_process`], mutably (to finalize a round the verifier keeps, such as
+    /// proof of coverage's witness selection).
+    pub fn in_process_mut(&mut self) -> Option<&mut Verifier<R, S>> {
+        match self {
+            Pipeline::InProcess(verifier) => Some(verifier),
+            Pipeline::Served { .. } => None,
+        }
+    }
 }
 
 /// One item on its way to a served oracle.

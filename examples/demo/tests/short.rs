@@ -51,21 +51,17 @@ fn short_demo_exits_zero_and_writes_both_pictures() -> Result<(), Box<dyn std::e
         .join("ledgers")
         .join("depin-demo-wireless.ledger")
         .exists());
-    // energy, storage and mapping went through a real oracle (by default), whose stores
-    // are kept; wireless says it did not
+    // every network went through a real oracle (by default), whose stores are kept
     assert!(stdout.contains("served by a real oracle: heartbeat frames and proofs over HTTP"));
     assert!(stdout.contains("served by a real oracle: meters over HTTP, chargers over MQTT"));
     assert!(stdout.contains(
         "served by a real oracle: captures and routes over HTTP and MQTT, each with its gossip topic"
     ));
-    assert_eq!(
-        stdout
-            .matches("verified in process: this network is not served")
-            .count(),
-        1,
-        "{stdout}"
-    );
-    for network in ["storage", "energy", "mapping"] {
+    assert!(stdout.contains(
+        "served by a real oracle: beacons and witnesses over HTTP and MQTT, witnesses chosen at its epoch close"
+    ));
+    assert!(!stdout.contains("not served"), "{stdout}");
+    for network in ["wireless", "storage", "energy", "mapping"] {
         let store = dir
             .path()
             .join("oracle")
@@ -75,7 +71,7 @@ fn short_demo_exits_zero_and_writes_both_pictures() -> Result<(), Box<dyn std::e
     Ok(())
 }
 
-/// `--in-process` runs the same networks without an oracle, with the same roots.
+/// `--in-process` runs the same four networks without an oracle, with the same roots.
 #[test]
 fn in_process_and_served_demos_publish_the_same_roots() -> Result<(), Box<dyn std::error::Error>> {
     let run = |extra: &[&str]| -> Result<String, Box<dyn std::error::Error>> {
@@ -85,7 +81,7 @@ fn in_process_and_served_demos_publish_the_same_roots() -> Result<(), Box<dyn st
                 "--short",
                 "--quiet",
                 "--networks",
-                "storage,energy,mapping",
+                "wireless,storage,energy,mapping",
                 "--out",
             ])
             .arg(dir.path())
@@ -107,7 +103,7 @@ fn in_process_and_served_demos_publish_the_same_roots() -> Result<(), Box<dyn st
     let served = run(&[])?;
     let local = run(&["--in-process"])?;
     assert!(!local.contains("served by a real oracle"));
-    assert_eq!(roots(&served).len(), 6, "{served}");
+    assert_eq!(roots(&served).len(), 8, "{served}");
     assert_eq!(roots(&served), roots(&local));
     Ok(())
 }

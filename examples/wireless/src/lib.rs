@@ -1,15 +1,20 @@
 #![doc = include_str!("../README.md")]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
-use depin_attest::coverage::CoverageOutcome;
+use depin_attest::coverage::{CoverageOutcome, PendingBeacon, PendingWitness};
+use depin_attest::store::LoggedItem;
 use depin_attest::types::{beacon_id, CoverageBeacon, CoverageWitness, H3Cell, Region};
 use depin_attest::{
-    AttestationKind, AttestationType, DeviceRecord, Envelope, EnvelopeBody, Input, KindSet,
-    MemoryRegistry, MemoryReplayStore, Verifier, VerifierConfig,
+    AttestationKind, AttestationType, CollusionRingPolicy, CoveragePolicy, CoverageRules,
+    DenyState, DeviceRecord, Envelope, EnvelopeBody, Input, KindSet, MemoryRegistry,
+    MemoryReplayStore, Verifier, VerifierConfig,
 };
+use depin_chains::oracle::{EpochCloser, EpochPayouts, EpochScoring, PayoutLine};
 use depin_chains::Account;
 use depin_core::{DeviceId, Domain, Epoch, KeyType, NetworkId, SigningKey, Timestamp};
+use depin_example_common::served::{Checked, Pipeline, ServedOracle};
 use depin_example_common::{
     epoch_start, hex_prefix, progress, schedule, Chain, DeviceOutcome, EpochSummary, Error,
     MapData, MapHotspot, MapLink, SimRng, TOKEN_DECIMALS,
@@ -209,15 +214,91 @@ fn deploy(opts: &Options, chain: &Chain, rng: &mut SimRng) -> Result<Deployment>
     Ok(Deployment { hotspots })
 }
 
+/// Sign an attestation as hotspot `h`: the envelope's bytes and its signing digest.
 fn sign<T: AttestationType>(
     domain: &Domain,
     h: &mut Hotspot,
     at: Timestamp,
     attestation: &T,
-) -> Result<Vec<u8>> {
+) -> Result<(Vec<u8>, [u8; 32])> {
     h.seq += 1;
     let body = EnvelopeBody::new(h.id, h.seq, at, attestation)?;
-    Ok(Envelope::sign(domain, &h.key, &body)?)
+    let (_, digest) = body.encode_for_signing(domain)?;
+    Ok((Envelope::sign(domain, &h.key, &body)?, digest))
+}
+
+/// One report sent in a round, as the simulator keeps it to follow the served oracle's
+/// selection at close.
+#[derive(Debug, Clone)]
+struct Sent {
+    bytes: Vec<u8>,
+    device: DeviceId,
+    digest: [u8; 32],
+    at: Timestamp,
+    what: Coverage,
+}
+
+/// What a sent report carries.
+#[derive(Debug, Clone)]
+enum Coverage {
+    Beacon(Arc<CoverageBeacon>),
+    Witness(Arc<CoverageWitness>),
+}
+
+/// The coverage round as the served oracle's closer chooses it, followed by the simulator
+/// from the oracle's answers: each accepted beacon and witness restored with its batch's
+/// processing time, as the closer restores them from the store.
+struct Round {
+    rules: CoverageRules,
+    records: Arc<HashMap<DeviceId, DeviceRecord>>,
+}
+
+impl Round {
+    fn new(
+        policies: &depin_attest::policy::Policies,
+        records: Arc<HashMap<DeviceId, DeviceRecord>>,
+    ) -> Self {
+        Round {
+            rules: CoverageRules::new(policies.coverage.clone(), policies.collusion_ring.clone()),
+            records,
+        }
+    }
+
+    /// Add the reports of one batch verified at `now` that the oracle accepted.
+    fn add(
+        &mut self,
+        sent: &[Sent],
+        verdicts: &[Checked],
+        now: Timestamp,
+        epoch: Epoch,
+    ) -> Result<()> {
+        for (item, verdict) in sent.iter().zip(verdicts) {
+            if verdict.is_err() {
+                continue;
+            }
+            let record = *self.records.get(&item.device).ok_or_else(|| {
+                Error::Check(format!("{} accepted but not registered", item.device))
+            })?;
+            match &item.what {
+                Coverage::Beacon(b) => self.rules.restore_beacon(PendingBeacon {
+                    beaconer: item.device,
+                    record,
+                    at: item.at,
+                    beacon: Arc::clone(b),
+                }),
+                Coverage::Witness(w) => self.rules.restore_witness(PendingWitness {
+                    witness: item.device,
+                    record,
+                    at: item.at,
+                    arrival: now,
+                    digest: item.digest,
+                    report_epoch: epoch,
+                    body: Arc::clone(w),
+                }),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Run the wireless network: deploy and register hotspots, then for each epoch let every
@@ -245,6 +326,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
     // Register every hotspot on the chain (the device key signs the chain's challenge),
     // then build the verifier's registry from what the chain recorded.
     let mut registry = MemoryRegistry::new();
+    let mut records: HashMap<DeviceId, DeviceRecord> = HashMap::new();
     for h in &hotspots {
         let metadata = format!("{{\"kind\":\"lorawan-hotspot\",\"cell\":\"{}\"}}", h.cell);
         chain.register(&h.key, &h.owner, metadata.into_bytes())?;
@@ -261,6 +343,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
         ]));
         record.location = Some(H3Cell(h.cell));
         registry.insert(h.id, record)?;
+        records.insert(h.id, record);
     }
     let by_id: HashMap<DeviceId, usize> = hotspots
         .iter()
@@ -275,7 +358,16 @@ pub fn run(opts: &Options) -> Result<Summary> {
     let domain = Domain::new(NetworkId::new(NETWORK)?);
     let mut config = VerifierConfig::new(domain);
     config.schedule = schedule()?;
-    let mut verifier = Verifier::new(config, registry, MemoryReplayStore::new())?;
+    // The verifier, from a factory so that a served oracle can rebuild it by replaying its
+    // store; served, it selects witnesses at close (the oracle's closer chooses them from
+    // the stored items, exactly as the in-process verifier does at the end of each round).
+    let records = Arc::new(records);
+    let policies = config.policies.clone();
+    let make = move |at_close: bool| {
+        let mut config = config.clone();
+        config.policies.coverage.select_at_close = at_close;
+        Verifier::new(config, registry.clone(), MemoryReplayStore::new())
+    };
 
     let deferring: BTreeSet<Account> = hotspots
         .iter()
@@ -283,6 +375,70 @@ pub fn run(opts: &Options) -> Result<Summary> {
         .filter(|(i, _)| i % 6 == 4)
         .map(|(_, h)| h.owner.clone())
         .collect();
+    let all_owners: BTreeSet<Account> = hotspots.iter().map(|h| h.owner.clone()).collect();
+    let cells: Arc<HashMap<DeviceId, u64>> =
+        Arc::new(hotspots.iter().map(|h| (h.id, u64::from(h.cell))).collect());
+    let mut served = None;
+    let mut verifier = match &opts.serve {
+        None => Pipeline::InProcess(make(false)?),
+        Some(dir) => {
+            let owners: BTreeMap<DeviceId, Account> =
+                hotspots.iter().map(|h| (h.id, h.owner.clone())).collect();
+            let names = make(true)?;
+            let scoring = WirelessScoring {
+                emission,
+                coverage: names.config().policies.coverage.clone(),
+                rings: names.config().policies.collusion_ring.clone(),
+                records: Arc::clone(&records),
+                cells: Arc::clone(&cells),
+                density: density.clone(),
+            };
+            let closer = EpochCloser::new(
+                scoring,
+                Arc::clone(chain.backend()),
+                chain.claim_format(),
+                "wireless-oracle",
+            )
+            .owners(move |d: &DeviceId| owners.get(d).cloned());
+            let make_served = make.clone();
+            let oracle = ServedOracle::start_with(
+                NETWORK,
+                dir,
+                Box::new(move || make_served(true)),
+                closer,
+                true,
+                |_| {},
+            )?;
+            progress(
+                opts,
+                "wireless",
+                &format!(
+                    "served by an oracle at {} (store {})",
+                    oracle.base_url(),
+                    oracle.store_path().display()
+                ),
+            );
+            served = Some(if oracle.mqtt_port().is_some() {
+                "; served by a real oracle: beacons and witnesses over HTTP and MQTT, witnesses chosen at its epoch close"
+            } else {
+                "; served by a real oracle: beacons and witnesses over HTTP (no mosquitto for MQTT), witnesses chosen at its epoch close"
+            });
+            // every other honest hotspot reports over MQTT, the rest over HTTP
+            let mqtt = hotspots
+                .iter()
+                .filter(|h| h.role == role::HONEST)
+                .step_by(2)
+                .map(|h| h.id)
+                .collect();
+            Pipeline::Served {
+                oracle,
+                names,
+                reports: BTreeMap::new(),
+                mqtt,
+            }
+        }
+    };
+
     let n = hotspots.len();
     let mut epochs = Vec::new();
     let mut last_links = Vec::new();
@@ -291,12 +447,16 @@ pub fn run(opts: &Options) -> Result<Summary> {
         let start = epoch_start(epoch).as_millis();
         let mut devices_seen = BTreeSet::new();
         let mut beaconer_of: HashMap<[u8; 32], usize> = HashMap::new();
-        let mut replays: Vec<Vec<u8>> = Vec::new();
+        let mut replays: Vec<Sent> = Vec::new();
         let mut stats_witness_reports = 0u64;
+        // served, the round the oracle's closer will choose, followed from its answers
+        let mut round = verifier
+            .oracle()
+            .map(|_| Round::new(&policies, Arc::clone(&records)));
         // The replayer re-sends yesterday's beacon first thing (stale).
         if let Some(old) = previous_beacon.take() {
             let now = Timestamp(start + 60_000);
-            verifier.verify_batch(&[Input::Envelope(&old)], now);
+            verifier.verify(&[Input::Envelope(&old)], now)?;
         }
         for b in 0..n {
             let t_beacon = start + 3_600_000 + b as u64 * 120_000;
@@ -318,16 +478,18 @@ pub fn run(opts: &Options) -> Result<Summary> {
             // the beacon's id binds its beaconer (the over-the-air beacon identifies it)
             let id_of_beacon = beacon_id(&hotspots[b].id, &payload);
             beaconer_of.insert(id_of_beacon, b);
-            let mut batch: Vec<Vec<u8>> = Vec::new();
-            batch.push(sign(
-                &domain,
-                &mut hotspots[b],
-                Timestamp(t_beacon),
-                &beacon,
-            )?);
+            let mut batch: Vec<Sent> = Vec::new();
+            let (bytes, digest) = sign(&domain, &mut hotspots[b], Timestamp(t_beacon), &beacon)?;
             if hotspots[b].role == role::REPLAYER {
-                previous_beacon = batch.first().cloned();
+                previous_beacon = Some(bytes.clone());
             }
+            batch.push(Sent {
+                bytes,
+                device: hotspots[b].id,
+                digest,
+                at: Timestamp(t_beacon),
+                what: Coverage::Beacon(Arc::new(beacon)),
+            });
             devices_seen.insert(b);
             // Everyone who physically hears it reports a witness (at its asserted cell).
             let mut replayed_now = Vec::new();
@@ -351,38 +513,50 @@ pub fn run(opts: &Options) -> Result<Summary> {
                     region: Region::Eu868,
                 };
                 let at = Timestamp(t_beacon + rng.between(200, 2_500));
-                let bytes = sign(&domain, &mut hotspots[w], at, &witness)?;
+                let (bytes, digest) = sign(&domain, &mut hotspots[w], at, &witness)?;
+                let sent = Sent {
+                    bytes,
+                    device: hotspots[w].id,
+                    digest,
+                    at,
+                    what: Coverage::Witness(Arc::new(witness)),
+                };
                 if hotspots[w].role == role::REPLAYER {
-                    replayed_now.push(bytes.clone());
+                    replayed_now.push(sent.clone());
                 }
-                batch.push(bytes);
+                batch.push(sent);
                 devices_seen.insert(w);
                 stats_witness_reports += 1;
             }
             // The replayer's witnesses of the previous beacon, sent again.
             batch.append(&mut replays);
             replays = replayed_now;
-            let inputs: Vec<Input<'_>> = batch.iter().map(|b| Input::Envelope(b)).collect();
-            verifier.verify_batch(&inputs, Timestamp(t_beacon + 3_000));
+            let now = Timestamp(t_beacon + 3_000);
+            let inputs: Vec<Input<'_>> = batch.iter().map(|s| Input::Envelope(&s.bytes)).collect();
+            let verdicts = verifier.verify(&inputs, now)?;
+            if let Some(round) = round.as_mut() {
+                round.add(&batch, &verdicts, now, Epoch(epoch))?;
+            }
         }
-        let outcome = verifier.finalize_coverage();
-        let report = verifier
-            .take_report(Epoch(epoch))
-            .unwrap_or_else(|| depin_attest::EpochReport::new(Epoch(epoch)));
+        let (outcome, report) = match (verifier.in_process_mut(), round) {
+            (Some(v), _) => {
+                let outcome = v.finalize_coverage();
+                (outcome, verifier.take_report(Epoch(epoch)))
+            }
+            (None, Some(mut round)) => {
+                // the oracle's closer refuses these at close; its report counts them so
+                let (outcome, refused) = round.rules.finalize(&DenyState::default());
+                let mut report = verifier.take_report(Epoch(epoch));
+                for (r, _) in &refused {
+                    report.demote(AttestationKind::COVERAGE_WITNESS, r.reason);
+                }
+                (outcome, report)
+            }
+            (None, None) => return Err(Error::Check("a served run without its round".into())),
+        };
 
         // Rewards.
-        let plan = PoolPlan {
-            emission: emission.emission(epoch)?,
-            split: PoolSplit::helium_iot(),
-            mode: Mode::LargestRemainder,
-            redistributions: vec![Redistribution {
-                from: "data".into(),
-                used: 0,
-                to: PoolSplit::helium_iot_unused_data(),
-                mode: Mode::LargestRemainder,
-            }],
-        };
-        let rewards = coverage_rewards(epoch, &outcome, &hotspots, &by_id, &density, &plan)?;
+        let rewards = coverage_rewards(epoch, &outcome, &cells, &density, &emission)?;
         let rules = reward_rules();
         let mut pool = 0u128;
         let mut paid = 0u128;
@@ -409,7 +583,16 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 credits.push((hotspots[i].owner.clone(), *amount));
             }
         }
-        let settlement = chain.settle(epoch, credits, &deferring, epoch == opts.epochs)?;
+        let settlement = verifier.settle(
+            &mut chain,
+            epoch,
+            &report,
+            credits,
+            &per_device,
+            &all_owners,
+            &deferring,
+            epoch == opts.epochs,
+        )?;
 
         let valid: usize = outcome.beacons.iter().map(|b| b.witnesses.len()).sum();
         let scaled = hotspots
@@ -485,11 +668,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
             "{} ({:?} claim tree){}",
             chain.description(),
             chain.claim_format(),
-            if opts.serve.is_some() {
-                "; verified in process: this network is not served by an oracle yet (its witness selection runs at the end of each round, which the oracle cannot do yet; docs/oracle.md)"
-            } else {
-                ""
-            }
+            served.unwrap_or_default()
         ),
         devices: hotspots
             .iter()
@@ -535,29 +714,47 @@ fn reward_rules() -> RuleSet {
         )
 }
 
-/// HIP-15 beacon and witness rewards, each scaled by the device's HIP-17 hex density.
-fn coverage_rewards(
+/// The epoch's pools: the Helium IoT split of the emission, the unused data pool moved to
+/// proof of coverage.
+fn pool_plan(epoch: u64, emission: &Constant) -> depin_rewards::Result<PoolPlan> {
+    Ok(PoolPlan {
+        emission: emission.emission(epoch)?,
+        split: PoolSplit::helium_iot(),
+        mode: Mode::LargestRemainder,
+        redistributions: vec![Redistribution {
+            from: "data".into(),
+            used: 0,
+            to: PoolSplit::helium_iot_unused_data(),
+            mode: Mode::LargestRemainder,
+        }],
+    })
+}
+
+/// HIP-15 beacon and witness rewards of a coverage round, each scaled by the device's
+/// HIP-17 hex density (`cells`: each device's asserted cell). The same function pays in
+/// process and in the served oracle's close ([`WirelessScoring`]).
+pub fn coverage_rewards(
     epoch: u64,
     outcome: &CoverageOutcome,
-    hotspots: &[Hotspot],
-    by_id: &HashMap<DeviceId, usize>,
+    cells: &HashMap<DeviceId, u64>,
     density: &HexDensityMap,
-    plan: &PoolPlan,
-) -> Result<Vec<EpochRewards<DeviceId>>> {
+    emission: &Constant,
+) -> depin_rewards::Result<Vec<EpochRewards<DeviceId>>> {
+    let plan = pool_plan(epoch, emission)?;
     let pools = plan.compute()?;
-    let cell_of = |id: &DeviceId| -> Result<u64> {
-        by_id
+    let hex_factor = |id: &DeviceId| -> depin_rewards::Result<Factor> {
+        let cell = cells
             .get(id)
-            .map(|&i| u64::from(hotspots[i].cell))
-            .ok_or_else(|| Error::Check(format!("unknown device {id}")))
-    };
-    let hex_factor = |id: &DeviceId| -> Result<Factor> {
-        Ok(Factor::from_evidence(
+            .copied()
+            .ok_or(depin_rewards::Error::InvalidParameter(
+                "a rewarded device has no cell",
+            ))?;
+        Factor::from_evidence(
             "hex_density",
             Evidence::HexDensity {
-                steps: density.steps(cell_of(id)?)?,
+                steps: density.steps(cell)?,
             },
-        )?)
+        )
     };
     let mut beacons = Vec::new();
     let mut witness_units: BTreeMap<DeviceId, Fixed> = BTreeMap::new();
@@ -596,6 +793,102 @@ fn coverage_rewards(
         out.push(rewards);
     }
     Ok(out)
+}
+
+/// The wireless network's rules as the served oracle's closer runs them: the epoch's
+/// accepted beacons and witnesses restored from the store into a coverage round
+/// ([`CoverageRules::restore_item`]) and chosen there ([`CoverageRules::finalize`], the
+/// witnesses it refuses reported as the close's rejections), then paid by
+/// [`coverage_rewards`]. A function of the stored items, so a recomputation from the store
+/// gives the same root.
+#[derive(Debug, Clone)]
+pub struct WirelessScoring {
+    /// The emission schedule.
+    pub emission: Constant,
+    /// The coverage parameters (the verifier's).
+    pub coverage: CoveragePolicy,
+    /// The collusion-ring parameters (the verifier's).
+    pub rings: CollusionRingPolicy,
+    /// Each hotspot's registry record (its asserted location), as the verifier has it.
+    pub records: Arc<HashMap<DeviceId, DeviceRecord>>,
+    /// Each hotspot's asserted cell, for hex density.
+    pub cells: Arc<HashMap<DeviceId, u64>>,
+    /// HIP-17 hex density over every asserted location.
+    pub density: HexDensityMap,
+}
+
+/// What [`WirelessScoring`] collects while the items stream by.
+#[derive(Debug, Default)]
+pub struct WirelessTally {
+    round: Option<CoverageRules>,
+    /// Stored coverage items that did not decode, or of no known device.
+    damaged: u64,
+}
+
+impl EpochScoring for WirelessScoring {
+    type Tally = WirelessTally;
+
+    fn tally(&self, tally: &mut WirelessTally, item: &LoggedItem) {
+        let round = tally
+            .round
+            .get_or_insert_with(|| CoverageRules::new(self.coverage.clone(), self.rings.clone()));
+        let Some(record) = self.records.get(&item.device) else {
+            tally.damaged += 1;
+            return;
+        };
+        if round.restore_item(item, *record).is_err() {
+            tally.damaged += 1;
+        }
+    }
+
+    fn scores(&self, _epoch: Epoch, _tally: WirelessTally) -> Vec<(DeviceId, u128)> {
+        // (the closer calls payouts)
+        Vec::new()
+    }
+
+    fn emission(&self, epoch: Epoch) -> u128 {
+        self.emission.emission(epoch.0).unwrap_or(0)
+    }
+
+    fn payouts(&self, epoch: Epoch, tally: WirelessTally) -> depin_rewards::Result<EpochPayouts> {
+        if tally.damaged > 0 {
+            return Err(depin_rewards::Error::InvalidParameter(
+                "stored coverage items that do not decode, or of unknown hotspots",
+            ));
+        }
+        let (outcome, refused) = match tally.round {
+            Some(mut round) => round.finalize(&DenyState::default()),
+            None => Default::default(),
+        };
+        let mut lines = Vec::new();
+        for r in coverage_rewards(
+            epoch.0,
+            &outcome,
+            &self.cells,
+            &self.density,
+            &self.emission,
+        )? {
+            for p in r.distribution().payouts() {
+                lines.push(PayoutLine {
+                    device: p.id,
+                    pool: r.category().to_string(),
+                    score: r
+                        .receipt(&p.id)
+                        .map(|receipt| receipt.score.share.to_string())
+                        .unwrap_or_default(),
+                    amount: p.amount,
+                });
+            }
+        }
+        Ok(EpochPayouts {
+            emission: self.emission.emission(epoch.0)?,
+            lines,
+            rejected: refused
+                .into_iter()
+                .map(|(r, _)| (r.witness, r.reason))
+                .collect(),
+        })
+    }
 }
 
 fn map_links(
