@@ -1111,7 +1111,13 @@ impl MqttIngest {
         // every task queues at most a verdict and an acknowledgement; room for those
         // of every task at once, and the subscription and disconnection
         let capacity = config.max_in_flight.saturating_mul(2).saturating_add(16);
-        let (client, eventloop) = AsyncClient::new(options, capacity);
+        let (client, mut eventloop) = AsyncClient::new(options, capacity);
+        // acknowledgements and verdicts are small packets that must leave at once: with
+        // Nagle's algorithm on, each waited for the broker's delayed ACK (about 40 ms on
+        // Linux) before it was sent
+        let mut network = rumqttc::NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        eventloop.set_network_options(network);
         let limits = handle.limits().clone();
         let (stop, _) = watch::channel(false);
         let shared = Arc::new(Shared {

@@ -100,6 +100,7 @@ impl Broker {
             "user root\n\
              listener {port} 127.0.0.1\n\
              allow_anonymous false\n\
+             set_tcp_nodelay true\n\
              password_file {passwd}\n\
              acl_file {acl}\n\
              persistence true\n\

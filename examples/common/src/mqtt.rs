@@ -72,6 +72,7 @@ impl Broker {
         let conf = format!(
             "{user}listener {port} 127.0.0.1\n\
              allow_anonymous true\n\
+             set_tcp_nodelay true\n\
              persistence false\n\
              max_inflight_messages 256\n\
              max_queued_messages 100000\n\
@@ -168,6 +169,10 @@ impl Gateway {
                 .set_keep_alive(Duration::from_secs(5))
                 .set_max_packet_size(64 * 1024, 64 * 1024);
             let (client, mut eventloop) = AsyncClient::new(options, 256);
+            // small packets leave at once (no Nagle wait for the broker's delayed ACK)
+            let mut network = rumqttc::NetworkOptions::new();
+            network.set_tcp_nodelay(true);
+            eventloop.set_network_options(network);
             client
                 .subscribe(format!("{PREFIX}/+/verdict"), QoS::AtLeastOnce)
                 .await

@@ -591,6 +591,31 @@ impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
     /// [`Input::EnvelopeOf`] is sent with the gossip topic whose kinds its set is (HTTP
     /// `?topic=`, or the MQTT topic level), so the oracle applies the same topic rule.
     pub fn verify(&mut self, inputs: &[Input<'_>], now: Timestamp) -> Result<Vec<Checked>> {
+        self.verify_ordered(inputs, now, false)
+    }
+
+    /// [`Pipeline::verify`] for a network whose verdicts at ingest depend only on each
+    /// device's own earlier items (replay windows, per-device counters; no "first device
+    /// wins" rule across devices): served, the items of each way (HTTP with one topic, or
+    /// MQTT) go in one request or burst, each device's items in their order, instead of one
+    /// request per run of consecutive items of one way. The verdicts come back in input
+    /// order and are those of [`Pipeline::verify`] for such a network; a network with a
+    /// rule across devices (a storage root committed first, an image already seen) must
+    /// use [`Pipeline::verify`].
+    pub fn verify_per_device(
+        &mut self,
+        inputs: &[Input<'_>],
+        now: Timestamp,
+    ) -> Result<Vec<Checked>> {
+        self.verify_ordered(inputs, now, true)
+    }
+
+    fn verify_ordered(
+        &mut self,
+        inputs: &[Input<'_>],
+        now: Timestamp,
+        per_device: bool,
+    ) -> Result<Vec<Checked>> {
         match self {
             Pipeline::InProcess(verifier) => Ok(verifier
                 .verify_batch(inputs, now)
@@ -610,7 +635,9 @@ impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
                 // order given, as the in-process verifier does
                 let mut results: Vec<ItemResult> = Vec::with_capacity(inputs.len());
                 let mut run: Vec<Sent> = Vec::new();
-                for input in inputs {
+                // per device: each way's items, with their input positions
+                let mut ways: Vec<(Vec<usize>, Vec<Sent>)> = Vec::new();
+                for (position, input) in inputs.iter().enumerate() {
                     let info = names.describe(*input, now);
                     let on = match input {
                         Input::EnvelopeOf(_, kinds) => Some(topic_of(names, *kinds)?),
@@ -627,12 +654,40 @@ impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
                             Sent::Http(on, ItemBytes::Envelope(b.to_vec()))
                         }
                     };
+                    if per_device {
+                        match ways
+                            .iter_mut()
+                            .find(|(_, w)| w.first().is_some_and(|f| f.same_way(&sent)))
+                        {
+                            Some((positions, way)) => {
+                                positions.push(position);
+                                way.push(sent);
+                            }
+                            None => ways.push((vec![position], vec![sent])),
+                        }
+                        continue;
+                    }
                     if run.last().is_some_and(|last| !last.same_way(&sent)) {
                         results.extend(send_run(oracle, std::mem::take(&mut run), now)?);
                     }
                     run.push(sent);
                 }
                 results.extend(send_run(oracle, run, now)?);
+                if per_device {
+                    let mut placed: Vec<Option<ItemResult>> = vec![None; inputs.len()];
+                    for (positions, way) in ways {
+                        let answers = send_run(oracle, way, now)?;
+                        if answers.len() != positions.len() {
+                            return Err(Error::Served("a run got fewer verdicts".into()));
+                        }
+                        for (p, answer) in positions.into_iter().zip(answers) {
+                            if let Some(slot) = placed.get_mut(p) {
+                                *slot = Some(answer);
+                            }
+                        }
+                    }
+                    results = placed.into_iter().flatten().collect();
+                }
                 if results.len() != inputs.len() {
                     return Err(Error::Served("an item got no verdict".into()));
                 }
