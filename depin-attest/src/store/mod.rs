@@ -190,7 +190,9 @@ pub struct Committed {
     /// The batch's id.
     pub id: BatchId,
     /// [`LoggedItem::index`] of accepted items whose device, format and sequence number are
-    /// already stored as accepted: stored as [`Rejection::Replayed`].
+    /// already stored as accepted in the item's epoch (a copy of an item has its
+    /// timestamp, so its epoch; PostgreSQL also refuses the key across epochs): stored as
+    /// [`Rejection::Replayed`].
     pub duplicates: Vec<u32>,
     /// [`LoggedItem::index`] of accepted items of an epoch whose close has begun: stored as
     /// [`Rejection::EpochClosed`].

@@ -15,21 +15,42 @@
 //!   accepted, outcome, reason)`: the logged items with their verdicts as stored (after the
 //!   duplicate and closed-epoch checks). `device` is the did:key text, `outcome` the JSON of
 //!   the [`Outcome`] of an accepted item, `reason` the [`Rejection::code`] of a refused one.
-//!   A partial unique index on `(device, format, seq)` among accepted items enforces
-//!   "accepted means counted once"; a partial index on `epoch` among accepted items finds
-//!   an epoch's items for its close, which sorts them. Version 1 also had a unique index on
-//!   `digest` and one in the close's order (device first); each was written at a random
-//!   place per item and together they made a 10M-item epoch several times slower to
-//!   ingest. Opening a version 1 file drops them.
+//!   A partial index on `epoch` among accepted items finds an epoch's items for its close,
+//!   which sorts them. No index is written at a random place per item (see "Counted once").
+//!   Version 1 had a unique index on `digest` and one in the close's order, versions up to
+//!   3 a partial unique index on `(device, format, seq)`; opening an older file drops them.
 //! - `counts(epoch, device, reason, count)`: refused items by epoch, device (`''` for an
 //!   unknown sender) and reason; the counted rejections of the batches and the refused
 //!   logged items together.
 //! - `close_counts(epoch, device, reason, count)`: accepted items the network's rules
 //!   refused at close ([`EpochResult::close_rejections`]), written with the result (version
 //!   3; opening a version 1 or 2 file adds the table).
+//! - `device_counts(epoch, device, accepted)`: each device's accepted items of a computed
+//!   epoch, written with its result (version 4; opening an older file fills it for the
+//!   epochs already computed).
 //! - `epochs(epoch, status, closer, closed_at, root, epoch_total, cumulative_total,
 //!   accepted, publish_tx, summary, tree)`, `receipts(epoch, device, receipt)` and
 //!   `meta(key, value)`.
+//!
+//! # Counted once
+//!
+//! An accepted item whose (device, format, sequence number) is already accepted in its
+//! epoch is stored as [`Rejection::Replayed`]. The check is made in memory: each store
+//! keeps the accepted keys of the epochs whose close has not begun, and each device's
+//! accepted count in them (about 20 bytes a key), built on first use from the file (the
+//! epochs' accepted items, by the epoch index) and brought up to date at each commit
+//! under the write lock, from the item rows other connections added since (by rowid), so
+//! two connections (or processes) writing one file still count an item once. A copy of an
+//! item has the item's timestamp, so its epoch: a copy of an item of an epoch whose close
+//! has begun is [`Rejection::EpochClosed`] whatever the keys say, and the keys of such
+//! epochs are dropped. (PostgreSQL enforces the same with a unique index, across epochs,
+//! as several processes share it; see its module.)
+//!
+//! Why not a unique index: devices report in turn, so consecutive items land at random
+//! places of an index keyed by device, and SQLite's WAL writes every page a commit
+//! dirtied. Once the index outgrows a commit's items, each item costs a whole page
+//! written: 80 GiB written for a 4.4 GiB file at 10M items, against 5.7 GiB without it
+//! (`docs/benchmarks.md`).
 //!
 //! # Encodings
 //! - `u64` values (sequence numbers, timestamps, counts, accepted totals) are stored as
@@ -101,8 +122,6 @@ CREATE TABLE IF NOT EXISTS items (
     reason TEXT,
     PRIMARY KEY (batch_id, idx)
 );
-CREATE UNIQUE INDEX IF NOT EXISTS items_accepted_stream
-    ON items (device, format, seq) WHERE accepted = 1;
 CREATE INDEX IF NOT EXISTS items_accepted_by_epoch ON items (epoch) WHERE accepted = 1;
 
 CREATE TABLE IF NOT EXISTS counts (
@@ -142,6 +161,25 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 ";
 
+/// Version 4's change: "counted once" in memory (see the module documentation), so the
+/// unique index goes, and each device's accepted count of a computed epoch is kept for
+/// explanations (filled for the epochs computed before).
+const DEVICE_COUNTS: &str = "
+DROP INDEX IF EXISTS items_accepted_stream;
+CREATE TABLE IF NOT EXISTS device_counts (
+    epoch INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    accepted INTEGER NOT NULL,
+    PRIMARY KEY (epoch, device)
+);
+CREATE INDEX IF NOT EXISTS device_counts_by_device ON device_counts (device, epoch);
+INSERT OR IGNORE INTO device_counts (epoch, device, accepted)
+    SELECT i.epoch, i.device, COUNT(*) FROM items i
+    JOIN epochs e ON e.epoch = i.epoch
+    WHERE i.accepted = 1 AND e.status IN ('computed', 'published')
+    GROUP BY i.epoch, i.device;
+";
+
 /// Version 3's addition: the items refused at close (a result's close rejections), apart
 /// from the ingest counts.
 const CLOSE_COUNTS: &str = "
@@ -177,11 +215,13 @@ macro_rules! epoch_columns {
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Connection,
+    /// The accepted keys of the epochs not yet closing (see "Counted once"), once used.
+    keys: Option<OpenKeys>,
 }
 
 impl SqliteStore {
     /// The schema version this build writes and reads (`PRAGMA user_version`).
-    pub const SCHEMA_VERSION: u32 = 3;
+    pub const SCHEMA_VERSION: u32 = 4;
 
     /// Open (or create) the store in the file at `path`: WAL journal, `synchronous=FULL`,
     /// a 5 s busy timeout, a page cache of up to 256 MiB (filled as used), and the schema on
@@ -228,24 +268,26 @@ impl SqliteStore {
             0 => {
                 tx.execute_batch(SCHEMA).map_err(db)?;
                 tx.execute_batch(CLOSE_COUNTS).map_err(db)?;
-                tx.execute_batch("PRAGMA user_version = 3;").map_err(db)?;
+                tx.execute_batch(DEVICE_COUNTS).map_err(db)?;
             }
-            1 => {
-                // version 1 kept an index of every item by (epoch, accepted, device, format,
-                // seq): written at a random place per item, it made large epochs slow
-                tx.execute_batch(
-                    "DROP INDEX IF EXISTS items_by_epoch; DROP INDEX IF EXISTS items_accepted_digest; \
-                     CREATE INDEX IF NOT EXISTS items_accepted_by_epoch ON items (epoch) \
-                     WHERE accepted = 1;",
-                )
-                .map_err(db)?;
-                tx.execute_batch(CLOSE_COUNTS).map_err(db)?;
-                tx.execute_batch("PRAGMA user_version = 3;").map_err(db)?;
-            }
-            2 => {
-                // version 2 had no close_counts (items refused at close)
-                tx.execute_batch(CLOSE_COUNTS).map_err(db)?;
-                tx.execute_batch("PRAGMA user_version = 3;").map_err(db)?;
+            1..=3 => {
+                if version == 1 {
+                    // version 1 kept an index of every item by (epoch, accepted, device,
+                    // format, seq): written at a random place per item, it made large
+                    // epochs slow
+                    tx.execute_batch(
+                        "DROP INDEX IF EXISTS items_by_epoch; \
+                         DROP INDEX IF EXISTS items_accepted_digest; \
+                         CREATE INDEX IF NOT EXISTS items_accepted_by_epoch ON items (epoch) \
+                         WHERE accepted = 1;",
+                    )
+                    .map_err(db)?;
+                }
+                if version <= 2 {
+                    // no close_counts (items refused at close) before version 3
+                    tx.execute_batch(CLOSE_COUNTS).map_err(db)?;
+                }
+                tx.execute_batch(DEVICE_COUNTS).map_err(db)?;
             }
             v if v == i64::from(Self::SCHEMA_VERSION) => {}
             v => {
@@ -255,8 +297,10 @@ impl SqliteStore {
                 )))
             }
         }
+        tx.execute_batch(&format!("PRAGMA user_version = {};", Self::SCHEMA_VERSION))
+            .map_err(db)?;
         tx.commit().map_err(db)?;
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore { conn, keys: None })
     }
 }
 
@@ -282,6 +326,11 @@ impl OracleStore for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
         let closed_through = closed_through_raw(&tx)?;
+        // under the write lock: the keys other connections committed are all visible
+        let keys = OpenKeys::refreshed(&mut self.keys, &tx)?;
+        // this batch's new keys, kept only if it commits
+        let mut added: crate::FastSet<(i64, Key)> = crate::FastSet::default();
+        let mut last_rowid = None;
         tx.execute(
             "INSERT INTO batches (origin, now) VALUES (?1, ?2)",
             params![batch.origin, batch.now.0 as i64],
@@ -294,13 +343,6 @@ impl OracleStore for SqliteStore {
         };
         {
             let mut insert = tx.prepare_cached(INSERT_ITEM).map_err(db)?;
-            // An accepted row that meets an accepted row with the same (device, format, seq)
-            // in the partial unique index inserts nothing (the
-            // duplicate check and the insert are one index probe); it is then stored as
-            // replayed. Any other constraint (a repeated index in the batch) still fails.
-            let mut insert_accepted = tx
-                .prepare_cached(&format!("{INSERT_ITEM} ON CONFLICT DO NOTHING"))
-                .map_err(db)?;
             let mut count = tx
                 .prepare_cached(
                     "INSERT INTO counts (epoch, device, reason, count) VALUES (?1, ?2, ?3, ?4) \
@@ -319,13 +361,19 @@ impl OracleStore for SqliteStore {
                         Rejection::EpochClosed
                     }
                     StoredVerdict::Accepted(outcome) => {
-                        let outcome = outcome_json(outcome)?;
-                        let row = item_row(id, item, &device, epoch, Some(&outcome), None);
-                        if insert_accepted.execute(row).map_err(db)? == 1 {
+                        // an accepted item whose key is already accepted in its epoch (by
+                        // an earlier batch, or earlier in this one) is stored as replayed
+                        let key = (keys.device(&device), item.format.code(), item.seq);
+                        if keys.contains(epoch, &key) || !added.insert((epoch, key)) {
+                            committed.duplicates.push(item.index);
+                            Rejection::Replayed
+                        } else {
+                            let outcome = outcome_json(outcome)?;
+                            let row = item_row(id, item, &device, epoch, Some(&outcome), None);
+                            insert.execute(row).map_err(db)?;
+                            last_rowid = Some(tx.last_insert_rowid());
                             continue;
                         }
-                        committed.duplicates.push(item.index);
-                        Rejection::Replayed
                     }
                 };
                 let code = reason.code();
@@ -339,6 +387,7 @@ impl OracleStore for SqliteStore {
                         Some(code.as_ref()),
                     ))
                     .map_err(db)?;
+                last_rowid = Some(tx.last_insert_rowid());
                 count
                     .execute(params![epoch, device, code.as_ref(), 1i64])
                     .map_err(db)?;
@@ -357,6 +406,7 @@ impl OracleStore for SqliteStore {
             }
         }
         tx.commit().map_err(db)?;
+        keys.commit(added, last_rowid);
         Ok(committed)
     }
 
@@ -564,6 +614,16 @@ impl OracleStore for SqliteStore {
                             .map_err(db)?;
                     }
                 }
+                // each device's accepted items, for explanations once the keys are gone
+                tx.execute("DELETE FROM device_counts WHERE epoch = ?1", params![e])
+                    .map_err(db)?;
+                tx.execute(
+                    "INSERT INTO device_counts (epoch, device, accepted) \
+                     SELECT epoch, device, COUNT(*) FROM items \
+                     WHERE epoch = ?1 AND accepted = 1 GROUP BY device",
+                    params![e],
+                )
+                .map_err(db)?;
                 tx.execute("DELETE FROM close_counts WHERE epoch = ?1", params![e])
                     .map_err(db)?;
                 {
@@ -719,13 +779,15 @@ impl OracleStore for SqliteStore {
             return Ok(Vec::new());
         };
         let device = device.to_string();
-        let mut epochs = Vec::new();
+        // one read transaction: the keys, the rows and the statuses agree
+        let tx = self.conn.transaction().map_err(db)?;
+        let keys = OpenKeys::refreshed(&mut self.keys, &tx)?;
+        let mut epochs: Vec<i64> = keys.epochs_of(&device, from);
         {
-            let mut stmt = self
-                .conn
+            let mut stmt = tx
                 .prepare(
                     "SELECT epoch FROM ( \
-                     SELECT epoch FROM items WHERE device = ?1 AND accepted = 1 \
+                     SELECT epoch FROM device_counts WHERE device = ?1 \
                      UNION SELECT epoch FROM counts WHERE device = ?1 \
                      UNION SELECT epoch FROM close_counts WHERE device = ?1 \
                      UNION SELECT epoch FROM receipts WHERE device = ?1 \
@@ -739,31 +801,33 @@ impl OracleStore for SqliteStore {
                 epochs.push(row.get::<_, i64>(0).map_err(db)?);
             }
         }
-        let mut accepted = self
-            .conn
-            // the device's own rows, not the whole epoch's
-            .prepare(
-                "SELECT COUNT(*) FROM items INDEXED BY items_accepted_stream \
-                 WHERE device = ?2 AND accepted = 1 AND epoch = ?1",
-            )
+        epochs.sort_unstable();
+        epochs.dedup();
+        epochs.truncate(limit);
+        let mut counted = tx
+            .prepare("SELECT accepted FROM device_counts WHERE epoch = ?1 AND device = ?2")
             .map_err(db)?;
-        let mut refused = self
-            .conn
+        let mut refused = tx
             .prepare("SELECT reason, count FROM counts WHERE epoch = ?1 AND device = ?2")
             .map_err(db)?;
-        let mut refused_at_close = self
-            .conn
+        let mut refused_at_close = tx
             .prepare("SELECT reason, count FROM close_counts WHERE epoch = ?1 AND device = ?2")
             .map_err(db)?;
-        let mut receipt = self
-            .conn
+        let mut receipt = tx
             .prepare("SELECT receipt FROM receipts WHERE epoch = ?1 AND device = ?2")
             .map_err(db)?;
         let mut out = Vec::with_capacity(epochs.len());
         for e in epochs {
-            let n: i64 = accepted
-                .query_row(params![e, device], |r| r.get(0))
-                .map_err(db)?;
+            // an epoch without a result is held in the keys; one with a result has its
+            // device counts (none: the device had no accepted item in it)
+            let n: u64 = match keys.accepted_of(e, &device) {
+                Some(n) => n,
+                None => counted
+                    .query_row(params![e, device], |r| r.get::<_, i64>(0))
+                    .optional()
+                    .map_err(db)?
+                    .map_or(0, |n| n as u64),
+            };
             let mut rejected = BTreeMap::new();
             {
                 let mut rows = refused.query(params![e, device]).map_err(db)?;
@@ -789,7 +853,7 @@ impl OracleStore for SqliteStore {
                 .map_err(db)?;
             out.push(DeviceEpoch {
                 epoch: epoch_out(e)?,
-                accepted: (n as u64).saturating_sub(at_close),
+                accepted: n.saturating_sub(at_close),
                 rejected: rejected.into_iter().collect(),
                 receipt: blob,
             });
@@ -833,6 +897,170 @@ impl OracleStore for SqliteStore {
             )
             .map(|_| ())
             .map_err(db)
+    }
+}
+
+/// An accepted item's key in memory: (device number, format code, sequence number).
+type Key = (u32, u8, u64);
+
+/// The accepted keys of one epoch whose close has not begun.
+#[derive(Debug, Default)]
+struct EpochKeys {
+    keys: crate::FastSet<Key>,
+    /// Accepted items per device number.
+    accepted: crate::FastMap<u32, u64>,
+}
+
+/// "Counted once" in memory (see the module documentation): the accepted keys of the
+/// epochs without a result yet (open or closing), and the rowid up to which the file has
+/// been read.
+#[derive(Debug, Default)]
+struct OpenKeys {
+    /// Item rows up to this rowid are reflected.
+    seen: i64,
+    /// Epochs at or below it have their result (and `device_counts`): dropped.
+    dropped_through: Option<i64>,
+    /// Device text to number.
+    devices: crate::FastMap<Box<str>, u32>,
+    epochs: BTreeMap<i64, EpochKeys>,
+}
+
+impl OpenKeys {
+    /// `slot`'s keys, built if absent, brought up to date with the item rows committed
+    /// since they were last read (by this or another connection), and without the epochs
+    /// that have their result.
+    fn refreshed<'a>(
+        slot: &'a mut Option<OpenKeys>,
+        conn: &Connection,
+    ) -> StoreResult<&'a mut OpenKeys> {
+        // epochs close in order: every epoch up to the highest computed one has a result
+        let closed_through: Option<i64> = conn
+            .query_row(
+                "SELECT MAX(epoch) FROM epochs WHERE status IN ('computed', 'published')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        let max: i64 = conn
+            .query_row("SELECT COALESCE(MAX(rowid), 0) FROM items", [], |r| {
+                r.get(0)
+            })
+            .map_err(db)?;
+        let keys = match slot {
+            Some(keys) => {
+                if max > keys.seen {
+                    // rows other connections committed since
+                    let mut stmt = conn
+                        .prepare_cached(
+                            "SELECT device, format, seq, epoch FROM items \
+                             WHERE rowid > ?1 AND rowid <= ?2 AND accepted = 1",
+                        )
+                        .map_err(db)?;
+                    let mut rows = stmt.query(params![keys.seen, max]).map_err(db)?;
+                    while let Some(row) = rows.next().map_err(db)? {
+                        keys.add_row(row, closed_through)?;
+                    }
+                }
+                keys
+            }
+            None => {
+                // the open epochs' accepted items, by the epoch index
+                let mut keys = OpenKeys::default();
+                let mut stmt = conn
+                    .prepare(
+                        "SELECT device, format, seq, epoch FROM items \
+                         WHERE epoch > ?1 AND accepted = 1 AND rowid <= ?2",
+                    )
+                    .map_err(db)?;
+                let mut rows = stmt
+                    .query(params![closed_through.unwrap_or(-1), max])
+                    .map_err(db)?;
+                while let Some(row) = rows.next().map_err(db)? {
+                    keys.add_row(row, closed_through)?;
+                }
+                drop(rows);
+                drop(stmt);
+                slot.insert(keys)
+            }
+        };
+        keys.seen = keys.seen.max(max);
+        if closed_through > keys.dropped_through {
+            keys.dropped_through = closed_through;
+            if let Some(c) = closed_through {
+                keys.epochs.retain(|e, _| *e > c);
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Add one `(device, format, seq, epoch)` row of an accepted item.
+    fn add_row(&mut self, row: &Row<'_>, closed_through: Option<i64>) -> StoreResult<()> {
+        let epoch: i64 = row.get(3).map_err(db)?;
+        if closed_through.is_some_and(|c| epoch <= c) {
+            return Ok(());
+        }
+        let device: String = row.get(0).map_err(db)?;
+        let format: i64 = row.get(1).map_err(db)?;
+        let seq: i64 = row.get(2).map_err(db)?;
+        let format = u8::try_from(format).map_err(|_| corrupt(format!("item format {format}")))?;
+        let key = (self.device(&device), format, seq as u64);
+        self.add(epoch, key);
+        Ok(())
+    }
+
+    /// The number of a device (given on first sight).
+    fn device(&mut self, text: &str) -> u32 {
+        if let Some(n) = self.devices.get(text) {
+            return *n;
+        }
+        let n = u32::try_from(self.devices.len()).unwrap_or(u32::MAX);
+        self.devices.insert(text.into(), n);
+        n
+    }
+
+    fn add(&mut self, epoch: i64, key: Key) {
+        let slot = self.epochs.entry(epoch).or_default();
+        if slot.keys.insert(key) {
+            *slot.accepted.entry(key.0).or_insert(0) += 1;
+        }
+    }
+
+    fn contains(&self, epoch: i64, key: &Key) -> bool {
+        self.epochs
+            .get(&epoch)
+            .is_some_and(|e| e.keys.contains(key))
+    }
+
+    /// A batch committed: its new keys are accepted, its rows read.
+    fn commit(&mut self, added: crate::FastSet<(i64, Key)>, last_rowid: Option<i64>) {
+        for (epoch, key) in added {
+            if self.dropped_through.is_some_and(|c| epoch <= c) {
+                continue;
+            }
+            self.add(epoch, key);
+        }
+        if let Some(r) = last_rowid {
+            self.seen = self.seen.max(r);
+        }
+    }
+
+    /// `device`'s accepted items in `epoch`, if the epoch is held here.
+    fn accepted_of(&self, epoch: i64, device: &str) -> Option<u64> {
+        let slot = self.epochs.get(&epoch)?;
+        let n = self.devices.get(device).and_then(|d| slot.accepted.get(d));
+        Some(n.copied().unwrap_or(0))
+    }
+
+    /// The epochs held here from `from` on in which `device` has accepted items.
+    fn epochs_of(&self, device: &str, from: i64) -> Vec<i64> {
+        let Some(d) = self.devices.get(device) else {
+            return Vec::new();
+        };
+        self.epochs
+            .range(from..)
+            .filter(|(_, e)| e.accepted.contains_key(d))
+            .map(|(epoch, _)| *epoch)
+            .collect()
     }
 }
 

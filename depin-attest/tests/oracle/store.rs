@@ -198,22 +198,41 @@ fn sqlite_survives_reopen() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode.to_ascii_lowercase(), "wal");
-    // a version 2 file (no close_counts) gets the table on open
-    conn.execute_batch("DROP TABLE close_counts; PRAGMA user_version = 2;")
-        .unwrap();
+    // a version 2 file (no close_counts, no device_counts, the unique index on (device,
+    // format, seq)) gets the tables on open, the computed epoch's device counts filled in,
+    // and loses the index
+    conn.execute_batch(
+        "DROP TABLE close_counts; DROP TABLE device_counts; \
+         CREATE UNIQUE INDEX items_accepted_stream ON items (device, format, seq) \
+         WHERE accepted = 1; PRAGMA user_version = 2;",
+    )
+    .unwrap();
     drop(conn);
     let mut reopened = SqliteStore::open(&path).unwrap();
     assert_eq!(
         reopened.schema_version().unwrap(),
         SqliteStore::SCHEMA_VERSION
     );
-    assert_eq!(reopened.device_epochs(&a, Epoch(0), 10).unwrap().len(), 1);
+    let explained = reopened.device_epochs(&a, Epoch(0), 10).unwrap();
+    assert_eq!(
+        (explained.len(), explained[0].epoch, explained[0].accepted),
+        (1, Epoch(3), 1),
+        "the computed epoch's count, from the filled device_counts"
+    );
     drop(reopened);
     let conn = rusqlite::Connection::open(&path).unwrap();
+    let gone: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'items_accepted_stream'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(gone, 0, "the unique index is dropped");
     // a version 1 file (with its index by epoch and device, and no close_counts) is
     // migrated on open, its data kept
     conn.execute_batch(
-        "DROP INDEX items_accepted_by_epoch; DROP TABLE close_counts; \
+        "DROP INDEX items_accepted_by_epoch; DROP TABLE close_counts; DROP TABLE device_counts; \
          CREATE INDEX items_by_epoch ON items (epoch, accepted, device, format, seq); \
          PRAGMA user_version = 1;",
     )
@@ -573,4 +592,107 @@ fn corrupt_rows_give_typed_errors() {
     let (_dir, mut s) = corrupted("UPDATE counts SET reason = 'nonsense' WHERE reason = 'stale';");
     assert_eq!(all_accepted(&mut s, 3).unwrap().len(), 1);
     assert_eq!(s.receipt(Epoch(3), &a).unwrap(), Some(b"r".to_vec()));
+}
+
+/// "Counted once" against a model: three connections on one file (two ingest processes and
+/// a reader that opens late) commit random batches drawn from a small key space (so
+/// copies are frequent, inside a batch and across connections), with one connection
+/// reopened now and then (its keys rebuilt from the file) and epochs closed as they go.
+/// Every answer matches the model (accepted once per epoch and (device, format, seq),
+/// `epoch_closed` once the close began), and so do the stored accepted items and every
+/// device's explanation.
+#[test]
+fn counted_once_holds_across_connections_reopens_and_closes() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.db");
+    let devices: Vec<DeviceId> = (1..=4).map(device).collect();
+    for seed in 0..6u64 {
+        let _ = std::fs::remove_file(&path);
+        let mut writers = [
+            SqliteStore::open(&path).unwrap(),
+            SqliteStore::open(&path).unwrap(),
+        ];
+        // model: accepted keys per epoch, epochs whose close began
+        let mut accepted: BTreeMap<u64, BTreeSet<(usize, u8, u64)>> = BTreeMap::new();
+        let mut closed: BTreeSet<u64> = BTreeSet::new();
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut open_epoch = 1u64;
+        for round in 0..120 {
+            let w = next(2) as usize;
+            if next(17) == 0 {
+                // a restart: the keys are rebuilt from the file
+                writers[w] = SqliteStore::open(&path).unwrap();
+            }
+            if next(23) == 0 && open_epoch < 4 {
+                let c = writers[w]
+                    .begin_close(Epoch(open_epoch), ORIGIN, NOW)
+                    .unwrap();
+                assert_eq!(c, CloseStart::Started, "seed {seed} round {round}");
+                closed.insert(open_epoch);
+                open_epoch += 1;
+            }
+            let n = 1 + next(12) as usize;
+            let mut items = Vec::new();
+            let mut want_dup = Vec::new();
+            let mut want_closed = Vec::new();
+            let mut batch_keys = BTreeSet::new();
+            for i in 0..n {
+                let d = next(4) as usize;
+                let format = if next(2) == 0 {
+                    ItemFormat::Frame
+                } else {
+                    ItemFormat::Envelope
+                };
+                let seq = next(6);
+                let epoch = open_epoch.saturating_sub(next(2)).max(1);
+                let mut it = item(
+                    i as u32,
+                    devices[d],
+                    seq,
+                    epoch,
+                    StoredVerdict::Accepted(Outcome::Accepted),
+                );
+                it.format = format;
+                let key = (d, format.code(), seq);
+                if closed.contains(&epoch) {
+                    want_closed.push(i as u32);
+                } else if accepted.get(&epoch).is_some_and(|s| s.contains(&key))
+                    || !batch_keys.insert((epoch, key))
+                {
+                    want_dup.push(i as u32);
+                }
+                items.push(it);
+            }
+            let c = writers[w].commit_batch(&batch(items, Vec::new())).unwrap();
+            assert_eq!(c.duplicates, want_dup, "seed {seed} round {round}");
+            assert_eq!(c.closed, want_closed, "seed {seed} round {round}");
+            for (epoch, key) in batch_keys {
+                if !closed.contains(&epoch) {
+                    accepted.entry(epoch).or_default().insert(key);
+                }
+            }
+        }
+        // what is stored, and what a late reader explains, is the model
+        let mut reader = SqliteStore::open(&path).unwrap();
+        for (epoch, keys) in &accepted {
+            let stored = all_accepted(&mut reader, *epoch).unwrap();
+            assert_eq!(stored.len(), keys.len(), "seed {seed} epoch {epoch}");
+            for (d, dev) in devices.iter().enumerate() {
+                let n = keys.iter().filter(|k| k.0 == d).count() as u64;
+                let record = reader.device_epochs(dev, Epoch(*epoch), 1).unwrap();
+                let got = record
+                    .first()
+                    .filter(|r| r.epoch == Epoch(*epoch))
+                    .map_or(0, |r| r.accepted);
+                assert_eq!(got, n, "seed {seed} epoch {epoch} device {d}");
+            }
+        }
+    }
 }
