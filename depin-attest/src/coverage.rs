@@ -256,7 +256,7 @@ pub struct PendingWitness {
     /// The witness report's signed timestamp.
     pub at: Timestamp,
     /// Its arrival: the processing time of the batch that accepted it (a stored item's
-    /// [`crate::store::LoggedItem::now`]); witnesses are chosen in arrival order.
+    /// `LoggedItem::now` of the oracle store); witnesses are chosen in arrival order.
     pub arrival: Timestamp,
     /// Its signing digest (breaks ties of arrival).
     pub digest: [u8; 32],
