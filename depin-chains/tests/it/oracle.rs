@@ -248,6 +248,23 @@ fn net() -> Net {
     }
 }
 
+/// A closer of `scoring` on `net`'s chain as "closer-1", with `owners` (device, account).
+fn closer_with<C: EpochScoring>(
+    net: &Net,
+    scoring: C,
+    owners: &[(DeviceId, Account)],
+) -> EpochCloser<C> {
+    let owners: HashMap<DeviceId, Account> = owners.iter().cloned().collect();
+    let backend: Arc<dyn ChainBackend> = net.flaky.clone();
+    EpochCloser::new(scoring, backend, FORMAT, "closer-1")
+        .owners(move |d: &DeviceId| owners.get(d).cloned())
+}
+
+/// The usual owners: a and c with evm(1), b with evm(2), d and e with none.
+fn usual_owners(dev: &Devices) -> [(DeviceId, Account); 3] {
+    [(dev.a, evm(1)), (dev.b, evm(2)), (dev.c, evm(1))]
+}
+
 fn receipt(store: &mut dyn OracleStore, epoch: u64, device: &DeviceId) -> Option<DeviceReceipt> {
     store
         .receipt(Epoch(epoch), device)
@@ -613,16 +630,7 @@ impl EpochScoring for TwoPools {
 }
 
 fn two_pool_closer(net: &Net, scoring: TwoPools) -> EpochCloser<TwoPools> {
-    let owners: HashMap<DeviceId, Account> = [
-        (net.dev.a, evm(1)),
-        (net.dev.b, evm(2)),
-        (net.dev.c, evm(1)),
-    ]
-    .into_iter()
-    .collect();
-    let backend: Arc<dyn ChainBackend> = net.flaky.clone();
-    EpochCloser::new(scoring, backend, FORMAT, "closer-1")
-        .owners(move |d: &DeviceId| owners.get(d).cloned())
+    closer_with(net, scoring, &usual_owners(&net.dev))
 }
 
 /// Solar (600 over a 30, c 8, d 20 Wh): a 310, c 83, d 207 (the 2 units left go to d and
@@ -775,20 +783,14 @@ impl EpochScoring for RefusesAtClose {
 fn items_refused_at_close_are_counted_and_explained() {
     let mut net = net();
     commit_epoch_1(&mut net.store, &net.dev);
-    let backend: Arc<dyn ChainBackend> = net.flaky.clone();
-    let broken = EpochCloser::new(
-        RefusesAtClose { refuse: 7 },
-        backend.clone(),
-        FORMAT,
-        "closer-1",
-    );
+    let broken = closer_with(&net, RefusesAtClose { refuse: 7 }, &[]);
     let err = broken
         .close(&mut net.store, Epoch(1), NOW, net.rt.handle())
         .unwrap_err();
     assert!(matches!(err, CloseError::Payouts(_)), "{err:?}");
     assert!(net.store.epoch(Epoch(1)).unwrap().unwrap().root.is_none());
 
-    let closer = EpochCloser::new(RefusesAtClose { refuse: 3 }, backend, FORMAT, "closer-1");
+    let closer = closer_with(&net, RefusesAtClose { refuse: 3 }, &[]);
     let mut order = Vec::new();
     net.store
         .for_each_accepted(Epoch(1), &mut |i| {
@@ -897,12 +899,11 @@ fn rules_with_history_see_the_earlier_epochs_items() {
         ],
         Vec::new(),
     );
-    let backend: Arc<dyn ChainBackend> = net.flaky.clone();
-    let owners: HashMap<DeviceId, Account> = [(net.dev.a, evm(1)), (net.dev.c, evm(3))]
-        .into_iter()
-        .collect();
-    let closer = EpochCloser::new(WithHistory, backend, FORMAT, "closer-1")
-        .owners(move |d: &DeviceId| owners.get(d).cloned());
+    let closer = closer_with(
+        &net,
+        WithHistory,
+        &[(net.dev.a, evm(1)), (net.dev.c, evm(3))],
+    );
     let report = closer
         .close(&mut net.store, Epoch(2), NOW, net.rt.handle())
         .unwrap();
@@ -931,16 +932,7 @@ fn kind_pools_pay_each_pool_its_share_over_its_kinds() {
         ],
     )
     .unwrap();
-    let owners: HashMap<DeviceId, Account> = [
-        (net.dev.a, evm(1)),
-        (net.dev.b, evm(2)),
-        (net.dev.c, evm(1)),
-    ]
-    .into_iter()
-    .collect();
-    let backend: Arc<dyn ChainBackend> = net.flaky.clone();
-    let closer = EpochCloser::new(scoring, backend, FORMAT, "closer-1")
-        .owners(move |d: &DeviceId| owners.get(d).cloned());
+    let closer = closer_with(&net, scoring, &usual_owners(&net.dev));
     let report = closer
         .close(&mut net.store, Epoch(1), NOW, net.rt.handle())
         .unwrap();
@@ -983,17 +975,8 @@ fn one_catch_all_kind_pool_is_units_scoring() {
         .unwrap();
     let mut pooled = net();
     commit_epoch_1(&mut pooled.store, &pooled.dev);
-    let owners: HashMap<DeviceId, Account> = [
-        (pooled.dev.a, evm(1)),
-        (pooled.dev.b, evm(2)),
-        (pooled.dev.c, evm(1)),
-    ]
-    .into_iter()
-    .collect();
-    let backend: Arc<dyn ChainBackend> = pooled.flaky.clone();
     let scoring = KindPools::new(EMISSION, [(DEFAULT_POOL, 10_000, vec![])]).unwrap();
-    let closer = EpochCloser::new(scoring, backend, FORMAT, "closer-1")
-        .owners(move |d: &DeviceId| owners.get(d).cloned());
+    let closer = closer_with(&pooled, scoring, &usual_owners(&pooled.dev));
     let report = closer
         .close(&mut pooled.store, Epoch(1), NOW, pooled.rt.handle())
         .unwrap();

@@ -637,8 +637,12 @@ impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
                 let mut run: Vec<Sent> = Vec::new();
                 // per device: each way's items, with their input positions
                 let mut ways: Vec<(Vec<usize>, Vec<Sent>)> = Vec::new();
+                // each item's kind, as the report counts it (described once)
+                let mut kinds: Vec<Option<depin_attest::AttestationKind>> =
+                    Vec::with_capacity(inputs.len());
                 for (position, input) in inputs.iter().enumerate() {
                     let info = names.describe(*input, now);
+                    kinds.push(info.map(|i| i.kind));
                     let on = match input {
                         Input::EnvelopeOf(_, kinds) => Some(topic_of(names, *kinds)?),
                         Input::Frame(_) | Input::Envelope(_) => None,
@@ -702,13 +706,12 @@ impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
                     r
                 });
                 let mut out = Vec::with_capacity(results.len());
-                for (input, result) in inputs.iter().zip(results) {
+                for (kind, result) in kinds.into_iter().zip(results) {
                     match result {
                         ItemResult::Accepted { outcome, .. } => {
-                            let kind =
-                                names.describe(*input, now).map(|i| i.kind).ok_or_else(|| {
-                                    Error::Check("an accepted item does not describe".into())
-                                })?;
+                            let kind = kind.ok_or_else(|| {
+                                Error::Check("an accepted item does not describe".into())
+                            })?;
                             *report.accepted.entry(kind).or_insert(0) += 1;
                             out.push(Ok(outcome));
                         }
@@ -884,4 +887,57 @@ pub fn check_store(dir: &Path, network: &str, summary: &crate::Summary) -> Resul
         }
     }
     Ok(())
+}
+
+/// The check every reference network's served test makes: run the network in process
+/// (ledgers in `DIR/in-process`) and served by an oracle (ledgers in `DIR/served`, the
+/// oracle's store in `DIR/oracle`) with otherwise the same `options`, and require
+/// ([`Error::Check`] otherwise) that the two runs agree on everything
+/// [`crate::Summary::differences`] compares (verdicts per kind and reason, pools,
+/// payouts, receipts, roots and claims), that every served epoch has a root, its
+/// publishing transaction and a refused second claim, and that the oracle's store holds
+/// what it acknowledged ([`check_store`]). Returns the served run's summary for the
+/// network's own checks.
+pub fn check_served_matches_in_process(
+    dir: &Path,
+    network: &str,
+    options: &crate::Options,
+    run: impl Fn(&crate::Options) -> Result<crate::Summary>,
+) -> Result<crate::Summary> {
+    let with = |name: &str, serve: Option<PathBuf>| crate::Options {
+        chain: crate::ChainOptions::Local {
+            dir: dir.join(name),
+        },
+        serve,
+        ..options.clone()
+    };
+    let local = run(&with("in-process", None))?;
+    let served = run(&with("served", Some(dir.join("oracle"))))?;
+    let differences = local.differences(&served);
+    if !differences.is_empty() {
+        return Err(Error::Check(format!(
+            "served and in-process runs differ: {}",
+            differences.join("; ")
+        )));
+    }
+    if !served.chain.contains("served by a real oracle") {
+        return Err(Error::Check(format!(
+            "the served run says it was not served: {}",
+            served.chain
+        )));
+    }
+    for e in &served.epochs {
+        let s = &e.settlement;
+        if s.root == [0u8; 32] || s.publish_tx.is_none() || !s.double_claim_refused {
+            return Err(Error::Check(format!(
+                "served epoch {}: root {}, publish tx {:?}, second claim refused {}",
+                e.epoch,
+                hex::encode(s.root),
+                s.publish_tx,
+                s.double_claim_refused
+            )));
+        }
+    }
+    check_store(&dir.join("oracle"), network, &served)?;
+    Ok(served)
 }

@@ -404,31 +404,12 @@ fn serve_ingests_closes_and_publishes_stops_on_sigterm_and_the_audits_agree() {
         std::thread::sleep(Duration::from_millis(EPOCH_MS - into + 100));
     }
     // one signed frame per device, stamped now (a race with an epoch's close is sent again)
-    let mut device_epochs = Vec::new();
-    for (i, key) in n.keys.iter().enumerate() {
-        let mut seq = 1;
-        loop {
-            let frame = hex::decode(sign(key, NETWORK, 1, seq, "report")).unwrap();
-            let (status, body) = http(
-                &addr,
-                "POST",
-                "/v1/frames",
-                &frame,
-                Some("application/octet-stream"),
-            );
-            assert_eq!(status, 200, "{body}");
-            let v: Value = serde_json::from_str(&body).unwrap();
-            let result = &v["result"];
-            if result["status"] == "accepted" {
-                device_epochs.push((i, result["epoch"].as_u64().unwrap()));
-                break;
-            }
-            assert_eq!(result["reason"], "epoch_closed", "{v}");
-            seq += 1;
-            assert!(seq < 5, "device {i} refused every time: {v}");
-        }
-    }
-    let epochs: BTreeSet<u64> = device_epochs.iter().map(|(_, e)| *e).collect();
+    let accepted = one_frame_each(&addr, &n);
+    let device_epochs: Vec<(usize, u64)> = accepted
+        .iter()
+        .flat_map(|(e, devices)| devices.iter().map(move |i| (*i, *e)))
+        .collect();
+    let epochs: BTreeSet<u64> = accepted.into_keys().collect();
     let first = *epochs.iter().next().unwrap();
 
     // wait until every epoch with accepted frames is closed and its root published
@@ -624,6 +605,37 @@ fn start_serve(config: &Path, log: &Path) -> (Server, String) {
 }
 
 /// A binary batch (`application/x-depin-batch`) of frames.
+/// One accepted report frame per device of `n`, stamped now, over `POST /v1/frames`; a
+/// frame refused because its epoch just closed is sent again with the next sequence number
+/// (up to four tries). The devices (by index) accepted in each epoch.
+fn one_frame_each(addr: &str, n: &Net) -> BTreeMap<u64, Vec<usize>> {
+    let mut epochs: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (i, key) in n.keys.iter().enumerate() {
+        let mut accepted = false;
+        for seq in 1..5 {
+            let frame = hex::decode(sign(key, NETWORK, 1, seq, "report")).unwrap();
+            let (status, body) = http(
+                addr,
+                "POST",
+                "/v1/frames",
+                &frame,
+                Some("application/octet-stream"),
+            );
+            assert_eq!(status, 200, "{body}");
+            let v: Value = serde_json::from_str(&body).unwrap();
+            if v["result"]["status"] == "accepted" {
+                let e = v["result"]["epoch"].as_u64().unwrap();
+                epochs.entry(e).or_default().push(i);
+                accepted = true;
+                break;
+            }
+            assert_eq!(v["result"]["reason"], "epoch_closed", "{v}");
+        }
+        assert!(accepted, "device {i} was refused every time");
+    }
+    epochs
+}
+
 fn binary_batch(frames: &[Vec<u8>]) -> Vec<u8> {
     let mut out = b"DPB1".to_vec();
     for f in frames {
@@ -863,29 +875,8 @@ fn serve_with_pools_pays_each_pool_its_share() {
     let log = n.dir.path().join("serve.log");
     let (_server, addr) = start_serve(&n.config, &log);
 
-    // one accepted frame per device (a frame refused because its epoch just closed is sent
-    // again with the next sequence number)
-    let mut epochs: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
-    for (i, key) in n.keys.iter().enumerate() {
-        for seq in 1..5 {
-            let frame = hex::decode(sign(key, NETWORK, 1, seq, "report")).unwrap();
-            let (status, body) = http(
-                &addr,
-                "POST",
-                "/v1/frames",
-                &frame,
-                Some("application/octet-stream"),
-            );
-            assert_eq!(status, 200, "{body}");
-            let v: Value = serde_json::from_str(&body).unwrap();
-            if v["result"]["status"] == "accepted" {
-                let e = v["result"]["epoch"].as_u64().unwrap();
-                epochs.entry(e).or_default().push(i);
-                break;
-            }
-            assert_eq!(v["result"]["reason"], "epoch_closed", "{v}");
-        }
-    }
+    // one accepted frame per device
+    let epochs = one_frame_each(&addr, &n);
     assert_eq!(epochs.values().map(Vec::len).sum::<usize>(), n.keys.len());
     for (epoch, devices) in &epochs {
         let row = published_row(&addr, *epoch, &log);
