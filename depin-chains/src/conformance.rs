@@ -43,7 +43,10 @@
 //! checks what holds everywhere: a proof against a root two publications back is
 //! [`Error::InvalidProof`].
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use depin_core::{DeviceId, Epoch, EvmAddress, KeyType, SigningKey};
@@ -53,7 +56,8 @@ use crate::backend::ChainBackend;
 use crate::claims::ClaimTree;
 use crate::error::Error;
 use crate::types::{
-    Account, Claim, ClaimFormat, DeviceRegistration, EpochRoot, PublishOutcome, TxHandle, TxStatus,
+    Account, Claim, ClaimFormat, DeviceRegistration, EpochRoot, PublishOutcome, Receipt, TxHandle,
+    TxStatus,
 };
 
 /// Smallest pool (base units) the suite needs when the backend models one.
@@ -756,12 +760,111 @@ async fn rewards(
             if ok(FUNDS, oracle.claimed(d).await)? != 0 {
                 return fail(FUNDS, "account credited despite the refusal");
             }
-            // the pool still pays claims it can cover
-            let claim_c = claim_of(FUNDS, &t3, c)?;
-            claim_pays(FUNDS, &fx.outsider, &claim_c, 300).await?;
             report.checks.push(FUNDS);
         }
         None => report.skipped.push("insufficient funds"),
+    }
+
+    // the pool still pays claims it can cover, once however many copies arrive together
+    const CONCURRENT: &str = "concurrent copies of one claim pay it once";
+    let claim_c = claim_of(CONCURRENT, &t3, c)?;
+    concurrent_claims_pay_once(CONCURRENT, [oracle, &fx.owner, &fx.outsider], &claim_c, 300)
+        .await?;
+    report.checks.push(CONCURRENT);
+
+    const UNKNOWN_TX: &str = "the receipt of a transaction never sent is NotFound";
+    let never = TxHandle(Sha256::digest([&fx.seed[..], b"never sent"].concat()).into());
+    expect_err(
+        UNKNOWN_TX,
+        oracle.wait_for_receipt(&never).await,
+        "NotFound",
+        |e| matches!(e, Error::NotFound(_)),
+    )?;
+    report.checks.push(UNKNOWN_TX);
+    Ok(())
+}
+
+/// How many copies of one claim [`concurrent_claims_pay_once`] sends at once.
+pub const CONCURRENT_COPIES: usize = 16;
+
+/// Send [`CONCURRENT_COPIES`] copies of `claim` at once through the `submitters` in turn
+/// (each copy refused, reverted or paid), then require that the account was paid
+/// `expected_paid` once: `claimed` moved by that much, to the claim's cumulative amount,
+/// and the pool (if modelled) down by as much.
+async fn concurrent_claims_pay_once(
+    check: &'static str,
+    submitters: [&Arc<dyn ChainBackend>; 3],
+    claim: &Claim,
+    expected_paid: u128,
+) -> Outcome<()> {
+    let first = submitters[0];
+    let before_claimed = ok(check, first.claimed(&claim.account).await)?;
+    let (pool0, _) = balances(check, first, &claim.account).await?;
+    // every copy in flight at once on this task (no runtime needed to spawn): each is
+    // polled in turn until all are done
+    type Copy<'a> = Pin<Box<dyn Future<Output = crate::Result<Option<Receipt>>> + Send + 'a>>;
+    let mut copies: Vec<Copy<'_>> = (0..CONCURRENT_COPIES)
+        .map(|i| {
+            let submitter = submitters[i % submitters.len()];
+            let copy: Copy<'_> = Box::pin(async move {
+                let tx = submitter.claim(claim).await?;
+                submitter.wait_for_receipt(&tx).await.map(Some)
+            });
+            copy
+        })
+        .collect();
+    let mut results: Vec<Option<crate::Result<Option<Receipt>>>> =
+        (0..CONCURRENT_COPIES).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (copy, slot) in copies.iter_mut().zip(results.iter_mut()) {
+            if slot.is_none() {
+                match copy.as_mut().poll(cx) {
+                    Poll::Ready(r) => *slot = Some(r),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    drop(copies);
+    let mut paid = 0usize;
+    for result in results.into_iter().flatten() {
+        match result {
+            Ok(Some(r)) if matches!(r.status, TxStatus::Success) => paid += 1,
+            // reverted on chain, or refused before it was sent: not paid
+            Ok(_) | Err(Error::AlreadyClaimed { .. }) => {}
+            Err(e) => return fail(check, format!("a copy failed with {e:?}")),
+        }
+    }
+    if paid == 0 {
+        return fail(check, "no copy was paid");
+    }
+    let after_claimed = ok(check, first.claimed(&claim.account).await)?;
+    if after_claimed != claim.cumulative_amount
+        || after_claimed.checked_sub(before_claimed) != Some(expected_paid)
+    {
+        return fail(
+            check,
+            format!(
+                "{paid} of {CONCURRENT_COPIES} copies succeeded; claimed went {before_claimed} -> {after_claimed}, expected +{expected_paid} to {}",
+                claim.cumulative_amount
+            ),
+        );
+    }
+    let (pool1, _) = balances(check, first, &claim.account).await?;
+    if let (Some(p0), Some(p1)) = (pool0, pool1) {
+        if p0.checked_sub(p1) != Some(expected_paid) {
+            return fail(
+                check,
+                format!("pool went {p0} -> {p1}, expected -{expected_paid} (paid once)"),
+            );
+        }
     }
     Ok(())
 }

@@ -1,14 +1,15 @@
 //! The conformance suite has teeth: backends that break one rule fail it at the right check,
 //! and the local ledger stays exact under concurrent use.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use depin_chains::conformance::{default_claimants, run_conformance, Fixtures};
 use depin_chains::local::LocalBackend;
 use depin_chains::{
     async_trait, Account, BackendKind, ChainBackend, Claim, ClaimFormat, ClaimTree, DeviceRecord,
     DeviceRegistration, EpochRoot, Error, PublishOutcome, Receipt, RegistrationChallenge,
-    RegistrationProof, Result, TxHandle,
+    RegistrationProof, Result, TxHandle, TxStatus,
 };
 use depin_core::{DeviceId, Epoch, KeyType};
 
@@ -24,11 +25,24 @@ enum Mutation {
     RevocationInvisible,
     /// any registration proof is accepted
     SkipProofCheck,
+    /// a claim is checked against what was claimed, then paid after a pause: copies that
+    /// arrive together all pass the check and are all paid
+    RacyClaims,
+    /// `wait_for_receipt` reports success for any handle, even one it never issued
+    ReceiptForAnyHandle,
+}
+
+/// What the racy mutant paid beyond the ledger, and the handles it made up for it.
+#[derive(Default)]
+struct Racy {
+    extra: HashMap<Account, u128>,
+    made_up: HashSet<[u8; 32]>,
 }
 
 struct Mutant {
     inner: LocalBackend,
     m: Mutation,
+    racy: Arc<Mutex<Racy>>,
 }
 
 #[async_trait]
@@ -80,6 +94,25 @@ impl ChainBackend for Mutant {
         self.inner.epoch_root(e).await
     }
     async fn claim(&self, c: &Claim) -> Result<TxHandle> {
+        if self.m == Mutation::RacyClaims {
+            let already = self.claimed(&c.account).await?;
+            if c.cumulative_amount <= already {
+                return self.inner.claim(c).await;
+            }
+            // the check above, then the payment: another copy runs in between
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            return match self.inner.claim(c).await {
+                Err(Error::AlreadyClaimed { .. }) => {
+                    let mut racy = self.racy.lock().unwrap();
+                    *racy.extra.entry(c.account.clone()).or_insert(0) +=
+                        c.cumulative_amount - already;
+                    let handle = [racy.made_up.len() as u8 + 1; 32];
+                    racy.made_up.insert(handle);
+                    Ok(TxHandle(handle))
+                }
+                other => other,
+            };
+        }
         match self.inner.claim(c).await {
             Err(Error::AlreadyClaimed { .. }) if self.m == Mutation::SwallowDoubleClaim => {
                 Ok(TxHandle([0; 32]))
@@ -88,7 +121,8 @@ impl ChainBackend for Mutant {
         }
     }
     async fn claimed(&self, a: &Account) -> Result<u128> {
-        self.inner.claimed(a).await
+        let extra = self.racy.lock().unwrap().extra.get(a).copied().unwrap_or(0);
+        Ok(self.inner.claimed(a).await? + extra)
     }
     async fn pool_balance(&self) -> Result<Option<u128>> {
         self.inner.pool_balance().await
@@ -97,7 +131,17 @@ impl ChainBackend for Mutant {
         self.inner.token_balance(a).await
     }
     async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
-        self.inner.wait_for_receipt(tx).await
+        let made_up = self.racy.lock().unwrap().made_up.contains(&tx.0);
+        match self.inner.wait_for_receipt(tx).await {
+            Err(Error::NotFound(_)) if made_up || self.m == Mutation::ReceiptForAnyHandle => {
+                Ok(Receipt {
+                    tx: *tx,
+                    block: 0,
+                    status: TxStatus::Success,
+                })
+            }
+            other => other,
+        }
     }
 }
 
@@ -108,10 +152,12 @@ async fn run_mutant(m: Mutation) -> depin_chains::conformance::Failure {
         admin_oracle_genesis(ClaimFormat::OpenZeppelin),
     );
     ledger.fund(&admin(), 10_000).unwrap();
+    let racy = Arc::new(Mutex::new(Racy::default()));
     let wrap = |a: Account| -> Arc<dyn ChainBackend> {
         Arc::new(Mutant {
             inner: ledger.handle(a),
             m,
+            racy: Arc::clone(&racy),
         })
     };
     let fixtures = Fixtures {
@@ -145,6 +191,14 @@ async fn suite_catches_each_broken_rule_at_its_check() {
         (
             Mutation::SkipProofCheck,
             "registration signed by another key is InvalidProof",
+        ),
+        (
+            Mutation::RacyClaims,
+            "concurrent copies of one claim pay it once",
+        ),
+        (
+            Mutation::ReceiptForAnyHandle,
+            "the receipt of a transaction never sent is NotFound",
         ),
     ] {
         let failure = run_mutant(m).await;
