@@ -259,6 +259,10 @@ async fn registration(
         .owner
         .account()
         .unwrap_or(Account::Evm(EvmAddress([0; 20])));
+    let outsider_account = fx
+        .outsider
+        .account()
+        .unwrap_or(Account::Evm(EvmAddress([0; 20])));
     // one device per key type, plus a second one of the first type
     let mut keys = Vec::new();
     for (i, kt) in fx.key_types.iter().enumerate() {
@@ -332,6 +336,34 @@ async fn registration(
             |e| matches!(e, Error::Expired { .. }),
         )?;
 
+        // the device's proof for its owner, submitted by a relayer (the outsider) as a
+        // registration under the relayer: the proof must bind the owner
+        const OWNER_BOUND: &str =
+            "a device's proof for its owner does not register it under another account";
+        let for_owner = ok(
+            OWNER_BOUND,
+            ok(OWNER_BOUND, fx.owner.registration_challenge(&reg).await)?.sign(key),
+        )?;
+        let mut hijack = reg.clone();
+        hijack.owner = outsider_account.clone();
+        expect_err(
+            OWNER_BOUND,
+            fx.outsider.register_device(&hijack, &for_owner).await,
+            "InvalidProof, Unauthorized or InvalidInput",
+            |e| {
+                matches!(
+                    e,
+                    Error::InvalidProof | Error::Unauthorized(_) | Error::InvalidInput(_)
+                )
+            },
+        )?;
+        expect_err(
+            OWNER_BOUND,
+            admin.device(&device).await,
+            "NotFound (nothing registered)",
+            |e| matches!(e, Error::NotFound(_)),
+        )?;
+
         // the real registration
         const REGISTER: &str = "register with a valid device signature";
         let tx = ok(REGISTER, fx.owner.register_with_signer(&reg, key).await)?;
@@ -362,6 +394,7 @@ async fn registration(
                 WRONG_KEY,
                 OTHER_DATA,
                 EXPIRED,
+                OWNER_BOUND,
                 REGISTER,
                 LOOKUP,
                 DOUBLE,

@@ -30,6 +30,9 @@ enum Mutation {
     RacyClaims,
     /// `wait_for_receipt` reports success for any handle, even one it never issued
     ReceiptForAnyHandle,
+    /// the registration proof does not bind the owner: a device's proof for one owner,
+    /// relayed with another owner, registers the device under that other owner
+    OwnerNotBound,
 }
 
 /// What the racy mutant paid beyond the ledger, and the handles it made up for it.
@@ -37,6 +40,10 @@ enum Mutation {
 struct Racy {
     extra: HashMap<Account, u128>,
     made_up: HashSet<[u8; 32]>,
+    /// Owners named in registration challenges (the unbound mutant tries them).
+    owners: Vec<Account>,
+    /// Devices the unbound mutant says belong to another owner.
+    hijacked: HashMap<DeviceId, Account>,
 }
 
 struct Mutant {
@@ -60,6 +67,12 @@ impl ChainBackend for Mutant {
         &self,
         r: &DeviceRegistration,
     ) -> Result<RegistrationChallenge> {
+        {
+            let mut racy = self.racy.lock().unwrap();
+            if !racy.owners.contains(&r.owner) {
+                racy.owners.push(r.owner.clone());
+            }
+        }
         self.inner.registration_challenge(r).await
     }
     async fn register_device(
@@ -69,6 +82,23 @@ impl ChainBackend for Mutant {
     ) -> Result<TxHandle> {
         match self.inner.register_device(r, p).await {
             Err(Error::InvalidProof) if self.m == Mutation::SkipProofCheck => Ok(TxHandle([0; 32])),
+            Err(Error::InvalidProof) if self.m == Mutation::OwnerNotBound => {
+                // accept the proof whichever owner it was made for
+                let owners = self.racy.lock().unwrap().owners.clone();
+                for owner in owners {
+                    let mut made_for = r.clone();
+                    made_for.owner = owner;
+                    if let Ok(tx) = self.inner.register_device(&made_for, p).await {
+                        self.racy
+                            .lock()
+                            .unwrap()
+                            .hijacked
+                            .insert(r.device, r.owner.clone());
+                        return Ok(tx);
+                    }
+                }
+                Err(Error::InvalidProof)
+            }
             other => other,
         }
     }
@@ -79,6 +109,10 @@ impl ChainBackend for Mutant {
         let mut rec = self.inner.device(d).await?;
         if self.m == Mutation::RevocationInvisible {
             rec.active = true;
+        }
+        let hijacked = self.racy.lock().unwrap().hijacked.get(d).cloned();
+        if let Some(owner) = hijacked {
+            rec.owner = owner;
         }
         Ok(rec)
     }
@@ -199,6 +233,10 @@ async fn suite_catches_each_broken_rule_at_its_check() {
         (
             Mutation::ReceiptForAnyHandle,
             "the receipt of a transaction never sent is NotFound",
+        ),
+        (
+            Mutation::OwnerNotBound,
+            "a device's proof for its owner does not register it under another account",
         ),
     ] {
         let failure = run_mutant(m).await;
