@@ -49,15 +49,15 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use depin_core::{DeviceId, Epoch, EvmAddress, KeyType, SigningKey};
+use depin_core::{DeviceId, Epoch, EvmAddress, KeyType, NetworkId, SigningKey};
 use sha2::{Digest, Sha256};
 
 use crate::backend::ChainBackend;
 use crate::claims::ClaimTree;
 use crate::error::Error;
 use crate::types::{
-    Account, Claim, ClaimFormat, DeviceRegistration, EpochRoot, PublishOutcome, Receipt, TxHandle,
-    TxStatus,
+    Account, Claim, ClaimFormat, DeviceRegistration, EpochRoot, PublishOutcome, Receipt,
+    RegistrationChallenge, RegistrationProof, TxHandle, TxStatus,
 };
 
 /// Smallest pool (base units) the suite needs when the backend models one.
@@ -336,6 +336,28 @@ async fn registration(
             |e| matches!(e, Error::Expired { .. }),
         )?;
 
+        // the same registration signed for another network, for another chain, and in the
+        // other proof format: each refused (domain separation)
+        const FOREIGN: &str =
+            "registration signed for another network or chain, or in another format, is InvalidProof";
+        let challenge = ok(FOREIGN, fx.owner.registration_challenge(&reg).await)?;
+        for foreign in foreign_proofs(FOREIGN, &challenge, key)? {
+            expect_err(
+                FOREIGN,
+                fx.owner.register_device(&reg, &foreign).await,
+                "InvalidProof (or the format Unsupported)",
+                |e| {
+                    matches!(
+                        e,
+                        Error::InvalidProof
+                            | Error::Unauthorized(_)
+                            | Error::InvalidInput(_)
+                            | Error::Unsupported(_)
+                    )
+                },
+            )?;
+        }
+
         // the device's proof for its owner, submitted by a relayer (the outsider) as a
         // registration under the relayer: the proof must bind the owner
         const OWNER_BOUND: &str =
@@ -394,6 +416,7 @@ async fn registration(
                 WRONG_KEY,
                 OTHER_DATA,
                 EXPIRED,
+                FOREIGN,
                 OWNER_BOUND,
                 REGISTER,
                 LOOKUP,
@@ -815,6 +838,51 @@ async fn rewards(
     )?;
     report.checks.push(UNKNOWN_TX);
     Ok(())
+}
+
+/// Proofs by the right key that a backend must refuse for `challenge`: a domain challenge
+/// signed for another network id and for another chain id, and its digest signed in the
+/// EIP-712 proof format; an EIP-712 digest signed as a domain proof (the registry's own
+/// binding inside an EIP-712 digest cannot be changed from outside: a proof for another
+/// registry is the EVM tests' own check).
+fn foreign_proofs(
+    check: &'static str,
+    challenge: &RegistrationChallenge,
+    key: &SigningKey,
+) -> Outcome<Vec<RegistrationProof>> {
+    let mut out = Vec::new();
+    match challenge {
+        RegistrationChallenge::Domain { domain, message } => {
+            let other_network = ok(
+                check,
+                NetworkId::new(&format!("{}-other", domain.network.as_str()))
+                    .or_else(|_| NetworkId::new("conformance-other-network"))
+                    .map_err(Error::from),
+            )?;
+            let mut elsewhere = domain.clone();
+            elsewhere.network = other_network;
+            let mut other_chain = domain.clone();
+            other_chain.chain_id = Some(domain.chain_id.map_or(1, |c| c.wrapping_add(1)));
+            for d in [elsewhere, other_chain] {
+                let foreign = RegistrationChallenge::Domain {
+                    domain: d,
+                    message: message.clone(),
+                };
+                out.push(ok(check, foreign.sign(key))?);
+            }
+            if key.key_type() == KeyType::Secp256k1 {
+                let eip712 = RegistrationChallenge::Eip712 {
+                    digest: challenge.digest(),
+                };
+                out.push(ok(check, eip712.sign(key))?);
+            }
+        }
+        RegistrationChallenge::Eip712 { digest } => {
+            let as_domain = ok(check, key.sign_prehash(digest).map_err(Error::from))?;
+            out.push(RegistrationProof::Domain(as_domain));
+        }
+    }
+    Ok(out)
 }
 
 /// How many copies of one claim [`concurrent_claims_pay_once`] sends at once.
