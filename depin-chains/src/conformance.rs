@@ -859,9 +859,9 @@ fn foreign_proofs(
                     .or_else(|_| NetworkId::new("conformance-other-network"))
                     .map_err(Error::from),
             )?;
-            let mut elsewhere = domain.clone();
+            let mut elsewhere = *domain;
             elsewhere.network = other_network;
-            let mut other_chain = domain.clone();
+            let mut other_chain = *domain;
             other_chain.chain_id = Some(domain.chain_id.map_or(1, |c| c.wrapping_add(1)));
             for d in [elsewhere, other_chain] {
                 let foreign = RegistrationChallenge::Domain {
