@@ -16,15 +16,16 @@
 //!     seed: [7; 32],
 //!     latest_root_only: true,
 //!     fresh: true,
+//!     oracle: None,
 //! };
 //! let report = run_conformance(admin, fixtures).await.unwrap();
 //! println!("{} checks passed", report.checks.len());
 //! # }
 //! ```
 //!
-//! The `backend` argument must hold the network admin role (revokes any device) and the
-//! oracle role (publishes roots); if it models a funded pool, the pool must hold at least
-//! [`MIN_POOL`] base units. The suite uses epochs `first_epoch ..= first_epoch + 3`.
+//! The `backend` argument must hold the network admin role (revokes any device) and, unless
+//! [`Fixtures::oracle`] gives a separate handle for it, the oracle role (publishes roots);
+//! if it models a funded pool, the pool must hold at least [`MIN_POOL`] base units. The suite uses epochs `first_epoch ..= first_epoch + 3`.
 //!
 //! Claim trees are built in the backend's own [`ChainBackend::claim_format`] (for EVM, bound
 //! to its chain id and distributor), and every published `total` is the true sum of the tree's
@@ -101,6 +102,12 @@ pub struct Fixtures {
     pub latest_root_only: bool,
     /// Nothing was published before the suite runs: checks that a claim gives `NoRoot`.
     pub fresh: bool,
+    /// A handle holding the oracle role only, when the backend gives it to another account
+    /// than the admin's: the suite then publishes with it and checks that each role is
+    /// refused the other's actions (the admin publishing a root, the oracle revoking
+    /// another owner's device: both `Unauthorized`). `None`: the main handle holds both
+    /// roles and those checks are skipped.
+    pub oracle: Option<Arc<dyn ChainBackend>>,
 }
 
 /// The checks that passed, in order.
@@ -224,8 +231,75 @@ pub async fn run_conformance(backend: Arc<dyn ChainBackend>, fx: Fixtures) -> Ou
     let mut report = Report::default();
     setup_checks(&backend, &fx)?;
     registration(&backend, &fx, &mut report).await?;
-    rewards(&backend, &fx, &mut report).await?;
+    let oracle = match &fx.oracle {
+        Some(o) => Arc::clone(o),
+        None => {
+            report.skipped.push("separate admin and oracle roles");
+            Arc::clone(&backend)
+        }
+    };
+    rewards(&oracle, &fx, &mut report).await?;
+    if fx.oracle.is_some() {
+        roles(&backend, &oracle, &fx, &mut report).await?;
+    }
     Ok(report)
+}
+
+/// With separate roles: the admin may not publish, the oracle may not revoke another
+/// owner's device.
+async fn roles(
+    admin: &Arc<dyn ChainBackend>,
+    oracle: &Arc<dyn ChainBackend>,
+    fx: &Fixtures,
+    report: &mut Report,
+) -> Outcome<()> {
+    const ADMIN_PUBLISH: &str =
+        "the admin (without the oracle role) publishing a root is Unauthorized";
+    let format = oracle.claim_format();
+    let [a, ..] = match fx.claimants.get(..1) {
+        Some([a]) => [a],
+        _ => return fail("fixtures", "need claimants"),
+    };
+    let e = Epoch(fx.first_epoch.0 + 3);
+    let later = Epoch(e.0.saturating_add(1));
+    let t = tree(ADMIN_PUBLISH, format, &[(a, 1_000_000)])?;
+    let root = epoch_root(ADMIN_PUBLISH, later, &t)?;
+    expect_err(
+        ADMIN_PUBLISH,
+        admin.publish_root(&root).await,
+        "Unauthorized",
+        |e| matches!(e, Error::Unauthorized(_)),
+    )?;
+    if ok(ADMIN_PUBLISH, oracle.epoch_root(later).await)?.is_some() {
+        return fail(ADMIN_PUBLISH, "the root was stored despite the refusal");
+    }
+    report.checks.push(ADMIN_PUBLISH);
+
+    const ORACLE_REVOKE: &str =
+        "the oracle (without the admin role) revoking another owner's device is Unauthorized";
+    let key = ok(ORACLE_REVOKE, device_key(&fx.seed, fx.key_types[0], 7000))?;
+    let device = DeviceId::from(key.public_key());
+    let owner = fx
+        .owner
+        .account()
+        .unwrap_or(Account::Evm(EvmAddress([0; 20])));
+    let reg = DeviceRegistration::new(device, owner, b"roles".to_vec(), registration_deadline());
+    let tx = ok(
+        ORACLE_REVOKE,
+        fx.owner.register_with_signer(&reg, &key).await,
+    )?;
+    receipt_ok(ORACLE_REVOKE, &fx.owner, tx).await?;
+    expect_err(
+        ORACLE_REVOKE,
+        oracle.revoke_device(&device).await,
+        "Unauthorized",
+        |e| matches!(e, Error::Unauthorized(_)),
+    )?;
+    if !ok(ORACLE_REVOKE, admin.device(&device).await)?.active {
+        return fail(ORACLE_REVOKE, "the device was revoked despite the refusal");
+    }
+    report.checks.push(ORACLE_REVOKE);
+    Ok(())
 }
 
 fn setup_checks(backend: &Arc<dyn ChainBackend>, fx: &Fixtures) -> Outcome<()> {

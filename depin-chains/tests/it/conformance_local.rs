@@ -12,7 +12,8 @@ async fn run(
     first_epoch: u64,
 ) -> depin_chains::conformance::Report {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = open(&dir.path().join("ledger.log"), admin_oracle_genesis(format));
+    // the admin and the oracle are different accounts: each is refused the other's actions
+    let ledger = open(&dir.path().join("ledger.log"), genesis(format));
     let admin_handle = ledger.handle(admin());
     if fund > 0 {
         admin_handle.fund(fund).unwrap();
@@ -26,6 +27,7 @@ async fn run(
         seed: [9; 32],
         latest_root_only: true,
         fresh: true,
+        oracle: Some(dynb(ledger.handle(oracle()))),
     };
     match run_conformance(dynb(admin_handle), fixtures).await {
         Ok(report) => report,
@@ -63,6 +65,7 @@ async fn suite_detects_an_underfunded_pool() {
         seed: [1; 32],
         latest_root_only: true,
         fresh: true,
+        oracle: None,
     };
     let err = run_conformance(dynb(ledger.handle(admin())), fixtures)
         .await
@@ -104,6 +107,7 @@ async fn suite_runs_through_connect_and_dyn_backend() {
         seed: [2; 32],
         latest_root_only: true,
         fresh: true,
+        oracle: None,
     };
     run_conformance(dynb(ledger.handle(admin())), fixtures)
         .await
