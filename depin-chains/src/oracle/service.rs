@@ -12,6 +12,7 @@
 //! # async fn run(
 //! #     make: depin_attest::ingest::MakeVerifier<depin_attest::MemoryRegistry, depin_attest::MemoryReplayStore>,
 //! #     backend: std::sync::Arc<dyn depin_chains::ChainBackend>,
+//! #     stop: impl std::future::Future<Output = ()>,
 //! # ) -> Result<(), Box<dyn std::error::Error>> {
 //! use depin_chains::oracle::service::{Oracle, ServiceConfig};
 //! use depin_chains::oracle::{EpochCloser, UnitsScoring};
@@ -24,7 +25,7 @@
 //! );
 //! let oracle = Oracle::builder(config, make, closer).start().await?;
 //! println!("serving on {}", oracle.addr());
-//! tokio::signal::ctrl_c().await?;
+//! stop.await; // tokio::signal::ctrl_c(), say
 //! oracle.shutdown().await?;
 //! # Ok(()) }
 //! ```
