@@ -113,18 +113,27 @@ pub struct Fixtures {
 /// The checks that passed, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
-    /// Names of the passed checks.
+    /// Names of the passed checks (the registration checks once, as they ran for the first
+    /// key type).
     pub checks: Vec<&'static str>,
+    /// The registration checks each key type passed, per key type (in
+    /// [`Fixtures::key_types`] order).
+    pub by_key_type: Vec<(KeyType, Vec<&'static str>)>,
     /// Features the backend does not model, so their checks were skipped.
     pub skipped: Vec<&'static str>,
 }
 
 /// A failed check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("conformance check `{check}` failed: {detail}")]
+#[error(
+    "conformance check `{check}`{} failed: {detail}",
+    key_type.map(|k| format!(" for {k:?} keys")).unwrap_or_default()
+)]
 pub struct Failure {
     /// The check's name.
     pub check: &'static str,
+    /// The key type it failed for, for the checks run per key type.
+    pub key_type: Option<KeyType>,
     /// What happened instead.
     pub detail: String,
 }
@@ -134,6 +143,7 @@ type Outcome<T> = core::result::Result<T, Failure>;
 fn fail<T>(check: &'static str, detail: impl Into<String>) -> Outcome<T> {
     Err(Failure {
         check,
+        key_type: None,
         detail: detail.into(),
     })
 }
@@ -142,6 +152,7 @@ fn fail<T>(check: &'static str, detail: impl Into<String>) -> Outcome<T> {
 fn ok<T>(check: &'static str, r: crate::Result<T>) -> Outcome<T> {
     r.map_err(|e| Failure {
         check,
+        key_type: None,
         detail: format!("unexpected error: {e}"),
     })
 }
@@ -351,151 +362,34 @@ async fn registration(
     let deadline = registration_deadline();
     let mut registered: Vec<DeviceId> = Vec::new();
     for (i, key) in keys.iter().enumerate() {
-        let device = DeviceId::from(key.public_key());
-        let reg = DeviceRegistration::new(
-            device,
-            owner_account.clone(),
-            format!("conformance device {i}").into_bytes(),
+        let kt = key.key_type();
+        let (device, names) = register_one(
+            admin,
+            fx,
+            key,
+            i,
+            &owner_account,
+            &outsider_account,
             deadline,
-        );
-
-        const LOOKUP_MISSING: &str = "lookup of an unregistered device is NotFound";
-        expect_err(
-            LOOKUP_MISSING,
-            admin.device(&device).await,
-            "NotFound",
-            |e| matches!(e, Error::NotFound(_)),
-        )?;
-
-        // a proof by another key of the same type
-        const WRONG_KEY: &str = "registration signed by another key is InvalidProof";
-        let impostor = ok(
-            WRONG_KEY,
-            device_key(&fx.seed, key.key_type(), 5000 + i as u32),
-        )?;
-        let challenge = ok(WRONG_KEY, fx.owner.registration_challenge(&reg).await)?;
-        let bad = ok(WRONG_KEY, challenge.sign(&impostor))?;
-        expect_err(
-            WRONG_KEY,
-            fx.owner.register_device(&reg, &bad).await,
-            "InvalidProof or Unauthorized",
-            |e| matches!(e, Error::InvalidProof | Error::Unauthorized(_)),
-        )?;
-
-        // a proof by the right key over other data (different metadata)
-        const OTHER_DATA: &str = "registration signed over other metadata is InvalidProof";
-        let mut other = reg.clone();
-        other.metadata = b"something else".to_vec();
-        let other_challenge = ok(OTHER_DATA, fx.owner.registration_challenge(&other).await)?;
-        let other_proof = ok(OTHER_DATA, other_challenge.sign(key))?;
-        expect_err(
-            OTHER_DATA,
-            fx.owner.register_device(&reg, &other_proof).await,
-            "InvalidProof",
-            |e| matches!(e, Error::InvalidProof | Error::Unauthorized(_)),
-        )?;
-
-        // a registration whose deadline has passed
-        const EXPIRED: &str = "registration past its deadline is Expired";
-        let mut old = reg.clone();
-        old.deadline = 1;
-        let old_proof = ok(
-            EXPIRED,
-            ok(EXPIRED, fx.owner.registration_challenge(&old).await)?.sign(key),
-        )?;
-        expect_err(
-            EXPIRED,
-            fx.owner.register_device(&old, &old_proof).await,
-            "Expired",
-            |e| matches!(e, Error::Expired { .. }),
-        )?;
-
-        // the same registration signed for another network, for another chain, and in the
-        // other proof format: each refused (domain separation)
-        const FOREIGN: &str =
-            "registration signed for another network or chain, or in another format, is InvalidProof";
-        let challenge = ok(FOREIGN, fx.owner.registration_challenge(&reg).await)?;
-        for foreign in foreign_proofs(FOREIGN, &challenge, key)? {
-            expect_err(
-                FOREIGN,
-                fx.owner.register_device(&reg, &foreign).await,
-                "InvalidProof (or the format Unsupported)",
-                |e| {
-                    matches!(
-                        e,
-                        Error::InvalidProof
-                            | Error::Unauthorized(_)
-                            | Error::InvalidInput(_)
-                            | Error::Unsupported(_)
-                    )
-                },
-            )?;
-        }
-
-        // the device's proof for its owner, submitted by a relayer (the outsider) as a
-        // registration under the relayer: the proof must bind the owner
-        const OWNER_BOUND: &str =
-            "a device's proof for its owner does not register it under another account";
-        let for_owner = ok(
-            OWNER_BOUND,
-            ok(OWNER_BOUND, fx.owner.registration_challenge(&reg).await)?.sign(key),
-        )?;
-        let mut hijack = reg.clone();
-        hijack.owner = outsider_account.clone();
-        expect_err(
-            OWNER_BOUND,
-            fx.outsider.register_device(&hijack, &for_owner).await,
-            "InvalidProof, Unauthorized or InvalidInput",
-            |e| {
-                matches!(
-                    e,
-                    Error::InvalidProof | Error::Unauthorized(_) | Error::InvalidInput(_)
-                )
-            },
-        )?;
-        expect_err(
-            OWNER_BOUND,
-            admin.device(&device).await,
-            "NotFound (nothing registered)",
-            |e| matches!(e, Error::NotFound(_)),
-        )?;
-
-        // the real registration
-        const REGISTER: &str = "register with a valid device signature";
-        let tx = ok(REGISTER, fx.owner.register_with_signer(&reg, key).await)?;
-        receipt_ok(REGISTER, &fx.owner, tx).await?;
-
-        const LOOKUP: &str = "lookup returns the registered device";
-        let rec = ok(LOOKUP, admin.device(&device).await)?;
-        if rec.device != device
-            || rec.owner != owner_account
-            || rec.key_type != key.key_type()
-            || rec.metadata_hash != reg.metadata_hash()
-            || !rec.active
-        {
-            return fail(LOOKUP, format!("record {rec:?} does not match {reg:?}"));
-        }
-
-        const DOUBLE: &str = "double registration is AlreadyRegistered";
-        expect_err(
-            DOUBLE,
-            fx.owner.register_with_signer(&reg, key).await,
-            "AlreadyRegistered",
-            |e| matches!(e, Error::AlreadyRegistered(_)),
-        )?;
+        )
+        .await
+        .map_err(|mut f| {
+            f.key_type = Some(kt);
+            f
+        })?;
         registered.push(device);
         if i == 0 {
-            report.checks.extend([
-                LOOKUP_MISSING,
-                WRONG_KEY,
-                OTHER_DATA,
-                EXPIRED,
-                FOREIGN,
-                OWNER_BOUND,
-                REGISTER,
-                LOOKUP,
-                DOUBLE,
-            ]);
+            report.checks.extend(names);
+        }
+        match report.by_key_type.iter_mut().find(|(k, _)| *k == kt) {
+            Some((_, done)) => {
+                for n in names {
+                    if !done.contains(&n) {
+                        done.push(n);
+                    }
+                }
+            }
+            None => report.by_key_type.push((kt, names.to_vec())),
         }
     }
 
@@ -653,6 +547,165 @@ async fn claim_pays(
         }
     }
     Ok(())
+}
+
+/// The registration checks of one device key (the `i`th), in order; the device and the
+/// checks' names.
+async fn register_one(
+    admin: &Arc<dyn ChainBackend>,
+    fx: &Fixtures,
+    key: &SigningKey,
+    i: usize,
+    owner_account: &Account,
+    outsider_account: &Account,
+    deadline: u64,
+) -> Outcome<(DeviceId, [&'static str; 9])> {
+    let device = DeviceId::from(key.public_key());
+    let reg = DeviceRegistration::new(
+        device,
+        owner_account.clone(),
+        format!("conformance device {i}").into_bytes(),
+        deadline,
+    );
+
+    const LOOKUP_MISSING: &str = "lookup of an unregistered device is NotFound";
+    expect_err(
+        LOOKUP_MISSING,
+        admin.device(&device).await,
+        "NotFound",
+        |e| matches!(e, Error::NotFound(_)),
+    )?;
+
+    // a proof by another key of the same type
+    const WRONG_KEY: &str = "registration signed by another key is InvalidProof";
+    let impostor = ok(
+        WRONG_KEY,
+        device_key(&fx.seed, key.key_type(), 5000 + i as u32),
+    )?;
+    let challenge = ok(WRONG_KEY, fx.owner.registration_challenge(&reg).await)?;
+    let bad = ok(WRONG_KEY, challenge.sign(&impostor))?;
+    expect_err(
+        WRONG_KEY,
+        fx.owner.register_device(&reg, &bad).await,
+        "InvalidProof or Unauthorized",
+        |e| matches!(e, Error::InvalidProof | Error::Unauthorized(_)),
+    )?;
+
+    // a proof by the right key over other data (different metadata)
+    const OTHER_DATA: &str = "registration signed over other metadata is InvalidProof";
+    let mut other = reg.clone();
+    other.metadata = b"something else".to_vec();
+    let other_challenge = ok(OTHER_DATA, fx.owner.registration_challenge(&other).await)?;
+    let other_proof = ok(OTHER_DATA, other_challenge.sign(key))?;
+    expect_err(
+        OTHER_DATA,
+        fx.owner.register_device(&reg, &other_proof).await,
+        "InvalidProof",
+        |e| matches!(e, Error::InvalidProof | Error::Unauthorized(_)),
+    )?;
+
+    // a registration whose deadline has passed
+    const EXPIRED: &str = "registration past its deadline is Expired";
+    let mut old = reg.clone();
+    old.deadline = 1;
+    let old_proof = ok(
+        EXPIRED,
+        ok(EXPIRED, fx.owner.registration_challenge(&old).await)?.sign(key),
+    )?;
+    expect_err(
+        EXPIRED,
+        fx.owner.register_device(&old, &old_proof).await,
+        "Expired",
+        |e| matches!(e, Error::Expired { .. }),
+    )?;
+
+    // the same registration signed for another network, for another chain, and in the
+    // other proof format: each refused (domain separation)
+    const FOREIGN: &str =
+        "registration signed for another network or chain, or in another format, is InvalidProof";
+    let challenge = ok(FOREIGN, fx.owner.registration_challenge(&reg).await)?;
+    for foreign in foreign_proofs(FOREIGN, &challenge, key)? {
+        expect_err(
+            FOREIGN,
+            fx.owner.register_device(&reg, &foreign).await,
+            "InvalidProof (or the format Unsupported)",
+            |e| {
+                matches!(
+                    e,
+                    Error::InvalidProof
+                        | Error::Unauthorized(_)
+                        | Error::InvalidInput(_)
+                        | Error::Unsupported(_)
+                )
+            },
+        )?;
+    }
+
+    // the device's proof for its owner, submitted by a relayer (the outsider) as a
+    // registration under the relayer: the proof must bind the owner
+    const OWNER_BOUND: &str =
+        "a device's proof for its owner does not register it under another account";
+    let for_owner = ok(
+        OWNER_BOUND,
+        ok(OWNER_BOUND, fx.owner.registration_challenge(&reg).await)?.sign(key),
+    )?;
+    let mut hijack = reg.clone();
+    hijack.owner = outsider_account.clone();
+    expect_err(
+        OWNER_BOUND,
+        fx.outsider.register_device(&hijack, &for_owner).await,
+        "InvalidProof, Unauthorized or InvalidInput",
+        |e| {
+            matches!(
+                e,
+                Error::InvalidProof | Error::Unauthorized(_) | Error::InvalidInput(_)
+            )
+        },
+    )?;
+    expect_err(
+        OWNER_BOUND,
+        admin.device(&device).await,
+        "NotFound (nothing registered)",
+        |e| matches!(e, Error::NotFound(_)),
+    )?;
+
+    // the real registration
+    const REGISTER: &str = "register with a valid device signature";
+    let tx = ok(REGISTER, fx.owner.register_with_signer(&reg, key).await)?;
+    receipt_ok(REGISTER, &fx.owner, tx).await?;
+
+    const LOOKUP: &str = "lookup returns the registered device";
+    let rec = ok(LOOKUP, admin.device(&device).await)?;
+    if rec.device != device
+        || rec.owner != *owner_account
+        || rec.key_type != key.key_type()
+        || rec.metadata_hash != reg.metadata_hash()
+        || !rec.active
+    {
+        return fail(LOOKUP, format!("record {rec:?} does not match {reg:?}"));
+    }
+
+    const DOUBLE: &str = "double registration is AlreadyRegistered";
+    expect_err(
+        DOUBLE,
+        fx.owner.register_with_signer(&reg, key).await,
+        "AlreadyRegistered",
+        |e| matches!(e, Error::AlreadyRegistered(_)),
+    )?;
+    Ok((
+        device,
+        [
+            LOOKUP_MISSING,
+            WRONG_KEY,
+            OTHER_DATA,
+            EXPIRED,
+            FOREIGN,
+            OWNER_BOUND,
+            REGISTER,
+            LOOKUP,
+            DOUBLE,
+        ],
+    ))
 }
 
 async fn rewards(

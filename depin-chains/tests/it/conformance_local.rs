@@ -40,6 +40,12 @@ async fn local_ledger_passes_conformance_openzeppelin_format() {
     let report = run(ClaimFormat::OpenZeppelin, 10_000, 0).await;
     assert!(report.skipped.is_empty(), "{report:?}");
     assert!(report.checks.len() >= 25, "{report:?}");
+    // every key type passed every registration check, each named for its key type
+    let kinds: Vec<KeyType> = report.by_key_type.iter().map(|(k, _)| *k).collect();
+    assert_eq!(kinds, KeyType::ALL.to_vec());
+    for (kt, checks) in &report.by_key_type {
+        assert_eq!(checks.len(), 9, "{kt:?}: {checks:?}");
+    }
 }
 
 #[tokio::test]

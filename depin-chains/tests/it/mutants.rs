@@ -35,6 +35,8 @@ enum Mutation {
     OwnerNotBound,
     /// the admin may publish roots too (one key that can pay anyone)
     AdminPublishes,
+    /// every P-256 registration is refused as InvalidProof (the other key types work)
+    RefusesP256,
 }
 
 /// What the racy mutant paid beyond the ledger, and the handles it made up for it.
@@ -84,6 +86,9 @@ impl ChainBackend for Mutant {
         r: &DeviceRegistration,
         p: &RegistrationProof,
     ) -> Result<TxHandle> {
+        if self.m == Mutation::RefusesP256 && r.device.key_type() == KeyType::P256 {
+            return Err(Error::InvalidProof);
+        }
         match self.inner.register_device(r, p).await {
             Err(Error::InvalidProof) if self.m == Mutation::SkipProofCheck => Ok(TxHandle([0; 32])),
             Err(Error::InvalidProof) if self.m == Mutation::OwnerNotBound => {
@@ -189,6 +194,13 @@ impl ChainBackend for Mutant {
 }
 
 async fn run_mutant(m: Mutation) -> depin_chains::conformance::Failure {
+    run_mutant_with(m, vec![KeyType::Ed25519]).await
+}
+
+async fn run_mutant_with(
+    m: Mutation,
+    key_types: Vec<KeyType>,
+) -> depin_chains::conformance::Failure {
     let dir = tempfile::tempdir().unwrap();
     // separate admin and oracle accounts, as the suite checks the roles apart
     let ledger = open(
@@ -208,7 +220,7 @@ async fn run_mutant(m: Mutation) -> depin_chains::conformance::Failure {
     let fixtures = Fixtures {
         owner: wrap(evm(1)),
         outsider: wrap(evm(2)),
-        key_types: vec![KeyType::Ed25519],
+        key_types,
         claimants: default_claimants(ClaimFormat::OpenZeppelin, "wasm", [1; 32]).unwrap(),
         first_epoch: Epoch(0),
         seed: [1; 32],
@@ -258,6 +270,18 @@ async fn suite_catches_each_broken_rule_at_its_check() {
         let failure = run_mutant(m).await;
         assert_eq!(failure.check, check, "{m:?}: {failure}");
     }
+}
+
+/// A failure of a per-key-type check names the key type: here P-256, after Ed25519 and
+/// secp256k1 passed.
+#[tokio::test]
+async fn a_failure_names_its_key_type() {
+    let failure = run_mutant_with(Mutation::RefusesP256, KeyType::ALL.to_vec()).await;
+    assert_eq!(failure.key_type, Some(KeyType::P256), "{failure}");
+    // the first P-256 check where refusing everything shows: an expired registration
+    // must be Expired, not InvalidProof
+    assert_eq!(failure.check, "registration past its deadline is Expired");
+    assert!(failure.to_string().contains("P256"), "{failure}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
