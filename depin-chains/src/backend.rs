@@ -80,6 +80,20 @@ pub trait ChainBackend: Send + Sync {
     /// Reward-token balance of `account`, if the backend models token balances.
     async fn token_balance(&self, account: &Account) -> Result<Option<u128>>;
 
+    /// Add `amount` base units of the reward token to the distributor's pool, from this
+    /// handle's account: part of the distributor role, so a program holding an
+    /// `Arc<dyn ChainBackend>` can fund whichever backend it was given. The local ledger
+    /// lets its admin add them; the EVM backend transfers them from the caller's token
+    /// balance (`transfer` to the distributor). Default, and backends that fund otherwise
+    /// (a Cosmos distributor is funded by a cw20 `send`):
+    /// [`crate::Error::Unsupported`].
+    async fn fund_pool(&self, amount: u128) -> Result<TxHandle> {
+        let _ = amount;
+        Err(crate::Error::Unsupported(
+            "this backend's pool is not funded through the trait".into(),
+        ))
+    }
+
     /// Wait until the transaction is final enough for the backend's configuration and return
     /// its receipt ([`crate::Error::NotFound`] for an unknown handle,
     /// [`crate::Error::Transport`] with `retryable: true` on timeout).

@@ -249,11 +249,41 @@ pub async fn run_conformance(backend: Arc<dyn ChainBackend>, fx: Fixtures) -> Ou
             Arc::clone(&backend)
         }
     };
+    funding(&backend, &mut report).await?;
     rewards(&oracle, &fx, &mut report).await?;
     if fx.oracle.is_some() {
         roles(&backend, &oracle, &fx, &mut report).await?;
     }
     Ok(report)
+}
+
+/// Funding through the trait ([`ChainBackend::fund_pool`], by the admin handle): the pool
+/// grows by the amount. Skipped where the backend models no pool or funds it otherwise.
+async fn funding(admin: &Arc<dyn ChainBackend>, report: &mut Report) -> Outcome<()> {
+    const FUND: &str = "funding the pool through the trait adds exactly the amount";
+    let Some(before) = ok(FUND, admin.pool_balance().await)? else {
+        report.skipped.push("funding the pool through the trait");
+        return Ok(());
+    };
+    match admin.fund_pool(7).await {
+        Ok(tx) => {
+            receipt_ok(FUND, admin, tx).await?;
+        }
+        Err(Error::Unsupported(_)) => {
+            report.skipped.push("funding the pool through the trait");
+            return Ok(());
+        }
+        Err(e) => return fail(FUND, format!("unexpected error: {e}")),
+    }
+    let after = ok(FUND, admin.pool_balance().await)?;
+    if after != before.checked_add(7) {
+        return fail(
+            FUND,
+            format!("pool went {before} -> {after:?}, expected +7"),
+        );
+    }
+    report.checks.push(FUND);
+    Ok(())
 }
 
 /// With separate roles: the admin may not publish, the oracle may not revoke another

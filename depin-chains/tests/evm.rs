@@ -296,6 +296,11 @@ async fn evm_backend_passes_the_conformance_suite() {
     // The admin and the oracle are different accounts (each is refused the other's actions).
     let env = Env::new().await;
     env.fund(10 * MIN_POOL).await;
+    // tokens of the admin's own, which the suite adds to the pool through the trait
+    env.deployer
+        .mint(env.deployment.token, address_of(&secret(ADMIN)), 1_000)
+        .await
+        .unwrap();
     let admin: Arc<dyn ChainBackend> = Arc::new(env.handle(ADMIN).await);
     // The EVM format is bound to this chain and distributor.
     assert_eq!(

@@ -593,6 +593,19 @@ impl ChainBackend for EvmBackend {
         Ok(Some(self.balance_of(evm_account(account)?).await?))
     }
 
+    async fn fund_pool(&self, amount: u128) -> Result<TxHandle> {
+        // an ERC-20 transfer from the caller to the distributor
+        self.send(
+            Target::Other,
+            self.inner.token,
+            DepinToken::transferCall {
+                to: self.inner.distributor,
+                value: U256::from(amount),
+            },
+        )
+        .await
+    }
+
     async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
         let hash = B256::from(tx.0);
         let provider = self.inner.sender.provider();

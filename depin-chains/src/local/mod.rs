@@ -1316,6 +1316,10 @@ impl ChainBackend for LocalBackend {
         Ok(Some(self.ledger.lock()?.state.pool))
     }
 
+    async fn fund_pool(&self, amount: u128) -> Result<TxHandle> {
+        self.fund(amount)
+    }
+
     async fn token_balance(&self, account: &Account) -> Result<Option<u128>> {
         let account = canonical_account(account)?;
         Ok(Some(

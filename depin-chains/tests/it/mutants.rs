@@ -37,6 +37,8 @@ enum Mutation {
     AdminPublishes,
     /// every P-256 registration is refused as InvalidProof (the other key types work)
     RefusesP256,
+    /// funding "succeeds" and adds nothing to the pool
+    FundingLost,
 }
 
 /// What the racy mutant paid beyond the ledger, and the handles it made up for it.
@@ -175,11 +177,18 @@ impl ChainBackend for Mutant {
     async fn pool_balance(&self) -> Result<Option<u128>> {
         self.inner.pool_balance().await
     }
+    async fn fund_pool(&self, amount: u128) -> Result<TxHandle> {
+        if self.m == Mutation::FundingLost {
+            return Ok(TxHandle([0x77; 32]));
+        }
+        self.inner.fund_pool(amount).await
+    }
     async fn token_balance(&self, a: &Account) -> Result<Option<u128>> {
         self.inner.token_balance(a).await
     }
     async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
-        let made_up = self.racy.lock().unwrap().made_up.contains(&tx.0);
+        let made_up = self.racy.lock().unwrap().made_up.contains(&tx.0)
+            || (self.m == Mutation::FundingLost && tx.0 == [0x77; 32]);
         match self.inner.wait_for_receipt(tx).await {
             Err(Error::NotFound(_)) if made_up || self.m == Mutation::ReceiptForAnyHandle => {
                 Ok(Receipt {
@@ -265,6 +274,10 @@ async fn suite_catches_each_broken_rule_at_its_check() {
         (
             Mutation::AdminPublishes,
             "the admin (without the oracle role) publishing a root is Unauthorized",
+        ),
+        (
+            Mutation::FundingLost,
+            "funding the pool through the trait adds exactly the amount",
         ),
     ] {
         let failure = run_mutant(m).await;
