@@ -1,7 +1,9 @@
 //! Run-time backend selection.
 
 use std::fmt;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +11,6 @@ use depin_core::EvmAddress;
 use zeroize::Zeroize;
 
 use crate::backend::ChainBackend;
-#[cfg(not(all(feature = "local", feature = "evm", feature = "cosmos")))]
 use crate::error::Error;
 use crate::error::Result;
 use crate::retry::RetryPolicy;
@@ -41,6 +42,58 @@ pub enum BackendConfig {
     Evm(EvmConfig),
     /// A Cosmos SDK chain with CosmWasm (feature `cosmos`).
     Cosmos(CosmosConfig),
+    /// A backend written outside the SDK: [`connect`] calls its constructor, so a program
+    /// that picks its chain from configuration treats it like a built-in one.
+    Custom(CustomConfig),
+}
+
+/// The future a [`CustomConfig`] constructor returns.
+pub type ConnectFuture = Pin<Box<dyn Future<Output = Result<Arc<dyn ChainBackend>>> + Send>>;
+
+/// A backend written outside the SDK, by name and constructor (see
+/// [`BackendConfig::Custom`]).
+///
+/// ```
+/// use std::sync::Arc;
+/// use depin_chains::{connect, BackendConfig, ChainBackend, CustomConfig};
+/// # fn my_backend() -> depin_chains::Result<Arc<dyn ChainBackend>> {
+/// #     Err(depin_chains::Error::Unsupported("example".into()))
+/// # }
+/// let config = BackendConfig::Custom(CustomConfig::new("sqlite-chain", || async {
+///     // open the integrator's own backend here
+///     my_backend()
+/// }));
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// assert!(rt.block_on(connect(&config)).is_err());
+/// ```
+#[derive(Clone)]
+pub struct CustomConfig {
+    /// The backend's name, as its [`ChainBackend::kind`] reports it
+    /// ([`crate::BackendKind::Custom`]).
+    pub name: &'static str,
+    constructor: Arc<dyn Fn() -> ConnectFuture + Send + Sync>,
+}
+
+impl CustomConfig {
+    /// A backend called `name`, built by `constructor` each time [`connect`] is called.
+    pub fn new<F, Fut>(name: &'static str, constructor: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Arc<dyn ChainBackend>>> + Send + 'static,
+    {
+        CustomConfig {
+            name,
+            constructor: Arc::new(move || -> ConnectFuture { Box::pin(constructor()) }),
+        }
+    }
+}
+
+impl fmt::Debug for CustomConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CustomConfig")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Local ledger settings.
@@ -131,5 +184,16 @@ pub async fn connect(config: &BackendConfig) -> Result<Arc<dyn ChainBackend>> {
         BackendConfig::Cosmos(c) => crate::cosmos::connect(c).await,
         #[cfg(not(feature = "cosmos"))]
         BackendConfig::Cosmos(_) => Err(Error::FeatureNotCompiled("cosmos")),
+        BackendConfig::Custom(c) => {
+            let backend = (c.constructor)().await?;
+            if backend.kind() != crate::types::BackendKind::Custom(c.name) {
+                return Err(Error::Config(format!(
+                    "the custom backend {:?} reports itself as {:?}",
+                    c.name,
+                    backend.kind()
+                )));
+            }
+            Ok(backend)
+        }
     }
 }

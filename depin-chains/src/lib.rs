@@ -28,7 +28,10 @@ pub mod oracle;
 
 pub use backend::ChainBackend;
 pub use claims::{verify_claim, ClaimTree};
-pub use config::{connect, BackendConfig, CosmosConfig, EvmConfig, LocalConfig, SecretKeyBytes};
+pub use config::{
+    connect, BackendConfig, ConnectFuture, CosmosConfig, CustomConfig, EvmConfig, LocalConfig,
+    SecretKeyBytes,
+};
 pub use error::{Error, Result};
 #[cfg(feature = "attest")]
 pub use follow::ChainRegistry;

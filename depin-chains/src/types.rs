@@ -196,7 +196,8 @@ impl DeviceRegistration {
     ///
     /// ```text
     /// 0x02                          format version (2: bound to a ledger)
-    /// kind                          1 byte: 0x01 local ledger, 0x02 EVM, 0x03 Cosmos
+    /// kind                          1 byte: 0x01 local ledger, 0x02 EVM, 0x03 Cosmos,
+    ///                               0x04 a custom backend, then u8 length || its name
     /// ledger_id                     32 bytes, the ledger's unique id
     /// len(device) || device         u8 length, DeviceId binary form (tag || key bytes)
     /// owner                         Account::encode_into
@@ -234,7 +235,14 @@ impl DeviceRegistration {
             BackendKind::Local => 1,
             BackendKind::Evm => 2,
             BackendKind::Cosmos => 3,
+            BackendKind::Custom(_) => 4,
         });
+        if let BackendKind::Custom(name) = kind {
+            // a custom backend's name separates its proofs from another custom backend's
+            let name = &name.as_bytes()[..name.len().min(usize::from(u8::MAX))];
+            out.push(u8::try_from(name.len()).unwrap_or(u8::MAX));
+            out.extend_from_slice(name);
+        }
         out.extend_from_slice(ledger_id);
         out.push(u8::try_from(dev_len).unwrap_or(u8::MAX));
         out.extend_from_slice(&dev[..dev_len]);
@@ -456,6 +464,9 @@ pub enum BackendKind {
     Evm,
     /// A Cosmos SDK chain with CosmWasm.
     Cosmos,
+    /// A backend written outside the SDK, by its name (see
+    /// [`crate::BackendConfig::Custom`]).
+    Custom(&'static str),
 }
 
 /// A submitted transaction: its 32-byte hash (EVM and Cosmos tx hashes; for the local ledger,

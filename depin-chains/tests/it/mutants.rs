@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use depin_chains::conformance::{default_claimants, run_conformance, Fixtures};
 use depin_chains::local::LocalBackend;
 use depin_chains::{
-    async_trait, Account, BackendKind, ChainBackend, Claim, ClaimFormat, ClaimTree, DeviceRecord,
-    DeviceRegistration, EpochRoot, Error, PublishOutcome, Receipt, RegistrationChallenge,
-    RegistrationProof, Result, TxHandle, TxStatus,
+    async_trait, connect, Account, BackendConfig, BackendKind, ChainBackend, Claim, ClaimFormat,
+    ClaimTree, CustomConfig, DeviceRecord, DeviceRegistration, EpochRoot, Error, PublishOutcome,
+    Receipt, RegistrationChallenge, RegistrationProof, Result, TxHandle, TxStatus,
 };
 use depin_core::{DeviceId, Epoch, KeyType};
 
@@ -39,6 +39,9 @@ enum Mutation {
     RefusesP256,
     /// funding "succeeds" and adds nothing to the pool
     FundingLost,
+    /// no mutation: an honest backend written outside the SDK (it reports itself as
+    /// `BackendKind::Custom("outside-ledger")`)
+    Honest,
 }
 
 /// What the racy mutant paid beyond the ledger, and the handles it made up for it.
@@ -63,7 +66,10 @@ struct Mutant {
 #[async_trait]
 impl ChainBackend for Mutant {
     fn kind(&self) -> BackendKind {
-        self.inner.kind()
+        match self.m {
+            Mutation::Honest => BackendKind::Custom("outside-ledger"),
+            _ => self.inner.kind(),
+        }
     }
     fn account(&self) -> Option<Account> {
         self.inner.account()
@@ -199,6 +205,61 @@ impl ChainBackend for Mutant {
             }
             other => other,
         }
+    }
+}
+
+/// An outside backend is picked by `connect` like a built-in one (`BackendConfig::Custom`),
+/// funded through the trait, and passes the suite; a constructor whose backend reports
+/// another kind is a configuration error.
+#[tokio::test]
+async fn an_outside_backend_is_connected_like_a_built_in_one_and_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(
+        &dir.path().join("l.log"),
+        genesis(ClaimFormat::OpenZeppelin),
+    );
+    let racy = Arc::new(Mutex::new(Racy::default()));
+    let wrap = |a: Account| -> Arc<dyn ChainBackend> {
+        Arc::new(Mutant {
+            inner: ledger.handle(a),
+            m: Mutation::Honest,
+            racy: Arc::clone(&racy),
+            oracle: ledger.handle(oracle()),
+        })
+    };
+    let admin_handle = wrap(admin());
+    let config = BackendConfig::Custom(CustomConfig::new("outside-ledger", move || {
+        let backend = Arc::clone(&admin_handle);
+        async move { Ok(backend) }
+    }));
+    let admin_backend = connect(&config).await.unwrap();
+    assert_eq!(admin_backend.kind(), BackendKind::Custom("outside-ledger"));
+    // funded through the trait, as a program holding `Arc<dyn ChainBackend>` would
+    let tx = admin_backend.fund_pool(10_000).await.unwrap();
+    admin_backend.wait_for_receipt(&tx).await.unwrap();
+    assert_eq!(admin_backend.pool_balance().await.unwrap(), Some(10_000));
+    let fixtures = Fixtures {
+        owner: wrap(evm(1)),
+        outsider: wrap(evm(2)),
+        key_types: KeyType::ALL.to_vec(),
+        claimants: default_claimants(ClaimFormat::OpenZeppelin, "wasm", [1; 32]).unwrap(),
+        first_epoch: Epoch(0),
+        seed: [1; 32],
+        latest_root_only: true,
+        fresh: true,
+        oracle: Some(wrap(oracle())),
+    };
+    let report = run_conformance(admin_backend, fixtures).await.unwrap();
+    assert!(report.skipped.is_empty(), "{report:?}");
+
+    let honest = wrap(admin());
+    let lying = BackendConfig::Custom(CustomConfig::new("another-name", move || {
+        let backend = Arc::clone(&honest);
+        async move { Ok(backend) }
+    }));
+    match connect(&lying).await {
+        Err(Error::Config(m)) => assert!(m.contains("another-name"), "{m}"),
+        other => panic!("{:?}", other.map(|b| b.kind())),
     }
 }
 
