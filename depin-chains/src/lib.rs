@@ -13,6 +13,7 @@ pub mod local;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod rules;
 
 #[cfg(feature = "evm")]
 pub mod evm;

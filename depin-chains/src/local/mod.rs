@@ -95,18 +95,11 @@ use crate::types::{
 };
 pub use record::{DeviceConsent, Entry};
 
-/// How far one publication may move the epoch forward, as `RewardDistributor.MAX_EPOCH_GAP`:
-/// an epoch above `latest + MAX_EPOCH_GAP` (above `MAX_EPOCH_GAP` for the first root) is
-/// refused. 366: a year of daily epochs.
-pub const MAX_EPOCH_GAP: u64 = 366;
+pub use crate::rules::{MAX_EPOCH_GAP, MAX_PERMIT_LIFETIME_SECS};
 
 /// Seconds after a root is published during which claims against the previous root are still
 /// accepted, as `RewardDistributor.CLAIM_GRACE_PERIOD` (one day).
 pub const CLAIM_GRACE_PERIOD_SECS: u64 = 86_400;
-
-/// The furthest a signed deadline (registration or nonce cancellation) may lie after now, as
-/// `DeviceRegistry.MAX_PERMIT_LIFETIME` (30 days).
-pub const MAX_PERMIT_LIFETIME_SECS: u64 = 30 * 86_400;
 
 /// First byte (format version) of [`nonce_cancellation_message`]: 3, distinct from the
 /// registration messages' 1 ([`DeviceRegistration::signing_message`]) and 2
@@ -365,45 +358,16 @@ fn checked_frame(entry: &Entry) -> Result<(Vec<u8>, Vec<u8>)> {
 /// `Expired` once `deadline` has passed, too far (more than [`MAX_PERMIT_LIFETIME_SECS`] after
 /// `now`) otherwise; the registry's `_checkDeadline`.
 fn check_deadline(deadline: u64, now: u64) -> Result<()> {
-    if deadline < now {
-        return Err(Error::Expired { deadline });
-    }
-    let max = now.saturating_add(MAX_PERMIT_LIFETIME_SECS);
-    if deadline > max {
-        return Err(deadline_too_far(deadline, max));
-    }
-    Ok(())
+    crate::rules::check_deadline(deadline, now)
 }
 
 // The contract errors, in one place (those without a variant of their own are
 // `InvalidInput` with the EVM backend's wording).
 
-/// The registry's `DeadlineTooFar(deadline, max)`.
-fn deadline_too_far(deadline: u64, max: u64) -> Error {
-    Error::DeadlineTooFar { deadline, max }
-}
-
 /// The registry's `NonceMismatch(device, nonce, current)`.
 fn nonce_mismatch(device: &DeviceId, nonce: u64, current: u64) -> Error {
     Error::InvalidInput(format!(
         "nonce {nonce} is not the current registration nonce {current} of {device}"
-    ))
-}
-
-/// The distributor's `EpochGapTooLarge(epoch, latest, MAX_EPOCH_GAP)`: `max` is the highest
-/// epoch accepted next.
-fn epoch_gap_too_large(epoch: u64, latest: u64) -> Error {
-    Error::EpochGapTooLarge {
-        epoch: Epoch(epoch),
-        max: Epoch(latest.saturating_add(MAX_EPOCH_GAP)),
-    }
-}
-
-/// The distributor's `TotalBelowClaimed(total, total_claimed)`.
-fn total_below_claimed(epoch: u64, total: u128, total_claimed: u128) -> Error {
-    Error::InvalidInput(format!(
-        "total {total} of epoch {epoch} is below the total already claimed {total_claimed} (a \
-         total is the sum over the tree of max(cumulative, claimed))"
     ))
 }
 
@@ -1133,31 +1097,14 @@ impl LocalBackend {
         if by != state.genesis.oracle {
             return Err(Error::Unauthorized(format!("{by} is not the oracle")));
         }
-        root.check_publishable()?;
-        if let Some(existing) = state.roots.get(&root.epoch.0) {
-            return root.republish(existing);
-        }
-        let latest = state.roots.values().next_back();
-        if let Some(latest) = latest {
-            if root.epoch.0 <= latest.epoch.0 {
-                return Err(Error::EpochNotIncreasing {
-                    epoch: root.epoch,
-                    latest: latest.epoch,
-                });
-            }
-        }
-        let latest_epoch = latest.map_or(0, |l| l.epoch.0);
-        if root.epoch.0 > latest_epoch.saturating_add(MAX_EPOCH_GAP) {
-            return Err(epoch_gap_too_large(root.epoch.0, latest_epoch));
-        }
-        // a total may be lower than the latest one (correcting an inflated total), never below
-        // what was already paid
-        if root.total < state.total_claimed {
-            return Err(total_below_claimed(
-                root.epoch.0,
-                root.total,
-                state.total_claimed,
-            ));
+        // the publication rules, in the order every backend applies them
+        if let Some(outcome) = crate::rules::check_publication(
+            root,
+            state.roots.get(&root.epoch.0),
+            state.roots.values().next_back(),
+            state.total_claimed,
+        )? {
+            return Ok(outcome);
         }
         let (tx, _) = commit(
             &mut inner,
