@@ -33,6 +33,25 @@ pub trait ChainBackend: Send + Sync {
     fn claim_format(&self) -> ClaimFormat;
 
     /// What the device key must sign to authorise `registration` on this chain.
+    ///
+    /// # The registration nonce (every backend)
+    /// The challenge binds the registration (device, owner, metadata hash, deadline) to
+    /// this backend (its network id and chain, or ledger id, or EIP-712 domain with chain id
+    /// and registry address) and to the device's **current registration nonce**, which the
+    /// backend keeps per device:
+    /// - it starts at 0 for a device never seen, and is read when the challenge is made
+    ///   (so a challenge is valid for one registration state only);
+    /// - it moves on by one when a proof is consumed or voided: a registration, and (where
+    ///   the backend offers it: the local ledger, the EVM registry's `useNonce`) a nonce
+    ///   cancellation signed by the device key, which voids every proof signed for the old
+    ///   nonce; the local ledger also moves it on a revocation (the EVM registry need not: a
+    ///   revoked device can never register again, [`crate::Error::AlreadyRegistered`]);
+    /// - [`ChainBackend::register_device`] verifies the proof against the challenge
+    ///   recomputed with the nonce *at execution*, so a proof made before any such change
+    ///   is [`crate::Error::InvalidProof`], and a proof is never usable twice.
+    ///
+    /// The local ledger keeps it in the ledger (`LocalLedger::registration_nonce`), the EVM
+    /// registry in the contract (`nonces(device)`), the Cosmos registry in its state.
     async fn registration_challenge(
         &self,
         registration: &DeviceRegistration,

@@ -1042,7 +1042,8 @@ fn foreign_proofs(
     Ok(out)
 }
 
-/// How many copies of one claim [`concurrent_claims_pay_once`] sends at once.
+/// How many copies of one claim the suite sends at once ("concurrent copies of one claim pay
+/// it once").
 pub const CONCURRENT_COPIES: usize = 16;
 
 /// Send [`CONCURRENT_COPIES`] copies of `claim` at once through the `submitters` in turn

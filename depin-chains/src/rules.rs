@@ -57,15 +57,9 @@ pub fn check_publication(
     latest: Option<&EpochRoot>,
     total_claimed: u128,
 ) -> Result<Option<PublishOutcome>> {
-    if root.root == [0u8; 32] {
-        return Err(Error::InvalidInput("zero root".into()));
-    }
+    root.check_publishable()?;
     if let Some(existing) = published {
-        return if existing.root == root.root && existing.total == root.total {
-            Ok(Some(PublishOutcome::AlreadyPublished))
-        } else {
-            Err(Error::EpochAlreadyPublished { epoch: root.epoch })
-        };
+        return root.republish(existing).map(Some);
     }
     if let Some(latest) = latest {
         if root.epoch.0 <= latest.epoch.0 {

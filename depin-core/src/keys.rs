@@ -302,6 +302,7 @@ impl PublicKey {
     }
 
     /// The validated inner key (crate-internal: batch verification and addresses).
+    #[cfg_attr(not(feature = "batch"), allow(dead_code))]
     pub(crate) fn inner(&self) -> &Pk {
         &self.0
     }
@@ -605,6 +606,7 @@ impl Signature {
     }
 
     /// The validated inner signature (crate-internal: batch verification).
+    #[cfg_attr(not(feature = "batch"), allow(dead_code))]
     pub(crate) fn inner(&self) -> &Sig {
         &self.0
     }
