@@ -810,10 +810,12 @@ async fn concurrent_transactions_get_correct_nonces() {
         }));
     }
     let mut blocks = Vec::new();
+    let mut hashes = std::collections::HashSet::new();
     for t in tasks {
         let r = t.await.unwrap().unwrap();
         assert_eq!(r.status, TxStatus::Success, "{r:?}");
         blocks.push(r.block);
+        hashes.insert(r.tx);
     }
     let elapsed = started.elapsed();
     println!("20 concurrent transactions from one key mined in {elapsed:?}");
@@ -824,10 +826,13 @@ async fn concurrent_transactions_get_correct_nonces() {
         let id = DeviceId::from(device_key(200 + n).public_key());
         assert!(relayer.device(&id).await.unwrap().active);
     }
-    // Anvil mines one transaction per block in automine mode: 20 distinct blocks.
+    // Twenty distinct transactions, all mined: none replaced another with the same nonce.
+    // (Anvil's automine usually gives each its own block, but transactions that arrive
+    // together can share one: seen once in about ten runs on a loaded machine.)
+    assert_eq!(hashes.len(), 20);
     blocks.sort_unstable();
     blocks.dedup();
-    assert_eq!(blocks.len(), 20);
+    assert!((1..=20).contains(&blocks.len()), "{blocks:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
