@@ -119,8 +119,13 @@ pub struct Report {
     /// The registration checks each key type passed, per key type (in
     /// [`Fixtures::key_types`] order).
     pub by_key_type: Vec<(KeyType, Vec<&'static str>)>,
-    /// Features the backend does not model, so their checks were skipped.
+    /// Features the backend does not model, so their checks were skipped (and sections
+    /// not run because an earlier one they build on failed).
     pub skipped: Vec<&'static str>,
+    /// Every failure, in the order the checks ran ([`run_conformance_all`]): at most one
+    /// per key type's registration and one per later section (revocation, funding,
+    /// rewards, roles), as each section stops at its first failure.
+    pub failures: Vec<Failure>,
 }
 
 /// A failed check.
@@ -239,9 +244,28 @@ async fn receipt_ok(
 
 /// Run every check against `backend` (which holds the admin and oracle roles).
 pub async fn run_conformance(backend: Arc<dyn ChainBackend>, fx: Fixtures) -> Outcome<Report> {
+    let mut report = run_conformance_all(backend, fx).await;
+    if report.failures.is_empty() {
+        Ok(report)
+    } else {
+        Err(report.failures.remove(0))
+    }
+}
+
+/// [`run_conformance`], going on after a failure: each key type's registration checks,
+/// and then each later section (revocation, funding, rewards, roles), run whatever failed
+/// before them (a section that builds on a failed one is listed in [`Report::skipped`]),
+/// and every failure is in [`Report::failures`], in order. A section stops at its first
+/// failure (its later checks depend on the state the failed one should have left).
+pub async fn run_conformance_all(backend: Arc<dyn ChainBackend>, fx: Fixtures) -> Report {
     let mut report = Report::default();
-    setup_checks(&backend, &fx)?;
-    registration(&backend, &fx, &mut report).await?;
+    if let Err(f) = setup_checks(&backend, &fx) {
+        report.failures.push(f);
+        return report;
+    }
+    if let Err(f) = registration(&backend, &fx, &mut report).await {
+        report.failures.push(f);
+    }
     let oracle = match &fx.oracle {
         Some(o) => Arc::clone(o),
         None => {
@@ -249,12 +273,18 @@ pub async fn run_conformance(backend: Arc<dyn ChainBackend>, fx: Fixtures) -> Ou
             Arc::clone(&backend)
         }
     };
-    funding(&backend, &mut report).await?;
-    rewards(&oracle, &fx, &mut report).await?;
-    if fx.oracle.is_some() {
-        roles(&backend, &oracle, &fx, &mut report).await?;
+    if let Err(f) = funding(&backend, &mut report).await {
+        report.failures.push(f);
     }
-    Ok(report)
+    if let Err(f) = rewards(&oracle, &fx, &mut report).await {
+        report.failures.push(f);
+    }
+    if fx.oracle.is_some() {
+        if let Err(f) = roles(&backend, &oracle, &fx, &mut report).await {
+            report.failures.push(f);
+        }
+    }
+    report
 }
 
 /// Funding through the trait ([`ChainBackend::fund_pool`], by the admin handle): the pool
@@ -393,7 +423,7 @@ async fn registration(
     let mut registered: Vec<DeviceId> = Vec::new();
     for (i, key) in keys.iter().enumerate() {
         let kt = key.key_type();
-        let (device, names) = register_one(
+        let (device, names) = match register_one(
             admin,
             fx,
             key,
@@ -403,10 +433,15 @@ async fn registration(
             deadline,
         )
         .await
-        .map_err(|mut f| {
-            f.key_type = Some(kt);
-            f
-        })?;
+        {
+            Ok(done) => done,
+            Err(mut f) => {
+                // the other key types are still checked
+                f.key_type = Some(kt);
+                report.failures.push(f);
+                continue;
+            }
+        };
         registered.push(device);
         if i == 0 {
             report.checks.extend(names);
@@ -423,7 +458,11 @@ async fn registration(
         }
     }
 
-    // revocation
+    // revocation, on the devices registered above: only if they all were
+    if registered.len() != keys.len() {
+        report.skipped.push("revocation (a registration failed)");
+        return Ok(());
+    }
     let (Some(by_owner), Some(by_admin)) = (registered.first(), registered.last()) else {
         return fail("revocation", "no device registered");
     };

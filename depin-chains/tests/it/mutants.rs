@@ -4,7 +4,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use depin_chains::conformance::{default_claimants, run_conformance, Fixtures};
+use depin_chains::conformance::{
+    default_claimants, run_conformance, run_conformance_all, Fixtures,
+};
 use depin_chains::local::LocalBackend;
 use depin_chains::{
     async_trait, connect, Account, BackendConfig, BackendKind, ChainBackend, Claim, ClaimFormat,
@@ -42,6 +44,8 @@ enum Mutation {
     /// no mutation: an honest backend written outside the SDK (it reports itself as
     /// `BackendKind::Custom("outside-ledger")`)
     Honest,
+    /// two independent rules broken: P-256 registrations refused, double claims swallowed
+    TwoRules,
 }
 
 /// What the racy mutant paid beyond the ledger, and the handles it made up for it.
@@ -94,7 +98,9 @@ impl ChainBackend for Mutant {
         r: &DeviceRegistration,
         p: &RegistrationProof,
     ) -> Result<TxHandle> {
-        if self.m == Mutation::RefusesP256 && r.device.key_type() == KeyType::P256 {
+        if matches!(self.m, Mutation::RefusesP256 | Mutation::TwoRules)
+            && r.device.key_type() == KeyType::P256
+        {
             return Err(Error::InvalidProof);
         }
         match self.inner.register_device(r, p).await {
@@ -170,7 +176,9 @@ impl ChainBackend for Mutant {
             };
         }
         match self.inner.claim(c).await {
-            Err(Error::AlreadyClaimed { .. }) if self.m == Mutation::SwallowDoubleClaim => {
+            Err(Error::AlreadyClaimed { .. })
+                if matches!(self.m, Mutation::SwallowDoubleClaim | Mutation::TwoRules) =>
+            {
                 Ok(TxHandle([0; 32]))
             }
             other => other,
@@ -271,6 +279,42 @@ async fn run_mutant_with(
     m: Mutation,
     key_types: Vec<KeyType>,
 ) -> depin_chains::conformance::Failure {
+    let mut report = run_mutant_all(m, key_types).await;
+    assert!(!report.failures.is_empty(), "{m:?} passed the suite");
+    report.failures.remove(0)
+}
+
+/// Every failure the suite reports for a backend breaking two independent rules: the
+/// P-256 registrations (the other key types still checked, revocation skipped) and the
+/// double claim (the rewards section still run).
+#[tokio::test]
+async fn every_broken_rule_is_reported_not_only_the_first() {
+    let report = run_mutant_all(Mutation::TwoRules, KeyType::ALL.to_vec()).await;
+    let failed: Vec<(&str, Option<KeyType>)> = report
+        .failures
+        .iter()
+        .map(|f| (f.check, f.key_type))
+        .collect();
+    assert_eq!(
+        failed,
+        vec![
+            (
+                "registration past its deadline is Expired",
+                Some(KeyType::P256)
+            ),
+            ("double claim is AlreadyClaimed", None),
+        ],
+        "{report:?}"
+    );
+    // the other key types passed their registration checks
+    let passed: Vec<KeyType> = report.by_key_type.iter().map(|(k, _)| *k).collect();
+    assert_eq!(passed, vec![KeyType::Ed25519, KeyType::Secp256k1]);
+    assert!(report
+        .skipped
+        .contains(&"revocation (a registration failed)"));
+}
+
+async fn run_mutant_all(m: Mutation, key_types: Vec<KeyType>) -> depin_chains::conformance::Report {
     let dir = tempfile::tempdir().unwrap();
     // separate admin and oracle accounts, as the suite checks the roles apart
     let ledger = open(
@@ -298,7 +342,7 @@ async fn run_mutant_with(
         fresh: true,
         oracle: Some(wrap(oracle())),
     };
-    run_conformance(wrap(admin()), fixtures).await.unwrap_err()
+    run_conformance_all(wrap(admin()), fixtures).await
 }
 
 #[tokio::test]
