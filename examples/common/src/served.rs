@@ -586,6 +586,43 @@ pub enum Pipeline<R: Registry, S: ReplayStore> {
     },
 }
 
+impl<R: Registry + Send + 'static, S: ReplayStore + Send + 'static> Pipeline<R, S> {
+    /// A pipeline served by a real oracle for `network` ([`ServedOracle::start_with`], its
+    /// store in `dir`): `make` builds the oracle's verifiers (and, called once here, the
+    /// verifier that names what is sent), the closer `closer_name` applies `scoring` and
+    /// publishes on `chain`, crediting each device to its owner in `owners`. With `mqtt`,
+    /// a mosquitto broker is started too and those devices publish through it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn serve<C: EpochScoring + 'static>(
+        network: &str,
+        dir: &Path,
+        chain: &Chain,
+        mut make: MakeVerifier<R, S>,
+        scoring: C,
+        closer_name: &str,
+        owners: BTreeMap<depin_core::DeviceId, Account>,
+        mqtt: Option<BTreeSet<depin_core::DeviceId>>,
+        configure: impl FnOnce(&mut ServiceConfig),
+    ) -> Result<Self> {
+        let closer = EpochCloser::new(
+            scoring,
+            Arc::clone(chain.backend()),
+            chain.claim_format(),
+            closer_name,
+        )
+        .owners(move |d: &depin_core::DeviceId| owners.get(d).cloned());
+        let names = make()?;
+        let oracle =
+            ServedOracle::start_with(network, dir, make, closer, mqtt.is_some(), configure)?;
+        Ok(Pipeline::Served {
+            oracle,
+            names,
+            reports: BTreeMap::new(),
+            mqtt: mqtt.unwrap_or_default(),
+        })
+    }
+}
+
 impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
     /// Verify `inputs` at `now`: their outcomes, or why each was refused. Served, an
     /// [`Input::EnvelopeOf`] is sent with the gossip topic whose kinds its set is (HTTP

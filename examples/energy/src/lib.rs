@@ -2,18 +2,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use depin_attest::store::{LoggedItem, StoredVerdict};
 use depin_attest::types::{ChargingSession, EnergyDirection, EnergyReading};
 use depin_attest::{
     AttestationKind, AttestationType, DeviceRecord, EnvelopeBody, Input, KindSet, MemoryRegistry,
     MemoryReplayStore, Outcome, Verifier, VerifierConfig,
 };
-use std::sync::Arc;
-
-use depin_attest::store::{LoggedItem, StoredVerdict};
-use depin_chains::oracle::{EpochCloser, EpochPayouts, EpochScoring, PayoutLine};
+use depin_chains::oracle::{EpochPayouts, EpochScoring, PayoutLine};
 use depin_chains::Account;
 use depin_core::{DeviceId, Domain, Epoch, KeyType, NetworkId, SigningKey, Timestamp};
-use depin_example_common::served::{Pipeline, ServedOracle};
+use depin_example_common::served::Pipeline;
 use depin_example_common::{
     epoch_start, hex_prefix, progress, schedule, sign_envelope, AnySigner, Chain, DeviceOutcome,
     EpochSummary, Error, SimRng, TOKEN_DECIMALS,
@@ -287,50 +285,43 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 split: split.clone(),
                 meters: meters.clone(),
             };
-            let closer = EpochCloser::new(
-                scoring,
-                Arc::clone(chain.backend()),
-                chain.claim_format(),
-                "energy-oracle",
-            )
-            .owners(move |d: &DeviceId| owners.get(d).cloned());
-            let names = make()?;
             // meters send over HTTP; chargers publish to an MQTT broker the oracle
             // subscribes to (when mosquitto is installed; over HTTP otherwise)
-            let oracle = ServedOracle::start_with(
+            let chargers = devices
+                .iter()
+                .filter(|d| !d.is_meter())
+                .map(|d| d.id)
+                .collect();
+            let pipeline = Pipeline::serve(
                 NETWORK,
                 dir,
+                &chain,
                 Box::new(make.clone()),
-                closer,
-                true,
+                scoring,
+                "energy-oracle",
+                owners,
+                Some(chargers),
                 |_| {},
             )?;
-            let transport = match oracle.mqtt_port() {
-                Some(port) => {
-                    format!("meters over HTTP, chargers over MQTT (mosquitto on port {port})")
-                }
-                None => "all over HTTP (no mosquitto installed for the chargers' MQTT)".into(),
-            };
-            progress(
-                opts,
-                "energy",
-                &format!(
-                    "served by an oracle at {}, {transport}, store {}",
-                    oracle.base_url(),
-                    oracle.store_path().display()
-                ),
-            );
-            served = Some(transport);
-            Pipeline::Served {
-                oracle,
-                names,
-                reports: BTreeMap::new(),
-                mqtt: devices
-                    .iter()
-                    .filter(|d| !d.is_meter())
-                    .map(|d| d.id)
-                    .collect(),
+            if let Some(oracle) = pipeline.oracle() {
+                let transport = match oracle.mqtt_port() {
+                    Some(port) => {
+                        format!("meters over HTTP, chargers over MQTT (mosquitto on port {port})")
+                    }
+                    None => "all over HTTP (no mosquitto installed for the chargers' MQTT)".into(),
+                };
+                progress(
+                    opts,
+                    "energy",
+                    &format!(
+                        "served by an oracle at {}, {transport}, store {}",
+                        oracle.base_url(),
+                        oracle.store_path().display()
+                    ),
+                );
+                served = Some(transport);
             }
+            pipeline
         }
     };
     let all_owners: BTreeSet<Account> = devices.iter().map(|d| d.owner.clone()).collect();

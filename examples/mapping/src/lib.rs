@@ -5,17 +5,16 @@ pub mod kinds;
 pub mod policy;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 
 use depin_attest::store::{LoggedItem, StoredVerdict};
 use depin_attest::{
     AttestationType, DeviceRecord, Envelope, EnvelopeBody, Input, KindSet, MemoryRegistry,
     MemoryReplayStore, Outcome, Rejection, VerifierBuilder, VerifierConfig,
 };
-use depin_chains::oracle::{EpochCloser, EpochPayouts, EpochScoring, PayoutLine};
+use depin_chains::oracle::{EpochPayouts, EpochScoring, PayoutLine};
 use depin_chains::Account;
 use depin_core::{DeviceId, Domain, Epoch, KeyType, NetworkId, SigningKey, Timestamp};
-use depin_example_common::served::{Pipeline, ServedOracle};
+use depin_example_common::served::Pipeline;
 use depin_example_common::{
     epoch_start, format_amount, hex_prefix, progress, schedule, sign_envelope, AnySigner, Chain,
     DeviceOutcome, EpochSummary, Error, SimRng, TOKEN_DECIMALS,
@@ -602,35 +601,6 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
                 rules: rules.clone(),
                 seed: map.clone(),
             };
-            let closer = EpochCloser::new(
-                scoring,
-                Arc::clone(chain.backend()),
-                chain.claim_format(),
-                "mapping-oracle",
-            )
-            .owners(move |d: &DeviceId| owners.get(d).cloned());
-            let oracle = ServedOracle::start_with(
-                NETWORK,
-                dir,
-                Box::new(make.clone()),
-                closer,
-                true,
-                |_| {},
-            )?;
-            progress(
-                opts,
-                "mapping",
-                &format!(
-                    "served by an oracle at {} (store {})",
-                    oracle.base_url(),
-                    oracle.store_path().display()
-                ),
-            );
-            served = Some(if oracle.mqtt_port().is_some() {
-                "; served by a real oracle: captures and routes over HTTP and MQTT, each with its gossip topic"
-            } else {
-                "; served by a real oracle: captures and routes over HTTP (no mosquitto for MQTT), each with its gossip topic"
-            });
             // every other honest dashcam uploads over MQTT, the rest over HTTP; each
             // message with the gossip topic it belongs to
             let mqtt = drivers
@@ -639,12 +609,34 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
                 .step_by(2)
                 .map(|d| d.id)
                 .collect();
-            Pipeline::Served {
-                oracle,
-                names,
-                reports: BTreeMap::new(),
-                mqtt,
+            let pipeline = Pipeline::serve(
+                NETWORK,
+                dir,
+                &chain,
+                Box::new(make.clone()),
+                scoring,
+                "mapping-oracle",
+                owners,
+                Some(mqtt),
+                |_| {},
+            )?;
+            if let Some(oracle) = pipeline.oracle() {
+                progress(
+                    opts,
+                    "mapping",
+                    &format!(
+                        "served by an oracle at {} (store {})",
+                        oracle.base_url(),
+                        oracle.store_path().display()
+                    ),
+                );
+                served = Some(if oracle.mqtt_port().is_some() {
+                    "; served by a real oracle: captures and routes over HTTP and MQTT, each with its gossip topic"
+                } else {
+                    "; served by a real oracle: captures and routes over HTTP (no mosquitto for MQTT), each with its gossip topic"
+                });
             }
+            pipeline
         }
     };
 

@@ -11,13 +11,13 @@ use depin_attest::{
 use std::sync::Arc;
 
 use depin_attest::store::{ItemFormat, LoggedItem, StoredVerdict};
-use depin_chains::oracle::{EpochCloser, EpochPayouts, EpochScoring, PayoutLine};
+use depin_chains::oracle::{EpochPayouts, EpochScoring, PayoutLine};
 use depin_chains::Account;
 use depin_core::frame::MAX_FRAME_LEN;
 use depin_core::{DeviceId, Domain, Epoch, KeyType, NetworkId, SigningKey, Timestamp};
 use depin_device::counter::{RamStorage, SequenceCounter};
 use depin_device::Reporter;
-use depin_example_common::served::{Pipeline, ServedOracle};
+use depin_example_common::served::Pipeline;
 use depin_example_common::{
     epoch_start, hex_prefix, progress, schedule, sign_envelope, AnySigner, Chain, DeviceOutcome,
     EpochSummary, Error, SimRng, DAY_MS, GENESIS_MS, TOKEN_DECIMALS,
@@ -249,42 +249,34 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 uptime,
                 sizes: sizes.clone(),
             };
-            let closer = EpochCloser::new(
-                scoring,
-                Arc::clone(chain.backend()),
-                chain.claim_format(),
-                "storage-oracle",
-            )
-            .owners(move |d: &DeviceId| owners.get(d).cloned());
-            let names = make()?;
             // a proof answers every challenged chunk with its Merkle path: larger than the
             // endpoint's default item limit (2 KiB)
-            let oracle = ServedOracle::start_with(
+            let pipeline = Pipeline::serve(
                 NETWORK,
                 dir,
+                &chain,
                 Box::new(make.clone()),
-                closer,
-                false,
+                scoring,
+                "storage-oracle",
+                owners,
+                None,
                 |c| {
                     c.ingest.max_item_bytes = 60 * 1024;
                 },
             )?;
-            progress(
-                opts,
-                "storage",
-                &format!(
-                    "served by an oracle at {} (store {})",
-                    oracle.base_url(),
-                    oracle.store_path().display()
-                ),
-            );
-            served = true;
-            Pipeline::Served {
-                oracle,
-                names,
-                reports: BTreeMap::new(),
-                mqtt: BTreeSet::new(),
+            if let Some(oracle) = pipeline.oracle() {
+                progress(
+                    opts,
+                    "storage",
+                    &format!(
+                        "served by an oracle at {} (store {})",
+                        oracle.base_url(),
+                        oracle.store_path().display()
+                    ),
+                );
             }
+            served = true;
+            pipeline
         }
     };
     let all_owners: BTreeSet<Account> = nodes.iter().map(|n| n.owner.clone()).collect();

@@ -11,10 +11,10 @@ use depin_attest::{
     DenyState, DeviceRecord, Envelope, EnvelopeBody, Input, KindSet, MemoryRegistry,
     MemoryReplayStore, Verifier, VerifierConfig,
 };
-use depin_chains::oracle::{EpochCloser, EpochPayouts, EpochScoring, PayoutLine};
+use depin_chains::oracle::{EpochPayouts, EpochScoring, PayoutLine};
 use depin_chains::Account;
 use depin_core::{DeviceId, Domain, Epoch, KeyType, NetworkId, SigningKey, Timestamp};
-use depin_example_common::served::{Checked, Pipeline, ServedOracle};
+use depin_example_common::served::{Checked, Pipeline};
 use depin_example_common::{
     epoch_start, hex_prefix, progress, schedule, Chain, DeviceOutcome, EpochSummary, Error,
     MapData, MapHotspot, MapLink, SimRng, TOKEN_DECIMALS,
@@ -393,36 +393,6 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 cells: Arc::clone(&cells),
                 density: density.clone(),
             };
-            let closer = EpochCloser::new(
-                scoring,
-                Arc::clone(chain.backend()),
-                chain.claim_format(),
-                "wireless-oracle",
-            )
-            .owners(move |d: &DeviceId| owners.get(d).cloned());
-            let make_served = make.clone();
-            let oracle = ServedOracle::start_with(
-                NETWORK,
-                dir,
-                Box::new(move || make_served(true)),
-                closer,
-                true,
-                |_| {},
-            )?;
-            progress(
-                opts,
-                "wireless",
-                &format!(
-                    "served by an oracle at {} (store {})",
-                    oracle.base_url(),
-                    oracle.store_path().display()
-                ),
-            );
-            served = Some(if oracle.mqtt_port().is_some() {
-                "; served by a real oracle: beacons and witnesses over HTTP and MQTT, witnesses chosen at its epoch close"
-            } else {
-                "; served by a real oracle: beacons and witnesses over HTTP (no mosquitto for MQTT), witnesses chosen at its epoch close"
-            });
             // every other honest hotspot reports over MQTT, the rest over HTTP
             let mqtt = hotspots
                 .iter()
@@ -430,12 +400,35 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 .step_by(2)
                 .map(|h| h.id)
                 .collect();
-            Pipeline::Served {
-                oracle,
-                names,
-                reports: BTreeMap::new(),
-                mqtt,
+            let make_served = make.clone();
+            let pipeline = Pipeline::serve(
+                NETWORK,
+                dir,
+                &chain,
+                Box::new(move || make_served(true)),
+                scoring,
+                "wireless-oracle",
+                owners,
+                Some(mqtt),
+                |_| {},
+            )?;
+            if let Some(oracle) = pipeline.oracle() {
+                progress(
+                    opts,
+                    "wireless",
+                    &format!(
+                        "served by an oracle at {} (store {})",
+                        oracle.base_url(),
+                        oracle.store_path().display()
+                    ),
+                );
+                served = Some(if oracle.mqtt_port().is_some() {
+                    "; served by a real oracle: beacons and witnesses over HTTP and MQTT, witnesses chosen at its epoch close"
+                } else {
+                    "; served by a real oracle: beacons and witnesses over HTTP (no mosquitto for MQTT), witnesses chosen at its epoch close"
+                });
             }
+            pipeline
         }
     };
 
