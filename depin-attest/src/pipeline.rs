@@ -1228,27 +1228,38 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
         }
         // boxed, as in the slots: moving the resolved items by value costs more than the
         // replay checks themselves on large batches
+        let windows: Vec<(ReplayKey, u64)> = slots
+            .iter()
+            .zip(&sig_ok)
+            .filter_map(|(slot, &good)| match slot {
+                Slot::Resolved(r) if good => Some((
+                    ReplayKey {
+                        device: r.device,
+                        stream: r.staged.stream,
+                    },
+                    r.staged.seq,
+                )),
+                _ => None,
+            })
+            .collect();
+        // one call for the batch, in input order: a store may find the windows in parallel
+        let mut checked = self.replay.check_and_update_batch(&windows).into_iter();
         let mut staged: Vec<core::result::Result<Box<Resolved>, Verdict>> =
             Vec::with_capacity(slots.len());
         let mut consumed = false;
-        for (i, slot) in slots.into_iter().enumerate() {
+        for (slot, good) in slots.into_iter().zip(sig_ok) {
             staged.push(match slot {
                 Slot::Done(v) => Err(v),
-                Slot::Resolved(_) if !sig_ok[i] => Err(Err(Rejection::BadSignature)),
-                Slot::Resolved(r) => {
-                    let rkey = ReplayKey {
-                        device: r.device,
-                        stream: r.staged.stream,
-                    };
-                    match self.replay.check_and_update(&rkey, r.staged.seq) {
-                        Ok(true) => {
-                            consumed = true;
-                            Ok(r)
-                        }
-                        Ok(false) => Err(Err(Rejection::Replayed)),
-                        Err(_) => Err(Err(Rejection::ReplayStoreUnavailable)),
+                Slot::Resolved(_) if !good => Err(Err(Rejection::BadSignature)),
+                // a store that returned fewer results than items is unavailable for the rest
+                Slot::Resolved(r) => match checked.next() {
+                    Some(Ok(true)) => {
+                        consumed = true;
+                        Ok(r)
                     }
-                }
+                    Some(Ok(false)) => Err(Err(Rejection::Replayed)),
+                    Some(Err(_)) | None => Err(Err(Rejection::ReplayStoreUnavailable)),
+                },
             });
         }
         // Stage 4b: the windows are durable before anything is accepted.

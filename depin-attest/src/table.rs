@@ -10,6 +10,10 @@ use core::hash::{BuildHasher, Hash};
 
 use hashbrown::HashTable;
 
+/// Batches at least this large are probed on every core ([`DenseMap::positions`]).
+#[cfg(feature = "parallel")]
+const PARALLEL_PROBES: usize = 256;
+
 /// A map from `K` to `V` stored densely (see the module docs).
 #[derive(Clone)]
 pub(crate) struct DenseMap<K, V> {
@@ -68,6 +72,28 @@ impl<K: Hash + Eq, V> DenseMap<K, V> {
 
     pub(crate) fn get(&self, key: &K) -> Option<&V> {
         self.position(key).map(|i| &self.entries[i].1)
+    }
+
+    /// The position of each key (`None` if absent), probed on every core for a large
+    /// batch with the `parallel` feature. Positions stay valid until the table is dropped:
+    /// entries are only ever appended.
+    pub(crate) fn positions<'k>(&self, keys: impl Iterator<Item = &'k K>) -> Vec<Option<usize>>
+    where
+        K: 'k + Sync,
+        V: Sync,
+    {
+        let keys: Vec<&K> = keys.collect();
+        #[cfg(feature = "parallel")]
+        if keys.len() >= PARALLEL_PROBES {
+            use rayon::prelude::*;
+            return keys.par_iter().map(|k| self.position(k)).collect();
+        }
+        keys.iter().map(|k| self.position(k)).collect()
+    }
+
+    /// The value at a position [`DenseMap::positions`] returned.
+    pub(crate) fn value_at_mut(&mut self, i: usize) -> Option<&mut V> {
+        self.entries.get_mut(i).map(|(_, v)| v)
     }
 
     /// The value of `key`, inserted with `make` if absent. `None` only if the table

@@ -120,3 +120,46 @@ fn failing_store_rejects() {
         Err(Rejection::ReplayStoreUnavailable)
     );
 }
+
+/// The in-memory store's batch update (windows found on every core for a large batch, then
+/// updated in order) gives exactly the answers of one `check_and_update` call after
+/// another, whatever the mix of known and new devices and of numbers repeated in the batch.
+#[test]
+fn batch_updates_match_one_call_after_another() {
+    use depin_attest::MemoryReplayStore;
+    let devices: Vec<ReplayKey> = (0..40u8)
+        .map(|i| ReplayKey {
+            device: id(&key(i.wrapping_add(1))),
+            stream: if i % 3 == 0 {
+                Stream::Envelope
+            } else {
+                Stream::Frame
+            },
+        })
+        .collect();
+    let mut runner = proptest::test_runner::TestRunner::default();
+    // batches both below and above the store's parallel threshold (256)
+    let batch = proptest::collection::vec((0usize..40, 0u64..300), 0..700);
+    runner
+        .run(&proptest::collection::vec(batch, 1..4), |batches| {
+            let (mut one_by_one, mut batched) =
+                (MemoryReplayStore::new(), MemoryReplayStore::new());
+            for items in batches {
+                let items: Vec<(ReplayKey, u64)> =
+                    items.into_iter().map(|(d, s)| (devices[d], s)).collect();
+                let expect: Vec<bool> = items
+                    .iter()
+                    .map(|(k, s)| one_by_one.check_and_update(k, *s).unwrap())
+                    .collect();
+                let got: Vec<bool> = batched
+                    .check_and_update_batch(&items)
+                    .into_iter()
+                    .map(|r| r.unwrap())
+                    .collect();
+                prop_assert_eq!(got, expect);
+            }
+            prop_assert_eq!(batched.len(), one_by_one.len());
+            Ok(())
+        })
+        .unwrap();
+}
