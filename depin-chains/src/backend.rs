@@ -4,6 +4,10 @@ use async_trait::async_trait;
 use depin_core::{DeviceId, Epoch};
 
 use crate::error::Result;
+use crate::makers::{
+    HardwareEvidence, Maker, MakerAttestation, MakerRecord, OnMakerRevoked, Onboarding,
+    OnboardingChallenge,
+};
 use crate::types::{
     Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration, DeviceSigner,
     EpochRoot, PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle,
@@ -111,6 +115,86 @@ pub trait ChainBackend: Send + Sync {
         Err(crate::Error::Unsupported(
             "this backend's pool is not funded through the trait".into(),
         ))
+    }
+
+    /// Approve a maker to onboard devices (network admin only, [`crate::Error::Unauthorized`]
+    /// otherwise; a key already approved or revoked is [`crate::Error::AlreadyRegistered`]).
+    /// See [`crate::makers`]. Default: [`crate::Error::Unsupported`] (a backend without
+    /// makers).
+    async fn approve_maker(&self, maker: &Maker) -> Result<TxHandle> {
+        let _ = maker;
+        Err(crate::Error::Unsupported(format!(
+            "{:?} backend has no makers",
+            self.kind()
+        )))
+    }
+
+    /// Revoke a maker (network admin only): it onboards nothing more, and with
+    /// [`OnMakerRevoked::SuspendDevices`] its devices read as inactive. Errors:
+    /// [`crate::Error::NotFound`], [`crate::Error::AlreadyRevoked`],
+    /// [`crate::Error::Unauthorized`]. Default: [`crate::Error::Unsupported`].
+    async fn revoke_maker(&self, maker: &DeviceId, on_revoked: OnMakerRevoked) -> Result<TxHandle> {
+        let _ = (maker, on_revoked);
+        Err(crate::Error::Unsupported(format!(
+            "{:?} backend has no makers",
+            self.kind()
+        )))
+    }
+
+    /// A maker's record ([`crate::Error::NotFound`] if never approved). Default:
+    /// [`crate::Error::Unsupported`].
+    async fn maker(&self, maker: &DeviceId) -> Result<MakerRecord> {
+        let _ = maker;
+        Err(crate::Error::Unsupported(format!(
+            "{:?} backend has no makers",
+            self.kind()
+        )))
+    }
+
+    /// Choose who may join (network admin only). Default: [`crate::Error::Unsupported`].
+    async fn set_onboarding(&self, onboarding: Onboarding) -> Result<TxHandle> {
+        let _ = onboarding;
+        Err(crate::Error::Unsupported(format!(
+            "{:?} backend has no makers",
+            self.kind()
+        )))
+    }
+
+    /// What `maker` and the device must sign to onboard `registration`, for the device's
+    /// current registration nonce (see [`ChainBackend::registration_challenge`] for the
+    /// nonce's contract). Default: [`crate::Error::Unsupported`].
+    async fn onboarding_challenge(
+        &self,
+        registration: &DeviceRegistration,
+        maker: &DeviceId,
+    ) -> Result<OnboardingChallenge> {
+        let _ = (registration, maker);
+        Err(crate::Error::Unsupported(format!(
+            "{:?} backend has no makers",
+            self.kind()
+        )))
+    }
+
+    /// Onboard a device through its maker: the maker's attestation and the device's own
+    /// proof, both for the challenge at execution, and optionally hardware evidence for the
+    /// challenge's `evidence_nonce`, checked by the registry's verifier of its kind. The
+    /// device is recorded with [`crate::makers::TrustLevel::Maker`], or
+    /// [`crate::makers::TrustLevel::Hardware`] with accepted evidence. Errors as
+    /// [`ChainBackend::register_device`], plus [`crate::Error::NotFound`] (unknown maker),
+    /// [`crate::Error::Unauthorized`] (revoked maker), [`crate::Error::QuotaExceeded`],
+    /// [`crate::Error::Evidence`]. Default: [`crate::Error::Unsupported`].
+    async fn onboard_device(
+        &self,
+        registration: &DeviceRegistration,
+        attestation: &MakerAttestation,
+        device_proof: &RegistrationProof,
+        evidence: Option<&HardwareEvidence>,
+    ) -> Result<TxHandle> {
+        let _ = (registration, attestation, device_proof, evidence);
+        Err(crate::Error::Unsupported(format!(
+            "{:?} backend has no makers",
+            self.kind()
+        )))
     }
 
     /// Wait until the transaction is final enough for the backend's configuration and return

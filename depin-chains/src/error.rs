@@ -101,6 +101,18 @@ pub enum Error {
     /// An argument is not acceptable (zero root, zero address, malformed account, ...).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// A maker has onboarded as many devices as its quota allows.
+    #[error("maker {maker} has used its quota of {quota} devices")]
+    QuotaExceeded {
+        /// The maker.
+        maker: String,
+        /// Its quota.
+        quota: u64,
+    },
+    /// Hardware evidence was refused: no verifier for its kind, or the verifier's reason
+    /// (a broken chain, another key, another nonce, a revoked or expired certificate, ...).
+    #[error("hardware evidence refused: {0}")]
+    Evidence(String),
     /// The backend cannot do this (for example an Ed25519 device on the EVM registry).
     #[error("unsupported: {0}")]
     Unsupported(String),

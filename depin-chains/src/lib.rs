@@ -5,6 +5,7 @@ pub mod backend;
 pub mod claims;
 pub mod config;
 pub mod error;
+pub mod makers;
 pub mod retry;
 pub mod types;
 

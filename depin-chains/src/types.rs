@@ -365,8 +365,12 @@ pub struct DeviceRecord {
     pub key_type: KeyType,
     /// SHA-256 of the metadata given at registration.
     pub metadata_hash: [u8; 32],
-    /// `false` once revoked.
+    /// `false` once revoked, or while suspended with its maker
+    /// ([`crate::makers::OnMakerRevoked::SuspendDevices`]).
     pub active: bool,
+    /// How far the registry trusts the device ([`crate::makers`]): untrusted on backends
+    /// without makers.
+    pub trust: crate::makers::DeviceTrust,
 }
 
 /// An epoch's reward claim root and total.

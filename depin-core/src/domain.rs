@@ -155,6 +155,11 @@ impl MessageKind {
     pub const DENY_LIST: MessageKind = MessageKind(0x0050);
     /// Proof that a registrant holds a device key.
     pub const DEVICE_REGISTRATION: MessageKind = MessageKind(0x0060);
+    /// A maker's attestation that it made a device it onboards.
+    pub const MAKER_ONBOARDING: MessageKind = MessageKind(0x0061);
+    /// A device's answer to a hardware-evidence challenge (its key signing the registration
+    /// nonce the evidence is bound to).
+    pub const HARDWARE_EVIDENCE: MessageKind = MessageKind(0x0062);
     /// An epoch reward root published by an oracle.
     pub const REWARD_ROOT: MessageKind = MessageKind(0x0070);
     /// First kind number available to applications.

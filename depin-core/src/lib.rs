@@ -15,6 +15,8 @@ pub mod domain;
 #[cfg(feature = "serde")]
 pub mod encoding;
 pub mod error;
+#[cfg(feature = "alloc")]
+pub mod evidence;
 pub mod frame;
 pub mod keys;
 pub mod time;

@@ -630,6 +630,7 @@ impl ChainBackend for CosmosBackend {
             key_type: KeyType::from_tag(r.key_type)?,
             metadata_hash: parse_root(&r.metadata_hash)?,
             active: r.active,
+            trust: Default::default(),
         })
     }
 

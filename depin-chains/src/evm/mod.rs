@@ -508,6 +508,7 @@ impl ChainBackend for EvmBackend {
             key_type: KeyType::from_tag(info.keyType)?,
             metadata_hash: info.metadataHash.0,
             active: info.active,
+            trust: Default::default(),
         })
     }
 

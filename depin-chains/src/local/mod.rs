@@ -81,6 +81,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use depin_core::evidence::{EvidenceRequest, EvidenceVerifier};
 use depin_core::{DeviceId, Domain, Epoch, MessageKind, NetworkId};
 use sha2::{Digest, Sha256};
 
@@ -88,12 +89,16 @@ use crate::backend::ChainBackend;
 use crate::claims::verify_claim;
 use crate::config::LocalConfig;
 use crate::error::{Error, Result};
+use crate::makers::{
+    DeviceTrust, HardwareEvidence, HardwareRecord, Maker, MakerAttestation, MakerRecord,
+    OnMakerRevoked, Onboarding, OnboardingChallenge, TrustLevel,
+};
 use crate::types::{
     Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration, DeviceSigner,
     EpochRoot, PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle,
     TxStatus,
 };
-pub use record::{DeviceConsent, Entry};
+pub use record::{DeviceConsent, Entry, Onboarded};
 
 pub use crate::rules::{MAX_EPOCH_GAP, MAX_PERMIT_LIFETIME_SECS};
 
@@ -170,7 +175,11 @@ pub struct Genesis {
 struct DeviceState {
     owner: Account,
     metadata: Vec<u8>,
+    /// `false` once revoked.
     active: bool,
+    /// Suspended with its maker (reads as inactive, but is not revoked).
+    suspended: bool,
+    trust: DeviceTrust,
 }
 
 #[derive(Debug)]
@@ -179,6 +188,10 @@ struct State {
     ledger_id: [u8; 32],
     domain: Domain,
     devices: HashMap<DeviceId, DeviceState>,
+    makers: HashMap<DeviceId, MakerRecord>,
+    /// Devices each maker onboarded, in order (for suspension).
+    maker_devices: HashMap<DeviceId, Vec<DeviceId>>,
+    onboarding: Onboarding,
     /// Registration nonce per device: committed registrations, revocations and nonce
     /// cancellations of the device.
     nonces: HashMap<DeviceId, u64>,
@@ -223,7 +236,6 @@ impl fmt::Debug for Clock {
     }
 }
 
-#[derive(Debug)]
 struct Inner {
     log: log::Log,
     state: State,
@@ -232,6 +244,22 @@ struct Inner {
     clock: Clock,
     /// Bytes of a torn final record removed when the file was opened.
     repaired_bytes: u64,
+    /// Hardware evidence verifiers by kind (not persisted: onboarding entries record what
+    /// was accepted).
+    evidence: HashMap<String, Arc<dyn EvidenceVerifier>>,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inner")
+            .field("log", &self.log)
+            .field("state", &self.state)
+            .field("poisoned", &self.poisoned)
+            .field("clock", &self.clock)
+            .field("repaired_bytes", &self.repaired_bytes)
+            .field("evidence", &self.evidence.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// An open local ledger file. Cheap to clone (shared).
@@ -357,6 +385,24 @@ fn checked_frame(entry: &Entry) -> Result<(Vec<u8>, Vec<u8>)> {
 
 /// `Expired` once `deadline` has passed, too far (more than [`MAX_PERMIT_LIFETIME_SECS`] after
 /// `now`) otherwise; the registry's `_checkDeadline`.
+/// The onboarding challenge for `registration` (canonical) by `maker` at the device's
+/// current nonce.
+fn onboarding_challenge(
+    state: &State,
+    registration: &DeviceRegistration,
+    maker: &DeviceId,
+) -> OnboardingChallenge {
+    let nonce = state.nonce(&registration.device);
+    let maker_message =
+        registration.onboarding_message(BackendKind::Local, &state.ledger_id, nonce, maker);
+    OnboardingChallenge {
+        domain: state.domain,
+        evidence_nonce: Sha256::digest(&maker_message).into(),
+        maker_message,
+        device_message: state.registration_message(registration),
+    }
+}
+
 fn check_deadline(deadline: u64, now: u64) -> Result<()> {
     crate::rules::check_deadline(deadline, now)
 }
@@ -408,6 +454,9 @@ impl State {
             genesis,
             ledger_id,
             devices: HashMap::new(),
+            makers: HashMap::new(),
+            maker_devices: HashMap::new(),
+            onboarding: Onboarding::default(),
             nonces: HashMap::new(),
             roots: BTreeMap::new(),
             latest_published_at: None,
@@ -453,6 +502,11 @@ impl State {
                 if self.devices.contains_key(device) {
                     return Err(Error::Corrupt(format!("{device} registered twice")));
                 }
+                if self.onboarding == Onboarding::MakersOnly {
+                    return Err(Error::Corrupt(format!(
+                        "{device} registered without a maker on a makers-only ledger"
+                    )));
+                }
                 if let Some(c) = consent {
                     let current = self.nonce(device);
                     if c.nonce != current {
@@ -468,10 +522,92 @@ impl State {
                         owner: owner.clone(),
                         metadata: metadata.clone(),
                         active: true,
+                        suspended: false,
+                        trust: DeviceTrust::default(),
                     },
                 );
                 self.bump_nonce(device);
             }
+            Entry::Onboard(o) => {
+                if self.devices.contains_key(&o.device) {
+                    return Err(Error::Corrupt(format!("{} registered twice", o.device)));
+                }
+                let current = self.nonce(&o.device);
+                if o.consent.nonce != current {
+                    return Err(Error::Corrupt(format!(
+                        "onboarding of {} signed for nonce {}, its nonce is {current}",
+                        o.device, o.consent.nonce
+                    )));
+                }
+                let m = self.makers.get_mut(&o.maker).ok_or_else(|| {
+                    Error::Corrupt(format!("onboarding by unknown maker {}", o.maker))
+                })?;
+                if !m.active || m.onboarded >= m.maker.quota {
+                    return Err(Error::Corrupt(format!(
+                        "onboarding by maker {} when revoked or over quota",
+                        o.maker
+                    )));
+                }
+                m.onboarded += 1;
+                self.maker_devices
+                    .entry(o.maker)
+                    .or_default()
+                    .push(o.device);
+                self.devices.insert(
+                    o.device,
+                    DeviceState {
+                        owner: o.owner.clone(),
+                        metadata: o.metadata.clone(),
+                        active: true,
+                        suspended: false,
+                        trust: DeviceTrust {
+                            level: o.trust,
+                            maker: Some(o.maker),
+                            hardware: o.hardware.clone(),
+                        },
+                    },
+                );
+                self.bump_nonce(&o.device);
+            }
+            Entry::ApproveMaker {
+                maker, name, quota, ..
+            } => {
+                if self.makers.contains_key(maker) {
+                    return Err(Error::Corrupt(format!("maker {maker} approved twice")));
+                }
+                self.makers.insert(
+                    *maker,
+                    MakerRecord {
+                        maker: Maker::new(*maker, name.clone(), *quota),
+                        onboarded: 0,
+                        active: true,
+                        devices_suspended: false,
+                    },
+                );
+            }
+            Entry::RevokeMaker {
+                maker,
+                suspend_devices,
+                ..
+            } => {
+                let m = self
+                    .makers
+                    .get_mut(maker)
+                    .filter(|m| m.active)
+                    .ok_or_else(|| {
+                        Error::Corrupt(format!("revoke of unknown or revoked maker {maker}"))
+                    })?;
+                m.active = false;
+                m.devices_suspended = *suspend_devices;
+                if *suspend_devices {
+                    for d in self.maker_devices.get(maker).into_iter().flatten() {
+                        if let Some(state) = self.devices.get_mut(d) {
+                            state.suspended = true;
+                        }
+                    }
+                }
+            }
+            Entry::SetOnboarding { onboarding, .. } => self.onboarding = *onboarding,
             Entry::Revoke { device, .. } => {
                 let d = self
                     .devices
@@ -683,10 +819,36 @@ impl LocalLedger {
                     poisoned: false,
                     clock: Clock::default(),
                     repaired_bytes: 0,
+                    evidence: HashMap::new(),
                 })),
             },
             report,
         ))
+    }
+
+    /// Accept hardware evidence of `verifier`'s kind at onboarding from now on (replacing a
+    /// verifier of the same kind). Not persisted: entries record what was accepted, and a
+    /// reopened ledger needs its verifiers added again before it onboards with evidence.
+    pub fn add_evidence_verifier(&self, verifier: Arc<dyn EvidenceVerifier>) -> Result<()> {
+        let mut inner = self.lock()?;
+        inner.evidence.insert(verifier.kind().to_string(), verifier);
+        Ok(())
+    }
+
+    /// Who may join ([`Onboarding::Open`] until the admin sets otherwise).
+    pub fn onboarding(&self) -> Result<Onboarding> {
+        Ok(self.lock()?.state.onboarding)
+    }
+
+    /// The devices `maker` onboarded, in order.
+    pub fn maker_devices(&self, maker: &DeviceId) -> Result<Vec<DeviceId>> {
+        Ok(self
+            .lock()?
+            .state
+            .maker_devices
+            .get(maker)
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// Open the ledger a [`LocalConfig`] names.
@@ -955,6 +1117,11 @@ impl LocalBackend {
         let by = self.by()?;
         let registration = canonical_registration(registration)?;
         let mut inner = self.ledger.lock()?;
+        if inner.state.onboarding == Onboarding::MakersOnly {
+            return Err(Error::Unauthorized(
+                "this network onboards devices only through approved makers".into(),
+            ));
+        }
         let now = inner.clock.now();
         check_deadline(registration.deadline, now)?;
         if inner.state.devices.contains_key(&registration.device) {
@@ -1061,6 +1228,188 @@ impl LocalBackend {
             .nonce_cancellation_challenge(&device, deadline)?;
         let proof = challenge.sign(signer)?;
         self.cancel_registration_nonce(&device, nonce, deadline, &proof)
+    }
+
+    fn admin(&self, inner: &Inner, what: &str) -> Result<Account> {
+        let by = self.by()?;
+        if by != inner.state.genesis.admin {
+            return Err(Error::Unauthorized(format!(
+                "{by} is not the admin: {what}"
+            )));
+        }
+        Ok(by)
+    }
+
+    fn approve_maker_sync(&self, maker: &Maker) -> Result<TxHandle> {
+        maker.validate()?;
+        let mut inner = self.ledger.lock()?;
+        let by = self.admin(&inner, "only the admin approves makers")?;
+        if inner.state.makers.contains_key(&maker.key) {
+            return Err(Error::AlreadyRegistered(format!("maker {}", maker.key)));
+        }
+        let (tx, _) = commit(
+            &mut inner,
+            &Entry::ApproveMaker {
+                maker: maker.key,
+                name: maker.name.clone(),
+                quota: maker.quota,
+                by,
+            },
+        )?;
+        Ok(tx)
+    }
+
+    fn revoke_maker_sync(&self, maker: &DeviceId, on_revoked: OnMakerRevoked) -> Result<TxHandle> {
+        let mut inner = self.ledger.lock()?;
+        let by = self.admin(&inner, "only the admin revokes makers")?;
+        match inner.state.makers.get(maker) {
+            None => return Err(Error::NotFound(format!("maker {maker}"))),
+            Some(m) if !m.active => return Err(Error::AlreadyRevoked(format!("maker {maker}"))),
+            Some(_) => {}
+        }
+        let (tx, _) = commit(
+            &mut inner,
+            &Entry::RevokeMaker {
+                maker: *maker,
+                suspend_devices: on_revoked == OnMakerRevoked::SuspendDevices,
+                by,
+            },
+        )?;
+        Ok(tx)
+    }
+
+    fn set_onboarding_sync(&self, onboarding: Onboarding) -> Result<TxHandle> {
+        let mut inner = self.ledger.lock()?;
+        let by = self.admin(&inner, "only the admin sets who may join")?;
+        let (tx, _) = commit(&mut inner, &Entry::SetOnboarding { onboarding, by })?;
+        Ok(tx)
+    }
+
+    fn onboarding_challenge_sync(
+        &self,
+        registration: &DeviceRegistration,
+        maker: &DeviceId,
+    ) -> Result<OnboardingChallenge> {
+        let registration = canonical_registration(registration)?;
+        let inner = self.ledger.lock()?;
+        Ok(onboarding_challenge(&inner.state, &registration, maker))
+    }
+
+    fn onboard_sync(
+        &self,
+        registration: &DeviceRegistration,
+        attestation: &MakerAttestation,
+        device_proof: &RegistrationProof,
+        evidence: Option<&HardwareEvidence>,
+    ) -> Result<TxHandle> {
+        let by = self.by()?;
+        let registration = canonical_registration(registration)?;
+        let mut inner = self.ledger.lock()?;
+        let now = inner.clock.now();
+        check_deadline(registration.deadline, now)?;
+        let device = registration.device;
+        if inner.state.devices.contains_key(&device) {
+            return Err(Error::AlreadyRegistered(device.to_string()));
+        }
+        let maker = match inner.state.makers.get(&attestation.maker) {
+            None => return Err(Error::NotFound(format!("maker {}", attestation.maker))),
+            Some(m) if !m.active => {
+                return Err(Error::Unauthorized(format!(
+                    "maker {} was revoked",
+                    attestation.maker
+                )))
+            }
+            Some(m) => m.clone(),
+        };
+        if maker.onboarded >= maker.maker.quota {
+            return Err(Error::QuotaExceeded {
+                maker: attestation.maker.to_string(),
+                quota: maker.maker.quota,
+            });
+        }
+        let challenge = onboarding_challenge(&inner.state, &registration, &attestation.maker);
+        let domain = inner.state.domain;
+        // the maker's attestation, then the device's own proof, both for the nonce now
+        let maker_key = attestation
+            .maker
+            .public_key()
+            .map_err(|_| Error::InvalidProof)?;
+        domain
+            .verify(
+                &maker_key,
+                MessageKind::MAKER_ONBOARDING,
+                &challenge.maker_message,
+                &attestation.signature,
+            )
+            .map_err(|_| Error::InvalidProof)?;
+        let signature = match device_proof {
+            RegistrationProof::Domain(sig) => *sig,
+            _ => return Err(Error::InvalidProof),
+        };
+        let key = device.public_key().map_err(|_| Error::InvalidProof)?;
+        domain
+            .verify(
+                &key,
+                MessageKind::DEVICE_REGISTRATION,
+                &challenge.device_message,
+                &signature,
+            )
+            .map_err(|_| Error::InvalidProof)?;
+        let (trust, hardware) = match evidence {
+            None => (TrustLevel::Maker, None),
+            Some(e) => {
+                let verifier = inner.evidence.get(&e.kind).cloned().ok_or_else(|| {
+                    Error::Evidence(format!("no verifier for evidence of kind {:?}", e.kind))
+                })?;
+                let request = EvidenceRequest {
+                    device: &device,
+                    nonce: &challenge.evidence_nonce,
+                    now_secs: now,
+                };
+                let verdict = verifier
+                    .verify(&e.bytes, &request)
+                    .map_err(|err| Error::Evidence(err.to_string()))?;
+                // evidence that chains to a maker's root must be that maker's
+                if let Some(root_maker) = verdict.maker {
+                    if root_maker != attestation.maker {
+                        return Err(Error::Evidence(format!(
+                            "evidence chains to maker {root_maker}, not {}",
+                            attestation.maker
+                        )));
+                    }
+                }
+                (
+                    TrustLevel::Hardware,
+                    Some(HardwareRecord {
+                        kind: e.kind.clone(),
+                        evidence_hash: Sha256::digest(&e.bytes).into(),
+                    }),
+                )
+            }
+        };
+        let nonce = inner.state.nonce(&device);
+        let DeviceRegistration {
+            device,
+            owner,
+            metadata,
+            deadline,
+        } = registration;
+        let (tx, _) = commit(
+            &mut inner,
+            &Entry::Onboard(Box::new(Onboarded {
+                device,
+                owner,
+                metadata,
+                deadline,
+                consent: DeviceConsent { nonce, signature },
+                maker: attestation.maker,
+                maker_signature: attestation.signature,
+                trust,
+                hardware,
+                by,
+            })),
+        )?;
+        Ok(tx)
     }
 
     fn revoke_sync(&self, device: &DeviceId) -> Result<TxHandle> {
@@ -1219,6 +1568,46 @@ impl ChainBackend for LocalBackend {
         self.revoke_sync(device)
     }
 
+    async fn approve_maker(&self, maker: &Maker) -> Result<TxHandle> {
+        self.approve_maker_sync(maker)
+    }
+
+    async fn revoke_maker(&self, maker: &DeviceId, on_revoked: OnMakerRevoked) -> Result<TxHandle> {
+        self.revoke_maker_sync(maker, on_revoked)
+    }
+
+    async fn maker(&self, maker: &DeviceId) -> Result<MakerRecord> {
+        let inner = self.ledger.lock()?;
+        inner
+            .state
+            .makers
+            .get(maker)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(format!("maker {maker}")))
+    }
+
+    async fn set_onboarding(&self, onboarding: Onboarding) -> Result<TxHandle> {
+        self.set_onboarding_sync(onboarding)
+    }
+
+    async fn onboarding_challenge(
+        &self,
+        registration: &DeviceRegistration,
+        maker: &DeviceId,
+    ) -> Result<OnboardingChallenge> {
+        self.onboarding_challenge_sync(registration, maker)
+    }
+
+    async fn onboard_device(
+        &self,
+        registration: &DeviceRegistration,
+        attestation: &MakerAttestation,
+        device_proof: &RegistrationProof,
+        evidence: Option<&HardwareEvidence>,
+    ) -> Result<TxHandle> {
+        self.onboard_sync(registration, attestation, device_proof, evidence)
+    }
+
     async fn device(&self, device: &DeviceId) -> Result<DeviceRecord> {
         let inner = self.ledger.lock()?;
         let d = inner
@@ -1231,7 +1620,8 @@ impl ChainBackend for LocalBackend {
             owner: d.owner.clone(),
             key_type: device.key_type(),
             metadata_hash: Sha256::digest(&d.metadata).into(),
-            active: d.active,
+            active: d.active && !d.suspended,
+            trust: d.trust.clone(),
         })
     }
 

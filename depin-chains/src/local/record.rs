@@ -19,6 +19,13 @@
 //!             || by (account)   (with the publication time: what the ledger writes now)
 //! 9 CancelNonce device (bytes) || nonce (u64) || deadline (u64) || signature (64 bytes)
 //!             || by (account)
+//! 10 ApproveMaker maker (bytes, its did:key id) || name (str) || quota (u64) || by (account)
+//! 11 RevokeMaker  maker (bytes) || suspend devices (u8: 0 or 1) || by (account)
+//! 12 SetOnboarding  0x00 open | 0x01 makers only || by (account)
+//! 13 Onboard  device (bytes) || owner (account) || metadata (bytes) || deadline (u64)
+//!             || nonce (u64) || device signature (64 bytes) || maker (bytes)
+//!             || maker signature (64 bytes, of the maker's key type) || trust (u8)
+//!             || hardware (0x00 | 0x01 || kind (str) || evidence hash (32)) || by (account)
 //! str, bytes = u32 big-endian length || bytes;  u64, u128 big-endian;
 //! account    = 0x00 || 20 bytes  |  0x01 || u8 length || bech32 bytes
 //! signature  = the 64 bytes of a depin-core signature (R || S, or r || s) of the device's key
@@ -40,6 +47,7 @@
 use depin_core::{DeviceId, EvmAddress, Signature};
 
 use crate::error::{Error, Result};
+use crate::makers::{HardwareRecord, Onboarding, TrustLevel};
 use crate::types::{Account, ClaimFormat};
 
 /// A device's signed consent to one registration, kept in the [`Entry::Register`] entry so
@@ -58,6 +66,34 @@ pub struct DeviceConsent {
     pub nonce: u64,
     /// The device's signature over the registration message (see above).
     pub signature: Signature,
+}
+
+/// A device onboarded through a maker (tag 13), already verified when it was written: the
+/// device's own consent (as in [`Entry::Register`]) and the maker's attestation over
+/// [`crate::DeviceRegistration::onboarding_message`] for the same nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Onboarded {
+    /// The device.
+    pub device: DeviceId,
+    /// Its owner.
+    pub owner: Account,
+    /// Metadata bytes.
+    pub metadata: Vec<u8>,
+    /// The signed deadline.
+    pub deadline: u64,
+    /// The device's nonce and signature.
+    pub consent: DeviceConsent,
+    /// The maker.
+    pub maker: DeviceId,
+    /// The maker's signature.
+    pub maker_signature: Signature,
+    /// The trust level the device joined with ([`TrustLevel::Maker`] or
+    /// [`TrustLevel::Hardware`]).
+    pub trust: TrustLevel,
+    /// The hardware evidence accepted, if any.
+    pub hardware: Option<HardwareRecord>,
+    /// Who submitted it.
+    pub by: Account,
 }
 
 /// One committed ledger entry.
@@ -155,6 +191,35 @@ pub enum Entry {
         /// Who submitted it.
         by: Account,
     },
+    /// The admin approved a maker.
+    ApproveMaker {
+        /// The maker's key.
+        maker: DeviceId,
+        /// Its name.
+        name: String,
+        /// Its onboarding quota.
+        quota: u64,
+        /// The admin.
+        by: Account,
+    },
+    /// The admin revoked a maker.
+    RevokeMaker {
+        /// The maker's key.
+        maker: DeviceId,
+        /// Whether its devices are suspended.
+        suspend_devices: bool,
+        /// The admin.
+        by: Account,
+    },
+    /// The admin chose who may join.
+    SetOnboarding {
+        /// The rule.
+        onboarding: Onboarding,
+        /// The admin.
+        by: Account,
+    },
+    /// A device onboarded through a maker.
+    Onboard(Box<Onboarded>),
 }
 
 fn put_claim_format(out: &mut Vec<u8>, f: ClaimFormat) {
@@ -280,6 +345,57 @@ impl Entry {
                 put_signature(&mut out, signature);
                 by.encode_into(&mut out);
             }
+            Entry::ApproveMaker {
+                maker,
+                name,
+                quota,
+                by,
+            } => {
+                out.push(10);
+                put_device(&mut out, maker);
+                put_bytes(&mut out, name.as_bytes());
+                out.extend_from_slice(&quota.to_be_bytes());
+                by.encode_into(&mut out);
+            }
+            Entry::RevokeMaker {
+                maker,
+                suspend_devices,
+                by,
+            } => {
+                out.push(11);
+                put_device(&mut out, maker);
+                out.push(u8::from(*suspend_devices));
+                by.encode_into(&mut out);
+            }
+            Entry::SetOnboarding { onboarding, by } => {
+                out.push(12);
+                out.push(match onboarding {
+                    Onboarding::Open => 0,
+                    Onboarding::MakersOnly => 1,
+                });
+                by.encode_into(&mut out);
+            }
+            Entry::Onboard(o) => {
+                out.push(13);
+                put_device(&mut out, &o.device);
+                o.owner.encode_into(&mut out);
+                put_bytes(&mut out, &o.metadata);
+                out.extend_from_slice(&o.deadline.to_be_bytes());
+                out.extend_from_slice(&o.consent.nonce.to_be_bytes());
+                put_signature(&mut out, &o.consent.signature);
+                put_device(&mut out, &o.maker);
+                put_signature(&mut out, &o.maker_signature);
+                out.push(o.trust.tag());
+                match &o.hardware {
+                    None => out.push(0),
+                    Some(h) => {
+                        out.push(1);
+                        put_bytes(&mut out, h.kind.as_bytes());
+                        out.extend_from_slice(&h.evidence_hash);
+                    }
+                }
+                o.by.encode_into(&mut out);
+            }
         }
         out
     }
@@ -348,6 +464,63 @@ impl Entry {
                     signature: r.signature(&device)?,
                     by: r.account()?,
                 }
+            }
+            10 => Entry::ApproveMaker {
+                maker: r.device()?,
+                name: r.string()?,
+                quota: r.u64()?,
+                by: r.account()?,
+            },
+            11 => Entry::RevokeMaker {
+                maker: r.device()?,
+                suspend_devices: match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(bad("invalid boolean")),
+                },
+                by: r.account()?,
+            },
+            12 => Entry::SetOnboarding {
+                onboarding: match r.u8()? {
+                    0 => Onboarding::Open,
+                    1 => Onboarding::MakersOnly,
+                    _ => return Err(bad("unknown onboarding rule")),
+                },
+                by: r.account()?,
+            },
+            13 => {
+                let device = r.device()?;
+                let owner = r.account()?;
+                let metadata = r.bytes()?.to_vec();
+                let deadline = r.u64()?;
+                let consent = DeviceConsent {
+                    nonce: r.u64()?,
+                    signature: r.signature(&device)?,
+                };
+                let maker = r.device()?;
+                let maker_signature = r.signature(&maker)?;
+                let trust =
+                    TrustLevel::from_tag(r.u8()?).ok_or_else(|| bad("unknown trust level"))?;
+                let hardware = match r.u8()? {
+                    0 => None,
+                    1 => Some(HardwareRecord {
+                        kind: r.string()?,
+                        evidence_hash: r.array::<32>()?,
+                    }),
+                    _ => return Err(bad("invalid hardware tag")),
+                };
+                Entry::Onboard(Box::new(Onboarded {
+                    device,
+                    owner,
+                    metadata,
+                    deadline,
+                    consent,
+                    maker,
+                    maker_signature,
+                    trust,
+                    hardware,
+                    by: r.account()?,
+                }))
             }
             _ => return Err(bad("unknown entry tag")),
         };
@@ -548,6 +721,53 @@ mod tests {
                 signature,
                 by: evm.clone(),
             });
+            // makers of every key type, onboarding devices of the next key type
+            v.push(Entry::ApproveMaker {
+                maker: device,
+                name: format!("maker {i}"),
+                quota: 10 + i as u64,
+                by: evm.clone(),
+            });
+            v.push(Entry::RevokeMaker {
+                maker: device,
+                suspend_devices: i % 2 == 0,
+                by: cosmos.clone(),
+            });
+            v.push(Entry::SetOnboarding {
+                onboarding: if i % 2 == 0 {
+                    Onboarding::MakersOnly
+                } else {
+                    Onboarding::Open
+                },
+                by: evm.clone(),
+            });
+            let next = [KeyType::Secp256k1, KeyType::P256, KeyType::Ed25519][i];
+            if let Ok(dk) = SigningKey::from_secret_bytes(next, &[16 + i as u8; 32]) {
+                if let Ok(device_signature) = dk.sign_prehash(&[7; 32]) {
+                    v.push(Entry::Onboard(Box::new(Onboarded {
+                        device: DeviceId::from(dk.public_key()),
+                        owner: cosmos.clone(),
+                        metadata: vec![7; i],
+                        deadline: 77,
+                        consent: DeviceConsent {
+                            nonce: i as u64,
+                            signature: device_signature,
+                        },
+                        maker: device,
+                        maker_signature: signature,
+                        trust: if i == 1 {
+                            TrustLevel::Hardware
+                        } else {
+                            TrustLevel::Maker
+                        },
+                        hardware: (i == 1).then(|| HardwareRecord {
+                            kind: "secure-element".into(),
+                            evidence_hash: [0x42; 32],
+                        }),
+                        by: evm.clone(),
+                    })));
+                }
+            }
         }
         v
     }
@@ -560,7 +780,7 @@ mod tests {
             .collect();
         tags.sort_unstable();
         tags.dedup();
-        assert_eq!(tags, (0u8..=9).collect::<Vec<_>>());
+        assert_eq!(tags, (0u8..=13).collect::<Vec<_>>());
     }
 
     #[test]

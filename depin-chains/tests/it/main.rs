@@ -9,6 +9,7 @@ mod conformance_local;
 mod follow;
 mod ledger;
 mod local_rules;
+mod makers;
 mod misc;
 mod mutants;
 #[cfg(feature = "oracle")]

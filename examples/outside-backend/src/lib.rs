@@ -216,6 +216,7 @@ impl ChainBackend for MemoryBackend {
             key_type: device.key_type(),
             metadata_hash: d.metadata_hash,
             active: d.active,
+            trust: Default::default(),
         })
     }
 

@@ -1,0 +1,520 @@
+//! Makers on the local ledger: approval, quotas, revocation with or without suspension,
+//! makers-only networks, the trust a device joins with, hardware evidence through the
+//! evidence-verifier trait, and the attacks a maker attestation must resist.
+
+use std::sync::Arc;
+
+use depin_chains::local::LocalLedger;
+use depin_chains::makers::{
+    HardwareEvidence, Maker, MakerAttestation, OnMakerRevoked, Onboarding, TrustLevel,
+};
+use depin_chains::{Account, ChainBackend, ClaimFormat, DeviceRegistration, Error};
+use depin_core::evidence::{EvidenceError, EvidenceRequest, EvidenceVerifier, HardwareVerdict};
+use depin_core::{DeviceId, KeyType, MessageKind, SigningKey};
+
+use crate::common::*;
+
+const KEY_TYPES: [KeyType; 3] = [KeyType::Ed25519, KeyType::Secp256k1, KeyType::P256];
+
+fn key(kt: KeyType, b: u8) -> SigningKey {
+    SigningKey::from_secret_bytes(kt, &[b; 32]).unwrap()
+}
+
+fn id(k: &SigningKey) -> DeviceId {
+    DeviceId::from(k.public_key())
+}
+
+fn registration(k: &SigningKey, owner: Account) -> DeviceRegistration {
+    DeviceRegistration::new(id(k), owner, b"hotspot v2".to_vec(), soon())
+}
+
+struct Net {
+    _dir: tempfile::TempDir,
+    ledger: LocalLedger,
+    admin: Arc<dyn ChainBackend>,
+    relayer: Arc<dyn ChainBackend>,
+}
+
+fn net() -> Net {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(
+        &dir.path().join("ledger"),
+        genesis(ClaimFormat::OpenZeppelin),
+    );
+    Net {
+        admin: dynb(ledger.handle(admin())),
+        relayer: dynb(ledger.handle(evm(0x77))),
+        ledger,
+        _dir: dir,
+    }
+}
+
+/// The maker attests and the device proves possession; the relayer submits.
+async fn onboard(
+    net: &Net,
+    maker: &SigningKey,
+    device: &SigningKey,
+    owner: Account,
+    evidence: Option<&HardwareEvidence>,
+) -> depin_chains::Result<depin_chains::TxHandle> {
+    let reg = registration(device, owner);
+    let challenge = net.relayer.onboarding_challenge(&reg, &id(maker)).await?;
+    let attestation = challenge.attest(maker)?;
+    let proof = challenge.device_proof(device)?;
+    net.relayer
+        .onboard_device(&reg, &attestation, &proof, evidence)
+        .await
+}
+
+#[tokio::test]
+async fn makers_of_every_key_type_onboard_devices_of_every_key_type() {
+    let net = net();
+    for (i, mkt) in KEY_TYPES.into_iter().enumerate() {
+        let maker = key(mkt, 0x10 + i as u8);
+        net.admin
+            .approve_maker(&Maker::new(id(&maker), format!("maker-{i}"), 10))
+            .await
+            .unwrap();
+        for (j, dkt) in KEY_TYPES.into_iter().enumerate() {
+            let device = key(dkt, 0x40 + (i * 3 + j) as u8);
+            onboard(&net, &maker, &device, evm(0x01), None)
+                .await
+                .unwrap();
+            let record = net.relayer.device(&id(&device)).await.unwrap();
+            assert!(record.active);
+            assert_eq!(record.owner, evm(0x01));
+            assert_eq!(record.trust.level, TrustLevel::Maker);
+            assert_eq!(record.trust.maker, Some(id(&maker)));
+            assert_eq!(record.trust.hardware, None);
+        }
+        let m = net.relayer.maker(&id(&maker)).await.unwrap();
+        assert_eq!((m.onboarded, m.active, m.maker.quota), (3, true, 10));
+    }
+}
+
+#[tokio::test]
+async fn only_the_admin_approves_and_revokes_makers() {
+    let net = net();
+    let maker = key(KeyType::P256, 1);
+    let oracle = dynb(net.ledger.handle(oracle()));
+    for who in [&oracle, &net.relayer] {
+        assert!(matches!(
+            who.approve_maker(&Maker::new(id(&maker), "acme", 5)).await,
+            Err(Error::Unauthorized(_))
+        ));
+    }
+    net.admin
+        .approve_maker(&Maker::new(id(&maker), "acme", 5))
+        .await
+        .unwrap();
+    assert!(matches!(
+        net.admin
+            .approve_maker(&Maker::new(id(&maker), "acme again", 50))
+            .await,
+        Err(Error::AlreadyRegistered(_))
+    ));
+    for who in [&oracle, &net.relayer] {
+        assert!(matches!(
+            who.revoke_maker(&id(&maker), OnMakerRevoked::SuspendDevices)
+                .await,
+            Err(Error::Unauthorized(_))
+        ));
+        assert!(matches!(
+            who.set_onboarding(Onboarding::MakersOnly).await,
+            Err(Error::Unauthorized(_))
+        ));
+    }
+    for bad in ["", "a\nb", &"x".repeat(65)] {
+        assert!(matches!(
+            net.admin
+                .approve_maker(&Maker::new(id(&key(KeyType::Ed25519, 9)), bad, 1))
+                .await,
+            Err(Error::InvalidInput(_))
+        ));
+    }
+    assert!(matches!(
+        net.admin.maker(&id(&key(KeyType::Ed25519, 9))).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_maker_over_its_quota_onboards_nothing_and_nothing_is_written() {
+    let net = net();
+    let maker = key(KeyType::Ed25519, 2);
+    net.admin
+        .approve_maker(&Maker::new(id(&maker), "small batch", 2))
+        .await
+        .unwrap();
+    for b in 0..2u8 {
+        onboard(&net, &maker, &key(KeyType::P256, 0x50 + b), evm(1), None)
+            .await
+            .unwrap();
+    }
+    let len = net.ledger.len().unwrap();
+    let third = key(KeyType::P256, 0x52);
+    assert!(matches!(
+        onboard(&net, &maker, &third, evm(1), None).await,
+        Err(Error::QuotaExceeded { quota: 2, .. })
+    ));
+    assert_eq!(net.ledger.len().unwrap(), len);
+    assert!(matches!(
+        net.relayer.device(&id(&third)).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_revoked_maker_onboards_nothing_and_the_network_chooses_about_its_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    let (kept, suspended) = (key(KeyType::Ed25519, 3), key(KeyType::Secp256k1, 4));
+    let (kept_dev, suspended_dev) = (key(KeyType::P256, 0x60), key(KeyType::P256, 0x61));
+    {
+        let ledger = open(&path, genesis(ClaimFormat::OpenZeppelin));
+        let net = Net {
+            admin: dynb(ledger.handle(admin())),
+            relayer: dynb(ledger.handle(evm(0x77))),
+            ledger,
+            _dir: tempfile::tempdir().unwrap(),
+        };
+        for (m, name) in [(&kept, "retired"), (&suspended, "cheat")] {
+            net.admin
+                .approve_maker(&Maker::new(id(m), name, 10))
+                .await
+                .unwrap();
+        }
+        onboard(&net, &kept, &kept_dev, evm(1), None).await.unwrap();
+        onboard(&net, &suspended, &suspended_dev, evm(1), None)
+            .await
+            .unwrap();
+        net.admin
+            .revoke_maker(&id(&kept), OnMakerRevoked::KeepDevices)
+            .await
+            .unwrap();
+        net.admin
+            .revoke_maker(&id(&suspended), OnMakerRevoked::SuspendDevices)
+            .await
+            .unwrap();
+        assert!(matches!(
+            net.admin
+                .revoke_maker(&id(&kept), OnMakerRevoked::KeepDevices)
+                .await,
+            Err(Error::AlreadyRevoked(_))
+        ));
+        for m in [&kept, &suspended] {
+            assert!(matches!(
+                onboard(&net, m, &key(KeyType::Ed25519, 0x70), evm(1), None).await,
+                Err(Error::Unauthorized(_))
+            ));
+        }
+    }
+    // what the ledger acknowledged survives a reopen
+    let ledger = open(&path, genesis(ClaimFormat::OpenZeppelin));
+    let reader = ledger.handle(evm(0x77));
+    assert!(reader.device(&id(&kept_dev)).await.unwrap().active);
+    let s = reader.device(&id(&suspended_dev)).await.unwrap();
+    assert!(!s.active, "a suspended maker's device reads as inactive");
+    assert_eq!(s.trust.maker, Some(id(&suspended)));
+    let m = reader.maker(&id(&suspended)).await.unwrap();
+    assert!(!m.active && m.devices_suspended);
+    let m = reader.maker(&id(&kept)).await.unwrap();
+    assert!(!m.active && !m.devices_suspended);
+    assert_eq!(
+        ledger.maker_devices(&id(&kept)).unwrap(),
+        vec![id(&kept_dev)]
+    );
+}
+
+#[tokio::test]
+async fn a_makers_only_network_refuses_self_registration_an_open_one_records_it_as_untrusted() {
+    let net = net();
+    let lone = key(KeyType::Ed25519, 0x33);
+    net.relayer
+        .register_with_signer(&registration(&lone, evm(1)), &lone)
+        .await
+        .unwrap();
+    let r = net.relayer.device(&id(&lone)).await.unwrap();
+    assert_eq!(
+        (r.trust.level, r.trust.maker),
+        (TrustLevel::Untrusted, None)
+    );
+
+    net.admin
+        .set_onboarding(Onboarding::MakersOnly)
+        .await
+        .unwrap();
+    assert_eq!(net.ledger.onboarding().unwrap(), Onboarding::MakersOnly);
+    let other = key(KeyType::P256, 0x34);
+    assert!(matches!(
+        net.relayer
+            .register_with_signer(&registration(&other, evm(1)), &other)
+            .await,
+        Err(Error::Unauthorized(_))
+    ));
+    let maker = key(KeyType::P256, 0x35);
+    net.admin
+        .approve_maker(&Maker::new(id(&maker), "acme", 1))
+        .await
+        .unwrap();
+    onboard(&net, &maker, &other, evm(1), None).await.unwrap();
+    // and back
+    net.admin.set_onboarding(Onboarding::Open).await.unwrap();
+    let third = key(KeyType::Secp256k1, 0x36);
+    net.relayer
+        .register_with_signer(&registration(&third, evm(1)), &third)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn maker_attestations_cannot_be_forged_moved_or_reused() {
+    let net = net();
+    let maker = key(KeyType::Secp256k1, 0x21);
+    let impostor = key(KeyType::Secp256k1, 0x22);
+    net.admin
+        .approve_maker(&Maker::new(id(&maker), "acme", 10))
+        .await
+        .unwrap();
+    let device = key(KeyType::Ed25519, 0x80);
+    let reg = registration(&device, evm(1));
+    let challenge = net
+        .relayer
+        .onboarding_challenge(&reg, &id(&maker))
+        .await
+        .unwrap();
+    let good = challenge.attest(&maker).unwrap();
+    let proof = challenge.device_proof(&device).unwrap();
+
+    // an unapproved key claiming the approved maker's id
+    let forged = MakerAttestation {
+        maker: id(&maker),
+        ..challenge.attest(&impostor).unwrap()
+    };
+    // an unapproved maker under its own id
+    let unknown = challenge.attest(&impostor).unwrap();
+    // the maker's key signing the right bytes under another message kind
+    let cross_kind = MakerAttestation {
+        maker: id(&maker),
+        signature: challenge
+            .domain
+            .sign(
+                &maker,
+                MessageKind::DEVICE_REGISTRATION,
+                &challenge.maker_message,
+            )
+            .unwrap(),
+    };
+    // the device's own proof handed in as the maker's
+    assert!(matches!(
+        net.relayer
+            .onboard_device(&reg, &forged, &proof, None)
+            .await,
+        Err(Error::InvalidProof)
+    ));
+    assert!(matches!(
+        net.relayer
+            .onboard_device(&reg, &unknown, &proof, None)
+            .await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        net.relayer
+            .onboard_device(&reg, &cross_kind, &proof, None)
+            .await,
+        Err(Error::InvalidProof)
+    ));
+    // a relayer moving the device to itself, or changing its metadata or deadline
+    let mut hijack = reg.clone();
+    hijack.owner = evm(0x77);
+    let mut remeta = reg.clone();
+    remeta.metadata = b"other".to_vec();
+    let mut later = reg.clone();
+    later.deadline += 60;
+    for moved in [&hijack, &remeta, &later] {
+        assert!(matches!(
+            net.relayer.onboard_device(moved, &good, &proof, None).await,
+            Err(Error::InvalidProof)
+        ));
+    }
+    // the device's proof is required: another device's, or the maker's signature, will not do
+    let stranger = key(KeyType::Ed25519, 0x81);
+    let wrong_device = challenge.device_proof(&stranger).unwrap();
+    assert!(matches!(
+        net.relayer
+            .onboard_device(&reg, &good, &wrong_device, None)
+            .await,
+        Err(Error::InvalidProof)
+    ));
+    // a proof for another ledger of the same network
+    let other = self::net();
+    other
+        .admin
+        .approve_maker(&Maker::new(id(&maker), "acme", 10))
+        .await
+        .unwrap();
+    assert!(matches!(
+        other
+            .relayer
+            .onboard_device(&reg, &good, &proof, None)
+            .await,
+        Err(Error::InvalidProof)
+    ));
+    // nothing above consumed the quota or the nonce: the honest submission works, once
+    net.relayer
+        .onboard_device(&reg, &good, &proof, None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        net.relayer.onboard_device(&reg, &good, &proof, None).await,
+        Err(Error::AlreadyRegistered(_))
+    ));
+    assert_eq!(net.relayer.maker(&id(&maker)).await.unwrap().onboarded, 1);
+}
+
+#[tokio::test]
+async fn an_attestation_made_before_a_nonce_cancellation_is_void() {
+    let net = net();
+    let maker = key(KeyType::P256, 0x23);
+    net.admin
+        .approve_maker(&Maker::new(id(&maker), "acme", 10))
+        .await
+        .unwrap();
+    let device = key(KeyType::P256, 0x82);
+    let reg = registration(&device, evm(1));
+    let challenge = net
+        .relayer
+        .onboarding_challenge(&reg, &id(&maker))
+        .await
+        .unwrap();
+    let (att, proof) = (
+        challenge.attest(&maker).unwrap(),
+        challenge.device_proof(&device).unwrap(),
+    );
+    net.ledger
+        .handle(evm(1))
+        .cancel_registration_nonce_with_signer(&device, soon())
+        .unwrap();
+    assert!(matches!(
+        net.relayer.onboard_device(&reg, &att, &proof, None).await,
+        Err(Error::InvalidProof)
+    ));
+}
+
+/// A network-defined evidence kind: the device key signs the evidence nonce under
+/// `HARDWARE_EVIDENCE`, and the verifier names a maker's root when told to.
+struct SignedNonce {
+    root_maker: Option<DeviceId>,
+}
+
+impl EvidenceVerifier for SignedNonce {
+    fn kind(&self) -> &str {
+        "signed-nonce"
+    }
+    fn verify(
+        &self,
+        evidence: &[u8],
+        request: &EvidenceRequest<'_>,
+    ) -> Result<HardwareVerdict, EvidenceError> {
+        let key = request
+            .device
+            .public_key()
+            .map_err(|_| EvidenceError::UnsupportedKey)?;
+        let sig = depin_core::Signature::from_bytes(request.device.key_type(), evidence)
+            .map_err(|_| EvidenceError::Malformed("signature".into()))?;
+        let domain =
+            depin_core::Domain::new(depin_core::NetworkId::new("conformance-net").unwrap());
+        domain
+            .verify(&key, MessageKind::HARDWARE_EVIDENCE, request.nonce, &sig)
+            .map_err(|_| EvidenceError::WrongNonce)?;
+        Ok(HardwareVerdict {
+            kind: "signed-nonce".into(),
+            vendor: "test".into(),
+            maker: self.root_maker,
+            security: "software".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn hardware_evidence_reaches_the_record_through_the_verifier_trait() {
+    let net = net();
+    let maker = key(KeyType::Ed25519, 0x24);
+    net.admin
+        .approve_maker(&Maker::new(id(&maker), "acme", 10))
+        .await
+        .unwrap();
+    let device = key(KeyType::P256, 0x83);
+    let reg = registration(&device, evm(1));
+    let challenge = net
+        .relayer
+        .onboarding_challenge(&reg, &id(&maker))
+        .await
+        .unwrap();
+    let domain = depin_core::Domain::new(depin_core::NetworkId::new("conformance-net").unwrap());
+    let answer = |nonce: &[u8; 32]| HardwareEvidence {
+        kind: "signed-nonce".into(),
+        bytes: domain
+            .sign(&device, MessageKind::HARDWARE_EVIDENCE, nonce)
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    };
+    let good = answer(&challenge.evidence_nonce);
+    let (att, proof) = (
+        challenge.attest(&maker).unwrap(),
+        challenge.device_proof(&device).unwrap(),
+    );
+    // no verifier of that kind yet
+    assert!(matches!(
+        net.relayer
+            .onboard_device(&reg, &att, &proof, Some(&good))
+            .await,
+        Err(Error::Evidence(_))
+    ));
+    // a verifier tying the evidence to another maker's root
+    net.ledger
+        .add_evidence_verifier(Arc::new(SignedNonce {
+            root_maker: Some(id(&key(KeyType::Ed25519, 0x25))),
+        }))
+        .unwrap();
+    assert!(matches!(
+        net.relayer
+            .onboard_device(&reg, &att, &proof, Some(&good))
+            .await,
+        Err(Error::Evidence(_))
+    ));
+    net.ledger
+        .add_evidence_verifier(Arc::new(SignedNonce {
+            root_maker: Some(id(&maker)),
+        }))
+        .unwrap();
+    // evidence for another nonce, and garbage
+    for bad in [
+        answer(&[7; 32]),
+        HardwareEvidence {
+            kind: "signed-nonce".into(),
+            bytes: vec![1, 2, 3],
+        },
+    ] {
+        assert!(matches!(
+            net.relayer
+                .onboard_device(&reg, &att, &proof, Some(&bad))
+                .await,
+            Err(Error::Evidence(_))
+        ));
+    }
+    net.relayer
+        .onboard_device(&reg, &att, &proof, Some(&good))
+        .await
+        .unwrap();
+    let r = net.relayer.device(&id(&device)).await.unwrap();
+    assert_eq!(r.trust.level, TrustLevel::Hardware);
+    let hw = r.trust.hardware.unwrap();
+    assert_eq!(hw.kind, "signed-nonce");
+    use sha2::Digest as _;
+    assert_eq!(
+        hw.evidence_hash,
+        <[u8; 32]>::from(sha2::Sha256::digest(&good.bytes))
+    );
+}
