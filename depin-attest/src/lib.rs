@@ -7,6 +7,8 @@ pub mod deny;
 pub mod energy;
 pub mod envelope;
 mod error;
+#[cfg(feature = "hardware")]
+pub mod evidence;
 #[cfg(feature = "p2p")]
 pub mod gossip;
 #[cfg(feature = "ingest")]

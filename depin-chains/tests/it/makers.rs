@@ -518,3 +518,134 @@ async fn hardware_evidence_reaches_the_record_through_the_verifier_trait() {
         <[u8; 32]>::from(sha2::Sha256::digest(&good.bytes))
     );
 }
+
+/// A secure element's certificate chain, generated: the maker's root, its signer, and a
+/// device certificate for `device`'s P-256 key.
+fn secure_element_chain(device: &SigningKey) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, PublicKeyData,
+        SignatureAlgorithm, PKCS_ECDSA_P256_SHA256,
+    };
+    struct Point([u8; 65]);
+    impl PublicKeyData for Point {
+        fn der_bytes(&self) -> &[u8] {
+            &self.0
+        }
+        fn algorithm(&self) -> &SignatureAlgorithm {
+            &PKCS_ECDSA_P256_SHA256
+        }
+    }
+    let params = |cn: &str, ca: bool| {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.is_ca = if ca {
+            IsCa::Ca(BasicConstraints::Unconstrained)
+        } else {
+            IsCa::ExplicitNoCa
+        };
+        p.not_before = rcgen::date_time_ymd(2024, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2060, 1, 1);
+        p
+    };
+    let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let root = params("Acme Root", true).self_signed(&root_key).unwrap();
+    let signer_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let signer = params("Acme Signer", true)
+        .signed_by(&signer_key, &root, &root_key)
+        .unwrap();
+    let point = Point(device.public_key().to_uncompressed_sec1().unwrap());
+    let leaf = params("se-0001", false)
+        .signed_by(&point, &signer, &signer_key)
+        .unwrap();
+    (
+        root.der().to_vec(),
+        signer.der().to_vec(),
+        leaf.der().to_vec(),
+    )
+}
+
+#[tokio::test]
+async fn a_secure_element_device_joins_with_hardware_trust_only_through_its_own_maker() {
+    use depin_attest::evidence::{
+        SecureElementEvidence, SecureElementVerifier, SECURE_ELEMENT_KIND,
+    };
+    let net = net();
+    let (acme, other) = (key(KeyType::Ed25519, 0x26), key(KeyType::P256, 0x27));
+    for (m, name) in [(&acme, "acme"), (&other, "other")] {
+        net.admin
+            .approve_maker(&Maker::new(id(m), name, 10))
+            .await
+            .unwrap();
+    }
+    let device = key(KeyType::P256, 0x84);
+    let (root, signer, leaf) = secure_element_chain(&device);
+    net.ledger
+        .add_evidence_verifier(Arc::new(
+            SecureElementVerifier::new()
+                .with_maker_root(id(&acme), "Acme Radios", &root)
+                .unwrap(),
+        ))
+        .unwrap();
+    let reg = registration(&device, evm(1));
+    let evidence_for = |challenge: &depin_chains::makers::OnboardingChallenge| HardwareEvidence {
+        kind: SECURE_ELEMENT_KIND.into(),
+        bytes: SecureElementEvidence {
+            device_certificate: leaf.clone(),
+            signer_certificate: signer.clone(),
+            nonce_signature: device
+                .sign_prehash(&challenge.evidence_nonce)
+                .unwrap()
+                .to_bytes(),
+        }
+        .encode(),
+    };
+    // another approved maker presenting acme's secure element
+    let c = net
+        .relayer
+        .onboarding_challenge(&reg, &id(&other))
+        .await
+        .unwrap();
+    let e = evidence_for(&c);
+    let r = net
+        .relayer
+        .onboard_device(
+            &reg,
+            &c.attest(&other).unwrap(),
+            &c.device_proof(&device).unwrap(),
+            Some(&e),
+        )
+        .await;
+    assert!(matches!(r, Err(Error::Evidence(_))), "{r:?}");
+    // evidence answering acme's challenge, under other's attestation
+    let c_acme = net
+        .relayer
+        .onboarding_challenge(&reg, &id(&acme))
+        .await
+        .unwrap();
+    let e_acme = evidence_for(&c_acme);
+    assert!(matches!(
+        net.relayer
+            .onboard_device(
+                &reg,
+                &c.attest(&other).unwrap(),
+                &c.device_proof(&device).unwrap(),
+                Some(&e_acme)
+            )
+            .await,
+        Err(Error::Evidence(_))
+    ));
+    // acme, with its own secure element's answer
+    net.relayer
+        .onboard_device(
+            &reg,
+            &c_acme.attest(&acme).unwrap(),
+            &c_acme.device_proof(&device).unwrap(),
+            Some(&e_acme),
+        )
+        .await
+        .unwrap();
+    let r = net.relayer.device(&id(&device)).await.unwrap();
+    assert_eq!(r.trust.level, TrustLevel::Hardware);
+    assert_eq!(r.trust.maker, Some(id(&acme)));
+    assert_eq!(r.trust.hardware.unwrap().kind, SECURE_ELEMENT_KIND);
+}
