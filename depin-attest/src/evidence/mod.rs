@@ -24,13 +24,21 @@ use x509_parser::time::ASN1Time;
 ///
 /// Twice, on purpose: RustCrypto's `x509-cert` decodes strictly (canonical DER, exact tags,
 /// no trailing bytes, the outer signature algorithm equal to the one inside the signed
-/// part), which `x509-parser` alone does not enforce outside the signed part (it accepts, for
-/// example, a context-specific tag in place of the outer SEQUENCE); `x509-parser` then gives
+/// part, a signature of whole bytes), which `x509-parser` alone does not enforce outside the
+/// signed part (it accepts, for example, a context-specific tag in place of the outer
+/// SEQUENCE, or a signature bit string with one unused bit); `x509-parser` then gives
 /// the parsed view and the signature checks.
 fn parse_certificate<'a>(der: &'a [u8], what: &str) -> Result<X509Certificate<'a>, EvidenceError> {
     use x509_cert::der::Decode as _;
     let strict = x509_cert::Certificate::from_der(der)
         .map_err(|_| EvidenceError::Malformed(format!("{what} certificate: not strict DER")))?;
+    // a signature is whole bytes: unused bits would let the same certificate be spelled
+    // two ways (DER allows them when the padding bits are zero)
+    if strict.signature().unused_bits() != 0 {
+        return Err(EvidenceError::Malformed(format!(
+            "{what} certificate: signature has unused bits"
+        )));
+    }
     if strict.signature_algorithm() != strict.tbs_certificate().signature() {
         return Err(EvidenceError::Malformed(format!(
             "{what} certificate: outer and signed signature algorithms differ"
