@@ -44,6 +44,11 @@ pub struct DeviceRecord {
     /// restart. Set it only after a successful [`DeviceId::public_key`]:
     /// [`MemoryRegistry::insert`] computes it itself.
     pub key_checked: bool,
+    /// How far the registry trusts the device is real hardware (self-registered, through an
+    /// approved maker, or with hardware evidence): policies and the reward rules may price
+    /// it (`depin_rewards::policy::trust`). [`depin_core::TrustLevel::Untrusted`] unless the
+    /// registry knows better.
+    pub trust: depin_core::TrustLevel,
 }
 
 impl DeviceRecord {
@@ -57,6 +62,7 @@ impl DeviceRecord {
             location: None,
             registered_at: None,
             key_checked: false,
+            trust: depin_core::TrustLevel::Untrusted,
         }
     }
 }

@@ -115,15 +115,18 @@ pub enum Untracked {
 /// The default mapping from the chain's record to the verifier's: an active device is
 /// [`DeviceStatus::Active`] and may send `allowed`; a revoked one is
 /// [`DeviceStatus::Revoked`] and may send nothing. No rated power, gain, location or
-/// registration time (the chain does not record them).
+/// registration time (the chain does not record them). The trust level the chain recorded
+/// ([`crate::makers`]) is carried over, so policies and reward rules can price it.
 pub fn default_record(record: &ChainRecord, allowed: KindSet) -> AttestRecord {
-    if record.active {
+    let mut mapped = if record.active {
         AttestRecord::active(allowed)
     } else {
         let mut revoked = AttestRecord::active(KindSet::NONE);
         revoked.status = DeviceStatus::Revoked;
         revoked
-    }
+    };
+    mapped.trust = record.trust.level;
+    mapped
 }
 
 /// Configures a [`ChainRegistry`]; from [`ChainRegistry::builder`].

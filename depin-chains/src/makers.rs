@@ -105,59 +105,9 @@ pub enum Onboarding {
     MakersOnly,
 }
 
-/// How far the network trusts that a device is the hardware it claims to be. Ordered:
-/// `Untrusted < Maker < Hardware`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum TrustLevel {
-    /// Registered by itself: nothing vouches for it but its key.
-    #[default]
-    Untrusted,
-    /// Onboarded by an approved maker.
-    Maker,
-    /// Onboarded by an approved maker with hardware evidence that its key lives in a secure
-    /// element, TPM or TEE (see `depin_attest::evidence`).
-    Hardware,
-}
-
-impl TrustLevel {
-    /// The stable lower-case name used in receipts and APIs.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            TrustLevel::Untrusted => "untrusted",
-            TrustLevel::Maker => "maker",
-            TrustLevel::Hardware => "hardware",
-        }
-    }
-
-    /// The level named by [`TrustLevel::as_str`].
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "untrusted" => Some(TrustLevel::Untrusted),
-            "maker" => Some(TrustLevel::Maker),
-            "hardware" => Some(TrustLevel::Hardware),
-            _ => None,
-        }
-    }
-
-    /// Its byte in ledger entries.
-    pub(crate) const fn tag(self) -> u8 {
-        match self {
-            TrustLevel::Untrusted => 0,
-            TrustLevel::Maker => 1,
-            TrustLevel::Hardware => 2,
-        }
-    }
-
-    /// The level of a ledger byte.
-    pub(crate) const fn from_tag(tag: u8) -> Option<Self> {
-        match tag {
-            0 => Some(TrustLevel::Untrusted),
-            1 => Some(TrustLevel::Maker),
-            2 => Some(TrustLevel::Hardware),
-            _ => None,
-        }
-    }
-}
+/// How far the registry trusts a device (defined in depin-core, shared with the verifier's
+/// registry and the reward rules).
+pub use depin_core::TrustLevel;
 
 /// Why the registry trusts a device as far as it does.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]

@@ -20,6 +20,7 @@ pub mod evidence;
 pub mod frame;
 pub mod keys;
 pub mod time;
+pub mod trust;
 
 #[cfg(feature = "alloc")]
 pub use address::cosmos_address;
@@ -29,6 +30,7 @@ pub use domain::{Domain, MessageKind, NetworkId};
 pub use error::{Error, Result};
 pub use keys::{KeyType, PublicKey, Signature, SigningKey, SIGNATURE_LEN};
 pub use time::{Epoch, EpochSchedule, Timestamp};
+pub use trust::TrustLevel;
 
 /// The RNG traits accepted by [`SigningKey::generate`].
 pub use rand_core;

@@ -48,6 +48,7 @@ use crate::policy::hex_density::{scale_from_steps, DensityConfig, DensityStep, M
 use crate::policy::hip15;
 use crate::policy::location::LocationTrustPolicy;
 use crate::policy::speedtest::{SpeedTestPolicy, SpeedTestSample};
+use crate::policy::trust::DeviceTrustPolicy;
 use crate::policy::uptime::UptimePolicy;
 use crate::{Error, Result};
 
@@ -101,6 +102,15 @@ pub enum Evidence {
         /// One distance per heartbeat, whole metres.
         distances_m: Vec<u32>,
     },
+    /// The device's trust level at the registry, by its stable name
+    /// ([`crate::policy::trust::LEVELS`]), under this policy: the multiplier the policy gives
+    /// the level.
+    DeviceTrust {
+        /// The policy.
+        policy: DeviceTrustPolicy,
+        /// The level's name.
+        level: String,
+    },
     /// Evidence of a network-defined [`EvidenceRule`]: the bytes the rule's value is
     /// recomputed from, together with the **published** parameters of the rule (which a
     /// receipt never carries; see [`FactorKind::Custom`]).
@@ -140,6 +150,7 @@ impl Evidence {
                 policy,
                 distances_m,
             } => policy.multiplier(distances_m)?,
+            Evidence::DeviceTrust { policy, level } => policy.multiplier(level)?,
         }))
     }
 
@@ -586,6 +597,12 @@ pub enum FactorKind {
         /// Distance thresholds and scores.
         policy: LocationTrustPolicy,
     },
+    /// Device trust ([`Evidence::DeviceTrust`]) under exactly this policy (name, version and
+    /// multipliers).
+    DeviceTrust {
+        /// The multipliers per trust level.
+        policy: DeviceTrustPolicy,
+    },
     /// A network-defined [`EvidenceRule`] ([`Evidence::Custom`] with the same rule name and
     /// version), evaluated with exactly these parameters and the epoch's window when the rule
     /// set has an epoch timing.
@@ -753,6 +770,18 @@ impl FactorRule {
                 policy.multiplier(distances_m)?
             }
             (
+                FactorKind::DeviceTrust { policy },
+                Evidence::DeviceTrust {
+                    policy: used,
+                    level,
+                },
+            ) => {
+                if used != policy {
+                    return Err(mismatch("policy parameters"));
+                }
+                policy.multiplier(level)?
+            }
+            (
                 FactorKind::Custom {
                     rule,
                     version,
@@ -870,6 +899,7 @@ impl ScoreRules {
         for r in core::iter::once(&self.base).chain(&self.multipliers) {
             match &r.kind {
                 FactorKind::HexDensity { config } => config.validate()?,
+                FactorKind::DeviceTrust { policy } => policy.validate()?,
                 FactorKind::Custom { rule, .. } if rule.is_empty() => {
                     return Err(Error::InvalidParameter(
                         "custom evidence rule without a name",

@@ -649,3 +649,49 @@ async fn a_secure_element_device_joins_with_hardware_trust_only_through_its_own_
     assert_eq!(r.trust.maker, Some(id(&acme)));
     assert_eq!(r.trust.hardware.unwrap().kind, SECURE_ELEMENT_KIND);
 }
+
+/// The trust level the chain recorded reaches the verifier's registry through the
+/// chain-following registry, and a suspended maker's devices are refused there.
+#[tokio::test]
+async fn the_trust_level_reaches_the_verifier_and_suspension_stops_the_devices() {
+    use depin_attest::{DeviceStatus, Registry};
+    use depin_chains::ChainRegistry;
+    let net = net();
+    let maker = key(KeyType::P256, 0x28);
+    net.admin
+        .approve_maker(&Maker::new(id(&maker), "acme", 10))
+        .await
+        .unwrap();
+    let (made, lone) = (key(KeyType::Ed25519, 0x90), key(KeyType::Ed25519, 0x91));
+    onboard(&net, &maker, &made, evm(1), None).await.unwrap();
+    net.relayer
+        .register_with_signer(&registration(&lone, evm(1)), &lone)
+        .await
+        .unwrap();
+    let follower = ChainRegistry::builder(net.relayer.clone(), depin_attest::KindSet::ALL)
+        .build()
+        .unwrap();
+    follower.follow_many([id(&made), id(&lone)]).unwrap();
+    follower.sync().await.unwrap();
+    let r = follower.device(&id(&made)).found().unwrap();
+    assert_eq!(
+        (r.status, r.trust),
+        (DeviceStatus::Active, TrustLevel::Maker)
+    );
+    let r = follower.device(&id(&lone)).found().unwrap();
+    assert_eq!(r.trust, TrustLevel::Untrusted);
+
+    net.admin
+        .revoke_maker(&id(&maker), OnMakerRevoked::SuspendDevices)
+        .await
+        .unwrap();
+    follower.sync().await.unwrap();
+    assert_ne!(
+        follower.device(&id(&made)).found().unwrap().status,
+        DeviceStatus::Active
+    );
+    assert_eq!(
+        follower.device(&id(&lone)).found().unwrap().status,
+        DeviceStatus::Active
+    );
+}

@@ -15,4 +15,5 @@ pub mod hex_density;
 pub mod hip15;
 pub mod location;
 pub mod speedtest;
+pub mod trust;
 pub mod uptime;
