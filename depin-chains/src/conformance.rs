@@ -56,6 +56,7 @@ use sha2::{Digest, Sha256};
 use crate::backend::ChainBackend;
 use crate::claims::ClaimTree;
 use crate::error::Error;
+use crate::makers::{Maker, MakerAttestation, OnMakerRevoked, TrustLevel};
 use crate::types::{
     Account, Claim, ClaimFormat, DeviceRegistration, EpochRoot, PublishOutcome, Receipt,
     RegistrationChallenge, RegistrationProof, TxHandle, TxStatus,
@@ -273,6 +274,9 @@ pub async fn run_conformance_all(backend: Arc<dyn ChainBackend>, fx: Fixtures) -
             Arc::clone(&backend)
         }
     };
+    if let Err(f) = makers(&backend, &fx, &mut report).await {
+        report.failures.push(f);
+    }
     if let Err(f) = funding(&backend, &mut report).await {
         report.failures.push(f);
     }
@@ -370,6 +374,227 @@ async fn roles(
         return fail(ORACLE_REVOKE, "the device was revoked despite the refusal");
     }
     report.checks.push(ORACLE_REVOKE);
+    Ok(())
+}
+
+/// Makers ([`crate::makers`]), where the backend has them (the section is skipped when
+/// [`ChainBackend::approve_maker`] is [`Error::Unsupported`]). Maker keys are secp256k1 (every
+/// chain that has makers can check them); devices are one of each of
+/// [`Fixtures::key_types`], onboarded by the owner handle.
+async fn makers(admin: &Arc<dyn ChainBackend>, fx: &Fixtures, report: &mut Report) -> Outcome<()> {
+    const APPROVE: &str = "the admin approves a maker, and its record reads back";
+    let key = |i: u32| ok(APPROVE, device_key(&fx.seed, KeyType::Secp256k1, 9000 + i));
+    let (maker, small, impostor) = (key(0)?, key(1)?, key(2)?);
+    let maker_id = DeviceId::from(maker.public_key());
+    let approved = Maker::new(maker_id, "conformance maker", 100);
+    let tx = match admin.approve_maker(&approved).await {
+        Err(Error::Unsupported(_)) => {
+            report.skipped.push("makers");
+            return Ok(());
+        }
+        r => ok(APPROVE, r)?,
+    };
+    receipt_ok(APPROVE, admin, tx).await?;
+    let record = ok(APPROVE, admin.maker(&maker_id).await)?;
+    if record.maker != approved || record.onboarded != 0 || !record.active {
+        return fail(APPROVE, format!("read back {record:?}"));
+    }
+    report.checks.push(APPROVE);
+
+    const NOT_ADMIN: &str = "a maker approved or revoked by a non-admin is Unauthorized";
+    let other = Maker::new(DeviceId::from(impostor.public_key()), "self-approved", 100);
+    for who in [&fx.owner, &fx.outsider] {
+        expect_err(
+            NOT_ADMIN,
+            who.approve_maker(&other).await,
+            "Unauthorized",
+            |e| matches!(e, Error::Unauthorized(_)),
+        )?;
+        expect_err(
+            NOT_ADMIN,
+            who.revoke_maker(&maker_id, OnMakerRevoked::SuspendDevices)
+                .await,
+            "Unauthorized",
+            |e| matches!(e, Error::Unauthorized(_)),
+        )?;
+    }
+    report.checks.push(NOT_ADMIN);
+
+    let owner = fx
+        .owner
+        .account()
+        .unwrap_or(Account::Evm(EvmAddress([0; 20])));
+    let deadline = registration_deadline();
+    let mut onboarded = Vec::new();
+    const ONBOARD: &str =
+        "a device of each key type onboarded through its maker records the maker and trust";
+    const FORGED: &str =
+        "an attestation forged, moved to another owner, or by an unapproved maker is refused";
+    for (i, kt) in fx.key_types.iter().copied().enumerate() {
+        let device = ok(ONBOARD, device_key(&fx.seed, kt, 9100 + i as u32))?;
+        let id = DeviceId::from(device.public_key());
+        let reg = DeviceRegistration::new(id, owner.clone(), b"made".to_vec(), deadline);
+        let c = ok(
+            ONBOARD,
+            fx.owner.onboarding_challenge(&reg, &maker_id).await,
+        )?;
+        let (att, proof) = (
+            ok(ONBOARD, c.attest(&maker))?,
+            ok(ONBOARD, c.device_proof(&device))?,
+        );
+        // forged: an unapproved key signing for the maker's id; moved: another owner
+        let forged = MakerAttestation {
+            maker: maker_id,
+            signature: ok(FORGED, c.attest(&impostor))?.signature,
+        };
+        expect_err(
+            FORGED,
+            fx.owner.onboard_device(&reg, &forged, &proof, None).await,
+            "InvalidProof",
+            |e| matches!(e, Error::InvalidProof),
+        )?;
+        let mut moved = reg.clone();
+        moved.owner = fx
+            .outsider
+            .account()
+            .unwrap_or(Account::Evm(EvmAddress([1; 20])));
+        expect_err(
+            FORGED,
+            fx.outsider.onboard_device(&moved, &att, &proof, None).await,
+            "InvalidProof",
+            |e| matches!(e, Error::InvalidProof),
+        )?;
+        let unapproved = ok(FORGED, c.attest(&impostor))?;
+        expect_err(
+            FORGED,
+            fx.owner
+                .onboard_device(&reg, &unapproved, &proof, None)
+                .await,
+            "NotFound or Unauthorized",
+            |e| matches!(e, Error::NotFound(_) | Error::Unauthorized(_)),
+        )?;
+        let tx = ok(
+            ONBOARD,
+            fx.owner.onboard_device(&reg, &att, &proof, None).await,
+        )?;
+        receipt_ok(ONBOARD, &fx.owner, tx).await?;
+        let r = ok(ONBOARD, admin.device(&id).await)?;
+        if !r.active
+            || r.owner != owner
+            || r.trust.maker != Some(maker_id)
+            || r.trust.level != TrustLevel::Maker
+        {
+            return fail(ONBOARD, format!("{kt:?} device recorded as {r:?}"));
+        }
+        expect_err(
+            ONBOARD,
+            fx.owner.onboard_device(&reg, &att, &proof, None).await,
+            "AlreadyRegistered",
+            |e| matches!(e, Error::AlreadyRegistered(_)),
+        )?;
+        onboarded.push(id);
+    }
+    let count = ok(ONBOARD, admin.maker(&maker_id).await)?.onboarded;
+    if count != onboarded.len() as u64 {
+        return fail(
+            ONBOARD,
+            format!("maker counts {count} devices, not {}", onboarded.len()),
+        );
+    }
+    report.checks.push(ONBOARD);
+    report.checks.push(FORGED);
+
+    const QUOTA: &str = "a maker over its quota onboards nothing";
+    let small_id = DeviceId::from(small.public_key());
+    let tx = ok(
+        QUOTA,
+        admin
+            .approve_maker(&Maker::new(small_id, "one only", 1))
+            .await,
+    )?;
+    receipt_ok(QUOTA, admin, tx).await?;
+    let kt = fx.key_types[0];
+    for n in 0..2u32 {
+        let device = ok(QUOTA, device_key(&fx.seed, kt, 9200 + n))?;
+        let reg = DeviceRegistration::new(
+            DeviceId::from(device.public_key()),
+            owner.clone(),
+            b"q".to_vec(),
+            deadline,
+        );
+        let c = ok(QUOTA, fx.owner.onboarding_challenge(&reg, &small_id).await)?;
+        let r = fx
+            .owner
+            .onboard_device(
+                &reg,
+                &ok(QUOTA, c.attest(&small))?,
+                &ok(QUOTA, c.device_proof(&device))?,
+                None,
+            )
+            .await;
+        if n == 0 {
+            receipt_ok(QUOTA, &fx.owner, ok(QUOTA, r)?).await?;
+        } else {
+            expect_err(QUOTA, r, "QuotaExceeded", |e| {
+                matches!(e, Error::QuotaExceeded { quota: 1, .. })
+            })?;
+        }
+    }
+    report.checks.push(QUOTA);
+
+    const REVOKED: &str = "a revoked maker onboards nothing, and suspension stops its devices";
+    let tx = ok(
+        REVOKED,
+        admin
+            .revoke_maker(&maker_id, OnMakerRevoked::SuspendDevices)
+            .await,
+    )?;
+    receipt_ok(REVOKED, admin, tx).await?;
+    let r = ok(REVOKED, admin.maker(&maker_id).await)?;
+    if r.active || !r.devices_suspended {
+        return fail(REVOKED, format!("revoked maker reads {r:?}"));
+    }
+    for id in &onboarded {
+        if ok(REVOKED, admin.device(id).await)?.active {
+            return fail(
+                REVOKED,
+                format!("device {id} of a suspended maker is still active"),
+            );
+        }
+    }
+    let device = ok(REVOKED, device_key(&fx.seed, kt, 9300))?;
+    let reg = DeviceRegistration::new(
+        DeviceId::from(device.public_key()),
+        owner.clone(),
+        b"late".to_vec(),
+        deadline,
+    );
+    let c = ok(
+        REVOKED,
+        fx.owner.onboarding_challenge(&reg, &maker_id).await,
+    )?;
+    expect_err(
+        REVOKED,
+        fx.owner
+            .onboard_device(
+                &reg,
+                &ok(REVOKED, c.attest(&maker))?,
+                &ok(REVOKED, c.device_proof(&device))?,
+                None,
+            )
+            .await,
+        "Unauthorized",
+        |e| matches!(e, Error::Unauthorized(_)),
+    )?;
+    expect_err(
+        REVOKED,
+        admin
+            .revoke_maker(&maker_id, OnMakerRevoked::KeepDevices)
+            .await,
+        "AlreadyRevoked",
+        |e| matches!(e, Error::AlreadyRevoked(_)),
+    )?;
+    report.checks.push(REVOKED);
     Ok(())
 }
 

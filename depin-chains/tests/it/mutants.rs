@@ -8,6 +8,10 @@ use depin_chains::conformance::{
     default_claimants, run_conformance, run_conformance_all, Fixtures,
 };
 use depin_chains::local::LocalBackend;
+use depin_chains::makers::{
+    HardwareEvidence, Maker, MakerAttestation, MakerRecord, OnMakerRevoked, Onboarding,
+    OnboardingChallenge,
+};
 use depin_chains::{
     async_trait, connect, Account, BackendConfig, BackendKind, ChainBackend, Claim, ClaimFormat,
     ClaimTree, CustomConfig, DeviceRecord, DeviceRegistration, EpochRoot, Error, PublishOutcome,
@@ -46,6 +50,10 @@ enum Mutation {
     Honest,
     /// two independent rules broken: P-256 registrations refused, double claims swallowed
     TwoRules,
+    /// anyone may approve makers (the approval is carried out with the admin's authority)
+    AnyoneApprovesMakers,
+    /// revoking a maker never suspends its devices, whatever the admin asked
+    SuspensionIgnored,
 }
 
 /// What the racy mutant paid beyond the ledger, and the handles it made up for it.
@@ -65,6 +73,8 @@ struct Mutant {
     racy: Arc<Mutex<Racy>>,
     /// The oracle's handle, for the mutant that lets the admin publish.
     oracle: LocalBackend,
+    /// The admin's handle, for the mutant that lets anyone approve makers.
+    admin: LocalBackend,
 }
 
 #[async_trait]
@@ -200,6 +210,48 @@ impl ChainBackend for Mutant {
     async fn token_balance(&self, a: &Account) -> Result<Option<u128>> {
         self.inner.token_balance(a).await
     }
+    async fn approve_maker(&self, maker: &Maker) -> Result<TxHandle> {
+        if self.m == Mutation::AnyoneApprovesMakers {
+            return self.admin.approve_maker(maker).await;
+        }
+        self.inner.approve_maker(maker).await
+    }
+    async fn revoke_maker(&self, maker: &DeviceId, on: OnMakerRevoked) -> Result<TxHandle> {
+        if self.m == Mutation::SuspensionIgnored {
+            return self
+                .inner
+                .revoke_maker(maker, OnMakerRevoked::KeepDevices)
+                .await;
+        }
+        self.inner.revoke_maker(maker, on).await
+    }
+    async fn maker(&self, maker: &DeviceId) -> Result<MakerRecord> {
+        let mut r = self.inner.maker(maker).await?;
+        if self.m == Mutation::SuspensionIgnored && !r.active {
+            // it claims to have done what it was asked
+            r.devices_suspended = true;
+        }
+        Ok(r)
+    }
+    async fn set_onboarding(&self, o: Onboarding) -> Result<TxHandle> {
+        self.inner.set_onboarding(o).await
+    }
+    async fn onboarding_challenge(
+        &self,
+        r: &DeviceRegistration,
+        maker: &DeviceId,
+    ) -> Result<OnboardingChallenge> {
+        self.inner.onboarding_challenge(r, maker).await
+    }
+    async fn onboard_device(
+        &self,
+        r: &DeviceRegistration,
+        a: &MakerAttestation,
+        p: &RegistrationProof,
+        e: Option<&HardwareEvidence>,
+    ) -> Result<TxHandle> {
+        self.inner.onboard_device(r, a, p, e).await
+    }
     async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
         let made_up = self.racy.lock().unwrap().made_up.contains(&tx.0)
             || (self.m == Mutation::FundingLost && tx.0 == [0x77; 32]);
@@ -233,6 +285,7 @@ async fn an_outside_backend_is_connected_like_a_built_in_one_and_passes() {
             m: Mutation::Honest,
             racy: Arc::clone(&racy),
             oracle: ledger.handle(oracle()),
+            admin: ledger.handle(admin()),
         })
     };
     let admin_handle = wrap(admin());
@@ -329,6 +382,7 @@ async fn run_mutant_all(m: Mutation, key_types: Vec<KeyType>) -> depin_chains::c
             m,
             racy: Arc::clone(&racy),
             oracle: ledger.handle(oracle()),
+            admin: ledger.handle(admin()),
         })
     };
     let fixtures = Fixtures {
@@ -383,6 +437,14 @@ async fn suite_catches_each_broken_rule_at_its_check() {
         (
             Mutation::FundingLost,
             "funding the pool through the trait adds exactly the amount",
+        ),
+        (
+            Mutation::AnyoneApprovesMakers,
+            "a maker approved or revoked by a non-admin is Unauthorized",
+        ),
+        (
+            Mutation::SuspensionIgnored,
+            "a revoked maker onboards nothing, and suspension stops its devices",
         ),
     ] {
         let failure = run_mutant(m).await;
