@@ -83,7 +83,7 @@ async function main() {
         '119fc5009a032aa9fe47f5e149bb8442f71f884ccb516590686d8ff6ab91c613';
       assert.equal(publicKeyXY(golden), pk);
       const id = '0x5f8f3c57e137adb4e4461539ae1dc366fdcc6c0c2a84ebf25cdd251664592a62';
-      assert.equal(await read(reg, 'deviceIdOf', [golden.address, pk]), id);
+      assert.equal(await read(reg, 'deviceIdOf', [1, golden.address, pk]), id);
       ok('deviceIdOf of the README golden key is sha256(0x01 || compressed key)');
       const owner = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
       // Digest-only vector (deviceId 0xabab..ab): a valid signature, but the id is not derived
@@ -126,7 +126,8 @@ async function main() {
     await expectRevert(sim(reg, 'register', regArgs({ ...(await permit(dev(0x9999n), { device: d2.address, deviceId: sdkDeviceId(d2) })), publicKey: publicKeyXY(d2) }), relayer), 'InvalidSignature', 'signature by another key');
     await expectRevert(sim(reg, 'register', regArgs({ ...good2, message: { ...good2.message, owner: relayer.address } }), relayer), 'InvalidSignature', 'owner swapped after signing');
     await expectRevert(sim(reg, 'register', regArgs({ ...good2, message: { ...good2.message, metadataHash: zeroHash } }), relayer), 'InvalidSignature', 'metadataHash changed after signing');
-    await expectRevert(sim(reg, 'register', regArgs({ ...good2, message: { ...good2.message, keyType: 2 } }), relayer), 'UnsupportedKeyType', 'keyType changed to 2 after signing');
+    await expectRevert(sim(reg, 'register', regArgs({ ...good2, message: { ...good2.message, keyType: 0 } }), relayer), 'UnsupportedKeyType', 'keyType changed to 0 (Ed25519) after signing');
+    await expectRevert(sim(reg, 'register', regArgs({ ...good2, message: { ...good2.message, keyType: 2 } }), relayer), 'PublicKeyMismatch', 'keyType changed to 2 (P-256) after signing');
     await expectRevert(sim(reg, 'register', regArgs(await permit(d2, { nonce: 1n })), relayer), 'InvalidSignature', 'signature over a wrong nonce');
     await expectRevert(sim(reg, 'register', regArgs(await permit(d2, {}, { ...domain, chainId: 1 })), relayer), 'InvalidSignature', 'signature for another chainId');
     await expectRevert(sim(reg, 'register', regArgs(await permit(d2, {}, { ...domain, verifyingContract: relayer.address })), relayer), 'InvalidSignature', 'signature for another verifyingContract');

@@ -8,7 +8,7 @@
 //     total can never be below what was already paid (TotalBelowClaimed);
 //   - a guardian pause blocks claims (the oracle can still publish), only the admin unpauses;
 //   - the admin role moves only by begin + accept (after the delay), never by grantRole;
-//   - the registry refuses keyType != 1, a deviceId not derived from the key, a public key that
+//   - the registry refuses Ed25519 and unknown key types by themselves, a deviceId not derived from the key, a public key that
 //     is not the device's, and the transfer of a revoked device's token (while a non-revoked
 //     token still transfers).
 //
@@ -224,17 +224,20 @@ async function main() {
       const compressed = toHex(secp256k1.getPublicKey(toHex(k.n, { size: 32 }).slice(2), true));
       const expected = sha256(('0x01' + compressed.slice(2)));
       assert.equal(sdkDeviceId(k.acct), expected);
-      assert.equal(await read(reg, 'deviceIdOf', [k.acct.address, publicKeyXY(k.acct)]), expected);
+      assert.equal(await read(reg, 'deviceIdOf', [1, k.acct.address, publicKeyXY(k.acct)]), expected);
     }
     ok('deviceIdOf = sha256(0x01 || compressed key) for an odd-y (0x03) and an even-y (0x02) key');
     const d1 = odd.acct;
     const d2 = even.acct;
 
     // ---------------------------------------------------------------- key type
-    for (const kt of [0, 2, 255]) {
+    // Ed25519 (0) cannot register by itself, and no other tag exists; a secp256k1 key sent
+    // as P-256 (2) does not name the device under P-256's address rule
+    for (const kt of [0, 3, 255]) {
       const got = await expectRevert(sim(reg, 'register', await permit(d1, { keyType: kt }), relayer), 'UnsupportedKeyType', `correctly signed permit with keyType ${kt}`);
       assert.deepEqual(got, [kt]);
     }
+    await expectRevert(sim(reg, 'register', await permit(d1, { keyType: 2 }), relayer), 'PublicKeyMismatch', 'a secp256k1 key registered as P-256');
 
     // ---------------------------------------------------------------- device id
     const chosen = keccak256(toHex('any id I like'));

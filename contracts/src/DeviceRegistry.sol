@@ -6,6 +6,7 @@ import {AccessControlDefaultAdminRules} from
     "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {P256} from "@openzeppelin/contracts/utils/cryptography/P256.sol";
 
 /// @title DepinDeviceRegistry
 /// @notice One ERC-721 token per DePIN device. A device is identified by the EVM address of its
@@ -17,12 +18,18 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 /// active, cannot be registered again (revocation is final because the key may be compromised),
 /// and its token can no longer be transferred (`RevokedDeviceLocked`).
 ///
-/// Key type and device id are not free: `keyType` must be 1 (depin-core `KeyType::Secp256k1`,
-/// the only scheme `ecrecover` verifies), and `deviceId` must be the SDK's device id hash,
-/// `sha256(0x01 || compressedKey)`, where `compressedKey` is the 33-byte compressed SEC1 key
-/// (`0x02 | (y & 1)` followed by the 32-byte `x`). The registration passes the 64-byte
-/// uncompressed key `x || y`; the contract checks that it hashes to `device`
-/// (`address(uint160(uint256(keccak256(publicKey)))) == device`) and derives the id from it.
+/// Key types (depin-core tags): 1 secp256k1 (the device signs with `ecrecover`-checked
+/// signatures), 2 P-256 (checked with OpenZeppelin's `P256`: the RIP-7212 precompile where the
+/// chain has one, Solidity otherwise), 0 Ed25519 (no EVM verifier: such devices join only
+/// through an approved maker's attestation, `onboard`). The device address and id are not free:
+/// see `deviceAddressOf` and `deviceIdOf`.
+///
+/// Makers: the admin approves manufacturers (`approveMaker`, an EOA with a name and a quota),
+/// who onboard devices with an EIP-712 `Onboard` attestation over the same fields as the
+/// device's own permit plus the maker (`onboard`); where the chain can check the device's key
+/// type the device's own permit signature is required too. A revoked maker onboards nothing
+/// more; the admin chooses whether its devices are suspended (`revokeMaker`). With
+/// `setMakersOnly(true)` devices can no longer register by themselves.
 ///
 /// Permits: every device-signed permit carries `nonces(device)` and a deadline that may be at most
 /// `MAX_PERMIT_LIFETIME` after the block in which it is used (`DeadlineTooFar`). The device key is
@@ -34,8 +41,21 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 /// `beginDefaultAdminTransfer` then `acceptDefaultAdminTransfer` by the new admin after
 /// `defaultAdminDelay()`).
 contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
-    /// @notice The only accepted `keyType`: depin-core `KeyType::Secp256k1`.
+    /// @notice depin-core `KeyType::Ed25519`: registers only through a maker.
+    uint8 public constant KEY_TYPE_ED25519 = 0;
+    /// @notice depin-core `KeyType::Secp256k1`.
     uint8 public constant KEY_TYPE_SECP256K1 = 1;
+    /// @notice depin-core `KeyType::P256`.
+    uint8 public constant KEY_TYPE_P256 = 2;
+    /// @notice Trust level of a device registered by itself.
+    uint8 public constant TRUST_UNTRUSTED = 0;
+    /// @notice Trust level of a device onboarded by an approved maker.
+    uint8 public constant TRUST_MAKER = 1;
+
+    /// @notice EIP-712 type hash of a maker's onboarding attestation.
+    bytes32 public constant ONBOARD_TYPEHASH = keccak256(
+        "Onboard(address owner,address device,uint8 keyType,bytes32 deviceId,bytes32 metadataHash,uint256 nonce,uint256 deadline,address maker)"
+    );
 
     /// @notice EIP-712 type hash of the registration permit signed by the device key.
     bytes32 public constant REGISTER_TYPEHASH = keccak256(
@@ -53,12 +73,40 @@ contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
     struct Device {
         uint8 keyType;
         bool revoked;
+        uint8 trust;
+        address maker;
         bytes32 deviceId;
         bytes32 metadataHash;
     }
 
+    /// @dev An approved maker.
+    struct MakerState {
+        uint64 quota;
+        uint64 onboarded;
+        bool approved;
+        bool revoked;
+        bool devicesSuspended;
+        string name;
+        bytes publicKey;
+    }
+
+    /// @notice The fields both the device's permit and the maker's attestation sign.
+    struct Onboarding {
+        address owner;
+        address device;
+        uint8 keyType;
+        bytes32 deviceId;
+        bytes32 metadataHash;
+        uint256 deadline;
+        bytes publicKey;
+        address maker;
+    }
+
     mapping(address device => Device) private _devices;
     mapping(address device => uint256) private _nonces;
+    mapping(address maker => MakerState) private _makers;
+    /// @notice When true, devices join only through an approved maker (`onboard`).
+    bool public makersOnly;
 
     /// @notice The device already has a token (active or revoked).
     error AlreadyRegistered(address device);
@@ -87,6 +135,20 @@ contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
     error DeviceIdMismatch(bytes32 deviceId, bytes32 expected);
     /// @notice The device is revoked, so its token cannot be transferred.
     error RevokedDeviceLocked(address device);
+    /// @notice The maker was already approved (and possibly revoked since).
+    error MakerExists(address maker);
+    /// @notice The maker was never approved.
+    error UnknownMaker(address maker);
+    /// @notice The maker was revoked.
+    error MakerRevoked(address maker);
+    /// @notice The maker has onboarded `quota` devices already.
+    error QuotaExceeded(address maker, uint64 quota);
+    /// @notice The maker name is empty or longer than 64 bytes.
+    error InvalidMakerName();
+    /// @notice Devices join only through makers on this registry.
+    error MakersOnly();
+    /// @notice The maker's attestation is malformed or not by the maker.
+    error InvalidMakerSignature();
 
     /// @notice A device was registered and its token minted to `owner`.
     event DeviceRegistered(
@@ -97,6 +159,14 @@ contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
     /// @notice The device cancelled `nonce`: `nonces(device)` is now `nonce + 1`, and every
     /// permit signed for `nonce` is void.
     event NonceUsed(address indexed device, uint256 nonce);
+    /// @notice The admin approved `maker` to onboard up to `quota` devices.
+    event MakerApproved(address indexed maker, string name, uint64 quota);
+    /// @notice The admin revoked `maker`; with `devicesSuspended` its devices read inactive.
+    event MakerRevokedEvent(address indexed maker, bool devicesSuspended);
+    /// @notice `maker` onboarded `device`.
+    event DeviceOnboarded(address indexed device, address indexed maker);
+    /// @notice The admin set whether devices join only through makers.
+    event MakersOnlySet(bool makersOnly);
 
     /// @notice Deploys the registry; the deployer becomes the (single) default admin.
     /// @param adminDelay Initial `defaultAdminDelay()` in seconds: how long a begun admin transfer
@@ -107,22 +177,23 @@ contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
         EIP712("DepinDeviceRegistry", "1")
     {}
 
-    /// @notice Registers `device` and mints its token to `owner`.
+    /// @notice Registers `device` by itself (trust level 0) and mints its token to `owner`.
     /// @dev The device key signs `Register(owner, device, keyType, deviceId, metadataHash, nonce,
-    /// deadline)` where `nonce` is `nonces(device)`; the nonce increases on success. The signature
-    /// is 65 bytes r || s || v with v in {27, 28} and a low S. Checks in order: `ZeroAddress`,
-    /// `UnsupportedKeyType`, `Expired`, `DeadlineTooFar` (`deadline > block.timestamp +
-    /// MAX_PERMIT_LIFETIME`), `AlreadyRegistered`, `PublicKeyMismatch`, `DeviceIdMismatch`,
-    /// `InvalidSignature`.
+    /// deadline)` where `nonce` is `nonces(device)`; the nonce increases on success. A secp256k1
+    /// signature is 65 bytes r || s || v with v in {27, 28} and a low S; a P-256 signature is 64
+    /// bytes r || s with a low S, over the EIP-712 digest. Checks in order: `MakersOnly`,
+    /// `UnsupportedKeyType` (Ed25519 devices join through `onboard`), `ZeroAddress`, `Expired`,
+    /// `DeadlineTooFar` (`deadline > block.timestamp + MAX_PERMIT_LIFETIME`),
+    /// `AlreadyRegistered`, `PublicKeyMismatch`, `DeviceIdMismatch`, `InvalidSignature`.
     /// @param owner Account that receives the device token.
-    /// @param device EVM address of the device's secp256k1 key.
-    /// @param keyType Key type code as defined by the SDK; must be 1 (secp256k1).
-    /// @param deviceId SDK device id hash: must equal `sha256(0x01 || compressedKey)` (34 bytes hashed).
+    /// @param device The device address, `deviceAddressOf(keyType, publicKey)`.
+    /// @param keyType Key type tag: 1 (secp256k1) or 2 (P-256).
+    /// @param deviceId SDK device id hash, `deviceIdOf(keyType, device, publicKey)`.
     /// @param metadataHash Hash of off-chain device metadata.
     /// @param deadline Last block timestamp at which the signature is accepted; at most
     /// `MAX_PERMIT_LIFETIME` after the block that includes the registration.
-    /// @param publicKey The device's uncompressed secp256k1 public key without the 0x04 prefix:
-    /// 64 bytes `x || y`, big-endian.
+    /// @param publicKey The device's uncompressed public key without the 0x04 prefix: 64 bytes
+    /// `x || y`, big-endian.
     /// @param signature EIP-712 signature by the device key.
     /// @return tokenId The minted token id, `uint256(uint160(device))`.
     function register(
@@ -135,38 +206,212 @@ contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
         bytes calldata publicKey,
         bytes calldata signature
     ) external returns (uint256 tokenId) {
-        if (owner == address(0) || device == address(0)) revert ZeroAddress();
-        if (keyType != KEY_TYPE_SECP256K1) revert UnsupportedKeyType(keyType);
-        _checkDeadline(deadline);
-        tokenId = uint256(uint160(device));
-        if (_ownerOf(tokenId) != address(0)) revert AlreadyRegistered(device);
-        bytes32 expectedId = deviceIdOf(device, publicKey);
-        if (deviceId != expectedId) revert DeviceIdMismatch(deviceId, expectedId);
-        _useRegisterPermit(owner, device, keyType, deviceId, metadataHash, deadline, signature);
-
-        _devices[device] = Device({keyType: keyType, revoked: false, deviceId: deviceId, metadataHash: metadataHash});
+        if (makersOnly) revert MakersOnly();
+        if (keyType != KEY_TYPE_SECP256K1 && keyType != KEY_TYPE_P256) revert UnsupportedKeyType(keyType);
+        Onboarding memory o = Onboarding({
+            owner: owner,
+            device: device,
+            keyType: keyType,
+            deviceId: deviceId,
+            metadataHash: metadataHash,
+            deadline: deadline,
+            publicKey: publicKey,
+            maker: address(0)
+        });
+        tokenId = _checkNew(o);
+        _checkDevicePermit(o, _nonces[device], signature);
+        _nonces[device] += 1;
+        _devices[device] = Device({
+            keyType: keyType,
+            revoked: false,
+            trust: TRUST_UNTRUSTED,
+            maker: address(0),
+            deviceId: deviceId,
+            metadataHash: metadataHash
+        });
         emit DeviceRegistered(device, owner, keyType, deviceId, metadataHash);
         _safeMint(owner, tokenId);
     }
 
-    /// @dev Checks the EIP-712 `Register` signature of `device` over the given fields and its
-    /// current nonce (`InvalidSignature` otherwise), then increments the nonce.
-    function _useRegisterPermit(
-        address owner,
-        address device,
-        uint8 keyType,
-        bytes32 deviceId,
-        bytes32 metadataHash,
-        uint256 deadline,
-        bytes calldata signature
-    ) private {
-        uint256 nonce = _nonces[device];
+    /// @notice Onboards a device through the approved maker `o.maker`: the maker's EIP-712
+    /// `Onboard` attestation (65 bytes, low S, by the maker's address) over `o` and the device's
+    /// nonce, and the device's own `Register` permit signature where its key type can be checked
+    /// here (secp256k1, P-256; it must be empty for Ed25519 devices, which only the maker vouches
+    /// for). The maker's count rises by one; the device records the maker and trust level 1.
+    /// @dev Checks in order: `ZeroAddress`, `UnsupportedKeyType`, `Expired`, `DeadlineTooFar`,
+    /// `AlreadyRegistered`, `PublicKeyMismatch`, `DeviceIdMismatch`, `UnknownMaker`,
+    /// `MakerRevoked`, `QuotaExceeded`, `InvalidMakerSignature`, `InvalidSignature`.
+    /// @param o The onboarding fields.
+    /// @param makerSignature The maker's attestation.
+    /// @param deviceSignature The device's `Register` permit signature (empty for Ed25519).
+    /// @return tokenId The minted token id.
+    function onboard(Onboarding calldata o, bytes calldata makerSignature, bytes calldata deviceSignature)
+        external
+        returns (uint256 tokenId)
+    {
+        if (o.keyType > KEY_TYPE_P256) revert UnsupportedKeyType(o.keyType);
+        tokenId = _checkNew(o);
+        MakerState storage m = _makers[o.maker];
+        if (!m.approved) revert UnknownMaker(o.maker);
+        if (m.revoked) revert MakerRevoked(o.maker);
+        if (m.onboarded >= m.quota) revert QuotaExceeded(o.maker, m.quota);
+        uint256 nonce = _nonces[o.device];
+        _checkMakerAttestation(o, nonce, makerSignature);
+        if (o.keyType == KEY_TYPE_ED25519) {
+            if (deviceSignature.length != 0) revert InvalidSignature();
+        } else {
+            _checkDevicePermit(o, nonce, deviceSignature);
+        }
+        _nonces[o.device] = nonce + 1;
+        m.onboarded += 1;
+        _devices[o.device] = Device({
+            keyType: o.keyType,
+            revoked: false,
+            trust: TRUST_MAKER,
+            maker: o.maker,
+            deviceId: o.deviceId,
+            metadataHash: o.metadataHash
+        });
+        emit DeviceRegistered(o.device, o.owner, o.keyType, o.deviceId, o.metadataHash);
+        emit DeviceOnboarded(o.device, o.maker);
+        _safeMint(o.owner, tokenId);
+    }
+
+    /// @dev `InvalidMakerSignature` unless `signature` is the maker's EIP-712 `Onboard`
+    /// attestation over `o` and `nonce`.
+    function _checkMakerAttestation(Onboarding calldata o, uint256 nonce, bytes calldata signature) private view {
         bytes32 digest = _hashTypedDataV4(
-            keccak256(abi.encode(REGISTER_TYPEHASH, owner, device, keyType, deviceId, metadataHash, nonce, deadline))
+            keccak256(
+                abi.encode(
+                    ONBOARD_TYPEHASH, o.owner, o.device, o.keyType, o.deviceId, o.metadataHash, nonce, o.deadline, o.maker
+                )
+            )
         );
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
-        if (err != ECDSA.RecoverError.NoError || signer != device) revert InvalidSignature();
-        _nonces[device] = nonce + 1;
+        if (err != ECDSA.RecoverError.NoError || signer != o.maker) revert InvalidMakerSignature();
+    }
+
+    /// @dev The checks every new device passes: non-zero owner and device, the deadline, no
+    /// token yet, and the device address and id derived from the public key.
+    function _checkNew(Onboarding memory o) private view returns (uint256 tokenId) {
+        if (o.owner == address(0) || o.device == address(0)) revert ZeroAddress();
+        _checkDeadline(o.deadline);
+        tokenId = uint256(uint160(o.device));
+        if (_ownerOf(tokenId) != address(0)) revert AlreadyRegistered(o.device);
+        bytes32 expectedId = deviceIdOf(o.keyType, o.device, o.publicKey);
+        if (o.deviceId != expectedId) revert DeviceIdMismatch(o.deviceId, expectedId);
+    }
+
+    /// @dev Checks the device's EIP-712 `Register` signature over `o` and `nonce`
+    /// (`InvalidSignature` otherwise): `ecrecover` for secp256k1 (65 bytes, low S), OpenZeppelin
+    /// `P256.verify` for P-256 (64 bytes `r || s`, low S, over the digest).
+    function _checkDevicePermit(Onboarding memory o, uint256 nonce, bytes calldata signature) private view {
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(
+                abi.encode(REGISTER_TYPEHASH, o.owner, o.device, o.keyType, o.deviceId, o.metadataHash, nonce, o.deadline)
+            )
+        );
+        if (o.keyType == KEY_TYPE_SECP256K1) {
+            (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, signature);
+            if (err != ECDSA.RecoverError.NoError || signer != o.device) revert InvalidSignature();
+        } else {
+            if (signature.length != 64) revert InvalidSignature();
+            bytes memory pk = o.publicKey;
+            bytes32 qx;
+            bytes32 qy;
+            assembly ("memory-safe") {
+                qx := mload(add(pk, 32))
+                qy := mload(add(pk, 64))
+            }
+            if (!P256.verify(digest, bytes32(signature[0:32]), bytes32(signature[32:64]), qx, qy)) {
+                revert InvalidSignature();
+            }
+        }
+    }
+
+    /// @notice Approves `maker` (an EOA: its attestations are checked with `ecrecover`) to onboard
+    /// up to `quota` devices, shown as `name` (1 to 64 bytes). `publicKey` is the maker's 64-byte
+    /// secp256k1 key `x || y`, which must hash to `maker` (`PublicKeyMismatch`): kept so that
+    /// clients can name the maker by its key. Admin only; a maker approved once (even if revoked
+    /// since) cannot be approved again (`MakerExists`).
+    /// @param maker The maker's address.
+    /// @param name Its display name.
+    /// @param quota How many devices it may onboard in all.
+    /// @param publicKey The maker's uncompressed secp256k1 key without prefix.
+    function approveMaker(address maker, string calldata name, uint64 quota, bytes calldata publicKey)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        if (maker == address(0)) revert ZeroAddress();
+        if (bytes(name).length == 0 || bytes(name).length > 64) revert InvalidMakerName();
+        if (deviceAddressOf(KEY_TYPE_SECP256K1, publicKey) != maker) revert PublicKeyMismatch(maker);
+        if (_makers[maker].approved) revert MakerExists(maker);
+        _makers[maker] = MakerState({
+            quota: quota,
+            onboarded: 0,
+            approved: true,
+            revoked: false,
+            devicesSuspended: false,
+            name: name,
+            publicKey: publicKey
+        });
+        emit MakerApproved(maker, name, quota);
+    }
+
+    /// @notice Revokes `maker`: it onboards nothing more; with `suspendDevices` every device it
+    /// onboarded reads inactive (`deviceInfo`). Admin only.
+    /// @param maker The maker's address.
+    /// @param suspendDevices Whether its devices are suspended.
+    function revokeMaker(address maker, bool suspendDevices) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        MakerState storage m = _makers[maker];
+        if (!m.approved) revert UnknownMaker(maker);
+        if (m.revoked) revert MakerRevoked(maker);
+        m.revoked = true;
+        m.devicesSuspended = suspendDevices;
+        emit MakerRevokedEvent(maker, suspendDevices);
+    }
+
+    /// @notice Sets whether devices join only through makers. Admin only.
+    /// @param only True: `register` reverts with `MakersOnly`.
+    function setMakersOnly(bool only) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        makersOnly = only;
+        emit MakersOnlySet(only);
+    }
+
+    /// @notice A maker's record; reverts with `UnknownMaker` if it was never approved.
+    /// @param maker The maker's address.
+    /// @return name Its name.
+    /// @return quota Its quota.
+    /// @return onboarded Devices onboarded so far.
+    /// @return active False once revoked.
+    /// @return devicesSuspended Whether its devices were suspended at revocation.
+    /// @return publicKey Its secp256k1 key `x || y`.
+    function makerInfo(address maker)
+        external
+        view
+        returns (
+            string memory name,
+            uint64 quota,
+            uint64 onboarded,
+            bool active,
+            bool devicesSuspended,
+            bytes memory publicKey
+        )
+    {
+        MakerState storage m = _makers[maker];
+        if (!m.approved) revert UnknownMaker(maker);
+        return (m.name, m.quota, m.onboarded, !m.revoked, m.devicesSuspended, m.publicKey);
+    }
+
+    /// @notice The maker that onboarded `device` (zero if it registered itself) and its trust
+    /// level (0 untrusted, 1 maker); reverts with `NotFound` if it has no token.
+    /// @param device The device address.
+    /// @return maker The maker.
+    /// @return trust The trust level.
+    function deviceTrust(address device) external view returns (address maker, uint8 trust) {
+        if (_ownerOf(uint256(uint160(device))) == address(0)) revert NotFound(device);
+        Device storage d = _devices[device];
+        return (d.maker, d.trust);
     }
 
     /// @notice Cancels the device's current nonce: `nonces(device)` goes from `nonce` to
@@ -200,20 +445,49 @@ contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
         if (deadline > max) revert DeadlineTooFar(deadline, max);
     }
 
-    /// @notice The `deviceId` a secp256k1 device must register with: `sha256(0x01 || 0x02|(y&1)
-    /// || x)` (the SHA-256 of the SDK's 34-byte binary device id: key type tag 1 followed by the
-    /// 33-byte compressed SEC1 key). Reverts with `PublicKeyMismatch` unless `publicKey` is 64
-    /// bytes `x || y` whose keccak256 ends in the 20 bytes of `device`.
-    /// @param device EVM address of the device key.
-    /// @param publicKey Uncompressed public key without prefix, `x || y`.
-    /// @return The device id hash.
-    function deviceIdOf(address device, bytes calldata publicKey) public pure returns (bytes32) {
-        if (publicKey.length != 64 || address(uint160(uint256(keccak256(publicKey)))) != device) {
-            revert PublicKeyMismatch(device);
+    /// @notice The address a device is known by: for secp256k1 the EVM address of its key
+    /// (`keccak256(x || y)`, last 20 bytes, so the device can sign as that account); for P-256
+    /// `keccak256(0x02 || x || y)` and for Ed25519 `keccak256(0x00 || key)` (last 20 bytes; the
+    /// key type byte keeps the three spaces apart). Reverts with `PublicKeyMismatch` for a key of
+    /// the wrong length (64 bytes for the ECDSA curves, 32 for Ed25519) and with
+    /// `UnsupportedKeyType` for any other key type.
+    /// @param keyType The key type tag.
+    /// @param publicKey The key: `x || y` uncompressed without prefix, or the 32-byte Ed25519 key.
+    /// @return The device address.
+    function deviceAddressOf(uint8 keyType, bytes memory publicKey) public pure returns (address) {
+        if (keyType == KEY_TYPE_SECP256K1) {
+            if (publicKey.length != 64) revert PublicKeyMismatch(address(0));
+            return address(uint160(uint256(keccak256(publicKey))));
         }
-        bytes32 x = bytes32(publicKey[0:32]);
-        uint8 prefix = (uint8(publicKey[63]) & 1) == 1 ? 0x03 : 0x02;
-        return sha256(abi.encodePacked(KEY_TYPE_SECP256K1, prefix, x));
+        if (keyType == KEY_TYPE_P256) {
+            if (publicKey.length != 64) revert PublicKeyMismatch(address(0));
+        } else if (keyType == KEY_TYPE_ED25519) {
+            if (publicKey.length != 32) revert PublicKeyMismatch(address(0));
+        } else {
+            revert UnsupportedKeyType(keyType);
+        }
+        return address(uint160(uint256(keccak256(abi.encodePacked(keyType, publicKey)))));
+    }
+
+    /// @notice The `deviceId` a device must register with: the SHA-256 of the SDK's binary device
+    /// id, key type tag followed by the key (33-byte compressed SEC1 `0x02|(y&1) || x` for
+    /// secp256k1 and P-256, the 32 bytes for Ed25519). Reverts with `PublicKeyMismatch` unless
+    /// `device` is `deviceAddressOf(keyType, publicKey)`.
+    /// @param keyType The key type tag.
+    /// @param device The device address.
+    /// @param publicKey The key, as for `deviceAddressOf`.
+    /// @return The device id hash.
+    function deviceIdOf(uint8 keyType, address device, bytes memory publicKey) public pure returns (bytes32) {
+        if (deviceAddressOf(keyType, publicKey) != device) revert PublicKeyMismatch(device);
+        if (keyType == KEY_TYPE_ED25519) return sha256(abi.encodePacked(keyType, publicKey));
+        bytes32 x;
+        uint8 yLast;
+        assembly ("memory-safe") {
+            x := mload(add(publicKey, 32))
+            yLast := byte(31, mload(add(publicKey, 64)))
+        }
+        uint8 prefix = (yLast & 1) == 1 ? 0x03 : 0x02;
+        return sha256(abi.encodePacked(keyType, prefix, x));
     }
 
     /// @notice Marks `device` as revoked. The token is kept but can no longer be transferred
@@ -236,7 +510,8 @@ contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
     /// @return keyType Key type code given at registration.
     /// @return deviceId Device identifier given at registration.
     /// @return metadataHash Metadata hash given at registration.
-    /// @return active False once the device has been revoked.
+    /// @return active False once the device has been revoked, or while its maker's devices are
+    /// suspended.
     function deviceInfo(address device)
         external
         view
@@ -245,7 +520,8 @@ contract DeviceRegistry is ERC721, AccessControlDefaultAdminRules, EIP712 {
         owner = _ownerOf(uint256(uint160(device)));
         if (owner == address(0)) revert NotFound(device);
         Device storage d = _devices[device];
-        return (owner, d.keyType, d.deviceId, d.metadataHash, !d.revoked);
+        bool suspended = d.maker != address(0) && _makers[d.maker].devicesSuspended;
+        return (owner, d.keyType, d.deviceId, d.metadataHash, !d.revoked && !suspended);
     }
 
     /// @notice The nonce the next permit (registration or cancellation) of `device` must use.

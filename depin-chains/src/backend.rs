@@ -176,7 +176,9 @@ pub trait ChainBackend: Send + Sync {
     }
 
     /// Onboard a device through its maker: the maker's attestation and the device's own
-    /// proof, both for the challenge at execution, and optionally hardware evidence for the
+    /// proof (where [`OnboardingChallenge::device`] asks for one; a backend that can check the
+    /// device's key type refuses a missing one with [`crate::Error::InvalidProof`]), both for
+    /// the challenge at execution, and optionally hardware evidence for the
     /// challenge's `evidence_nonce`, checked by the registry's verifier of its kind. The
     /// device is recorded with [`crate::makers::TrustLevel::Maker`], or
     /// [`crate::makers::TrustLevel::Hardware`] with accepted evidence. Errors as
@@ -187,7 +189,7 @@ pub trait ChainBackend: Send + Sync {
         &self,
         registration: &DeviceRegistration,
         attestation: &MakerAttestation,
-        device_proof: &RegistrationProof,
+        device_proof: Option<&RegistrationProof>,
         evidence: Option<&HardwareEvidence>,
     ) -> Result<TxHandle> {
         let _ = (registration, attestation, device_proof, evidence);

@@ -186,44 +186,36 @@ pub struct HardwareEvidence {
 /// [`crate::ChainBackend::onboarding_challenge`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OnboardingChallenge {
-    /// The domain both sign under.
-    pub domain: depin_core::Domain,
-    /// What the maker signs, under [`depin_core::MessageKind::MAKER_ONBOARDING`]
-    /// ([`DeviceRegistration::onboarding_message`]).
-    pub maker_message: Vec<u8>,
-    /// What the device signs, under [`depin_core::MessageKind::DEVICE_REGISTRATION`]: its
-    /// ordinary registration message for the same nonce.
-    pub device_message: Vec<u8>,
-    /// The nonce hardware evidence must answer: SHA-256 of `maker_message`, so evidence made
-    /// for this registration is useless for any other.
+    /// The 32-byte digest the maker's key signs (as depin-core signs digests: an ECDSA
+    /// prehash, or the Ed25519 message). The local ledger's is the domain digest of
+    /// [`DeviceRegistration::onboarding_message`] under
+    /// [`depin_core::MessageKind::MAKER_ONBOARDING`]; the EVM registry's the EIP-712 digest of
+    /// its `Onboard` attestation.
+    pub maker_digest: [u8; 32],
+    /// What the device signs: its ordinary registration challenge for the same nonce; `None`
+    /// where the chain cannot check the device's key type (Ed25519 devices on EVM), which then
+    /// join on the maker's word alone.
+    pub device: Option<crate::RegistrationChallenge>,
+    /// The nonce hardware evidence must answer, bound to this registration and maker.
     pub evidence_nonce: [u8; 32],
 }
 
 impl OnboardingChallenge {
     /// The maker's attestation: the maker's key (in memory, or in an HSM behind
-    /// [`crate::DeviceSigner`]) signs [`OnboardingChallenge::maker_message`].
+    /// [`crate::DeviceSigner`]) signs [`OnboardingChallenge::maker_digest`].
     pub fn attest(&self, maker: &dyn crate::DeviceSigner) -> crate::Result<MakerAttestation> {
-        let digest = self.domain.digest(
-            depin_core::MessageKind::MAKER_ONBOARDING,
-            &self.maker_message,
-        );
         Ok(MakerAttestation {
             maker: maker.device_id(),
-            signature: maker.sign_digest(&digest)?,
+            signature: maker.sign_digest(&self.maker_digest)?,
         })
     }
 
-    /// The device's proof: `signer` signs [`OnboardingChallenge::device_message`].
+    /// The device's proof for [`OnboardingChallenge::device`], or `None` if the chain needs
+    /// none.
     pub fn device_proof(
         &self,
         signer: &dyn crate::DeviceSigner,
-    ) -> crate::Result<crate::RegistrationProof> {
-        let digest = self.domain.digest(
-            depin_core::MessageKind::DEVICE_REGISTRATION,
-            &self.device_message,
-        );
-        Ok(crate::RegistrationProof::Domain(
-            signer.sign_digest(&digest)?,
-        ))
+    ) -> crate::Result<Option<crate::RegistrationProof>> {
+        self.device.as_ref().map(|c| c.sign(signer)).transpose()
     }
 }

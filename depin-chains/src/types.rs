@@ -273,8 +273,11 @@ pub enum RegistrationChallenge {
         /// id).
         message: Vec<u8>,
     },
-    /// Sign the EIP-712 `digest` with a recoverable secp256k1 signature (`r || s || v`, `v` in
-    /// {27, 28}, low S).
+    /// Sign the EIP-712 `digest` with the device key: a recoverable secp256k1 signature
+    /// (`r || s || v`, `v` in {27, 28}, low S, [`RegistrationProof::Eip712`]), or a P-256
+    /// signature over the digest (`r || s`, low S, [`RegistrationProof::Eip712P256`]). Ed25519
+    /// keys cannot sign for the EVM registry: such devices join through a maker
+    /// ([`crate::makers`]).
     Eip712 {
         /// The EIP-712 digest `keccak256(0x1901 || domainSeparator || structHash)`.
         digest: [u8; 32],
@@ -299,9 +302,17 @@ impl RegistrationChallenge {
             RegistrationChallenge::Domain { .. } => {
                 Ok(RegistrationProof::Domain(signer.sign_digest(&digest)?))
             }
-            RegistrationChallenge::Eip712 { .. } => Ok(RegistrationProof::Eip712(
-                signer.sign_digest_recoverable(&digest)?,
-            )),
+            RegistrationChallenge::Eip712 { .. } => match signer.device_id().key_type() {
+                KeyType::Secp256k1 => Ok(RegistrationProof::Eip712(
+                    signer.sign_digest_recoverable(&digest)?,
+                )),
+                KeyType::P256 => Ok(RegistrationProof::Eip712P256(
+                    signer.sign_digest(&digest)?.to_bytes(),
+                )),
+                other => Err(Error::Unsupported(format!(
+                    "{other} keys cannot sign an EIP-712 registration; onboard the device through a maker"
+                ))),
+            },
         }
     }
 }
@@ -314,6 +325,9 @@ pub enum RegistrationProof {
     Domain(Signature),
     /// A 65-byte EIP-712 signature `r || s || v` by the device's secp256k1 key.
     Eip712([u8; 65]),
+    /// A 64-byte signature `r || s` (low S) by the device's P-256 key over the EIP-712
+    /// digest, as OpenZeppelin's `P256.verify` checks it.
+    Eip712P256([u8; 64]),
 }
 
 /// Something that can sign with a device key: a [`SigningKey`] in memory, a secure element,

@@ -54,8 +54,14 @@ impl Anvil {
     }
 
     fn start_on(port: u16) -> Anvil {
+        Anvil::start_with(port, &[])
+    }
+
+    /// Anvil on `port` (0: any) with extra arguments (a hardfork, say).
+    fn start_with(port: u16, extra: &[&str]) -> Anvil {
         let mut child = Command::new(anvil_path())
             .args(["--port", &port.to_string(), "--host", "127.0.0.1"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -141,7 +147,11 @@ impl Env {
 
     /// Deploy with `oracle` holding `ORACLE_ROLE` (the deployer, `ADMIN`, is always admin).
     async fn with_oracle(oracle: u8) -> Env {
-        let anvil = Anvil::start();
+        Env::on(Anvil::start(), oracle).await
+    }
+
+    /// Deploy on a given anvil.
+    async fn on(anvil: Anvil, oracle: u8) -> Env {
         for n in 1..=20 {
             set_balance(&anvil.url, address_of(&secret(n))).await;
         }
@@ -313,7 +323,9 @@ async fn evm_backend_passes_the_conformance_suite() {
     let fixtures = Fixtures {
         owner: Arc::new(env.handle(OWNER).await),
         outsider: Arc::new(env.handle(STRANGER).await),
-        key_types: vec![KeyType::Secp256k1],
+        // Ed25519 devices cannot prove their key to an EVM contract: they join through a
+        // maker, which the suite's makers section checks for every key type
+        key_types: vec![KeyType::Secp256k1, KeyType::P256],
         claimants: default_claimants(admin.claim_format(), "wasm", [3; 32]).unwrap(),
         first_epoch: Epoch(1),
         seed: [9; 32],
@@ -458,7 +470,8 @@ async fn registration_lifecycle_and_typed_errors() {
         owner.register_device(&expired, &sig).await,
         Err(Error::Expired { deadline: 1 })
     ));
-    // Ed25519 devices cannot register on the EVM registry.
+    // Ed25519 devices cannot register by themselves on the EVM registry (only through a
+    // maker: see the mixed-fleet test).
     let ed = SigningKey::from_secret_bytes(KeyType::Ed25519, &[9; 32]).unwrap();
     let ed_reg = DeviceRegistration::new(
         DeviceId::from(ed.public_key()),
@@ -1002,48 +1015,158 @@ async fn a_proof_for_one_distributor_is_refused_by_another() {
     assert_eq!(relayer_a.claimed(&evm(11)).await.unwrap(), 0);
 }
 
+/// Gas used by a mined transaction (`eth_getTransactionReceipt`).
+async fn gas_used(url: &str, tx: &depin_chains::TxHandle) -> u64 {
+    let r = node_rpc(
+        url,
+        "eth_getTransactionReceipt",
+        serde_json::json!([format!("0x{}", hex::encode(tx.0))]),
+    )
+    .await;
+    let gas = r["gasUsed"].as_str().unwrap();
+    u64::from_str_radix(gas.trim_start_matches("0x"), 16).unwrap()
+}
+
+/// P-256 devices register on chains with the P-256 precompile (anvil's default hardfork has
+/// it) and on chains without it (Prague: OpenZeppelin's Solidity verifier), and the gas of
+/// each is printed next to a secp256k1 registration's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn non_secp256k1_devices_get_a_typed_error_and_nothing_is_sent() {
+async fn p256_devices_register_with_and_without_the_precompile() {
+    let mut figures = Vec::new();
+    for hardfork in [None, Some("prague")] {
+        let anvil = match hardfork {
+            None => Anvil::start(),
+            Some(h) => Anvil::start_with(0, &["--hardfork", h]),
+        };
+        let env = Env::on(anvil, ORACLE).await;
+        let owner = env.handle(OWNER).await;
+        let owner_acct = owner.account().unwrap();
+        let mut gas = Vec::new();
+        // a first device warms the owner's token balance (0 -> 1 costs 20k more than 1 -> 2),
+        // so that the two measured registrations write the same kinds of slots
+        for (kt, b) in [
+            (KeyType::Secp256k1, 0x30u8),
+            (KeyType::Secp256k1, 0x31),
+            (KeyType::P256, 0x32),
+        ] {
+            let key = SigningKey::from_secret_bytes(kt, &[b; 32]).unwrap();
+            let reg = DeviceRegistration::new(
+                DeviceId::from(key.public_key()),
+                owner_acct.clone(),
+                b"meta".to_vec(),
+                deadline(),
+            );
+            let tx = owner.register_with_signer(&reg, &key).await.unwrap();
+            ok(&owner, tx).await;
+            gas.push(gas_used(&env.anvil.url, &tx).await);
+        }
+        let (secp, p256) = (gas[1] as i64, gas[2] as i64);
+        println!(
+            "registration gas ({}): secp256k1 {secp}, P-256 {p256} ({:+})",
+            hardfork.unwrap_or("anvil default, with the P-256 precompile"),
+            p256 - secp
+        );
+        figures.push(p256 - secp);
+    }
+    // the Solidity verifier costs far more than the precompile
+    assert!(figures[1] > 100_000 && figures[0] < 20_000, "{figures:?}");
+}
+
+/// The mixed fleet: ten devices of each key type. Secp256k1 and P-256 devices register
+/// by themselves (P-256 checked on chain by OpenZeppelin's P256), Ed25519 devices are refused
+/// before anything is sent and join through an approved maker; all thirty end up registered
+/// with the right trust. Prints the gas of each path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_fleet_of_every_key_type_joins_the_evm_registry() {
+    use depin_chains::makers::{Maker, TrustLevel};
     let env = Env::new().await;
+    let admin = env.handle(ADMIN).await;
     let owner = env.handle(OWNER).await;
     let owner_acct = owner.account().unwrap();
-    let sent_before = tx_count(&env.anvil.url, address_of(&secret(OWNER))).await;
-    for kt in [KeyType::Ed25519, KeyType::P256] {
-        let key = SigningKey::from_secret_bytes(kt, &[9; 32]).unwrap();
-        let id = DeviceId::from(key.public_key());
-        let reg = DeviceRegistration::new(id, owner_acct.clone(), b"meta".to_vec(), deadline());
-        assert!(matches!(device_address(&id), Err(Error::Unsupported(_))));
-        assert!(matches!(device_public_key(&id), Err(Error::Unsupported(_))));
-        assert!(matches!(
-            owner.registration_challenge(&reg).await,
-            Err(Error::Unsupported(_))
-        ));
-        assert!(matches!(
-            owner.register_with_signer(&reg, &key).await,
-            Err(Error::Unsupported(_))
-        ));
-        // Hand-made proofs of either kind are refused before anything reaches the node.
-        let domain = RegistrationProof::Domain(key.sign_prehash(&[7; 32]).unwrap());
-        for proof in [RegistrationProof::Eip712([0x1b; 65]), domain] {
-            match owner.register_device(&reg, &proof).await {
-                Err(Error::Unsupported(msg)) => assert!(msg.contains("secp256k1"), "{msg}"),
-                other => panic!("{kt}: expected Unsupported, got {other:?}"),
-            }
+    let maker = SigningKey::from_secret_bytes(KeyType::Secp256k1, &[0x6d; 32]).unwrap();
+    let maker_id = DeviceId::from(maker.public_key());
+    ok(
+        &admin,
+        admin
+            .approve_maker(&Maker::new(maker_id, "Acme Radios", 10))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let mut gas: std::collections::BTreeMap<&str, Vec<u64>> = Default::default();
+    for (n, kt) in [KeyType::Secp256k1, KeyType::P256, KeyType::Ed25519]
+        .into_iter()
+        .enumerate()
+    {
+        for i in 0..10u8 {
+            let key = SigningKey::from_secret_bytes(kt, &[0x70 + n as u8 * 16 + i; 32]).unwrap();
+            let id = DeviceId::from(key.public_key());
+            let reg = DeviceRegistration::new(id, owner_acct.clone(), vec![i], deadline());
+            let tx = if kt == KeyType::Ed25519 {
+                let sent = tx_count(&env.anvil.url, address_of(&secret(OWNER))).await;
+                assert!(matches!(
+                    owner.register_with_signer(&reg, &key).await,
+                    Err(Error::Unsupported(_))
+                ));
+                assert_eq!(
+                    tx_count(&env.anvil.url, address_of(&secret(OWNER))).await,
+                    sent
+                );
+                let c = owner.onboarding_challenge(&reg, &maker_id).await.unwrap();
+                assert!(
+                    c.device.is_none(),
+                    "the chain cannot check an Ed25519 proof"
+                );
+                owner
+                    .onboard_device(&reg, &c.attest(&maker).unwrap(), None, None)
+                    .await
+                    .unwrap()
+            } else {
+                owner.register_with_signer(&reg, &key).await.unwrap()
+            };
+            ok(&owner, tx).await;
+            gas.entry(match kt {
+                KeyType::Secp256k1 => "secp256k1 self-registration",
+                KeyType::P256 => "P-256 self-registration (P256.verify)",
+                _ => "Ed25519 onboarding by a maker",
+            })
+            .or_default()
+            .push(gas_used(&env.anvil.url, &tx).await);
+            let r = owner.device(&id).await.unwrap();
+            assert!(r.active);
+            assert_eq!(r.key_type, kt);
+            let want = if kt == KeyType::Ed25519 {
+                (TrustLevel::Maker, Some(maker_id))
+            } else {
+                (TrustLevel::Untrusted, None)
+            };
+            assert_eq!((r.trust.level, r.trust.maker), want);
         }
-        assert!(matches!(
-            owner.device(&id).await,
-            Err(Error::Unsupported(_))
-        ));
-        assert!(matches!(
-            owner.revoke_device(&id).await,
-            Err(Error::Unsupported(_))
-        ));
     }
-    assert_eq!(
-        tx_count(&env.anvil.url, address_of(&secret(OWNER))).await,
-        sent_before
-    );
-    // The secp256k1 public key the registry gets names the device address.
+    for (what, g) in &gas {
+        println!(
+            "gas, {what}: median {} (min {}, max {})",
+            g[g.len() / 2],
+            g.iter().min().unwrap(),
+            g.iter().max().unwrap()
+        );
+    }
+    // a P-256 proof over other data, and the secp256k1 format for a P-256 device, are refused
+    let p = SigningKey::from_secret_bytes(KeyType::P256, &[0x5e; 32]).unwrap();
+    let id = DeviceId::from(p.public_key());
+    let reg = DeviceRegistration::new(id, owner_acct.clone(), b"m".to_vec(), deadline());
+    let bad = RegistrationProof::Eip712P256(p.sign_prehash(&[7; 32]).unwrap().to_bytes());
+    assert!(matches!(
+        owner.register_device(&reg, &bad).await,
+        Err(Error::InvalidProof)
+    ));
+    assert!(matches!(
+        owner
+            .register_device(&reg, &RegistrationProof::Eip712([0x1b; 65]))
+            .await,
+        Err(Error::Unsupported(_))
+    ));
+    // the public key the registry gets names the device address
     let dev = device_key(0x42);
     let id = DeviceId::from(dev.public_key());
     let pk = device_public_key(&id).unwrap();

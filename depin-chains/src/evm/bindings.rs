@@ -55,6 +55,22 @@ sol! {
     }
 }
 
+sol! {
+    /// The EIP-712 attestation a maker signs to onboard a device (`ONBOARD_TYPEHASH` of
+    /// `DeviceRegistry`, same domain as `Register`): the device's permit fields and the maker.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Onboard {
+        address owner;
+        address device;
+        uint8 keyType;
+        bytes32 deviceId;
+        bytes32 metadataHash;
+        uint256 nonce;
+        uint256 deadline;
+        address maker;
+    }
+}
+
 /// Creation bytecode of `DeviceRegistry` (hex, no `0x`), exactly as `contracts/build.sh` wrote it.
 pub const DEVICE_REGISTRY_BIN: &str =
     include_str!("../../../contracts/artifacts/DeviceRegistry.bin");

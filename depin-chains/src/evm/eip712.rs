@@ -4,7 +4,7 @@
 use alloy::primitives::{Address, B256, U256};
 use alloy::sol_types::{Eip712Domain, SolStruct};
 
-use super::bindings::{CancelNonce, Register};
+use super::bindings::{CancelNonce, Onboard, Register};
 
 /// EIP-712 domain name of `DeviceRegistry`.
 pub const DOMAIN_NAME: &str = "DepinDeviceRegistry";
@@ -27,9 +27,9 @@ pub fn registry_domain(chain_id: u64, registry: Address) -> Eip712Domain {
 pub struct RegisterPermit {
     /// Account that receives the device token.
     pub owner: Address,
-    /// EVM address of the device's secp256k1 key.
+    /// The device address ([`super::device_address`]).
     pub device: Address,
-    /// depin-core key type tag (1 = secp256k1).
+    /// depin-core key type tag (0 Ed25519, 1 secp256k1, 2 P-256).
     pub key_type: u8,
     /// `crate::device_id_hash` of the device id.
     pub device_id: B256,
@@ -60,6 +60,25 @@ impl RegisterPermit {
     pub fn digest(&self, chain_id: u64, registry: Address) -> B256 {
         self.to_sol()
             .eip712_signing_hash(&registry_domain(chain_id, registry))
+    }
+}
+
+impl RegisterPermit {
+    /// The maker's `Onboard` attestation over this permit's fields and `maker`:
+    /// `keccak256(0x1901 || domainSeparator || hashStruct(Onboard))`, the digest the maker's
+    /// secp256k1 key signs.
+    pub fn onboard_digest(&self, maker: Address, chain_id: u64, registry: Address) -> B256 {
+        Onboard {
+            owner: self.owner,
+            device: self.device,
+            keyType: self.key_type,
+            deviceId: self.device_id,
+            metadataHash: self.metadata_hash,
+            nonce: self.nonce,
+            deadline: self.deadline,
+            maker,
+        }
+        .eip712_signing_hash(&registry_domain(chain_id, registry))
     }
 }
 
@@ -152,13 +171,13 @@ mod tests {
         let device = depin_core::DeviceId::from(key.public_key());
         let pk = crate::evm::device_public_key(&device).unwrap();
         assert_eq!(
-            alloy::hex::encode(pk),
+            alloy::hex::encode(&pk),
             "24653eac434488002cc06bbfb7f10fe18991e35f9fe4302dbea6d2353dc0ab1c\
              119fc5009a032aa9fe47f5e149bb8442f71f884ccb516590686d8ff6ab91c613"
         );
         // address(keccak256(publicKey)) is the device address
         assert_eq!(
-            Address::from_slice(&keccak256(pk)[12..]),
+            Address::from_slice(&keccak256(&pk)[12..]),
             crate::evm::device_address(&device).unwrap()
         );
         let (golden_permit, registry) = golden();

@@ -12,12 +12,23 @@
 //! | [`ChainBackend::claimed`] | `claimed(account)` |
 //! | [`ChainBackend::wait_for_receipt`] | `eth_getTransactionReceipt`, polled until `confirmations` blocks are on top |
 //!
-//! The device is named on chain by the EVM address of its secp256k1 key; its 32-byte
-//! `deviceId` is [`crate::device_id_hash`] and `metadataHash` is SHA-256 of the metadata. The
-//! registration also carries the 64-byte uncompressed public key ([`device_public_key`]), from
-//! which the contract re-derives both the address and the `deviceId`. Only secp256k1 devices
-//! can register (the contract verifies an ECDSA signature and accepts key type 1 only); other
-//! key types get [`Error::Unsupported`] before anything is sent.
+//! The device is named on chain by an address ([`device_address`]: the EVM address of a
+//! secp256k1 key, a tagged hash of a P-256 or Ed25519 key); its 32-byte `deviceId` is
+//! [`crate::device_id_hash`] and `metadataHash` is SHA-256 of the metadata. The registration
+//! also carries the public key ([`device_public_key`]), from which the contract re-derives both
+//! the address and the `deviceId`.
+//!
+//! | key type | registers by itself | onboarded by a maker |
+//! |---|---|---|
+//! | secp256k1 | EIP-712 permit, `ecrecover` ([`RegistrationProof::Eip712`]) | maker attestation + the device's permit |
+//! | P-256 | EIP-712 permit, OpenZeppelin `P256.verify` ([`RegistrationProof::Eip712P256`]) | maker attestation + the device's permit |
+//! | Ed25519 | no ([`Error::Unsupported`]: no EVM verifier) | the maker's attestation alone |
+//!
+//! Makers ([`crate::makers`]) are secp256k1 accounts approved by the admin
+//! (`approveMaker`, `revokeMaker`, `setMakersOnly`, `onboard`, `makerInfo`, `deviceTrust`).
+//! Hardware evidence is not checked on chain: [`ChainBackend::onboard_device`] with evidence is
+//! [`Error::Unsupported`] (check it off chain with `depin_attest::evidence` before the maker
+//! attests).
 //!
 //! Claim trees are [`ClaimFormat::OpenZeppelinBound`] to the backend's chain id and
 //! distributor address ([`ChainBackend::claim_format`]): a root built for one distributor
@@ -78,6 +89,10 @@ use self::sender::{Sender, RECEIPT_POLL};
 use crate::backend::ChainBackend;
 use crate::config::{EvmConfig, SecretKeyBytes};
 use crate::error::{Error, Result};
+use crate::makers::{
+    DeviceTrust, HardwareEvidence, Maker, MakerAttestation, MakerRecord, OnMakerRevoked,
+    Onboarding, OnboardingChallenge, TrustLevel,
+};
 use crate::types::{
     device_id_hash, Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration,
     EpochRoot, PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle,
@@ -140,34 +155,59 @@ fn evm_account(account: &Account) -> Result<Address> {
         .ok_or_else(|| Error::InvalidInput(format!("{account} is not an EVM address")))
 }
 
-/// [`Error::Unsupported`] unless `device` has a secp256k1 key (the only kind the registry
-/// accepts: `keyType` 1, verified with `ecrecover`).
+/// [`Error::Unsupported`] unless `device` has a secp256k1 key (the only kind that can sign
+/// EVM transactions and nonce cancellations, and the kind makers' keys must be).
 fn require_secp256k1(device: &DeviceId) -> Result<()> {
     if device.key_type() != KeyType::Secp256k1 {
         return Err(Error::Unsupported(format!(
-            "the EVM registry only accepts secp256k1 devices, not {}",
+            "this needs a secp256k1 key, not {}",
             device.key_type()
         )));
     }
     Ok(())
 }
 
-/// The EVM address a device is known by on the registry (secp256k1 keys only).
+/// The address a device is known by on the registry (`deviceAddressOf`): for secp256k1 the
+/// EVM address of its key; for P-256 and Ed25519 the last 20 bytes of
+/// `keccak256(key type tag || key)` ([`device_public_key`] for the key bytes).
 pub fn device_address(device: &DeviceId) -> Result<Address> {
-    require_secp256k1(device)?;
-    let pk = device.public_key()?;
-    Ok(to_alloy(&EvmAddress::from_public_key(&pk)?))
+    let key = device_public_key(device)?;
+    let hash = match device.key_type() {
+        KeyType::Secp256k1 => alloy::primitives::keccak256(&key),
+        kt => {
+            let mut tagged = Vec::with_capacity(1 + key.len());
+            tagged.push(kt.tag());
+            tagged.extend_from_slice(&key);
+            alloy::primitives::keccak256(&tagged)
+        }
+    };
+    Ok(Address::from_slice(&hash[12..]))
 }
 
-/// The `publicKey` argument of the registry's `register`: the device's 64-byte uncompressed
-/// secp256k1 key `x || y` (SEC1 without the `0x04` prefix), whose keccak256 names the device
-/// address. Secp256k1 keys only ([`Error::Unsupported`] otherwise).
-pub fn device_public_key(device: &DeviceId) -> Result<[u8; 64]> {
-    require_secp256k1(device)?;
-    let sec1 = device.public_key()?.to_uncompressed_sec1()?;
-    let mut out = [0u8; 64];
-    out.copy_from_slice(&sec1[1..]);
-    Ok(out)
+/// The `publicKey` argument of the registry: for secp256k1 and P-256 the 64-byte uncompressed
+/// key `x || y` (SEC1 without the `0x04` prefix), for Ed25519 the 32-byte key.
+pub fn device_public_key(device: &DeviceId) -> Result<Vec<u8>> {
+    let key = device.public_key()?;
+    match device.key_type() {
+        KeyType::Ed25519 => Ok(key.to_bytes().as_ref().to_vec()),
+        _ => Ok(key.to_uncompressed_sec1()?[1..].to_vec()),
+    }
+}
+
+/// The 65-byte `r || s || v` form of a maker's secp256k1 signature over `digest`: the `v`
+/// under which it recovers the maker's address, or 27 if neither does (the contract then
+/// refuses it, after its earlier checks, so the error is the contract's own).
+fn recoverable(signature: &depin_core::Signature, digest: &B256, maker: Address) -> Vec<u8> {
+    let rs = signature.to_bytes();
+    let parity = [false, true].into_iter().find(|&parity| {
+        alloy::primitives::Signature::from_bytes_and_parity(&rs, parity)
+            .recover_address_from_prehash(digest)
+            .ok()
+            == Some(maker)
+    });
+    let mut out = rs.to_vec();
+    out.push(27 + u8::from(parity.unwrap_or(false)));
+    out
 }
 
 /// A handle on the EVM contracts, acting as one account (the signer of [`EvmConfig`]).
@@ -360,6 +400,23 @@ impl EvmBackend {
         Ok(permit)
     }
 
+    /// The did:key id of the maker at `maker`, from the key the registry keeps for it.
+    async fn maker_id(&self, maker: Address) -> Result<DeviceId> {
+        let info = self
+            .view::<DeviceRegistry::makerInfoCall>(
+                Target::Registry,
+                self.inner.registry,
+                DeviceRegistry::makerInfoCall { maker },
+            )
+            .await?;
+        let mut sec1 = Vec::with_capacity(65);
+        sec1.push(4);
+        sec1.extend_from_slice(&info.publicKey);
+        let key = depin_core::PublicKey::from_sec1(KeyType::Secp256k1, &sec1)
+            .map_err(|_| Error::Corrupt(format!("maker {maker} has no valid key on chain")))?;
+        Ok(DeviceId::from(key))
+    }
+
     async fn view<C: SolCall>(&self, target: Target, to: Address, call: C) -> Result<C::Return> {
         let out = self
             .inner
@@ -436,6 +493,12 @@ impl ChainBackend for EvmBackend {
         &self,
         registration: &DeviceRegistration,
     ) -> Result<RegistrationChallenge> {
+        if registration.device.key_type() == KeyType::Ed25519 {
+            return Err(Error::Unsupported(
+                "Ed25519 devices cannot prove their key to the EVM registry; onboard them through a maker"
+                    .into(),
+            ));
+        }
         let permit = self.register_permit(registration).await?;
         Ok(RegistrationChallenge::Eip712 {
             digest: permit.digest(self.inner.chain_id, self.inner.registry).0,
@@ -447,14 +510,18 @@ impl ChainBackend for EvmBackend {
         registration: &DeviceRegistration,
         proof: &RegistrationProof,
     ) -> Result<TxHandle> {
-        // Ed25519 and P-256 devices cannot register here (the contract would revert with
-        // `UnsupportedKeyType`): refuse them before anything is sent
-        require_secp256k1(&registration.device)?;
-        let signature = match proof {
-            RegistrationProof::Eip712(sig) => sig,
+        let signature: Vec<u8> = match (registration.device.key_type(), proof) {
+            (KeyType::Secp256k1, RegistrationProof::Eip712(sig)) => sig.to_vec(),
+            (KeyType::P256, RegistrationProof::Eip712P256(sig)) => sig.to_vec(),
+            (KeyType::Ed25519, _) => {
+                return Err(Error::Unsupported(
+                    "Ed25519 devices cannot prove their key to the EVM registry; onboard them through a maker"
+                        .into(),
+                ))
+            }
             _ => {
                 return Err(Error::Unsupported(
-                    "the EVM registry needs an EIP-712 signature (RegistrationProof::Eip712)"
+                    "the EVM registry needs an EIP-712 signature (RegistrationProof::Eip712 for secp256k1, Eip712P256 for P-256)"
                         .into(),
                 ))
             }
@@ -471,8 +538,8 @@ impl ChainBackend for EvmBackend {
             deviceId: permit.device_id,
             metadataHash: permit.metadata_hash,
             deadline: permit.deadline,
-            publicKey: public_key.to_vec().into(),
-            signature: signature.to_vec().into(),
+            publicKey: public_key.into(),
+            signature: signature.into(),
         };
         self.send(Target::Registry, self.inner.registry, call).await
     }
@@ -502,14 +569,162 @@ impl ChainBackend for EvmBackend {
                 info.deviceId
             )));
         }
+        let trust = self
+            .view::<DeviceRegistry::deviceTrustCall>(
+                Target::Registry,
+                self.inner.registry,
+                DeviceRegistry::deviceTrustCall { device: addr },
+            )
+            .await?;
+        let trust = if trust.maker == Address::ZERO {
+            DeviceTrust::default()
+        } else {
+            DeviceTrust {
+                level: TrustLevel::from_tag(trust.trust).ok_or_else(|| {
+                    Error::Corrupt(format!("trust level {} of {addr}", trust.trust))
+                })?,
+                maker: Some(self.maker_id(trust.maker).await?),
+                hardware: None,
+            }
+        };
         Ok(DeviceRecord {
             device: *device,
             owner: Account::Evm(from_alloy(info.owner)),
             key_type: KeyType::from_tag(info.keyType)?,
             metadata_hash: info.metadataHash.0,
             active: info.active,
-            trust: Default::default(),
+            trust,
         })
+    }
+
+    async fn approve_maker(&self, maker: &Maker) -> Result<TxHandle> {
+        maker.validate()?;
+        require_secp256k1(&maker.key)?;
+        let call = DeviceRegistry::approveMakerCall {
+            maker: device_address(&maker.key)?,
+            name: maker.name.clone(),
+            quota: maker.quota,
+            publicKey: device_public_key(&maker.key)?.into(),
+        };
+        self.send(Target::Registry, self.inner.registry, call).await
+    }
+
+    async fn revoke_maker(&self, maker: &DeviceId, on_revoked: OnMakerRevoked) -> Result<TxHandle> {
+        // the contract's `MakerRevoked` also means "revoked" to onboarding: say it precisely
+        if !self.maker(maker).await?.active {
+            return Err(Error::AlreadyRevoked(format!("maker {maker}")));
+        }
+        let call = DeviceRegistry::revokeMakerCall {
+            maker: device_address(maker)?,
+            suspendDevices: on_revoked == OnMakerRevoked::SuspendDevices,
+        };
+        self.send(Target::Registry, self.inner.registry, call).await
+    }
+
+    async fn maker(&self, maker: &DeviceId) -> Result<MakerRecord> {
+        require_secp256k1(maker)?;
+        let info = self
+            .view::<DeviceRegistry::makerInfoCall>(
+                Target::Registry,
+                self.inner.registry,
+                DeviceRegistry::makerInfoCall {
+                    maker: device_address(maker)?,
+                },
+            )
+            .await?;
+        Ok(MakerRecord {
+            maker: Maker::new(*maker, info.name, info.quota),
+            onboarded: info.onboarded,
+            active: info.active,
+            devices_suspended: info.devicesSuspended,
+        })
+    }
+
+    async fn set_onboarding(&self, onboarding: Onboarding) -> Result<TxHandle> {
+        let call = DeviceRegistry::setMakersOnlyCall {
+            only: onboarding == Onboarding::MakersOnly,
+        };
+        self.send(Target::Registry, self.inner.registry, call).await
+    }
+
+    async fn onboarding_challenge(
+        &self,
+        registration: &DeviceRegistration,
+        maker: &DeviceId,
+    ) -> Result<OnboardingChallenge> {
+        require_secp256k1(maker)?;
+        let permit = self.register_permit(registration).await?;
+        let (chain, registry) = (self.inner.chain_id, self.inner.registry);
+        let maker_digest = permit
+            .onboard_digest(device_address(maker)?, chain, registry)
+            .0;
+        Ok(OnboardingChallenge {
+            maker_digest,
+            device: match registration.device.key_type() {
+                KeyType::Ed25519 => None,
+                _ => Some(RegistrationChallenge::Eip712 {
+                    digest: permit.digest(chain, registry).0,
+                }),
+            },
+            evidence_nonce: maker_digest,
+        })
+    }
+
+    async fn onboard_device(
+        &self,
+        registration: &DeviceRegistration,
+        attestation: &MakerAttestation,
+        device_proof: Option<&RegistrationProof>,
+        evidence: Option<&HardwareEvidence>,
+    ) -> Result<TxHandle> {
+        if evidence.is_some() {
+            return Err(Error::Unsupported(
+                "the EVM registry cannot check hardware evidence on chain; check it off chain before the maker attests"
+                    .into(),
+            ));
+        }
+        require_secp256k1(&attestation.maker)?;
+        let device_signature: Vec<u8> = match (registration.device.key_type(), device_proof) {
+            (KeyType::Secp256k1, Some(RegistrationProof::Eip712(sig))) => sig.to_vec(),
+            (KeyType::P256, Some(RegistrationProof::Eip712P256(sig))) => sig.to_vec(),
+            (KeyType::Ed25519, None) => Vec::new(),
+            _ => return Err(Error::InvalidProof),
+        };
+        // the contract's order: the maker (unknown, revoked, over quota) before any signature
+        let record = self.maker(&attestation.maker).await?;
+        if !record.active {
+            return Err(Error::Unauthorized(format!(
+                "maker {} was revoked",
+                attestation.maker
+            )));
+        }
+        if record.onboarded >= record.maker.quota {
+            return Err(Error::QuotaExceeded {
+                maker: attestation.maker.to_string(),
+                quota: record.maker.quota,
+            });
+        }
+        // the attestation the contract will check, for the nonce it will read
+        let permit = self.register_permit(registration).await?;
+        self.check_permit_deadline(permit.deadline).await?;
+        let maker = device_address(&attestation.maker)?;
+        let digest = permit.onboard_digest(maker, self.inner.chain_id, self.inner.registry);
+        let maker_signature = recoverable(&attestation.signature, &digest, maker);
+        let call = DeviceRegistry::onboardCall {
+            o: DeviceRegistry::Onboarding {
+                owner: permit.owner,
+                device: permit.device,
+                keyType: permit.key_type,
+                deviceId: permit.device_id,
+                metadataHash: permit.metadata_hash,
+                deadline: permit.deadline,
+                publicKey: device_public_key(&registration.device)?.into(),
+                maker,
+            },
+            makerSignature: maker_signature.into(),
+            deviceSignature: device_signature.into(),
+        };
+        self.send(Target::Registry, self.inner.registry, call).await
     }
 
     /// Also refuses an epoch above [`EvmBackend::max_next_epoch`] with

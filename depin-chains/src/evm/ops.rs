@@ -383,6 +383,7 @@ impl EvmBackend {
         device: &DeviceId,
         deadline: u64,
     ) -> Result<CancelNoncePermit> {
+        super::require_secp256k1(device)?;
         let nonce = self.device_nonce(device).await?;
         Ok(CancelNoncePermit {
             device: device_address(device)?,

@@ -87,9 +87,23 @@ fn from_registry_error(e: DeviceRegistry::DeviceRegistryErrors) -> Error {
             x.receiver
         )),
         E::UnsupportedKeyType(x) => Error::Unsupported(format!(
-            "the EVM registry only accepts key type 1 (secp256k1), not {}",
+            "the EVM registry cannot take key type {} this way (Ed25519 devices join through a maker)",
             x.keyType
         )),
+        E::MakerExists(x) => Error::AlreadyRegistered(format!("maker {}", x.maker)),
+        E::UnknownMaker(x) => Error::NotFound(format!("maker {}", x.maker)),
+        E::MakerRevoked(x) => Error::Unauthorized(format!("maker {} was revoked", x.maker)),
+        E::QuotaExceeded(x) => Error::QuotaExceeded {
+            maker: x.maker.to_string(),
+            quota: x.quota,
+        },
+        E::InvalidMakerName(_) => {
+            Error::InvalidInput("maker name must be 1 to 64 bytes".into())
+        }
+        E::MakersOnly(_) => Error::Unauthorized(
+            "this network onboards devices only through approved makers".into(),
+        ),
+        E::InvalidMakerSignature(_) => Error::InvalidProof,
         E::PublicKeyMismatch(x) => Error::InvalidInput(format!(
             "the public key is not the key of device {}",
             x.device

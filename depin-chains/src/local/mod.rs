@@ -392,15 +392,27 @@ fn onboarding_challenge(
     registration: &DeviceRegistration,
     maker: &DeviceId,
 ) -> OnboardingChallenge {
-    let nonce = state.nonce(&registration.device);
-    let maker_message =
-        registration.onboarding_message(BackendKind::Local, &state.ledger_id, nonce, maker);
+    let maker_message = onboarding_message(state, registration, maker);
     OnboardingChallenge {
-        domain: state.domain,
+        maker_digest: state
+            .domain
+            .digest(MessageKind::MAKER_ONBOARDING, &maker_message),
         evidence_nonce: Sha256::digest(&maker_message).into(),
-        maker_message,
-        device_message: state.registration_message(registration),
+        device: Some(RegistrationChallenge::Domain {
+            domain: state.domain,
+            message: state.registration_message(registration),
+        }),
     }
+}
+
+/// What the maker signs for `registration` (canonical) at the device's current nonce.
+fn onboarding_message(
+    state: &State,
+    registration: &DeviceRegistration,
+    maker: &DeviceId,
+) -> Vec<u8> {
+    let nonce = state.nonce(&registration.device);
+    registration.onboarding_message(BackendKind::Local, &state.ledger_id, nonce, maker)
 }
 
 fn check_deadline(deadline: u64, now: u64) -> Result<()> {
@@ -1299,7 +1311,7 @@ impl LocalBackend {
         &self,
         registration: &DeviceRegistration,
         attestation: &MakerAttestation,
-        device_proof: &RegistrationProof,
+        device_proof: Option<&RegistrationProof>,
         evidence: Option<&HardwareEvidence>,
     ) -> Result<TxHandle> {
         let by = self.by()?;
@@ -1327,7 +1339,9 @@ impl LocalBackend {
                 quota: maker.maker.quota,
             });
         }
-        let challenge = onboarding_challenge(&inner.state, &registration, &attestation.maker);
+        let maker_message = onboarding_message(&inner.state, &registration, &attestation.maker);
+        let device_message = inner.state.registration_message(&registration);
+        let evidence_nonce: [u8; 32] = Sha256::digest(&maker_message).into();
         let domain = inner.state.domain;
         // the maker's attestation, then the device's own proof, both for the nonce now
         let maker_key = attestation
@@ -1338,12 +1352,13 @@ impl LocalBackend {
             .verify(
                 &maker_key,
                 MessageKind::MAKER_ONBOARDING,
-                &challenge.maker_message,
+                &maker_message,
                 &attestation.signature,
             )
             .map_err(|_| Error::InvalidProof)?;
+        // every key type can be checked here: the device's own proof is required
         let signature = match device_proof {
-            RegistrationProof::Domain(sig) => *sig,
+            Some(RegistrationProof::Domain(sig)) => *sig,
             _ => return Err(Error::InvalidProof),
         };
         let key = device.public_key().map_err(|_| Error::InvalidProof)?;
@@ -1351,7 +1366,7 @@ impl LocalBackend {
             .verify(
                 &key,
                 MessageKind::DEVICE_REGISTRATION,
-                &challenge.device_message,
+                &device_message,
                 &signature,
             )
             .map_err(|_| Error::InvalidProof)?;
@@ -1363,7 +1378,7 @@ impl LocalBackend {
                 })?;
                 let request = EvidenceRequest {
                     device: &device,
-                    nonce: &challenge.evidence_nonce,
+                    nonce: &evidence_nonce,
                     now_secs: now,
                 };
                 let verdict = verifier
@@ -1602,7 +1617,7 @@ impl ChainBackend for LocalBackend {
         &self,
         registration: &DeviceRegistration,
         attestation: &MakerAttestation,
-        device_proof: &RegistrationProof,
+        device_proof: Option<&RegistrationProof>,
         evidence: Option<&HardwareEvidence>,
     ) -> Result<TxHandle> {
         self.onboard_sync(registration, attestation, device_proof, evidence)

@@ -62,7 +62,7 @@ async fn onboard(
     let attestation = challenge.attest(maker)?;
     let proof = challenge.device_proof(device)?;
     net.relayer
-        .onboard_device(&reg, &attestation, &proof, evidence)
+        .onboard_device(&reg, &attestation, proof.as_ref(), evidence)
         .await
 }
 
@@ -294,33 +294,40 @@ async fn maker_attestations_cannot_be_forged_moved_or_reused() {
     // an unapproved maker under its own id
     let unknown = challenge.attest(&impostor).unwrap();
     // the maker's key signing the right bytes under another message kind
+    let message = reg.onboarding_message(
+        depin_chains::BackendKind::Local,
+        &net.ledger.ledger_id().unwrap(),
+        net.ledger.registration_nonce(&id(&device)).unwrap(),
+        &id(&maker),
+    );
+    let domain = net.ledger.domain().unwrap();
     let cross_kind = MakerAttestation {
         maker: id(&maker),
-        signature: challenge
-            .domain
-            .sign(
-                &maker,
-                MessageKind::DEVICE_REGISTRATION,
-                &challenge.maker_message,
-            )
+        signature: domain
+            .sign(&maker, MessageKind::DEVICE_REGISTRATION, &message)
             .unwrap(),
     };
+    // (and under the right kind, the same bytes are the maker's attestation)
+    assert_eq!(
+        domain.digest(MessageKind::MAKER_ONBOARDING, &message),
+        challenge.maker_digest
+    );
     // the device's own proof handed in as the maker's
     assert!(matches!(
         net.relayer
-            .onboard_device(&reg, &forged, &proof, None)
+            .onboard_device(&reg, &forged, proof.as_ref(), None)
             .await,
         Err(Error::InvalidProof)
     ));
     assert!(matches!(
         net.relayer
-            .onboard_device(&reg, &unknown, &proof, None)
+            .onboard_device(&reg, &unknown, proof.as_ref(), None)
             .await,
         Err(Error::NotFound(_))
     ));
     assert!(matches!(
         net.relayer
-            .onboard_device(&reg, &cross_kind, &proof, None)
+            .onboard_device(&reg, &cross_kind, proof.as_ref(), None)
             .await,
         Err(Error::InvalidProof)
     ));
@@ -333,7 +340,9 @@ async fn maker_attestations_cannot_be_forged_moved_or_reused() {
     later.deadline += 60;
     for moved in [&hijack, &remeta, &later] {
         assert!(matches!(
-            net.relayer.onboard_device(moved, &good, &proof, None).await,
+            net.relayer
+                .onboard_device(moved, &good, proof.as_ref(), None)
+                .await,
             Err(Error::InvalidProof)
         ));
     }
@@ -342,7 +351,7 @@ async fn maker_attestations_cannot_be_forged_moved_or_reused() {
     let wrong_device = challenge.device_proof(&stranger).unwrap();
     assert!(matches!(
         net.relayer
-            .onboard_device(&reg, &good, &wrong_device, None)
+            .onboard_device(&reg, &good, wrong_device.as_ref(), None)
             .await,
         Err(Error::InvalidProof)
     ));
@@ -356,17 +365,19 @@ async fn maker_attestations_cannot_be_forged_moved_or_reused() {
     assert!(matches!(
         other
             .relayer
-            .onboard_device(&reg, &good, &proof, None)
+            .onboard_device(&reg, &good, proof.as_ref(), None)
             .await,
         Err(Error::InvalidProof)
     ));
     // nothing above consumed the quota or the nonce: the honest submission works, once
     net.relayer
-        .onboard_device(&reg, &good, &proof, None)
+        .onboard_device(&reg, &good, proof.as_ref(), None)
         .await
         .unwrap();
     assert!(matches!(
-        net.relayer.onboard_device(&reg, &good, &proof, None).await,
+        net.relayer
+            .onboard_device(&reg, &good, proof.as_ref(), None)
+            .await,
         Err(Error::AlreadyRegistered(_))
     ));
     assert_eq!(net.relayer.maker(&id(&maker)).await.unwrap().onboarded, 1);
@@ -396,7 +407,9 @@ async fn an_attestation_made_before_a_nonce_cancellation_is_void() {
         .cancel_registration_nonce_with_signer(&device, soon())
         .unwrap();
     assert!(matches!(
-        net.relayer.onboard_device(&reg, &att, &proof, None).await,
+        net.relayer
+            .onboard_device(&reg, &att, proof.as_ref(), None)
+            .await,
         Err(Error::InvalidProof)
     ));
 }
@@ -468,7 +481,7 @@ async fn hardware_evidence_reaches_the_record_through_the_verifier_trait() {
     // no verifier of that kind yet
     assert!(matches!(
         net.relayer
-            .onboard_device(&reg, &att, &proof, Some(&good))
+            .onboard_device(&reg, &att, proof.as_ref(), Some(&good))
             .await,
         Err(Error::Evidence(_))
     ));
@@ -480,7 +493,7 @@ async fn hardware_evidence_reaches_the_record_through_the_verifier_trait() {
         .unwrap();
     assert!(matches!(
         net.relayer
-            .onboard_device(&reg, &att, &proof, Some(&good))
+            .onboard_device(&reg, &att, proof.as_ref(), Some(&good))
             .await,
         Err(Error::Evidence(_))
     ));
@@ -499,13 +512,13 @@ async fn hardware_evidence_reaches_the_record_through_the_verifier_trait() {
     ] {
         assert!(matches!(
             net.relayer
-                .onboard_device(&reg, &att, &proof, Some(&bad))
+                .onboard_device(&reg, &att, proof.as_ref(), Some(&bad))
                 .await,
             Err(Error::Evidence(_))
         ));
     }
     net.relayer
-        .onboard_device(&reg, &att, &proof, Some(&good))
+        .onboard_device(&reg, &att, proof.as_ref(), Some(&good))
         .await
         .unwrap();
     let r = net.relayer.device(&id(&device)).await.unwrap();
@@ -611,7 +624,7 @@ async fn a_secure_element_device_joins_with_hardware_trust_only_through_its_own_
         .onboard_device(
             &reg,
             &c.attest(&other).unwrap(),
-            &c.device_proof(&device).unwrap(),
+            c.device_proof(&device).unwrap().as_ref(),
             Some(&e),
         )
         .await;
@@ -628,7 +641,7 @@ async fn a_secure_element_device_joins_with_hardware_trust_only_through_its_own_
             .onboard_device(
                 &reg,
                 &c.attest(&other).unwrap(),
-                &c.device_proof(&device).unwrap(),
+                c.device_proof(&device).unwrap().as_ref(),
                 Some(&e_acme)
             )
             .await,
@@ -639,7 +652,7 @@ async fn a_secure_element_device_joins_with_hardware_trust_only_through_its_own_
         .onboard_device(
             &reg,
             &c_acme.attest(&acme).unwrap(),
-            &c_acme.device_proof(&device).unwrap(),
+            c_acme.device_proof(&device).unwrap().as_ref(),
             Some(&e_acme),
         )
         .await

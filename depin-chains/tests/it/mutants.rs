@@ -247,7 +247,7 @@ impl ChainBackend for Mutant {
         &self,
         r: &DeviceRegistration,
         a: &MakerAttestation,
-        p: &RegistrationProof,
+        p: Option<&RegistrationProof>,
         e: Option<&HardwareEvidence>,
     ) -> Result<TxHandle> {
         self.inner.onboard_device(r, a, p, e).await
