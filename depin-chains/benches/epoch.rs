@@ -21,6 +21,7 @@
     clippy::print_stdout,
     missing_docs
 )]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

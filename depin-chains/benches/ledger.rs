@@ -3,7 +3,8 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use depin_chains::local::{Genesis, LocalLedger};
-use depin_chains::{Account, ChainBackend, ClaimFormat, ClaimTree, EpochRoot};
+use depin_chains::prelude::*;
+use depin_chains::{Account, ClaimFormat, ClaimTree, EpochRoot};
 use depin_core::{Epoch, EvmAddress};
 
 fn genesis() -> Genesis {

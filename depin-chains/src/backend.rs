@@ -1,4 +1,6 @@
-//! The chain trait every backend implements.
+//! The chain traits every backend implements, by role: [`ChainHandle`] (the account and its
+//! transactions), [`RegistryBackend`] (devices and makers), [`DistributorBackend`] (roots and
+//! claims), and [`ChainBackend`], both roles together.
 
 use async_trait::async_trait;
 use depin_core::{DeviceId, Epoch};
@@ -13,29 +15,33 @@ use crate::types::{
     EpochRoot, PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle,
 };
 
-/// One chain (local ledger, EVM, Cosmos) behind one object-safe async interface.
-///
-/// A value is a *handle acting as one account* ([`ChainBackend::account`]): it signs and
-/// submits transactions as that account, and role checks (admin, oracle, device owner) apply
-/// to it. Use it as `Arc<dyn ChainBackend>`; pick the implementation at run time with
-/// [`crate::connect`].
+/// A handle on a chain acting as one account: what every role shares.
 ///
 /// Write operations check everything the chain would check *before* submitting (backends
 /// simulate the call), so expected failures come back as typed errors from the call itself;
-/// on success they return a [`TxHandle`] to pass to [`ChainBackend::wait_for_receipt`].
+/// on success they return a [`TxHandle`] to pass to [`crate::ChainHandle::wait_for_receipt`].
 /// Retryable transport failures are retried with backoff inside the backend
 /// ([`crate::retry()`]); the error that escapes is the last one.
 #[async_trait]
-pub trait ChainBackend: Send + Sync {
+pub trait ChainHandle: Send + Sync {
     /// Which kind of chain this is.
     fn kind(&self) -> BackendKind;
 
     /// The account this handle submits transactions as, if it has one.
     fn account(&self) -> Option<Account>;
 
-    /// The Merkle tree format [`ChainBackend::claim`] proofs must be in.
-    fn claim_format(&self) -> ClaimFormat;
+    /// Wait until the transaction is final enough for the backend's configuration and return
+    /// its receipt ([`crate::Error::NotFound`] for an unknown handle,
+    /// [`crate::Error::Transport`] with `retryable: true` on timeout).
+    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt>;
+}
 
+/// The device-registry role of a chain: devices (registration, revocation, lookup) and the
+/// makers that onboard them ([`crate::makers`]). A backend or a test may offer this role
+/// alone (a registry-only chain, a verifier that only follows registrations:
+/// [`crate::ChainRegistry`] needs nothing else).
+#[async_trait]
+pub trait RegistryBackend: ChainHandle {
     /// What the device key must sign to authorise `registration` on this chain.
     ///
     /// # The registration nonce (every backend)
@@ -50,7 +56,7 @@ pub trait ChainBackend: Send + Sync {
     ///   cancellation signed by the device key, which voids every proof signed for the old
     ///   nonce; the local ledger also moves it on a revocation (the EVM registry need not: a
     ///   revoked device can never register again, [`crate::Error::AlreadyRegistered`]);
-    /// - [`ChainBackend::register_device`] verifies the proof against the challenge
+    /// - [`crate::RegistryBackend::register_device`] verifies the proof against the challenge
     ///   recomputed with the nonce *at execution*, so a proof made before any such change
     ///   is [`crate::Error::InvalidProof`], and a proof is never usable twice.
     ///
@@ -78,44 +84,6 @@ pub trait ChainBackend: Send + Sync {
 
     /// Look a device up ([`crate::Error::NotFound`] if it was never registered).
     async fn device(&self, device: &DeviceId) -> Result<DeviceRecord>;
-
-    /// Publish an epoch's claim root; oracle only ([`crate::Error::Unauthorized`]). The same
-    /// root and total again is a no-op ([`PublishOutcome::AlreadyPublished`]); anything else
-    /// for a published epoch is [`crate::Error::EpochAlreadyPublished`]; an unpublished epoch
-    /// not after the latest is [`crate::Error::EpochNotIncreasing`]; a zero root is
-    /// [`crate::Error::InvalidInput`].
-    async fn publish_root(&self, root: &EpochRoot) -> Result<PublishOutcome>;
-
-    /// The root published for `epoch`, if any.
-    async fn epoch_root(&self, epoch: Epoch) -> Result<Option<EpochRoot>>;
-
-    /// Claim against the latest root; pays `cumulative_amount - claimed(account)` to the
-    /// account. Errors: [`crate::Error::NoRoot`], [`crate::Error::InvalidProof`],
-    /// [`crate::Error::AlreadyClaimed`], [`crate::Error::InsufficientFunds`].
-    async fn claim(&self, claim: &Claim) -> Result<TxHandle>;
-
-    /// Total paid to `account` so far, base units.
-    async fn claimed(&self, account: &Account) -> Result<u128>;
-
-    /// Tokens the distributor holds for payouts, if the backend models a funded pool.
-    async fn pool_balance(&self) -> Result<Option<u128>>;
-
-    /// Reward-token balance of `account`, if the backend models token balances.
-    async fn token_balance(&self, account: &Account) -> Result<Option<u128>>;
-
-    /// Add `amount` base units of the reward token to the distributor's pool, from this
-    /// handle's account: part of the distributor role, so a program holding an
-    /// `Arc<dyn ChainBackend>` can fund whichever backend it was given. The local ledger
-    /// lets its admin add them; the EVM backend transfers them from the caller's token
-    /// balance (`transfer` to the distributor). Default, and backends that fund otherwise
-    /// (a Cosmos distributor is funded by a cw20 `send`):
-    /// [`crate::Error::Unsupported`].
-    async fn fund_pool(&self, amount: u128) -> Result<TxHandle> {
-        let _ = amount;
-        Err(crate::Error::Unsupported(
-            "this backend's pool is not funded through the trait".into(),
-        ))
-    }
 
     /// Approve a maker to onboard devices (network admin only, [`crate::Error::Unauthorized`]
     /// otherwise; a key already approved or revoked is [`crate::Error::AlreadyRegistered`]).
@@ -161,7 +129,7 @@ pub trait ChainBackend: Send + Sync {
     }
 
     /// What `maker` and the device must sign to onboard `registration`, for the device's
-    /// current registration nonce (see [`ChainBackend::registration_challenge`] for the
+    /// current registration nonce (see [`crate::RegistryBackend::registration_challenge`] for the
     /// nonce's contract). Default: [`crate::Error::Unsupported`].
     async fn onboarding_challenge(
         &self,
@@ -182,7 +150,7 @@ pub trait ChainBackend: Send + Sync {
     /// challenge's `evidence_nonce`, checked by the registry's verifier of its kind. The
     /// device is recorded with [`crate::makers::TrustLevel::Maker`], or
     /// [`crate::makers::TrustLevel::Hardware`] with accepted evidence. Errors as
-    /// [`ChainBackend::register_device`], plus [`crate::Error::NotFound`] (unknown maker),
+    /// [`crate::RegistryBackend::register_device`], plus [`crate::Error::NotFound`] (unknown maker),
     /// [`crate::Error::Unauthorized`] (revoked maker), [`crate::Error::QuotaExceeded`],
     /// [`crate::Error::Evidence`]. Default: [`crate::Error::Unsupported`].
     async fn onboard_device(
@@ -199,11 +167,6 @@ pub trait ChainBackend: Send + Sync {
         )))
     }
 
-    /// Wait until the transaction is final enough for the backend's configuration and return
-    /// its receipt ([`crate::Error::NotFound`] for an unknown handle,
-    /// [`crate::Error::Transport`] with `retryable: true` on timeout).
-    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt>;
-
     /// Convenience: get the challenge, sign it with `signer`, register.
     async fn register_with_signer(
         &self,
@@ -215,3 +178,67 @@ pub trait ChainBackend: Send + Sync {
         self.register_device(registration, &proof).await
     }
 }
+
+/// The reward-distribution role of a chain: epoch roots, cumulative claims and the pool. A
+/// backend or a test may offer this role alone (a distributor on another chain than the
+/// registry).
+#[async_trait]
+pub trait DistributorBackend: ChainHandle {
+    /// The Merkle tree format [`crate::DistributorBackend::claim`] proofs must be in.
+    fn claim_format(&self) -> ClaimFormat;
+
+    /// Publish an epoch's claim root; oracle only ([`crate::Error::Unauthorized`]). The same
+    /// root and total again is a no-op ([`PublishOutcome::AlreadyPublished`]); anything else
+    /// for a published epoch is [`crate::Error::EpochAlreadyPublished`]; an unpublished epoch
+    /// not after the latest is [`crate::Error::EpochNotIncreasing`]; a zero root is
+    /// [`crate::Error::InvalidInput`].
+    async fn publish_root(&self, root: &EpochRoot) -> Result<PublishOutcome>;
+
+    /// The root published for `epoch`, if any.
+    async fn epoch_root(&self, epoch: Epoch) -> Result<Option<EpochRoot>>;
+
+    /// Claim against the latest root; pays `cumulative_amount - claimed(account)` to the
+    /// account. Errors: [`crate::Error::NoRoot`], [`crate::Error::InvalidProof`],
+    /// [`crate::Error::AlreadyClaimed`], [`crate::Error::InsufficientFunds`].
+    async fn claim(&self, claim: &Claim) -> Result<TxHandle>;
+
+    /// Total paid to `account` so far, base units.
+    async fn claimed(&self, account: &Account) -> Result<u128>;
+
+    /// Tokens the distributor holds for payouts, if the backend models a funded pool.
+    async fn pool_balance(&self) -> Result<Option<u128>>;
+
+    /// Reward-token balance of `account`, if the backend models token balances.
+    async fn token_balance(&self, account: &Account) -> Result<Option<u128>>;
+
+    /// Add `amount` base units of the reward token to the distributor's pool, from this
+    /// handle's account: part of the distributor role, so a program holding an
+    /// `Arc<dyn ChainBackend>` can fund whichever backend it was given. The local ledger
+    /// lets its admin add them; the EVM backend transfers them from the caller's token
+    /// balance (`transfer` to the distributor). Default, and backends that fund otherwise
+    /// (a Cosmos distributor is funded by a cw20 `send`):
+    /// [`crate::Error::Unsupported`].
+    async fn fund_pool(&self, amount: u128) -> Result<TxHandle> {
+        let _ = amount;
+        Err(crate::Error::Unsupported(
+            "this backend's pool is not funded through the trait".into(),
+        ))
+    }
+}
+
+/// One chain (local ledger, EVM, Cosmos) behind one object-safe async interface: both roles,
+/// [`RegistryBackend`] and [`DistributorBackend`], on one [`ChainHandle`]. Implemented for
+/// every type that implements both: a backend implements the three role traits, never this
+/// one.
+///
+/// A value is a *handle acting as one account* ([`crate::ChainHandle::account`]): it signs and
+/// submits transactions as that account, and role checks (admin, oracle, device owner) apply
+/// to it. Use it as `Arc<dyn ChainBackend>`; pick the implementation at run time with
+/// [`crate::connect`]. An `Arc<dyn ChainBackend>` coerces to `Arc<dyn RegistryBackend>` or
+/// `Arc<dyn DistributorBackend>` where only one role is needed.
+///
+/// Bring the traits into scope with `use depin_chains::prelude::*` to call them on a
+/// concrete backend type.
+pub trait ChainBackend: RegistryBackend + DistributorBackend {}
+
+impl<T: RegistryBackend + DistributorBackend + ?Sized> ChainBackend for T {}

@@ -68,7 +68,7 @@ pub type ConnectFuture = Pin<Box<dyn Future<Output = Result<Arc<dyn ChainBackend
 /// ```
 #[derive(Clone)]
 pub struct CustomConfig {
-    /// The backend's name, as its [`ChainBackend::kind`] reports it
+    /// The backend's name, as its [`crate::ChainHandle::kind`] reports it
     /// ([`crate::BackendKind::Custom`]).
     pub name: &'static str,
     constructor: Arc<dyn Fn() -> ConnectFuture + Send + Sync>,
@@ -133,7 +133,7 @@ pub struct EvmConfig {
     pub signer: SecretKeyBytes,
     /// Retry policy for transport errors.
     pub retry: RetryPolicy,
-    /// How long [`ChainBackend::wait_for_receipt`] waits.
+    /// How long [`crate::ChainHandle::wait_for_receipt`] waits.
     pub receipt_timeout: Duration,
     /// Blocks on top of the inclusion block before a receipt is returned (0 = included).
     pub confirmations: u64,
@@ -162,7 +162,7 @@ pub struct CosmosConfig {
     pub gas_adjustment_percent: u32,
     /// Retry policy for transport errors.
     pub retry: RetryPolicy,
-    /// How long [`ChainBackend::wait_for_receipt`] waits.
+    /// How long [`crate::ChainHandle::wait_for_receipt`] waits.
     pub receipt_timeout: Duration,
 }
 

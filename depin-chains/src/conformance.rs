@@ -27,7 +27,7 @@
 //! [`Fixtures::oracle`] gives a separate handle for it, the oracle role (publishes roots);
 //! if it models a funded pool, the pool must hold at least [`MIN_POOL`] base units. The suite uses epochs `first_epoch ..= first_epoch + 3`.
 //!
-//! Claim trees are built in the backend's own [`ChainBackend::claim_format`] (for EVM, bound
+//! Claim trees are built in the backend's own [`crate::DistributorBackend::claim_format`] (for EVM, bound
 //! to its chain id and distributor), and every published `total` is the true sum of the tree's
 //! cumulative amounts. The suite never lowers an account, so that sum is also the sum over the
 //! tree of `max(cumulative, claimed)`, the total the EVM distributor requires (never below what
@@ -291,7 +291,7 @@ pub async fn run_conformance_all(backend: Arc<dyn ChainBackend>, fx: Fixtures) -
     report
 }
 
-/// Funding through the trait ([`ChainBackend::fund_pool`], by the admin handle): the pool
+/// Funding through the trait ([`crate::DistributorBackend::fund_pool`], by the admin handle): the pool
 /// grows by the amount. Skipped where the backend models no pool or funds it otherwise.
 async fn funding(admin: &Arc<dyn ChainBackend>, report: &mut Report) -> Outcome<()> {
     const FUND: &str = "funding the pool through the trait adds exactly the amount";
@@ -378,7 +378,7 @@ async fn roles(
 }
 
 /// Makers ([`crate::makers`]), where the backend has them (the section is skipped when
-/// [`ChainBackend::approve_maker`] is [`Error::Unsupported`]). Maker keys are secp256k1 (every
+/// [`crate::RegistryBackend::approve_maker`] is [`Error::Unsupported`]). Maker keys are secp256k1 (every
 /// chain that has makers can check them); devices are one of each key type (all three, also
 /// those the backend cannot register by themselves: a backend with makers must onboard every
 /// key type), onboarded by the owner handle.

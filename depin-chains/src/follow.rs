@@ -1,11 +1,11 @@
 //! A verifier registry that follows a chain: [`ChainRegistry`] implements the attestation
-//! verifier's [`Registry`] from any [`ChainBackend`], so devices registered or revoked on the
+//! verifier's [`Registry`] from any chain registry ([`crate::RegistryBackend`]: a whole [`crate::ChainBackend`] or the registry role alone), so devices registered or revoked on the
 //! chain reach the verifier without anyone copying them by hand.
 //!
 //! Lookups ([`Registry::device`], [`Registry::resolve_hint`]) never touch the chain: they
 //! are answered from an in-memory snapshot under a read lock. [`ChainRegistry::sync`]
 //! (driven by [`ChainRegistry::spawn_sync_loop`] or by the caller) re-reads every tracked
-//! device with [`ChainBackend::device`] and applies the whole round to the snapshot in one
+//! device with [`crate::RegistryBackend::device`] and applies the whole round to the snapshot in one
 //! step. Each entry remembers when the chain last confirmed it.
 //!
 //! # Which devices are tracked
@@ -75,7 +75,7 @@ use depin_attest::registry::{
 };
 use depin_core::{DeviceId, KeyHint};
 
-use crate::backend::ChainBackend;
+use crate::backend::RegistryBackend;
 use crate::error::{Error, Result};
 use crate::types::DeviceRecord as ChainRecord;
 
@@ -131,7 +131,7 @@ pub fn default_record(record: &ChainRecord, allowed: KindSet) -> AttestRecord {
 
 /// Configures a [`ChainRegistry`]; from [`ChainRegistry::builder`].
 pub struct Builder {
-    backend: Arc<dyn ChainBackend>,
+    backend: Arc<dyn RegistryBackend>,
     map: Arc<MapFn>,
     untracked: Untracked,
     max_staleness: Duration,
@@ -472,7 +472,7 @@ impl Snapshot {
     }
 }
 
-/// A [`Registry`] that follows a [`ChainBackend`]'s registrations and revocations: lookups
+/// A [`Registry`] that follows a chain registry ([`crate::RegistryBackend`])'s registrations and revocations: lookups
 /// are served from an in-memory snapshot, [`ChainRegistry::sync`] refreshes it from the
 /// chain, and entries not confirmed for `max_staleness` answer [`Lookup::Unavailable`]. See
 /// the [module documentation](self) for the staleness and memory bounds.
@@ -514,7 +514,7 @@ impl Snapshot {
 /// # Ok(()) }
 /// ```
 pub struct ChainRegistry {
-    backend: Arc<dyn ChainBackend>,
+    backend: Arc<dyn RegistryBackend>,
     map: Arc<MapFn>,
     untracked: Untracked,
     max_staleness: Duration,
@@ -532,7 +532,7 @@ fn poisoned() -> Error {
 impl ChainRegistry {
     /// A builder reading from `backend`, mapping active devices to [`DeviceStatus::Active`]
     /// with `allowed` kinds ([`default_record`]); the other settings at their defaults.
-    pub fn builder(backend: Arc<dyn ChainBackend>, allowed: KindSet) -> Builder {
+    pub fn builder(backend: Arc<dyn RegistryBackend>, allowed: KindSet) -> Builder {
         let map: Arc<MapFn> = Arc::new(move |record: &ChainRecord| default_record(record, allowed));
         let clock: Arc<ClockFn> = Arc::new(Instant::now);
         Builder {
@@ -547,7 +547,7 @@ impl ChainRegistry {
     }
 
     /// A registry with every setting at its default (see [`ChainRegistry::builder`]).
-    pub fn new(backend: Arc<dyn ChainBackend>, allowed: KindSet) -> Self {
+    pub fn new(backend: Arc<dyn RegistryBackend>, allowed: KindSet) -> Self {
         Self::from_builder(Self::builder(backend, allowed))
     }
 
@@ -729,7 +729,7 @@ impl ChainRegistry {
     /// First the auto-follow queue is drained into the snapshot (up to `max_queued`
     /// auto-followed ids not confirmed on chain) and auto-followed ids the chain has not
     /// confirmed for `max_staleness` are dropped. Then every tracked device is read with
-    /// [`ChainBackend::device`], `concurrency` reads at a time. A record is mapped (a device
+    /// [`crate::RegistryBackend::device`], `concurrency` reads at a time. A record is mapped (a device
     /// revoked on chain becomes [`DeviceStatus::Revoked`]); [`Error::NotFound`] and
     /// [`Error::Unsupported`] (a key the chain cannot hold) mean the device is not
     /// registered ([`Lookup::Unknown`]). Each entry read successfully is confirmed as of the
@@ -785,7 +785,11 @@ impl ChainRegistry {
                     break;
                 };
                 let asked = self.now();
-                in_flight.push((*device, asked, ChainBackend::device(&*self.backend, device)));
+                in_flight.push((
+                    *device,
+                    asked,
+                    RegistryBackend::device(&*self.backend, device),
+                ));
             }
             if in_flight.is_empty() {
                 break;

@@ -28,7 +28,13 @@ pub mod follow;
 #[cfg(feature = "oracle")]
 pub mod oracle;
 
-pub use backend::ChainBackend;
+pub use backend::{ChainBackend, ChainHandle, DistributorBackend, RegistryBackend};
+
+/// The chain traits, to call them on a concrete backend type (`LocalBackend`, `EvmBackend`,
+/// ...): `use depin_chains::prelude::*;`.
+pub mod prelude {
+    pub use crate::backend::{ChainBackend, ChainHandle, DistributorBackend, RegistryBackend};
+}
 pub use claims::{verify_claim, ClaimTree};
 pub use config::{
     connect, BackendConfig, ConnectFuture, CosmosConfig, CustomConfig, EvmConfig, LocalConfig,

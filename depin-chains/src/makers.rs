@@ -130,7 +130,7 @@ pub struct HardwareRecord {
     pub evidence_hash: [u8; 32],
 }
 
-/// A maker's attestation that it made the device, for [`crate::ChainBackend::onboard_device`].
+/// A maker's attestation that it made the device, for [`crate::RegistryBackend::onboard_device`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MakerAttestation {
     /// The maker.
@@ -183,7 +183,7 @@ pub struct HardwareEvidence {
 }
 
 /// What the maker and the device sign to onboard one registration, from
-/// [`crate::ChainBackend::onboarding_challenge`].
+/// [`crate::RegistryBackend::onboarding_challenge`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OnboardingChallenge {
     /// The 32-byte digest the maker's key signs (as depin-core signs digests: an ECDSA

@@ -256,9 +256,9 @@ impl DeviceRegistration {
 
 /// What the device key must sign to authorise a registration, as computed by the backend
 /// (which knows the chain id, contract address and nonce). Get it from
-/// [`crate::ChainBackend::registration_challenge`], sign it with
+/// [`crate::RegistryBackend::registration_challenge`], sign it with
 /// [`RegistrationChallenge::sign`] (on the device or wherever the key lives) and pass the proof
-/// to [`crate::ChainBackend::register_device`].
+/// to [`crate::RegistryBackend::register_device`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RegistrationChallenge {

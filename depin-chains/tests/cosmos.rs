@@ -15,6 +15,7 @@
 //! Run: `cargo test -p depin-chains --features cosmos --test cosmos`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use depin_chains::prelude::*;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -39,8 +40,8 @@ use depin_chains::cosmos::msgs::AirdropExecute;
 use depin_chains::cosmos::tx::{execute_contract, sign_tx, CosmosSigner, TxParams};
 use depin_chains::cosmos::CosmosBackend;
 use depin_chains::{
-    Account, ChainBackend, Claim, ClaimFormat, CosmosConfig, EpochRoot, Error, PublishOutcome,
-    RetryPolicy, SecretKeyBytes, TxStatus,
+    Account, Claim, ClaimFormat, CosmosConfig, EpochRoot, Error, PublishOutcome, RetryPolicy,
+    SecretKeyBytes, TxStatus,
 };
 use depin_core::Epoch;
 use serde_json::{json, Value};

@@ -6,6 +6,7 @@
 //! set it is the writer, otherwise it is the test driver.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use depin_chains::prelude::*;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -268,7 +269,6 @@ fn one_run(path: &Path, run: u64) -> RunStats {
 
 /// The pool balance through the async trait.
 fn pool_balance(ledger: &LocalLedger) -> u128 {
-    use depin_chains::ChainBackend;
     let handle = ledger.handle(Account::Evm(EvmAddress([1; 20])));
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -7,6 +7,7 @@
 //! Run: `cargo test -p depin-chains --features evm --test evm`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use depin_chains::prelude::*;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

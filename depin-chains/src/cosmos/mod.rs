@@ -4,14 +4,14 @@
 //!
 //! | trait operation | CosmWasm message |
 //! |---|---|
-//! | [`ChainBackend::registration_challenge`] | query `nonce {device}`; the device signs [`DeviceRegistration::signing_message`] under [`registration_domain`] |
-//! | [`ChainBackend::register_device`] | registry `register {device, owner, key_type, metadata_hash, deadline, signature}` |
-//! | [`ChainBackend::revoke_device`] | registry `revoke {device}` |
-//! | [`ChainBackend::device`] | registry query `device {device}` |
-//! | [`ChainBackend::publish_root`] | `register_merkle_root {merkle_root, expiration, start, total_amount}`; epoch `e` is stage `e` |
-//! | [`ChainBackend::claim`] | `claim {stage, amount, proof}` against the latest stage, sent by the claiming account |
-//! | [`ChainBackend::claimed`] | query `claimed_amount {address}` |
-//! | [`ChainBackend::wait_for_receipt`] | CometBFT `tx` by hash, polled |
+//! | [`crate::RegistryBackend::registration_challenge`] | query `nonce {device}`; the device signs [`DeviceRegistration::signing_message`] under [`registration_domain`] |
+//! | [`crate::RegistryBackend::register_device`] | registry `register {device, owner, key_type, metadata_hash, deadline, signature}` |
+//! | [`crate::RegistryBackend::revoke_device`] | registry `revoke {device}` |
+//! | [`crate::RegistryBackend::device`] | registry query `device {device}` |
+//! | [`crate::DistributorBackend::publish_root`] | `register_merkle_root {merkle_root, expiration, start, total_amount}`; epoch `e` is stage `e` |
+//! | [`crate::DistributorBackend::claim`] | `claim {stage, amount, proof}` against the latest stage, sent by the claiming account |
+//! | [`crate::DistributorBackend::claimed`] | query `claimed_amount {address}` |
+//! | [`crate::ChainHandle::wait_for_receipt`] | CometBFT `tx` by hash, polled |
 //!
 //! Every execute is simulated first (`/cosmos.tx.v1beta1.Service/Simulate`); the gas limit is
 //! `ceil(simulated * gas_adjustment_percent / 100)` and the fee `ceil(gas_limit * gas_price)`.
@@ -61,7 +61,7 @@ use crate::types::{
     PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle, TxStatus,
 };
 
-/// How often [`ChainBackend::wait_for_receipt`] polls.
+/// How often [`crate::ChainHandle::wait_for_receipt`] polls.
 pub const RECEIPT_POLL: Duration = Duration::from_millis(500);
 /// Times a transaction is re-signed after a sequence mismatch.
 const SEQUENCE_RESYNCS: u32 = 3;
@@ -544,7 +544,7 @@ fn check_tx_error(target: Target, codespace: &str, code: u32, log: &str) -> Erro
 }
 
 #[async_trait]
-impl ChainBackend for CosmosBackend {
+impl crate::backend::ChainHandle for CosmosBackend {
     fn kind(&self) -> BackendKind {
         BackendKind::Cosmos
     }
@@ -553,10 +553,43 @@ impl ChainBackend for CosmosBackend {
         Some(Account::Cosmos(self.address()))
     }
 
-    fn claim_format(&self) -> ClaimFormat {
-        ClaimFormat::Cw20MerkleAirdrop
+    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
+        let started = Instant::now();
+        let ours = self
+            .inner
+            .sent
+            .lock()
+            .map(|s| s.contains(&tx.0))
+            .unwrap_or(false);
+        loop {
+            if let Some(r) = self.inner.rpc.tx(&tx.0).await? {
+                let status = if r.code == 0 {
+                    TxStatus::Success
+                } else {
+                    TxStatus::Reverted { reason: r.log }
+                };
+                return Ok(Receipt {
+                    tx: *tx,
+                    block: r.height,
+                    status,
+                });
+            }
+            if !ours {
+                return Err(Error::NotFound(format!("transaction {tx}")));
+            }
+            if started.elapsed() >= self.inner.receipt_timeout {
+                return Err(Error::transient(format!(
+                    "transaction {tx} not committed after {:?}",
+                    self.inner.receipt_timeout
+                )));
+            }
+            tokio::time::sleep(RECEIPT_POLL).await;
+        }
     }
+}
 
+#[async_trait]
+impl crate::backend::RegistryBackend for CosmosBackend {
     async fn registration_challenge(
         &self,
         registration: &DeviceRegistration,
@@ -632,6 +665,13 @@ impl ChainBackend for CosmosBackend {
             active: r.active,
             trust: Default::default(),
         })
+    }
+}
+
+#[async_trait]
+impl crate::backend::DistributorBackend for CosmosBackend {
+    fn claim_format(&self) -> ClaimFormat {
+        ClaimFormat::Cw20MerkleAirdrop
     }
 
     async fn publish_root(&self, root: &EpochRoot) -> Result<PublishOutcome> {
@@ -754,40 +794,6 @@ impl ChainBackend for CosmosBackend {
     async fn token_balance(&self, account: &Account) -> Result<Option<u128>> {
         let a = self.cosmos_account(account)?.to_string();
         Ok(Some(self.cw20_balance(&a).await?))
-    }
-
-    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
-        let started = Instant::now();
-        let ours = self
-            .inner
-            .sent
-            .lock()
-            .map(|s| s.contains(&tx.0))
-            .unwrap_or(false);
-        loop {
-            if let Some(r) = self.inner.rpc.tx(&tx.0).await? {
-                let status = if r.code == 0 {
-                    TxStatus::Success
-                } else {
-                    TxStatus::Reverted { reason: r.log }
-                };
-                return Ok(Receipt {
-                    tx: *tx,
-                    block: r.height,
-                    status,
-                });
-            }
-            if !ours {
-                return Err(Error::NotFound(format!("transaction {tx}")));
-            }
-            if started.elapsed() >= self.inner.receipt_timeout {
-                return Err(Error::transient(format!(
-                    "transaction {tx} not committed after {:?}",
-                    self.inner.receipt_timeout
-                )));
-            }
-            tokio::time::sleep(RECEIPT_POLL).await;
-        }
     }
 }
 

@@ -3,14 +3,14 @@
 //!
 //! | trait operation | contract call |
 //! |---|---|
-//! | [`ChainBackend::registration_challenge`] | `nonces(device)`, then the EIP-712 `Register` digest ([`RegisterPermit::digest`]) |
-//! | [`ChainBackend::register_device`] | latest block time (deadline cap), then `register(owner, device, keyType, deviceId, metadataHash, deadline, publicKey, signature)` |
-//! | [`ChainBackend::revoke_device`] | `revoke(device)` (token owner or admin) |
-//! | [`ChainBackend::device`] | `deviceInfo(device)` |
-//! | [`ChainBackend::publish_root`] | `rootOf`/`totalOf` (idempotence check), `maxNextEpoch()` (gap check), then `publishRoot(epoch, root, total)` (oracle) |
-//! | [`ChainBackend::claim`] | `claim(account, cumulativeAmount, proof)` |
-//! | [`ChainBackend::claimed`] | `claimed(account)` |
-//! | [`ChainBackend::wait_for_receipt`] | `eth_getTransactionReceipt`, polled until `confirmations` blocks are on top |
+//! | [`crate::RegistryBackend::registration_challenge`] | `nonces(device)`, then the EIP-712 `Register` digest ([`RegisterPermit::digest`]) |
+//! | [`crate::RegistryBackend::register_device`] | latest block time (deadline cap), then `register(owner, device, keyType, deviceId, metadataHash, deadline, publicKey, signature)` |
+//! | [`crate::RegistryBackend::revoke_device`] | `revoke(device)` (token owner or admin) |
+//! | [`crate::RegistryBackend::device`] | `deviceInfo(device)` |
+//! | [`crate::DistributorBackend::publish_root`] | `rootOf`/`totalOf` (idempotence check), `maxNextEpoch()` (gap check), then `publishRoot(epoch, root, total)` (oracle) |
+//! | [`crate::DistributorBackend::claim`] | `claim(account, cumulativeAmount, proof)` |
+//! | [`crate::DistributorBackend::claimed`] | `claimed(account)` |
+//! | [`crate::ChainHandle::wait_for_receipt`] | `eth_getTransactionReceipt`, polled until `confirmations` blocks are on top |
 //!
 //! The device is named on chain by an address ([`device_address`]: the EVM address of a
 //! secp256k1 key, a tagged hash of a P-256 or Ed25519 key); its 32-byte `deviceId` is
@@ -26,12 +26,12 @@
 //!
 //! Makers ([`crate::makers`]) are secp256k1 accounts approved by the admin
 //! (`approveMaker`, `revokeMaker`, `setMakersOnly`, `onboard`, `makerInfo`, `deviceTrust`).
-//! Hardware evidence is not checked on chain: [`ChainBackend::onboard_device`] with evidence is
+//! Hardware evidence is not checked on chain: [`crate::RegistryBackend::onboard_device`] with evidence is
 //! [`Error::Unsupported`] (check it off chain with `depin_attest::evidence` before the maker
 //! attests).
 //!
 //! Claim trees are [`ClaimFormat::OpenZeppelinBound`] to the backend's chain id and
-//! distributor address ([`ChainBackend::claim_format`]): a root built for one distributor
+//! distributor address ([`crate::DistributorBackend::claim_format`]): a root built for one distributor
 //! proves nothing on another one.
 //!
 //! Rules the backend checks before sending, so that nothing is signed or paid for in vain:
@@ -343,7 +343,7 @@ impl EvmBackend {
 
     /// The leaf the distributor checks for `(account, cumulative_amount)` (`leafHash`), which
     /// binds this chain and distributor. Equals
-    /// `depin_rewards::claims::oz::leaf_hash_bound` under [`ChainBackend::claim_format`].
+    /// `depin_rewards::claims::oz::leaf_hash_bound` under [`crate::DistributorBackend::claim_format`].
     pub async fn leaf_hash(&self, account: &Account, cumulative_amount: u128) -> Result<[u8; 32]> {
         let h = self
             .view::<RewardDistributor::leafHashCall>(
@@ -470,7 +470,7 @@ fn permit_without_nonce(registration: &DeviceRegistration) -> Result<RegisterPer
 }
 
 #[async_trait]
-impl ChainBackend for EvmBackend {
+impl crate::backend::ChainHandle for EvmBackend {
     fn kind(&self) -> BackendKind {
         BackendKind::Evm
     }
@@ -479,16 +479,61 @@ impl ChainBackend for EvmBackend {
         Some(Account::Evm(self.address()))
     }
 
-    /// [`ClaimFormat::OpenZeppelinBound`] to this backend's chain id (read from the node at
-    /// connect time and checked against the configuration) and distributor address: the leaf
-    /// the `RewardDistributor` checks.
-    fn claim_format(&self) -> ClaimFormat {
-        ClaimFormat::OpenZeppelinBound {
-            chain_id: self.inner.chain_id,
-            distributor: self.inner.distributor.into_array(),
+    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
+        let hash = B256::from(tx.0);
+        let provider = self.inner.sender.provider();
+        let policy = *self.inner.sender.retry_policy();
+        let started = Instant::now();
+        loop {
+            let receipt = rpc(&policy, Target::Other, || {
+                provider.get_transaction_receipt(hash)
+            })
+            .await?;
+            match receipt {
+                Some(r) => {
+                    let block = r.block_number.unwrap_or_default();
+                    let head = rpc(&policy, Target::Other, || provider.get_block_number()).await?;
+                    if head >= block.saturating_add(self.inner.confirmations) {
+                        let status = if r.status() {
+                            TxStatus::Success
+                        } else {
+                            TxStatus::Reverted {
+                                reason: format!(
+                                    "status 0 in block {block} (gas used {})",
+                                    r.gas_used
+                                ),
+                            }
+                        };
+                        return Ok(Receipt {
+                            tx: *tx,
+                            block,
+                            status,
+                        });
+                    }
+                }
+                None => {
+                    let known = rpc(&policy, Target::Other, || {
+                        provider.get_transaction_by_hash(hash)
+                    })
+                    .await?;
+                    if known.is_none() {
+                        return Err(Error::NotFound(format!("transaction {tx}")));
+                    }
+                }
+            }
+            if started.elapsed() >= self.inner.receipt_timeout {
+                return Err(Error::transient(format!(
+                    "no final receipt for {tx} after {:?}",
+                    self.inner.receipt_timeout
+                )));
+            }
+            tokio::time::sleep(RECEIPT_POLL).await;
         }
     }
+}
 
+#[async_trait]
+impl crate::backend::RegistryBackend for EvmBackend {
     async fn registration_challenge(
         &self,
         registration: &DeviceRegistration,
@@ -726,6 +771,19 @@ impl ChainBackend for EvmBackend {
         };
         self.send(Target::Registry, self.inner.registry, call).await
     }
+}
+
+#[async_trait]
+impl crate::backend::DistributorBackend for EvmBackend {
+    /// [`ClaimFormat::OpenZeppelinBound`] to this backend's chain id (read from the node at
+    /// connect time and checked against the configuration) and distributor address: the leaf
+    /// the `RewardDistributor` checks.
+    fn claim_format(&self) -> ClaimFormat {
+        ClaimFormat::OpenZeppelinBound {
+            chain_id: self.inner.chain_id,
+            distributor: self.inner.distributor.into_array(),
+        }
+    }
 
     /// Also refuses an epoch above [`EvmBackend::max_next_epoch`] with
     /// [`Error::EpochGapTooLarge`] before sending (the contract would revert with
@@ -820,57 +878,5 @@ impl ChainBackend for EvmBackend {
             },
         )
         .await
-    }
-
-    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
-        let hash = B256::from(tx.0);
-        let provider = self.inner.sender.provider();
-        let policy = *self.inner.sender.retry_policy();
-        let started = Instant::now();
-        loop {
-            let receipt = rpc(&policy, Target::Other, || {
-                provider.get_transaction_receipt(hash)
-            })
-            .await?;
-            match receipt {
-                Some(r) => {
-                    let block = r.block_number.unwrap_or_default();
-                    let head = rpc(&policy, Target::Other, || provider.get_block_number()).await?;
-                    if head >= block.saturating_add(self.inner.confirmations) {
-                        let status = if r.status() {
-                            TxStatus::Success
-                        } else {
-                            TxStatus::Reverted {
-                                reason: format!(
-                                    "status 0 in block {block} (gas used {})",
-                                    r.gas_used
-                                ),
-                            }
-                        };
-                        return Ok(Receipt {
-                            tx: *tx,
-                            block,
-                            status,
-                        });
-                    }
-                }
-                None => {
-                    let known = rpc(&policy, Target::Other, || {
-                        provider.get_transaction_by_hash(hash)
-                    })
-                    .await?;
-                    if known.is_none() {
-                        return Err(Error::NotFound(format!("transaction {tx}")));
-                    }
-                }
-            }
-            if started.elapsed() >= self.inner.receipt_timeout {
-                return Err(Error::transient(format!(
-                    "no final receipt for {tx} after {:?}",
-                    self.inner.receipt_timeout
-                )));
-            }
-            tokio::time::sleep(RECEIPT_POLL).await;
-        }
     }
 }

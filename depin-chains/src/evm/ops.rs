@@ -15,7 +15,7 @@ use super::bindings::{DeviceRegistry, RewardDistributor};
 use super::eip712::CancelNoncePermit;
 use super::revert::{rpc, u256_to_u128, Target};
 use super::{device_address, evm_account, from_alloy, EvmBackend};
-use crate::backend::ChainBackend;
+use crate::backend::DistributorBackend;
 use crate::claims::ClaimTree;
 use crate::error::{Error, Result};
 use crate::types::{Account, Claim, DeviceSigner, TxHandle};
@@ -103,7 +103,7 @@ impl EvmBackend {
     }
 
     /// The highest epoch the distributor accepts next (`maxNextEpoch()`: `latestEpoch() +`
-    /// [`MAX_EPOCH_GAP`], or [`MAX_EPOCH_GAP`] before the first root). [`ChainBackend::publish_root`]
+    /// [`MAX_EPOCH_GAP`], or [`MAX_EPOCH_GAP`] before the first root). [`crate::DistributorBackend::publish_root`]
     /// refuses a higher epoch with [`Error::EpochGapTooLarge`] before sending anything.
     pub async fn max_next_epoch(&self) -> Result<Epoch> {
         let v = self
@@ -142,7 +142,7 @@ impl EvmBackend {
     ///
     /// Reads `claimed(account)` once per entry (one `eth_call` each); an oracle that tracks
     /// `Claimed` events can compute the same sum itself. [`Error::InvalidInput`] if the tree is
-    /// not in this backend's [`ChainBackend::claim_format`] or the sum overflows `u128`.
+    /// not in this backend's [`crate::DistributorBackend::claim_format`] or the sum overflows `u128`.
     pub async fn publishable_total(&self, tree: &ClaimTree) -> Result<u128> {
         if tree.format() != self.claim_format() {
             return Err(Error::InvalidInput(format!(

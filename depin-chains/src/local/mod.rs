@@ -1543,7 +1543,7 @@ impl LocalBackend {
 // the calling task. Applications with very high write rates can wrap calls in
 // `tokio::task::spawn_blocking`.
 #[async_trait]
-impl ChainBackend for LocalBackend {
+impl crate::backend::ChainHandle for LocalBackend {
     fn kind(&self) -> BackendKind {
         BackendKind::Local
     }
@@ -1552,13 +1552,24 @@ impl ChainBackend for LocalBackend {
         Some(self.caller.clone())
     }
 
-    fn claim_format(&self) -> ClaimFormat {
-        self.ledger
-            .lock()
-            .map(|i| i.state.genesis.claim_format)
-            .unwrap_or(ClaimFormat::OpenZeppelin)
+    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
+        let inner = self.ledger.lock()?;
+        let seq = inner
+            .state
+            .txs
+            .get(&tx.0)
+            .copied()
+            .ok_or_else(|| Error::NotFound(format!("transaction {tx}")))?;
+        Ok(Receipt {
+            tx: *tx,
+            block: seq,
+            status: TxStatus::Success,
+        })
     }
+}
 
+#[async_trait]
+impl crate::backend::RegistryBackend for LocalBackend {
     async fn registration_challenge(
         &self,
         registration: &DeviceRegistration,
@@ -1639,6 +1650,16 @@ impl ChainBackend for LocalBackend {
             trust: d.trust.clone(),
         })
     }
+}
+
+#[async_trait]
+impl crate::backend::DistributorBackend for LocalBackend {
+    fn claim_format(&self) -> ClaimFormat {
+        self.ledger
+            .lock()
+            .map(|i| i.state.genesis.claim_format)
+            .unwrap_or(ClaimFormat::OpenZeppelin)
+    }
 
     async fn publish_root(&self, root: &EpochRoot) -> Result<PublishOutcome> {
         self.publish_sync(root)
@@ -1683,20 +1704,5 @@ impl ChainBackend for LocalBackend {
                 .copied()
                 .unwrap_or(0),
         ))
-    }
-
-    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
-        let inner = self.ledger.lock()?;
-        let seq = inner
-            .state
-            .txs
-            .get(&tx.0)
-            .copied()
-            .ok_or_else(|| Error::NotFound(format!("transaction {tx}")))?;
-        Ok(Receipt {
-            tx: *tx,
-            block: seq,
-            status: TxStatus::Success,
-        })
     }
 }

@@ -23,9 +23,9 @@
 //!    ([`ClaimTree`]) and its root are stored with one receipt per scored device and a
 //!    summary ([`OracleStore::put_result`]).
 //! 3. **Publish**: nothing to publish for an empty tree (all-zero root). Otherwise the chain
-//!    is asked first ([`ChainBackend::epoch_root`]): our root there means it was published
+//!    is asked first ([`crate::DistributorBackend::epoch_root`]): our root there means it was published
 //!    before a crash kept us from recording it; another root is [`CloseError::ChainConflict`].
-//!    Only then is the root published ([`ChainBackend::publish_root`]); its transaction is
+//!    Only then is the root published ([`crate::DistributorBackend::publish_root`]); its transaction is
 //!    written to the store's metadata before waiting for its receipt, so a close resumed
 //!    while that transaction is pending waits for it instead of publishing again. Then the
 //!    epoch is marked published ([`OracleStore::mark_published`]).
@@ -659,7 +659,7 @@ impl<C: EpochScoring> fmt::Debug for EpochCloser<C> {
 impl<C: EpochScoring> EpochCloser<C> {
     /// A closer applying `scoring`, publishing on `backend` (a handle acting as the
     /// network's oracle account) claim trees in `format` (the backend's
-    /// [`ChainBackend::claim_format`]), under the name `closer` (the store's
+    /// [`crate::DistributorBackend::claim_format`]), under the name `closer` (the store's
     /// [`OracleStore::begin_close`] owner: resume a close under the same name).
     ///
     /// No device has an owner until [`EpochCloser::owners`] is set: without it every
@@ -1187,7 +1187,7 @@ pub struct ClaimAnswer {
     pub cumulative: String,
     /// The Merkle proof, sibling hashes from the leaf up, hex.
     pub proof: Vec<String>,
-    /// The ready-to-submit claim ([`ChainBackend::claim`]); not serialized.
+    /// The ready-to-submit claim ([`crate::DistributorBackend::claim`]); not serialized.
     #[serde(skip)]
     pub claim: Claim,
 }

@@ -2,6 +2,7 @@
 //! verifier's registry after a sync, untracked devices are auto-followed or unknown, stale
 //! entries and failing backends answer Unavailable, and the auto-follow queue is bounded.
 
+use depin_chains::prelude::*;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,11 +14,10 @@ use depin_attest::registry::{
 use depin_chains::follow::{ChainRegistry, Untracked};
 use depin_chains::local::{LocalBackend, LocalLedger};
 use depin_chains::{
-    async_trait, Account, BackendKind, ChainBackend, Claim, ClaimFormat, DeviceRecord,
-    DeviceRegistration, EpochRoot, Error, PublishOutcome, Receipt, RegistrationChallenge,
-    RegistrationProof, Result, TxHandle,
+    async_trait, Account, BackendKind, ClaimFormat, DeviceRecord, DeviceRegistration, Error,
+    Receipt, RegistrationChallenge, RegistrationProof, Result, TxHandle,
 };
-use depin_core::{DeviceId, Epoch, KeyType, SigningKey};
+use depin_core::{DeviceId, KeyType, SigningKey};
 
 use crate::common::*;
 
@@ -56,6 +56,8 @@ struct Flaky {
     broken: Mutex<HashSet<DeviceId>>,
 }
 
+/// `Flaky` offers the registry role only (no distributor): the chain-following registry
+/// needs nothing else.
 impl Flaky {
     fn new(inner: LocalBackend) -> Self {
         Flaky {
@@ -67,22 +69,29 @@ impl Flaky {
 }
 
 #[async_trait]
-impl ChainBackend for Flaky {
+impl depin_chains::ChainHandle for Flaky {
     fn kind(&self) -> BackendKind {
         self.inner.kind()
     }
+
     fn account(&self) -> Option<Account> {
         self.inner.account()
     }
-    fn claim_format(&self) -> ClaimFormat {
-        self.inner.claim_format()
+
+    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
+        self.inner.wait_for_receipt(tx).await
     }
+}
+
+#[async_trait]
+impl depin_chains::RegistryBackend for Flaky {
     async fn registration_challenge(
         &self,
         r: &DeviceRegistration,
     ) -> Result<RegistrationChallenge> {
         self.inner.registration_challenge(r).await
     }
+
     async fn register_device(
         &self,
         r: &DeviceRegistration,
@@ -90,36 +99,17 @@ impl ChainBackend for Flaky {
     ) -> Result<TxHandle> {
         self.inner.register_device(r, p).await
     }
+
     async fn revoke_device(&self, d: &DeviceId) -> Result<TxHandle> {
         self.inner.revoke_device(d).await
     }
+
     async fn device(&self, d: &DeviceId) -> Result<DeviceRecord> {
         let fail = self.down.load(Ordering::SeqCst) || self.broken.lock().unwrap().contains(d);
         if fail {
             return Err(Error::transient("rpc node unreachable"));
         }
         self.inner.device(d).await
-    }
-    async fn publish_root(&self, r: &EpochRoot) -> Result<PublishOutcome> {
-        self.inner.publish_root(r).await
-    }
-    async fn epoch_root(&self, e: Epoch) -> Result<Option<EpochRoot>> {
-        self.inner.epoch_root(e).await
-    }
-    async fn claim(&self, c: &Claim) -> Result<TxHandle> {
-        self.inner.claim(c).await
-    }
-    async fn claimed(&self, a: &Account) -> Result<u128> {
-        self.inner.claimed(a).await
-    }
-    async fn pool_balance(&self) -> Result<Option<u128>> {
-        self.inner.pool_balance().await
-    }
-    async fn token_balance(&self, a: &Account) -> Result<Option<u128>> {
-        self.inner.token_balance(a).await
-    }
-    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
-        self.inner.wait_for_receipt(tx).await
     }
 }
 
@@ -154,7 +144,7 @@ async fn revoke(ledger: &LocalLedger, device: &DeviceId) {
     ledger.handle(admin()).revoke_device(device).await.unwrap();
 }
 
-fn registry(backend: Arc<dyn ChainBackend>, clock: &ManualClock) -> ChainRegistry {
+fn registry(backend: Arc<dyn RegistryBackend>, clock: &ManualClock) -> ChainRegistry {
     let c = clock.clone();
     ChainRegistry::builder(backend, KindSet::ALL)
         .max_staleness(STALENESS)
@@ -338,7 +328,7 @@ async fn failing_backend_keeps_entries_until_they_go_stale() {
     let a = register(&ledger, &key(1)).await;
     let b = register(&ledger, &key(2)).await;
     let flaky = Arc::new(Flaky::new(ledger.handle(admin())));
-    let backend: Arc<dyn ChainBackend> = flaky.clone();
+    let backend: Arc<dyn RegistryBackend> = flaky.clone();
     let reg = registry(backend, &clock);
     reg.follow_many([a, b]).unwrap();
     reg.sync().await.unwrap();

@@ -1,13 +1,14 @@
 //! Local ledger: persistence across reopen, torn-tail repair, corruption detection, locking,
 //! roles, and the failure paths the conformance suite cannot reach.
 
+use depin_chains::prelude::*;
 use std::fs::OpenOptions;
 use std::io::Write;
 
 use depin_chains::local::{log, Entry, LocalLedger};
 use depin_chains::{
-    Account, BackendKind, ChainBackend, ClaimFormat, ClaimTree, DeviceRegistration, EpochRoot,
-    Error, PublishOutcome, RegistrationProof, TxHandle,
+    Account, BackendKind, ClaimFormat, ClaimTree, DeviceRegistration, EpochRoot, Error,
+    PublishOutcome, RegistrationProof, TxHandle,
 };
 use depin_core::{DeviceId, Epoch, KeyType, SigningKey};
 

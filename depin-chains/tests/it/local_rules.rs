@@ -7,9 +7,10 @@ use depin_chains::local::{
     log, nonce_cancellation_message, Entry, LocalLedger, CLAIM_GRACE_PERIOD_SECS, MAX_EPOCH_GAP,
     MAX_PERMIT_LIFETIME_SECS,
 };
+use depin_chains::prelude::*;
 use depin_chains::{
-    Account, BackendKind, ChainBackend, ClaimFormat, ClaimTree, DeviceRegistration, EpochRoot,
-    Error, PublishOutcome, RegistrationChallenge, RegistrationProof,
+    Account, BackendKind, ClaimFormat, ClaimTree, DeviceRegistration, EpochRoot, Error,
+    PublishOutcome, RegistrationChallenge, RegistrationProof,
 };
 use depin_core::{DeviceId, Epoch, KeyType, MessageKind, SigningKey};
 

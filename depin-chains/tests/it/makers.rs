@@ -2,6 +2,7 @@
 //! makers-only networks, the trust a device joins with, hardware evidence through the
 //! evidence-verifier trait, and the attacks a maker attestation must resist.
 
+use depin_chains::prelude::*;
 use std::sync::Arc;
 
 use depin_chains::local::LocalLedger;

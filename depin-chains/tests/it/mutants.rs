@@ -1,6 +1,7 @@
 //! The conformance suite has teeth: backends that break one rule fail it at the right check,
 //! and the local ledger stays exact under concurrent use.
 
+use depin_chains::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -78,19 +79,36 @@ struct Mutant {
 }
 
 #[async_trait]
-impl ChainBackend for Mutant {
+impl depin_chains::ChainHandle for Mutant {
     fn kind(&self) -> BackendKind {
         match self.m {
             Mutation::Honest => BackendKind::Custom("outside-ledger"),
             _ => self.inner.kind(),
         }
     }
+
     fn account(&self) -> Option<Account> {
         self.inner.account()
     }
-    fn claim_format(&self) -> ClaimFormat {
-        self.inner.claim_format()
+
+    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
+        let made_up = self.racy.lock().unwrap().made_up.contains(&tx.0)
+            || (self.m == Mutation::FundingLost && tx.0 == [0x77; 32]);
+        match self.inner.wait_for_receipt(tx).await {
+            Err(Error::NotFound(_)) if made_up || self.m == Mutation::ReceiptForAnyHandle => {
+                Ok(Receipt {
+                    tx: *tx,
+                    block: 0,
+                    status: TxStatus::Success,
+                })
+            }
+            other => other,
+        }
     }
+}
+
+#[async_trait]
+impl depin_chains::RegistryBackend for Mutant {
     async fn registration_challenge(
         &self,
         r: &DeviceRegistration,
@@ -103,6 +121,7 @@ impl ChainBackend for Mutant {
         }
         self.inner.registration_challenge(r).await
     }
+
     async fn register_device(
         &self,
         r: &DeviceRegistration,
@@ -135,9 +154,11 @@ impl ChainBackend for Mutant {
             other => other,
         }
     }
+
     async fn revoke_device(&self, d: &DeviceId) -> Result<TxHandle> {
         self.inner.revoke_device(d).await
     }
+
     async fn device(&self, d: &DeviceId) -> Result<DeviceRecord> {
         let mut rec = self.inner.device(d).await?;
         if self.m == Mutation::RevocationInvisible {
@@ -149,6 +170,62 @@ impl ChainBackend for Mutant {
         }
         Ok(rec)
     }
+
+    async fn approve_maker(&self, maker: &Maker) -> Result<TxHandle> {
+        if self.m == Mutation::AnyoneApprovesMakers {
+            return self.admin.approve_maker(maker).await;
+        }
+        self.inner.approve_maker(maker).await
+    }
+
+    async fn revoke_maker(&self, maker: &DeviceId, on: OnMakerRevoked) -> Result<TxHandle> {
+        if self.m == Mutation::SuspensionIgnored {
+            return self
+                .inner
+                .revoke_maker(maker, OnMakerRevoked::KeepDevices)
+                .await;
+        }
+        self.inner.revoke_maker(maker, on).await
+    }
+
+    async fn maker(&self, maker: &DeviceId) -> Result<MakerRecord> {
+        let mut r = self.inner.maker(maker).await?;
+        if self.m == Mutation::SuspensionIgnored && !r.active {
+            // it claims to have done what it was asked
+            r.devices_suspended = true;
+        }
+        Ok(r)
+    }
+
+    async fn set_onboarding(&self, o: Onboarding) -> Result<TxHandle> {
+        self.inner.set_onboarding(o).await
+    }
+
+    async fn onboarding_challenge(
+        &self,
+        r: &DeviceRegistration,
+        maker: &DeviceId,
+    ) -> Result<OnboardingChallenge> {
+        self.inner.onboarding_challenge(r, maker).await
+    }
+
+    async fn onboard_device(
+        &self,
+        r: &DeviceRegistration,
+        a: &MakerAttestation,
+        p: Option<&RegistrationProof>,
+        e: Option<&HardwareEvidence>,
+    ) -> Result<TxHandle> {
+        self.inner.onboard_device(r, a, p, e).await
+    }
+}
+
+#[async_trait]
+impl depin_chains::DistributorBackend for Mutant {
+    fn claim_format(&self) -> ClaimFormat {
+        self.inner.claim_format()
+    }
+
     async fn publish_root(&self, r: &EpochRoot) -> Result<PublishOutcome> {
         match self.inner.publish_root(r).await {
             Err(Error::Unauthorized(_))
@@ -162,9 +239,11 @@ impl ChainBackend for Mutant {
             other => other,
         }
     }
+
     async fn epoch_root(&self, e: Epoch) -> Result<Option<EpochRoot>> {
         self.inner.epoch_root(e).await
     }
+
     async fn claim(&self, c: &Claim) -> Result<TxHandle> {
         if self.m == Mutation::RacyClaims {
             let already = self.claimed(&c.account).await?;
@@ -194,77 +273,25 @@ impl ChainBackend for Mutant {
             other => other,
         }
     }
+
     async fn claimed(&self, a: &Account) -> Result<u128> {
         let extra = self.racy.lock().unwrap().extra.get(a).copied().unwrap_or(0);
         Ok(self.inner.claimed(a).await? + extra)
     }
+
     async fn pool_balance(&self) -> Result<Option<u128>> {
         self.inner.pool_balance().await
     }
+
     async fn fund_pool(&self, amount: u128) -> Result<TxHandle> {
         if self.m == Mutation::FundingLost {
             return Ok(TxHandle([0x77; 32]));
         }
         self.inner.fund_pool(amount).await
     }
+
     async fn token_balance(&self, a: &Account) -> Result<Option<u128>> {
         self.inner.token_balance(a).await
-    }
-    async fn approve_maker(&self, maker: &Maker) -> Result<TxHandle> {
-        if self.m == Mutation::AnyoneApprovesMakers {
-            return self.admin.approve_maker(maker).await;
-        }
-        self.inner.approve_maker(maker).await
-    }
-    async fn revoke_maker(&self, maker: &DeviceId, on: OnMakerRevoked) -> Result<TxHandle> {
-        if self.m == Mutation::SuspensionIgnored {
-            return self
-                .inner
-                .revoke_maker(maker, OnMakerRevoked::KeepDevices)
-                .await;
-        }
-        self.inner.revoke_maker(maker, on).await
-    }
-    async fn maker(&self, maker: &DeviceId) -> Result<MakerRecord> {
-        let mut r = self.inner.maker(maker).await?;
-        if self.m == Mutation::SuspensionIgnored && !r.active {
-            // it claims to have done what it was asked
-            r.devices_suspended = true;
-        }
-        Ok(r)
-    }
-    async fn set_onboarding(&self, o: Onboarding) -> Result<TxHandle> {
-        self.inner.set_onboarding(o).await
-    }
-    async fn onboarding_challenge(
-        &self,
-        r: &DeviceRegistration,
-        maker: &DeviceId,
-    ) -> Result<OnboardingChallenge> {
-        self.inner.onboarding_challenge(r, maker).await
-    }
-    async fn onboard_device(
-        &self,
-        r: &DeviceRegistration,
-        a: &MakerAttestation,
-        p: Option<&RegistrationProof>,
-        e: Option<&HardwareEvidence>,
-    ) -> Result<TxHandle> {
-        self.inner.onboard_device(r, a, p, e).await
-    }
-    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
-        let made_up = self.racy.lock().unwrap().made_up.contains(&tx.0)
-            || (self.m == Mutation::FundingLost && tx.0 == [0x77; 32]);
-        match self.inner.wait_for_receipt(tx).await {
-            Err(Error::NotFound(_)) if made_up || self.m == Mutation::ReceiptForAnyHandle => {
-                Ok(Receipt {
-                    tx: *tx,
-                    block: 0,
-                    status: TxStatus::Success,
-                })
-            }
-            other => other,
-        }
     }
 }
 

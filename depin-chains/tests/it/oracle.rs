@@ -3,6 +3,7 @@
 //! recording publishes once, a recompute equals the stored result, claims from the stored
 //! tree pay once, and the HTTP API answers claims, device pages and epoch rows.
 
+use depin_chains::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,57 +46,15 @@ struct Flaky {
 }
 
 #[async_trait]
-impl ChainBackend for Flaky {
+impl depin_chains::ChainHandle for Flaky {
     fn kind(&self) -> BackendKind {
         self.inner.kind()
     }
+
     fn account(&self) -> Option<Account> {
         self.inner.account()
     }
-    fn claim_format(&self) -> ClaimFormat {
-        self.inner.claim_format()
-    }
-    async fn registration_challenge(
-        &self,
-        r: &DeviceRegistration,
-    ) -> Result<RegistrationChallenge> {
-        self.inner.registration_challenge(r).await
-    }
-    async fn register_device(
-        &self,
-        r: &DeviceRegistration,
-        p: &RegistrationProof,
-    ) -> Result<TxHandle> {
-        self.inner.register_device(r, p).await
-    }
-    async fn revoke_device(&self, d: &DeviceId) -> Result<TxHandle> {
-        self.inner.revoke_device(d).await
-    }
-    async fn device(&self, d: &DeviceId) -> Result<DeviceRecord> {
-        self.inner.device(d).await
-    }
-    async fn publish_root(&self, r: &EpochRoot) -> Result<PublishOutcome> {
-        let out = self.inner.publish_root(r).await?;
-        if matches!(out, PublishOutcome::Published(_)) {
-            self.publishes.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(out)
-    }
-    async fn epoch_root(&self, e: Epoch) -> Result<Option<EpochRoot>> {
-        self.inner.epoch_root(e).await
-    }
-    async fn claim(&self, c: &Claim) -> Result<TxHandle> {
-        self.inner.claim(c).await
-    }
-    async fn claimed(&self, a: &Account) -> Result<u128> {
-        self.inner.claimed(a).await
-    }
-    async fn pool_balance(&self) -> Result<Option<u128>> {
-        self.inner.pool_balance().await
-    }
-    async fn token_balance(&self, a: &Account) -> Result<Option<u128>> {
-        self.inner.token_balance(a).await
-    }
+
     async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
         if self.fail_next_wait.swap(false, Ordering::SeqCst) {
             return Err(Error::transient(
@@ -103,6 +62,67 @@ impl ChainBackend for Flaky {
             ));
         }
         self.inner.wait_for_receipt(tx).await
+    }
+}
+
+#[async_trait]
+impl depin_chains::RegistryBackend for Flaky {
+    async fn registration_challenge(
+        &self,
+        r: &DeviceRegistration,
+    ) -> Result<RegistrationChallenge> {
+        self.inner.registration_challenge(r).await
+    }
+
+    async fn register_device(
+        &self,
+        r: &DeviceRegistration,
+        p: &RegistrationProof,
+    ) -> Result<TxHandle> {
+        self.inner.register_device(r, p).await
+    }
+
+    async fn revoke_device(&self, d: &DeviceId) -> Result<TxHandle> {
+        self.inner.revoke_device(d).await
+    }
+
+    async fn device(&self, d: &DeviceId) -> Result<DeviceRecord> {
+        self.inner.device(d).await
+    }
+}
+
+#[async_trait]
+impl depin_chains::DistributorBackend for Flaky {
+    fn claim_format(&self) -> ClaimFormat {
+        self.inner.claim_format()
+    }
+
+    async fn publish_root(&self, r: &EpochRoot) -> Result<PublishOutcome> {
+        let out = self.inner.publish_root(r).await?;
+        if matches!(out, PublishOutcome::Published(_)) {
+            self.publishes.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(out)
+    }
+
+    async fn epoch_root(&self, e: Epoch) -> Result<Option<EpochRoot>> {
+        self.inner.epoch_root(e).await
+    }
+
+    async fn claim(&self, c: &Claim) -> Result<TxHandle> {
+        self.inner.claim(c).await
+    }
+
+    async fn claimed(&self, a: &Account) -> Result<u128> {
+        self.inner.claimed(a).await
+    }
+
+    async fn pool_balance(&self) -> Result<Option<u128>> {
+        self.inner.pool_balance().await
+    }
+
+    async fn token_balance(&self, a: &Account) -> Result<Option<u128>> {
+        self.inner.token_balance(a).await
     }
 }
 

@@ -1,7 +1,8 @@
 //! Model check: any sequence of operations (successful or refused) gives the same observable
 //! state after a reopen as before it, and refused operations change nothing on disk.
 
-use depin_chains::{ChainBackend, ClaimFormat, ClaimTree, EpochRoot};
+use depin_chains::prelude::*;
+use depin_chains::{ClaimFormat, ClaimTree, EpochRoot};
 use depin_core::Epoch;
 use proptest::prelude::*;
 

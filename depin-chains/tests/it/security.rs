@@ -4,9 +4,10 @@
 //! acknowledged reopens identically.
 
 use depin_chains::local::{log, Entry, Genesis, LocalLedger};
+use depin_chains::prelude::*;
 use depin_chains::{
-    Account, BackendKind, ChainBackend, Claim, ClaimFormat, ClaimTree, DeviceRegistration,
-    EpochRoot, Error, RegistrationChallenge, RegistrationProof,
+    Account, BackendKind, Claim, ClaimFormat, ClaimTree, DeviceRegistration, EpochRoot, Error,
+    RegistrationChallenge, RegistrationProof,
 };
 use depin_core::{DeviceId, Epoch, EvmAddress, KeyType, MessageKind, SigningKey};
 use proptest::prelude::*;

@@ -4,6 +4,7 @@
 //! their claims from the same port; late items are `epoch_closed`; a restart closes
 //! nothing twice; the configuration reads TOML with environment overrides.
 
+use depin_chains::prelude::*;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;

@@ -4,13 +4,14 @@
 //! compared with a recompute). They open the store as another connection and read the
 //! ledger file without its lock, so they also work while `serve` runs.
 
+use depin_chains::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use depin_attest::store::{EpochResult, EpochRow, EpochStatus, OracleStore, StoreError};
 use depin_chains::oracle::{ClaimIndex, CloseError, DeviceReceipt, EpochCloser, KindPools};
-use depin_chains::{Account, ChainBackend, EpochRoot};
+use depin_chains::{Account, EpochRoot};
 use depin_core::{DeviceId, Epoch};
 use indicatif::ProgressBar;
 

@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 
 use depin_chains::local::{Entry, LocalLedger};
 use depin_chains::{
-    Account, BackendKind, ChainBackend, Claim, ClaimFormat, DeviceRecord, DeviceRegistration,
-    EpochRoot, PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, Result, TxHandle,
+    Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration, EpochRoot,
+    PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, Result, TxHandle,
 };
 use depin_core::{DeviceId, Epoch};
 
-/// The published roots of the ledger file at `path`, as a [`ChainBackend`] that only reads.
+/// The published roots of the ledger file at `path`, as a [`depin_chains::ChainBackend`] that only reads.
 #[derive(Debug, Clone)]
 pub(crate) struct LedgerView {
     path: PathBuf,
@@ -54,7 +54,7 @@ fn read_only(what: &str) -> depin_chains::Error {
 }
 
 #[depin_chains::async_trait]
-impl ChainBackend for LedgerView {
+impl depin_chains::ChainHandle for LedgerView {
     fn kind(&self) -> BackendKind {
         BackendKind::Local
     }
@@ -63,10 +63,13 @@ impl ChainBackend for LedgerView {
         None
     }
 
-    fn claim_format(&self) -> ClaimFormat {
-        self.format
+    async fn wait_for_receipt(&self, _tx: &TxHandle) -> Result<Receipt> {
+        Err(read_only("transaction receipts"))
     }
+}
 
+#[depin_chains::async_trait]
+impl depin_chains::RegistryBackend for LedgerView {
     async fn registration_challenge(
         &self,
         _registration: &DeviceRegistration,
@@ -88,6 +91,13 @@ impl ChainBackend for LedgerView {
 
     async fn device(&self, _device: &DeviceId) -> Result<DeviceRecord> {
         Err(read_only("device lookup"))
+    }
+}
+
+#[depin_chains::async_trait]
+impl depin_chains::DistributorBackend for LedgerView {
+    fn claim_format(&self) -> ClaimFormat {
+        self.format
     }
 
     async fn publish_root(&self, _root: &EpochRoot) -> Result<PublishOutcome> {
@@ -114,9 +124,5 @@ impl ChainBackend for LedgerView {
 
     async fn token_balance(&self, _account: &Account) -> Result<Option<u128>> {
         Err(read_only("token balance"))
-    }
-
-    async fn wait_for_receipt(&self, _tx: &TxHandle) -> Result<Receipt> {
-        Err(read_only("transaction receipts"))
     }
 }

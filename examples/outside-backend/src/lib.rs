@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use depin_chains::rules::{check_deadline, check_publication};
 use depin_chains::{
-    async_trait, verify_claim, Account, BackendKind, ChainBackend, Claim, ClaimFormat,
-    DeviceRecord, DeviceRegistration, EpochRoot, Error, PublishOutcome, Receipt,
-    RegistrationChallenge, RegistrationProof, Result, TxHandle, TxStatus,
+    async_trait, verify_claim, Account, BackendKind, Claim, ClaimFormat, DeviceRecord,
+    DeviceRegistration, EpochRoot, Error, PublishOutcome, Receipt, RegistrationChallenge,
+    RegistrationProof, Result, TxHandle, TxStatus,
 };
 use depin_core::{DeviceId, Domain, Epoch, MessageKind, NetworkId};
 use sha2::{Digest, Sha256};
@@ -117,7 +117,7 @@ impl MemoryBackend {
 }
 
 #[async_trait]
-impl ChainBackend for MemoryBackend {
+impl depin_chains::ChainHandle for MemoryBackend {
     fn kind(&self) -> BackendKind {
         BackendKind::Custom(NAME)
     }
@@ -126,10 +126,21 @@ impl ChainBackend for MemoryBackend {
         Some(self.caller.clone())
     }
 
-    fn claim_format(&self) -> ClaimFormat {
-        ClaimFormat::OpenZeppelin
+    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
+        let state = self.chain.lock()?;
+        if !state.txs.contains(&tx.0) {
+            return Err(Error::NotFound(format!("transaction {tx}")));
+        }
+        Ok(Receipt {
+            tx: *tx,
+            block: state.height,
+            status: TxStatus::Success,
+        })
     }
+}
 
+#[async_trait]
+impl depin_chains::RegistryBackend for MemoryBackend {
     async fn registration_challenge(
         &self,
         registration: &DeviceRegistration,
@@ -218,6 +229,13 @@ impl ChainBackend for MemoryBackend {
             active: d.active,
             trust: Default::default(),
         })
+    }
+}
+
+#[async_trait]
+impl depin_chains::DistributorBackend for MemoryBackend {
+    fn claim_format(&self) -> ClaimFormat {
+        ClaimFormat::OpenZeppelin
     }
 
     async fn publish_root(&self, root: &EpochRoot) -> Result<PublishOutcome> {
@@ -324,17 +342,5 @@ impl ChainBackend for MemoryBackend {
             .checked_add(amount)
             .ok_or_else(|| Error::InvalidInput("the pool overflows".into()))?;
         Ok(state.tx(&amount.to_be_bytes()))
-    }
-
-    async fn wait_for_receipt(&self, tx: &TxHandle) -> Result<Receipt> {
-        let state = self.chain.lock()?;
-        if !state.txs.contains(&tx.0) {
-            return Err(Error::NotFound(format!("transaction {tx}")));
-        }
-        Ok(Receipt {
-            tx: *tx,
-            block: state.height,
-            status: TxStatus::Success,
-        })
     }
 }
