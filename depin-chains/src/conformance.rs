@@ -97,9 +97,11 @@ pub struct Fixtures {
     pub seed: [u8; 32],
     /// The distributor verifies claims only against its latest root, or also the previous one
     /// for a grace period, never anything older (the EVM distributor accepts the previous root
-    /// for one day after a publication). Then a proof against a root two publications back is checked
-    /// to be refused with [`Error::InvalidProof`]. `false` for distributors that keep every
-    /// published root claimable (cw20-merkle-airdrop stages).
+    /// for one day after a publication). Then a proof against a root two publications back is
+    /// checked to be refused with [`Error::InvalidProof`]. For the cumulative OpenZeppelin
+    /// formats that check runs whatever this says (an old root may pay a total a later root
+    /// corrected); `false` only spares cw20-merkle-airdrop distributors, whose stages stay
+    /// claimable.
     pub latest_root_only: bool,
     /// Nothing was published before the suite runs: checks that a claim gives `NoRoot`.
     pub fresh: bool,
@@ -1217,7 +1219,14 @@ async fn rewards(
     )?;
     report.checks.push(GAP);
 
-    if fx.latest_root_only {
+    // Cumulative distributors (the OpenZeppelin formats) must never pay against an old root:
+    // a later root may have corrected an account's total downwards. Checked for them whatever
+    // the fixtures say; `latest_root_only` only decides it for cw20-merkle-airdrop stages.
+    let cumulative = matches!(
+        format,
+        ClaimFormat::OpenZeppelin | ClaimFormat::OpenZeppelinBound { .. }
+    );
+    if fx.latest_root_only || cumulative {
         // Roots published so far: t0, t1, t3. `c` has claimed nothing, and its leaf (c, 300) is
         // in every tree, but the proof is t0's, two publications back.
         const STALE: &str = "a proof against a root two publications back is InvalidProof";

@@ -55,6 +55,9 @@ enum Mutation {
     AnyoneApprovesMakers,
     /// revoking a maker never suspends its devices, whatever the admin asked
     SuspensionIgnored,
+    /// a claim is paid against any root ever published, not only the latest (run with
+    /// `latest_root_only: false`: the suite must catch it anyway)
+    AnyPublishedRoot,
 }
 
 /// What the racy mutant paid beyond the ledger, and the handles it made up for it.
@@ -270,6 +273,25 @@ impl depin_chains::DistributorBackend for Mutant {
             {
                 Ok(TxHandle([0; 32]))
             }
+            Err(Error::InvalidProof) if self.m == Mutation::AnyPublishedRoot => {
+                // look for any published root the proof verifies against, and pay from it
+                let format = self.inner.claim_format();
+                for e in 0..16 {
+                    let Some(root) = self.inner.epoch_root(Epoch(e)).await? else {
+                        continue;
+                    };
+                    if depin_chains::verify_claim(format, &root.root, c)? {
+                        let already = self.claimed(&c.account).await?;
+                        let mut racy = self.racy.lock().unwrap();
+                        *racy.extra.entry(c.account.clone()).or_insert(0) +=
+                            c.cumulative_amount.saturating_sub(already);
+                        let handle = [0xa0 + racy.made_up.len() as u8; 32];
+                        racy.made_up.insert(handle);
+                        return Ok(TxHandle(handle));
+                    }
+                }
+                Err(Error::InvalidProof)
+            }
             other => other,
         }
     }
@@ -419,7 +441,8 @@ async fn run_mutant_all(m: Mutation, key_types: Vec<KeyType>) -> depin_chains::c
         claimants: default_claimants(ClaimFormat::OpenZeppelin, "wasm", [1; 32]).unwrap(),
         first_epoch: Epoch(0),
         seed: [1; 32],
-        latest_root_only: true,
+        // the option must not matter for a cumulative distributor: the any-root mutant is caught
+        latest_root_only: m != Mutation::AnyPublishedRoot,
         fresh: true,
         oracle: Some(wrap(oracle())),
     };
@@ -472,6 +495,10 @@ async fn suite_catches_each_broken_rule_at_its_check() {
         (
             Mutation::SuspensionIgnored,
             "a revoked maker onboards nothing, and suspension stops its devices",
+        ),
+        (
+            Mutation::AnyPublishedRoot,
+            "a proof against a root two publications back is InvalidProof",
         ),
     ] {
         let failure = run_mutant(m).await;
