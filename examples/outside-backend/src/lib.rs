@@ -344,3 +344,9 @@ impl depin_chains::DistributorBackend for MemoryBackend {
         Ok(state.tx(&amount.to_be_bytes()))
     }
 }
+
+/// The code blocks of `docs/guide-integrator.md`, compiled as doc tests so the guide cannot
+/// drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/guide-integrator.md")]
+pub struct GuideIntegrator;
