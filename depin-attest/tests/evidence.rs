@@ -381,3 +381,349 @@ fn every_changed_byte_is_refused() {
         }
     }
 }
+
+// ------------------------------------------------------------------ Android Key Attestation
+
+mod android {
+    use super::*;
+    use depin_attest::evidence::{
+        AndroidKeyEvidence, AndroidKeyVerifier, KeyDescription, RootOfTrust, SecurityLevel,
+        VerifiedBootState, ANDROID_KEY_KIND, KEY_DESCRIPTION_OID,
+    };
+    use rcgen::CustomExtension;
+
+    /// The chain of `tests/data/android/normal_cert_chain.pem` (see the README there), DER,
+    /// leaf first.
+    fn sample_chain() -> Vec<Vec<u8>> {
+        let pem = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/android/normal_cert_chain.pem"
+        ))
+        .unwrap();
+        x509_parser::pem::Pem::iter_from_buffer(&pem)
+            .map(|p| p.unwrap().contents)
+            .collect()
+    }
+
+    /// 2023-03-01T00:00:00Z: inside the sample's intermediates' validity.
+    const SAMPLE_TIME: u64 = 1_677_628_800;
+
+    fn sample_verifier() -> AndroidKeyVerifier {
+        let chain = sample_chain();
+        AndroidKeyVerifier::new()
+            .with_root("Google hardware attestation root", chain.last().unwrap())
+            .unwrap()
+    }
+
+    fn sample_device() -> DeviceId {
+        let chain = sample_chain();
+        let (_, leaf) = x509_parser::parse_x509_certificate(&chain[0]).unwrap();
+        let key = depin_core::PublicKey::from_sec1(
+            KeyType::P256,
+            &leaf.public_key().subject_public_key.data,
+        )
+        .unwrap();
+        DeviceId::from(key)
+    }
+
+    #[test]
+    fn a_real_published_chain_verifies_to_googles_root_and_reads_its_key_description() {
+        let chain = sample_chain();
+        assert_eq!(chain.len(), 5);
+        let evidence = AndroidKeyEvidence {
+            chain: chain.clone(),
+        }
+        .encode();
+        let v = sample_verifier();
+        let att = v.inspect(&evidence, SAMPLE_TIME).unwrap();
+        assert_eq!(att.description.attestation_challenge, b"challenge");
+        assert_eq!(att.description.attestation_version, 200);
+        assert_eq!(
+            att.description.attestation_security_level,
+            SecurityLevel::TrustedEnvironment
+        );
+        assert_eq!(att.root, "Google hardware attestation root");
+        // without the root in the chain it still ends at the configured root
+        let without_root = AndroidKeyEvidence {
+            chain: chain[..4].to_vec(),
+        }
+        .encode();
+        assert!(v.inspect(&without_root, SAMPLE_TIME).is_ok());
+        // the challenge is not this registration's nonce
+        let device = sample_device();
+        let r = v.verify(
+            &evidence,
+            &EvidenceRequest {
+                device: &device,
+                nonce: &NONCE,
+                now_secs: SAMPLE_TIME,
+            },
+        );
+        assert_eq!(r, Err(EvidenceError::WrongNonce));
+        // today the intermediates have expired
+        assert!(matches!(
+            v.inspect(&evidence, NOW),
+            Err(EvidenceError::Expired(_))
+        ));
+        // a verifier that trusts another root
+        let other = AndroidKeyVerifier::new()
+            .with_root("some root", fixture().root.cert.der())
+            .unwrap();
+        assert_eq!(
+            other.inspect(&without_root, SAMPLE_TIME),
+            Err(EvidenceError::UntrustedRoot)
+        );
+        // out of order, or a link missing
+        let shuffled = AndroidKeyEvidence {
+            chain: vec![chain[0].clone(), chain[2].clone(), chain[1].clone()],
+        }
+        .encode();
+        assert!(v.inspect(&shuffled, SAMPLE_TIME).is_err());
+    }
+
+    #[test]
+    fn googles_status_list_revokes_a_listed_certificate() {
+        let chain = sample_chain();
+        let evidence = AndroidKeyEvidence {
+            chain: chain.clone(),
+        }
+        .encode();
+        // the intermediate "Droid CA3" has serial d05facf443ed535548d994f6845e6d3c
+        let (_, ca3) = x509_parser::parse_x509_certificate(&chain[1]).unwrap();
+        let serial = ca3.tbs_certificate.serial.to_str_radix(16);
+        for status in ["REVOKED", "SUSPENDED"] {
+            let list = format!(
+                r#"{{"entries": {{"{serial}": {{"status": "{status}", "reason": "KEY_COMPROMISE"}}}}}}"#
+            );
+            let v = sample_verifier().with_status_list(&list).unwrap();
+            assert!(
+                matches!(
+                    v.inspect(&evidence, SAMPLE_TIME),
+                    Err(EvidenceError::Revoked(_))
+                ),
+                "{status}"
+            );
+        }
+        // Google's own sample list names other certificates
+        let sample_list = r#"{"entries": {"6681152659205225093": {"status": "REVOKED", "reason": "KEY_COMPROMISE"},
+            "cc66e9a93713b6e643b26c15879786f7": {"status": "SUSPENDED", "reason": "KEY_COMPROMISE"}}}"#;
+        let v = sample_verifier().with_status_list(sample_list).unwrap();
+        assert!(v.inspect(&evidence, SAMPLE_TIME).is_ok());
+        assert!(matches!(
+            sample_verifier().with_status_list("not json"),
+            Err(EvidenceError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn every_changed_byte_of_the_real_chain_is_refused() {
+        let evidence = AndroidKeyEvidence {
+            chain: sample_chain()[..4].to_vec(),
+        }
+        .encode();
+        let v = sample_verifier();
+        assert!(v.inspect(&evidence, SAMPLE_TIME).is_ok());
+        for i in 0..evidence.len() {
+            let mut b = evidence.clone();
+            b[i] ^= 0x01;
+            assert!(v.inspect(&b, SAMPLE_TIME).is_err(), "byte {i}");
+        }
+        for n in 0..evidence.len() {
+            assert!(
+                v.inspect(&evidence[..n], SAMPLE_TIME).is_err(),
+                "prefix {n}"
+            );
+        }
+    }
+
+    /// A generated chain: root -> intermediate -> leaf for `device`'s key, with a
+    /// KeyDescription of the given content.
+    fn generated(device: &SigningKey, description: &KeyDescription) -> (Vec<u8>, Vec<u8>) {
+        let root = root("Test Attestation Root");
+        let ca = signer(&root, true, VALID);
+        let point = device.public_key().to_uncompressed_sec1().unwrap();
+        let mut p = params("Android Keystore Key", false, 9, VALID);
+        let oid: Vec<u64> = KEY_DESCRIPTION_OID
+            .split('.')
+            .map(|x| x.parse().unwrap())
+            .collect();
+        p.custom_extensions = vec![CustomExtension::from_oid_content(
+            &oid,
+            description.encode().unwrap(),
+        )];
+        let leaf = p.signed_by(&DevicePub(point), &ca.cert, &ca.key).unwrap();
+        let evidence = AndroidKeyEvidence {
+            chain: vec![leaf.der().to_vec(), ca.cert.der().to_vec()],
+        }
+        .encode();
+        (evidence, root.cert.der().to_vec())
+    }
+
+    fn honest() -> KeyDescription {
+        KeyDescription {
+            attestation_version: 300,
+            attestation_security_level: SecurityLevel::StrongBox,
+            keymint_security_level: SecurityLevel::StrongBox,
+            attestation_challenge: NONCE.to_vec(),
+            root_of_trust: Some(RootOfTrust {
+                verified_boot_key: vec![0xb0; 32],
+                device_locked: true,
+                verified_boot_state: VerifiedBootState::Verified,
+            }),
+        }
+    }
+
+    fn check(
+        device: &SigningKey,
+        d: &KeyDescription,
+    ) -> Result<depin_core::evidence::HardwareVerdict, EvidenceError> {
+        let (evidence, root) = generated(device, d);
+        let v = AndroidKeyVerifier::new()
+            .with_root("test root", &root)
+            .unwrap();
+        let id = DeviceId::from(device.public_key());
+        v.verify(
+            &evidence,
+            &EvidenceRequest {
+                device: &id,
+                nonce: &NONCE,
+                now_secs: NOW,
+            },
+        )
+    }
+
+    #[test]
+    fn generated_chains_check_the_challenge_the_security_level_and_the_boot() {
+        let device = SigningKey::from_secret_bytes(KeyType::P256, &[0x21; 32]).unwrap();
+        let verdict = check(&device, &honest()).unwrap();
+        assert_eq!(verdict.kind, ANDROID_KEY_KIND);
+        assert_eq!(verdict.security, "strongbox");
+        assert_eq!(verdict.vendor, "test root");
+        // the KeyDescription round-trips
+        assert_eq!(
+            KeyDescription::decode(&honest().encode().unwrap()).unwrap(),
+            honest()
+        );
+
+        let mut d = honest();
+        d.attestation_challenge = vec![0x11; 32];
+        assert_eq!(check(&device, &d), Err(EvidenceError::WrongNonce));
+        let mut d = honest();
+        d.attestation_security_level = SecurityLevel::Software;
+        assert!(matches!(check(&device, &d), Err(EvidenceError::Policy(_))));
+        let mut d = honest();
+        d.keymint_security_level = SecurityLevel::Software;
+        assert!(matches!(check(&device, &d), Err(EvidenceError::Policy(_))));
+        for state in [
+            VerifiedBootState::SelfSigned,
+            VerifiedBootState::Unverified,
+            VerifiedBootState::Failed,
+        ] {
+            let mut d = honest();
+            if let Some(r) = d.root_of_trust.as_mut() {
+                r.verified_boot_state = state;
+            }
+            assert!(
+                matches!(check(&device, &d), Err(EvidenceError::Policy(_))),
+                "{state:?}"
+            );
+        }
+        let mut d = honest();
+        if let Some(r) = d.root_of_trust.as_mut() {
+            r.device_locked = false;
+        }
+        assert!(matches!(check(&device, &d), Err(EvidenceError::Policy(_))));
+        let mut d = honest();
+        d.root_of_trust = None;
+        assert!(matches!(check(&device, &d), Err(EvidenceError::Policy(_))));
+        // a TEE attestation passes the default policy
+        let mut d = honest();
+        d.attestation_security_level = SecurityLevel::TrustedEnvironment;
+        d.keymint_security_level = SecurityLevel::TrustedEnvironment;
+        assert_eq!(check(&device, &d).unwrap().security, "tee");
+
+        // evidence for another key
+        let (evidence, root_der) = generated(&device, &honest());
+        let v = AndroidKeyVerifier::new()
+            .with_root("test root", &root_der)
+            .unwrap();
+        let other = DeviceId::from(
+            SigningKey::from_secret_bytes(KeyType::P256, &[0x22; 32])
+                .unwrap()
+                .public_key(),
+        );
+        let req = |id| EvidenceRequest {
+            device: id,
+            nonce: &NONCE,
+            now_secs: NOW,
+        };
+        assert_eq!(
+            v.verify(&evidence, &req(&other)),
+            Err(EvidenceError::WrongKey)
+        );
+        let ed = DeviceId::from(
+            SigningKey::from_secret_bytes(KeyType::Ed25519, &[0x22; 32])
+                .unwrap()
+                .public_key(),
+        );
+        assert_eq!(
+            v.verify(&evidence, &req(&ed)),
+            Err(EvidenceError::UnsupportedKey)
+        );
+        // a leaf without the attestation extension
+        let root = root("Test Attestation Root");
+        let ca = signer(&root, true, VALID);
+        let plain = device_cert(&device, &ca, 5, VALID);
+        let evidence = AndroidKeyEvidence {
+            chain: vec![plain, ca.cert.der().to_vec()],
+        }
+        .encode();
+        let v = AndroidKeyVerifier::new()
+            .with_root("test root", root.cert.der())
+            .unwrap();
+        assert!(matches!(
+            v.verify(&evidence, &req(&DeviceId::from(device.public_key()))),
+            Err(EvidenceError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_key_descriptions_and_evidence_are_typed_errors() {
+        for bad in [&b""[..], b"\x30\x00", b"\x30\x03\x02\x01\x03", &[0xff; 40]] {
+            assert!(matches!(
+                KeyDescription::decode(bad),
+                Err(EvidenceError::Malformed(_))
+            ));
+        }
+        let good = honest().encode().unwrap();
+        for n in 0..good.len() {
+            assert!(KeyDescription::decode(&good[..n]).is_err(), "prefix {n}");
+        }
+        for bad in [
+            &b"DAK1"[..],
+            b"DAK1\x00",
+            b"DAK1\x09",
+            b"DAK1\x01\x00\x00",
+            b"XXXX\x01\x00\x01\x30",
+        ] {
+            assert!(matches!(
+                AndroidKeyEvidence::decode(bad),
+                Err(EvidenceError::Malformed(_))
+            ));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Random bytes never panic the KeyDescription decoder or the verifier.
+        #[test]
+        fn random_key_descriptions_and_chains_are_refused(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            let _ = KeyDescription::decode(&bytes);
+            let mut with_magic = b"DAK1\x01".to_vec();
+            with_magic.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+            with_magic.extend_from_slice(&bytes);
+            let v = sample_verifier();
+            prop_assert!(v.inspect(&with_magic, SAMPLE_TIME).is_err());
+        }
+    }
+}

@@ -1,8 +1,11 @@
-//! The secure-element evidence verifier never panics and never accepts evidence for a device
+//! The hardware evidence verifiers (secure element, Android Key Attestation) never panic and never accepts evidence for a device
 //! whose key no certificate here names (no root is even configured).
 #![no_main]
 
-use depin_attest::evidence::{SecureElementEvidence, SecureElementVerifier};
+use depin_attest::evidence::{
+    AndroidKeyEvidence, AndroidKeyVerifier, KeyDescription, SecureElementEvidence,
+    SecureElementVerifier,
+};
 use depin_core::evidence::{EvidenceRequest, EvidenceVerifier};
 use depin_core::{DeviceId, KeyType, SigningKey};
 use libfuzzer_sys::fuzz_target;
@@ -21,4 +24,8 @@ fuzz_target!(|data: &[u8]| {
         now_secs: 1_796_083_200,
     };
     assert!(verifier.verify(data, &request).is_err());
+    // the Android decoders and verifier, on the same bytes
+    let _ = AndroidKeyEvidence::decode(data);
+    let _ = KeyDescription::decode(data);
+    assert!(AndroidKeyVerifier::new().verify(data, &request).is_err());
 });

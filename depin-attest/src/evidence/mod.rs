@@ -6,14 +6,22 @@
 //!   certificate, itself signed by the maker's root. Each root is tied to the approved maker
 //!   it belongs to, so evidence chaining to one maker's root cannot vouch for a device another
 //!   maker onboards.
+//! - [`AndroidKeyVerifier`] (`"android-key"`): Android Key Attestation, the KeyStore chain to a
+//!   configured root (Google's hardware attestation roots) with the leaf's KeyDescription
+//!   (challenge, security level, verified boot) and Google's revocation status list.
 //!
 //! Certificates are parsed and their signatures checked by `x509-parser` (with `ring`); no
 //! DER is decoded by hand. Every verifier refuses with a typed
 //! [`depin_core::evidence::EvidenceError`] and never panics on any bytes (fuzzed:
 //! `fuzz/fuzz_targets/secure_element.rs`, and property-tested in the crate's tests).
 
+mod android;
 mod secure_element;
 
+pub use android::{
+    AndroidAttestation, AndroidKeyEvidence, AndroidKeyVerifier, KeyDescription, RootOfTrust,
+    SecurityLevel, VerifiedBootState, ANDROID_KEY_KIND, KEY_DESCRIPTION_OID,
+};
 pub use secure_element::{SecureElementEvidence, SecureElementVerifier, SECURE_ELEMENT_KIND};
 
 use depin_core::evidence::EvidenceError;
