@@ -3,6 +3,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use depin_chains::makers::{
+    DeviceTrust, HardwareEvidence, Maker, MakerAttestation, MakerRecord, OnMakerRevoked,
+    OnboardingChallenge, TrustLevel,
+};
 use depin_chains::rules::{check_deadline, check_publication};
 use depin_chains::{
     async_trait, verify_claim, Account, BackendKind, Claim, ClaimFormat, DeviceRecord,
@@ -22,6 +26,8 @@ struct Device {
     owner: Account,
     metadata_hash: [u8; 32],
     active: bool,
+    /// The maker that onboarded it, if one did.
+    maker: Option<DeviceId>,
 }
 
 /// The whole chain state, behind one lock: every call is atomic.
@@ -29,6 +35,7 @@ struct Device {
 struct State {
     devices: HashMap<DeviceId, Device>,
     nonces: HashMap<DeviceId, u64>,
+    makers: HashMap<DeviceId, MakerRecord>,
     roots: BTreeMap<u64, EpochRoot>,
     claimed: HashMap<Account, u128>,
     balances: HashMap<Account, u128>,
@@ -114,6 +121,28 @@ impl MemoryBackend {
     fn message(&self, registration: &DeviceRegistration, nonce: u64) -> Vec<u8> {
         registration.ledger_signing_message(BackendKind::Custom(NAME), &self.chain.id, nonce)
     }
+
+    /// What a maker signs to onboard `registration` at `nonce`: the SDK's onboarding message,
+    /// bound like the device's own proof and to the maker.
+    fn maker_message(
+        &self,
+        registration: &DeviceRegistration,
+        nonce: u64,
+        maker: &DeviceId,
+    ) -> Vec<u8> {
+        registration.onboarding_message(BackendKind::Custom(NAME), &self.chain.id, nonce, maker)
+    }
+
+    /// `Unauthorized` unless this handle is the admin.
+    fn require_admin(&self) -> Result<()> {
+        if self.caller != self.chain.admin {
+            return Err(Error::Unauthorized(format!(
+                "{} is not the admin",
+                self.caller
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -188,6 +217,7 @@ impl depin_chains::RegistryBackend for MemoryBackend {
                 owner: registration.owner.clone(),
                 metadata_hash: registration.metadata_hash(),
                 active: true,
+                maker: None,
             },
         );
         Ok(state.tx(&message))
@@ -221,14 +251,170 @@ impl depin_chains::RegistryBackend for MemoryBackend {
             .devices
             .get(device)
             .ok_or_else(|| Error::NotFound(format!("device {device}")))?;
+        // a suspended maker's devices read as inactive
+        let suspended = d
+            .maker
+            .and_then(|m| state.makers.get(&m))
+            .is_some_and(|m| m.devices_suspended);
         Ok(DeviceRecord {
             device: *device,
             owner: d.owner.clone(),
             key_type: device.key_type(),
             metadata_hash: d.metadata_hash,
-            active: d.active,
-            trust: Default::default(),
+            active: d.active && !suspended,
+            trust: match d.maker {
+                Some(maker) => DeviceTrust {
+                    level: TrustLevel::Maker,
+                    maker: Some(maker),
+                    hardware: None,
+                },
+                None => DeviceTrust::default(),
+            },
         })
+    }
+
+    async fn approve_maker(&self, maker: &Maker) -> Result<TxHandle> {
+        self.require_admin()?;
+        maker.validate()?;
+        let mut state = self.chain.lock()?;
+        if state.makers.contains_key(&maker.key) {
+            return Err(Error::AlreadyRegistered(format!("maker {}", maker.key)));
+        }
+        state.makers.insert(
+            maker.key,
+            MakerRecord {
+                maker: maker.clone(),
+                onboarded: 0,
+                active: true,
+                devices_suspended: false,
+            },
+        );
+        Ok(state.tx(&maker.key.to_bytes().0))
+    }
+
+    async fn revoke_maker(&self, maker: &DeviceId, on_revoked: OnMakerRevoked) -> Result<TxHandle> {
+        self.require_admin()?;
+        let mut state = self.chain.lock()?;
+        let record = state
+            .makers
+            .get_mut(maker)
+            .ok_or_else(|| Error::NotFound(format!("maker {maker}")))?;
+        if !record.active {
+            return Err(Error::AlreadyRevoked(format!("maker {maker}")));
+        }
+        record.active = false;
+        record.devices_suspended = on_revoked == OnMakerRevoked::SuspendDevices;
+        Ok(state.tx(&maker.to_bytes().0))
+    }
+
+    async fn maker(&self, maker: &DeviceId) -> Result<MakerRecord> {
+        self.chain
+            .lock()?
+            .makers
+            .get(maker)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(format!("maker {maker}")))
+    }
+
+    async fn onboarding_challenge(
+        &self,
+        registration: &DeviceRegistration,
+        maker: &DeviceId,
+    ) -> Result<OnboardingChallenge> {
+        let nonce = self
+            .chain
+            .lock()?
+            .nonces
+            .get(&registration.device)
+            .copied()
+            .unwrap_or(0);
+        let maker_message = self.maker_message(registration, nonce, maker);
+        Ok(OnboardingChallenge {
+            maker_digest: self
+                .chain
+                .domain
+                .digest(MessageKind::MAKER_ONBOARDING, &maker_message),
+            device: Some(RegistrationChallenge::Domain {
+                domain: self.chain.domain,
+                message: self.message(registration, nonce),
+            }),
+            evidence_nonce: Sha256::digest(&maker_message).into(),
+        })
+    }
+
+    async fn onboard_device(
+        &self,
+        registration: &DeviceRegistration,
+        attestation: &MakerAttestation,
+        device_proof: Option<&RegistrationProof>,
+        evidence: Option<&HardwareEvidence>,
+    ) -> Result<TxHandle> {
+        if evidence.is_some() {
+            return Err(Error::Unsupported(
+                "this chain checks no hardware evidence".into(),
+            ));
+        }
+        let mut state = self.chain.lock()?;
+        check_deadline(registration.deadline, state.now())?;
+        let device = registration.device;
+        if state.devices.contains_key(&device) {
+            return Err(Error::AlreadyRegistered(device.to_string()));
+        }
+        // the maker: approved, not revoked, under its quota
+        let maker = state
+            .makers
+            .get(&attestation.maker)
+            .ok_or_else(|| Error::NotFound(format!("maker {}", attestation.maker)))?;
+        if !maker.active {
+            return Err(Error::Unauthorized(format!(
+                "maker {} was revoked",
+                attestation.maker
+            )));
+        }
+        if maker.onboarded >= maker.maker.quota {
+            return Err(Error::QuotaExceeded {
+                maker: attestation.maker.to_string(),
+                quota: maker.maker.quota,
+            });
+        }
+        // its attestation and the device's own proof, both for the nonce now
+        let nonce = state.nonces.get(&device).copied().unwrap_or(0);
+        let maker_key = attestation
+            .maker
+            .public_key()
+            .map_err(|_| Error::InvalidProof)?;
+        self.chain
+            .domain
+            .verify(
+                &maker_key,
+                MessageKind::MAKER_ONBOARDING,
+                &self.maker_message(registration, nonce, &attestation.maker),
+                &attestation.signature,
+            )
+            .map_err(|_| Error::InvalidProof)?;
+        let Some(RegistrationProof::Domain(signature)) = device_proof else {
+            return Err(Error::InvalidProof);
+        };
+        let key = device.public_key().map_err(|_| Error::InvalidProof)?;
+        let message = self.message(registration, nonce);
+        self.chain
+            .domain
+            .verify(&key, MessageKind::DEVICE_REGISTRATION, &message, signature)
+            .map_err(|_| Error::InvalidProof)?;
+        if let Some(m) = state.makers.get_mut(&attestation.maker) {
+            m.onboarded += 1;
+        }
+        state.nonces.insert(device, nonce + 1);
+        state.devices.insert(
+            device,
+            Device {
+                owner: registration.owner.clone(),
+                metadata_hash: registration.metadata_hash(),
+                active: true,
+                maker: Some(attestation.maker),
+            },
+        );
+        Ok(state.tx(&message))
     }
 }
 
