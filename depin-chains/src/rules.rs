@@ -106,3 +106,37 @@ pub fn check_deadline(deadline: u64, now: u64) -> Result<()> {
     }
     Ok(())
 }
+
+/// Whether the maker named `maker` may onboard one more device, given its record (`None`:
+/// never approved), as `DeviceRegistry.onboard` checks it before any signature: an unknown
+/// maker is [`Error::NotFound`], a revoked one [`Error::Unauthorized`], one that onboarded
+/// its whole quota [`Error::QuotaExceeded`].
+///
+/// ```
+/// use depin_chains::makers::{Maker, MakerRecord};
+/// use depin_chains::rules::check_maker_may_onboard;
+/// use depin_chains::Error;
+/// # let key = depin_core::DeviceId::from(depin_core::SigningKey::from_secret_bytes(
+/// #     depin_core::KeyType::Ed25519, &[1; 32]).unwrap().public_key());
+/// let mut record = MakerRecord { maker: Maker::new(key, "acme", 1), onboarded: 0, active: true, devices_suspended: false };
+/// assert!(check_maker_may_onboard(&key, Some(&record)).is_ok());
+/// record.onboarded = 1;
+/// assert!(matches!(check_maker_may_onboard(&key, Some(&record)), Err(Error::QuotaExceeded { quota: 1, .. })));
+/// assert!(matches!(check_maker_may_onboard(&key, None), Err(Error::NotFound(_))));
+/// ```
+pub fn check_maker_may_onboard(
+    maker: &depin_core::DeviceId,
+    record: Option<&crate::makers::MakerRecord>,
+) -> Result<()> {
+    let record = record.ok_or_else(|| Error::NotFound(format!("maker {maker}")))?;
+    if !record.active {
+        return Err(Error::Unauthorized(format!("maker {maker} was revoked")));
+    }
+    if record.onboarded >= record.maker.quota {
+        return Err(Error::QuotaExceeded {
+            maker: maker.to_string(),
+            quota: record.maker.quota,
+        });
+    }
+    Ok(())
+}

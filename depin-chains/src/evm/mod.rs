@@ -736,19 +736,11 @@ impl crate::backend::RegistryBackend for EvmBackend {
             _ => return Err(Error::InvalidProof),
         };
         // the contract's order: the maker (unknown, revoked, over quota) before any signature
-        let record = self.maker(&attestation.maker).await?;
-        if !record.active {
-            return Err(Error::Unauthorized(format!(
-                "maker {} was revoked",
-                attestation.maker
-            )));
-        }
-        if record.onboarded >= record.maker.quota {
-            return Err(Error::QuotaExceeded {
-                maker: attestation.maker.to_string(),
-                quota: record.maker.quota,
-            });
-        }
+        let record = match self.maker(&attestation.maker).await {
+            Err(Error::NotFound(_)) => None,
+            r => Some(r?),
+        };
+        crate::rules::check_maker_may_onboard(&attestation.maker, record.as_ref())?;
         // the attestation the contract will check, for the nonce it will read
         let permit = self.register_permit(registration).await?;
         self.check_permit_deadline(permit.deadline).await?;

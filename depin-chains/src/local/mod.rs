@@ -1323,22 +1323,10 @@ impl LocalBackend {
         if inner.state.devices.contains_key(&device) {
             return Err(Error::AlreadyRegistered(device.to_string()));
         }
-        let maker = match inner.state.makers.get(&attestation.maker) {
-            None => return Err(Error::NotFound(format!("maker {}", attestation.maker))),
-            Some(m) if !m.active => {
-                return Err(Error::Unauthorized(format!(
-                    "maker {} was revoked",
-                    attestation.maker
-                )))
-            }
-            Some(m) => m.clone(),
-        };
-        if maker.onboarded >= maker.maker.quota {
-            return Err(Error::QuotaExceeded {
-                maker: attestation.maker.to_string(),
-                quota: maker.maker.quota,
-            });
-        }
+        crate::rules::check_maker_may_onboard(
+            &attestation.maker,
+            inner.state.makers.get(&attestation.maker),
+        )?;
         let maker_message = onboarding_message(&inner.state, &registration, &attestation.maker);
         let device_message = inner.state.registration_message(&registration);
         let evidence_nonce: [u8; 32] = Sha256::digest(&maker_message).into();

@@ -7,7 +7,7 @@ use depin_chains::makers::{
     DeviceTrust, HardwareEvidence, Maker, MakerAttestation, MakerRecord, OnMakerRevoked,
     OnboardingChallenge, TrustLevel,
 };
-use depin_chains::rules::{check_deadline, check_publication};
+use depin_chains::rules::{check_deadline, check_maker_may_onboard, check_publication};
 use depin_chains::{
     async_trait, verify_claim, Account, BackendKind, Claim, ClaimFormat, DeviceRecord,
     DeviceRegistration, EpochRoot, Error, PublishOutcome, Receipt, RegistrationChallenge,
@@ -360,23 +360,8 @@ impl depin_chains::RegistryBackend for MemoryBackend {
         if state.devices.contains_key(&device) {
             return Err(Error::AlreadyRegistered(device.to_string()));
         }
-        // the maker: approved, not revoked, under its quota
-        let maker = state
-            .makers
-            .get(&attestation.maker)
-            .ok_or_else(|| Error::NotFound(format!("maker {}", attestation.maker)))?;
-        if !maker.active {
-            return Err(Error::Unauthorized(format!(
-                "maker {} was revoked",
-                attestation.maker
-            )));
-        }
-        if maker.onboarded >= maker.maker.quota {
-            return Err(Error::QuotaExceeded {
-                maker: attestation.maker.to_string(),
-                quota: maker.maker.quota,
-            });
-        }
+        // the maker: approved, not revoked, under its quota (the SDK's rule)
+        check_maker_may_onboard(&attestation.maker, state.makers.get(&attestation.maker))?;
         // its attestation and the device's own proof, both for the nonce now
         let nonce = state.nonces.get(&device).copied().unwrap_or(0);
         let maker_key = attestation
