@@ -102,15 +102,6 @@ pub enum Evidence {
         /// One distance per heartbeat, whole metres.
         distances_m: Vec<u32>,
     },
-    /// The device's trust level at the registry, by its stable name
-    /// ([`crate::policy::trust::LEVELS`]), under this policy: the multiplier the policy gives
-    /// the level.
-    DeviceTrust {
-        /// The policy.
-        policy: DeviceTrustPolicy,
-        /// The level's name.
-        level: String,
-    },
     /// Evidence of a network-defined [`EvidenceRule`]: the bytes the rule's value is
     /// recomputed from, together with the **published** parameters of the rule (which a
     /// receipt never carries; see [`FactorKind::Custom`]).
@@ -121,6 +112,15 @@ pub enum Evidence {
         version: u32,
         /// Recorded evidence, in the rule's own layout (serialised as a sequence of bytes).
         data: Vec<u8>,
+    },
+    /// (Added after `Custom`: variants keep their encoded indices.) The device's trust level at the registry, by its stable name
+    /// ([`crate::policy::trust::LEVELS`]), under this policy: the multiplier the policy gives
+    /// the level.
+    DeviceTrust {
+        /// The policy.
+        policy: DeviceTrustPolicy,
+        /// The level's name.
+        level: String,
     },
 }
 
@@ -597,12 +597,6 @@ pub enum FactorKind {
         /// Distance thresholds and scores.
         policy: LocationTrustPolicy,
     },
-    /// Device trust ([`Evidence::DeviceTrust`]) under exactly this policy (name, version and
-    /// multipliers).
-    DeviceTrust {
-        /// The multipliers per trust level.
-        policy: DeviceTrustPolicy,
-    },
     /// A network-defined [`EvidenceRule`] ([`Evidence::Custom`] with the same rule name and
     /// version), evaluated with exactly these parameters and the epoch's window when the rule
     /// set has an epoch timing.
@@ -614,6 +608,12 @@ pub enum FactorKind {
         version: u32,
         /// Published parameters, in the rule's own layout (serialised as a sequence of bytes).
         params: Vec<u8>,
+    },
+    /// (Added after `Custom`: variants keep their encoded indices.) Device trust ([`Evidence::DeviceTrust`]) under exactly this policy (name, version and
+    /// multipliers).
+    DeviceTrust {
+        /// The multipliers per trust level.
+        policy: DeviceTrustPolicy,
     },
 }
 

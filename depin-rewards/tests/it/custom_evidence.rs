@@ -562,8 +562,17 @@ fn custom_variants_encode_after_the_built_in_ones() {
         params: vec![7, 8],
     };
     assert_eq!(canonical_encoding(&kind).unwrap(), want);
-    // the built-in variants keep their indices
+    // the built-in variants keep their indices; variants added later come after `Custom`
     assert_eq!(canonical_encoding(&Evidence::Given).unwrap(), [0, 0, 0, 0]);
+    let trust = depin_rewards::policy::trust::DeviceTrustPolicy::v1();
+    let added = canonical_encoding(&Evidence::DeviceTrust {
+        policy: trust.clone(),
+        level: "maker".into(),
+    })
+    .unwrap();
+    assert_eq!(&added[..4], &[0, 0, 0, 8]);
+    let added = canonical_encoding(&FactorKind::DeviceTrust { policy: trust }).unwrap();
+    assert_eq!(&added[..4], &[0, 0, 0, 8]);
     assert_eq!(
         canonical_encoding(&FactorKind::Hip15Witness).unwrap(),
         [0, 0, 0, 2]
