@@ -1330,11 +1330,21 @@ async fn peer_filter_keeps_unregistered_identities_out() {
         || async { victim.stats().connections_refused >= 1 },
     )
     .await;
-    let _ = victim.dial(stranger.tcp_addr().await).await;
+    // the victim dials the stranger itself: refused too, once the connection is up. A dial
+    // can fail before any connection exists (the stranger's listener busy with its own
+    // refused attempt, under load), so dial again on each poll until the refusal shows.
+    let stranger_addr = stranger.tcp_addr().await;
     wait_until(
         "the dial out to be refused too",
-        Duration::from_secs(10),
-        || async { victim.stats().connections_refused >= 2 },
+        Duration::from_secs(20),
+        || async {
+            if victim.stats().connections_refused >= 2 {
+                return true;
+            }
+            let _ = victim.dial(stranger_addr.clone()).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            victim.stats().connections_refused >= 2
+        },
     )
     .await;
     assert!(!is_connected(&victim, stranger.id()).await);
