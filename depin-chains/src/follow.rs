@@ -485,7 +485,8 @@ impl Snapshot {
 /// use depin_attest::registry::{DeviceStatus, KindSet, Registry};
 /// use depin_chains::follow::ChainRegistry;
 /// use depin_chains::local::{Genesis, LocalLedger};
-/// use depin_chains::{Account, ChainBackend, ClaimFormat, DeviceRegistration};
+/// use depin_chains::prelude::*;
+/// use depin_chains::{Account, ClaimFormat, DeviceRegistration};
 /// use depin_core::{DeviceId, EvmAddress, KeyType, SigningKey};
 ///
 /// let dir = tempfile::tempdir()?;

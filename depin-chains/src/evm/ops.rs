@@ -236,7 +236,8 @@ impl EvmBackend {
     /// ```no_run
     /// # async fn demo(evm: &depin_chains::evm::EvmBackend, claim: depin_chains::Claim,
     /// #               latest_tree: &depin_chains::ClaimTree) -> depin_chains::Result<()> {
-    /// use depin_chains::{ChainBackend, Error};
+    /// use depin_chains::prelude::*;
+    /// use depin_chains::Error;
     /// let tx = match evm.claim(&claim).await {
     ///     Err(Error::InvalidProof) => {
     ///         // `latest_tree` is the oracle's tree for the latest published epoch
