@@ -499,6 +499,46 @@ impl State {
         )
     }
 
+    /// The checks every new device passes, in the contracts' order: the deadline at `now`,
+    /// then no record yet ([`Error::AlreadyRegistered`]).
+    fn check_new_device(&self, registration: &DeviceRegistration, now: u64) -> Result<()> {
+        check_deadline(registration.deadline, now)?;
+        if self.devices.contains_key(&registration.device) {
+            return Err(Error::AlreadyRegistered(registration.device.to_string()));
+        }
+        Ok(())
+    }
+
+    /// The device's consent to `registration` (canonical) at its current nonce: `proof` must
+    /// be a domain signature by the device key over [`State::registration_message`]
+    /// ([`Error::InvalidProof`] otherwise, also when there is none).
+    fn device_consent(
+        &self,
+        registration: &DeviceRegistration,
+        proof: Option<&RegistrationProof>,
+    ) -> Result<DeviceConsent> {
+        let signature = match proof {
+            Some(RegistrationProof::Domain(sig)) => *sig,
+            _ => return Err(Error::InvalidProof),
+        };
+        let key = registration
+            .device
+            .public_key()
+            .map_err(|_| Error::InvalidProof)?;
+        self.domain
+            .verify(
+                &key,
+                MessageKind::DEVICE_REGISTRATION,
+                &self.registration_message(registration),
+                &signature,
+            )
+            .map_err(|_| Error::InvalidProof)?;
+        Ok(DeviceConsent {
+            nonce: self.nonce(&registration.device),
+            signature,
+        })
+    }
+
     /// Apply an entry that was already validated (at write time) or read back from the log.
     /// Consistency violations during replay mean the file was tampered with.
     fn apply(&mut self, entry: &Entry) -> Result<()> {
@@ -1135,25 +1175,8 @@ impl LocalBackend {
             ));
         }
         let now = inner.clock.now();
-        check_deadline(registration.deadline, now)?;
-        if inner.state.devices.contains_key(&registration.device) {
-            return Err(Error::AlreadyRegistered(registration.device.to_string()));
-        }
-        let signature = match proof {
-            RegistrationProof::Domain(sig) => *sig,
-            _ => return Err(Error::InvalidProof),
-        };
-        let key = registration
-            .device
-            .public_key()
-            .map_err(|_| Error::InvalidProof)?;
-        let nonce = inner.state.nonce(&registration.device);
-        let message = inner.state.registration_message(&registration);
-        inner
-            .state
-            .domain
-            .verify(&key, MessageKind::DEVICE_REGISTRATION, &message, &signature)
-            .map_err(|_| Error::InvalidProof)?;
+        inner.state.check_new_device(&registration, now)?;
+        let consent = inner.state.device_consent(&registration, Some(proof))?;
         let DeviceRegistration {
             device,
             owner,
@@ -1167,7 +1190,7 @@ impl LocalBackend {
                 owner,
                 metadata,
                 deadline,
-                consent: Some(DeviceConsent { nonce, signature }),
+                consent: Some(consent),
                 by,
             },
         )?;
@@ -1318,25 +1341,22 @@ impl LocalBackend {
         let registration = canonical_registration(registration)?;
         let mut inner = self.ledger.lock()?;
         let now = inner.clock.now();
-        check_deadline(registration.deadline, now)?;
+        inner.state.check_new_device(&registration, now)?;
         let device = registration.device;
-        if inner.state.devices.contains_key(&device) {
-            return Err(Error::AlreadyRegistered(device.to_string()));
-        }
         crate::rules::check_maker_may_onboard(
             &attestation.maker,
             inner.state.makers.get(&attestation.maker),
         )?;
         let maker_message = onboarding_message(&inner.state, &registration, &attestation.maker);
-        let device_message = inner.state.registration_message(&registration);
         let evidence_nonce: [u8; 32] = Sha256::digest(&maker_message).into();
-        let domain = inner.state.domain;
         // the maker's attestation, then the device's own proof, both for the nonce now
         let maker_key = attestation
             .maker
             .public_key()
             .map_err(|_| Error::InvalidProof)?;
-        domain
+        inner
+            .state
+            .domain
             .verify(
                 &maker_key,
                 MessageKind::MAKER_ONBOARDING,
@@ -1345,19 +1365,7 @@ impl LocalBackend {
             )
             .map_err(|_| Error::InvalidProof)?;
         // every key type can be checked here: the device's own proof is required
-        let signature = match device_proof {
-            Some(RegistrationProof::Domain(sig)) => *sig,
-            _ => return Err(Error::InvalidProof),
-        };
-        let key = device.public_key().map_err(|_| Error::InvalidProof)?;
-        domain
-            .verify(
-                &key,
-                MessageKind::DEVICE_REGISTRATION,
-                &device_message,
-                &signature,
-            )
-            .map_err(|_| Error::InvalidProof)?;
+        let consent = inner.state.device_consent(&registration, device_proof)?;
         let (trust, hardware) = match evidence {
             None => (TrustLevel::Maker, None),
             Some(e) => {
@@ -1390,7 +1398,6 @@ impl LocalBackend {
                 )
             }
         };
-        let nonce = inner.state.nonce(&device);
         let DeviceRegistration {
             device,
             owner,
@@ -1404,7 +1411,7 @@ impl LocalBackend {
                 owner,
                 metadata,
                 deadline,
-                consent: DeviceConsent { nonce, signature },
+                consent,
                 maker: attestation.maker,
                 maker_signature: attestation.signature,
                 trust,
