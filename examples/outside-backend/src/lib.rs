@@ -59,6 +59,36 @@ impl State {
         TxHandle(id)
     }
 
+    /// The device's registration nonce: 0 for a device never seen.
+    fn nonce(&self, device: &DeviceId) -> u64 {
+        self.nonces.get(device).copied().unwrap_or(0)
+    }
+
+    /// The checks every new device passes: the deadline, then no record yet.
+    fn check_new_device(&self, registration: &DeviceRegistration) -> Result<()> {
+        check_deadline(registration.deadline, self.now())?;
+        if self.devices.contains_key(&registration.device) {
+            return Err(Error::AlreadyRegistered(registration.device.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Record a new device, moving its nonce on.
+    fn add_device(&mut self, registration: &DeviceRegistration, maker: Option<DeviceId>) {
+        let device = registration.device;
+        let nonce = self.nonce(&device);
+        self.nonces.insert(device, nonce + 1);
+        self.devices.insert(
+            device,
+            Device {
+                owner: registration.owner.clone(),
+                metadata_hash: registration.metadata_hash(),
+                active: true,
+                maker,
+            },
+        );
+    }
+
     /// The chain's clock: unix seconds (a clock before 1970 counts as 1970).
     fn now(&self) -> u64 {
         std::time::SystemTime::now()
@@ -133,6 +163,30 @@ impl MemoryBackend {
         registration.onboarding_message(BackendKind::Custom(NAME), &self.chain.id, nonce, maker)
     }
 
+    /// Check the device's own proof for `registration` at `nonce`: a domain signature by the
+    /// device key over this registration, this chain and that nonce (anything else is
+    /// `InvalidProof`). Returns the message it signed.
+    fn check_device_proof(
+        &self,
+        registration: &DeviceRegistration,
+        nonce: u64,
+        proof: Option<&RegistrationProof>,
+    ) -> Result<Vec<u8>> {
+        let Some(RegistrationProof::Domain(signature)) = proof else {
+            return Err(Error::InvalidProof);
+        };
+        let key = registration
+            .device
+            .public_key()
+            .map_err(|_| Error::InvalidProof)?;
+        let message = self.message(registration, nonce);
+        self.chain
+            .domain
+            .verify(&key, MessageKind::DEVICE_REGISTRATION, &message, signature)
+            .map_err(|_| Error::InvalidProof)?;
+        Ok(message)
+    }
+
     /// `Unauthorized` unless this handle is the admin.
     fn require_admin(&self) -> Result<()> {
         if self.caller != self.chain.admin {
@@ -174,13 +228,7 @@ impl depin_chains::RegistryBackend for MemoryBackend {
         &self,
         registration: &DeviceRegistration,
     ) -> Result<RegistrationChallenge> {
-        let nonce = self
-            .chain
-            .lock()?
-            .nonces
-            .get(&registration.device)
-            .copied()
-            .unwrap_or(0);
+        let nonce = self.chain.lock()?.nonce(&registration.device);
         Ok(RegistrationChallenge::Domain {
             domain: self.chain.domain,
             message: self.message(registration, nonce),
@@ -193,33 +241,11 @@ impl depin_chains::RegistryBackend for MemoryBackend {
         proof: &RegistrationProof,
     ) -> Result<TxHandle> {
         let mut state = self.chain.lock()?;
-        check_deadline(registration.deadline, state.now())?;
-        let device = registration.device;
-        if state.devices.contains_key(&device) {
-            return Err(Error::AlreadyRegistered(device.to_string()));
-        }
-        // the proof: a domain signature by the device key over this registration, this
-        // chain and the device's current nonce (anything else is refused)
-        let RegistrationProof::Domain(signature) = proof else {
-            return Err(Error::InvalidProof);
-        };
-        let key = device.public_key().map_err(|_| Error::InvalidProof)?;
-        let nonce = state.nonces.get(&device).copied().unwrap_or(0);
-        let message = self.message(registration, nonce);
-        self.chain
-            .domain
-            .verify(&key, MessageKind::DEVICE_REGISTRATION, &message, signature)
-            .map_err(|_| Error::InvalidProof)?;
-        state.nonces.insert(device, nonce + 1);
-        state.devices.insert(
-            device,
-            Device {
-                owner: registration.owner.clone(),
-                metadata_hash: registration.metadata_hash(),
-                active: true,
-                maker: None,
-            },
-        );
+        state.check_new_device(registration)?;
+        // the proof, for the device's current nonce
+        let nonce = state.nonce(&registration.device);
+        let message = self.check_device_proof(registration, nonce, Some(proof))?;
+        state.add_device(registration, None);
         Ok(state.tx(&message))
     }
 
@@ -321,13 +347,7 @@ impl depin_chains::RegistryBackend for MemoryBackend {
         registration: &DeviceRegistration,
         maker: &DeviceId,
     ) -> Result<OnboardingChallenge> {
-        let nonce = self
-            .chain
-            .lock()?
-            .nonces
-            .get(&registration.device)
-            .copied()
-            .unwrap_or(0);
+        let nonce = self.chain.lock()?.nonce(&registration.device);
         let maker_message = self.maker_message(registration, nonce, maker);
         Ok(OnboardingChallenge {
             maker_digest: self
@@ -355,15 +375,11 @@ impl depin_chains::RegistryBackend for MemoryBackend {
             ));
         }
         let mut state = self.chain.lock()?;
-        check_deadline(registration.deadline, state.now())?;
-        let device = registration.device;
-        if state.devices.contains_key(&device) {
-            return Err(Error::AlreadyRegistered(device.to_string()));
-        }
+        state.check_new_device(registration)?;
         // the maker: approved, not revoked, under its quota (the SDK's rule)
         check_maker_may_onboard(&attestation.maker, state.makers.get(&attestation.maker))?;
         // its attestation and the device's own proof, both for the nonce now
-        let nonce = state.nonces.get(&device).copied().unwrap_or(0);
+        let nonce = state.nonce(&registration.device);
         let maker_key = attestation
             .maker
             .public_key()
@@ -377,28 +393,11 @@ impl depin_chains::RegistryBackend for MemoryBackend {
                 &attestation.signature,
             )
             .map_err(|_| Error::InvalidProof)?;
-        let Some(RegistrationProof::Domain(signature)) = device_proof else {
-            return Err(Error::InvalidProof);
-        };
-        let key = device.public_key().map_err(|_| Error::InvalidProof)?;
-        let message = self.message(registration, nonce);
-        self.chain
-            .domain
-            .verify(&key, MessageKind::DEVICE_REGISTRATION, &message, signature)
-            .map_err(|_| Error::InvalidProof)?;
+        let message = self.check_device_proof(registration, nonce, device_proof)?;
         if let Some(m) = state.makers.get_mut(&attestation.maker) {
             m.onboarded += 1;
         }
-        state.nonces.insert(device, nonce + 1);
-        state.devices.insert(
-            device,
-            Device {
-                owner: registration.owner.clone(),
-                metadata_hash: registration.metadata_hash(),
-                active: true,
-                maker: Some(attestation.maker),
-            },
-        );
+        state.add_device(registration, Some(attestation.maker));
         Ok(state.tx(&message))
     }
 }
