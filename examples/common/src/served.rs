@@ -780,6 +780,22 @@ impl<R: Registry, S: ReplayStore> Pipeline<R, S> {
         }
     }
 
+    /// The served oracle, if this pipeline is one, after printing the progress line that says
+    /// where it listens and stores (`served by an oracle at URL (store PATH)`).
+    pub fn announce(&self, opts: &crate::Options, network: &str) -> Option<&ServedOracle> {
+        let oracle = self.oracle()?;
+        crate::progress(
+            opts,
+            network,
+            &format!(
+                "served by an oracle at {} (store {})",
+                oracle.base_url(),
+                oracle.store_path().display()
+            ),
+        );
+        Some(oracle)
+    }
+
     /// Settle `epoch` on `chain`. In process: `credits` (owner, amount) are published and
     /// claimed through the chain ([`Chain::settle`]). Served: the oracle closes the epoch
     /// itself ([`ServedOracle::close`]); it must have counted the accepted items this

@@ -620,16 +620,7 @@ pub fn simulate(opts: &Options) -> Result<MappingRun> {
                 Some(mqtt),
                 |_| {},
             )?;
-            if let Some(oracle) = pipeline.oracle() {
-                progress(
-                    opts,
-                    "mapping",
-                    &format!(
-                        "served by an oracle at {} (store {})",
-                        oracle.base_url(),
-                        oracle.store_path().display()
-                    ),
-                );
+            if let Some(oracle) = pipeline.announce(opts, "mapping") {
                 served = Some(if oracle.mqtt_port().is_some() {
                     "; served by a real oracle: captures and routes over HTTP and MQTT, each with its gossip topic"
                 } else {

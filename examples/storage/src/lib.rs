@@ -264,17 +264,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
                     c.ingest.max_item_bytes = 60 * 1024;
                 },
             )?;
-            if let Some(oracle) = pipeline.oracle() {
-                progress(
-                    opts,
-                    "storage",
-                    &format!(
-                        "served by an oracle at {} (store {})",
-                        oracle.base_url(),
-                        oracle.store_path().display()
-                    ),
-                );
-            }
+            pipeline.announce(opts, "storage");
             served = true;
             pipeline
         }

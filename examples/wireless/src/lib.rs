@@ -412,16 +412,7 @@ pub fn run(opts: &Options) -> Result<Summary> {
                 Some(mqtt),
                 |_| {},
             )?;
-            if let Some(oracle) = pipeline.oracle() {
-                progress(
-                    opts,
-                    "wireless",
-                    &format!(
-                        "served by an oracle at {} (store {})",
-                        oracle.base_url(),
-                        oracle.store_path().display()
-                    ),
-                );
+            if let Some(oracle) = pipeline.announce(opts, "wireless") {
                 served = Some(if oracle.mqtt_port().is_some() {
                     "; served by a real oracle: beacons and witnesses over HTTP and MQTT, witnesses chosen at its epoch close"
                 } else {
