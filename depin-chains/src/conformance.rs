@@ -17,6 +17,7 @@
 //!     latest_root_only: true,
 //!     fresh: true,
 //!     oracle: None,
+//!     other_registry: None,
 //! };
 //! let report = run_conformance(admin, fixtures).await.unwrap();
 //! println!("{} checks passed", report.checks.len());
@@ -53,7 +54,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use depin_core::{DeviceId, Epoch, EvmAddress, KeyType, NetworkId, SigningKey};
 use sha2::{Digest, Sha256};
 
-use crate::backend::ChainBackend;
+use crate::backend::{ChainBackend, RegistryBackend};
 use crate::claims::ClaimTree;
 use crate::error::Error;
 use crate::makers::{Maker, MakerAttestation, OnMakerRevoked, TrustLevel};
@@ -111,6 +112,13 @@ pub struct Fixtures {
     /// another owner's device: both `Unauthorized`). `None`: the main handle holds both
     /// roles and those checks are skipped.
     pub oracle: Option<Arc<dyn ChainBackend>>,
+    /// A handle, as the same account as [`Fixtures::owner`], on a second registry of the same
+    /// kind on the same chain and network (another ledger, another deployment of the
+    /// contract), when one can be had: the suite then signs each registration for that
+    /// registry and checks that the backend under test refuses it. `None`: that check is
+    /// skipped (proofs for another network, chain, verifying contract and format are checked
+    /// either way).
+    pub other_registry: Option<Arc<dyn RegistryBackend>>,
 }
 
 /// The checks that passed, in order.
@@ -656,6 +664,11 @@ async fn registration(
     let first = fx.key_types[0];
     keys.push(ok("derive device keys", device_key(&fx.seed, first, 1000))?);
 
+    if fx.other_registry.is_none() {
+        report
+            .skipped
+            .push("registration signed for another registry (no other registry given)");
+    }
     let deadline = registration_deadline();
     let mut registered: Vec<DeviceId> = Vec::new();
     for (i, key) in keys.iter().enumerate() {
@@ -681,7 +694,7 @@ async fn registration(
         };
         registered.push(device);
         if i == 0 {
-            report.checks.extend(names);
+            report.checks.extend(names.iter().copied());
         }
         match report.by_key_type.iter_mut().find(|(k, _)| *k == kt) {
             Some((_, done)) => {
@@ -691,7 +704,7 @@ async fn registration(
                     }
                 }
             }
-            None => report.by_key_type.push((kt, names.to_vec())),
+            None => report.by_key_type.push((kt, names)),
         }
     }
 
@@ -865,7 +878,7 @@ async fn register_one(
     owner_account: &Account,
     outsider_account: &Account,
     deadline: u64,
-) -> Outcome<(DeviceId, [&'static str; 9])> {
+) -> Outcome<(DeviceId, Vec<&'static str>)> {
     let device = DeviceId::from(key.public_key());
     let reg = DeviceRegistration::new(
         device,
@@ -947,6 +960,27 @@ async fn register_one(
         )?;
     }
 
+    // the same registration signed for a second registry of the same network and chain
+    const OTHER_REGISTRY: &str = "registration signed for another registry is InvalidProof";
+    let mut other_registry_checked = false;
+    if let Some(other) = &fx.other_registry {
+        let theirs = ok(OTHER_REGISTRY, other.registration_challenge(&reg).await)?;
+        if theirs == challenge {
+            return fail(
+                OTHER_REGISTRY,
+                "the other registry gives the same challenge: nothing binds the registry",
+            );
+        }
+        let proof = ok(OTHER_REGISTRY, theirs.sign(key))?;
+        expect_err(
+            OTHER_REGISTRY,
+            fx.owner.register_device(&reg, &proof).await,
+            "InvalidProof",
+            |e| matches!(e, Error::InvalidProof | Error::Unauthorized(_)),
+        )?;
+        other_registry_checked = true;
+    }
+
     // the device's proof for its owner, submitted by a relayer (the outsider) as a
     // registration under the relayer: the proof must bind the owner
     const OWNER_BOUND: &str =
@@ -998,20 +1032,12 @@ async fn register_one(
         "AlreadyRegistered",
         |e| matches!(e, Error::AlreadyRegistered(_)),
     )?;
-    Ok((
-        device,
-        [
-            LOOKUP_MISSING,
-            WRONG_KEY,
-            OTHER_DATA,
-            EXPIRED,
-            FOREIGN,
-            OWNER_BOUND,
-            REGISTER,
-            LOOKUP,
-            DOUBLE,
-        ],
-    ))
+    let mut names = vec![LOOKUP_MISSING, WRONG_KEY, OTHER_DATA, EXPIRED, FOREIGN];
+    if other_registry_checked {
+        names.push(OTHER_REGISTRY);
+    }
+    names.extend([OWNER_BOUND, REGISTER, LOOKUP, DOUBLE]);
+    Ok((device, names))
 }
 
 async fn rewards(
@@ -1282,9 +1308,10 @@ async fn rewards(
 
 /// Proofs by the right key that a backend must refuse for `challenge`: a domain challenge
 /// signed for another network id and for another chain id, and its digest signed in the
-/// EIP-712 proof format; an EIP-712 digest signed as a domain proof (the registry's own
-/// binding inside an EIP-712 digest cannot be changed from outside: a proof for another
-/// registry is the EVM tests' own check).
+/// EIP-712 proof format; an EIP-712 permit signed for another verifying contract and for
+/// another chain id, and its digest signed as a domain proof. (A proof for another registry
+/// whose binding sits inside an opaque domain message is [`Fixtures::other_registry`]'s
+/// check.)
 fn foreign_proofs(
     check: &'static str,
     challenge: &RegistrationChallenge,
@@ -1310,15 +1337,44 @@ fn foreign_proofs(
                 };
                 out.push(ok(check, foreign.sign(key))?);
             }
-            if key.key_type() == KeyType::Secp256k1 {
-                let eip712 = RegistrationChallenge::Eip712 {
-                    digest: challenge.digest(),
-                };
-                out.push(ok(check, eip712.sign(key))?);
+            // the domain digest signed in both EIP-712 proof formats
+            match key.key_type() {
+                KeyType::Secp256k1 => out.push(RegistrationProof::Eip712(ok(
+                    check,
+                    key.sign_prehash_recoverable(&challenge.digest())
+                        .map_err(Error::from),
+                )?)),
+                KeyType::P256 => out.push(RegistrationProof::Eip712P256(
+                    ok(
+                        check,
+                        key.sign_prehash(&challenge.digest()).map_err(Error::from),
+                    )?
+                    .to_bytes(),
+                )),
+                _ => {}
             }
         }
-        RegistrationChallenge::Eip712 { digest } => {
-            let as_domain = ok(check, key.sign_prehash(digest).map_err(Error::from))?;
+        RegistrationChallenge::Eip712 {
+            domain,
+            struct_hash,
+        } => {
+            // the same permit for another registry, and for the same registry address on
+            // another chain
+            let mut other_contract = domain.clone();
+            other_contract.verifying_contract[19] ^= 0x01;
+            let mut other_chain = domain.clone();
+            other_chain.chain_id = domain.chain_id.wrapping_add(1);
+            for d in [other_contract, other_chain] {
+                let foreign = RegistrationChallenge::Eip712 {
+                    domain: d,
+                    struct_hash: *struct_hash,
+                };
+                out.push(ok(check, foreign.sign(key))?);
+            }
+            let as_domain = ok(
+                check,
+                key.sign_prehash(&challenge.digest()).map_err(Error::from),
+            )?;
             out.push(RegistrationProof::Domain(as_domain));
         }
     }

@@ -46,8 +46,8 @@ pub use follow::ChainRegistry;
 pub use retry::{retry, RetryPolicy};
 pub use types::{
     device_id_hash, Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration,
-    DeviceSigner, EpochRoot, PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof,
-    TxHandle, TxStatus,
+    DeviceSigner, Eip712Binding, EpochRoot, PublishOutcome, Receipt, RegistrationChallenge,
+    RegistrationProof, TxHandle, TxStatus,
 };
 
 /// Re-exported so implementors can write `#[depin_chains::async_trait]`.

@@ -278,10 +278,71 @@ pub enum RegistrationChallenge {
     /// signature over the digest (`r || s`, low S, [`RegistrationProof::Eip712P256`]). Ed25519
     /// keys cannot sign for the EVM registry: such devices join through a maker
     /// ([`crate::makers`]).
+    ///
+    /// The challenge carries the registry's EIP-712 domain and the permit's struct hash, not
+    /// only their digest, so that a device (or a wallet showing what it signs) can check which
+    /// registry on which chain it authorises.
     Eip712 {
-        /// The EIP-712 digest `keccak256(0x1901 || domainSeparator || structHash)`.
-        digest: [u8; 32],
+        /// The verifying registry's EIP-712 domain.
+        domain: Eip712Binding,
+        /// `hashStruct` of the permit the registry checks.
+        struct_hash: [u8; 32],
     },
+}
+
+/// An EIP-712 domain with the four fields EVM registries use
+/// (`EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)`):
+/// which contract, on which chain, under which name and version, a signature authorises.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Eip712Binding {
+    /// The domain name (`"DepinDeviceRegistry"` for the depin-rs EVM registry).
+    pub name: String,
+    /// The domain version (`"1"`).
+    pub version: String,
+    /// The EVM chain id.
+    pub chain_id: u64,
+    /// The verifying contract's address.
+    pub verifying_contract: [u8; 20],
+}
+
+impl Eip712Binding {
+    /// `keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")`.
+    pub fn type_hash() -> [u8; 32] {
+        keccak(&[
+            b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)",
+        ])
+    }
+
+    /// The domain separator: `keccak256(typeHash || keccak256(name) || keccak256(version) ||
+    /// uint256(chainId) || uint256(verifyingContract))`.
+    pub fn separator(&self) -> [u8; 32] {
+        let mut chain = [0u8; 32];
+        chain[24..].copy_from_slice(&self.chain_id.to_be_bytes());
+        let mut contract = [0u8; 32];
+        contract[12..].copy_from_slice(&self.verifying_contract);
+        keccak(&[
+            &Self::type_hash(),
+            &keccak(&[self.name.as_bytes()]),
+            &keccak(&[self.version.as_bytes()]),
+            &chain,
+            &contract,
+        ])
+    }
+
+    /// The digest a signer signs for `struct_hash` in this domain:
+    /// `keccak256(0x1901 || separator || structHash)`.
+    pub fn digest(&self, struct_hash: &[u8; 32]) -> [u8; 32] {
+        keccak(&[&[0x19, 0x01], &self.separator(), struct_hash])
+    }
+}
+
+fn keccak(parts: &[&[u8]]) -> [u8; 32] {
+    use sha3::Digest as _;
+    let mut h = sha3::Keccak256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
 }
 
 impl RegistrationChallenge {
@@ -291,7 +352,10 @@ impl RegistrationChallenge {
             RegistrationChallenge::Domain { domain, message } => {
                 domain.digest(MessageKind::DEVICE_REGISTRATION, message)
             }
-            RegistrationChallenge::Eip712 { digest } => *digest,
+            RegistrationChallenge::Eip712 {
+                domain,
+                struct_hash,
+            } => domain.digest(struct_hash),
         }
     }
 

@@ -333,6 +333,16 @@ async fn evm_backend_passes_the_conformance_suite() {
         latest_root_only: true,
         fresh: true,
         oracle: Some(Arc::new(env.handle(ORACLE).await)),
+        // a second registry contract on the same chain: permits signed for it must not
+        // register on the first
+        other_registry: Some(Arc::new(
+            EvmBackend::connect(&EvmConfig {
+                registry: env.deployer.deploy_registry(0).await.unwrap(),
+                ..env.config(OWNER)
+            })
+            .await
+            .unwrap(),
+        )),
     };
     let started = Instant::now();
     let report = match run_conformance(admin, fixtures).await {
@@ -379,9 +389,13 @@ async fn eip712_signature_from_a_depin_core_key_verifies_with_viem() {
         deadline(),
     );
     let challenge = backend.registration_challenge(&reg).await.unwrap();
-    let RegistrationChallenge::Eip712 { digest } = challenge else {
+    let RegistrationChallenge::Eip712 { domain, .. } = &challenge else {
         panic!("EVM challenges are EIP-712: {challenge:?}")
     };
+    assert_eq!(domain.name, "DepinDeviceRegistry");
+    assert_eq!(domain.chain_id, env.chain_id);
+    assert_eq!(domain.verifying_contract, env.deployment.registry.0);
+    let digest = challenge.digest();
     let proof = challenge.sign(&device).unwrap();
     let RegistrationProof::Eip712(sig) = proof else {
         panic!("expected an EIP-712 proof")

@@ -61,6 +61,20 @@ impl RegisterPermit {
         self.to_sol()
             .eip712_signing_hash(&registry_domain(chain_id, registry))
     }
+
+    /// The registration challenge for this permit on `registry` at `chain_id`: the domain
+    /// and `hashStruct(Register)`, whose digest is [`RegisterPermit::digest`].
+    pub fn challenge(&self, chain_id: u64, registry: Address) -> crate::RegistrationChallenge {
+        crate::RegistrationChallenge::Eip712 {
+            domain: crate::Eip712Binding {
+                name: DOMAIN_NAME.into(),
+                version: DOMAIN_VERSION.into(),
+                chain_id,
+                verifying_contract: registry.0 .0,
+            },
+            struct_hash: self.to_sol().eip712_hash_struct().0,
+        }
+    }
 }
 
 impl RegisterPermit {
@@ -111,6 +125,20 @@ impl CancelNoncePermit {
         self.to_sol()
             .eip712_signing_hash(&registry_domain(chain_id, registry))
     }
+
+    /// The registration challenge for this permit on `registry` at `chain_id`: the domain
+    /// and `hashStruct(Register)`, whose digest is [`RegisterPermit::digest`].
+    pub fn challenge(&self, chain_id: u64, registry: Address) -> crate::RegistrationChallenge {
+        crate::RegistrationChallenge::Eip712 {
+            domain: crate::Eip712Binding {
+                name: DOMAIN_NAME.into(),
+                version: DOMAIN_VERSION.into(),
+                chain_id,
+                verifying_contract: registry.0 .0,
+            },
+            struct_hash: self.to_sol().eip712_hash_struct().0,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -160,6 +188,28 @@ mod tests {
             "4e2dc4d38315713be677a047427b3a219964191bd8b3fef62a4c00e48dc7e640\
              073b6074f44e8f2e9cc911b104d64133c4962b7b209059b522e8a9b3f3f119661b"
         );
+    }
+
+    /// The challenge's own EIP-712 arithmetic (depin-chains' `Eip712Binding`, without alloy)
+    /// gives the viem golden digest, and a challenge for another registry or chain does not.
+    #[test]
+    fn challenge_digest_matches_the_viem_golden_vector() {
+        let (permit, registry) = golden();
+        let challenge = permit.challenge(31337, registry);
+        assert_eq!(
+            challenge.digest(),
+            b256!("716d055c48f6c1ed5d477fda604d33c19d360f697c346a8c537671d0021307ff").0
+        );
+        let crate::RegistrationChallenge::Eip712 { domain, .. } = &challenge else {
+            panic!("an EVM challenge is EIP-712: {challenge:?}")
+        };
+        assert_eq!(
+            domain.separator(),
+            registry_domain(31337, registry).separator().0
+        );
+        let other = permit.challenge(31337, address!("e7f1725E7734CE288F8367e1Bb143E90bb3F0512"));
+        assert_ne!(other.digest(), challenge.digest());
+        assert_ne!(permit.challenge(1, registry).digest(), challenge.digest());
     }
 
     /// The second golden vector of `contracts/README.md`: a registration the hardened

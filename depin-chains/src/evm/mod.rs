@@ -545,9 +545,7 @@ impl crate::backend::RegistryBackend for EvmBackend {
             ));
         }
         let permit = self.register_permit(registration).await?;
-        Ok(RegistrationChallenge::Eip712 {
-            digest: permit.digest(self.inner.chain_id, self.inner.registry).0,
-        })
+        Ok(permit.challenge(self.inner.chain_id, self.inner.registry))
     }
 
     async fn register_device(
@@ -707,9 +705,7 @@ impl crate::backend::RegistryBackend for EvmBackend {
             maker_digest,
             device: match registration.device.key_type() {
                 KeyType::Ed25519 => None,
-                _ => Some(RegistrationChallenge::Eip712 {
-                    digest: permit.digest(chain, registry).0,
-                }),
+                _ => Some(permit.challenge(chain, registry)),
             },
             evidence_nonce: maker_digest,
         })

@@ -3,6 +3,7 @@
 use depin_chains::conformance::{default_claimants, run_conformance, Fixtures, MIN_POOL};
 use depin_chains::{connect, BackendConfig, ClaimFormat, LocalConfig};
 use depin_core::{Epoch, KeyType};
+use std::sync::Arc;
 
 use crate::common::*;
 
@@ -14,6 +15,7 @@ async fn run(
     let dir = tempfile::tempdir().unwrap();
     // the admin and the oracle are different accounts: each is refused the other's actions
     let ledger = open(&dir.path().join("ledger.log"), genesis(format));
+    let other = open(&dir.path().join("other.log"), genesis(format));
     let admin_handle = ledger.handle(admin());
     if fund > 0 {
         admin_handle.fund(fund).unwrap();
@@ -28,6 +30,8 @@ async fn run(
         latest_root_only: true,
         fresh: true,
         oracle: Some(dynb(ledger.handle(oracle()))),
+        // a second ledger of the same network, for the proofs signed for another registry
+        other_registry: Some(Arc::new(other.handle(evm(0x01)))),
     };
     match run_conformance(dynb(admin_handle), fixtures).await {
         Ok(report) => report,
@@ -44,7 +48,11 @@ async fn local_ledger_passes_conformance_openzeppelin_format() {
     let kinds: Vec<KeyType> = report.by_key_type.iter().map(|(k, _)| *k).collect();
     assert_eq!(kinds, KeyType::ALL.to_vec());
     for (kt, checks) in &report.by_key_type {
-        assert_eq!(checks.len(), 9, "{kt:?}: {checks:?}");
+        assert_eq!(checks.len(), 10, "{kt:?}: {checks:?}");
+        assert!(
+            checks.contains(&"registration signed for another registry is InvalidProof"),
+            "{kt:?}: {checks:?}"
+        );
     }
 }
 
@@ -72,6 +80,7 @@ async fn suite_detects_an_underfunded_pool() {
         latest_root_only: true,
         fresh: true,
         oracle: None,
+        other_registry: None,
     };
     let err = run_conformance(dynb(ledger.handle(admin())), fixtures)
         .await
@@ -114,6 +123,7 @@ async fn suite_runs_through_connect_and_dyn_backend() {
         latest_root_only: true,
         fresh: true,
         oracle: None,
+        other_registry: None,
     };
     run_conformance(dynb(ledger.handle(admin())), fixtures)
         .await

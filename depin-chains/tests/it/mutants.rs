@@ -58,6 +58,9 @@ enum Mutation {
     /// a claim is paid against any root ever published, not only the latest (run with
     /// `latest_root_only: false`: the suite must catch it anyway)
     AnyPublishedRoot,
+    /// the device's signature is checked without the ledger's own binding: a proof the device
+    /// made for another ledger of the same network is accepted
+    ForeignRegistry,
 }
 
 /// What the racy mutant paid beyond the ledger, and the handles it made up for it.
@@ -79,6 +82,8 @@ struct Mutant {
     oracle: LocalBackend,
     /// The admin's handle, for the mutant that lets anyone approve makers.
     admin: LocalBackend,
+    /// Another ledger of the same network, whose proofs the foreign-registry mutant accepts.
+    other: Option<LocalBackend>,
 }
 
 #[async_trait]
@@ -137,6 +142,32 @@ impl depin_chains::RegistryBackend for Mutant {
         }
         match self.inner.register_device(r, p).await {
             Err(Error::InvalidProof) if self.m == Mutation::SkipProofCheck => Ok(TxHandle([0; 32])),
+            Err(Error::InvalidProof) if self.m == Mutation::ForeignRegistry => {
+                let other = self
+                    .other
+                    .as_ref()
+                    .expect("the mutant runs with another ledger");
+                let theirs = other.registration_challenge(r).await?;
+                let (
+                    RegistrationChallenge::Domain { domain, message },
+                    RegistrationProof::Domain(sig),
+                ) = (&theirs, p)
+                else {
+                    return Err(Error::InvalidProof);
+                };
+                let key = r.device.public_key().map_err(|_| Error::InvalidProof)?;
+                domain
+                    .verify(
+                        &key,
+                        depin_core::MessageKind::DEVICE_REGISTRATION,
+                        message,
+                        sig,
+                    )
+                    .map_err(|_| Error::InvalidProof)?;
+                let tx = TxHandle([0x5f; 32]);
+                self.racy.lock().unwrap().made_up.insert(tx.0);
+                Ok(tx)
+            }
             Err(Error::InvalidProof) if self.m == Mutation::OwnerNotBound => {
                 // accept the proof whichever owner it was made for
                 let owners = self.racy.lock().unwrap().owners.clone();
@@ -327,6 +358,11 @@ async fn an_outside_backend_is_connected_like_a_built_in_one_and_passes() {
         &dir.path().join("l.log"),
         genesis(ClaimFormat::OpenZeppelin),
     );
+    // a second ledger of the same network: proofs made for it must not register here
+    let other_ledger = Some(open(
+        &dir.path().join("other.log"),
+        genesis(ClaimFormat::OpenZeppelin),
+    ));
     let racy = Arc::new(Mutex::new(Racy::default()));
     let wrap = |a: Account| -> Arc<dyn ChainBackend> {
         Arc::new(Mutant {
@@ -335,6 +371,7 @@ async fn an_outside_backend_is_connected_like_a_built_in_one_and_passes() {
             racy: Arc::clone(&racy),
             oracle: ledger.handle(oracle()),
             admin: ledger.handle(admin()),
+            other: other_ledger.as_ref().map(|l| l.handle(evm(1))),
         })
     };
     let admin_handle = wrap(admin());
@@ -358,6 +395,9 @@ async fn an_outside_backend_is_connected_like_a_built_in_one_and_passes() {
         latest_root_only: true,
         fresh: true,
         oracle: Some(wrap(oracle())),
+        other_registry: other_ledger
+            .as_ref()
+            .map(|l| Arc::new(l.handle(evm(1))) as Arc<dyn RegistryBackend>),
     };
     let report = run_conformance(admin_backend, fixtures).await.unwrap();
     assert!(report.skipped.is_empty(), "{report:?}");
@@ -423,6 +463,11 @@ async fn run_mutant_all(m: Mutation, key_types: Vec<KeyType>) -> depin_chains::c
         &dir.path().join("l.log"),
         genesis(ClaimFormat::OpenZeppelin),
     );
+    // a second ledger of the same network: proofs made for it must not register here
+    let other_ledger = Some(open(
+        &dir.path().join("other.log"),
+        genesis(ClaimFormat::OpenZeppelin),
+    ));
     ledger.fund(&admin(), 10_000).unwrap();
     let racy = Arc::new(Mutex::new(Racy::default()));
     let wrap = |a: Account| -> Arc<dyn ChainBackend> {
@@ -432,6 +477,7 @@ async fn run_mutant_all(m: Mutation, key_types: Vec<KeyType>) -> depin_chains::c
             racy: Arc::clone(&racy),
             oracle: ledger.handle(oracle()),
             admin: ledger.handle(admin()),
+            other: other_ledger.as_ref().map(|l| l.handle(evm(1))),
         })
     };
     let fixtures = Fixtures {
@@ -445,6 +491,9 @@ async fn run_mutant_all(m: Mutation, key_types: Vec<KeyType>) -> depin_chains::c
         latest_root_only: m != Mutation::AnyPublishedRoot,
         fresh: true,
         oracle: Some(wrap(oracle())),
+        other_registry: other_ledger
+            .as_ref()
+            .map(|l| Arc::new(l.handle(evm(1))) as Arc<dyn RegistryBackend>),
     };
     run_conformance_all(wrap(admin()), fixtures).await
 }
@@ -499,6 +548,10 @@ async fn suite_catches_each_broken_rule_at_its_check() {
         (
             Mutation::AnyPublishedRoot,
             "a proof against a root two publications back is InvalidProof",
+        ),
+        (
+            Mutation::ForeignRegistry,
+            "registration signed for another registry is InvalidProof",
         ),
     ] {
         let failure = run_mutant(m).await;

@@ -110,10 +110,20 @@ pub struct MemoryChain {
 }
 
 impl MemoryChain {
-    /// A new chain for `network` (its registration signing domain) with these roles.
+    /// A new chain for `network` (its registration signing domain) with these roles, and an
+    /// id of its own drawn at random: registration proofs name that id, so a proof made for
+    /// another chain of the same network does not register here.
     pub fn new(network: &str, admin: Account, oracle: Account) -> Result<Self> {
         let network = NetworkId::new(network).map_err(|e| Error::Config(e.to_string()))?;
-        let id: [u8; 32] = Sha256::digest([NAME.as_bytes(), network.as_bytes()].concat()).into();
+        let id: [u8; 32] = Sha256::digest(
+            [
+                NAME.as_bytes(),
+                network.as_bytes(),
+                &rand::random::<[u8; 32]>(),
+            ]
+            .concat(),
+        )
+        .into();
         Ok(MemoryChain {
             id,
             domain: Domain::new(network),

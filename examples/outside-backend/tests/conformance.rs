@@ -38,6 +38,10 @@ async fn the_outside_backend_passes_the_conformance_suite() -> Result<(), Box<dy
         latest_root_only: true,
         fresh: true,
         oracle: Some(handle(0x0c)),
+        // a second chain of the same network: proofs made for it must not register here
+        other_registry: Some(Arc::new(
+            MemoryChain::new("outside-net", evm(0xaa), evm(0x0c))?.handle(evm(1)),
+        )),
     };
     let report = run_conformance(admin, fixtures).await?;
     // makers included: nothing skipped
