@@ -1,10 +1,11 @@
-//! The hardware evidence verifiers (secure element, Android Key Attestation) never panic and never accepts evidence for a device
-//! whose key no certificate here names (no root is even configured).
+//! The hardware evidence verifiers (secure element, Android Key Attestation, TPM 2.0) never
+//! panic and never accept evidence for a device whose key no certificate here names (no root
+//! is even configured).
 #![no_main]
 
 use depin_attest::evidence::{
-    AndroidKeyEvidence, AndroidKeyVerifier, KeyDescription, SecureElementEvidence,
-    SecureElementVerifier,
+    tpm_public_point, AndroidKeyEvidence, AndroidKeyVerifier, KeyDescription,
+    SecureElementEvidence, SecureElementVerifier, TpmEvidence, TpmVerifier,
 };
 use depin_core::evidence::{EvidenceRequest, EvidenceVerifier};
 use depin_core::{DeviceId, KeyType, SigningKey};
@@ -28,4 +29,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = AndroidKeyEvidence::decode(data);
     let _ = KeyDescription::decode(data);
     assert!(AndroidKeyVerifier::new().verify(data, &request).is_err());
+    // the TPM decoders (evidence container, TPM2B_PUBLIC) and verifier
+    let _ = TpmEvidence::decode(data);
+    let _ = tpm_public_point(data);
+    assert!(TpmVerifier::new()
+        .allow_any_pcr_state()
+        .verify(data, &request)
+        .is_err());
 });

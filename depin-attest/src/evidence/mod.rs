@@ -9,20 +9,26 @@
 //! - [`AndroidKeyVerifier`] (`"android-key"`): Android Key Attestation, the KeyStore chain to a
 //!   configured root (Google's hardware attestation roots) with the leaf's KeyDescription
 //!   (challenge, security level, verified boot) and Google's revocation status list.
+//! - [`TpmVerifier`] (`"tpm2"`): TPM 2.0, the device key certified by an attestation key
+//!   (TPM2_Certify), a quote by that key over the registration's nonce and the PCRs, and the
+//!   attestation key's certificate chaining to a configured endorsement CA (tested against
+//!   `swtpm` driven by `tpm2-tools`).
 //!
 //! Certificates are parsed and their signatures checked by `x509-parser` (with `ring`); no
 //! DER is decoded by hand. Every verifier refuses with a typed
 //! [`depin_core::evidence::EvidenceError`] and never panics on any bytes (fuzzed:
-//! `fuzz/fuzz_targets/secure_element.rs`, and property-tested in the crate's tests).
+//! `fuzz/fuzz_targets/fuzz_attest_secure_element.rs`, which covers all three, and property-tested in the crate's tests).
 
 mod android;
 mod secure_element;
+mod tpm;
 
 pub use android::{
     AndroidAttestation, AndroidKeyEvidence, AndroidKeyVerifier, KeyDescription, RootOfTrust,
     SecurityLevel, VerifiedBootState, ANDROID_KEY_KIND, KEY_DESCRIPTION_OID,
 };
 pub use secure_element::{SecureElementEvidence, SecureElementVerifier, SECURE_ELEMENT_KIND};
+pub use tpm::{tpm_public_point, TpmEvidence, TpmVerifier, TPM_KIND};
 
 use depin_core::evidence::EvidenceError;
 use x509_parser::prelude::{FromDer, X509Certificate};
