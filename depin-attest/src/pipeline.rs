@@ -134,6 +134,12 @@ pub struct Accepted {
     pub outcome: Outcome,
     /// Its signing digest: a unique id of the signed item.
     pub digest: [u8; 32],
+    /// How far the registry trusted the device when the item was verified
+    /// ([`DeviceRecord::trust`](crate::DeviceRecord::trust)): what the reward rules price
+    /// (`depin_rewards::policy::trust`). Read from the verdict, not from the registry
+    /// later, so payouts stay a function of the accepted items.
+    #[serde(default)]
+    pub trust: depin_core::TrustLevel,
     /// The decoded body (`payload.get::<T>()`), so the application does not parse it
     /// again. Not serialized.
     #[serde(skip)]
@@ -150,6 +156,7 @@ impl PartialEq for Accepted {
             && self.timestamp == other.timestamp
             && self.outcome == other.outcome
             && self.digest == other.digest
+            && self.trust == other.trust
     }
 }
 
@@ -1373,6 +1380,7 @@ impl<R: Registry, S: ReplayStore> Verifier<R, S> {
             timestamp: staged.timestamp,
             outcome,
             digest: staged.digest,
+            trust: record.trust,
             payload: staged.payload,
         })
     }

@@ -827,6 +827,7 @@ impl<R: Registry, S: ReplayStore> Worker<R, S> {
                         epoch,
                         now,
                         verdict: StoredVerdict::Accepted(a.outcome),
+                        trust: a.trust,
                     });
                 }
                 Err(r) => {
@@ -851,6 +852,7 @@ impl<R: Registry, S: ReplayStore> Worker<R, S> {
                                 epoch,
                                 now,
                                 verdict: StoredVerdict::Rejected(r),
+                                trust: depin_core::TrustLevel::Untrusted,
                             });
                         }
                         info => {

@@ -191,6 +191,8 @@ fn item(
         epoch: Epoch(epoch),
         now: NOW,
         verdict,
+        // every level, so that each round trip checks the trust column too
+        trust: depin_core::TrustLevel::ALL[(index % 3) as usize],
     }
 }
 

@@ -36,7 +36,7 @@
 //! [`OracleStore::begin_close`]). [`conformance`] is the test suite a store must pass; run
 //! it against your own store.
 
-use depin_core::{DeviceId, Epoch, Timestamp};
+use depin_core::{DeviceId, Epoch, Timestamp, TrustLevel};
 use serde::{Deserialize, Serialize};
 
 use crate::kind::AttestationKind;
@@ -151,6 +151,11 @@ pub struct LoggedItem {
     pub now: Timestamp,
     /// The verdict.
     pub verdict: StoredVerdict,
+    /// The device's trust level when the item was verified ([`crate::Accepted::trust`];
+    /// [`TrustLevel::Untrusted`] for refused items): what trust-priced reward rules read at
+    /// close, so that payouts stay a function of the stored items.
+    #[serde(default)]
+    pub trust: TrustLevel,
 }
 
 /// Refused items that are not logged, counted.

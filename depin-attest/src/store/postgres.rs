@@ -23,10 +23,12 @@
 //!   commit leaves a gap, and two processes' ids follow the order of their inserts, not of
 //!   their commits; each origin has one writer, so its own ids are in commit order).
 //! - `items(batch_id, idx, format, bytes, device, kind, seq, ts, digest, epoch, accepted,
-//!   outcome, reason)`: the logged items with their verdicts as stored (after the duplicate
-//!   and closed-epoch checks). `device` is the did:key text (collation `"C"`: byte order),
-//!   `ts` the timestamp, `outcome` the JSON of the [`Outcome`] of an accepted item,
-//!   `reason` the [`Rejection::code`] of a refused one. A partial unique index on
+//!   outcome, reason, trust)`: the logged items with their verdicts as stored (after the
+//!   duplicate and closed-epoch checks). `device` is the did:key text (collation `"C"`:
+//!   byte order), `ts` the timestamp, `outcome` the JSON of the [`Outcome`] of an accepted
+//!   item, `reason` the [`Rejection::code`] of a refused one, `trust` the device's
+//!   [`TrustLevel::tag`] when it was verified (version 4; opening an older database adds
+//!   the column, its items untrusted). A partial unique index on
 //!   `(device, format, seq)` among accepted items enforces "accepted means counted once"
 //!   across every connection; a partial index on `epoch` finds an epoch's accepted items
 //!   (the close sorts them). Version 1 also indexed `digest` and the close's order, each
@@ -97,7 +99,7 @@ use std::time::Duration;
 
 use ::postgres::types::{FromSql, ToSql};
 use ::postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Row, Transaction};
-use depin_core::{DeviceId, Epoch, Timestamp};
+use depin_core::{DeviceId, Epoch, Timestamp, TrustLevel};
 
 use super::{
     add_count, corrupt, digest32, epoch_in, epoch_key, epoch_out, outcome_json, parse_device,
@@ -150,6 +152,7 @@ CREATE TABLE IF NOT EXISTS items (
     accepted BOOLEAN NOT NULL,
     outcome TEXT,
     reason TEXT,
+    trust SMALLINT NOT NULL DEFAULT 0,
     PRIMARY KEY (batch_id, idx)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS items_accepted_stream
@@ -213,9 +216,12 @@ CREATE INDEX IF NOT EXISTS close_counts_by_device ON close_counts (device, epoch
 /// The item columns `logged_item` expects, in order.
 macro_rules! item_columns {
     () => {
-        "idx, format, bytes, device, kind, seq, ts, digest, epoch, accepted, outcome, reason"
+        "idx, format, bytes, device, kind, seq, ts, digest, epoch, accepted, outcome, reason, trust"
     };
 }
+
+/// How many columns `item_columns!` names (the column after them is at this index).
+const ITEM_COLUMNS: usize = 13;
 
 /// The epoch columns `epoch_row` expects, in order.
 macro_rules! epoch_columns {
@@ -230,13 +236,14 @@ macro_rules! epoch_columns {
 macro_rules! insert_items {
     () => {
         "INSERT INTO items (batch_id, idx, format, bytes, device, kind, seq, ts, digest, \
-         epoch, accepted, outcome, reason) \
+         epoch, accepted, outcome, reason, trust) \
          SELECT $1, t.idx, t.format, t.bytes, t.device, t.kind, t.seq, t.ts, t.digest, \
-         t.epoch, t.outcome IS NOT NULL, t.outcome, t.reason \
+         t.epoch, t.outcome IS NOT NULL, t.outcome, t.reason, t.trust \
          FROM UNNEST($2::BIGINT[], $3::SMALLINT[], $4::BYTEA[], $5::TEXT[], $6::INTEGER[], \
-         $7::BIGINT[], $8::BIGINT[], $9::BYTEA[], $10::BIGINT[], $11::TEXT[], $12::TEXT[]) \
+         $7::BIGINT[], $8::BIGINT[], $9::BYTEA[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], \
+         $13::SMALLINT[]) \
          WITH ORDINALITY AS t(idx, format, bytes, device, kind, seq, ts, digest, epoch, \
-         outcome, reason, ord) \
+         outcome, reason, trust, ord) \
          ORDER BY t.ord"
     };
 }
@@ -260,7 +267,7 @@ const UPSERT_COUNTS: &str = "INSERT INTO counts (epoch, device, reason, count) \
 /// An origin's batches above an id with their items (`NULL` items for an empty batch), in
 /// batch then item order.
 const BATCHES_OF: &str = "SELECT b.id, b.now, i.idx, i.format, i.bytes, i.device, i.kind, \
-     i.seq, i.ts, i.digest, i.epoch, i.accepted, i.outcome, i.reason \
+     i.seq, i.ts, i.digest, i.epoch, i.accepted, i.outcome, i.reason, i.trust \
      FROM batches b LEFT JOIN items i ON i.batch_id = b.id \
      WHERE b.origin = $1 AND b.id > $2 ORDER BY b.id, i.idx";
 
@@ -312,7 +319,7 @@ impl fmt::Debug for PgStore {
 
 impl PgStore {
     /// The schema version this build writes and reads (table `schema_version`).
-    pub const SCHEMA_VERSION: u32 = 3;
+    pub const SCHEMA_VERSION: u32 = 4;
 
     /// Connect with a connection string, libpq style: a URL
     /// (`postgresql://user:password@host:5432/db?options=...`) or `key=value` pairs
@@ -636,6 +643,11 @@ fn open(config: &Config) -> Result<Client, Fail> {
     Ok(client)
 }
 
+/// Version 4's addition: each item's trust level ([`TrustLevel::tag`]); the items of an
+/// older database count as untrusted.
+const ITEM_TRUST: &str =
+    "ALTER TABLE items ADD COLUMN IF NOT EXISTS trust SMALLINT NOT NULL DEFAULT 0;";
+
 /// Create the schema if absent, or check its version, in one transaction under the schema
 /// lock.
 fn init(client: &mut Client) -> Result<(), Fail> {
@@ -670,6 +682,13 @@ fn init(client: &mut Client) -> Result<(), Fail> {
         }
         // version 2 had no close_counts (items refused at close)
         tx.batch_execute(CLOSE_COUNTS)?;
+        tx.batch_execute(ITEM_TRUST)?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[&current],
+        )?;
+    } else if version == 3 {
+        tx.batch_execute(ITEM_TRUST)?;
         tx.execute(
             "INSERT INTO schema_version (version) VALUES ($1)",
             &[&current],
@@ -807,6 +826,7 @@ struct Rows<'a> {
     outcome: Vec<Option<String>>,
     /// Rejection codes (`None` for accepted rows).
     reasons: Vec<Option<String>>,
+    trust: Vec<i16>,
 }
 
 impl<'a> Rows<'a> {
@@ -832,11 +852,12 @@ impl<'a> Rows<'a> {
         self.epoch.push(epoch);
         self.outcome.push(outcome.map(outcome_json).transpose()?);
         self.reasons.push(reason.map(|r| r.code().into_owned()));
+        self.trust.push(i16::from(item.trust.tag()));
         Ok(())
     }
 
     /// The statement's parameters after the batch id.
-    fn params<'s>(&'s self, batch_id: &'s i64) -> [&'s (dyn ToSql + Sync); 12] {
+    fn params<'s>(&'s self, batch_id: &'s i64) -> [&'s (dyn ToSql + Sync); 13] {
         [
             batch_id,
             &self.idx,
@@ -850,6 +871,7 @@ impl<'a> Rows<'a> {
             &self.epoch,
             &self.outcome,
             &self.reasons,
+            &self.trust,
         ]
     }
 }
@@ -941,7 +963,7 @@ where
     loop {
         let rows = tx.query_portal(&portal, PAGE_ROWS)?;
         for row in &rows {
-            let now: i64 = get(row, 12, "batches.now")?;
+            let now: i64 = get(row, ITEM_COLUMNS, "batches.now")?;
             f(logged_item(row, 0, now)?)?;
         }
         if last_page(&rows) {
@@ -1193,6 +1215,7 @@ fn logged_item(row: &Row, at: usize, now: i64) -> StoreResult<LoggedItem> {
     let accepted: bool = get(row, at + 9, "items.accepted")?;
     let outcome: Option<&str> = get(row, at + 10, "items.outcome")?;
     let reason: Option<&str> = get(row, at + 11, "items.reason")?;
+    let trust: i16 = get(row, at + 12, "items.trust")?;
 
     let index = u32::try_from(idx).map_err(|_| corrupt(format!("items.idx {idx}")))?;
     let format = u8::try_from(format)
@@ -1227,6 +1250,10 @@ fn logged_item(row: &Row, at: usize, now: i64) -> StoreResult<LoggedItem> {
         epoch: epoch_out(epoch)?,
         now: Timestamp(now as u64),
         verdict,
+        trust: u8::try_from(trust)
+            .ok()
+            .and_then(TrustLevel::from_tag)
+            .ok_or_else(|| corrupt(format!("items.trust {trust}")))?,
     })
 }
 

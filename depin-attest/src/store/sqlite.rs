@@ -12,9 +12,11 @@
 //! - `batches(id, origin, now)`: one row per committed batch; `id` is the [`BatchId`]
 //!   (`AUTOINCREMENT`: ids start at 1 and are never reused).
 //! - `items(batch_id, idx, format, bytes, device, kind, seq, timestamp, digest, epoch,
-//!   accepted, outcome, reason)`: the logged items with their verdicts as stored (after the
-//!   duplicate and closed-epoch checks). `device` is the did:key text, `outcome` the JSON of
-//!   the [`Outcome`] of an accepted item, `reason` the [`Rejection::code`] of a refused one.
+//!   accepted, outcome, reason, trust)`: the logged items with their verdicts as stored
+//!   (after the duplicate and closed-epoch checks). `device` is the did:key text, `outcome`
+//!   the JSON of the [`Outcome`] of an accepted item, `reason` the [`Rejection::code`] of a
+//!   refused one, `trust` the device's [`TrustLevel::tag`] when it was verified (version 5;
+//!   opening an older file adds the column, its items untrusted).
 //!   A partial index on `epoch` among accepted items finds an epoch's items for its close,
 //!   which sorts them. No index is written at a random place per item (see "Counted once").
 //!   Version 1 had a unique index on `digest` and one in the close's order, versions up to
@@ -69,7 +71,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use depin_core::{DeviceId, Epoch, Timestamp};
+use depin_core::{DeviceId, Epoch, Timestamp, TrustLevel};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
@@ -120,6 +122,7 @@ CREATE TABLE IF NOT EXISTS items (
     accepted INTEGER NOT NULL,
     outcome TEXT,
     reason TEXT,
+    trust INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (batch_id, idx)
 );
 CREATE INDEX IF NOT EXISTS items_accepted_by_epoch ON items (epoch) WHERE accepted = 1;
@@ -180,6 +183,9 @@ INSERT OR IGNORE INTO device_counts (epoch, device, accepted)
     GROUP BY i.epoch, i.device;
 ";
 
+/// Version 5's addition: each item's trust level ([`TrustLevel::tag`]).
+const ITEM_TRUST: &str = "ALTER TABLE items ADD COLUMN trust INTEGER NOT NULL DEFAULT 0;";
+
 /// Version 3's addition: the items refused at close (a result's close rejections), apart
 /// from the ingest counts.
 const CLOSE_COUNTS: &str = "
@@ -196,9 +202,13 @@ CREATE INDEX IF NOT EXISTS close_counts_by_device ON close_counts (device, epoch
 /// The item columns `RawItem::read` expects, in order.
 macro_rules! item_columns {
     () => {
-        "idx, format, bytes, device, kind, seq, timestamp, digest, epoch, accepted, outcome, reason"
+        "idx, format, bytes, device, kind, seq, timestamp, digest, epoch, accepted, outcome, reason, \
+         trust"
     };
 }
+
+/// How many columns `item_columns!` names (the column after them is at this index).
+const ITEM_COLUMNS: usize = 13;
 
 /// The epoch columns `RawEpoch::read` expects, in order.
 macro_rules! epoch_columns {
@@ -221,7 +231,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// The schema version this build writes and reads (`PRAGMA user_version`).
-    pub const SCHEMA_VERSION: u32 = 4;
+    pub const SCHEMA_VERSION: u32 = 5;
 
     /// Open (or create) the store in the file at `path`: WAL journal, `synchronous=FULL`,
     /// a 5 s busy timeout, a page cache of up to 256 MiB (filled as used), and the schema on
@@ -270,7 +280,7 @@ impl SqliteStore {
                 tx.execute_batch(CLOSE_COUNTS).map_err(db)?;
                 tx.execute_batch(DEVICE_COUNTS).map_err(db)?;
             }
-            1..=3 => {
+            1..=4 => {
                 if version == 1 {
                     // version 1 kept an index of every item by (epoch, accepted, device,
                     // format, seq): written at a random place per item, it made large
@@ -287,7 +297,20 @@ impl SqliteStore {
                     // no close_counts (items refused at close) before version 3
                     tx.execute_batch(CLOSE_COUNTS).map_err(db)?;
                 }
-                tx.execute_batch(DEVICE_COUNTS).map_err(db)?;
+                if version <= 3 {
+                    tx.execute_batch(DEVICE_COUNTS).map_err(db)?;
+                }
+                // no trust level per item before version 5: those items count as untrusted
+                let has_trust: i64 = tx
+                    .query_row(
+                        "SELECT COUNT(*) FROM pragma_table_info('items') WHERE name = 'trust'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(db)?;
+                if has_trust == 0 {
+                    tx.execute_batch(ITEM_TRUST).map_err(db)?;
+                }
             }
             v if v == i64::from(Self::SCHEMA_VERSION) => {}
             v => {
@@ -478,7 +501,7 @@ impl OracleStore for SqliteStore {
             .map_err(db)?;
         let mut rows = stmt.query(params![epoch]).map_err(db)?;
         while let Some(row) = rows.next().map_err(db)? {
-            let now: i64 = row.get(12).map_err(db)?;
+            let now: i64 = row.get(ITEM_COLUMNS).map_err(db)?;
             let item = RawItem::read(row).map_err(db)?.decode(now)?;
             f(item)?;
         }
@@ -1078,6 +1101,7 @@ struct RawItem {
     accepted: i64,
     outcome: Option<String>,
     reason: Option<String>,
+    trust: i64,
 }
 
 impl RawItem {
@@ -1095,6 +1119,7 @@ impl RawItem {
             accepted: row.get(9)?,
             outcome: row.get(10)?,
             reason: row.get(11)?,
+            trust: row.get(12)?,
         })
     }
 
@@ -1133,6 +1158,10 @@ impl RawItem {
             epoch: epoch_out(self.epoch)?,
             now: Timestamp(now as u64),
             verdict,
+            trust: u8::try_from(self.trust)
+                .ok()
+                .and_then(TrustLevel::from_tag)
+                .ok_or_else(|| corrupt(format!("item trust level {}", self.trust)))?,
         })
     }
 }
@@ -1200,8 +1229,8 @@ fn closed_through_raw(conn: &Connection) -> StoreResult<Option<i64>> {
 /// `Conflict`, anything else (busy, locked, I/O, full) `Unavailable`.
 /// The insert of one logged item (`accepted` is derived from whether `outcome` is set).
 const INSERT_ITEM: &str = "INSERT INTO items (batch_id, idx, format, bytes, device, kind, seq, \
-     timestamp, digest, epoch, accepted, outcome, reason) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+     timestamp, digest, epoch, accepted, outcome, reason, trust) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
 /// The parameters of [`INSERT_ITEM`] for `item` of batch `id`.
 fn item_row<'a>(
@@ -1227,6 +1256,7 @@ fn item_row<'a>(
         i64::from(outcome.is_some()),
         outcome,
         reason,
+        i64::from(item.trust.tag()),
     )
 }
 

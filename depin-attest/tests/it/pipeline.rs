@@ -466,3 +466,30 @@ fn config_is_validated() {
     )
     .is_err());
 }
+
+/// Each accepted verdict carries the trust level the registry gave its device (what
+/// trust-priced reward rules read from the stored items); a refused one carries nothing.
+#[test]
+fn accepted_items_carry_the_registrys_trust_level() {
+    use depin_core::TrustLevel;
+    let mut net = Net::new(3);
+    for (i, level) in TrustLevel::ALL.into_iter().enumerate() {
+        let mut rec = DeviceRecord::active(KindSet::ALL);
+        rec.trust = level;
+        net.registry.insert(net.id(i), rec).unwrap();
+    }
+    let mut v = net.verifier();
+    let inputs: Vec<Vec<u8>> = net.keys.iter().map(|k| frame(k, 1)).collect();
+    let verdicts = v.verify_batch(&frames(&inputs), NOW);
+    let levels: Vec<TrustLevel> = verdicts.iter().map(|v| v.as_ref().unwrap().trust).collect();
+    assert_eq!(levels, TrustLevel::ALL.to_vec());
+    // a serialized verdict keeps it, and one written before the field existed reads as
+    // untrusted
+    let a = verdicts[2].as_ref().unwrap();
+    let json = serde_json::to_value(a).unwrap();
+    assert_eq!(json["trust"], "hardware");
+    let mut old = json.clone();
+    old.as_object_mut().unwrap().remove("trust");
+    let back: depin_attest::Accepted = serde_json::from_value(old).unwrap();
+    assert_eq!(back.trust, TrustLevel::Untrusted);
+}

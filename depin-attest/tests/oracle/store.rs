@@ -37,6 +37,7 @@ fn item(index: u32, device: DeviceId, seq: u64, epoch: u64, verdict: StoredVerdi
         epoch: Epoch(epoch),
         now: NOW,
         verdict,
+        trust: depin_core::TrustLevel::Untrusted,
     }
 }
 
@@ -268,6 +269,28 @@ fn sqlite_survives_reopen() {
         !indexes.contains(&"items_by_epoch".to_string()),
         "{indexes:?}"
     );
+
+    // a version 4 file (no trust column) gets the column on open, its items untrusted
+    conn.execute_batch(
+        "UPDATE items SET trust = 2; ALTER TABLE items DROP COLUMN trust; PRAGMA user_version = 4;",
+    )
+    .unwrap();
+    drop(conn);
+    let mut reopened = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        reopened.schema_version().unwrap(),
+        SqliteStore::SCHEMA_VERSION
+    );
+    let mut levels = Vec::new();
+    reopened
+        .for_each_accepted(Epoch(3), &mut |i| {
+            levels.push(i.trust);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(levels, vec![depin_core::TrustLevel::Untrusted]);
+    drop(reopened);
+    let conn = rusqlite::Connection::open(&path).unwrap();
 
     // a file of a newer schema is refused, not misread
     conn.execute_batch("PRAGMA user_version = 99;").unwrap();

@@ -63,7 +63,8 @@ use depin_attest::store::{
     StoreError, StoreResult, StoredVerdict,
 };
 use depin_attest::{Outcome, Rejection};
-use depin_core::{DeviceId, Epoch, Timestamp};
+use depin_core::{DeviceId, Epoch, Timestamp, TrustLevel};
+use depin_rewards::policy::trust::DeviceTrustPolicy;
 use depin_rewards::{distribute, Mode, Shares};
 use serde::{Deserialize, Serialize};
 
@@ -382,6 +383,127 @@ impl EpochScoring for KindPools {
             lines,
             rejected: Vec::new(),
         })
+    }
+}
+
+/// Rules priced by device trust: `inner`'s score of each device times the
+/// [`DeviceTrustPolicy`] multiplier of the device's trust level, the products (rounded down)
+/// split over the epoch's emission with [`default_payouts`]. A device's level is the lowest
+/// [`LoggedItem::trust`] among its accepted items of the epoch, the level the verifier read
+/// from the registry when it accepted them (so the payouts stay a function of the stored
+/// items, whatever the registry says later). With [`DeviceTrustPolicy::v1`], devices that
+/// registered themselves earn nothing, makers' devices three quarters of their score and
+/// devices with hardware evidence all of it; the shares trust takes away go to the other
+/// devices.
+///
+/// For rules written as scores ([`EpochScoring::scores`], as [`UnitsScoring`] is): the
+/// inner rules' own [`EpochScoring::payouts`] is not called. A network with its own reward
+/// math applies the policy in it, as a factor (`depin_rewards::Evidence::DeviceTrust`),
+/// reading [`LoggedItem::trust`] the same way.
+///
+/// ```
+/// use depin_chains::oracle::{TrustWeighted, UnitsScoring};
+/// use depin_rewards::policy::trust::DeviceTrustPolicy;
+///
+/// let scoring = TrustWeighted::new(UnitsScoring::new(1_000_000), DeviceTrustPolicy::v1())?;
+/// assert_eq!(scoring.policy().version, 1);
+/// # Ok::<(), depin_rewards::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct TrustWeighted<S> {
+    inner: S,
+    policy: DeviceTrustPolicy,
+}
+
+impl<S: EpochScoring> TrustWeighted<S> {
+    /// `inner`'s rules priced by `policy` ([`depin_rewards::Error::InvalidParameter`] if the
+    /// policy does not validate).
+    pub fn new(inner: S, policy: DeviceTrustPolicy) -> Result<Self, depin_rewards::Error> {
+        policy.validate()?;
+        Ok(TrustWeighted { inner, policy })
+    }
+
+    /// The trust policy.
+    pub fn policy(&self) -> &DeviceTrustPolicy {
+        &self.policy
+    }
+
+    /// The rules it prices.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// `score` times the multiplier of `level`, rounded down.
+    fn weigh(&self, level: TrustLevel, score: u128) -> Result<u128, depin_rewards::Error> {
+        self.policy
+            .multiplier(level.as_str())?
+            .apply_to(score, depin_rewards::Rounding::Floor)
+    }
+
+    /// Each device's inner score with its lowest trust level (untrusted if none was seen).
+    fn levelled(
+        &self,
+        epoch: Epoch,
+        (tally, trust): <Self as EpochScoring>::Tally,
+    ) -> Vec<(DeviceId, TrustLevel, u128)> {
+        self.inner
+            .scores(epoch, tally)
+            .into_iter()
+            .map(|(device, score)| {
+                let level = trust.get(&device).copied().unwrap_or_default();
+                (device, level, score)
+            })
+            .collect()
+    }
+}
+
+impl<S: EpochScoring> EpochScoring for TrustWeighted<S> {
+    /// The inner rules' tally, and each device's lowest trust level among its accepted
+    /// items.
+    type Tally = (S::Tally, BTreeMap<DeviceId, TrustLevel>);
+
+    fn tally(&self, tally: &mut Self::Tally, item: &LoggedItem) {
+        self.inner.tally(&mut tally.0, item);
+        if item.verdict.is_accepted() {
+            tally
+                .1
+                .entry(item.device)
+                .and_modify(|l| *l = (*l).min(item.trust))
+                .or_insert(item.trust);
+        }
+    }
+
+    /// The weighted scores; a device whose product cannot be computed (a score near
+    /// `u128::MAX`) scores 0 here, and [`EpochScoring::payouts`] fails instead.
+    fn scores(&self, epoch: Epoch, tally: Self::Tally) -> Vec<(DeviceId, u128)> {
+        self.levelled(epoch, tally)
+            .into_iter()
+            .map(|(device, level, score)| (device, self.weigh(level, score).unwrap_or(0)))
+            .collect()
+    }
+
+    fn emission(&self, epoch: Epoch) -> u128 {
+        self.inner.emission(epoch)
+    }
+
+    fn history_epochs(&self) -> u64 {
+        self.inner.history_epochs()
+    }
+
+    fn tally_history(&self, tally: &mut Self::Tally, item: &LoggedItem) {
+        self.inner.tally_history(&mut tally.0, item);
+    }
+
+    fn payouts(
+        &self,
+        epoch: Epoch,
+        tally: Self::Tally,
+    ) -> Result<EpochPayouts, depin_rewards::Error> {
+        let mut scores = Vec::new();
+        for (device, level, score) in self.levelled(epoch, tally) {
+            scores.push((device, self.weigh(level, score)?));
+        }
+        default_payouts(self.emission(epoch), scores)
     }
 }
 

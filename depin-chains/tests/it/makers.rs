@@ -695,6 +695,39 @@ async fn the_trust_level_reaches_the_verifier_and_suspension_stops_the_devices()
     let r = follower.device(&id(&lone)).found().unwrap();
     assert_eq!(r.trust, TrustLevel::Untrusted);
 
+    // the verifier reading the chain through it stamps each accepted frame with its device's
+    // trust level, which the store keeps with the item for the trust-priced reward rules
+    let follower = Arc::new(follower);
+    let domain = depin_core::Domain::new(depin_core::NetworkId::new("conformance-net").unwrap());
+    let mut verifier = depin_attest::Verifier::new(
+        depin_attest::VerifierConfig::new(domain),
+        Arc::clone(&follower),
+        depin_attest::MemoryReplayStore::new(),
+    )
+    .unwrap();
+    let now = depin_core::Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+    );
+    let frame = |k: &SigningKey| {
+        let mut buf = [0u8; depin_core::frame::MAX_FRAME_LEN];
+        let n = depin_core::frame::sign_frame(&domain, k, 7, 1, now, b"t=21", &mut buf).unwrap();
+        buf[..n].to_vec()
+    };
+    let frames = [frame(&made), frame(&lone)];
+    let inputs: Vec<depin_attest::Input<'_>> = frames
+        .iter()
+        .map(|f| depin_attest::Input::Frame(f))
+        .collect();
+    let levels: Vec<TrustLevel> = verifier
+        .verify_batch(&inputs, now)
+        .into_iter()
+        .map(|v| v.unwrap().trust)
+        .collect();
+    assert_eq!(levels, [TrustLevel::Maker, TrustLevel::Untrusted]);
+
     net.admin
         .revoke_maker(&id(&maker), OnMakerRevoked::SuspendDevices)
         .await

@@ -173,6 +173,7 @@ fn item(index: u32, device: DeviceId, seq: u64, epoch: u64, outcome: Outcome) ->
         epoch: Epoch(epoch),
         now: NOW,
         verdict: StoredVerdict::Accepted(outcome),
+        trust: depin_core::TrustLevel::Untrusted,
     }
 }
 
@@ -1010,4 +1011,60 @@ fn one_catch_all_kind_pool_is_units_scoring() {
             receipt(&mut units.store, 1, &d)
         );
     }
+}
+
+/// `TrustWeighted` prices each device's units by the trust level stored with its accepted
+/// items (the lowest of them): under `depin.device_trust` v1, a (untrusted, 100 Wh) earns
+/// nothing, b (maker, 100 Wh) scores 75, and c (200 Wh, one item verified while it had
+/// hardware trust and one while it had only its maker's) scores 150 as a maker's device.
+/// 1000 over 225: b 333, c 666 plus the remaining unit (largest remainder) = 667.
+#[test]
+fn trust_weighted_rules_pay_by_the_trust_stored_with_the_items() {
+    use depin_chains::oracle::TrustWeighted;
+    use depin_core::TrustLevel;
+    use depin_rewards::policy::trust::DeviceTrustPolicy;
+    let with_trust = |index, device, seq, wh, trust| LoggedItem {
+        trust,
+        ..item(index, device, seq, 1, Outcome::Energy { wh })
+    };
+    let items = |dev: &Devices| {
+        vec![
+            with_trust(0, dev.a, 1, 100, TrustLevel::Untrusted),
+            with_trust(1, dev.b, 1, 100, TrustLevel::Maker),
+            with_trust(2, dev.c, 1, 100, TrustLevel::Hardware),
+            with_trust(3, dev.c, 2, 100, TrustLevel::Maker),
+        ]
+    };
+    let mut net = net();
+    commit(&mut net.store, items(&net.dev), vec![]);
+    let scoring = TrustWeighted::new(UnitsScoring::new(EMISSION), DeviceTrustPolicy::v1()).unwrap();
+    let closer = closer_with(&net, scoring, &usual_owners(&net.dev));
+    let report = closer
+        .close(&mut net.store, Epoch(1), NOW, net.rt.handle())
+        .unwrap();
+    assert_eq!(report.epoch_total, 1_000);
+    let b = receipt(&mut net.store, 1, &net.dev.b).unwrap();
+    let c = receipt(&mut net.store, 1, &net.dev.c).unwrap();
+    assert_eq!((b.amount.as_str(), c.amount.as_str()), ("333", "667"));
+    let a = receipt(&mut net.store, 1, &net.dev.a).map(|r| r.amount);
+    assert!(a.is_none() || a.as_deref() == Some("0"), "{a:?}");
+
+    // the same items without trust-pricing pay by units alone (a 250, b 250, c 500)
+    let mut plain = self::net();
+    commit(&mut plain.store, items(&plain.dev), vec![]);
+    plain
+        .closer
+        .close(&mut plain.store, Epoch(1), NOW, plain.rt.handle())
+        .unwrap();
+    let amounts: Vec<String> = [plain.dev.a, plain.dev.b, plain.dev.c]
+        .iter()
+        .map(|d| receipt(&mut plain.store, 1, d).unwrap().amount)
+        .collect();
+    assert_eq!(amounts, ["250", "250", "500"]);
+
+    // a policy that does not validate is refused
+    let mut bad = DeviceTrustPolicy::v1();
+    bad.untrusted = depin_rewards::Fixed::ONE;
+    bad.maker = depin_rewards::Fixed::ZERO;
+    assert!(TrustWeighted::new(UnitsScoring::new(EMISSION), bad).is_err());
 }
