@@ -6,6 +6,7 @@ pub mod claims;
 pub mod config;
 pub mod error;
 pub mod makers;
+pub mod quorum;
 pub mod retry;
 pub mod types;
 

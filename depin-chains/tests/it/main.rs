@@ -14,6 +14,7 @@ mod misc;
 mod mutants;
 #[cfg(feature = "oracle")]
 mod oracle;
+mod quorum;
 mod repair;
 mod replay;
 mod security;

@@ -7,6 +7,8 @@
 //! | [`speedtest`] | Helium Mobile speed-test tiers (HIP-74) | multiplier |
 //! | [`uptime`] | at least 12 of 24 hourly heartbeats | multiplier (0 or 1) |
 //! | [`location`] | Helium HIP-119 location trust | multiplier |
+//! | [`trust`] | device trust level (self-registered, maker, hardware evidence) | multiplier |
+//! | [`median`] | Helium's lazy distributor: `ceil(n/2)` oracle reports, upper median of cumulative totals | amount due |
 //!
 //! Each policy's result can be recorded as [`crate::score::Evidence`] inside a receipt, so a
 //! verifier re-runs the policy from its raw inputs.
@@ -14,6 +16,7 @@
 pub mod hex_density;
 pub mod hip15;
 pub mod location;
+pub mod median;
 pub mod speedtest;
 pub mod trust;
 pub mod uptime;

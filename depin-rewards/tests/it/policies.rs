@@ -235,3 +235,95 @@ fn location_trust() {
     );
     assert_eq!(p.multiplier(&[350, 10, 10]).unwrap().to_string(), "0.75");
 }
+
+mod median {
+    use depin_rewards::policy::median::{
+        median_payout, reports_needed, upper_median, MedianPayout,
+    };
+    use proptest::prelude::*;
+
+    fn pay(target: u128, amount: u128) -> MedianPayout {
+        MedianPayout::Pay { target, amount }
+    }
+
+    /// Hand-worked cases. Reports are cumulative totals; the payment is the upper median
+    /// (index len/2 of the sorted reports) minus what was paid.
+    #[test]
+    fn golden_cases_worked_by_hand() {
+        let cases: &[(usize, &[u128], u128, MedianPayout)] = &[
+            // one oracle: its report is the target
+            (1, &[500], 200, pay(500, 300)),
+            // three oracles, all report: sorted 90, 100, 110 -> 100
+            (3, &[110, 90, 100], 0, pay(100, 100)),
+            // three oracles, two report (ceil(3/2) = 2): sorted 90, 110 -> index 1 = 110
+            (3, &[90, 110], 50, pay(110, 60)),
+            // three oracles, one report: not enough
+            (
+                3,
+                &[100],
+                0,
+                MedianPayout::NotEnoughOracles { have: 1, need: 2 },
+            ),
+            // four oracles, two report (ceil(4/2) = 2): sorted 7, 9 -> 9
+            (4, &[9, 7], 0, pay(9, 9)),
+            // four oracles, all report, one lies high: sorted 10, 11, 12, 10^30 -> 12
+            (
+                4,
+                &[12, 1_000_000_000_000_000_000_000_000_000_000, 10, 11],
+                0,
+                pay(12, 12),
+            ),
+            // five oracles, three report, one lies low: sorted 0, 1000, 1010 -> 1000
+            (5, &[1_010, 0, 1_000], 400, pay(1_000, 600)),
+            // five oracles, all report, two lie high: sorted 100, 101, 102, 900, 999 -> 102
+            (5, &[999, 100, 900, 102, 101], 100, pay(102, 2)),
+            // already paid more than the target: nothing, never negative
+            (3, &[100, 100, 100], 150, pay(100, 0)),
+            // equal reports
+            (2, &[42, 42], 42, pay(42, 0)),
+            // the largest totals
+            (2, &[u128::MAX, u128::MAX - 1], 0, pay(u128::MAX, u128::MAX)),
+        ];
+        for (n, reports, paid, want) in cases {
+            assert_eq!(
+                median_payout(*n, reports, *paid).unwrap(),
+                *want,
+                "{n} oracles, reports {reports:?}, paid {paid}"
+            );
+        }
+        assert_eq!(reports_needed(1), 1);
+        assert_eq!(reports_needed(4), 2);
+        assert_eq!(reports_needed(5), 3);
+        assert_eq!(reports_needed(7), 4);
+        assert_eq!(upper_median(&[]), None);
+    }
+
+    #[test]
+    fn bad_oracle_sets_are_errors() {
+        assert!(median_payout(0, &[], 0).is_err());
+        assert!(median_payout(2, &[1, 2, 3], 0).is_err());
+    }
+
+    proptest! {
+        /// With enough reports and fewer than half of them wrong (anything at all), the
+        /// target lies within the honest reports' range; the amount never exceeds the target.
+        #[test]
+        fn a_minority_of_wrong_reports_cannot_move_the_median_out_of_the_honest_range(
+            honest in prop::collection::vec(0u128..1_000_000, 1..8),
+            wrong in prop::collection::vec(any::<u128>(), 0..8),
+            paid in 0u128..2_000_000,
+        ) {
+            // fewer wrong reports than honest ones: a minority of all reports
+            let wrong = &wrong[..wrong.len().min(honest.len() - 1)];
+            let reports: Vec<u128> = honest.iter().chain(wrong).copied().collect();
+            let n = reports.len();
+            let MedianPayout::Pay { target, amount } = median_payout(n, &reports, paid).unwrap() else {
+                return Err(TestCaseError::fail("all oracles reported"));
+            };
+            let lo = *honest.iter().min().unwrap();
+            let hi = *honest.iter().max().unwrap();
+            prop_assert!(lo <= target && target <= hi, "{target} outside {lo}..={hi}");
+            prop_assert_eq!(amount, target.saturating_sub(paid));
+        }
+    }
+}
