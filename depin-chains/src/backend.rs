@@ -194,6 +194,20 @@ pub trait DistributorBackend: ChainHandle {
     /// [`crate::Error::InvalidInput`].
     async fn publish_root(&self, root: &EpochRoot) -> Result<PublishOutcome>;
 
+    /// Publish the root a quorum of the distributor's oracles signed
+    /// ([`crate::quorum::OracleSet::tally`]). Anyone may submit it: the distributor checks
+    /// every signature itself (each signer in its oracle set, distinct, at least the
+    /// threshold; [`crate::Error::InvalidProof`] for a signature that does not verify,
+    /// [`crate::Error::Unauthorized`] for a non-oracle or too few), then applies the rules
+    /// of [`DistributorBackend::publish_root`]. The default is
+    /// [`crate::Error::Unsupported`]: a distributor without oracle quorums.
+    async fn publish_quorum_root(&self, quorum: &crate::quorum::Quorum) -> Result<PublishOutcome> {
+        let _ = quorum;
+        Err(crate::Error::Unsupported(
+            "this distributor takes roots from one oracle, not a quorum".into(),
+        ))
+    }
+
     /// The root published for `epoch`, if any.
     async fn epoch_root(&self, epoch: Epoch) -> Result<Option<EpochRoot>>;
 

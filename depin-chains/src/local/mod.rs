@@ -93,12 +93,13 @@ use crate::makers::{
     DeviceTrust, HardwareEvidence, HardwareRecord, Maker, MakerAttestation, MakerRecord,
     OnMakerRevoked, Onboarding, OnboardingChallenge, TrustLevel,
 };
+use crate::quorum::{OracleSet, Quorum, RootStatement};
 use crate::types::{
     Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration, DeviceSigner,
     EpochRoot, PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle,
     TxStatus,
 };
-pub use record::{DeviceConsent, Entry, Onboarded};
+pub use record::{DeviceConsent, Entry, Onboarded, QuorumPublication};
 
 pub use crate::rules::{MAX_EPOCH_GAP, MAX_PERMIT_LIFETIME_SECS};
 
@@ -209,7 +210,15 @@ struct State {
     /// tx hash -> log sequence number (1-based; the genesis entry is 0)
     txs: HashMap<[u8; 32], u64>,
     next_seq: u64,
+    /// Scheduled oracle sets, by the time they take effect (ascending): once one is in
+    /// effect, roots need a quorum of it.
+    oracle_sets: Vec<(u64, OracleSet)>,
 }
+
+/// The least time between scheduling an oracle set and its taking effect (two days, unix
+/// seconds): long enough for the network to notice a hijacked admin key installing oracles
+/// of its own.
+pub const ORACLE_SET_DELAY_SECS: u64 = 2 * 86_400;
 
 /// A clock: unix seconds.
 type ClockFn = dyn Fn() -> u64 + Send + Sync;
@@ -478,7 +487,29 @@ impl State {
             pool: 0,
             txs: HashMap::new(),
             next_seq: 1,
+            oracle_sets: Vec::new(),
         })
+    }
+
+    /// The oracle set in effect at `at` (unix seconds), if any was scheduled by then.
+    fn oracle_set_at(&self, at: u64) -> Option<&OracleSet> {
+        self.oracle_sets
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= at)
+            .map(|(_, set)| set)
+    }
+
+    /// `epoch` may follow the latest published epoch.
+    fn check_epoch_after_latest(&self, epoch: u64) -> Result<()> {
+        if let Some(&latest) = self.roots.keys().next_back() {
+            if epoch <= latest {
+                return Err(Error::Corrupt(format!(
+                    "epoch {epoch} published after epoch {latest}"
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn nonce(&self, device: &DeviceId) -> u64 {
@@ -684,12 +715,11 @@ impl State {
                 published_at,
                 ..
             } => {
-                if let Some(&latest) = self.roots.keys().next_back() {
-                    if *epoch <= latest {
-                        return Err(Error::Corrupt(format!(
-                            "epoch {epoch} published after epoch {latest}"
-                        )));
-                    }
+                self.check_epoch_after_latest(*epoch)?;
+                if published_at.is_some_and(|at| self.oracle_set_at(at).is_some()) {
+                    return Err(Error::Corrupt(format!(
+                        "epoch {epoch} published by one oracle while a quorum was required"
+                    )));
                 }
                 self.roots.insert(
                     *epoch,
@@ -733,6 +763,52 @@ impl State {
                     .ok_or_else(|| Error::Corrupt("pool overflow".into()))?;
             }
             Entry::Note(_) => {}
+            Entry::ScheduleOracles {
+                oracles,
+                threshold,
+                effective_at,
+                ..
+            } => {
+                let set = OracleSet::new(oracles.iter().copied(), usize::from(*threshold))
+                    .map_err(|e| Error::Corrupt(format!("scheduled oracle set: {e}")))?;
+                if self
+                    .oracle_sets
+                    .last()
+                    .is_some_and(|(from, _)| *effective_at < *from)
+                {
+                    return Err(Error::Corrupt("oracle sets scheduled out of order".into()));
+                }
+                self.oracle_sets.push((*effective_at, set));
+            }
+            Entry::PublishQuorum(q) => {
+                self.check_epoch_after_latest(q.epoch)?;
+                let set = self.oracle_set_at(q.published_at).ok_or_else(|| {
+                    Error::Corrupt(format!(
+                        "epoch {} published by a quorum of no oracle set",
+                        q.epoch
+                    ))
+                })?;
+                let signers: std::collections::BTreeSet<&DeviceId> =
+                    q.signatures.iter().map(|(o, _)| o).collect();
+                if signers.len() != q.signatures.len()
+                    || signers.len() < set.threshold()
+                    || !signers.iter().all(|o| set.contains(o))
+                {
+                    return Err(Error::Corrupt(format!(
+                        "epoch {} published without a quorum of the oracle set",
+                        q.epoch
+                    )));
+                }
+                self.roots.insert(
+                    q.epoch,
+                    EpochRoot {
+                        epoch: Epoch(q.epoch),
+                        root: q.root,
+                        total: q.total,
+                    },
+                );
+                self.latest_published_at = Some(q.published_at);
+            }
         }
         Ok(())
     }
@@ -1161,6 +1237,137 @@ impl LocalBackend {
         canonical_account(&self.caller)
     }
 
+    /// Schedule `set` (admin only) as the oracles whose quorum publishes this ledger's roots
+    /// from `effective_at` (unix seconds, ledger clock) on. From then on a root needs the
+    /// signatures of `set.threshold()` of its oracles ([`LocalBackend::publish_quorum`]) and
+    /// the single oracle of the genesis can publish nothing. `effective_at` must be at least
+    /// [`ORACLE_SET_DELAY_SECS`] after now, so that a hijacked admin key cannot install
+    /// oracles of its own unseen, and not before an already scheduled set. A change never
+    /// touches a published epoch. Errors: [`Error::Unauthorized`] for anyone but the admin,
+    /// [`Error::InvalidInput`] for a too early or out-of-order time.
+    pub fn schedule_oracle_set(&self, set: &OracleSet, effective_at: u64) -> Result<TxHandle> {
+        let mut inner = self.ledger.lock()?;
+        let by = self.admin(&inner, "only the admin schedules oracle sets")?;
+        let now = inner.clock.now();
+        if effective_at < now.saturating_add(ORACLE_SET_DELAY_SECS) {
+            return Err(Error::InvalidInput(format!(
+                "an oracle set takes effect at least {ORACLE_SET_DELAY_SECS} s after it is scheduled"
+            )));
+        }
+        if inner
+            .state
+            .oracle_sets
+            .last()
+            .is_some_and(|(from, _)| effective_at < *from)
+        {
+            return Err(Error::InvalidInput(
+                "an oracle set cannot take effect before one already scheduled".into(),
+            ));
+        }
+        let threshold = u8::try_from(set.threshold())
+            .map_err(|_| Error::InvalidInput("threshold above 255".into()))?;
+        let (tx, _) = commit(
+            &mut inner,
+            &Entry::ScheduleOracles {
+                oracles: set.oracles().copied().collect(),
+                threshold,
+                effective_at,
+                by,
+            },
+        )?;
+        Ok(tx)
+    }
+
+    /// The oracle set in effect now, if one is (`None`: the genesis oracle publishes alone).
+    pub fn oracle_set(&self) -> Result<Option<OracleSet>> {
+        let inner = self.ledger.lock()?;
+        let now = inner.clock.now();
+        Ok(inner.state.oracle_set_at(now).cloned())
+    }
+
+    /// What the oracles sign for `root` on this ledger: a [`RootStatement`] for the
+    /// ledger's id as distributor, signed in [`LocalLedger::domain`] (the network, and the
+    /// ledger's chain id).
+    pub fn root_statement(&self, root: &EpochRoot) -> Result<RootStatement> {
+        let inner = self.ledger.lock()?;
+        Ok(RootStatement::new(
+            inner.state.ledger_id.to_vec(),
+            root.epoch,
+            root.root,
+            root.total,
+        ))
+    }
+
+    fn publish_quorum_sync(&self, quorum: &Quorum) -> Result<PublishOutcome> {
+        let by = self.by()?;
+        let mut inner = self.ledger.lock()?;
+        let published_at = inner.clock.now();
+        let state = &inner.state;
+        let set = state.oracle_set_at(published_at).ok_or_else(|| {
+            Error::Unsupported(
+                "this ledger has no oracle set in effect: its oracle publishes".into(),
+            )
+        })?;
+        let statement = &quorum.statement;
+        if statement.distributor != state.ledger_id {
+            return Err(Error::InvalidProof);
+        }
+        if quorum.signers.len() != quorum.signatures.len() {
+            return Err(Error::InvalidInput(
+                "a quorum has one signature per signer".into(),
+            ));
+        }
+        // every signature checked here, whoever tallied the votes
+        let mut signatures: BTreeMap<DeviceId, depin_core::Signature> = BTreeMap::new();
+        for (oracle, signature) in quorum.signers.iter().zip(&quorum.signatures) {
+            if !set.contains(oracle) {
+                return Err(Error::Unauthorized(format!(
+                    "{oracle} is not an oracle of this ledger"
+                )));
+            }
+            let vote = crate::quorum::RootVote {
+                oracle: *oracle,
+                statement: statement.clone(),
+                signature: *signature,
+            };
+            vote.verify(&state.domain)?;
+            signatures.insert(*oracle, *signature);
+        }
+        if signatures.len() < set.threshold() {
+            return Err(Error::Unauthorized(format!(
+                "{} distinct oracle signatures, {} needed",
+                signatures.len(),
+                set.threshold()
+            )));
+        }
+        let root = EpochRoot {
+            epoch: statement.epoch,
+            root: statement.root,
+            total: statement.total,
+        };
+        // the publication rules, in the order every backend applies them
+        if let Some(outcome) = crate::rules::check_publication(
+            &root,
+            state.roots.get(&root.epoch.0),
+            state.roots.values().next_back(),
+            state.total_claimed,
+        )? {
+            return Ok(outcome);
+        }
+        let (tx, _) = commit(
+            &mut inner,
+            &Entry::PublishQuorum(Box::new(QuorumPublication {
+                epoch: root.epoch.0,
+                root: root.root,
+                total: root.total,
+                published_at,
+                signatures: signatures.into_iter().collect(),
+                by,
+            })),
+        )?;
+        Ok(PublishOutcome::Published(tx))
+    }
+
     fn register_sync(
         &self,
         registration: &DeviceRegistration,
@@ -1456,6 +1663,11 @@ impl LocalBackend {
         if by != state.genesis.oracle {
             return Err(Error::Unauthorized(format!("{by} is not the oracle")));
         }
+        if state.oracle_set_at(published_at).is_some() {
+            return Err(Error::Unauthorized(
+                "this ledger's roots need a quorum of its oracles (publish_quorum_root)".into(),
+            ));
+        }
         // the publication rules, in the order every backend applies them
         if let Some(outcome) = crate::rules::check_publication(
             root,
@@ -1658,6 +1870,10 @@ impl crate::backend::DistributorBackend for LocalBackend {
 
     async fn publish_root(&self, root: &EpochRoot) -> Result<PublishOutcome> {
         self.publish_sync(root)
+    }
+
+    async fn publish_quorum_root(&self, quorum: &Quorum) -> Result<PublishOutcome> {
+        self.publish_quorum_sync(quorum)
     }
 
     async fn epoch_root(&self, epoch: Epoch) -> Result<Option<EpochRoot>> {

@@ -26,6 +26,10 @@
 //!             || nonce (u64) || device signature (64 bytes) || maker (bytes)
 //!             || maker signature (64 bytes, of the maker's key type) || trust (u8)
 //!             || hardware (0x00 | 0x01 || kind (str) || evidence hash (32)) || by (account)
+//! 14 ScheduleOracles  n (u8, 1..=64) || n × oracle (bytes) || threshold (u8)
+//!             || effective at (u64, unix seconds) || by (account)
+//! 15 PublishQuorum  epoch (u64) || root (32) || total (u128) || published at (u64)
+//!             || n (u8, 1..=64) || n × (oracle (bytes) || signature (64 bytes)) || by (account)
 //! str, bytes = u32 big-endian length || bytes;  u64, u128 big-endian;
 //! account    = 0x00 || 20 bytes  |  0x01 || u8 length || bech32 bytes
 //! signature  = the 64 bytes of a depin-core signature (R || S, or r || s) of the device's key
@@ -220,6 +224,38 @@ pub enum Entry {
     },
     /// A device onboarded through a maker.
     Onboard(Box<Onboarded>),
+    /// The admin scheduled the oracle set whose quorum publishes roots from `effective_at`
+    /// on (already checked when it was written: a strict majority, a delay).
+    ScheduleOracles {
+        /// The oracles (distinct, in key order).
+        oracles: Vec<DeviceId>,
+        /// How many must sign a root.
+        threshold: u8,
+        /// From when (unix seconds, ledger clock).
+        effective_at: u64,
+        /// The admin.
+        by: Account,
+    },
+    /// A root published with the signatures of a quorum of the oracle set in effect.
+    PublishQuorum(Box<QuorumPublication>),
+}
+
+/// A root published by a quorum ([`Entry::PublishQuorum`]); the signatures were verified
+/// when it was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuorumPublication {
+    /// The epoch number.
+    pub epoch: u64,
+    /// The root.
+    pub root: [u8; 32],
+    /// The epoch total.
+    pub total: u128,
+    /// When it was published (unix seconds, the ledger's clock).
+    pub published_at: u64,
+    /// The signing oracles and their signatures over the root statement, in key order.
+    pub signatures: Vec<(DeviceId, Signature)>,
+    /// Who submitted it.
+    pub by: Account,
 }
 
 fn put_claim_format(out: &mut Vec<u8>, f: ClaimFormat) {
@@ -396,6 +432,34 @@ impl Entry {
                 }
                 o.by.encode_into(&mut out);
             }
+            Entry::ScheduleOracles {
+                oracles,
+                threshold,
+                effective_at,
+                by,
+            } => {
+                out.push(14);
+                out.push(u8::try_from(oracles.len()).unwrap_or(u8::MAX));
+                for o in oracles.iter().take(usize::from(u8::MAX)) {
+                    put_device(&mut out, o);
+                }
+                out.push(*threshold);
+                out.extend_from_slice(&effective_at.to_be_bytes());
+                by.encode_into(&mut out);
+            }
+            Entry::PublishQuorum(q) => {
+                out.push(15);
+                out.extend_from_slice(&q.epoch.to_be_bytes());
+                out.extend_from_slice(&q.root);
+                out.extend_from_slice(&q.total.to_be_bytes());
+                out.extend_from_slice(&q.published_at.to_be_bytes());
+                out.push(u8::try_from(q.signatures.len()).unwrap_or(u8::MAX));
+                for (o, sig) in q.signatures.iter().take(usize::from(u8::MAX)) {
+                    put_device(&mut out, o);
+                    put_signature(&mut out, sig);
+                }
+                q.by.encode_into(&mut out);
+            }
         }
         out
     }
@@ -522,6 +586,40 @@ impl Entry {
                     by: r.account()?,
                 }))
             }
+            14 => {
+                let n = r.oracle_count()?;
+                let mut oracles = Vec::with_capacity(n);
+                for _ in 0..n {
+                    oracles.push(r.device()?);
+                }
+                Entry::ScheduleOracles {
+                    oracles,
+                    threshold: r.u8()?,
+                    effective_at: r.u64()?,
+                    by: r.account()?,
+                }
+            }
+            15 => {
+                let epoch = r.u64()?;
+                let root = r.array::<32>()?;
+                let total = r.u128()?;
+                let published_at = r.u64()?;
+                let n = r.oracle_count()?;
+                let mut signatures = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let oracle = r.device()?;
+                    let signature = r.signature(&oracle)?;
+                    signatures.push((oracle, signature));
+                }
+                Entry::PublishQuorum(Box::new(QuorumPublication {
+                    epoch,
+                    root,
+                    total,
+                    published_at,
+                    signatures,
+                    by: r.account()?,
+                }))
+            }
             _ => return Err(bad("unknown entry tag")),
         };
         if r.pos != bytes.len() {
@@ -589,6 +687,15 @@ impl<'a> Reader<'a> {
             }),
             _ => Err(bad("unknown claim format")),
         }
+    }
+
+    /// A count of oracles (1 to [`crate::quorum::MAX_ORACLES`]).
+    fn oracle_count(&mut self) -> Result<usize> {
+        let n = usize::from(self.u8()?);
+        if n == 0 || n > crate::quorum::MAX_ORACLES {
+            return Err(bad("oracle count out of range"));
+        }
+        Ok(n)
     }
 
     fn device(&mut self) -> Result<DeviceId> {
@@ -741,6 +848,21 @@ mod tests {
                 },
                 by: evm.clone(),
             });
+            // oracle sets and quorum publications with oracles of every key type
+            v.push(Entry::ScheduleOracles {
+                oracles: vec![device; i + 1],
+                threshold: i as u8 + 1,
+                effective_at: u64::MAX - i as u64,
+                by: evm.clone(),
+            });
+            v.push(Entry::PublishQuorum(Box::new(QuorumPublication {
+                epoch: i as u64,
+                root: [i as u8; 32],
+                total: u128::MAX - i as u128,
+                published_at: 1_700_000_000,
+                signatures: vec![(device, signature); i + 1],
+                by: cosmos.clone(),
+            })));
             let next = [KeyType::Secp256k1, KeyType::P256, KeyType::Ed25519][i];
             if let Ok(dk) = SigningKey::from_secret_bytes(next, &[16 + i as u8; 32]) {
                 if let Ok(device_signature) = dk.sign_prehash(&[7; 32]) {
@@ -780,7 +902,7 @@ mod tests {
             .collect();
         tags.sort_unstable();
         tags.dedup();
-        assert_eq!(tags, (0u8..=13).collect::<Vec<_>>());
+        assert_eq!(tags, (0u8..=15).collect::<Vec<_>>());
     }
 
     #[test]

@@ -239,3 +239,240 @@ proptest! {
         }
     }
 }
+
+mod ledger {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use depin_chains::local::{LocalLedger, ORACLE_SET_DELAY_SECS};
+    use depin_chains::prelude::*;
+    use depin_chains::quorum::{OracleSet, Quorum, RootStatement};
+    use depin_chains::{ClaimFormat, ClaimTree, EpochRoot, Error, PublishOutcome};
+    use depin_core::{DeviceId, Epoch, SigningKey};
+
+    use super::{id, oracle as oracle_key};
+    use crate::common::*;
+
+    const T0: u64 = 1_800_000_000;
+
+    struct Net {
+        _dir: tempfile::TempDir,
+        path: std::path::PathBuf,
+        ledger: LocalLedger,
+        clock: Arc<AtomicU64>,
+        keys: Vec<SigningKey>,
+        set: OracleSet,
+    }
+
+    fn net() -> Net {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.log");
+        let ledger = open(&path, genesis(ClaimFormat::OpenZeppelin));
+        let clock = Arc::new(AtomicU64::new(T0));
+        let c = Arc::clone(&clock);
+        ledger.set_clock(move || c.load(Ordering::SeqCst)).unwrap();
+        ledger.fund(&admin(), 1_000).unwrap();
+        let keys: Vec<SigningKey> = (0..3).map(oracle_key).collect();
+        let set = OracleSet::new(keys.iter().map(id), 2).unwrap();
+        Net {
+            _dir: dir,
+            path,
+            ledger,
+            clock,
+            keys,
+            set,
+        }
+    }
+
+    fn tree(amount: u128) -> ClaimTree {
+        ClaimTree::new(
+            ClaimFormat::OpenZeppelin,
+            vec![(evm(5), amount), (evm(6), 10)],
+        )
+        .unwrap()
+    }
+
+    /// The root of `tree(amount)`: its total is `amount + 10`.
+    fn root_of(epoch: u64, amount: u128) -> EpochRoot {
+        EpochRoot {
+            epoch: Epoch(epoch),
+            root: tree(amount).root(),
+            total: amount + 10,
+        }
+    }
+
+    /// The votes of oracles `signers` for `root` on `net`'s ledger, tallied.
+    fn quorum_of(
+        net: &Net,
+        statements: &[(usize, &RootStatement)],
+    ) -> depin_chains::Result<Quorum> {
+        let domain = net.ledger.domain().unwrap();
+        let votes: Vec<_> = statements
+            .iter()
+            .map(|(i, s)| s.sign(&domain, &net.keys[*i]).unwrap())
+            .collect();
+        let s = statements[0].1;
+        net.set.tally(&domain, &s.distributor, s.epoch, &votes)
+    }
+
+    fn published(o: PublishOutcome) {
+        assert!(matches!(o, PublishOutcome::Published(_)), "{o:?}");
+    }
+
+    #[tokio::test]
+    async fn once_an_oracle_set_is_in_effect_only_a_quorum_publishes() {
+        let net = net();
+        let (admin_h, oracle_h, relayer) = (
+            net.ledger.handle(admin()),
+            net.ledger.handle(oracle()),
+            net.ledger.handle(evm(0x77)),
+        );
+        // before: the genesis oracle publishes alone; a quorum is not accepted yet
+        published(oracle_h.publish_root(&root_of(1, 40)).await.unwrap());
+        let statement = relayer.root_statement(&root_of(2, 50)).unwrap();
+        let early = quorum_of(&net, &[(0, &statement), (1, &statement)]).unwrap();
+        assert!(matches!(
+            relayer.publish_quorum_root(&early).await,
+            Err(Error::Unsupported(_))
+        ));
+
+        // scheduling: admin only, and not sooner than the delay
+        let at = T0 + ORACLE_SET_DELAY_SECS;
+        assert!(matches!(
+            relayer.schedule_oracle_set(&net.set, at),
+            Err(Error::Unauthorized(_))
+        ));
+        assert!(matches!(
+            oracle_h.schedule_oracle_set(&net.set, at),
+            Err(Error::Unauthorized(_))
+        ));
+        assert!(matches!(
+            admin_h.schedule_oracle_set(&net.set, at - 1),
+            Err(Error::InvalidInput(_))
+        ));
+        admin_h.schedule_oracle_set(&net.set, at).unwrap();
+        assert_eq!(
+            admin_h.oracle_set().unwrap(),
+            None,
+            "not in effect before its time"
+        );
+        published(oracle_h.publish_root(&root_of(2, 50)).await.unwrap());
+
+        // in effect: the genesis oracle alone can publish nothing
+        net.clock.store(at, Ordering::SeqCst);
+        assert_eq!(admin_h.oracle_set().unwrap(), Some(net.set.clone()));
+        assert!(matches!(
+            oracle_h.publish_root(&root_of(3, 60)).await,
+            Err(Error::Unauthorized(_))
+        ));
+
+        // one of three oracles lies: the honest root is published, by anyone who relays it
+        let honest = relayer.root_statement(&root_of(3, 60)).unwrap();
+        let lie = relayer.root_statement(&root_of(3, 6_000)).unwrap();
+        let q = quorum_of(&net, &[(0, &honest), (1, &lie), (2, &honest)]).unwrap();
+        assert_eq!(q.dissent.len(), 1);
+        published(relayer.publish_quorum_root(&q).await.unwrap());
+        assert_eq!(
+            relayer.epoch_root(Epoch(3)).await.unwrap(),
+            Some(root_of(3, 60))
+        );
+        // the same quorum again changes nothing
+        assert!(matches!(
+            relayer.publish_quorum_root(&q).await.unwrap(),
+            PublishOutcome::AlreadyPublished
+        ));
+        // claims pay against it
+        let paid = relayer.claim(&tree(60).claim_for(&evm(5)).unwrap()).await;
+        assert!(paid.is_ok(), "{paid:?}");
+        assert_eq!(relayer.claimed(&evm(5)).await.unwrap(), 60);
+
+        // two oracles with two different wrong roots: no quorum, nothing published, and
+        // claims keep working against the latest root
+        let (a, b) = (
+            relayer.root_statement(&root_of(4, 7_000)).unwrap(),
+            relayer.root_statement(&root_of(4, 8_000)).unwrap(),
+        );
+        let honest4 = relayer.root_statement(&root_of(4, 70)).unwrap();
+        assert!(quorum_of(&net, &[(0, &a), (1, &b), (2, &honest4)]).is_err());
+        assert_eq!(relayer.epoch_root(Epoch(4)).await.unwrap(), None);
+        let paid = relayer.claim(&tree(60).claim_for(&evm(6)).unwrap()).await;
+        assert!(paid.is_ok(), "{paid:?}");
+
+        // forged quorums, each refused by the ledger's own checks
+        let good = quorum_of(&net, &[(0, &honest4), (2, &honest4)]).unwrap();
+        let mut one = good.clone();
+        one.signers.truncate(1);
+        one.signatures.truncate(1);
+        assert!(matches!(
+            relayer.publish_quorum_root(&one).await,
+            Err(Error::Unauthorized(_))
+        ));
+        let mut twice = good.clone();
+        twice.signers = vec![good.signers[0], good.signers[0]];
+        twice.signatures = vec![good.signatures[0], good.signatures[0]];
+        assert!(matches!(
+            relayer.publish_quorum_root(&twice).await,
+            Err(Error::Unauthorized(_))
+        ));
+        let mut edited = good.clone();
+        edited.statement.total += 1;
+        assert!(matches!(
+            relayer.publish_quorum_root(&edited).await,
+            Err(Error::InvalidProof)
+        ));
+        let mut elsewhere = good.clone();
+        elsewhere.statement.distributor = vec![0; 32];
+        assert!(matches!(
+            relayer.publish_quorum_root(&elsewhere).await,
+            Err(Error::InvalidProof)
+        ));
+        let outsider = oracle_key(9);
+        let mut with_outsider = good.clone();
+        with_outsider.signers[1] = id(&outsider);
+        with_outsider.signatures[1] = honest4
+            .sign(&net.ledger.domain().unwrap(), &outsider)
+            .unwrap()
+            .signature;
+        assert!(matches!(
+            relayer.publish_quorum_root(&with_outsider).await,
+            Err(Error::Unauthorized(_))
+        ));
+        // signed for another network's domain
+        let other_domain =
+            depin_core::Domain::new(depin_core::NetworkId::new("other-net").unwrap());
+        let mut other_net = good.clone();
+        other_net.signatures[0] = honest4.sign(&other_domain, &net.keys[0]).unwrap().signature;
+        assert!(matches!(
+            relayer.publish_quorum_root(&other_net).await,
+            Err(Error::InvalidProof)
+        ));
+        assert_eq!(relayer.epoch_root(Epoch(4)).await.unwrap(), None);
+        // the genuine one
+        published(relayer.publish_quorum_root(&good).await.unwrap());
+
+        // all of it survives a reopen: the roots and the oracle set in effect
+        let clock = Arc::clone(&net.clock);
+        let path = net.path.clone();
+        drop((admin_h, oracle_h, relayer));
+        let Net { ledger, .. } = net;
+        drop(ledger);
+        let reopened = open(&path, genesis(ClaimFormat::OpenZeppelin));
+        reopened
+            .set_clock(move || clock.load(Ordering::SeqCst))
+            .unwrap();
+        let h = reopened.handle(oracle());
+        assert_eq!(h.epoch_root(Epoch(4)).await.unwrap(), Some(root_of(4, 70)));
+        assert!(h.oracle_set().unwrap().is_some());
+        assert!(matches!(
+            h.publish_root(&root_of(5, 80)).await,
+            Err(Error::Unauthorized(_))
+        ));
+        let _: Vec<DeviceId> = h
+            .oracle_set()
+            .unwrap()
+            .unwrap()
+            .oracles()
+            .copied()
+            .collect();
+    }
+}
