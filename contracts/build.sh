@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds the committed contract artifacts from src/*.sol with the solc pinned in package.json.
 #
-#   contracts/build.sh            writes contracts/artifacts/<Name>.abi and <Name>.bin
+#   contracts/build.sh            writes depin-chains/evm-artifacts/<Name>.abi and <Name>.bin
 #   contracts/build.sh OUT_DIR    writes the same files into OUT_DIR (used by check-stale.sh)
 #
 # <Name>.abi is the JSON ABI, pretty-printed with a trailing newline; <Name>.bin is the creation
@@ -12,7 +12,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
-out="${1:-$here/artifacts}"
+out="${1:-$here/../depin-chains/evm-artifacts}"
 solcjs="$here/node_modules/.bin/solcjs"
 if [[ ! -x "$solcjs" || ! -d "$here/node_modules/@openzeppelin/contracts" ]]; then
   echo "build.sh: node_modules missing; run 'npm ci' in $here first" >&2

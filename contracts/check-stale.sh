@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fails if contracts/artifacts does not match a fresh build of contracts/src.
+# Fails if depin-chains/evm-artifacts does not match a fresh build of contracts/src.
 #
 # Exit status: 0 artifacts are up to date; 1 artifacts are stale (or the build failed);
 # 2 the check could not run (node_modules missing: run 'npm ci' in contracts/).
@@ -16,10 +16,10 @@ if [[ $status -ne 0 ]]; then
   exit "$status"
 fi
 
-if ! diff -r "$tmp/fresh" "$here/artifacts" >"$tmp/diff" 2>&1; then
-  echo "check-stale.sh: contracts/artifacts is STALE: it does not match a fresh build of contracts/src." >&2
-  echo "check-stale.sh: run contracts/build.sh and commit contracts/artifacts. Differences:" >&2
+if ! diff -r "$tmp/fresh" "$here/../depin-chains/evm-artifacts" >"$tmp/diff" 2>&1; then
+  echo "check-stale.sh: depin-chains/evm-artifacts is STALE: it does not match a fresh build of contracts/src." >&2
+  echo "check-stale.sh: run contracts/build.sh and commit depin-chains/evm-artifacts. Differences:" >&2
   head -c 4000 "$tmp/diff" | cut -c1-200 >&2
   exit 1
 fi
-echo "check-stale.sh: contracts/artifacts is up to date"
+echo "check-stale.sh: depin-chains/evm-artifacts is up to date"

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // End-to-end test of the committed artifacts on a real local node: starts anvil (from
 // node_modules) on a free port, deploys DepinToken, DeviceRegistry and RewardDistributor from
-// contracts/artifacts, and checks every success and failure path with viem. Claim trees come from
+// depin-chains/evm-artifacts, and checks every success and failure path with viem. Claim trees come from
 // oz-merkle-tree.cjs, so this also proves OpenZeppelin StandardMerkleTree output is accepted.
 //
 //   node contracts/js/anvil-e2e.mjs        prints one line per check, exit 1 on the first failure

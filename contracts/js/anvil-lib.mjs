@@ -37,8 +37,8 @@ export const dev = (n) => privateKeyToAccount(toHex(n, { size: 32 }));
 
 export function artifact(name) {
   return {
-    abi: JSON.parse(readFileSync(join(root, 'artifacts', `${name}.abi`), 'utf8')),
-    bytecode: '0x' + readFileSync(join(root, 'artifacts', `${name}.bin`), 'utf8').trim(),
+    abi: JSON.parse(readFileSync(join(root, '..', 'depin-chains', 'evm-artifacts', `${name}.abi`), 'utf8')),
+    bytecode: '0x' + readFileSync(join(root, '..', 'depin-chains', 'evm-artifacts', `${name}.bin`), 'utf8').trim(),
   };
 }
 

@@ -370,7 +370,7 @@ fn contract_artifacts_are_not_stale() {
             String::from_utf8_lossy(&out.stderr)
         ),
         _ => panic!(
-            "contracts/artifacts are stale (rebuild with contracts/build.sh and commit):\n{}",
+            "depin-chains/evm-artifacts are stale (rebuild with contracts/build.sh and commit):\n{}",
             String::from_utf8_lossy(&out.stderr)
         ),
     }

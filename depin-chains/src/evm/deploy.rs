@@ -1,5 +1,5 @@
 //! Deployment helpers for tests, demos and fresh networks: deploy the committed contract
-//! artifacts (`contracts/artifacts/*.bin`) and fund the distributor.
+//! artifacts (`depin-chains/evm-artifacts/*.bin`) and fund the distributor.
 
 use std::time::{Duration, Instant};
 
