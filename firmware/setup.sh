@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Install what the firmware build and depin-device/tests/qemu.rs need:
-# the Cortex-M3 Rust target and QEMU's ARM system emulator (Debian package).
+# Install what the firmware builds and depin-device/tests/qemu.rs need: the Cortex-M3 and
+# RV32IMAC Rust targets and QEMU's ARM and RISC-V system emulators (Debian packages).
 set -euo pipefail
-if ! rustup target list --installed | grep -qx thumbv7m-none-eabi; then
-    rustup target add thumbv7m-none-eabi
-fi
-if ! command -v qemu-system-arm >/dev/null 2>&1; then
+for t in thumbv7m-none-eabi riscv32imac-unknown-none-elf; do
+    if ! rustup target list --installed | grep -qx "$t"; then
+        rustup target add "$t"
+    fi
+done
+need=()
+command -v qemu-system-arm >/dev/null 2>&1 || need+=(qemu-system-arm)
+command -v qemu-system-riscv32 >/dev/null 2>&1 || need+=(qemu-system-misc)
+if [ "${#need[@]}" -gt 0 ]; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
     $SUDO apt-get update
-    $SUDO apt-get install -y --no-install-recommends qemu-system-arm
+    $SUDO apt-get install -y --no-install-recommends "${need[@]}"
 fi
 qemu-system-arm --version | head -n1
+qemu-system-riscv32 --version | head -n1

@@ -35,19 +35,9 @@ use panic_halt as _;
 )))]
 compile_error!("enable exactly one feature: ed25519, secp256k1, p256 or baseline");
 
-/// TEST-ONLY secret key, public in this repository: never use it for anything real.
-/// The same 32 bytes serve as the Ed25519 seed and as the ECDSA scalar (big-endian).
-pub const TEST_SECRET: [u8; 32] = *b"depin-rs TEST KEY, never in prod";
-/// The network id the demo frame is signed for.
-pub const NETWORK_ID: &str = "depin-qemu";
-/// Report kind, sequence start, timestamp and payload of the demo frame.
-pub const KIND: u8 = 0x01;
-/// The counter storage starts as if the device had reserved up to this number before.
-pub const SEQ_START: u32 = 1000;
-/// Unix milliseconds carried in the frame.
-pub const TIMESTAMP_MS: u64 = 1_700_000_000_000;
-/// The demo payload.
-pub const PAYLOAD: &[u8] = b"temp=21.5C";
+/// The demo's constants (the test key, network, frame fields): in `demo.rs`, shared with the
+/// RISC-V firmware. The host test checks the key's bytes in that file.
+pub use demo::{KIND, NETWORK_ID, PAYLOAD, SEQ_START, TEST_SECRET, TIMESTAMP_MS};
 
 const PAINT: u32 = 0xA5A5_A5A5;
 
@@ -97,78 +87,16 @@ fn write(out: &mut hio::HostStream, bytes: &[u8]) {
 
 #[cfg_attr(feature = "baseline", allow(dead_code))]
 fn write_hex(out: &mut hio::HostStream, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut line = [0u8; 64];
-    for chunk in bytes.chunks(32) {
-        let mut n = 0;
-        for b in chunk {
-            line[n] = HEX[usize::from(b >> 4)];
-            line[n + 1] = HEX[usize::from(b & 0x0f)];
-            n += 2;
-        }
-        write(out, &line[..n]);
-    }
+    demo::hex(bytes, &mut |b| write(out, b));
 }
 
-fn write_decimal(out: &mut hio::HostStream, mut v: usize) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    write(out, &digits[i..]);
+fn write_decimal(out: &mut hio::HostStream, v: usize) {
+    demo::decimal(v, &mut |b| write(out, b));
 }
 
-#[cfg(not(feature = "baseline"))]
-mod demo {
-    use depin_core::frame::MAX_FRAME_LEN;
-    use depin_core::{Domain, NetworkId, Timestamp};
-    use depin_device::counter::{RamStorage, SequenceCounter};
-    use depin_device::signer::Signer;
-    use depin_device::Reporter;
-
-    #[cfg(feature = "ed25519")]
-    type DeviceSigner = depin_device::signer::Ed25519Signer;
-    #[cfg(all(feature = "secp256k1", not(feature = "ed25519")))]
-    type DeviceSigner = depin_device::signer::Secp256k1Signer;
-    #[cfg(all(
-        feature = "p256",
-        not(feature = "ed25519"),
-        not(feature = "secp256k1")
-    ))]
-    type DeviceSigner = depin_device::signer::P256Signer;
-
-    /// Sign the demo frame: returns (key type tag, public key, its length, frame, its length).
-    #[inline(never)]
-    pub fn sign() -> Result<(u8, [u8; 33], usize, [u8; MAX_FRAME_LEN], usize), depin_device::Error>
-    {
-        let signer = DeviceSigner::from_secret(&super::TEST_SECRET)?;
-        let key_type = signer.key_type().tag();
-        let id = signer.device_id();
-        let mut public = [0u8; 33];
-        let pk = id.key_bytes();
-        let pk_len = pk.len().min(33);
-        public[..pk_len].copy_from_slice(&pk[..pk_len]);
-
-        // A real device keeps the counter in flash; RAM storage stands in for it here.
-        let counter = SequenceCounter::new(RamStorage::with_value(super::SEQ_START), 16)?;
-        let domain = Domain::new(NetworkId::new(super::NETWORK_ID)?);
-        let mut reporter = Reporter::new(signer, counter, domain);
-        let mut frame = [0u8; MAX_FRAME_LEN];
-        let report = reporter.report(
-            super::KIND,
-            Timestamp(super::TIMESTAMP_MS),
-            super::PAYLOAD,
-            &mut frame,
-        )?;
-        Ok((key_type, public, pk_len, frame, report.len))
-    }
-}
+/// The signing demo and the output formatting, shared with the RISC-V firmware
+/// (`riscv/src/main.rs`).
+mod demo;
 
 #[entry]
 fn main() -> ! {

@@ -72,10 +72,8 @@ sol! {
 }
 
 /// Creation bytecode of `DeviceRegistry` (hex, no `0x`), exactly as `contracts/build.sh` wrote it.
-pub const DEVICE_REGISTRY_BIN: &str =
-    include_str!("../../evm-artifacts/DeviceRegistry.bin");
+pub const DEVICE_REGISTRY_BIN: &str = include_str!("../../evm-artifacts/DeviceRegistry.bin");
 /// Creation bytecode of `RewardDistributor` (hex, no `0x`).
-pub const REWARD_DISTRIBUTOR_BIN: &str =
-    include_str!("../../evm-artifacts/RewardDistributor.bin");
+pub const REWARD_DISTRIBUTOR_BIN: &str = include_str!("../../evm-artifacts/RewardDistributor.bin");
 /// Creation bytecode of `DepinToken` (hex, no `0x`).
 pub const DEPIN_TOKEN_BIN: &str = include_str!("../../evm-artifacts/DepinToken.bin");
