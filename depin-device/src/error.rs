@@ -92,6 +92,66 @@ pub enum Error {
     Rejected(depin_core::Error),
 }
 
+impl Error {
+    /// A stable numeric code for the error's kind, for firmware that reports errors without
+    /// formatting them (`{:?}` of this type costs several KiB of flash): the codes below never
+    /// change meaning, and new kinds get new codes.
+    ///
+    /// | code | kind | | code | kind |
+    /// |---|---|---|---|---|
+    /// | 1 | `Core` | | 9 | `MalformedFragment` |
+    /// | 2 | `Signer` | | 10 | `MissingFragment` |
+    /// | 3 | `Storage` | | 11 | `DuplicateFragment` |
+    /// | 4 | `CounterExhausted` | | 12 | `MixedFragments` |
+    /// | 5 | `InvalidBlockSize` | | 13 | `LengthMismatch` |
+    /// | 6 | `BufferTooSmall` | | 14 | `NonceMismatch` |
+    /// | 7 | `TooLong` | | 15 | `Malformed` |
+    /// | 8 | `FragmentSizeTooSmall` | | 16 | `Rejected` |
+    pub const fn code(&self) -> u16 {
+        match self {
+            Error::Core(_) => 1,
+            Error::Signer(_) => 2,
+            Error::Storage(_) => 3,
+            Error::CounterExhausted => 4,
+            Error::InvalidBlockSize => 5,
+            Error::BufferTooSmall { .. } => 6,
+            Error::TooLong { .. } => 7,
+            Error::FragmentSizeTooSmall { .. } => 8,
+            Error::MalformedFragment => 9,
+            Error::MissingFragment { .. } => 10,
+            Error::DuplicateFragment { .. } => 11,
+            Error::MixedFragments { .. } => 12,
+            Error::LengthMismatch { .. } => 13,
+            Error::NonceMismatch => 14,
+            Error::Malformed(_) => 15,
+            Error::Rejected(_) => 16,
+        }
+    }
+
+    /// A short static name for the error's kind (`"counter-exhausted"`, ...), one per
+    /// [`Error::code`], printable without any formatting machinery.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Error::Core(_) => "core",
+            Error::Signer(_) => "signer",
+            Error::Storage(_) => "storage",
+            Error::CounterExhausted => "counter-exhausted",
+            Error::InvalidBlockSize => "invalid-block-size",
+            Error::BufferTooSmall { .. } => "buffer-too-small",
+            Error::TooLong { .. } => "too-long",
+            Error::FragmentSizeTooSmall { .. } => "fragment-size-too-small",
+            Error::MalformedFragment => "malformed-fragment",
+            Error::MissingFragment { .. } => "missing-fragment",
+            Error::DuplicateFragment { .. } => "duplicate-fragment",
+            Error::MixedFragments { .. } => "mixed-fragments",
+            Error::LengthMismatch { .. } => "length-mismatch",
+            Error::NonceMismatch => "nonce-mismatch",
+            Error::Malformed(_) => "malformed",
+            Error::Rejected(_) => "rejected",
+        }
+    }
+}
+
 impl From<depin_core::Error> for Error {
     fn from(e: depin_core::Error) -> Self {
         Error::Core(e)
@@ -144,6 +204,54 @@ impl core::error::Error for Error {
         match self {
             Error::Core(e) | Error::Rejected(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One of each kind, in code order.
+    fn every_kind() -> [Error; 16] {
+        [
+            Error::Core(depin_core::Error::SignatureRejected),
+            Error::Signer(SignerErrorKind::Other),
+            Error::Storage(StorageErrorKind::Other),
+            Error::CounterExhausted,
+            Error::InvalidBlockSize,
+            Error::BufferTooSmall { needed: 1 },
+            Error::TooLong { len: 2, limit: 1 },
+            Error::FragmentSizeTooSmall { max_payload: 1 },
+            Error::MalformedFragment,
+            Error::MissingFragment {
+                expected: 1,
+                got: 2,
+            },
+            Error::DuplicateFragment { index: 1 },
+            Error::MixedFragments {
+                expected_tag: 1,
+                got_tag: 2,
+            },
+            Error::LengthMismatch {
+                declared: 1,
+                received: 2,
+            },
+            Error::NonceMismatch,
+            Error::Malformed("x"),
+            Error::Rejected(depin_core::Error::SignatureRejected),
+        ]
+    }
+
+    #[test]
+    fn codes_are_pinned_and_names_unique() {
+        let all = every_kind();
+        for (i, e) in all.iter().enumerate() {
+            assert_eq!(usize::from(e.code()), i + 1, "{e:?}");
+            assert!(!e.name().is_empty());
+            for other in &all[i + 1..] {
+                assert_ne!(e.name(), other.name());
+            }
         }
     }
 }

@@ -20,3 +20,7 @@ pub use report::{frame_header, frame_len, write_frame, Report, Reporter};
 /// The shared frame format (re-exported from depin-core: one definition for device
 /// and network).
 pub use depin_core::frame;
+
+/// The depin-core types a firmware names (the signing domain, the network id, frame time,
+/// key types), so that it can depend on depin-device alone for them.
+pub use depin_core::{Domain, KeyType, NetworkId, Timestamp};

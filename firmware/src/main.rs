@@ -121,8 +121,13 @@ fn main() -> ! {
             write(&mut out, b"\n");
             true
         }
-        Err(_) => {
-            write(&mut out, b"ERROR signing failed\n");
+        Err(e) => {
+            // the compact form: a stable code and a static name, no formatting machinery
+            write(&mut out, b"ERROR ");
+            write_decimal(&mut out, usize::from(e.code()));
+            write(&mut out, b" ");
+            write(&mut out, e.name().as_bytes());
+            write(&mut out, b"\n");
             false
         }
     };

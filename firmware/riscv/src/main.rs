@@ -128,8 +128,13 @@ extern "C" fn main() -> ! {
             write(b"\n");
             true
         }
-        Err(_) => {
-            write(b"ERROR signing failed\n");
+        Err(e) => {
+            // the compact form: a stable code and a static name, no formatting machinery
+            write(b"ERROR ");
+            demo::decimal(usize::from(e.code()), &mut |b| write(b));
+            write(b" ");
+            write(e.name().as_bytes());
+            write(b"\n");
             false
         }
     };
