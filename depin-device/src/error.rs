@@ -249,7 +249,7 @@ mod tests {
         for (i, e) in all.iter().enumerate() {
             assert_eq!(usize::from(e.code()), i + 1, "{e:?}");
             assert!(!e.name().is_empty());
-            for other in &all[i + 1..] {
+            for other in all.iter().skip(i + 1) {
                 assert_ne!(e.name(), other.name());
             }
         }
