@@ -1239,7 +1239,7 @@ impl LocalBackend {
 
     /// Schedule `set` (admin only) as the oracles whose quorum publishes this ledger's roots
     /// from `effective_at` (unix seconds, ledger clock) on. From then on a root needs the
-    /// signatures of `set.threshold()` of its oracles ([`LocalBackend::publish_quorum`]) and
+    /// signatures of `set.threshold()` of its oracles ([`crate::DistributorBackend::publish_quorum_root`]) and
     /// the single oracle of the genesis can publish nothing. `effective_at` must be at least
     /// [`ORACLE_SET_DELAY_SECS`] after now, so that a hijacked admin key cannot install
     /// oracles of its own unseen, and not before an already scheduled set. A change never
