@@ -125,20 +125,6 @@ impl CancelNoncePermit {
         self.to_sol()
             .eip712_signing_hash(&registry_domain(chain_id, registry))
     }
-
-    /// The registration challenge for this permit on `registry` at `chain_id`: the domain
-    /// and `hashStruct(Register)`, whose digest is [`RegisterPermit::digest`].
-    pub fn challenge(&self, chain_id: u64, registry: Address) -> crate::RegistrationChallenge {
-        crate::RegistrationChallenge::Eip712 {
-            domain: crate::Eip712Binding {
-                name: DOMAIN_NAME.into(),
-                version: DOMAIN_VERSION.into(),
-                chain_id,
-                verifying_contract: registry.0 .0,
-            },
-            struct_hash: self.to_sol().eip712_hash_struct().0,
-        }
-    }
 }
 
 #[cfg(test)]
