@@ -14,7 +14,14 @@ if [ "${#need[@]}" -gt 0 ]; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
     $SUDO apt-get update
-    $SUDO apt-get install -y --no-install-recommends "${need[@]}"
+    if ! $SUDO apt-get install -y --no-install-recommends "${need[@]}"; then
+        # a newer qemu-utils from bookworm-backports Breaks the stable emulators: take them
+        # from backports too (what ../scripts/test does)
+        printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+            | $SUDO tee /etc/apt/sources.list.d/depin-bookworm-backports.sources >/dev/null
+        $SUDO apt-get update
+        $SUDO apt-get install -y --no-install-recommends -t bookworm-backports "${need[@]}"
+    fi
 fi
 qemu-system-arm --version | head -n1
 qemu-system-riscv32 --version | head -n1
