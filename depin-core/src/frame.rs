@@ -124,6 +124,7 @@ pub struct Frame<'a> {
     pub header: FrameHeader,
     /// Payload bytes.
     pub payload: &'a [u8],
+    bytes: &'a [u8],
     signed: &'a [u8],
     signature: &'a [u8],
 }
@@ -176,9 +177,17 @@ impl<'a> Frame<'a> {
                 timestamp: Timestamp(u64::from_le_bytes(ts)),
             },
             payload: &signed[HEADER_LEN..],
+            bytes,
             signed,
             signature,
         })
+    }
+
+    /// The whole frame as parsed (header, payload and signature): what to store or
+    /// forward, e.g. once depin-device's `Reassembler` has put it back together from
+    /// radio fragments and verified it.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
     }
 
     /// The signed bytes (header and payload).

@@ -57,8 +57,7 @@ fn benches(c: &mut Criterion) {
             let mut radio = [0u8; 11];
             let mut got = false;
             let mut it = Fragmenter::for_frame(frame, 11).unwrap();
-            while let Some(len) = it.next_into(&mut radio) {
-                let len = len.unwrap();
+            while let Some(len) = it.next_into(&mut radio).unwrap() {
                 got |= r
                     .push_verified(&radio[..len], &domain, &public)
                     .unwrap()

@@ -23,7 +23,7 @@
 use depin_core::{Domain, KeyHint, KeyType, MessageKind, PublicKey, Signature, SIGNATURE_LEN};
 
 use crate::error::{Error, Result};
-use crate::signer::{Error as _, Signer};
+use crate::signer::{Signer, SignerError as _};
 
 /// Challenge-response format version.
 pub const CHALLENGE_VERSION: u8 = 1;

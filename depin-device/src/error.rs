@@ -17,7 +17,7 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 ///
 /// Errors of a [`Signer`](crate::signer::Signer) or a
 /// [`CounterStorage`](crate::counter::CounterStorage) implementation are reduced to
-/// their [`kind`](crate::signer::Error::kind) so this type stays small and free of
+/// their [`kind`](crate::signer::SignerError::kind) so this type stays small and free of
 /// generic parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -90,6 +90,9 @@ pub enum Error {
     /// A reassembled frame or a challenge response failed verification (or the
     /// caller's verification closure refused it). Carries the verifier's error.
     Rejected(depin_core::Error),
+    /// A flash layout for [`NorFlashStorage`](crate::counter::NorFlashStorage) does not fit
+    /// the flash (page size, alignment or capacity); says which rule it broke.
+    FlashLayout(&'static str),
 }
 
 impl Error {
@@ -107,6 +110,7 @@ impl Error {
     /// | 6 | `BufferTooSmall` | | 14 | `NonceMismatch` |
     /// | 7 | `TooLong` | | 15 | `Malformed` |
     /// | 8 | `FragmentSizeTooSmall` | | 16 | `Rejected` |
+    /// | | | | 17 | `FlashLayout` |
     pub const fn code(&self) -> u16 {
         match self {
             Error::Core(_) => 1,
@@ -125,6 +129,7 @@ impl Error {
             Error::NonceMismatch => 14,
             Error::Malformed(_) => 15,
             Error::Rejected(_) => 16,
+            Error::FlashLayout(_) => 17,
         }
     }
 
@@ -148,6 +153,7 @@ impl Error {
             Error::NonceMismatch => "nonce-mismatch",
             Error::Malformed(_) => "malformed",
             Error::Rejected(_) => "rejected",
+            Error::FlashLayout(_) => "flash-layout",
         }
     }
 }
@@ -195,6 +201,7 @@ impl fmt::Display for Error {
             Error::NonceMismatch => f.write_str("challenge response answers another nonce"),
             Error::Malformed(what) => write!(f, "malformed input: {what}"),
             Error::Rejected(e) => write!(f, "rejected: {e}"),
+            Error::FlashLayout(rule) => write!(f, "flash layout does not fit the flash: {rule}"),
         }
     }
 }
@@ -213,7 +220,7 @@ mod tests {
     use super::*;
 
     /// One of each kind, in code order.
-    fn every_kind() -> [Error; 16] {
+    fn every_kind() -> [Error; 17] {
         [
             Error::Core(depin_core::Error::SignatureRejected),
             Error::Signer(SignerErrorKind::Other),
@@ -240,6 +247,7 @@ mod tests {
             Error::NonceMismatch,
             Error::Malformed("x"),
             Error::Rejected(depin_core::Error::SignatureRejected),
+            Error::FlashLayout("x"),
         ]
     }
 

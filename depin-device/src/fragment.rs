@@ -131,8 +131,7 @@ impl<'a> Fragment<'a> {
 ///
 /// let mut network = Reassembler::new();
 /// let mut verified = None;
-/// while let Some(len) = fragments.next_into(&mut radio) {
-///     let len = len?;
+/// while let Some(len) = fragments.next_into(&mut radio)? {
 ///     // ... radio transmits radio[..len] ...
 ///     if let Some(f) = network.push_verified(&radio[..len], &domain, &key.public_key())? {
 ///         verified = Some((f.header.seq, f.payload.len()));
@@ -174,10 +173,33 @@ impl<'a> Fragmenter<'a> {
         Self::new(frame, max_payload, tag)
     }
 
-    /// Write the next fragment into `out`: `None` when done, else the fragment length
-    /// or [`Error::BufferTooSmall`] (the fragment is then skipped).
-    pub fn next_into(&mut self, out: &mut [u8]) -> Option<Result<usize>> {
-        self.next().map(|f| f.write_to(out))
+    /// Write the next fragment into `out` and return its length, or `Ok(None)` when
+    /// every fragment was written.
+    ///
+    /// If `out` is shorter than the next fragment this fails with
+    /// [`Error::BufferTooSmall`] and **consumes nothing**: the same fragment is written by
+    /// the next call with a large enough buffer.
+    pub fn next_into(&mut self, out: &mut [u8]) -> Result<Option<usize>> {
+        let Some(needed) = self.next_len() else {
+            return Ok(None);
+        };
+        if out.len() < needed {
+            return Err(Error::BufferTooSmall { needed });
+        }
+        match self.next() {
+            Some(fragment) => fragment.write_to(out).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Length (header included) of the fragment [`next_into`](Self::next_into) writes
+    /// next, or `None` when done.
+    pub fn next_len(&self) -> Option<usize> {
+        if self.rest.is_empty() {
+            None
+        } else {
+            Some(FRAGMENT_HEADER_LEN + self.chunk.min(self.rest.len()))
+        }
     }
 }
 

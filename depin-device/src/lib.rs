@@ -21,6 +21,10 @@ pub use report::{frame_header, frame_len, write_frame, Report, Reporter};
 /// and network).
 pub use depin_core::frame;
 
+/// The flash traits [`counter::NorFlashStorage`] is written against (re-exported so a
+/// firmware implements the same version).
+pub use embedded_storage;
+
 /// The depin-core types a firmware names (the signing domain, the network id, frame time,
 /// key types), so that it can depend on depin-device alone for them.
 pub use depin_core::{Domain, KeyType, NetworkId, Timestamp};

@@ -11,7 +11,7 @@ use depin_core::{Domain, KeyHint, KeyType, Timestamp, SIGNATURE_LEN};
 
 use crate::counter::{CounterStorage, SequenceCounter};
 use crate::error::{Error, Result};
-use crate::signer::{Error as _, Signer};
+use crate::signer::{Signer, SignerError as _};
 
 /// The header a `signer` would put on a frame (asks the signer for its key hint: one SHA-256
 /// unless the signer caches it).

@@ -46,7 +46,7 @@
 //!     Nack,
 //! }
 //!
-//! impl signer::Error for SeError {
+//! impl signer::SignerError for SeError {
 //!     fn kind(&self) -> ErrorKind {
 //!         match self {
 //!             SeError::Nack => ErrorKind::Communication,
@@ -127,19 +127,22 @@ pub enum ErrorKind {
     Other,
 }
 
-impl Error for ErrorKind {
+impl SignerError for ErrorKind {
     fn kind(&self) -> ErrorKind {
         *self
     }
 }
 
 /// A signer error: anything that can say which [`ErrorKind`] it is.
-pub trait Error: Debug {
+///
+/// (Named apart from the crate's [`Error`](crate::Error), which a failed signer surfaces
+/// as [`Error::Signer`](crate::Error::Signer) with this kind.)
+pub trait SignerError: Debug {
     /// The kind of failure.
     fn kind(&self) -> ErrorKind;
 }
 
-impl Error for core::convert::Infallible {
+impl SignerError for core::convert::Infallible {
     fn kind(&self) -> ErrorKind {
         match *self {}
     }
@@ -148,7 +151,7 @@ impl Error for core::convert::Infallible {
 /// The error type of a signer.
 pub trait ErrorType {
     /// The signer's error type.
-    type Error: Error;
+    type Error: SignerError;
 }
 
 impl<T: ErrorType + ?Sized> ErrorType for &mut T {
@@ -201,7 +204,7 @@ pub enum SoftwareSignerError {
     SigningFailed,
 }
 
-impl Error for SoftwareSignerError {
+impl SignerError for SoftwareSignerError {
     fn kind(&self) -> ErrorKind {
         match self {
             SoftwareSignerError::SigningFailed => ErrorKind::SigningFailed,
@@ -235,29 +238,29 @@ macro_rules! software_signer {
             /// The key type this signer holds.
             pub const KEY_TYPE: KeyType = $key_type;
 
-            /// Wrap a depin-core key; fails with [`ErrorKind::WrongKeyType`] if the key is
-            /// of another type.
-            pub fn new(key: SigningKey) -> Result<Self, ErrorKind> {
+            /// Wrap a depin-core key; fails with
+            /// [`Error::Signer`](crate::Error::Signer)`(`[`ErrorKind::WrongKeyType`]`)` if
+            /// the key is of another type.
+            pub fn new(key: SigningKey) -> crate::Result<Self> {
                 let SigningKey::$variant($idk) = &key else {
-                    return Err(ErrorKind::WrongKeyType);
+                    return Err(crate::Error::Signer(ErrorKind::WrongKeyType));
                 };
-                let id = $id.map_err(|_| ErrorKind::KeyUnavailable)?;
+                let id = $id.map_err(crate::Error::Core)?;
                 Ok($name { key, id })
             }
 
             /// Load the key from its 32 secret bytes (Ed25519 seed or ECDSA scalar,
-            /// big-endian). ECDSA scalars must be in `1..n`.
-            pub fn from_secret(secret: &[u8; 32]) -> Result<Self, depin_core::Error> {
+            /// big-endian). ECDSA scalars must be in `1..n`; others fail with
+            /// [`Error::Core`](crate::Error::Core)`(InvalidKey)`.
+            pub fn from_secret(secret: &[u8; 32]) -> crate::Result<Self> {
                 let $secret = secret;
-                let key = SigningKey::$variant($load.map_err(|_| depin_core::Error::InvalidKey {
-                    key_type: $key_type,
-                    reason: "secret scalar is zero or not below the group order",
+                let key = SigningKey::$variant($load.map_err(|_| {
+                    crate::Error::Core(depin_core::Error::InvalidKey {
+                        key_type: $key_type,
+                        reason: "secret scalar is zero or not below the group order",
+                    })
                 })?);
-                let SigningKey::$variant($idk) = &key else {
-                    return Err(depin_core::Error::SigningFailed);
-                };
-                let id = $id?;
-                Ok($name { key, id })
+                Self::new(key)
             }
 
             /// The public key.

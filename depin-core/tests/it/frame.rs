@@ -31,6 +31,7 @@ fn round_trip_every_key_type() {
         assert_eq!(f.header.key_type, kt);
         assert_eq!(f.header.timestamp, Timestamp(1_700_000_000_000));
         assert_eq!(f.payload, b"temp=21.5");
+        assert_eq!(f.as_bytes(), &buf[..n]);
         f.verify(&domain(), &key.public_key()).unwrap();
         // another network refuses it
         let other = Domain::new(NetworkId::new("other").unwrap());

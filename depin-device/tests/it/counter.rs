@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 
 use depin_device::counter::{
-    CounterStorage, Error as StorageError, ErrorKind, ErrorType, RamStorage, SequenceCounter,
+    CounterStorage, ErrorKind, ErrorType, RamStorage, SequenceCounter, StorageError,
 };
 use depin_device::Error;
 

@@ -72,6 +72,7 @@ fn round_trip_lorawan_sizes() {
                 }
                 let done = r.push_verified(&count[0], &domain(), &pk).unwrap().unwrap();
                 assert_eq!(done.signed_bytes().len() + 64, f.len());
+                assert_eq!(done.as_bytes(), &f[..], "the whole reassembled frame");
                 assert_eq!(done.header.seq, 300 + payload_len as u32);
                 assert!(!r.in_progress());
             }
@@ -129,10 +130,22 @@ fn fragmenter_iterator_details() {
     // writing into a too-small radio buffer is an error, not a panic
     let mut it = Fragmenter::new(&f, 51, 9).unwrap();
     let mut tiny = [0u8; 10];
+    assert_eq!(it.next_len(), Some(51));
     assert_eq!(
-        it.next_into(&mut tiny).unwrap().unwrap_err(),
+        it.next_into(&mut tiny).unwrap_err(),
         Error::BufferTooSmall { needed: 51 }
     );
+    // ... and consumes nothing: the same fragment goes out with a big enough buffer
+    assert_eq!(it.len(), 2);
+    let mut radio = [0u8; 51];
+    assert_eq!(it.next_into(&mut radio).unwrap(), Some(51));
+    assert_eq!(&radio[..2], &[9, 0]);
+    assert_eq!(&radio[2..], &f[..49]);
+    let n = it.next_into(&mut radio).unwrap().unwrap();
+    assert_eq!(&radio[..2], &[9, 0x81]);
+    assert_eq!(&radio[2..n], &f[49..]);
+    assert_eq!(it.next_into(&mut radio).unwrap(), None);
+    assert_eq!(it.next_len(), None);
     // an empty frame has no fragments
     assert_eq!(Fragmenter::new(&[], 11, 0).unwrap().count(), 0);
 }

@@ -5,6 +5,7 @@
 mod challenge;
 mod counter;
 mod doc_example;
+mod flash;
 mod fragment;
 mod frame;
 mod signer;

@@ -38,11 +38,10 @@ fn software_signers_match_depin_core_keys() {
 #[test]
 fn new_checks_the_key_type() {
     let k = || SigningKey::from_secret_bytes(KeyType::Secp256k1, &TEST_SECRET).unwrap();
-    assert_eq!(
-        Ed25519Signer::new(k()).unwrap_err(),
-        ErrorKind::WrongKeyType
-    );
-    assert_eq!(P256Signer::new(k()).unwrap_err(), ErrorKind::WrongKeyType);
+    // both constructors return the crate's one error type
+    let wrong = depin_device::Error::Signer(ErrorKind::WrongKeyType);
+    assert_eq!(Ed25519Signer::new(k()).unwrap_err(), wrong);
+    assert_eq!(P256Signer::new(k()).unwrap_err(), wrong);
     let s = Secp256k1Signer::new(k()).unwrap();
     assert_eq!(s.public_key(), k().public_key());
     let e = SigningKey::from_secret_bytes(KeyType::Ed25519, &TEST_SECRET).unwrap();
@@ -53,8 +52,18 @@ fn new_checks_the_key_type() {
 
 #[test]
 fn invalid_ecdsa_secrets_are_refused() {
-    assert!(Secp256k1Signer::from_secret(&[0; 32]).is_err());
-    assert!(P256Signer::from_secret(&[0xff; 32]).is_err());
+    for err in [
+        Secp256k1Signer::from_secret(&[0; 32]).unwrap_err(),
+        P256Signer::from_secret(&[0xff; 32]).unwrap_err(),
+    ] {
+        assert!(
+            matches!(
+                err,
+                depin_device::Error::Core(depin_core::Error::InvalidKey { .. })
+            ),
+            "{err:?}"
+        );
+    }
     // any 32 bytes are an Ed25519 seed
     assert!(Ed25519Signer::from_secret(&[0; 32]).is_ok());
 }
@@ -135,7 +144,7 @@ fn normalize_low_s_turns_the_high_s_twin_back() {
 
 #[test]
 fn error_kinds() {
-    use depin_device::signer::{Error as _, SoftwareSignerError};
+    use depin_device::signer::{SignerError as _, SoftwareSignerError};
     assert_eq!(
         SoftwareSignerError::SigningFailed.kind(),
         ErrorKind::SigningFailed

@@ -21,21 +21,40 @@
 //! rated for 10,000 erase cycles, written one word at a time as below, lasts for
 //! centuries.
 //!
-//! # Mapping to flash
+//! # The storage contract
 //!
-//! [`CounterStorage::store`] must be atomic: after a power cut, [`CounterStorage::load`]
-//! returns either the old or the new value, never garbage. On NOR flash a simple way is
-//! an append-only log of words in two pages: `store` programs the next erased word of
-//! the active page (one word write, no erase); `load` returns the last programmed word
-//! (scan for the first erased word); when a page is full, write the value to the first
-//! word of the other page, then erase the full one. A torn word write reads back as
-//! neither erased nor a valid value: protect each word with a check (e.g. store the
-//! value and its complement in a 64-bit double word) and treat a bad last word as
-//! absent, so `load` falls back to the previous one.
+//! A [`CounterStorage`] keeps one `u32`. What the counter needs from it, and what it
+//! promises in return:
+//!
+//! - **Values only increase.** [`SequenceCounter`] stores strictly increasing values: each
+//!   one larger than every value it loaded or stored before. A storage may rely on this;
+//!   in particular it may keep several values and return **the largest valid one**.
+//! - **`store` is atomic across power cuts.** If power fails during `store(v)`, the next
+//!   [`load`](CounterStorage::load) returns the value stored before or `v`, never anything
+//!   else: not garbage, not an older value. Once `store(v)` has returned `Ok`, `load`
+//!   returns at least `v`.
+//! - **`load` after any cut** (during a write, between writing a new page and erasing the
+//!   old one, during an erase) returns the largest value whose `store` returned `Ok`, or
+//!   the value whose `store` was cut off. Returning `None` is allowed only if no `store`
+//!   ever returned `Ok`.
+//!
+//! # Flash
+//!
+//! [`NorFlashStorage`] implements the contract on two pages of NOR flash through the
+//! [`embedded-storage`](embedded_storage) traits that flash HALs implement. It appends
+//! 8-byte records (the value and its complement, so a torn write or erase reads back
+//! as invalid and is skipped), returns the largest valid record, and switches pages
+//! with the erase *before* the first write on the new page, so the newest value is
+//! always intact somewhere. The test suite cuts power at every program and erase step,
+//! with torn writes, and checks that no sequence number is ever handed out twice.
 
 use core::fmt::Debug;
 
 use crate::error::{Error as CrateError, Result};
+
+mod nor;
+
+pub use nor::{NorFlashStorage, RECORD_LEN};
 
 /// What kind of failure a counter storage reported. More kinds may be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,23 +66,29 @@ pub enum ErrorKind {
     Write,
     /// The stored value is corrupt and no older valid value exists.
     Corrupt,
+    /// A value was stored that is not larger than the one stored before (see the
+    /// monotonicity promise on [`CounterStorage`]); nothing was written.
+    NotIncreasing,
     /// Anything else.
     Other,
 }
 
-impl Error for ErrorKind {
+impl StorageError for ErrorKind {
     fn kind(&self) -> ErrorKind {
         *self
     }
 }
 
 /// A storage error: anything that can say which [`ErrorKind`] it is.
-pub trait Error: Debug {
+///
+/// (Named apart from the crate's [`Error`](crate::Error), which a failed storage
+/// surfaces as [`Error::Storage`](crate::Error::Storage) with this kind.)
+pub trait StorageError: Debug {
     /// The kind of failure.
     fn kind(&self) -> ErrorKind;
 }
 
-impl Error for core::convert::Infallible {
+impl StorageError for core::convert::Infallible {
     fn kind(&self) -> ErrorKind {
         match *self {}
     }
@@ -72,7 +97,7 @@ impl Error for core::convert::Infallible {
 /// The error type of a counter storage.
 pub trait ErrorType {
     /// The storage's error type.
-    type Error: Error;
+    type Error: StorageError;
 }
 
 impl<T: ErrorType + ?Sized> ErrorType for &mut T {
@@ -80,6 +105,10 @@ impl<T: ErrorType + ?Sized> ErrorType for &mut T {
 }
 
 /// Persistent storage for one `u32`: the end of the reserved sequence-number block.
+///
+/// See [the storage contract](self#the-storage-contract): values stored only increase,
+/// `store` is atomic across power cuts, and `load` returns the newest value that
+/// survived. [`NorFlashStorage`] implements it on NOR flash, [`RamStorage`] in RAM.
 pub trait CounterStorage: ErrorType {
     /// Read the stored value; `None` if nothing was ever stored (blank flash).
     fn load(&mut self) -> Result<Option<u32>, Self::Error>;
