@@ -137,6 +137,9 @@ impl MessageKind {
     pub const REPORT_FRAME: MessageKind = MessageKind(0x0001);
     /// A device's answer to a network-issued challenge nonce.
     pub const CHALLENGE_RESPONSE: MessageKind = MessageKind(0x0002);
+    /// The network's signed answer to a device's time request (depin-device's `time`
+    /// module): the device's nonce and the network's unix time.
+    pub const TIME_GRANT: MessageKind = MessageKind(0x0003);
     /// A proof-of-coverage beacon report.
     pub const COVERAGE_BEACON: MessageKind = MessageKind(0x0010);
     /// A proof-of-coverage witness report.

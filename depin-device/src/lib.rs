@@ -13,6 +13,7 @@ mod error;
 pub mod fragment;
 mod report;
 pub mod signer;
+pub mod time;
 
 pub use error::{Error, Result};
 pub use report::{frame_header, frame_len, write_frame, Report, Reporter};
@@ -28,3 +29,9 @@ pub use embedded_storage;
 /// The depin-core types a firmware names (the signing domain, the network id, frame time,
 /// key types), so that it can depend on depin-device alone for them.
 pub use depin_core::{Domain, KeyType, NetworkId, Timestamp};
+
+/// The firmware guide (`docs/guide-firmware.md`), whose snippets run as doc tests so that
+/// they keep compiling against this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide-firmware.md")]
+pub struct FirmwareGuide;

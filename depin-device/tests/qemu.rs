@@ -1,7 +1,7 @@
 //! End-to-end proof on emulated microcontrollers.
 //!
-//! For each key type this test builds `firmware/` (a separate cargo project, release
-//! profile with size optimisations, its own target dir `firmware/target`) for the QEMU
+//! For each key type this test builds `firmware/cortex-m` (a separate cargo project, release
+//! profile with size optimisations, its own target dir `firmware/cortex-m/target`) for the QEMU
 //! `lm3s6965evb` board (Cortex-M3, `thumbv7m-none-eabi`), runs it under
 //! `qemu-system-arm` with semihosting, and does the same with `firmware/riscv` (the same
 //! demo code) for QEMU's RISC-V `virt` board (RV32IMAC, `riscv32imac-unknown-none-elf`)
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use depin_core::frame::Frame;
 use depin_core::{Domain, KeyType, NetworkId, PublicKey, SigningKey, Timestamp};
 
-/// Same bytes as `TEST_SECRET` in firmware/src/demo.rs (checked below). TEST ONLY.
+/// Same bytes as `TEST_SECRET` in firmware/cortex-m/src/demo.rs (checked below). TEST ONLY.
 const TEST_SECRET: [u8; 32] = *b"depin-rs TEST KEY, never in prod";
 const NETWORK_ID: &str = "depin-qemu";
 const QEMU_TIMEOUT: Duration = Duration::from_secs(120);
@@ -46,7 +46,7 @@ struct Board {
 
 const CORTEX_M3: Board = Board {
     name: "Cortex-M3 (QEMU lm3s6965evb)",
-    dir: ".",
+    dir: "cortex-m",
     target: "thumbv7m-none-eabi",
     binary: "depin-firmware",
     qemu: "qemu-system-arm",
@@ -326,7 +326,8 @@ fn run_board(board: &Board, cases: &[Case]) -> (Domain, Vec<(KeyType, Vec<u8>)>)
     require_tools(board);
 
     // The host copy of the test secret must match the firmware's.
-    let demo_rs = std::fs::read_to_string(firmware_dir().join("src/demo.rs")).expect("read");
+    let demo_rs =
+        std::fs::read_to_string(firmware_dir().join("cortex-m/src/demo.rs")).expect("read");
     assert!(demo_rs.contains("*b\"depin-rs TEST KEY, never in prod\""));
 
     let domain = Domain::new(NetworkId::new(NETWORK_ID).expect("network id"));
@@ -526,4 +527,174 @@ fn through_the_oracle(domain: &Domain, frames: &[(KeyType, Vec<u8>)]) {
     })
     .expect("read back");
     assert_eq!(accepted, frames.len());
+}
+
+/// Copy `firmware/template` out of the repository, as a team starting its own firmware
+/// would, point its one dependency at this checkout, and `cargo run` it for Cortex-M and
+/// RISC-V through the runners in its own `.cargo/config.toml`. Every frame it prints must
+/// verify with the network-side code, and its 11-byte LoRaWAN fragments must reassemble
+/// into exactly those frames.
+#[test]
+fn the_firmware_template_runs_from_outside_the_repository() {
+    require_tools(&CORTEX_M3);
+    require_tools(&RV32IMAC);
+    let template = firmware_dir().join("template");
+    let copy = tempfile::tempdir().expect("temp dir");
+    copy_tree(&template, copy.path());
+    let manifest = copy.path().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("read the template's Cargo.toml");
+    let device = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .canonicalize()
+        .expect("depin-device dir");
+    let mut replaced = 0;
+    let text: String = text
+        .lines()
+        .map(|line| {
+            if line.contains("# TEMPLATE-DEPENDENCY") {
+                replaced += 1;
+                format!(
+                    "depin-device = {{ path = {:?}, default-features = false }}\n",
+                    device.display().to_string()
+                )
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    assert_eq!(
+        replaced, 1,
+        "the template marks its depin-device dependency once"
+    );
+    std::fs::write(&manifest, text).expect("write Cargo.toml");
+
+    let secret: [u8; 32] = *b"my-depin-firmware TEST KEY ONLY!";
+    let main_rs = std::fs::read_to_string(template.join("src/main.rs")).expect("read main.rs");
+    assert!(main_rs.contains("*b\"my-depin-firmware TEST KEY ONLY!\""));
+    let key = SigningKey::from_secret_bytes(KeyType::P256, &secret).expect("test key");
+    let public = key.public_key();
+    let domain = Domain::new(NetworkId::new("my-network").expect("network id"));
+
+    for board in [&CORTEX_M3, &RV32IMAC] {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(copy.path())
+            .args(["run", "--quiet", "--release", "--target", board.target])
+            // shared between runs (the copy's path changes every time; its dependencies'
+            // builds are reused)
+            .arg("--target-dir")
+            .arg(template.join("target"));
+        for var in [
+            "RUSTFLAGS",
+            "CARGO_ENCODED_RUSTFLAGS",
+            "CARGO_BUILD_TARGET",
+            "CARGO_TARGET_DIR",
+            "CARGO_BUILD_RUSTFLAGS",
+            "CARGO_PROFILE_RELEASE_DEBUG",
+        ] {
+            cmd.env_remove(var);
+        }
+        let (ok, stdout, stderr) = run_with_timeout(cmd, Duration::from_secs(900));
+        assert!(
+            ok,
+            "the template failed on {}:\n{stdout}\n{stderr}",
+            board.name
+        );
+        assert!(!stdout.contains("ERROR"), "{}: {stdout}", board.name);
+        assert_eq!(
+            unhex(field(&stdout, "PUBKEY")),
+            public.to_bytes().as_ref(),
+            "{}: the device's public key",
+            board.name
+        );
+        let frames: Vec<Vec<u8>> = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("FRAME "))
+            .map(|h| unhex(h.trim()))
+            .collect();
+        assert_eq!(frames.len(), 2, "{}: {stdout}", board.name);
+        for (i, bytes) in frames.iter().enumerate() {
+            let frame = Frame::parse(bytes).expect("frame parses");
+            frame.verify(&domain, &public).expect("frame verifies");
+            assert_eq!(
+                frame.header.seq, i as u32,
+                "sequence numbers from blank flash"
+            );
+            assert_eq!(frame.header.key_type, KeyType::P256);
+            assert!(frame.payload.starts_with(b"temp=21."));
+            assert!(frame.header.timestamp >= Timestamp(1_796_083_200_000));
+        }
+        // the radio side: fragments reassemble, verified, into the same frames
+        let mut reassembler = depin_device::fragment::Reassembler::new();
+        let mut rebuilt = Vec::new();
+        for line in stdout.lines().filter_map(|l| l.strip_prefix("FRAGMENT ")) {
+            let fragment = unhex(line.trim());
+            assert!(fragment.len() <= 11, "an 11-byte uplink: {line}");
+            if let Some(frame) = reassembler
+                .push_verified(&fragment, &domain, &public)
+                .expect("fragment accepted")
+            {
+                rebuilt.push(frame.as_bytes().to_vec());
+            }
+        }
+        assert_eq!(
+            rebuilt, frames,
+            "{}: fragments rebuild the frames",
+            board.name
+        );
+    }
+}
+
+/// Copy a directory tree, leaving out build output.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let name = entry.file_name();
+        if name == "target" {
+            continue;
+        }
+        let src = entry.path();
+        let dst = to.join(&name);
+        if src.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).expect("copy file");
+        }
+    }
+}
+
+/// Run a command with a deadline; (success, stdout, stderr).
+fn run_with_timeout(mut cmd: Command, limit: Duration) -> (bool, String, String) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start command");
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("command did not finish within {limit:?}: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stdout = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    (status.success(), stdout, stderr)
 }

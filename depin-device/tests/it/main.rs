@@ -9,6 +9,7 @@ mod flash;
 mod fragment;
 mod frame;
 mod signer;
+mod time;
 
 use depin_core::{Domain, KeyType, NetworkId};
 use depin_device::signer::{Ed25519Signer, P256Signer, Secp256k1Signer, Signer};

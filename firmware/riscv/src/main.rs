@@ -1,5 +1,5 @@
 //! Demo firmware for QEMU's RISC-V `virt` board (RV32IMAC): signs the same report frame as the
-//! Cortex-M firmware (`../src/demo.rs`, shared) and prints it on the board's 16550 UART, then
+//! Cortex-M firmware (`../cortex-m/src/demo.rs`, shared) and prints it on the board's 16550 UART, then
 //! ends QEMU through the board's test device (exit status 0 on success).
 //!
 //! Output (one line each), as on Cortex-M:
@@ -29,7 +29,7 @@ use core::ptr::{addr_of, read_volatile, write_volatile};
 compile_error!("enable exactly one feature: ed25519, secp256k1, p256 or baseline");
 
 /// The signing demo and the output formatting, shared with the Cortex-M firmware.
-#[path = "../../src/demo.rs"]
+#[path = "../../cortex-m/src/demo.rs"]
 mod demo;
 
 /// The `virt` board's 16550 UART (transmit register at offset 0).
