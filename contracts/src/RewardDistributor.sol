@@ -50,6 +50,13 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 /// the guardian may cancel. The admin also manages roles, so it should be a multisig or timelock,
 /// and monitors should watch `Paused`, `RecoveryProposed` and role changes.
 ///
+/// Oracle quorum: once the admin has scheduled an oracle set (`scheduleOracleSet`, in effect no
+/// sooner than `ORACLE_SET_DELAY` later), roots are published only with `publishQuorumRoot`, by
+/// anyone, carrying the ECDSA signatures of `threshold` (a strict majority) of the set over the
+/// depin-rs `RootStatement` of (this contract, epoch, root, total); `publishRoot` then reverts
+/// with `QuorumRequired`, so no single oracle key can publish. A set change never touches a
+/// published epoch.
+///
 /// Roles: `DEFAULT_ADMIN_ROLE` (OpenZeppelin `AccessControlDefaultAdminRules`: one admin, handed
 /// over in two steps, `beginDefaultAdminTransfer` then `acceptDefaultAdminTransfer` by the new
 /// admin once `defaultAdminDelay()` has passed) manages the other roles and is the only one that
@@ -78,8 +85,31 @@ contract RewardDistributor is AccessControlDefaultAdminRules, Pausable {
     /// @notice Minimum seconds between `proposeRecovery` and `executeRecovery` (7 days).
     uint64 public constant RECOVERY_DELAY = 7 days;
 
+    /// @notice Least delay between `scheduleOracleSet` and the set taking effect (2 days).
+    uint64 public constant ORACLE_SET_DELAY = 2 days;
+    /// @notice Most oracles in one set.
+    uint256 public constant MAX_ORACLES = 64;
+    /// @dev secp256k1's group order divided by two: signatures must have `s` at or below it.
+    uint256 private constant SECP256K1_HALF_ORDER =
+        0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
+
     /// @notice The token paid out by claims.
     IERC20 public immutable token;
+
+    /// @dev One oracle set: who, how many must sign, from when, for which network.
+    struct OracleSetState {
+        address[] oracles;
+        mapping(address => bool) isOracle;
+        uint8 threshold;
+        uint64 effectiveAt;
+        bytes networkId;
+    }
+
+    /// @dev Two slots: the current set and one scheduled set; `_pending` says the other slot
+    /// holds a schedule that takes effect at its `effectiveAt`.
+    OracleSetState[2] private _sets;
+    uint8 private _current;
+    bool private _pending;
 
     uint64 private _latestEpoch;
     bytes32 private _latestRoot;
@@ -110,6 +140,30 @@ contract RewardDistributor is AccessControlDefaultAdminRules, Pausable {
     error ZeroRoot();
     /// @notice No root has been published yet.
     error NoRoot();
+    /// @notice An oracle set is in effect: roots are published with `publishQuorumRoot`.
+    error QuorumRequired();
+    /// @notice No oracle set is in effect: `publishQuorumRoot` has no one to check against.
+    error NoOracleSet();
+    /// @notice The total does not fit the 128 bits a root statement carries.
+    error TotalTooLarge(uint256 total);
+    /// @notice `signatures` is not a whole number of 65-byte signatures.
+    error BadSignatureLength(uint256 length);
+    /// @notice Signature `index` is malformed (high s, bad v) or recovers to no address.
+    error InvalidSignature(uint256 index);
+    /// @notice Signature `index`'s signer is not above the previous one (signers must be in
+    /// strictly increasing address order, which also refuses a repeated signer).
+    error SignersNotSorted(uint256 index);
+    /// @notice `signer` is not in the oracle set in effect.
+    error NotAnOracle(address signer);
+    /// @notice `count` valid oracle signatures, `threshold` needed.
+    error QuorumNotReached(uint256 count, uint256 threshold);
+    /// @notice The oracle set is empty, too large, has a zero or repeated address, a threshold
+    /// that is not a strict majority, or a network id of 0 or more than 64 bytes.
+    error InvalidOracleSet();
+    /// @notice The set would take effect before `earliest` (now + `ORACLE_SET_DELAY`).
+    error OracleSetTooSoon(uint64 effectiveAt, uint64 earliest);
+    /// @notice The set would take effect before the set already in effect or scheduled.
+    error OracleSetOutOfOrder(uint64 effectiveAt);
     /// @notice The proof does not prove (chain id, this contract, account, cumulativeAmount)
     /// against the latest root, nor (within the grace period) against the previous root.
     error InvalidProof();
@@ -130,6 +184,10 @@ contract RewardDistributor is AccessControlDefaultAdminRules, Pausable {
 
     /// @notice A root was published for `epoch`.
     event RootPublished(uint64 indexed epoch, bytes32 root, uint256 total);
+    /// @notice The root of `epoch` was published by a quorum: `signers` oracles signed it.
+    event QuorumRootPublished(uint64 indexed epoch, bytes32 root, uint256 signers);
+    /// @notice An oracle set was scheduled to take effect at `effectiveAt`.
+    event OracleSetScheduled(address[] oracles, uint8 threshold, uint64 effectiveAt);
     /// @notice `account` was paid `amount`, bringing its claimed total to `cumulativeAmount`;
     /// `epoch` is the epoch of the root the proof was checked against (the latest or, within the
     /// grace period, the previous one).
@@ -183,6 +241,159 @@ contract RewardDistributor is AccessControlDefaultAdminRules, Pausable {
     /// the most that can ever have been claimed in total while this root is the latest; at least
     /// `totalClaimed()`.
     function publishRoot(uint64 epoch, bytes32 root, uint256 total) external onlyRole(ORACLE_ROLE) {
+        if (_quorumInEffect()) revert QuorumRequired();
+        _publish(epoch, root, total);
+    }
+
+    /// @notice Publishes the root that a quorum of the oracle set signed. Anyone may submit it:
+    /// the signatures are the authority.
+    /// @dev Each oracle signs the depin-rs `RootStatement` of (this contract, epoch, root, total)
+    /// under `MessageKind::REWARD_ROOT` (0x0070) in the network's domain with this chain's id:
+    /// the ECDSA secp256k1 prehash signature of `sha256("DEPIN-RS" || 0x01 || u8 len(networkId) ||
+    /// networkId || 0x0070 || 0x01 || u64be(block.chainid) || "depin-rs/reward-root/1" || 0x14 ||
+    /// address(this) || u64be(epoch) || root || u128be(total))`. `signatures` is the
+    /// concatenation of 65-byte `r || s || v` signatures (v 27 or 28, s in the lower half of the
+    /// order), ordered by strictly increasing signer address. Checks in order: `NoOracleSet` (no
+    /// set in effect), `TotalTooLarge` (above 2^128 - 1, which the statement cannot carry),
+    /// `BadSignatureLength`, then per signature `InvalidSignature` (high s, bad v, recovers to
+    /// nothing), `SignersNotSorted` (not strictly increasing: also refuses a repeated signer),
+    /// `NotAnOracle`; then `QuorumNotReached` (fewer than the threshold), then the rules of
+    /// `publishRoot` (`ZeroRoot`, same root again a no-op, `EpochAlreadyPublished`,
+    /// `EpochNotIncreasing`, `EpochGapTooLarge`, `TotalBelowClaimed`). A set change never
+    /// re-opens a published epoch.
+    /// @param epoch Epoch number, at most `maxNextEpoch()`.
+    /// @param root The claim tree root (as for `publishRoot`).
+    /// @param total The epoch's total (as for `publishRoot`), below 2^128.
+    /// @param signatures `threshold` or more 65-byte signatures, signers in increasing address
+    /// order.
+    function publishQuorumRoot(uint64 epoch, bytes32 root, uint256 total, bytes calldata signatures) external {
+        OracleSetState storage set = _setInEffect();
+        if (set.threshold == 0) revert NoOracleSet();
+        if (total > type(uint128).max) revert TotalTooLarge(total);
+        if (signatures.length % 65 != 0) revert BadSignatureLength(signatures.length);
+        bytes32 digest = _statementDigest(set.networkId, epoch, root, total);
+        uint256 count = signatures.length / 65;
+        address last = address(0);
+        for (uint256 i = 0; i < count; ++i) {
+            bytes calldata sig = signatures[i * 65:(i + 1) * 65];
+            bytes32 r = bytes32(sig[0:32]);
+            bytes32 s_ = bytes32(sig[32:64]);
+            uint8 v = uint8(sig[64]);
+            if (uint256(s_) > SECP256K1_HALF_ORDER || (v != 27 && v != 28)) revert InvalidSignature(i);
+            address signer = ecrecover(digest, v, r, s_);
+            if (signer == address(0)) revert InvalidSignature(i);
+            if (signer <= last) revert SignersNotSorted(i);
+            if (!set.isOracle[signer]) revert NotAnOracle(signer);
+            last = signer;
+        }
+        if (count < set.threshold) revert QuorumNotReached(count, set.threshold);
+        _publish(epoch, root, total);
+        emit QuorumRootPublished(epoch, root, count);
+    }
+
+    /// @notice Schedules the oracle set (admin only): from `effectiveAt` (unix seconds) on, a root
+    /// needs `threshold` of `oracles` to sign it (`publishQuorumRoot`) and `publishRoot` is
+    /// refused. `networkId` is the depin-rs network whose domain the oracles sign in.
+    /// @dev `effectiveAt` must be at least `ORACLE_SET_DELAY` from now (`OracleSetTooSoon`), so a
+    /// hijacked admin key cannot install its own oracles unseen, and not before an already
+    /// scheduled set (`OracleSetOutOfOrder`); scheduling replaces a set that is scheduled but not
+    /// yet in effect. `oracles`: 1 to `MAX_ORACLES` distinct non-zero addresses; `threshold` a
+    /// strict majority (`2 * threshold > n`, so two different roots can never both reach it):
+    /// `InvalidOracleSet` otherwise. `networkId`: 1 to 64 bytes (`InvalidOracleSet`).
+    function scheduleOracleSet(bytes calldata networkId, address[] calldata oracles, uint8 threshold, uint64 effectiveAt)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        uint256 n = oracles.length;
+        if (n == 0 || n > MAX_ORACLES || threshold == 0 || threshold > n || 2 * uint256(threshold) <= n) {
+            revert InvalidOracleSet();
+        }
+        if (networkId.length == 0 || networkId.length > 64) revert InvalidOracleSet();
+        if (uint256(effectiveAt) < block.timestamp + ORACLE_SET_DELAY) {
+            revert OracleSetTooSoon(effectiveAt, uint64(block.timestamp + ORACLE_SET_DELAY));
+        }
+        // promote a pending set whose time has come, so that it is not lost
+        _settle();
+        if (effectiveAt < _sets[_current].effectiveAt) revert OracleSetOutOfOrder(effectiveAt);
+        uint8 slot = 1 - _current;
+        OracleSetState storage next = _sets[slot];
+        for (uint256 i = 0; i < next.oracles.length; ++i) {
+            next.isOracle[next.oracles[i]] = false;
+        }
+        delete next.oracles;
+        for (uint256 i = 0; i < n; ++i) {
+            address a = oracles[i];
+            if (a == address(0) || next.isOracle[a]) revert InvalidOracleSet();
+            next.isOracle[a] = true;
+            next.oracles.push(a);
+        }
+        next.threshold = threshold;
+        next.effectiveAt = effectiveAt;
+        next.networkId = networkId;
+        _pending = true;
+        emit OracleSetScheduled(oracles, threshold, effectiveAt);
+    }
+
+    /// @notice The oracle set in effect now: its oracles, threshold (0: none, a single
+    /// `ORACLE_ROLE` holder publishes) and the network id they sign for.
+    function oracleSet() external view returns (address[] memory oracles, uint8 threshold, bytes memory networkId) {
+        OracleSetState storage set = _setInEffect();
+        return (set.oracles, set.threshold, set.networkId);
+    }
+
+    /// @notice The digest an oracle signs for (epoch, root, total) on this distributor, in the
+    /// domain of the set in effect (zero if none is).
+    function statementDigest(uint64 epoch, bytes32 root, uint256 total) external view returns (bytes32) {
+        OracleSetState storage set = _setInEffect();
+        if (set.threshold == 0 || total > type(uint128).max) return bytes32(0);
+        return _statementDigest(set.networkId, epoch, root, total);
+    }
+
+    function _statementDigest(bytes memory networkId, uint64 epoch, bytes32 root, uint256 total)
+        private
+        view
+        returns (bytes32)
+    {
+        return sha256(
+            abi.encodePacked(
+                "DEPIN-RS",
+                uint8(1),
+                uint8(networkId.length),
+                networkId,
+                uint16(0x0070),
+                uint8(1),
+                uint64(block.chainid),
+                "depin-rs/reward-root/1",
+                uint8(20),
+                address(this),
+                epoch,
+                root,
+                uint128(total)
+            )
+        );
+    }
+
+    /// The set in effect now (threshold 0: none).
+    function _setInEffect() private view returns (OracleSetState storage) {
+        uint8 other = 1 - _current;
+        if (_pending && _sets[other].effectiveAt <= block.timestamp) return _sets[other];
+        return _sets[_current];
+    }
+
+    function _quorumInEffect() private view returns (bool) {
+        return _setInEffect().threshold != 0;
+    }
+
+    /// Make a pending set whose time has come the current one.
+    function _settle() private {
+        uint8 other = 1 - _current;
+        if (_pending && _sets[other].effectiveAt <= block.timestamp) {
+            _current = other;
+            _pending = false;
+        }
+    }
+
+    function _publish(uint64 epoch, bytes32 root, uint256 total) private {
         if (root == bytes32(0)) revert ZeroRoot();
         bytes32 existing = _roots[epoch];
         if (existing != bytes32(0)) {

@@ -1825,3 +1825,271 @@ async fn recovery_is_timelocked_and_needs_the_pause() {
     assert_eq!(admin.pool_balance().await.unwrap(), Some(400));
     assert_eq!(admin.pending_recovery().await.unwrap(), None);
 }
+
+/// Epoch roots signed by a quorum of oracles on the Solidity distributor (issue 16): the admin
+/// schedules a 3-oracle set with threshold 2 behind the 2-day delay; once it is in effect the
+/// single oracle is refused, a root two honest oracles signed is published by anyone while the
+/// third oracle's lie is kept as dissent, and with two disagreeing liars nothing reaches the
+/// threshold and claims keep working against the previous root. The contract's digest is the
+/// Rust `RootStatement::digest`. Attacks: too few signatures, a stranger's signature, a repeated
+/// signer, a signature for another chain. Then the gas of `publishQuorumRoot` for n = 3, 5, 7.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oracle_quorum_publishes_roots_on_the_evm_distributor() {
+    use depin_chains::evm::ORACLE_SET_DELAY;
+    use depin_chains::quorum::{OracleSet, Quorum, RootStatement};
+    use depin_core::{Domain, NetworkId};
+
+    let env = Env::new().await;
+    env.fund(10_000).await;
+    let admin = env.handle(ADMIN).await;
+    let oracle = env.handle(ORACLE).await;
+    let relayer = env.handle(STRANGER).await;
+    let network = NetworkId::new("quorum-net").unwrap();
+    let domain = Domain::new(network.clone()).with_chain_id(env.chain_id);
+    let keys: Vec<SigningKey> = (0..3u8)
+        .map(|i| SigningKey::from_secret_bytes(KeyType::Secp256k1, &[0x90 + i; 32]).unwrap())
+        .collect();
+    let set = OracleSet::new(keys.iter().map(|k| DeviceId::from(k.public_key())), 2).unwrap();
+
+    // epoch 1 by the single oracle, before any set exists
+    let tree1 =
+        ClaimTree::new(oracle.claim_format(), vec![(evm(10), 100), (evm(11), 200)]).unwrap();
+    let root1 = EpochRoot {
+        epoch: Epoch(1),
+        root: tree1.root(),
+        total: 300,
+    };
+    publish(&oracle, &root1).await;
+    let honest_quorum = |statement: &RootStatement, signers: &[usize]| -> Quorum {
+        let votes: Vec<_> = signers
+            .iter()
+            .map(|&i| statement.sign(&domain, &keys[i]).unwrap())
+            .collect();
+        set.tally(&domain, &statement.distributor, statement.epoch, &votes)
+            .unwrap()
+    };
+    let tree2 =
+        ClaimTree::new(oracle.claim_format(), vec![(evm(10), 150), (evm(11), 400)]).unwrap();
+    let root2 = EpochRoot {
+        epoch: Epoch(2),
+        root: tree2.root(),
+        total: 550,
+    };
+    let statement2 = relayer.root_statement(&root2);
+    let q2 = honest_quorum(&statement2, &[0, 1]);
+    // no set in effect: a quorum has nothing to be checked against
+    assert!(matches!(
+        relayer.publish_quorum_root(&q2).await,
+        Err(Error::Unsupported(_))
+    ));
+
+    // scheduling: admin only, at least two days ahead
+    let now = relayer.latest_block_timestamp().await.unwrap();
+    assert!(matches!(
+        relayer
+            .schedule_oracle_set(&network, &set, now + ORACLE_SET_DELAY + 60)
+            .await,
+        Err(Error::Unauthorized(_))
+    ));
+    assert!(matches!(
+        admin
+            .schedule_oracle_set(&network, &set, now + ORACLE_SET_DELAY / 2)
+            .await,
+        Err(Error::InvalidInput(_))
+    ));
+    ok(
+        &admin,
+        admin
+            .schedule_oracle_set(&network, &set, now + ORACLE_SET_DELAY + 60)
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        relayer.evm_oracle_set().await.unwrap(),
+        None,
+        "not yet in effect"
+    );
+    advance_time(&env.anvil.url, ORACLE_SET_DELAY + 120).await;
+    let in_effect = relayer.evm_oracle_set().await.unwrap().unwrap();
+    assert_eq!((in_effect.threshold, &in_effect.network), (2, &network));
+    assert_eq!(in_effect.oracles.len(), 3);
+
+    // the single oracle can publish nothing any more
+    assert!(matches!(
+        oracle.publish_root(&root2).await,
+        Err(Error::Unauthorized(_))
+    ));
+    // the contract's digest is the Rust statement digest, byte for byte
+    assert_eq!(
+        relayer
+            .statement_digest(root2.epoch, root2.root, root2.total)
+            .await
+            .unwrap(),
+        Some(statement2.digest(&domain).unwrap())
+    );
+
+    // attacks, each refused before anything changes
+    let mut one = q2.clone();
+    one.signers.truncate(1);
+    one.signatures.truncate(1);
+    assert!(matches!(
+        relayer.publish_quorum_root(&one).await,
+        Err(Error::Unauthorized(m)) if m.contains("needed")
+    ));
+    let stranger_key = SigningKey::from_secret_bytes(KeyType::Secp256k1, &[0x99; 32]).unwrap();
+    let mut with_stranger = q2.clone();
+    with_stranger.signers[1] = DeviceId::from(stranger_key.public_key());
+    with_stranger.signatures[1] = stranger_key
+        .sign_prehash(&statement2.digest(&domain).unwrap())
+        .unwrap();
+    assert!(matches!(
+        relayer.publish_quorum_root(&with_stranger).await,
+        Err(Error::Unauthorized(m)) if m.contains("not in the oracle set")
+    ));
+    let mut repeated = q2.clone();
+    repeated.signers[1] = repeated.signers[0];
+    repeated.signatures[1] = repeated.signatures[0].clone();
+    assert!(matches!(
+        relayer.publish_quorum_root(&repeated).await,
+        Err(Error::InvalidInput(m)) if m.contains("repeats a signer")
+    ));
+    let other_chain = Domain::new(network.clone()).with_chain_id(env.chain_id + 1);
+    let mut foreign = q2.clone();
+    for (i, sig) in foreign.signatures.iter_mut().enumerate() {
+        let signer = if q2.signers[i] == DeviceId::from(keys[0].public_key()) {
+            0
+        } else {
+            1
+        };
+        *sig = keys[signer]
+            .sign_prehash(&statement2.digest(&other_chain).unwrap())
+            .unwrap();
+    }
+    assert!(matches!(
+        relayer.publish_quorum_root(&foreign).await,
+        Err(Error::Unauthorized(_))
+    ));
+    assert_eq!(relayer.epoch_root(Epoch(2)).await.unwrap(), None);
+
+    // oracle 2 lies; the two honest signatures publish, by anyone, and the lie is dissent
+    let lie = RootStatement {
+        root: [0x66; 32],
+        ..statement2.clone()
+    };
+    let votes = vec![
+        statement2.sign(&domain, &keys[0]).unwrap(),
+        statement2.sign(&domain, &keys[1]).unwrap(),
+        lie.sign(&domain, &keys[2]).unwrap(),
+    ];
+    let quorum = set
+        .tally(&domain, &statement2.distributor, Epoch(2), &votes)
+        .unwrap();
+    assert_eq!(quorum.dissent.len(), 1);
+    assert_eq!(quorum.dissent[0].statement, lie);
+    let PublishOutcome::Published(tx) = relayer.publish_quorum_root(&quorum).await.unwrap() else {
+        panic!("a new epoch is published")
+    };
+    ok(&relayer, tx).await;
+    assert_eq!(relayer.epoch_root(Epoch(2)).await.unwrap(), Some(root2));
+    assert_eq!(
+        relayer.publish_quorum_root(&quorum).await.unwrap(),
+        PublishOutcome::AlreadyPublished
+    );
+
+    // two liars who disagree: nothing reaches the threshold, nothing is published, and
+    // claims go on against the latest published root
+    let s3 = RootStatement::new(statement2.distributor.clone(), Epoch(3), [0x31; 32], 600);
+    let votes = vec![
+        s3.sign(&domain, &keys[0]).unwrap(),
+        RootStatement {
+            root: [0x32; 32],
+            ..s3.clone()
+        }
+        .sign(&domain, &keys[1])
+        .unwrap(),
+        RootStatement {
+            root: [0x33; 32],
+            ..s3.clone()
+        }
+        .sign(&domain, &keys[2])
+        .unwrap(),
+    ];
+    assert!(set
+        .tally(&domain, &s3.distributor, Epoch(3), &votes)
+        .is_err());
+    assert_eq!(relayer.epoch_root(Epoch(3)).await.unwrap(), None);
+    let claim = tree2.claim_for(&evm(11)).unwrap();
+    ok(&relayer, relayer.claim(&claim).await.unwrap()).await;
+    assert_eq!(relayer.claimed(&evm(11)).await.unwrap(), 400);
+
+    // Gas of publishing epoch 2 (epoch 1 published, so the same storage slots change from the
+    // same values) on fresh distributors: by the single oracle, and by quorums of n = 3, 5, 7
+    // oracles with exactly the threshold (2, 3, 4) of signatures, what a relayer submits.
+    let first = |_: EvmAddress| EpochRoot {
+        epoch: Epoch(1),
+        root: [0x41; 32],
+        total: 0,
+    };
+    let second = EpochRoot {
+        epoch: Epoch(2),
+        root: [0x42; 32],
+        total: 0,
+    };
+    let single = {
+        let d = env.second_distributor(GUARDIAN, 0).await;
+        let o = env.handle_on(ORACLE, d).await;
+        publish(&o, &first(d)).await;
+        let PublishOutcome::Published(tx) = o.publish_root(&second).await.unwrap() else {
+            panic!("new epoch")
+        };
+        ok(&o, tx).await;
+        gas_used(&env.anvil.url, &tx).await
+    };
+    let mut figures = Vec::new();
+    for (n, t) in [(3usize, 2usize), (5, 3), (7, 4)] {
+        let d = env.second_distributor(GUARDIAN, 0).await;
+        let o = env.handle_on(ORACLE, d).await;
+        let a = env.handle_on(ADMIN, d).await;
+        let r = env.handle_on(STRANGER, d).await;
+        publish(&o, &first(d)).await;
+        let keys: Vec<SigningKey> = (0..n as u8)
+            .map(|i| SigningKey::from_secret_bytes(KeyType::Secp256k1, &[0xa0 + i; 32]).unwrap())
+            .collect();
+        let set = OracleSet::new(keys.iter().map(|k| DeviceId::from(k.public_key())), t).unwrap();
+        let now = r.latest_block_timestamp().await.unwrap();
+        ok(
+            &a,
+            a.schedule_oracle_set(&network, &set, now + ORACLE_SET_DELAY + 60)
+                .await
+                .unwrap(),
+        )
+        .await;
+        advance_time(&env.anvil.url, ORACLE_SET_DELAY + 120).await;
+        let statement = r.root_statement(&second);
+        let votes: Vec<_> = keys[..t]
+            .iter()
+            .map(|k| statement.sign(&domain, k).unwrap())
+            .collect();
+        let quorum = set
+            .tally(&domain, &statement.distributor, Epoch(2), &votes)
+            .unwrap();
+        assert_eq!(quorum.signers.len(), t);
+        let PublishOutcome::Published(tx) = r.publish_quorum_root(&quorum).await.unwrap() else {
+            panic!("new epoch")
+        };
+        ok(&r, tx).await;
+        assert_eq!(r.epoch_root(Epoch(2)).await.unwrap(), Some(second));
+        figures.push((n, t, gas_used(&env.anvil.url, &tx).await));
+    }
+    println!("publishRoot by the single oracle: {single} gas");
+    for (n, t, gas) in &figures {
+        println!(
+            "publishQuorumRoot n={n} t={t}: {gas} gas ({:+} vs. publishRoot)",
+            *gas as i64 - single as i64
+        );
+    }
+    // each further signature costs an ecrecover, calldata and a set lookup
+    assert!(figures.windows(2).all(|w| w[1].2 > w[0].2), "{figures:?}");
+    assert!(figures[0].2 > single, "{figures:?} vs {single}");
+}

@@ -8,6 +8,7 @@
 //! | [`crate::RegistryBackend::revoke_device`] | `revoke(device)` (token owner or admin) |
 //! | [`crate::RegistryBackend::device`] | `deviceInfo(device)` |
 //! | [`crate::DistributorBackend::publish_root`] | `rootOf`/`totalOf` (idempotence check), `maxNextEpoch()` (gap check), then `publishRoot(epoch, root, total)` (oracle) |
+//! | [`crate::DistributorBackend::publish_quorum_root`] | `rootOf`/`totalOf` (idempotence), `statementDigest(epoch, root, total)`, then `publishQuorumRoot(epoch, root, total, signatures)` (anyone; signers' `r || s || v` in address order) |
 //! | [`crate::DistributorBackend::claim`] | `claim(account, cumulativeAmount, proof)` |
 //! | [`crate::DistributorBackend::claimed`] | `claimed(account)` |
 //! | [`crate::ChainHandle::wait_for_receipt`] | `eth_getTransactionReceipt`, polled until `confirmations` blocks are on top |
@@ -61,6 +62,7 @@ pub mod bindings;
 pub mod deploy;
 mod eip712;
 mod ops;
+mod quorum;
 mod revert;
 mod sender;
 
@@ -82,6 +84,7 @@ pub use ops::{
     ClaimableRoots, PendingRecovery, PreviousRoot, CLAIM_GRACE_PERIOD, MAX_EPOCH_GAP,
     MAX_PERMIT_LIFETIME, RECOVERY_DELAY,
 };
+pub use quorum::{EvmOracleSet, ORACLE_SET_DELAY};
 
 use self::bindings::{DepinToken, DeviceRegistry, RewardDistributor};
 use self::revert::{rpc, u256_to_u128, Target};
@@ -797,6 +800,14 @@ impl crate::backend::DistributorBackend for EvmBackend {
             .send(Target::Distributor, self.inner.distributor, call)
             .await?;
         Ok(PublishOutcome::Published(tx))
+    }
+
+    /// The signers must be secp256k1 oracles ([`Error::Unsupported`]); an oracle set must be
+    /// in effect ([`EvmBackend::schedule_oracle_set`]); the same root again is
+    /// [`PublishOutcome::AlreadyPublished`]. The contract checks every signature with
+    /// `ecrecover`.
+    async fn publish_quorum_root(&self, quorum: &crate::quorum::Quorum) -> Result<PublishOutcome> {
+        self.publish_quorum(quorum).await
     }
 
     async fn epoch_root(&self, epoch: Epoch) -> Result<Option<EpochRoot>> {

@@ -187,6 +187,45 @@ fn from_distributor_error(e: RewardDistributor::RewardDistributorErrors) -> Erro
         )),
         E::EnforcedPause(_) => Error::Paused("the reward distributor is paused".into()),
         E::ExpectedPause(_) => Error::InvalidInput("the reward distributor is not paused".into()),
+        E::QuorumRequired(_) => Error::Unauthorized(
+            "an oracle set is in effect: roots need a quorum of its signatures".into(),
+        ),
+        E::NoOracleSet(_) => {
+            Error::Unsupported("no oracle set is in effect on this distributor".into())
+        }
+        E::TotalTooLarge(x) => Error::InvalidInput(format!(
+            "total {} does not fit the 128 bits of a root statement",
+            x.total
+        )),
+        E::BadSignatureLength(x) => Error::InvalidInput(format!(
+            "{} bytes of signatures is not a whole number of 65-byte signatures",
+            x.length
+        )),
+        E::InvalidSignature(_) => Error::InvalidProof,
+        E::SignersNotSorted(x) => Error::InvalidInput(format!(
+            "signature {} repeats a signer or is out of address order",
+            x.index
+        )),
+        E::NotAnOracle(x) => {
+            Error::Unauthorized(format!("{} is not in the oracle set in effect", x.signer))
+        }
+        E::QuorumNotReached(x) => Error::Unauthorized(format!(
+            "{} oracle signatures, {} needed",
+            x.count, x.threshold
+        )),
+        E::InvalidOracleSet(_) => Error::InvalidInput(
+            "an oracle set needs 1 to 64 distinct non-zero oracles, a strict-majority threshold \
+             and a network id of 1 to 64 bytes"
+                .into(),
+        ),
+        E::OracleSetTooSoon(x) => Error::InvalidInput(format!(
+            "an oracle set takes effect at least 2 days after it is scheduled: {} is before {}",
+            x.effectiveAt, x.earliest
+        )),
+        E::OracleSetOutOfOrder(x) => Error::InvalidInput(format!(
+            "an oracle set cannot take effect ({}) before the one in effect",
+            x.effectiveAt
+        )),
         E::AccessControlEnforcedDefaultAdminRules(_) => Error::Unauthorized(
             "the default admin role moves only by the two-step delayed handover".into(),
         ),
