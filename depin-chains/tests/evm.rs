@@ -321,6 +321,7 @@ async fn evm_backend_passes_the_conformance_suite() {
             distributor: env.deployment.distributor.0,
         }
     );
+    let quorum = quorum_fixture(&env).await;
     let fixtures = Fixtures {
         owner: Arc::new(env.handle(OWNER).await),
         outsider: Arc::new(env.handle(STRANGER).await),
@@ -343,6 +344,8 @@ async fn evm_backend_passes_the_conformance_suite() {
             .await
             .unwrap(),
         )),
+        // a second distributor whose 3-oracle set is in effect
+        quorum: Some(quorum),
     };
     let started = Instant::now();
     let report = match run_conformance(admin, fixtures).await {
@@ -357,6 +360,47 @@ async fn evm_backend_passes_the_conformance_suite() {
     );
     assert!(report.skipped.is_empty(), "{report:?}");
     assert!(report.checks.len() >= 25, "{report:?}");
+}
+
+/// A second distributor on `env`'s chain with a 3-oracle secp256k1 set (threshold 2) in
+/// effect (scheduled by the admin, the chain clock moved past the delay), for the
+/// conformance suite's quorum section.
+async fn quorum_fixture(env: &Env) -> depin_chains::conformance::QuorumFixture {
+    use depin_chains::evm::ORACLE_SET_DELAY;
+    use depin_chains::quorum::OracleSet;
+    use depin_chains::types::DeviceSigner;
+    use depin_core::{Domain, NetworkId};
+
+    let network = NetworkId::new("conformance-quorum").unwrap();
+    let distributor = env.second_distributor(GUARDIAN, 0).await;
+    let oracles: Vec<Arc<dyn DeviceSigner>> = (0..3u8)
+        .map(|i| {
+            Arc::new(SigningKey::from_secret_bytes(KeyType::Secp256k1, &[0xb0 + i; 32]).unwrap())
+                as Arc<dyn DeviceSigner>
+        })
+        .collect();
+    let set = OracleSet::new(oracles.iter().map(|o| o.device_id()), 2).unwrap();
+    let admin = env.handle_on(ADMIN, distributor).await;
+    let now = admin.latest_block_timestamp().await.unwrap();
+    ok(
+        &admin,
+        admin
+            .schedule_oracle_set(&network, &set, now + ORACLE_SET_DELAY + 30)
+            .await
+            .unwrap(),
+    )
+    .await;
+    advance_time(&env.anvil.url, ORACLE_SET_DELAY + 60).await;
+    depin_chains::conformance::QuorumFixture {
+        relayer: Arc::new(env.handle_on(NEW_OWNER, distributor).await),
+        single_oracle: Arc::new(env.handle_on(ORACLE, distributor).await),
+        oracles,
+        threshold: 2,
+        domain: Domain::new(network).with_chain_id(env.chain_id),
+        distributor: distributor.0.to_vec(),
+        first_epoch: Epoch(1),
+        outsider: Arc::new(SigningKey::from_secret_bytes(KeyType::Secp256k1, &[0xbf; 32]).unwrap()),
+    }
 }
 
 #[test]
@@ -1845,7 +1889,7 @@ async fn oracle_quorum_publishes_roots_on_the_evm_distributor() {
     let oracle = env.handle(ORACLE).await;
     let relayer = env.handle(STRANGER).await;
     let network = NetworkId::new("quorum-net").unwrap();
-    let domain = Domain::new(network.clone()).with_chain_id(env.chain_id);
+    let domain = Domain::new(network).with_chain_id(env.chain_id);
     let keys: Vec<SigningKey> = (0..3u8)
         .map(|i| SigningKey::from_secret_bytes(KeyType::Secp256k1, &[0x90 + i; 32]).unwrap())
         .collect();
@@ -1949,12 +1993,13 @@ async fn oracle_quorum_publishes_roots_on_the_evm_distributor() {
     ));
     let mut repeated = q2.clone();
     repeated.signers[1] = repeated.signers[0];
-    repeated.signatures[1] = repeated.signatures[0].clone();
+    repeated.signatures[1] = repeated.signatures[0];
+    // a signer listed twice counts once: too few distinct signers
     assert!(matches!(
         relayer.publish_quorum_root(&repeated).await,
-        Err(Error::InvalidInput(m)) if m.contains("repeats a signer")
+        Err(Error::Unauthorized(m)) if m.contains("needed")
     ));
-    let other_chain = Domain::new(network.clone()).with_chain_id(env.chain_id + 1);
+    let other_chain = Domain::new(network).with_chain_id(env.chain_id + 1);
     let mut foreign = q2.clone();
     for (i, sig) in foreign.signatures.iter_mut().enumerate() {
         let signer = if q2.signers[i] == DeviceId::from(keys[0].public_key()) {
@@ -1968,7 +2013,14 @@ async fn oracle_quorum_publishes_roots_on_the_evm_distributor() {
     }
     assert!(matches!(
         relayer.publish_quorum_root(&foreign).await,
-        Err(Error::Unauthorized(_))
+        Err(Error::InvalidProof)
+    ));
+    // a statement for another distributor
+    let mut elsewhere = q2.clone();
+    elsewhere.statement.distributor = vec![0x11; 20];
+    assert!(matches!(
+        relayer.publish_quorum_root(&elsewhere).await,
+        Err(Error::InvalidProof)
     ));
     assert_eq!(relayer.epoch_root(Epoch(2)).await.unwrap(), None);
 

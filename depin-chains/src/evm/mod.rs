@@ -200,17 +200,32 @@ pub fn device_public_key(device: &DeviceId) -> Result<Vec<u8>> {
 /// The 65-byte `r || s || v` form of a maker's secp256k1 signature over `digest`: the `v`
 /// under which it recovers the maker's address, or 27 if neither does (the contract then
 /// refuses it, after its earlier checks, so the error is the contract's own).
-fn recoverable(signature: &depin_core::Signature, digest: &B256, maker: Address) -> Vec<u8> {
+fn recoverable_or_27(signature: &depin_core::Signature, digest: &B256, maker: Address) -> Vec<u8> {
+    recoverable(signature, digest, maker).unwrap_or_else(|| {
+        let mut out = signature.to_bytes().to_vec();
+        out.push(27);
+        out
+    })
+}
+
+/// The 65-byte `r || s || v` form of a secp256k1 signature over `digest` under which it
+/// recovers `signer`'s address; `None` if it recovers another address under both `v`s (not
+/// `signer`'s signature over `digest`).
+fn recoverable(
+    signature: &depin_core::Signature,
+    digest: &B256,
+    signer: Address,
+) -> Option<Vec<u8>> {
     let rs = signature.to_bytes();
     let parity = [false, true].into_iter().find(|&parity| {
         alloy::primitives::Signature::from_bytes_and_parity(&rs, parity)
             .recover_address_from_prehash(digest)
             .ok()
-            == Some(maker)
-    });
+            == Some(signer)
+    })?;
     let mut out = rs.to_vec();
-    out.push(27 + u8::from(parity.unwrap_or(false)));
-    out
+    out.push(27 + u8::from(parity));
+    Some(out)
 }
 
 /// A handle on the EVM contracts, acting as one account (the signer of [`EvmConfig`]).
@@ -745,7 +760,7 @@ impl crate::backend::RegistryBackend for EvmBackend {
         self.check_permit_deadline(permit.deadline).await?;
         let maker = device_address(&attestation.maker)?;
         let digest = permit.onboard_digest(maker, self.inner.chain_id, self.inner.registry);
-        let maker_signature = recoverable(&attestation.signature, &digest, maker);
+        let maker_signature = recoverable_or_27(&attestation.signature, &digest, maker);
         let call = DeviceRegistry::onboardCall {
             o: DeviceRegistry::Onboarding {
                 owner: permit.owner,

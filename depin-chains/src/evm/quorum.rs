@@ -132,17 +132,19 @@ impl EvmBackend {
         Ok((d != B256::ZERO).then_some(d.0))
     }
 
-    /// `publishQuorumRoot` for [`crate::DistributorBackend::publish_quorum_root`].
+    /// `publishQuorumRoot` for [`crate::DistributorBackend::publish_quorum_root`], with the
+    /// local ledger's rules checked before anything is sent: a statement for another
+    /// distributor, or a signature that is not its signer's over the contract's digest, is
+    /// [`Error::InvalidProof`]; a signer listed twice counts once (the contract then refuses
+    /// too few distinct signers, and any signer outside the set, as `Unauthorized`).
     pub(super) async fn publish_quorum(&self, quorum: &Quorum) -> Result<PublishOutcome> {
         let statement = &quorum.statement;
         if statement.distributor.as_slice() != self.inner.distributor.as_slice() {
-            return Err(Error::InvalidInput(
-                "the quorum signed a statement for another distributor".into(),
-            ));
+            return Err(Error::InvalidProof);
         }
         if quorum.signers.len() != quorum.signatures.len() {
             return Err(Error::InvalidInput(
-                "a quorum needs one signature per signer".into(),
+                "a quorum has one signature per signer".into(),
             ));
         }
         let root = EpochRoot {
@@ -163,21 +165,15 @@ impl EvmBackend {
                 Error::Unsupported("no oracle set is in effect on this distributor".into())
             })?;
         let digest = B256::from(digest);
-        // signatures as r || s || v, in increasing signer address order (what the contract
+        // r || s || v per distinct signer, in increasing address order (what the contract
         // walks to refuse repeats cheaply)
-        let mut signed = quorum
-            .signers
-            .iter()
-            .zip(&quorum.signatures)
-            .map(|(id, sig)| {
-                Ok((
-                    oracle_address(id)?,
-                    recoverable(sig, &digest, oracle_address(id)?),
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        signed.sort_by_key(|(address, _)| *address);
-        let signatures: Vec<u8> = signed.into_iter().flat_map(|(_, s)| s).collect();
+        let mut signed: std::collections::BTreeMap<Address, Vec<u8>> = Default::default();
+        for (id, sig) in quorum.signers.iter().zip(&quorum.signatures) {
+            let address = oracle_address(id)?;
+            let rsv = recoverable(sig, &digest, address).ok_or(Error::InvalidProof)?;
+            signed.insert(address, rsv);
+        }
+        let signatures: Vec<u8> = signed.into_values().flatten().collect();
         let tx = self
             .send(
                 Target::Distributor,

@@ -69,3 +69,66 @@ pub(crate) fn manual_clock(ledger: &LocalLedger, start: u64) -> Arc<std::sync::a
 pub(crate) fn set_time(clock: &std::sync::atomic::AtomicU64, t: u64) {
     clock.store(t, std::sync::atomic::Ordering::SeqCst);
 }
+
+/// A further ledger at `path` whose 3-oracle set (one key of each type, threshold 2) is in
+/// effect, for the conformance suite's quorum section. Its clock is a manual one moved past
+/// the scheduling delay; the returned ledger must outlive the fixture's use.
+pub(crate) fn quorum_ledger(
+    path: &Path,
+    format: ClaimFormat,
+) -> (LocalLedger, depin_chains::conformance::QuorumFixture) {
+    quorum_ledger_with(path, format, true)
+}
+
+/// [`quorum_ledger`], with the oracle set scheduled or (`schedule == false`, for a mutant
+/// that pretends to have one) not.
+pub(crate) fn quorum_ledger_with(
+    path: &Path,
+    format: ClaimFormat,
+    schedule: bool,
+) -> (LocalLedger, depin_chains::conformance::QuorumFixture) {
+    use depin_chains::local::ORACLE_SET_DELAY_SECS;
+    use depin_chains::quorum::OracleSet;
+    use depin_chains::types::DeviceSigner;
+    use depin_chains::EpochRoot;
+    use depin_core::{Epoch, KeyType, SigningKey};
+
+    let ledger = open(path, genesis(format));
+    let start = now();
+    let clock = manual_clock(&ledger, start);
+    let oracles: Vec<Arc<dyn DeviceSigner>> = (0..3u8)
+        .map(|i| {
+            let key = SigningKey::from_secret_bytes(KeyType::ALL[usize::from(i)], &[0x51 + i; 32])
+                .unwrap();
+            Arc::new(key) as Arc<dyn DeviceSigner>
+        })
+        .collect();
+    let set = OracleSet::new(oracles.iter().map(|o| o.device_id()), 2).unwrap();
+    if schedule {
+        ledger
+            .handle(admin())
+            .schedule_oracle_set(&set, start + ORACLE_SET_DELAY_SECS)
+            .unwrap();
+    }
+    set_time(&clock, start + ORACLE_SET_DELAY_SECS);
+    let relayer = ledger.handle(evm(0x0d));
+    let distributor = relayer
+        .root_statement(&EpochRoot {
+            epoch: Epoch(1),
+            root: [1; 32],
+            total: 0,
+        })
+        .unwrap()
+        .distributor;
+    let fixture = depin_chains::conformance::QuorumFixture {
+        relayer: dynb(relayer),
+        single_oracle: dynb(ledger.handle(oracle())),
+        oracles,
+        threshold: 2,
+        domain: ledger.domain().unwrap(),
+        distributor,
+        first_epoch: Epoch(1),
+        outsider: Arc::new(SigningKey::from_secret_bytes(KeyType::P256, &[0x5f; 32]).unwrap()),
+    };
+    (ledger, fixture)
+}

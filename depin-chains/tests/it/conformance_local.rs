@@ -16,6 +16,8 @@ async fn run(
     // the admin and the oracle are different accounts: each is refused the other's actions
     let ledger = open(&dir.path().join("ledger.log"), genesis(format));
     let other = open(&dir.path().join("other.log"), genesis(format));
+    // a third ledger whose oracle set is in effect, for the quorum section
+    let (_quorum_ledger, quorum) = quorum_ledger(&dir.path().join("quorum.log"), format);
     let admin_handle = ledger.handle(admin());
     if fund > 0 {
         admin_handle.fund(fund).unwrap();
@@ -32,6 +34,7 @@ async fn run(
         oracle: Some(dynb(ledger.handle(oracle()))),
         // a second ledger of the same network, for the proofs signed for another registry
         other_registry: Some(Arc::new(other.handle(evm(0x01)))),
+        quorum: Some(quorum),
     };
     match run_conformance(dynb(admin_handle), fixtures).await {
         Ok(report) => report,
@@ -44,6 +47,13 @@ async fn local_ledger_passes_conformance_openzeppelin_format() {
     let report = run(ClaimFormat::OpenZeppelin, 10_000, 0).await;
     assert!(report.skipped.is_empty(), "{report:?}");
     assert!(report.checks.len() >= 25, "{report:?}");
+    // the quorum section ran in full
+    let quorum_checks = report
+        .checks
+        .iter()
+        .filter(|c| c.starts_with("quorum: "))
+        .count();
+    assert_eq!(quorum_checks, 12, "{:?}", report.checks);
     // every key type passed every registration check, each named for its key type
     let kinds: Vec<KeyType> = report.by_key_type.iter().map(|(k, _)| *k).collect();
     assert_eq!(kinds, KeyType::ALL.to_vec());
@@ -81,6 +91,7 @@ async fn suite_detects_an_underfunded_pool() {
         fresh: true,
         oracle: None,
         other_registry: None,
+        quorum: None,
     };
     let err = run_conformance(dynb(ledger.handle(admin())), fixtures)
         .await
@@ -124,6 +135,7 @@ async fn suite_runs_through_connect_and_dyn_backend() {
         fresh: true,
         oracle: None,
         other_registry: None,
+        quorum: None,
     };
     run_conformance(dynb(ledger.handle(admin())), fixtures)
         .await

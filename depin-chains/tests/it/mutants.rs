@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use depin_chains::conformance::{
     default_claimants, run_conformance, run_conformance_all, Fixtures,
 };
-use depin_chains::local::LocalBackend;
+use depin_chains::local::{LocalBackend, LocalLedger};
 use depin_chains::makers::{
     HardwareEvidence, Maker, MakerAttestation, MakerRecord, OnMakerRevoked, Onboarding,
     OnboardingChallenge,
@@ -61,6 +61,9 @@ enum Mutation {
     /// the device's signature is checked without the ledger's own binding: a proof the device
     /// made for another ledger of the same network is accepted
     ForeignRegistry,
+    /// the single oracle is refused, but a quorum's statement is published without checking
+    /// its signatures (through the oracle's authority)
+    QuorumSignaturesUnchecked,
 }
 
 /// What the racy mutant paid beyond the ledger, and the handles it made up for it.
@@ -84,6 +87,38 @@ struct Mutant {
     admin: LocalBackend,
     /// Another ledger of the same network, whose proofs the foreign-registry mutant accepts.
     other: Option<LocalBackend>,
+    /// A handle on the quorum section's distributor (the unchecked-quorum mutant refuses its
+    /// single oracle there).
+    quorum_only: bool,
+}
+
+/// The quorum section's distributor for mutant `m`: a ledger whose oracle set is in effect,
+/// its relayer and single oracle behind the mutant (the unchecked-quorum mutant gets a
+/// ledger without a set, and pretends).
+fn mutant_quorum(
+    dir: &std::path::Path,
+    m: Mutation,
+    racy: &Arc<Mutex<Racy>>,
+) -> (LocalLedger, depin_chains::conformance::QuorumFixture) {
+    let (ledger, mut fixture) = quorum_ledger_with(
+        &dir.join("quorum.log"),
+        ClaimFormat::OpenZeppelin,
+        m != Mutation::QuorumSignaturesUnchecked,
+    );
+    let wrap = |a: Account| -> Arc<dyn ChainBackend> {
+        Arc::new(Mutant {
+            inner: ledger.handle(a),
+            m,
+            racy: Arc::clone(racy),
+            oracle: ledger.handle(oracle()),
+            admin: ledger.handle(admin()),
+            other: None,
+            quorum_only: true,
+        })
+    };
+    fixture.relayer = wrap(evm(0x0d));
+    fixture.single_oracle = wrap(oracle());
+    (ledger, fixture)
 }
 
 #[async_trait]
@@ -261,6 +296,9 @@ impl depin_chains::DistributorBackend for Mutant {
     }
 
     async fn publish_root(&self, r: &EpochRoot) -> Result<PublishOutcome> {
+        if self.m == Mutation::QuorumSignaturesUnchecked && self.quorum_only {
+            return Err(Error::Unauthorized("a quorum is required".into()));
+        }
         match self.inner.publish_root(r).await {
             Err(Error::Unauthorized(_))
                 if self.m == Mutation::AdminPublishes && self.inner.account() == Some(admin()) =>
@@ -272,6 +310,21 @@ impl depin_chains::DistributorBackend for Mutant {
             }
             other => other,
         }
+    }
+
+    async fn publish_quorum_root(
+        &self,
+        q: &depin_chains::quorum::Quorum,
+    ) -> Result<PublishOutcome> {
+        if self.m == Mutation::QuorumSignaturesUnchecked {
+            let root = EpochRoot {
+                epoch: q.statement.epoch,
+                root: q.statement.root,
+                total: q.statement.total,
+            };
+            return self.oracle.publish_root(&root).await;
+        }
+        self.inner.publish_quorum_root(q).await
     }
 
     async fn epoch_root(&self, e: Epoch) -> Result<Option<EpochRoot>> {
@@ -364,6 +417,7 @@ async fn an_outside_backend_is_connected_like_a_built_in_one_and_passes() {
         genesis(ClaimFormat::OpenZeppelin),
     ));
     let racy = Arc::new(Mutex::new(Racy::default()));
+    let (_quorum_ledger, quorum) = mutant_quorum(dir.path(), Mutation::Honest, &racy);
     let wrap = |a: Account| -> Arc<dyn ChainBackend> {
         Arc::new(Mutant {
             inner: ledger.handle(a),
@@ -372,6 +426,7 @@ async fn an_outside_backend_is_connected_like_a_built_in_one_and_passes() {
             oracle: ledger.handle(oracle()),
             admin: ledger.handle(admin()),
             other: other_ledger.as_ref().map(|l| l.handle(evm(1))),
+            quorum_only: false,
         })
     };
     let admin_handle = wrap(admin());
@@ -398,6 +453,7 @@ async fn an_outside_backend_is_connected_like_a_built_in_one_and_passes() {
         other_registry: other_ledger
             .as_ref()
             .map(|l| Arc::new(l.handle(evm(1))) as Arc<dyn RegistryBackend>),
+        quorum: Some(quorum),
     };
     let report = run_conformance(admin_backend, fixtures).await.unwrap();
     assert!(report.skipped.is_empty(), "{report:?}");
@@ -470,6 +526,7 @@ async fn run_mutant_all(m: Mutation, key_types: Vec<KeyType>) -> depin_chains::c
     ));
     ledger.fund(&admin(), 10_000).unwrap();
     let racy = Arc::new(Mutex::new(Racy::default()));
+    let (_quorum_ledger, quorum) = mutant_quorum(dir.path(), m, &racy);
     let wrap = |a: Account| -> Arc<dyn ChainBackend> {
         Arc::new(Mutant {
             inner: ledger.handle(a),
@@ -478,6 +535,7 @@ async fn run_mutant_all(m: Mutation, key_types: Vec<KeyType>) -> depin_chains::c
             oracle: ledger.handle(oracle()),
             admin: ledger.handle(admin()),
             other: other_ledger.as_ref().map(|l| l.handle(evm(1))),
+            quorum_only: false,
         })
     };
     let fixtures = Fixtures {
@@ -494,6 +552,7 @@ async fn run_mutant_all(m: Mutation, key_types: Vec<KeyType>) -> depin_chains::c
         other_registry: other_ledger
             .as_ref()
             .map(|l| Arc::new(l.handle(evm(1))) as Arc<dyn RegistryBackend>),
+        quorum: Some(quorum),
     };
     run_conformance_all(wrap(admin()), fixtures).await
 }
@@ -552,6 +611,10 @@ async fn suite_catches_each_broken_rule_at_its_check() {
         (
             Mutation::ForeignRegistry,
             "registration signed for another registry is InvalidProof",
+        ),
+        (
+            Mutation::QuorumSignaturesUnchecked,
+            "quorum: fewer signatures than the threshold are Unauthorized",
         ),
     ] {
         let failure = run_mutant(m).await;

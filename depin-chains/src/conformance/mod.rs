@@ -18,6 +18,7 @@
 //!     fresh: true,
 //!     oracle: None,
 //!     other_registry: None,
+//!     quorum: None,
 //! };
 //! let report = run_conformance(admin, fixtures).await.unwrap();
 //! println!("{} checks passed", report.checks.len());
@@ -53,6 +54,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use depin_core::{DeviceId, Epoch, EvmAddress, KeyType, NetworkId, SigningKey};
 use sha2::{Digest, Sha256};
+
+mod quorum;
+
+pub use quorum::QuorumFixture;
 
 use crate::backend::{ChainBackend, RegistryBackend};
 use crate::claims::ClaimTree;
@@ -119,6 +124,11 @@ pub struct Fixtures {
     /// skipped (proofs for another network, chain, verifying contract and format are checked
     /// either way).
     pub other_registry: Option<Arc<dyn RegistryBackend>>,
+    /// A second distributor of the backend with an oracle set in effect, when the backend
+    /// takes roots from oracle quorums: the suite then checks that only a threshold of the
+    /// set's signatures publishes and that every forged quorum is refused with the same
+    /// error on every backend ([`QuorumFixture`]). `None`: that section is skipped.
+    pub quorum: Option<QuorumFixture>,
 }
 
 /// The checks that passed, in order.
@@ -297,6 +307,14 @@ pub async fn run_conformance_all(backend: Arc<dyn ChainBackend>, fx: Fixtures) -
         if let Err(f) = roles(&backend, &oracle, &fx, &mut report).await {
             report.failures.push(f);
         }
+    }
+    match &fx.quorum {
+        Some(q) => {
+            if let Err(f) = quorum::quorum(q, &mut report).await {
+                report.failures.push(f);
+            }
+        }
+        None => report.skipped.push("oracle quorums"),
     }
     report
 }
