@@ -7,6 +7,8 @@
 //! | `GET /v1/devices/{did}/epochs?from=0&limit=50` | `{"device": did, "epochs": [{"epoch", "status", "accepted", "rejected": {reason: count}, "receipt", "explanation"}]}`: the device's epochs from `from` on, `receipt` its [receipt](super::DeviceReceipt) or `null` |
 //! | `GET /v1/epochs?from=0&limit=50` | `{"epochs": [<epoch row>, ...]}` in epoch order |
 //! | `GET /v1/epochs/{n}` | `<epoch row>` |
+//! | `GET /v1/epochs/{n}/vote` | this oracle's signed vote for the epoch ([`super::quorum::VoteJson`]: `oracle` did:key, `distributor`, `epoch`, `root`, `total`, `signature`), when it publishes through a quorum: what the other oracles fetch; 404 before it voted |
+//! | `GET /v1/epochs/{n}/votes` | `{"epoch", "votes": [<vote with "agreed": bool>, ...]}`: every vote this oracle saw when the quorum formed, the dissenting ones with `"agreed": false` (empty before) |
 //!
 //! An epoch row is `{"epoch", "status" ("open", "closing", "computed", "published"),
 //! "closer", "root" (hex or null), "epoch_total", "cumulative_total" (decimal strings or
@@ -81,6 +83,8 @@ pub fn router(store: Arc<Mutex<Box<dyn OracleStore>>>, format: ClaimFormat) -> R
         .route("/v1/devices/{did}/epochs", get(device_epochs))
         .route("/v1/epochs", get(epochs))
         .route("/v1/epochs/{n}", get(epoch))
+        .route("/v1/epochs/{n}/vote", get(vote))
+        .route("/v1/epochs/{n}/votes", get(votes))
         .with_state(state)
 }
 
@@ -298,6 +302,39 @@ async fn epoch(
         Some(row) => Ok(Json(row_json(&row))),
         None => Err(ApiError::not_found(format!("no record of epoch {n}"))),
     }
+}
+
+fn epoch_param(path: Result<Path<String>, PathRejection>) -> Result<u64, ApiError> {
+    let text = path_param(path)?;
+    text.parse::<u64>()
+        .map_err(|e| ApiError::bad_request(format!("{text:?} is not an epoch number: {e}")))
+}
+
+async fn vote(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<super::quorum::VoteJson>, ApiError> {
+    let n = epoch_param(path)?;
+    let vote = with_store(&state, move |store, _| {
+        Ok(super::quorum::stored_vote(store, Epoch(n))?)
+    })
+    .await?;
+    match vote {
+        Some(v) => Ok(Json(super::quorum::VoteJson::from_vote(&v))),
+        None => Err(ApiError::not_found(format!("no vote for epoch {n} yet"))),
+    }
+}
+
+async fn votes(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let n = epoch_param(path)?;
+    let votes = with_store(&state, move |store, _| {
+        Ok(super::quorum::stored_votes(store, Epoch(n))?)
+    })
+    .await?;
+    Ok(Json(json!({ "epoch": n, "votes": votes })))
 }
 
 fn rejected_json(rejected: &[(depin_attest::Rejection, u64)]) -> BTreeMap<String, u64> {

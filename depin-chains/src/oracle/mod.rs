@@ -73,8 +73,11 @@ use crate::claims::ClaimTree;
 use crate::types::{Account, Claim, ClaimFormat, EpochRoot, PublishOutcome, TxHandle, TxStatus};
 
 pub mod api;
+pub mod quorum;
 #[cfg(feature = "service")]
 pub mod service;
+
+pub use quorum::{OracleQuorum, StoreVotes, VoteSource};
 
 /// Rows read per page when looking for the result before an epoch.
 const PAGE: usize = 500;
@@ -732,6 +735,34 @@ pub enum CloseError {
     /// its root, a blob that does not decode).
     #[error("oracle data corrupt: {0}")]
     Corrupt(String),
+    /// Publishing through a quorum ([`EpochCloser::quorum`]): fewer than the threshold of
+    /// the oracles' votes agree yet (the others have not closed, or cannot be reached).
+    /// Nothing was published; close again later.
+    #[error("{epoch}: {votes} votes gathered, no statement has the {needed} a quorum needs yet")]
+    QuorumPending {
+        /// The epoch.
+        epoch: Epoch,
+        /// Valid votes gathered, this oracle's included.
+        votes: usize,
+        /// The threshold.
+        needed: usize,
+    },
+    /// Publishing through a quorum: a quorum of the oracles agreed on another root than this
+    /// oracle computed. It publishes nothing (the majority does) and keeps every vote for
+    /// audit ([`quorum::stored_votes`]); compare its inputs with the others'.
+    #[error(
+        "{epoch}: this oracle is in dissent: ours {}, the quorum's {}",
+        hex::encode(ours),
+        hex::encode(agreed)
+    )]
+    Dissent {
+        /// The epoch.
+        epoch: Epoch,
+        /// The root computed here.
+        ours: [u8; 32],
+        /// The root the quorum signed.
+        agreed: [u8; 32],
+    },
 }
 
 fn corrupt(message: impl Into<String>) -> CloseError {
@@ -766,6 +797,7 @@ pub struct EpochCloser<C: EpochScoring> {
     format: ClaimFormat,
     closer: String,
     owners: OwnerLookup,
+    quorum: Option<OracleQuorum>,
 }
 
 impl<C: EpochScoring> fmt::Debug for EpochCloser<C> {
@@ -798,7 +830,20 @@ impl<C: EpochScoring> EpochCloser<C> {
             format,
             closer: closer.into(),
             owners: Arc::new(|_: &DeviceId| -> Option<Account> { None }),
+            quorum: None,
         }
+    }
+
+    /// Publish through a quorum of oracles instead of alone (see [`quorum`]): sign this
+    /// oracle's vote, gather the others', and submit the agreed quorum with
+    /// [`crate::DistributorBackend::publish_quorum_root`] (the handle may then be any
+    /// account: the signatures are the authority). Without enough agreeing votes a close
+    /// ends in [`CloseError::QuorumPending`] (close again later), and an oracle outvoted
+    /// ends in [`CloseError::Dissent`].
+    #[must_use]
+    pub fn quorum(mut self, quorum: OracleQuorum) -> Self {
+        self.quorum = Some(quorum);
+        self
     }
 
     /// Set the owner lookup: the account each device's rewards are credited to. A device
@@ -1116,7 +1161,16 @@ impl<C: EpochScoring> EpochCloser<C> {
                 Err(e) => return Err(e.into()),
             }
         }
-        match rt.block_on(backend.publish_root(&ours))? {
+        let outcome = match &self.quorum {
+            None => rt.block_on(backend.publish_root(&ours))?,
+            Some(q) => {
+                let statement =
+                    crate::quorum::RootStatement::new(q.distributor.clone(), epoch, root, total);
+                let agreed = quorum::gather(q, store, &statement, rt)?;
+                rt.block_on(backend.publish_quorum_root(&agreed))?
+            }
+        };
+        match outcome {
             PublishOutcome::Published(tx) => {
                 let text = tx.to_string();
                 store.set_meta(&key, text.as_bytes())?;

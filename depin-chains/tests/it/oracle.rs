@@ -1068,3 +1068,183 @@ fn trust_weighted_rules_pay_by_the_trust_stored_with_the_items() {
     bad.maker = depin_rewards::Fixed::ZERO;
     assert!(TrustWeighted::new(UnitsScoring::new(EMISSION), bad).is_err());
 }
+
+/// Three oracles, one of which computes another root (here: another emission), close epoch 1
+/// through a quorum of two on a ledger whose oracle set is in effect. The first to close
+/// waits for votes; the liar's vote agrees with nobody; the second honest oracle forms the
+/// quorum and publishes; the first then finds its root on the chain; the liar is refused its
+/// root. Every vote is kept for audit and served by the claims API, and the published
+/// root's claims pay.
+#[test]
+fn three_oracles_publish_through_a_quorum_and_the_liar_is_kept_as_dissent() {
+    use depin_chains::local::ORACLE_SET_DELAY_SECS;
+    use depin_chains::oracle::quorum::{stored_votes, VoteJson};
+    use depin_chains::oracle::{OracleQuorum, StoreVotes, VoteSource};
+    use depin_chains::quorum::OracleSet;
+    use depin_chains::types::DeviceSigner;
+
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = open(&dir.path().join("ledger.log"), genesis(FORMAT));
+    ledger.fund(&admin(), 1_000_000).unwrap();
+    let start = crate::common::now();
+    let clock = crate::common::manual_clock(&ledger, start);
+    let keys: Vec<Arc<dyn DeviceSigner>> = KeyType::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, kt)| {
+            Arc::new(SigningKey::from_secret_bytes(*kt, &[0x70 + i as u8; 32]).unwrap())
+                as Arc<dyn DeviceSigner>
+        })
+        .collect();
+    let set = OracleSet::new(keys.iter().map(|k| k.device_id()), 2).unwrap();
+    ledger
+        .handle(admin())
+        .schedule_oracle_set(&set, start + ORACLE_SET_DELAY_SECS)
+        .unwrap();
+    crate::common::set_time(&clock, start + ORACLE_SET_DELAY_SECS);
+    let domain = ledger.domain().unwrap();
+    let distributor = ledger
+        .handle(admin())
+        .root_statement(&EpochRoot {
+            epoch: Epoch(1),
+            root: [1; 32],
+            total: 0,
+        })
+        .unwrap()
+        .distributor;
+
+    let dev = devices();
+    let stores: Vec<Arc<Mutex<Box<dyn OracleStore>>>> = (0..3)
+        .map(|_| {
+            let mut store: Box<dyn OracleStore> = Box::new(SqliteStore::open_in_memory().unwrap());
+            commit_epoch_1(store.as_mut(), &dev);
+            Arc::new(Mutex::new(store))
+        })
+        .collect();
+    let owners: HashMap<DeviceId, Account> = usual_owners(&dev).into_iter().collect();
+    let closers: Vec<EpochCloser<UnitsScoring>> = (0..3)
+        .map(|i| {
+            let peers: Vec<Arc<dyn VoteSource>> = (0..3)
+                .filter(|&j| j != i)
+                .map(|j| Arc::new(StoreVotes(Arc::clone(&stores[j]))) as Arc<dyn VoteSource>)
+                .collect();
+            // oracle 2 lies: it pays one token more than the network emits
+            let emission = if i == 2 { EMISSION + 1 } else { EMISSION };
+            let owners = owners.clone();
+            // any account submits: the signatures are the authority
+            let backend: Arc<dyn ChainBackend> = Arc::new(ledger.handle(evm(0x40 + i as u8)));
+            EpochCloser::new(
+                UnitsScoring::new(emission),
+                backend,
+                FORMAT,
+                format!("oracle-{i}"),
+            )
+            .owners(move |d: &DeviceId| owners.get(d).cloned())
+            .quorum(OracleQuorum {
+                signer: Arc::clone(&keys[i]),
+                set: set.clone(),
+                domain,
+                distributor: distributor.clone(),
+                peers,
+            })
+        })
+        .collect();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let close = |i: usize| {
+        let mut store = stores[i].lock().unwrap();
+        closers[i].close(store.as_mut(), Epoch(1), NOW, rt.handle())
+    };
+    let on_chain = || {
+        rt.block_on(ledger.handle(evm(9)).epoch_root(Epoch(1)))
+            .unwrap()
+    };
+
+    // the first honest oracle: only its own vote
+    match close(0) {
+        Err(CloseError::QuorumPending {
+            votes: 1,
+            needed: 2,
+            ..
+        }) => {}
+        other => panic!("expected QuorumPending, got {other:?}"),
+    }
+    // the liar: two votes, for two statements
+    match close(2) {
+        Err(CloseError::QuorumPending { votes: 2, .. }) => {}
+        other => panic!("expected QuorumPending, got {other:?}"),
+    }
+    assert_eq!(on_chain(), None);
+    // the second honest oracle: a quorum of two, published
+    let report = close(1).unwrap();
+    assert!(report.published_tx.is_some());
+    assert_eq!(report.epoch_total, 714);
+    assert_eq!(
+        on_chain(),
+        Some(EpochRoot {
+            epoch: Epoch(1),
+            root: report.root,
+            total: 714
+        })
+    );
+    // every vote it saw, the liar's marked as dissent
+    let audit = stored_votes(stores[1].lock().unwrap().as_mut(), Epoch(1)).unwrap();
+    assert_eq!(audit.len(), 3);
+    let dissent: Vec<&VoteJson> = audit.iter().filter(|v| v.agreed == Some(false)).collect();
+    assert_eq!(dissent.len(), 1);
+    assert_eq!(dissent[0].oracle, keys[2].device_id().to_string());
+    // the first oracle closes again: its root is on the chain, nothing is sent twice
+    let first = close(0).unwrap();
+    assert_eq!(first.root, report.root);
+    assert_eq!(
+        stores[0]
+            .lock()
+            .unwrap()
+            .epoch(Epoch(1))
+            .unwrap()
+            .unwrap()
+            .status,
+        EpochStatus::Published
+    );
+    // the liar cannot have its root: the chain holds the quorum's
+    match close(2) {
+        Err(CloseError::ChainConflict { ours, theirs, .. }) => {
+            assert_ne!(ours, theirs);
+            assert_eq!(theirs, report.root);
+        }
+        other => panic!("expected ChainConflict, got {other:?}"),
+    }
+
+    // the claims API serves each oracle's vote (what peers on other machines fetch) and the
+    // audit record
+    let app = api::router(Arc::clone(&stores[2]), FORMAT);
+    let (status, vote) = get(&rt, &app, "/v1/epochs/1/vote");
+    assert_eq!(status, StatusCode::OK, "{vote}");
+    let vote: VoteJson = serde_json::from_value(vote).unwrap();
+    let vote = vote.to_vote().unwrap();
+    assert_eq!(vote.oracle, keys[2].device_id());
+    vote.verify(&domain).unwrap();
+    assert_ne!(
+        vote.statement.root, report.root,
+        "the liar's vote, as it signed it"
+    );
+    let (status, _) = get(&rt, &app, "/v1/epochs/2/vote");
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let app = api::router(Arc::clone(&stores[1]), FORMAT);
+    let (status, votes) = get(&rt, &app, "/v1/epochs/1/votes");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(votes["votes"].as_array().unwrap().len(), 3);
+    let (status, _) = get(&rt, &app, "/v1/epochs/x/votes");
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // the quorum's root pays
+    let answer = claim_for(stores[0].lock().unwrap().as_mut(), FORMAT, &evm(1))
+        .unwrap()
+        .unwrap();
+    let relayer = ledger.handle(evm(1));
+    let tx = rt.block_on(relayer.claim(&answer.claim)).unwrap();
+    rt.block_on(relayer.wait_for_receipt(&tx))
+        .unwrap()
+        .ensure_success()
+        .unwrap();
+    assert_eq!(rt.block_on(relayer.claimed(&evm(1))).unwrap(), 685);
+}
