@@ -77,6 +77,8 @@ pub mod quorum;
 #[cfg(feature = "service")]
 pub mod service;
 
+#[cfg(feature = "service")]
+pub use quorum::HttpVotes;
 pub use quorum::{OracleQuorum, StoreVotes, VoteSource};
 
 /// Rows read per page when looking for the result before an epoch.

@@ -49,6 +49,70 @@ impl VoteSource for StoreVotes {
     }
 }
 
+/// Another oracle's claims API as a [`VoteSource`] (feature `service`): `GET
+/// {base}/v1/epochs/{n}/vote`. A 404 is "not voted yet"; any other failure is a
+/// [`Error::Transport`] (the tally counts the vote as missing).
+#[cfg(feature = "service")]
+#[derive(Clone, Debug)]
+pub struct HttpVotes {
+    base: String,
+    client: reqwest::Client,
+}
+
+#[cfg(feature = "service")]
+impl HttpVotes {
+    /// The oracle whose claims API is at `base` (`http://host:port`), asked with a
+    /// `timeout` per request.
+    pub fn new(base: impl Into<String>, timeout: std::time::Duration) -> Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        Ok(HttpVotes {
+            base: base.into().trim_end_matches('/').to_string(),
+            client,
+        })
+    }
+}
+
+#[cfg(feature = "service")]
+#[async_trait::async_trait]
+impl VoteSource for HttpVotes {
+    async fn vote(&self, epoch: Epoch) -> Result<Option<RootVote>> {
+        let url = format!("{}/v1/epochs/{}/vote", self.base, epoch.0);
+        let transport = |e: String| Error::transient(format!("{url}: {e}"));
+        let response = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| transport(e.to_string()))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(transport(format!("HTTP {}", response.status())));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transport(e.to_string()))?;
+        if body.len() > MAX_VOTE_JSON {
+            return Err(Error::InvalidInput(format!(
+                "{url}: a vote of {} bytes",
+                body.len()
+            )));
+        }
+        let json: VoteJson = serde_json::from_slice(&body)
+            .map_err(|e| Error::InvalidInput(format!("{url}: not a vote: {e}")))?;
+        json.to_vote().map(Some)
+    }
+}
+
+/// The largest vote answer read (a vote is about 400 bytes of JSON).
+#[cfg(feature = "service")]
+const MAX_VOTE_JSON: usize = 16 * 1024;
+
 /// What a closer needs to publish through a quorum.
 #[derive(Clone)]
 pub struct OracleQuorum {

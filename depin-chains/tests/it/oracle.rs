@@ -1077,6 +1077,19 @@ fn trust_weighted_rules_pay_by_the_trust_stored_with_the_items() {
 /// root's claims pay.
 #[test]
 fn three_oracles_publish_through_a_quorum_and_the_liar_is_kept_as_dissent() {
+    three_oracles(false);
+}
+
+/// The same, with each oracle's claims API served on a loopback socket and the peers' votes
+/// fetched over HTTP ([`depin_chains::oracle::HttpVotes`]); a fourth peer whose address
+/// answers nothing is only a missing vote.
+#[cfg(feature = "service")]
+#[test]
+fn three_oracles_exchange_their_votes_over_http() {
+    three_oracles(true);
+}
+
+fn three_oracles(http: bool) {
     use depin_chains::local::ORACLE_SET_DELAY_SECS;
     use depin_chains::oracle::quorum::{stored_votes, VoteJson};
     use depin_chains::oracle::{OracleQuorum, StoreVotes, VoteSource};
@@ -1122,12 +1135,55 @@ fn three_oracles_publish_through_a_quorum_and_the_liar_is_kept_as_dissent() {
         })
         .collect();
     let owners: HashMap<DeviceId, Account> = usual_owners(&dev).into_iter().collect();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let peer = |j: usize| -> Arc<dyn VoteSource> { Arc::new(StoreVotes(Arc::clone(&stores[j]))) };
+    #[cfg(feature = "service")]
+    let urls: Vec<String> = if http {
+        stores
+            .iter()
+            .map(|store| {
+                let listener = rt
+                    .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                    .unwrap();
+                let url = format!("http://{}", listener.local_addr().unwrap());
+                let app = api::router(Arc::clone(store), FORMAT);
+                rt.spawn(async move { axum::serve(listener, app).await });
+                url
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    #[cfg(not(feature = "service"))]
+    assert!(!http, "HTTP votes need the service feature");
     let closers: Vec<EpochCloser<UnitsScoring>> = (0..3)
         .map(|i| {
-            let peers: Vec<Arc<dyn VoteSource>> = (0..3)
-                .filter(|&j| j != i)
-                .map(|j| Arc::new(StoreVotes(Arc::clone(&stores[j]))) as Arc<dyn VoteSource>)
-                .collect();
+            let mut peers: Vec<Arc<dyn VoteSource>> = Vec::new();
+            for j in (0..3).filter(|&j| j != i) {
+                #[cfg(feature = "service")]
+                if http {
+                    peers.push(Arc::new(
+                        depin_chains::oracle::HttpVotes::new(
+                            urls[j].clone(),
+                            std::time::Duration::from_secs(5),
+                        )
+                        .unwrap(),
+                    ));
+                    continue;
+                }
+                peers.push(peer(j));
+            }
+            #[cfg(feature = "service")]
+            if http {
+                // an oracle that is down: nothing listens there
+                let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                let url = format!("http://{}", dead.local_addr().unwrap());
+                drop(dead);
+                peers.push(Arc::new(
+                    depin_chains::oracle::HttpVotes::new(url, std::time::Duration::from_secs(2))
+                        .unwrap(),
+                ));
+            }
             // oracle 2 lies: it pays one token more than the network emits
             let emission = if i == 2 { EMISSION + 1 } else { EMISSION };
             let owners = owners.clone();
@@ -1149,7 +1205,6 @@ fn three_oracles_publish_through_a_quorum_and_the_liar_is_kept_as_dissent() {
             })
         })
         .collect();
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let close = |i: usize| {
         let mut store = stores[i].lock().unwrap();
         closers[i].close(store.as_mut(), Epoch(1), NOW, rt.handle())
