@@ -191,7 +191,46 @@ fn npm_side_by_side() {
     }
 }
 
-criterion_group!(benches, split, oz_tree);
+/// The divisions of one `split/1m_*` run (1,000,000 `r0 × s` products of up to 2^190 divided
+/// by a total above 2^64): with the prepared [`depin_rewards::math::Divisor`] (Möller–Granlund
+/// reciprocal) and with ruint's general 256-by-128-bit division, on the same inputs, the
+/// results checked equal first.
+fn division(c: &mut Criterion) {
+    use depin_rewards::math::{mul_div_rem, Divisor};
+    let shares = device_shares();
+    let total: u128 = shares.entries().iter().map(|(_, s)| *s).sum();
+    let r0 = total - 12_345; // the largest remainders a pool leaves
+    let inputs: Vec<u128> = shares.entries().iter().map(|(_, s)| *s).collect();
+    let divisor = Divisor::new(total).expect("non-zero total");
+    let with_divisor = |xs: &[u128]| -> u128 {
+        xs.iter().fold(0u128, |acc, &s| {
+            let (q, r) = divisor.mul_div_rem(r0, s).expect("fits");
+            acc.wrapping_add(q).wrapping_add(r)
+        })
+    };
+    let with_ruint = |xs: &[u128]| -> u128 {
+        xs.iter().fold(0u128, |acc, &s| {
+            let (q, r) = mul_div_rem(r0, s, total).expect("fits");
+            acc.wrapping_add(q).wrapping_add(r)
+        })
+    };
+    assert_eq!(
+        with_divisor(&inputs),
+        with_ruint(&inputs),
+        "the two divisions disagree"
+    );
+    let mut g = c.benchmark_group("division");
+    g.sample_size(20);
+    g.bench_function("1m_prepared_divisor", |b| {
+        b.iter(|| with_divisor(black_box(&inputs)))
+    });
+    g.bench_function("1m_ruint_div_rem", |b| {
+        b.iter(|| with_ruint(black_box(&inputs)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, split, oz_tree, division);
 
 fn main() {
     benches();

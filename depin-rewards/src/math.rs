@@ -2,7 +2,11 @@
 //!
 //! All reward math in this crate is integer math on `u128`. Products of two `u128` values
 //! are computed at full 256-bit width (never truncated), then divided exactly and rounded
-//! once with an explicit [`Rounding`] rule. There are no floats anywhere in the crate.
+//! once with an explicit [`Rounding`] rule. There are no floats anywhere in the crate. The
+//! 256-bit products and divisions are ruint's; [`Divisor`] keeps a prepared-reciprocal fast
+//! path for many divisions by one value (see there why, with the measurement).
+
+use ruint::aliases::{U128, U256};
 
 use crate::{Error, Result};
 
@@ -42,85 +46,49 @@ pub enum Rounding {
 
 const LO64: u128 = u64::MAX as u128;
 
-/// Full 256-bit product of two `u128` values, as `(high, low)` halves.
+/// A `u128` as ruint's 256-bit integer.
+#[inline]
+fn wide(hi: u128, lo: u128) -> U256 {
+    U256::from_limbs([lo as u64, (lo >> 64) as u64, hi as u64, (hi >> 64) as u64])
+}
+
+/// The low 128 bits of a 256-bit integer (callers know the high half is zero).
+#[inline]
+fn low_u128(x: &U256) -> u128 {
+    let [l0, l1, _, _] = *x.as_limbs();
+    u128::from(l0) | (u128::from(l1) << 64)
+}
+
+/// Full 256-bit product of two `u128` values, as `(high, low)` halves (ruint's widening
+/// multiplication).
 ///
 /// ```
 /// use depin_rewards::math::mul_wide;
 /// assert_eq!(mul_wide(u128::MAX, 2), (1, u128::MAX - 1));
 /// ```
 #[inline]
-pub const fn mul_wide(a: u128, b: u128) -> (u128, u128) {
-    let (a1, a0) = (a >> 64, a & LO64);
-    let (b1, b0) = (b >> 64, b & LO64);
-    let p00 = a0 * b0;
-    let p01 = a0 * b1;
-    let p10 = a1 * b0;
-    let p11 = a1 * b1;
-    // middle column: carries cannot overflow u128 (each term < 2^64).
-    let mid = (p00 >> 64) + (p01 & LO64) + (p10 & LO64);
-    let lo = (p00 & LO64) | (mid << 64);
-    let hi = p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64);
-    (hi, lo)
+pub fn mul_wide(a: u128, b: u128) -> (u128, u128) {
+    let p: U256 = U128::from(a).widening_mul(U128::from(b));
+    let [l0, l1, l2, l3] = *p.as_limbs();
+    (
+        u128::from(l2) | (u128::from(l3) << 64),
+        u128::from(l0) | (u128::from(l1) << 64),
+    )
 }
 
-/// Divides the 256-bit value `hi·2^128 + lo` by `d`, returning `(quotient, remainder)`.
+/// Divides the 256-bit value `hi·2^128 + lo` by `d`, returning `(quotient, remainder)`, with
+/// ruint's division.
 ///
 /// Requires `hi < d` (so the quotient fits in `u128`) and `d != 0`; callers check this.
 #[inline]
 fn div_wide(hi: u128, lo: u128, d: u128) -> (u128, u128) {
-    debug_assert!(hi < d);
+    debug_assert!(hi < d && d != 0);
     if hi == 0 {
         let q = lo / d;
         return (q, lo - q * d);
     }
-    if d >> 64 == 0 {
-        // d < 2^64 and hi < d: two "128 by 64" steps, each quotient digit < 2^64.
-        let n1 = (hi << 64) | (lo >> 64);
-        let q1 = n1 / d;
-        let r1 = n1 - q1 * d;
-        let n0 = (r1 << 64) | (lo & LO64);
-        let q0 = n0 / d;
-        let r0 = n0 - q0 * d;
-        return ((q1 << 64) | q0, r0);
-    }
-    // d >= 2^64: Knuth's algorithm D with 64-bit digits. Normalise so the top bit of d is set.
-    let s = d.leading_zeros(); // 0..=63
-    let dn = d << s;
-    let (nh, nl) = if s == 0 {
-        (hi, lo)
-    } else {
-        ((hi << s) | (lo >> (128 - s)), lo << s)
-    };
-    let d1 = dn >> 64;
-    let d0 = dn & LO64;
-    let (q1, r) = div_3by2(nh, nl >> 64, d1, d0, dn);
-    let (q0, r) = div_3by2(r, nl & LO64, d1, d0, dn);
-    ((q1 << 64) | q0, r >> s)
-}
-
-/// One digit of Knuth's algorithm D: divides `u21·2^64 + u0` (with `u21 < dn`) by the
-/// normalised two-digit divisor `dn = d1·2^64 + d0`. Returns a quotient digit `< 2^64` and
-/// the remainder `< dn`.
-#[inline]
-fn div_3by2(u21: u128, u0: u128, d1: u128, d0: u128, dn: u128) -> (u128, u128) {
-    let u2 = u21 >> 64;
-    let (mut qhat, mut rhat) = if u2 >= d1 {
-        // u2 == d1 (u21 < dn): the estimate saturates at the largest digit.
-        (LO64, u21 - LO64 * d1)
-    } else {
-        let q = u21 / d1;
-        (q, u21 - q * d1)
-    };
-    // With a two-digit divisor this test checks the whole divisor, so the loop ends with
-    // the exact quotient digit (at most two iterations).
-    while rhat >> 64 == 0 && qhat * d0 > ((rhat << 64) | u0) {
-        qhat -= 1;
-        rhat += d1;
-    }
-    // The true remainder is < dn < 2^128, so it can be computed modulo 2^128.
-    let u_low = (u21 << 64) | u0;
-    let rem = u_low.wrapping_sub(qhat.wrapping_mul(dn));
-    (qhat, rem)
+    let (q, r) = wide(hi, lo).div_rem(wide(0, d));
+    (low_u128(&q), low_u128(&r))
 }
 
 /// Applies `rounding` to an exact quotient `q` with remainder `r` of a division by `d`.
@@ -190,6 +158,13 @@ pub fn mul_div_rem(a: u128, b: u128, d: u128) -> Result<(u128, u128)> {
 /// shares of an epoch), using the reciprocal method of Möller and Granlund ("Improved division
 /// by invariant integers", IEEE Trans. Computers 2011, Algorithm 5): each 256-by-128-bit
 /// division then costs a handful of multiplications instead of hardware or software divisions.
+///
+/// Why this is not ruint's division, which [`mul_div_rem`] uses: on the 1,000,000 divisions
+/// of one epoch split (`cargo bench -p depin-rewards --bench rewards -- division`, same
+/// inputs, results asserted equal) the prepared divisor takes 11.4 ms and ruint's
+/// `div_rem` 29.2 ms, which would put the 1M-device split (42.8 ms) above its 50 ms target.
+/// Its results are checked against ruint's by the property test
+/// `divisor_matches_schoolbook` (4,000 random cases plus edge values) and by that benchmark.
 ///
 /// ```
 /// use depin_rewards::math::{mul_div_rem, Divisor};
