@@ -70,7 +70,7 @@ pub fn epoch_start(epoch: u64) -> Timestamp {
 /// }
 /// ```
 pub fn cli_main(run: impl FnOnce(&Options) -> Result<Summary>) -> std::process::ExitCode {
-    let opts = match Options::from_args(std::env::args().skip(1)) {
+    let opts = match Options::from_env_or_exit() {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");

@@ -120,38 +120,77 @@ impl Options {
     }
 }
 
+/// The flags every example binary accepts (clap).
+#[derive(Debug, clap::Parser)]
+#[command(about = "A depin-rs reference network, run end to end")]
+struct NetworkCli {
+    /// Seed of every random choice.
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    seed: u64,
+    /// Honest devices (0: the network's default).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    devices: usize,
+    /// Epochs (simulated days), 1..=3650.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    epochs: u64,
+    /// The local ledger directory.
+    #[arg(long, value_name = "DIR", default_value = "out/ledgers")]
+    out: PathBuf,
+    /// Serve the network by a real oracle with its store in DIR (where the network supports
+    /// it).
+    #[arg(long, value_name = "DIR")]
+    serve: Option<PathBuf>,
+    /// No progress lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
 impl Options {
     /// Parse the flags every example binary accepts: `--seed N`, `--devices N`,
     /// `--epochs N`, `--out DIR` (local ledger directory, default `out/ledgers`),
     /// `--serve DIR` (a real oracle with its store in `DIR`, where the network supports it),
-    /// `--quiet`. Unknown flags are an error.
+    /// `--quiet`. Unknown flags are an error (clap's message, with the usage); so is
+    /// `--help`, whose error text is the help.
     pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Self, String> {
-        let mut opts = Options::local("out/ledgers");
-        opts.progress = true;
-        let mut args = args.into_iter();
-        while let Some(flag) = args.next() {
-            let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-            match flag.as_str() {
-                "--seed" => opts.seed = parse_num(&value("--seed")?)?,
-                "--devices" => opts.devices = parse_num(&value("--devices")?)?,
-                "--epochs" => opts.epochs = parse_num(&value("--epochs")?)?,
-                "--out" => {
-                    opts.chain = ChainOptions::Local {
-                        dir: PathBuf::from(value("--out")?),
-                    }
-                }
-                "--quiet" => opts.progress = false,
-                "--serve" => opts.serve = Some(PathBuf::from(value("--serve")?)),
-                other => {
-                    return Err(format!(
-                        "unknown flag {other:?} (flags: --seed N --devices N --epochs N --out DIR --serve DIR --quiet)"
-                    ))
-                }
-            }
-        }
-        check_epochs(opts.epochs)?;
-        Ok(opts)
+        let bin = std::iter::once(String::from("depin-example"));
+        Self::try_from_args(bin.chain(args)).map_err(|e| match e {
+            ArgsError::Clap(e) => e.render().to_string(),
+            ArgsError::Invalid(m) => m,
+        })
     }
+
+    /// `args` with the binary's name first.
+    fn try_from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Self, ArgsError> {
+        let cli = <NetworkCli as clap::Parser>::try_parse_from(args).map_err(ArgsError::Clap)?;
+        check_epochs(cli.epochs).map_err(ArgsError::Invalid)?;
+        Ok(Options {
+            seed: cli.seed,
+            devices: cli.devices,
+            epochs: cli.epochs,
+            chain: ChainOptions::Local { dir: cli.out },
+            progress: !cli.quiet,
+            key_type: None,
+            serve: cli.serve,
+        })
+    }
+
+    /// [`Options::from_args`] for a binary's `main`: `--help` is printed with exit status
+    /// 0, an argument error with the usage and status 2.
+    pub(crate) fn from_env_or_exit() -> Result<Self, String> {
+        match Self::try_from_args(std::env::args()) {
+            Ok(o) => Ok(o),
+            Err(ArgsError::Clap(e)) => e.exit(),
+            Err(ArgsError::Invalid(m)) => Err(m),
+        }
+    }
+}
+
+/// Why the flags did not parse.
+enum ArgsError {
+    /// clap's error (unknown flag, bad number, `--help`).
+    Clap(clap::Error),
+    /// A value clap accepted but the run refuses.
+    Invalid(String),
 }
 
 /// Check an `--epochs` value: `1..=MAX_EPOCHS`, with a message saying which bound it broke.

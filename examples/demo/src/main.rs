@@ -36,29 +36,80 @@ const NETWORKS: [&str; 4] = ["wireless", "storage", "energy", "mapping"];
 /// The lock file, inside the output directory, that one run at a time holds.
 const LOCK_FILE: &str = "depin-demo.lock";
 
-// USAGE spells out the --epochs maximum; this keeps the two together.
-const _: () = assert!(MAX_EPOCHS == 3_650, "update --epochs in USAGE");
+// The --epochs help spells out the maximum; this keeps the two together.
+const _: () = assert!(MAX_EPOCHS == 3_650, "update the --epochs help");
 
-const USAGE: &str = "\
-depin-demo: the wireless, storage, energy and mapping reference networks of depin-rs
-
-usage: depin-demo [options]
-  --backend local|evm|cosmos   where rewards are settled (default: local)
-  --out DIR                    output directory (default: out): ledgers/, SVG pictures
-  --seed N                     seed of every random choice (default: 7)
-  --epochs N                   epochs (simulated days) per network, 1..=3650 (default: 4)
-  --short                      a small, fast run (few devices, 2 epochs)
-  --networks LIST              comma-separated subset of wireless,storage,energy,mapping
-  --quiet                      no progress lines
-  --in-process                 verify in this process instead of through the served oracle
-                               (served by default: HTTP ingest, store in DIR/oracle, epoch
-                               closes and the claims API of a real oracle on a loopback port)
- evm (build with --features evm to deploy; anvil: chain id 31337):
+/// After the options in `--help`: the chain backends' flags.
+const BACKEND_HELP: &str = "\
+evm (build with --features evm to deploy; anvil: chain id 31337):
   --rpc-url URL --private-key HEX [--chain-id N]
   [--registry ADDR --distributor ADDR [--token ADDR]]   use deployed contracts (one network)
- cosmos (build with --features cosmos; needs a node with the contracts):
+cosmos (build with --features cosmos; needs a node with the contracts):
   --rpc-url URL --private-key HEX --chain-id ID --prefix HRP
   --registry-contract ADDR --distributor-contract ADDR [--fee-denom D] [--gas-price G]";
+
+/// The command line (clap); [`Args`] is what a run uses.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "depin-demo",
+    about = "The wireless, storage, energy and mapping reference networks of depin-rs",
+    after_help = BACKEND_HELP
+)]
+struct Cli {
+    /// Where rewards are settled.
+    #[arg(long, default_value = "local", value_parser = ["local", "evm", "cosmos"])]
+    backend: String,
+    /// Output directory: ledgers/, the oracle's store, SVG pictures.
+    #[arg(long, value_name = "DIR", default_value = "out")]
+    out: PathBuf,
+    /// Seed of every random choice.
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    seed: u64,
+    /// Epochs (simulated days) per network, 1..=3650 [default: 4, or 2 with --short].
+    #[arg(long, value_name = "N")]
+    epochs: Option<u64>,
+    /// A small, fast run (few devices, 2 epochs).
+    #[arg(long)]
+    short: bool,
+    /// Comma-separated subset of wireless,storage,energy,mapping.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    networks: Option<Vec<String>>,
+    /// No progress lines.
+    #[arg(long)]
+    quiet: bool,
+    /// Verify in this process instead of through the served oracle (served by default: HTTP
+    /// ingest, store in DIR/oracle, epoch closes and the claims API of a real oracle on a
+    /// loopback port).
+    #[arg(long)]
+    in_process: bool,
+    /// EVM or Cosmos: the node's JSON-RPC URL.
+    #[arg(long, value_name = "URL")]
+    rpc_url: Option<String>,
+    /// EVM or Cosmos: the sending account's 32-byte secret key, hex.
+    #[arg(long, value_name = "HEX")]
+    private_key: Option<String>,
+    /// EVM or Cosmos: the chain id.
+    #[arg(long)]
+    chain_id: Option<String>,
+    /// A deployed registry contract.
+    #[arg(long, alias = "registry-contract", value_name = "ADDR")]
+    registry: Option<String>,
+    /// A deployed distributor contract.
+    #[arg(long, alias = "distributor-contract", value_name = "ADDR")]
+    distributor: Option<String>,
+    /// EVM: the reward token of the given distributor.
+    #[arg(long, value_name = "ADDR")]
+    token: Option<String>,
+    /// Cosmos: the bech32 prefix.
+    #[arg(long, value_name = "HRP")]
+    prefix: Option<String>,
+    /// Cosmos: the fee denomination.
+    #[arg(long, default_value = "stake")]
+    fee_denom: String,
+    /// Cosmos: the gas price.
+    #[arg(long, default_value = "0.025")]
+    gas_price: String,
+}
 
 #[derive(Debug)]
 struct Args {
@@ -81,67 +132,38 @@ struct Args {
     gas_price: String,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        backend: "local".into(),
-        out: PathBuf::from("out"),
-        seed: 7,
-        epochs: 4,
-        short: false,
-        networks: NETWORKS.iter().map(|n| n.to_string()).collect(),
-        quiet: false,
-        in_process: false,
-        rpc_url: None,
-        private_key: None,
-        chain_id: None,
-        registry: None,
-        distributor: None,
-        token: None,
-        prefix: None,
-        fee_denom: "stake".into(),
-        gas_price: "0.025".into(),
+/// The checked run settings from the parsed command line.
+fn args_from(cli: Cli) -> Result<Args, String> {
+    let epochs = cli.epochs.unwrap_or(if cli.short { 2 } else { 4 });
+    check_epochs(epochs)?;
+    let networks: Vec<String> = match cli.networks {
+        Some(list) => list.into_iter().map(|n| n.trim().to_string()).collect(),
+        None => NETWORKS.iter().map(|n| n.to_string()).collect(),
     };
-    let mut epochs_given = false;
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--backend" => a.backend = value()?,
-            "--out" => a.out = PathBuf::from(value()?),
-            "--seed" => a.seed = parse_num(&value()?)?,
-            "--epochs" => {
-                a.epochs = parse_num(&value()?)?;
-                epochs_given = true;
-            }
-            "--short" => a.short = true,
-            "--quiet" => a.quiet = true,
-            "--in-process" => a.in_process = true,
-            "--networks" => {
-                a.networks = value()?.split(',').map(|s| s.trim().to_string()).collect()
-            }
-            "--rpc-url" => a.rpc_url = Some(value()?),
-            "--private-key" => a.private_key = Some(value()?),
-            "--chain-id" => a.chain_id = Some(value()?),
-            "--registry" | "--registry-contract" => a.registry = Some(value()?),
-            "--distributor" | "--distributor-contract" => a.distributor = Some(value()?),
-            "--token" => a.token = Some(value()?),
-            "--prefix" => a.prefix = Some(value()?),
-            "--fee-denom" => a.fee_denom = value()?,
-            "--gas-price" => a.gas_price = value()?,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown option {other:?}")),
-        }
-    }
-    if a.short && !epochs_given {
-        a.epochs = 2;
-    }
-    check_epochs(a.epochs)?;
-    for n in &a.networks {
+    for n in &networks {
         if !NETWORKS.contains(&n.as_str()) {
             return Err(format!("unknown network {n:?}"));
         }
     }
-    Ok(a)
+    Ok(Args {
+        backend: cli.backend,
+        out: cli.out,
+        seed: cli.seed,
+        epochs,
+        short: cli.short,
+        networks,
+        quiet: cli.quiet,
+        in_process: cli.in_process,
+        rpc_url: cli.rpc_url,
+        private_key: cli.private_key,
+        chain_id: cli.chain_id,
+        registry: cli.registry,
+        distributor: cli.distributor,
+        token: cli.token,
+        prefix: cli.prefix,
+        fee_denom: cli.fee_denom,
+        gas_price: cli.gas_price,
+    })
 }
 
 fn secret(hex_key: &str) -> Result<SecretKeyBytes, String> {
@@ -452,21 +474,25 @@ fn run(args: &Args, chain: ChainOptions, key_type: Option<KeyType>) -> Result<()
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
+    // clap prints --help (exit 0) and argument errors with the usage (exit 2)
+    let cli = <Cli as clap::Parser>::parse();
+    let args = match args_from(cli) {
         Ok(a) => a,
-        Err(e) if e.is_empty() => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
         Err(e) => {
-            eprintln!("error: {e}\n\n{USAGE}");
+            eprintln!(
+                "error: {e}\n\n{}",
+                <Cli as clap::CommandFactory>::command().render_usage()
+            );
             return ExitCode::from(2);
         }
     };
     let (chain, key_type) = match chain_options(&args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}\n\n{USAGE}");
+            eprintln!(
+                "error: {e}\n\n{}",
+                <Cli as clap::CommandFactory>::command().render_usage()
+            );
             return ExitCode::from(2);
         }
     };

@@ -39,7 +39,7 @@ fn epochs_out_of_range_exit_non_zero_with_a_message() {
     for (value, says) in [
         ("18446744073709551615", "maximum"),
         ("3651", "maximum"),
-        ("18446744073709551616", "not a number"),
+        ("18446744073709551616", "invalid value"),
         ("0", "at least 1"),
     ] {
         let o = demo(dir.path(), &["--epochs", value]);
