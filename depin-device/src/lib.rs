@@ -11,6 +11,7 @@ pub mod challenge;
 pub mod counter;
 mod error;
 pub mod fragment;
+mod pattern;
 mod report;
 pub mod signer;
 pub mod time;

@@ -127,35 +127,17 @@ pub enum ErrorKind {
     Other,
 }
 
-impl SignerError for ErrorKind {
-    fn kind(&self) -> ErrorKind {
-        *self
-    }
-}
-
-/// A signer error: anything that can say which [`ErrorKind`] it is.
-///
-/// (Named apart from the crate's [`Error`](crate::Error), which a failed signer surfaces
-/// as [`Error::Signer`](crate::Error::Signer) with this kind.)
-pub trait SignerError: Debug {
-    /// The kind of failure.
-    fn kind(&self) -> ErrorKind;
-}
-
-impl SignerError for core::convert::Infallible {
-    fn kind(&self) -> ErrorKind {
-        match *self {}
-    }
-}
-
-/// The error type of a signer.
-pub trait ErrorType {
+crate::pattern::error_pattern! {
+    kind: ErrorKind,
+    /// A signer error: anything that can say which [`ErrorKind`] it is.
+    ///
+    /// (Named apart from the crate's [`Error`](crate::Error), which a failed signer surfaces
+    /// as [`Error::Signer`](crate::Error::Signer) with this kind.)
+    error: SignerError,
+    /// The error type of a signer.
+    error_type,
     /// The signer's error type.
-    type Error: SignerError;
-}
-
-impl<T: ErrorType + ?Sized> ErrorType for &mut T {
-    type Error = T::Error;
+    assoc,
 }
 
 /// A device key that signs 32-byte signing digests: in software or in a secure element.

@@ -73,35 +73,17 @@ pub enum ErrorKind {
     Other,
 }
 
-impl StorageError for ErrorKind {
-    fn kind(&self) -> ErrorKind {
-        *self
-    }
-}
-
-/// A storage error: anything that can say which [`ErrorKind`] it is.
-///
-/// (Named apart from the crate's [`Error`](crate::Error), which a failed storage
-/// surfaces as [`Error::Storage`](crate::Error::Storage) with this kind.)
-pub trait StorageError: Debug {
-    /// The kind of failure.
-    fn kind(&self) -> ErrorKind;
-}
-
-impl StorageError for core::convert::Infallible {
-    fn kind(&self) -> ErrorKind {
-        match *self {}
-    }
-}
-
-/// The error type of a counter storage.
-pub trait ErrorType {
+crate::pattern::error_pattern! {
+    kind: ErrorKind,
+    /// A storage error: anything that can say which [`ErrorKind`] it is.
+    ///
+    /// (Named apart from the crate's [`Error`](crate::Error), which a failed storage
+    /// surfaces as [`Error::Storage`](crate::Error::Storage) with this kind.)
+    error: StorageError,
+    /// The error type of a counter storage.
+    error_type,
     /// The storage's error type.
-    type Error: StorageError;
-}
-
-impl<T: ErrorType + ?Sized> ErrorType for &mut T {
-    type Error = T::Error;
+    assoc,
 }
 
 /// Persistent storage for one `u32`: the end of the reserved sequence-number block.
