@@ -335,6 +335,12 @@ const P256_N: [u8; 32] = [
 /// Meant for secure elements that return either form. Works on bytes only: `s` is
 /// assumed to be below `n` (a chip's valid output); if it is not, the signature is left
 /// unchanged and the network will reject it.
+///
+/// Why bytes and not the curve crates' `normalize_s` (which depin-core's verifier and the
+/// software signers use): a firmware whose key lives in a secure element links no curve
+/// arithmetic at all, and `normalize_s` would pull in a scalar field implementation (a few
+/// KiB of flash) for one 256-bit subtraction. `tests/it/signer.rs` checks it against the
+/// low-S signatures k256 and p256 produce (their `normalize_s`), from the high-S twins.
 pub fn normalize_low_s(key_type: KeyType, signature: &mut [u8; SIGNATURE_LEN]) -> bool {
     let n = match key_type {
         KeyType::Ed25519 => return false,
