@@ -172,36 +172,12 @@ fn build_firmware(board: &Board, feature: &str) -> PathBuf {
 /// Run the ELF under the board's QEMU and return its stdout (semihosting on Cortex-M, the
 /// UART on RISC-V).
 fn run_qemu(board: &Board, elf: &Path) -> String {
-    let mut child = Command::new(board.qemu)
-        .args(board.qemu_args)
-        .arg(elf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {}: {e}", board.qemu));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for qemu") {
-            break status;
-        }
-        if start.elapsed() > QEMU_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("qemu did not exit within {QEMU_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .expect("piped stdout")
-        .read_to_string(&mut stdout)
-        .expect("read qemu output");
+    let mut cmd = Command::new(board.qemu);
+    cmd.args(board.qemu_args).arg(elf);
+    let (ok, stdout, _) = run_with_timeout(cmd, QEMU_TIMEOUT);
     assert!(
-        status.success(),
-        "{} firmware exited with {status} (its failure exit?), output:\n{stdout}",
+        ok,
+        "{} firmware exited with a failure (its failure exit?), output:\n{stdout}",
         board.name
     );
     stdout

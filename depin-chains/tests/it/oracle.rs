@@ -1090,41 +1090,18 @@ fn three_oracles_exchange_their_votes_over_http() {
 }
 
 fn three_oracles(http: bool) {
-    use depin_chains::local::ORACLE_SET_DELAY_SECS;
     use depin_chains::oracle::quorum::{stored_votes, VoteJson};
     use depin_chains::oracle::{OracleQuorum, StoreVotes, VoteSource};
     use depin_chains::quorum::OracleSet;
-    use depin_chains::types::DeviceSigner;
 
     let dir = tempfile::tempdir().unwrap();
-    let ledger = open(&dir.path().join("ledger.log"), genesis(FORMAT));
+    // a ledger whose 3-oracle set (one key of each type, threshold 2) is in effect
+    let (ledger, fixture) = crate::common::quorum_ledger(&dir.path().join("ledger.log"), FORMAT);
     ledger.fund(&admin(), 1_000_000).unwrap();
-    let start = crate::common::now();
-    let clock = crate::common::manual_clock(&ledger, start);
-    let keys: Vec<Arc<dyn DeviceSigner>> = KeyType::ALL
-        .iter()
-        .enumerate()
-        .map(|(i, kt)| {
-            Arc::new(SigningKey::from_secret_bytes(*kt, &[0x70 + i as u8; 32]).unwrap())
-                as Arc<dyn DeviceSigner>
-        })
-        .collect();
-    let set = OracleSet::new(keys.iter().map(|k| k.device_id()), 2).unwrap();
-    ledger
-        .handle(admin())
-        .schedule_oracle_set(&set, start + ORACLE_SET_DELAY_SECS)
-        .unwrap();
-    crate::common::set_time(&clock, start + ORACLE_SET_DELAY_SECS);
-    let domain = ledger.domain().unwrap();
-    let distributor = ledger
-        .handle(admin())
-        .root_statement(&EpochRoot {
-            epoch: Epoch(1),
-            root: [1; 32],
-            total: 0,
-        })
-        .unwrap()
-        .distributor;
+    let keys = fixture.oracles;
+    let set = OracleSet::new(keys.iter().map(|k| k.device_id()), fixture.threshold).unwrap();
+    let domain = fixture.domain;
+    let distributor = fixture.distributor;
 
     let dev = devices();
     let stores: Vec<Arc<Mutex<Box<dyn OracleStore>>>> = (0..3)
