@@ -6,6 +6,7 @@
 //! - [`distributor`]: the cumulative reward distributor (the oracle publishes one root per
 //!   epoch; accounts claim their cumulative amount in cw20 tokens with a Merkle proof in the
 //!   `cw20-merkle-airdrop` leaf format that `depin-rewards` builds).
+//! - [`error`]: the codes every contract error starts with.
 //! - [`signing`]: the registry's signing domain and the exact registration and onboarding
 //!   payloads, as the contract rebuilds them from a message and the chain.
 //!
@@ -25,5 +26,6 @@
 extern crate alloc;
 
 pub mod distributor;
+pub mod error;
 pub mod registry;
 pub mod signing;

@@ -1,0 +1,406 @@
+//! The depin-rs device registry as a CosmWasm contract.
+//!
+//! Messages: [`depin_cosmwasm_msgs::registry`]. A device registers with its own signature,
+//! which the contract checks with the host function of the device's curve (`ed25519_verify`,
+//! `secp256k1_verify`, `secp256r1_verify`) over the depin-core domain digest bound to this
+//! chain id and contract address ([`depin_cosmwasm_msgs::signing`]) and to the device's
+//! nonce, which every registration consumes. Makers approved by the admin onboard devices
+//! with their own signature besides the device's, within a quota; a revoked maker onboards
+//! nothing more and, if the admin says so, its devices read as inactive. The admin changes
+//! hands in two steps (propose, accept).
+
+mod error;
+mod state;
+mod verify;
+
+pub use error::ContractError;
+
+use cosmwasm_std::{
+    to_json_binary, Addr, Binary, Deps, DepsMut, Env, MessageInfo, Response,
+};
+#[cfg(not(feature = "library"))]
+use cosmwasm_std::entry_point;
+use depin_core::{DeviceId, TrustLevel};
+use depin_cosmwasm_msgs::error::ErrorCode;
+use depin_cosmwasm_msgs::registry::{
+    ConfigResponse, DeviceResponse, ExecuteMsg, InstantiateMsg, MakerResponse, NonceResponse,
+    QueryMsg, Registration, MAX_MAKER_NAME_LEN,
+};
+use depin_cosmwasm_msgs::signing;
+
+use error::refuse;
+use state::{Config, Device, Maker, CONFIG, DEVICES, MAKERS, NONCES};
+
+/// Longest a registration signature may stay valid: the EVM registry's 30 days.
+pub const MAX_DEADLINE_AHEAD: u64 = 30 * 24 * 3600;
+
+/// Instantiate: the admin (the sender when absent) and whether only makers onboard.
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn instantiate(
+    deps: DepsMut,
+    _env: Env,
+    info: MessageInfo,
+    msg: InstantiateMsg,
+) -> Result<Response, ContractError> {
+    let admin = match msg.admin {
+        Some(a) => address(deps.as_ref(), &a)?,
+        None => info.sender,
+    };
+    CONFIG.save(
+        deps.storage,
+        &Config {
+            admin: admin.clone(),
+            pending_admin: None,
+            makers_only: msg.makers_only,
+        },
+    )?;
+    Ok(Response::new()
+        .add_attribute("action", "instantiate")
+        .add_attribute("admin", admin))
+}
+
+/// Execute a [`ExecuteMsg`].
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn execute(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: ExecuteMsg,
+) -> Result<Response, ContractError> {
+    match msg {
+        ExecuteMsg::Register {
+            registration,
+            signature,
+        } => register(deps, &env, &registration, &signature, None),
+        ExecuteMsg::Onboard {
+            registration,
+            maker,
+            maker_signature,
+            signature,
+        } => register(
+            deps,
+            &env,
+            &registration,
+            &signature,
+            Some((&maker, &maker_signature)),
+        ),
+        ExecuteMsg::Revoke { device } => revoke(deps, &info, &device),
+        ExecuteMsg::ApproveMaker { maker, name, quota } => {
+            approve_maker(deps, &info, &maker, name, quota)
+        }
+        ExecuteMsg::RevokeMaker {
+            maker,
+            suspend_devices,
+        } => revoke_maker(deps, &info, &maker, suspend_devices),
+        ExecuteMsg::SetMakersOnly { makers_only } => {
+            let mut c = admin_only(deps.as_ref(), &info)?;
+            c.makers_only = makers_only;
+            CONFIG.save(deps.storage, &c)?;
+            Ok(Response::new()
+                .add_attribute("action", "set_makers_only")
+                .add_attribute("makers_only", makers_only.to_string()))
+        }
+        ExecuteMsg::ProposeAdmin { admin } => {
+            let mut c = admin_only(deps.as_ref(), &info)?;
+            let proposed = address(deps.as_ref(), &admin)?;
+            c.pending_admin = Some(proposed.clone());
+            CONFIG.save(deps.storage, &c)?;
+            Ok(Response::new()
+                .add_attribute("action", "propose_admin")
+                .add_attribute("proposed", proposed))
+        }
+        ExecuteMsg::AcceptAdmin {} => {
+            let mut c = CONFIG.load(deps.storage)?;
+            if c.pending_admin.as_ref() != Some(&info.sender) {
+                return Err(refuse(
+                    ErrorCode::NoPendingAdmin,
+                    "the sender is not the proposed admin",
+                ));
+            }
+            c.admin = info.sender.clone();
+            c.pending_admin = None;
+            CONFIG.save(deps.storage, &c)?;
+            Ok(Response::new()
+                .add_attribute("action", "accept_admin")
+                .add_attribute("admin", info.sender))
+        }
+    }
+}
+
+/// Answer a [`QueryMsg`].
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> Result<Binary, ContractError> {
+    Ok(match msg {
+        QueryMsg::Device { device } => {
+            let id = device_id(&device)?;
+            let d = DEVICES
+                .may_load(deps.storage, &id_bytes(&id))?
+                .ok_or_else(|| refuse(ErrorCode::DeviceNotFound, format!("{device}")))?;
+            let maker = match &d.maker {
+                Some(m) => Some((DeviceId::from_bytes(m).map_err(|e| refuse(ErrorCode::InvalidInput, e.to_string()))?, MAKERS.may_load(deps.storage, m)?)),
+                None => None,
+            };
+            let suspended = maker
+                .as_ref()
+                .and_then(|(_, m)| m.as_ref())
+                .is_some_and(|m| m.revoked && m.devices_suspended);
+            to_json_binary(&DeviceResponse {
+                device: id.to_string(),
+                owner: d.owner.to_string(),
+                key_type: id.key_type().tag(),
+                metadata_hash: hex::encode(d.metadata_hash),
+                active: !d.revoked && !suspended,
+                maker: maker.map(|(m, _)| m.to_string()),
+                trust: d.trust,
+            })?
+        }
+        QueryMsg::Nonce { device } => {
+            let id = device_id(&device)?;
+            let nonce = NONCES.may_load(deps.storage, &id_bytes(&id))?.unwrap_or(0);
+            to_json_binary(&NonceResponse { nonce })?
+        }
+        QueryMsg::Maker { maker } => {
+            let id = device_id(&maker)?;
+            let m = MAKERS
+                .may_load(deps.storage, &id_bytes(&id))?
+                .ok_or_else(|| refuse(ErrorCode::MakerNotFound, maker.clone()))?;
+            to_json_binary(&MakerResponse {
+                maker: id.to_string(),
+                name: m.name,
+                quota: m.quota,
+                onboarded: m.onboarded,
+                active: !m.revoked,
+                devices_suspended: m.devices_suspended,
+            })?
+        }
+        QueryMsg::Config {} => {
+            let c = CONFIG.load(deps.storage)?;
+            to_json_binary(&ConfigResponse {
+                admin: c.admin.to_string(),
+                pending_admin: c.pending_admin.map(|a| a.to_string()),
+                makers_only: c.makers_only,
+            })?
+        }
+    })
+}
+
+fn register(
+    deps: DepsMut,
+    env: &Env,
+    r: &Registration,
+    signature: &str,
+    maker: Option<(&str, &str)>,
+) -> Result<Response, ContractError> {
+    let config = CONFIG.load(deps.storage)?;
+    let device = device_id(&r.device)?;
+    let key = id_bytes(&device);
+    let owner = address(deps.as_ref(), &r.owner)?;
+    let metadata_hash = hash32(&r.metadata_hash, "metadata_hash")?;
+    let now = env.block.time.seconds();
+    if r.deadline < now {
+        return Err(refuse(
+            ErrorCode::Expired,
+            format!("registration expired: deadline {} before block time {now}", r.deadline),
+        ));
+    }
+    if r.deadline > now.saturating_add(MAX_DEADLINE_AHEAD) {
+        return Err(refuse(
+            ErrorCode::Expired,
+            format!(
+                "deadline {} is more than {MAX_DEADLINE_AHEAD} s after block time {now}",
+                r.deadline
+            ),
+        ));
+    }
+    if DEVICES.has(deps.storage, &key) {
+        return Err(refuse(ErrorCode::AlreadyRegistered, format!("{}", r.device)));
+    }
+    let contract = env.contract.address.as_str();
+    let binding = signing::registry_binding(&env.block.chain_id, contract);
+    let domain = signing::registration_domain(&env.block.chain_id, contract)
+        .map_err(|e| refuse(ErrorCode::InvalidInput, e.to_string()))?;
+    let nonce = NONCES.may_load(deps.storage, &key)?.unwrap_or(0);
+    let (maker_key, trust) = match maker {
+        None => {
+            if config.makers_only {
+                return Err(refuse(
+                    ErrorCode::MakersOnly,
+                    "devices join this network only through a maker",
+                ));
+            }
+            (None, TrustLevel::Untrusted)
+        }
+        Some((maker, maker_signature)) => {
+            let maker_id = device_id(maker)?;
+            let mkey = id_bytes(&maker_id);
+            let mut m = MAKERS
+                .may_load(deps.storage, &mkey)?
+                .ok_or_else(|| refuse(ErrorCode::MakerNotFound, maker.to_string()))?;
+            if m.revoked {
+                return Err(refuse(ErrorCode::Unauthorized, format!("maker {maker} is revoked")));
+            }
+            if m.onboarded >= m.quota {
+                return Err(refuse(
+                    ErrorCode::QuotaExceeded,
+                    format!("maker {maker} onboarded its quota of {}", m.quota),
+                ));
+            }
+            let digest = signing::onboarding_digest(
+                &domain,
+                &binding,
+                &device,
+                owner.as_str(),
+                &metadata_hash,
+                nonce,
+                r.deadline,
+                &maker_id,
+            );
+            verify::check(deps.api, &maker_id, &digest, maker_signature, "maker")?;
+            m.onboarded += 1;
+            MAKERS.save(deps.storage, &mkey, &m)?;
+            (Some(mkey), TrustLevel::Maker)
+        }
+    };
+    let digest = signing::registration_digest(
+        &domain,
+        &device,
+        owner.as_str(),
+        &metadata_hash,
+        nonce,
+        r.deadline,
+    );
+    verify::check(deps.api, &device, &digest, signature, "device")?;
+    NONCES.save(deps.storage, &key, &(nonce + 1))?;
+    DEVICES.save(
+        deps.storage,
+        &key,
+        &Device {
+            owner: owner.clone(),
+            metadata_hash,
+            revoked: false,
+            maker: maker_key,
+            trust: trust.tag(),
+        },
+    )?;
+    Ok(Response::new()
+        .add_attribute("action", if maker.is_some() { "onboard" } else { "register" })
+        .add_attribute("device", device.to_string())
+        .add_attribute("owner", owner)
+        .add_attribute("trust", trust.as_str()))
+}
+
+fn revoke(deps: DepsMut, info: &MessageInfo, device: &str) -> Result<Response, ContractError> {
+    let config = CONFIG.load(deps.storage)?;
+    let id = device_id(device)?;
+    let key = id_bytes(&id);
+    let mut d = DEVICES
+        .may_load(deps.storage, &key)?
+        .ok_or_else(|| refuse(ErrorCode::DeviceNotFound, device.to_string()))?;
+    if info.sender != d.owner && info.sender != config.admin {
+        return Err(refuse(
+            ErrorCode::Unauthorized,
+            "only the device's owner or the admin revokes it",
+        ));
+    }
+    if d.revoked {
+        return Err(refuse(ErrorCode::AlreadyRevoked, device.to_string()));
+    }
+    d.revoked = true;
+    DEVICES.save(deps.storage, &key, &d)?;
+    Ok(Response::new()
+        .add_attribute("action", "revoke")
+        .add_attribute("device", id.to_string()))
+}
+
+fn approve_maker(
+    deps: DepsMut,
+    info: &MessageInfo,
+    maker: &str,
+    name: String,
+    quota: u64,
+) -> Result<Response, ContractError> {
+    admin_only(deps.as_ref(), info)?;
+    if name.is_empty() || name.len() > MAX_MAKER_NAME_LEN || name.chars().any(char::is_control) {
+        return Err(refuse(
+            ErrorCode::InvalidInput,
+            format!("maker name must be 1 to {MAX_MAKER_NAME_LEN} bytes without control characters"),
+        ));
+    }
+    let id = device_id(maker)?;
+    let key = id_bytes(&id);
+    if MAKERS.has(deps.storage, &key) {
+        return Err(refuse(ErrorCode::AlreadyRegistered, format!("maker {maker}")));
+    }
+    MAKERS.save(
+        deps.storage,
+        &key,
+        &Maker {
+            name,
+            quota,
+            onboarded: 0,
+            revoked: false,
+            devices_suspended: false,
+        },
+    )?;
+    Ok(Response::new()
+        .add_attribute("action", "approve_maker")
+        .add_attribute("maker", id.to_string()))
+}
+
+fn revoke_maker(
+    deps: DepsMut,
+    info: &MessageInfo,
+    maker: &str,
+    suspend_devices: bool,
+) -> Result<Response, ContractError> {
+    admin_only(deps.as_ref(), info)?;
+    let id = device_id(maker)?;
+    let key = id_bytes(&id);
+    let mut m = MAKERS
+        .may_load(deps.storage, &key)?
+        .ok_or_else(|| refuse(ErrorCode::MakerNotFound, maker.to_string()))?;
+    if m.revoked {
+        return Err(refuse(ErrorCode::AlreadyRevoked, format!("maker {maker}")));
+    }
+    m.revoked = true;
+    m.devices_suspended = suspend_devices;
+    MAKERS.save(deps.storage, &key, &m)?;
+    Ok(Response::new()
+        .add_attribute("action", "revoke_maker")
+        .add_attribute("maker", id.to_string())
+        .add_attribute("devices_suspended", suspend_devices.to_string()))
+}
+
+fn admin_only(deps: Deps, info: &MessageInfo) -> Result<Config, ContractError> {
+    let c = CONFIG.load(deps.storage)?;
+    if info.sender != c.admin {
+        return Err(refuse(ErrorCode::Unauthorized, "admin only"));
+    }
+    Ok(c)
+}
+
+fn device_id(did: &str) -> Result<DeviceId, ContractError> {
+    DeviceId::from_did(did).map_err(|e| refuse(ErrorCode::InvalidInput, format!("{did}: {e}")))
+}
+
+fn id_bytes(id: &DeviceId) -> Vec<u8> {
+    let (b, n) = id.to_bytes();
+    b.get(..n).unwrap_or(&[]).to_vec()
+}
+
+fn address(deps: Deps, a: &str) -> Result<Addr, ContractError> {
+    deps.api
+        .addr_validate(a)
+        .map_err(|e| refuse(ErrorCode::InvalidInput, format!("address {a}: {e}")))
+}
+
+fn hash32(s: &str, what: &str) -> Result<[u8; 32], ContractError> {
+    let mut out = [0u8; 32];
+    if s.len() != 64 || s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(refuse(ErrorCode::InvalidInput, format!("{what} must be 64 lowercase hex digits")));
+    }
+    hex::decode_to_slice(s, &mut out)
+        .map_err(|_| refuse(ErrorCode::InvalidInput, format!("{what} must be 64 lowercase hex digits")))?;
+    Ok(out)
+}
+
