@@ -46,11 +46,14 @@ pub enum ErrorCode {
     ExceedsTotal,
     /// The admin handover has no pending proposal for the sender.
     NoPendingAdmin,
+    /// The distributor holds fewer tokens than the claim pays; the message reads
+    /// `"pool holds <available>, the claim pays <required>"`.
+    InsufficientPool,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::Unauthorized,
         ErrorCode::InvalidInput,
         ErrorCode::AlreadyRegistered,
@@ -69,6 +72,7 @@ impl ErrorCode {
         ErrorCode::AlreadyClaimed,
         ErrorCode::ExceedsTotal,
         ErrorCode::NoPendingAdmin,
+        ErrorCode::InsufficientPool,
     ];
 
     /// The code's stable name.
@@ -92,6 +96,7 @@ impl ErrorCode {
             ErrorCode::AlreadyClaimed => "already_claimed",
             ErrorCode::ExceedsTotal => "exceeds_total",
             ErrorCode::NoPendingAdmin => "no_pending_admin",
+            ErrorCode::InsufficientPool => "insufficient_pool",
         }
     }
 

@@ -299,9 +299,21 @@ fn claim(
             format!("paying {pay} would make {paid}, above the latest total {}", newest.total),
         ));
     }
+    let token = CONFIG.load(deps.storage)?.token;
+    let pool: cw20::BalanceResponse = deps.querier.query_wasm_smart(
+        &token,
+        &cw20::Cw20QueryMsg::Balance {
+            address: env.contract.address.to_string(),
+        },
+    )?;
+    if pool.balance < pay {
+        return Err(refuse(
+            ErrorCode::InsufficientPool,
+            format!("pool holds {}, the claim pays {pay}", pool.balance),
+        ));
+    }
     CLAIMED.save(deps.storage, &info.sender, &cumulative)?;
     TOTAL_PAID.save(deps.storage, &paid)?;
-    let token = CONFIG.load(deps.storage)?.token;
     let transfer = WasmMsg::Execute {
         contract_addr: token.to_string(),
         msg: to_json_binary(&cw20::Cw20ExecuteMsg::Transfer {
