@@ -141,7 +141,10 @@ mod tests {
         for c in ErrorCode::ALL {
             assert_eq!(ErrorCode::find(&format!("x: {c} y")), Some(c));
         }
-        assert_eq!(ErrorCode::find("[depin:nope] [depin:expired]"), Some(ErrorCode::Expired));
+        assert_eq!(
+            ErrorCode::find("[depin:nope] [depin:expired]"),
+            Some(ErrorCode::Expired)
+        );
         assert_eq!(ErrorCode::find("[depin:unterminated"), None);
     }
 }

@@ -46,7 +46,8 @@ pub fn registration_domain(chain_id: &str, contract: &str) -> depin_core::Result
     id[..2].copy_from_slice(b"cw");
     // 15 bytes are 30 hex digits: "cw" + 30 = 32 bytes, the longest network id
     let _ = hex::encode_to_slice(&binding[..15], &mut id[2..]);
-    let id = core::str::from_utf8(&id).map_err(|_| depin_core::Error::InvalidNetworkId("not UTF-8"))?;
+    let id =
+        core::str::from_utf8(&id).map_err(|_| depin_core::Error::InvalidNetworkId("not UTF-8"))?;
     Ok(Domain::new(NetworkId::new(id)?))
 }
 
@@ -144,7 +145,15 @@ pub fn onboarding_digest(
 ) -> [u8; 32] {
     domain.digest(
         MessageKind::MAKER_ONBOARDING,
-        &onboarding_payload(binding, device, owner, metadata_hash, nonce, deadline, maker),
+        &onboarding_payload(
+            binding,
+            device,
+            owner,
+            metadata_hash,
+            nonce,
+            deadline,
+            maker,
+        ),
     )
 }
 
@@ -160,7 +169,12 @@ mod tests {
         let k = MessageKind::DEVICE_REGISTRATION;
         assert_ne!(a.digest(k, b"m"), b.digest(k, b"m"));
         assert_ne!(a.digest(k, b"m"), c.digest(k, b"m"));
-        assert_eq!(a.digest(k, b"m"), registration_domain("juno-1", "juno1abc").unwrap().digest(k, b"m"));
+        assert_eq!(
+            a.digest(k, b"m"),
+            registration_domain("juno-1", "juno1abc")
+                .unwrap()
+                .digest(k, b"m")
+        );
         assert_eq!(a.network.as_str().len(), 32);
         assert!(a.network.as_str().starts_with("cw"));
     }

@@ -194,7 +194,10 @@ fn publish(
 ) -> Result<Response, ContractError> {
     let c = CONFIG.load(deps.storage)?;
     if info.sender != c.oracle {
-        return Err(refuse(ErrorCode::Unauthorized, "only the oracle publishes roots"));
+        return Err(refuse(
+            ErrorCode::Unauthorized,
+            "only the oracle publishes roots",
+        ));
     }
     let root = depin_rewards::claims::cw20::parse_hash(merkle_root)
         .map_err(|e| refuse(ErrorCode::InvalidInput, format!("merkle_root: {e}")))?;
@@ -259,7 +262,10 @@ fn claim(
     let root = if epoch == l {
         newest.root
     } else if Some(epoch) == latest.previous
-        && env.block.time.seconds() < newest.published_at.saturating_add(PREVIOUS_ROOT_GRACE_SECONDS)
+        && env.block.time.seconds()
+            < newest
+                .published_at
+                .saturating_add(PREVIOUS_ROOT_GRACE_SECONDS)
     {
         ROOTS.load(deps.storage, epoch)?.root
     } else {
@@ -296,7 +302,10 @@ fn claim(
     if paid > newest.total {
         return Err(refuse(
             ErrorCode::ExceedsTotal,
-            format!("paying {pay} would make {paid}, above the latest total {}", newest.total),
+            format!(
+                "paying {pay} would make {paid}, above the latest total {}",
+                newest.total
+            ),
         ));
     }
     let token = CONFIG.load(deps.storage)?.token;
@@ -346,10 +355,17 @@ fn address(deps: Deps, a: &str) -> Result<Addr, ContractError> {
 }
 
 fn amount(s: &str, what: &str) -> Result<Uint128, ContractError> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
-        return Err(refuse(ErrorCode::InvalidInput, format!("{what} must be a canonical decimal")));
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
+        return Err(refuse(
+            ErrorCode::InvalidInput,
+            format!("{what} must be a canonical decimal"),
+        ));
     }
-    s.parse::<u128>()
-        .map(Uint128::new)
-        .map_err(|_| refuse(ErrorCode::InvalidInput, format!("{what} does not fit 128 bits")))
+    s.parse::<u128>().map(Uint128::new).map_err(|_| {
+        refuse(
+            ErrorCode::InvalidInput,
+            format!("{what} does not fit 128 bits"),
+        )
+    })
 }

@@ -18,12 +18,20 @@ fn tree(claims: &[(&Addr, u128)]) -> Cw20MerkleTree {
 }
 
 fn publish(epoch: u64, t: &Cw20MerkleTree, total: u128) -> ExecuteMsg {
-    ExecuteMsg::PublishRoot { epoch, merkle_root: t.root_hex(), total_amount: total.to_string() }
+    ExecuteMsg::PublishRoot {
+        epoch,
+        merkle_root: t.root_hex(),
+        total_amount: total.to_string(),
+    }
 }
 
 fn claim(epoch: u64, t: &Cw20MerkleTree, i: usize) -> ExecuteMsg {
     let (_, amount) = t.claim(i).unwrap();
-    ExecuteMsg::Claim { epoch, amount: amount.to_string(), proof: t.proof_hex(i).unwrap() }
+    ExecuteMsg::Claim {
+        epoch,
+        amount: amount.to_string(),
+        proof: t.proof_hex(i).unwrap(),
+    }
 }
 
 #[test]
@@ -35,8 +43,15 @@ fn cumulative_claims_pay_the_difference_once_past_epoch_255() {
     // epoch 300: a cw20-merkle-airdrop stage (a u8) could not name it
     let t1 = tree(&[(&a, 100), (&b, 250), (&c, 1)]);
     n.dist_exec(&oracle, publish(300, &t1, 351)).unwrap();
-    let r: RootResponse = n.app.wrap().query_wasm_smart(&n.distributor, &QueryMsg::Root { epoch: 300 }).unwrap();
-    assert_eq!((r.merkle_root.as_str(), r.total_amount.as_str()), (t1.root_hex().as_str(), "351"));
+    let r: RootResponse = n
+        .app
+        .wrap()
+        .query_wasm_smart(&n.distributor, &QueryMsg::Root { epoch: 300 })
+        .unwrap();
+    assert_eq!(
+        (r.merkle_root.as_str(), r.total_amount.as_str()),
+        (t1.root_hex().as_str(), "351")
+    );
 
     n.dist_exec(&a, claim(300, &t1, 0)).unwrap();
     assert_eq!((n.balance(&a), n.claimed(&a)), (100, 100));
@@ -51,14 +66,24 @@ fn cumulative_claims_pay_the_difference_once_past_epoch_255() {
     if let ExecuteMsg::Claim { amount, .. } = &mut inflated {
         *amount = "251".into();
     }
-    assert_eq!(code(&n.dist_exec(&b, inflated).unwrap_err()), Some(ErrorCode::InvalidProof));
+    assert_eq!(
+        code(&n.dist_exec(&b, inflated).unwrap_err()),
+        Some(ErrorCode::InvalidProof)
+    );
     // a proof with a sibling flipped
     let mut flipped = claim(300, &t1, 1);
     if let ExecuteMsg::Claim { proof, .. } = &mut flipped {
-        let swap = if proof[0].starts_with("00") { "01" } else { "00" };
+        let swap = if proof[0].starts_with("00") {
+            "01"
+        } else {
+            "00"
+        };
         proof[0].replace_range(0..2, swap);
     }
-    assert_eq!(code(&n.dist_exec(&b, flipped).unwrap_err()), Some(ErrorCode::InvalidProof));
+    assert_eq!(
+        code(&n.dist_exec(&b, flipped).unwrap_err()),
+        Some(ErrorCode::InvalidProof)
+    );
 
     // epoch 301: cumulative amounts grew; alice is paid the difference only
     let t2 = tree(&[(&a, 160), (&b, 250), (&c, 41)]);
@@ -70,20 +95,33 @@ fn cumulative_claims_pay_the_difference_once_past_epoch_255() {
     // within the grace period, carol may still claim against the previous root
     n.dist_exec(&c, claim(300, &t1, 2)).unwrap();
     assert_eq!(n.balance(&c), 1);
-    n.app.update_block(|bl| bl.time = bl.time.plus_seconds(PREVIOUS_ROOT_GRACE_SECONDS));
+    n.app
+        .update_block(|bl| bl.time = bl.time.plus_seconds(PREVIOUS_ROOT_GRACE_SECONDS));
     let e = n.dist_exec(&c, claim(300, &t1, 2)).unwrap_err();
-    assert_eq!(code(&e), Some(ErrorCode::InvalidProof), "after the grace: {e:?}");
+    assert_eq!(
+        code(&e),
+        Some(ErrorCode::InvalidProof),
+        "after the grace: {e:?}"
+    );
     n.dist_exec(&c, claim(301, &t2, 2)).unwrap();
     assert_eq!(n.balance(&c), 41);
 
     // two publications later the first root is refused even inside a new grace period
     let t3 = tree(&[(&a, 170), (&b, 250), (&c, 41)]);
-    n.dist_exec(&oracle, publish(1_000_000_000_000, &t3, 461)).unwrap();
-    assert_eq!(code(&n.dist_exec(&a, claim(300, &t1, 0)).unwrap_err()), Some(ErrorCode::InvalidProof));
+    n.dist_exec(&oracle, publish(1_000_000_000_000, &t3, 461))
+        .unwrap();
+    assert_eq!(
+        code(&n.dist_exec(&a, claim(300, &t1, 0)).unwrap_err()),
+        Some(ErrorCode::InvalidProof)
+    );
     n.dist_exec(&a, claim(1_000_000_000_000, &t3, 0)).unwrap();
     assert_eq!(n.balance(&a), 170);
 
-    let cfg: ConfigResponse = n.app.wrap().query_wasm_smart(&n.distributor, &QueryMsg::Config {}).unwrap();
+    let cfg: ConfigResponse = n
+        .app
+        .wrap()
+        .query_wasm_smart(&n.distributor, &QueryMsg::Config {})
+        .unwrap();
     assert_eq!(cfg.total_paid, "461");
     assert_eq!(n.balance(&n.distributor.clone()), 10_000 - 461);
 }
@@ -99,7 +137,11 @@ fn only_the_oracle_publishes_and_epochs_only_go_up() {
     // nothing published yet
     let e = n.dist_exec(&a, claim(1, &t, 0)).unwrap_err();
     assert_eq!(code(&e), Some(ErrorCode::NoRoot), "{e:?}");
-    let l: LatestRootResponse = n.app.wrap().query_wasm_smart(&n.distributor, &QueryMsg::LatestRoot {}).unwrap();
+    let l: LatestRootResponse = n
+        .app
+        .wrap()
+        .query_wasm_smart(&n.distributor, &QueryMsg::LatestRoot {})
+        .unwrap();
     assert_eq!(l.root, None);
 
     // the admin is not the oracle; nor is anyone else
@@ -108,28 +150,74 @@ fn only_the_oracle_publishes_and_epochs_only_go_up() {
         assert_eq!(code(&e), Some(ErrorCode::Unauthorized), "{e:?}");
     }
     // a zero root, a bad hex root, a bad total
-    let zero = ExecuteMsg::PublishRoot { epoch: 5, merkle_root: "00".repeat(32), total_amount: "10".into() };
-    assert_eq!(code(&n.dist_exec(&oracle, zero).unwrap_err()), Some(ErrorCode::InvalidInput));
-    let short = ExecuteMsg::PublishRoot { epoch: 5, merkle_root: "ab".into(), total_amount: "10".into() };
-    assert_eq!(code(&n.dist_exec(&oracle, short).unwrap_err()), Some(ErrorCode::InvalidInput));
-    for total in ["", "-1", "1.5", "010", "340282366920938463463374607431768211456"] {
-        let m = ExecuteMsg::PublishRoot { epoch: 5, merkle_root: t.root_hex(), total_amount: total.into() };
-        assert_eq!(code(&n.dist_exec(&oracle, m).unwrap_err()), Some(ErrorCode::InvalidInput), "total {total:?}");
+    let zero = ExecuteMsg::PublishRoot {
+        epoch: 5,
+        merkle_root: "00".repeat(32),
+        total_amount: "10".into(),
+    };
+    assert_eq!(
+        code(&n.dist_exec(&oracle, zero).unwrap_err()),
+        Some(ErrorCode::InvalidInput)
+    );
+    let short = ExecuteMsg::PublishRoot {
+        epoch: 5,
+        merkle_root: "ab".into(),
+        total_amount: "10".into(),
+    };
+    assert_eq!(
+        code(&n.dist_exec(&oracle, short).unwrap_err()),
+        Some(ErrorCode::InvalidInput)
+    );
+    for total in [
+        "",
+        "-1",
+        "1.5",
+        "010",
+        "340282366920938463463374607431768211456",
+    ] {
+        let m = ExecuteMsg::PublishRoot {
+            epoch: 5,
+            merkle_root: t.root_hex(),
+            total_amount: total.into(),
+        };
+        assert_eq!(
+            code(&n.dist_exec(&oracle, m).unwrap_err()),
+            Some(ErrorCode::InvalidInput),
+            "total {total:?}"
+        );
     }
 
     n.dist_exec(&oracle, publish(5, &t, 10)).unwrap();
-    assert_eq!(code(&n.dist_exec(&oracle, publish(5, &t, 10)).unwrap_err()), Some(ErrorCode::EpochAlreadyPublished));
+    assert_eq!(
+        code(&n.dist_exec(&oracle, publish(5, &t, 10)).unwrap_err()),
+        Some(ErrorCode::EpochAlreadyPublished)
+    );
     let t2 = tree(&[(&a, 20)]);
-    assert_eq!(code(&n.dist_exec(&oracle, publish(4, &t2, 20)).unwrap_err()), Some(ErrorCode::EpochNotIncreasing));
-    let l: LatestRootResponse = n.app.wrap().query_wasm_smart(&n.distributor, &QueryMsg::LatestRoot {}).unwrap();
+    assert_eq!(
+        code(&n.dist_exec(&oracle, publish(4, &t2, 20)).unwrap_err()),
+        Some(ErrorCode::EpochNotIncreasing)
+    );
+    let l: LatestRootResponse = n
+        .app
+        .wrap()
+        .query_wasm_smart(&n.distributor, &QueryMsg::LatestRoot {})
+        .unwrap();
     assert_eq!(l.root.map(|r| r.epoch), Some(5));
 
     // the admin moves the oracle role; the old oracle is refused afterwards
     let new_oracle = n.app.api().addr_make("oracle-2");
-    let set = ExecuteMsg::SetOracle { oracle: new_oracle.to_string() };
-    assert_eq!(code(&n.dist_exec(&oracle, set.clone()).unwrap_err()), Some(ErrorCode::Unauthorized));
+    let set = ExecuteMsg::SetOracle {
+        oracle: new_oracle.to_string(),
+    };
+    assert_eq!(
+        code(&n.dist_exec(&oracle, set.clone()).unwrap_err()),
+        Some(ErrorCode::Unauthorized)
+    );
     n.dist_exec(&admin, set).unwrap();
-    assert_eq!(code(&n.dist_exec(&oracle, publish(6, &t2, 20)).unwrap_err()), Some(ErrorCode::Unauthorized));
+    assert_eq!(
+        code(&n.dist_exec(&oracle, publish(6, &t2, 20)).unwrap_err()),
+        Some(ErrorCode::Unauthorized)
+    );
     n.dist_exec(&new_oracle, publish(6, &t2, 20)).unwrap();
 }
 
@@ -147,12 +235,18 @@ fn a_root_never_pays_more_than_its_total_nor_more_than_the_pool() {
     assert_eq!(n.balance(&b), 0);
     // a root whose total is below what was paid is refused
     let low = tree(&[(&a, 50)]);
-    assert_eq!(code(&n.dist_exec(&oracle, publish(2, &low, 50)).unwrap_err()), Some(ErrorCode::InvalidInput));
+    assert_eq!(
+        code(&n.dist_exec(&oracle, publish(2, &low, 50)).unwrap_err()),
+        Some(ErrorCode::InvalidInput)
+    );
     // an honest total, but the pool holds 50 only: the cw20 transfer fails and nothing is
     // recorded as paid
     n.dist_exec(&oracle, publish(3, &t, 300)).unwrap();
     let e = n.dist_exec(&b, claim(3, &t, 1)).unwrap_err();
     assert_eq!(code(&e), Some(ErrorCode::InsufficientPool), "{e:?}");
-    assert!(format!("{e:?}").contains("pool holds 50, the claim pays 200"), "{e:?}");
+    assert!(
+        format!("{e:?}").contains("pool holds 50, the claim pays 200"),
+        "{e:?}"
+    );
     assert_eq!((n.balance(&b), n.claimed(&b)), (0, 0));
 }

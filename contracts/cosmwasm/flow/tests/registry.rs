@@ -29,7 +29,11 @@ fn every_key_type_registers_with_its_own_signature_checked_by_the_contract() {
         assert_eq!(n.nonce(&id(&k)), 1, "the registration consumed the nonce");
         // the same message again: registered once
         let e = n.register(&relayer, r, sig).unwrap_err();
-        assert_eq!(code(&e), Some(ErrorCode::AlreadyRegistered), "{kt:?}: {e:?}");
+        assert_eq!(
+            code(&e),
+            Some(ErrorCode::AlreadyRegistered),
+            "{kt:?}: {e:?}"
+        );
     }
 }
 
@@ -52,32 +56,71 @@ fn forged_replayed_and_stale_registrations_are_refused() {
         // and the metadata and deadline
         let mut other = r.clone();
         other.metadata_hash = hex::encode([8u8; 32]);
-        assert_eq!(code(&n.register(&owner, other, sig.clone()).unwrap_err()), Some(ErrorCode::InvalidSignature));
+        assert_eq!(
+            code(&n.register(&owner, other, sig.clone()).unwrap_err()),
+            Some(ErrorCode::InvalidSignature)
+        );
         let mut later = r.clone();
         later.deadline += 1;
-        assert_eq!(code(&n.register(&owner, later, sig.clone()).unwrap_err()), Some(ErrorCode::InvalidSignature));
+        assert_eq!(
+            code(&n.register(&owner, later, sig.clone()).unwrap_err()),
+            Some(ErrorCode::InvalidSignature)
+        );
 
         // signed for another chain or another deployment of the registry
         let dev = id(&k);
         let payload = signing::registration_payload(&dev, &r.owner, &[7u8; 32], 0, r.deadline);
-        for (chain, contract) in [("other-chain-1", n.registry.to_string()), (CHAIN, n.distributor.to_string())] {
+        for (chain, contract) in [
+            ("other-chain-1", n.registry.to_string()),
+            (CHAIN, n.distributor.to_string()),
+        ] {
             let d = signing::registration_domain(chain, &contract).unwrap();
-            let s = d.sign(&k, MessageKind::DEVICE_REGISTRATION, &payload).unwrap();
-            let e = n.register(&owner, r.clone(), hex::encode(s.to_bytes())).unwrap_err();
-            assert_eq!(code(&e), Some(ErrorCode::InvalidSignature), "{kt:?} {chain}: {e:?}");
+            let s = d
+                .sign(&k, MessageKind::DEVICE_REGISTRATION, &payload)
+                .unwrap();
+            let e = n
+                .register(&owner, r.clone(), hex::encode(s.to_bytes()))
+                .unwrap_err();
+            assert_eq!(
+                code(&e),
+                Some(ErrorCode::InvalidSignature),
+                "{kt:?} {chain}: {e:?}"
+            );
         }
         // signed under another message kind (a maker's onboarding kind)
-        let s = n.domain(&n.registry).sign(&k, MessageKind::MAKER_ONBOARDING, &payload).unwrap();
-        assert_eq!(code(&n.register(&owner, r.clone(), hex::encode(s.to_bytes())).unwrap_err()), Some(ErrorCode::InvalidSignature));
+        let s = n
+            .domain(&n.registry)
+            .sign(&k, MessageKind::MAKER_ONBOARDING, &payload)
+            .unwrap();
+        assert_eq!(
+            code(
+                &n.register(&owner, r.clone(), hex::encode(s.to_bytes()))
+                    .unwrap_err()
+            ),
+            Some(ErrorCode::InvalidSignature)
+        );
         // another key's signature
         let other_key = key(kt, 21);
-        let s = n.domain(&n.registry).sign(&other_key, MessageKind::DEVICE_REGISTRATION, &payload).unwrap();
-        assert_eq!(code(&n.register(&owner, r.clone(), hex::encode(s.to_bytes())).unwrap_err()), Some(ErrorCode::InvalidSignature));
+        let s = n
+            .domain(&n.registry)
+            .sign(&other_key, MessageKind::DEVICE_REGISTRATION, &payload)
+            .unwrap();
+        assert_eq!(
+            code(
+                &n.register(&owner, r.clone(), hex::encode(s.to_bytes()))
+                    .unwrap_err()
+            ),
+            Some(ErrorCode::InvalidSignature)
+        );
 
         // malformed signatures: short, not hex, all zero
         for bad in [&sig[..126], "zz", &"00".repeat(64)] {
             let e = n.register(&owner, r.clone(), bad.to_string()).unwrap_err();
-            assert_eq!(code(&e), Some(ErrorCode::InvalidSignature), "{kt:?} {bad}: {e:?}");
+            assert_eq!(
+                code(&e),
+                Some(ErrorCode::InvalidSignature),
+                "{kt:?} {bad}: {e:?}"
+            );
         }
 
         // ECDSA's high-S twin verifies under the host function but not under depin-core's
@@ -92,22 +135,37 @@ fn forged_replayed_and_stale_registrations_are_refused() {
         let mut stale = n.registration(&k, &owner);
         stale.deadline = n.now() - 1;
         let s = n.device_signature(&k, &stale);
-        assert_eq!(code(&n.register(&owner, stale, s).unwrap_err()), Some(ErrorCode::Expired));
+        assert_eq!(
+            code(&n.register(&owner, stale, s).unwrap_err()),
+            Some(ErrorCode::Expired)
+        );
         let mut far = n.registration(&k, &owner);
         far.deadline = n.now() + depin_cw_registry::MAX_DEADLINE_AHEAD + 1;
         let s = n.device_signature(&k, &far);
-        assert_eq!(code(&n.register(&owner, far, s).unwrap_err()), Some(ErrorCode::Expired));
+        assert_eq!(
+            code(&n.register(&owner, far, s).unwrap_err()),
+            Some(ErrorCode::Expired)
+        );
 
         // bad fields: not a did:key, a bad owner, uppercase hash
         let mut bad = r.clone();
         bad.device = "did:key:zNope".into();
-        assert_eq!(code(&n.register(&owner, bad, sig.clone()).unwrap_err()), Some(ErrorCode::InvalidInput));
+        assert_eq!(
+            code(&n.register(&owner, bad, sig.clone()).unwrap_err()),
+            Some(ErrorCode::InvalidInput)
+        );
         let mut bad = r.clone();
         bad.owner = "cosmos1notours".into();
-        assert_eq!(code(&n.register(&owner, bad, sig.clone()).unwrap_err()), Some(ErrorCode::InvalidInput));
+        assert_eq!(
+            code(&n.register(&owner, bad, sig.clone()).unwrap_err()),
+            Some(ErrorCode::InvalidInput)
+        );
         let mut bad = r.clone();
         bad.metadata_hash = "AB".repeat(32);
-        assert_eq!(code(&n.register(&owner, bad, sig.clone()).unwrap_err()), Some(ErrorCode::InvalidInput));
+        assert_eq!(
+            code(&n.register(&owner, bad, sig.clone()).unwrap_err()),
+            Some(ErrorCode::InvalidInput)
+        );
 
         // nothing above changed the nonce: the genuine message still registers
         assert_eq!(n.nonce(&dev), 0);
@@ -118,8 +176,12 @@ fn forged_replayed_and_stale_registrations_are_refused() {
 /// `(r, n - s)`: the same ECDSA signature's malleable twin.
 fn high_s_twin(kt: KeyType, sig_hex: &str) -> String {
     let n: [u8; 32] = match kt {
-        KeyType::Secp256k1 => hex_literal("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"),
-        KeyType::P256 => hex_literal("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"),
+        KeyType::Secp256k1 => {
+            hex_literal("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
+        }
+        KeyType::P256 => {
+            hex_literal("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551")
+        }
         KeyType::Ed25519 => unreachable!(),
     };
     let sig = hex::decode(sig_hex).unwrap();
@@ -156,20 +218,34 @@ fn revocation_by_owner_or_admin_only_and_once() {
         let s = n.device_signature(k, &r);
         n.register(&owner, r, s).unwrap();
     }
-    let revoke = |k: &depin_core::SigningKey| ExecuteMsg::Revoke { device: id(k).to_string() };
-    assert_eq!(code(&n.reg_exec(&outsider, revoke(&k1)).unwrap_err()), Some(ErrorCode::Unauthorized));
+    let revoke = |k: &depin_core::SigningKey| ExecuteMsg::Revoke {
+        device: id(k).to_string(),
+    };
+    assert_eq!(
+        code(&n.reg_exec(&outsider, revoke(&k1)).unwrap_err()),
+        Some(ErrorCode::Unauthorized)
+    );
     n.reg_exec(&owner, revoke(&k1)).unwrap();
     assert!(!n.device(&id(&k1)).active);
-    assert_eq!(code(&n.reg_exec(&owner, revoke(&k1)).unwrap_err()), Some(ErrorCode::AlreadyRevoked));
+    assert_eq!(
+        code(&n.reg_exec(&owner, revoke(&k1)).unwrap_err()),
+        Some(ErrorCode::AlreadyRevoked)
+    );
     let admin = n.admin.clone();
     n.reg_exec(&admin, revoke(&k2)).unwrap();
     assert!(!n.device(&id(&k2)).active);
     let unknown = key(KeyType::Secp256k1, 32);
-    assert_eq!(code(&n.reg_exec(&owner, revoke(&unknown)).unwrap_err()), Some(ErrorCode::DeviceNotFound));
+    assert_eq!(
+        code(&n.reg_exec(&owner, revoke(&unknown)).unwrap_err()),
+        Some(ErrorCode::DeviceNotFound)
+    );
     // a revoked device stays revoked: it cannot register again
     let r = n.registration(&k1, &owner);
     let s = n.device_signature(&k1, &r);
-    assert_eq!(code(&n.register(&owner, r, s).unwrap_err()), Some(ErrorCode::AlreadyRegistered));
+    assert_eq!(
+        code(&n.register(&owner, r, s).unwrap_err()),
+        Some(ErrorCode::AlreadyRegistered)
+    );
 }
 
 #[test]
@@ -178,12 +254,29 @@ fn makers_onboard_within_quota_and_their_revocation_can_suspend_their_devices() 
     let admin = n.admin.clone();
     let owner = n.app.api().addr_make("owner");
     let maker = key(KeyType::P256, 40);
-    let approve = ExecuteMsg::ApproveMaker { maker: id(&maker).to_string(), name: "Acme Radios".into(), quota: 2 };
-    assert_eq!(code(&n.reg_exec(&owner, approve.clone()).unwrap_err()), Some(ErrorCode::Unauthorized));
+    let approve = ExecuteMsg::ApproveMaker {
+        maker: id(&maker).to_string(),
+        name: "Acme Radios".into(),
+        quota: 2,
+    };
+    assert_eq!(
+        code(&n.reg_exec(&owner, approve.clone()).unwrap_err()),
+        Some(ErrorCode::Unauthorized)
+    );
     n.reg_exec(&admin, approve.clone()).unwrap();
-    assert_eq!(code(&n.reg_exec(&admin, approve).unwrap_err()), Some(ErrorCode::AlreadyRegistered));
-    let bad_name = ExecuteMsg::ApproveMaker { maker: id(&key(KeyType::P256, 49)).to_string(), name: "a\nb".into(), quota: 1 };
-    assert_eq!(code(&n.reg_exec(&admin, bad_name).unwrap_err()), Some(ErrorCode::InvalidInput));
+    assert_eq!(
+        code(&n.reg_exec(&admin, approve).unwrap_err()),
+        Some(ErrorCode::AlreadyRegistered)
+    );
+    let bad_name = ExecuteMsg::ApproveMaker {
+        maker: id(&key(KeyType::P256, 49)).to_string(),
+        name: "a\nb".into(),
+        quota: 1,
+    };
+    assert_eq!(
+        code(&n.reg_exec(&admin, bad_name).unwrap_err()),
+        Some(ErrorCode::InvalidInput)
+    );
 
     let onboard = |n: &Net, m: &depin_core::SigningKey, d: &depin_core::SigningKey| {
         let r = n.registration(d, &owner);
@@ -210,41 +303,83 @@ fn makers_onboard_within_quota_and_their_revocation_can_suspend_their_devices() 
     if let ExecuteMsg::Onboard { maker: mk, .. } = &mut m {
         *mk = id(&maker).to_string();
     }
-    assert_eq!(code(&n.reg_exec(&owner, m).unwrap_err()), Some(ErrorCode::InvalidSignature));
+    assert_eq!(
+        code(&n.reg_exec(&owner, m).unwrap_err()),
+        Some(ErrorCode::InvalidSignature)
+    );
     // the device must sign too
     let mut m = onboard(&n, &maker, &d2);
     if let ExecuteMsg::Onboard { signature, .. } = &mut m {
         *signature = n.device_signature(&d3, &n.registration(&d3, &owner));
     }
-    assert_eq!(code(&n.reg_exec(&owner, m).unwrap_err()), Some(ErrorCode::InvalidSignature));
+    assert_eq!(
+        code(&n.reg_exec(&owner, m).unwrap_err()),
+        Some(ErrorCode::InvalidSignature)
+    );
     // an unapproved maker
     let m = onboard(&n, &impostor, &d2);
-    assert_eq!(code(&n.reg_exec(&owner, m).unwrap_err()), Some(ErrorCode::MakerNotFound));
+    assert_eq!(
+        code(&n.reg_exec(&owner, m).unwrap_err()),
+        Some(ErrorCode::MakerNotFound)
+    );
 
     n.reg_exec(&owner, onboard(&n, &maker, &d2)).unwrap();
     // quota 2 reached
-    assert_eq!(code(&n.reg_exec(&owner, onboard(&n, &maker, &d3)).unwrap_err()), Some(ErrorCode::QuotaExceeded));
-    let rec: MakerResponse = n.app.wrap().query_wasm_smart(&n.registry, &QueryMsg::Maker { maker: id(&maker).to_string() }).unwrap();
+    assert_eq!(
+        code(&n.reg_exec(&owner, onboard(&n, &maker, &d3)).unwrap_err()),
+        Some(ErrorCode::QuotaExceeded)
+    );
+    let rec: MakerResponse = n
+        .app
+        .wrap()
+        .query_wasm_smart(
+            &n.registry,
+            &QueryMsg::Maker {
+                maker: id(&maker).to_string(),
+            },
+        )
+        .unwrap();
     assert_eq!((rec.onboarded, rec.quota, rec.active), (2, 2, true));
 
     // revoked with its devices suspended: they read inactive, and it onboards nothing more
-    let revoke = ExecuteMsg::RevokeMaker { maker: id(&maker).to_string(), suspend_devices: true };
-    assert_eq!(code(&n.reg_exec(&owner, revoke.clone()).unwrap_err()), Some(ErrorCode::Unauthorized));
+    let revoke = ExecuteMsg::RevokeMaker {
+        maker: id(&maker).to_string(),
+        suspend_devices: true,
+    };
+    assert_eq!(
+        code(&n.reg_exec(&owner, revoke.clone()).unwrap_err()),
+        Some(ErrorCode::Unauthorized)
+    );
     n.reg_exec(&admin, revoke.clone()).unwrap();
-    assert_eq!(code(&n.reg_exec(&admin, revoke).unwrap_err()), Some(ErrorCode::AlreadyRevoked));
+    assert_eq!(
+        code(&n.reg_exec(&admin, revoke).unwrap_err()),
+        Some(ErrorCode::AlreadyRevoked)
+    );
     assert!(!n.device(&id(&d1)).active);
     assert!(!n.device(&id(&d2)).active);
-    let second = ExecuteMsg::ApproveMaker { maker: id(&key(KeyType::Ed25519, 45)).to_string(), name: "Second".into(), quota: 5 };
+    let second = ExecuteMsg::ApproveMaker {
+        maker: id(&key(KeyType::Ed25519, 45)).to_string(),
+        name: "Second".into(),
+        quota: 5,
+    };
     n.reg_exec(&admin, second).unwrap();
     let m = onboard(&n, &maker, &d3);
-    assert_eq!(code(&n.reg_exec(&owner, m).unwrap_err()), Some(ErrorCode::Unauthorized));
+    assert_eq!(
+        code(&n.reg_exec(&owner, m).unwrap_err()),
+        Some(ErrorCode::Unauthorized)
+    );
 
     // makers only: a device can no longer register by itself, but through a maker it can
-    n.reg_exec(&admin, ExecuteMsg::SetMakersOnly { makers_only: true }).unwrap();
+    n.reg_exec(&admin, ExecuteMsg::SetMakersOnly { makers_only: true })
+        .unwrap();
     let r = n.registration(&d3, &owner);
     let s = n.device_signature(&d3, &r);
-    assert_eq!(code(&n.register(&owner, r, s).unwrap_err()), Some(ErrorCode::MakersOnly));
-    n.reg_exec(&owner, onboard(&n, &key(KeyType::Ed25519, 45), &d3)).unwrap();
+    assert_eq!(
+        code(&n.register(&owner, r, s).unwrap_err()),
+        Some(ErrorCode::MakersOnly)
+    );
+    n.reg_exec(&owner, onboard(&n, &key(KeyType::Ed25519, 45), &d3))
+        .unwrap();
     assert!(n.device(&id(&d3)).active);
 }
 
@@ -254,16 +389,40 @@ fn the_admin_changes_hands_in_two_steps() {
     let admin = n.admin.clone();
     let next = n.app.api().addr_make("next");
     let outsider = n.app.api().addr_make("outsider");
-    let propose = ExecuteMsg::ProposeAdmin { admin: next.to_string() };
-    assert_eq!(code(&n.reg_exec(&outsider, propose.clone()).unwrap_err()), Some(ErrorCode::Unauthorized));
+    let propose = ExecuteMsg::ProposeAdmin {
+        admin: next.to_string(),
+    };
+    assert_eq!(
+        code(&n.reg_exec(&outsider, propose.clone()).unwrap_err()),
+        Some(ErrorCode::Unauthorized)
+    );
     n.reg_exec(&admin, propose).unwrap();
-    assert_eq!(code(&n.reg_exec(&outsider, ExecuteMsg::AcceptAdmin {}).unwrap_err()), Some(ErrorCode::NoPendingAdmin));
+    assert_eq!(
+        code(
+            &n.reg_exec(&outsider, ExecuteMsg::AcceptAdmin {})
+                .unwrap_err()
+        ),
+        Some(ErrorCode::NoPendingAdmin)
+    );
     // until accepted, the old admin still rules
     let m = ExecuteMsg::SetMakersOnly { makers_only: true };
-    assert_eq!(code(&n.reg_exec(&next, m.clone()).unwrap_err()), Some(ErrorCode::Unauthorized));
+    assert_eq!(
+        code(&n.reg_exec(&next, m.clone()).unwrap_err()),
+        Some(ErrorCode::Unauthorized)
+    );
     n.reg_exec(&next, ExecuteMsg::AcceptAdmin {}).unwrap();
     n.reg_exec(&next, m.clone()).unwrap();
-    assert_eq!(code(&n.reg_exec(&admin, m).unwrap_err()), Some(ErrorCode::Unauthorized));
-    let c: depin_cosmwasm_msgs::registry::ConfigResponse = n.app.wrap().query_wasm_smart(&n.registry, &QueryMsg::Config {}).unwrap();
-    assert_eq!((c.admin, c.pending_admin, c.makers_only), (next.to_string(), None, true));
+    assert_eq!(
+        code(&n.reg_exec(&admin, m).unwrap_err()),
+        Some(ErrorCode::Unauthorized)
+    );
+    let c: depin_cosmwasm_msgs::registry::ConfigResponse = n
+        .app
+        .wrap()
+        .query_wasm_smart(&n.registry, &QueryMsg::Config {})
+        .unwrap();
+    assert_eq!(
+        (c.admin, c.pending_admin, c.makers_only),
+        (next.to_string(), None, true)
+    );
 }

@@ -15,11 +15,9 @@ mod verify;
 
 pub use error::ContractError;
 
-use cosmwasm_std::{
-    to_json_binary, Addr, Binary, Deps, DepsMut, Env, MessageInfo, Response,
-};
 #[cfg(not(feature = "library"))]
 use cosmwasm_std::entry_point;
+use cosmwasm_std::{to_json_binary, Addr, Binary, Deps, DepsMut, Env, MessageInfo, Response};
 use depin_core::{DeviceId, TrustLevel};
 use depin_cosmwasm_msgs::error::ErrorCode;
 use depin_cosmwasm_msgs::registry::{
@@ -135,9 +133,13 @@ pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> Result<Binary, ContractErr
             let id = device_id(&device)?;
             let d = DEVICES
                 .may_load(deps.storage, &id_bytes(&id))?
-                .ok_or_else(|| refuse(ErrorCode::DeviceNotFound, format!("{device}")))?;
+                .ok_or_else(|| refuse(ErrorCode::DeviceNotFound, device.clone()))?;
             let maker = match &d.maker {
-                Some(m) => Some((DeviceId::from_bytes(m).map_err(|e| refuse(ErrorCode::InvalidInput, e.to_string()))?, MAKERS.may_load(deps.storage, m)?)),
+                Some(m) => Some((
+                    DeviceId::from_bytes(m)
+                        .map_err(|e| refuse(ErrorCode::InvalidInput, e.to_string()))?,
+                    MAKERS.may_load(deps.storage, m)?,
+                )),
                 None => None,
             };
             let suspended = maker
@@ -200,7 +202,10 @@ fn register(
     if r.deadline < now {
         return Err(refuse(
             ErrorCode::Expired,
-            format!("registration expired: deadline {} before block time {now}", r.deadline),
+            format!(
+                "registration expired: deadline {} before block time {now}",
+                r.deadline
+            ),
         ));
     }
     if r.deadline > now.saturating_add(MAX_DEADLINE_AHEAD) {
@@ -213,7 +218,10 @@ fn register(
         ));
     }
     if DEVICES.has(deps.storage, &key) {
-        return Err(refuse(ErrorCode::AlreadyRegistered, format!("{}", r.device)));
+        return Err(refuse(
+            ErrorCode::AlreadyRegistered,
+            r.device.clone(),
+        ));
     }
     let contract = env.contract.address.as_str();
     let binding = signing::registry_binding(&env.block.chain_id, contract);
@@ -237,7 +245,10 @@ fn register(
                 .may_load(deps.storage, &mkey)?
                 .ok_or_else(|| refuse(ErrorCode::MakerNotFound, maker.to_string()))?;
             if m.revoked {
-                return Err(refuse(ErrorCode::Unauthorized, format!("maker {maker} is revoked")));
+                return Err(refuse(
+                    ErrorCode::Unauthorized,
+                    format!("maker {maker} is revoked"),
+                ));
             }
             if m.onboarded >= m.quota {
                 return Err(refuse(
@@ -283,7 +294,14 @@ fn register(
         },
     )?;
     Ok(Response::new()
-        .add_attribute("action", if maker.is_some() { "onboard" } else { "register" })
+        .add_attribute(
+            "action",
+            if maker.is_some() {
+                "onboard"
+            } else {
+                "register"
+            },
+        )
         .add_attribute("device", device.to_string())
         .add_attribute("owner", owner)
         .add_attribute("trust", trust.as_str()))
@@ -323,13 +341,18 @@ fn approve_maker(
     if name.is_empty() || name.len() > MAX_MAKER_NAME_LEN || name.chars().any(char::is_control) {
         return Err(refuse(
             ErrorCode::InvalidInput,
-            format!("maker name must be 1 to {MAX_MAKER_NAME_LEN} bytes without control characters"),
+            format!(
+                "maker name must be 1 to {MAX_MAKER_NAME_LEN} bytes without control characters"
+            ),
         ));
     }
     let id = device_id(maker)?;
     let key = id_bytes(&id);
     if MAKERS.has(deps.storage, &key) {
-        return Err(refuse(ErrorCode::AlreadyRegistered, format!("maker {maker}")));
+        return Err(refuse(
+            ErrorCode::AlreadyRegistered,
+            format!("maker {maker}"),
+        ));
     }
     MAKERS.save(
         deps.storage,
@@ -397,10 +420,16 @@ fn address(deps: Deps, a: &str) -> Result<Addr, ContractError> {
 fn hash32(s: &str, what: &str) -> Result<[u8; 32], ContractError> {
     let mut out = [0u8; 32];
     if s.len() != 64 || s.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Err(refuse(ErrorCode::InvalidInput, format!("{what} must be 64 lowercase hex digits")));
+        return Err(refuse(
+            ErrorCode::InvalidInput,
+            format!("{what} must be 64 lowercase hex digits"),
+        ));
     }
-    hex::decode_to_slice(s, &mut out)
-        .map_err(|_| refuse(ErrorCode::InvalidInput, format!("{what} must be 64 lowercase hex digits")))?;
+    hex::decode_to_slice(s, &mut out).map_err(|_| {
+        refuse(
+            ErrorCode::InvalidInput,
+            format!("{what} must be 64 lowercase hex digits"),
+        )
+    })?;
     Ok(out)
 }
-

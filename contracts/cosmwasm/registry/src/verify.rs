@@ -16,8 +16,12 @@ pub fn check(
     signature: &str,
     who: &str,
 ) -> Result<(), ContractError> {
-    let bytes = hex::decode(signature)
-        .map_err(|_| refuse(ErrorCode::InvalidSignature, format!("{who} signature is not hex")))?;
+    let bytes = hex::decode(signature).map_err(|_| {
+        refuse(
+            ErrorCode::InvalidSignature,
+            format!("{who} signature is not hex"),
+        )
+    })?;
     let sig = Signature::from_bytes(signer.key_type(), &bytes).map_err(|e| {
         refuse(
             ErrorCode::InvalidSignature,
@@ -33,7 +37,13 @@ pub fn check(
     };
     match ok {
         Ok(true) => Ok(()),
-        Ok(false) => Err(refuse(ErrorCode::InvalidSignature, format!("{who} signature does not verify"))),
-        Err(e) => Err(refuse(ErrorCode::InvalidSignature, format!("{who} signature: {e}"))),
+        Ok(false) => Err(refuse(
+            ErrorCode::InvalidSignature,
+            format!("{who} signature does not verify"),
+        )),
+        Err(e) => Err(refuse(
+            ErrorCode::InvalidSignature,
+            format!("{who} signature: {e}"),
+        )),
     }
 }

@@ -286,4 +286,3 @@ pub fn hash(h: &str) -> [u8; 32] {
     hex::decode_to_slice(h, &mut out).unwrap();
     out
 }
-
