@@ -218,10 +218,7 @@ fn register(
         ));
     }
     if DEVICES.has(deps.storage, &key) {
-        return Err(refuse(
-            ErrorCode::AlreadyRegistered,
-            r.device.clone(),
-        ));
+        return Err(refuse(ErrorCode::AlreadyRegistered, r.device.clone()));
     }
     let contract = env.contract.address.as_str();
     let binding = signing::registry_binding(&env.block.chain_id, contract);
