@@ -230,7 +230,8 @@ pub trait DistributorBackend: ChainHandle {
     /// `Arc<dyn ChainBackend>` can fund whichever backend it was given. The local ledger
     /// lets its admin add them; the EVM backend transfers them from the caller's token
     /// balance (`transfer` to the distributor). Default, and backends that fund otherwise
-    /// (a Cosmos distributor is funded by a cw20 `send`):
+    /// (none among the built-ins: the Cosmos backend makes a cw20 `transfer` to the
+    /// distributor):
     /// [`crate::Error::Unsupported`].
     async fn fund_pool(&self, amount: u128) -> Result<TxHandle> {
         let _ = amount;

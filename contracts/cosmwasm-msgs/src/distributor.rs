@@ -1,9 +1,9 @@
 //! The cumulative reward distributor contract's messages.
 //!
 //! The oracle publishes one root per epoch over every account's *cumulative* earnings
-//! ([`ExecuteMsg::PublishRoot`]); an account claims by sending its cumulative amount and a
-//! proof ([`ExecuteMsg::Claim`]) and is paid, in the cw20 token the contract holds, the
-//! difference to what it was already paid. Leaves and nodes are those of
+//! ([`ExecuteMsg::PublishRoot`]); anyone submits an account's claim, its cumulative amount
+//! and a proof ([`ExecuteMsg::Claim`]), and the account is paid, in the cw20 token the
+//! contract holds, the difference to what it was already paid. Leaves and nodes are those of
 //! `cw20-merkle-airdrop` (leaf `SHA-256(address || amount in decimal)`, nodes
 //! `SHA-256` of the sorted pair), which `depin_rewards::claims::cw20` builds. Epochs are
 //! `u64`: any epoch above the latest may be published next.
@@ -46,12 +46,16 @@ pub enum ExecuteMsg {
         /// pays more than this in all.
         total_amount: String,
     },
-    /// Claim for the sender: pays `amount` minus what the sender was already paid.
+    /// Claim for `account`: pays it `amount` minus what it was already paid. Anyone may
+    /// submit a claim (a relayer paying the fee); the tokens go to `account`, whose leaf the
+    /// proof must reach.
     Claim {
+        /// The account paid (bech32).
+        account: String,
         /// The epoch whose root the proof is against: the latest, or the one before within
         /// [`PREVIOUS_ROOT_GRACE_SECONDS`] of the latest's publication.
         epoch: u64,
-        /// The sender's cumulative amount (decimal).
+        /// The account's cumulative amount (decimal).
         amount: String,
         /// Sibling hashes from leaf to root, lowercase hex.
         proof: Vec<String>,

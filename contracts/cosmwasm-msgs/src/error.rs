@@ -21,17 +21,22 @@ pub enum ErrorCode {
     DeviceNotFound,
     /// A device's or maker's signature does not verify (or is not in strict encoding).
     InvalidSignature,
-    /// The registration's deadline passed (or lies too far ahead).
+    /// The registration's deadline passed; the message reads `"... deadline <d> ..."`.
     Expired,
+    /// The registration's deadline lies further ahead than the registry accepts; the message
+    /// reads `"deadline <d> is too far ahead: the latest deadline accepted now is <max>"`.
+    DeadlineTooFar,
     /// No such maker.
     MakerNotFound,
-    /// The maker already onboarded its quota.
+    /// The maker already onboarded its quota; the message reads
+    /// `"maker <did> onboarded its quota of <quota>"`.
     QuotaExceeded,
     /// The registry takes devices only through makers.
     MakersOnly,
-    /// The epoch was already published.
+    /// The epoch was already published; the message reads `"epoch <e>"`.
     EpochAlreadyPublished,
-    /// The epoch is not above the latest published.
+    /// The epoch is not above the latest published; the message reads
+    /// `"epoch <e> is not after the latest, <latest>"`.
     EpochNotIncreasing,
     /// No root for that epoch.
     EpochNotFound,
@@ -53,7 +58,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::Unauthorized,
         ErrorCode::InvalidInput,
         ErrorCode::AlreadyRegistered,
@@ -61,6 +66,7 @@ impl ErrorCode {
         ErrorCode::DeviceNotFound,
         ErrorCode::InvalidSignature,
         ErrorCode::Expired,
+        ErrorCode::DeadlineTooFar,
         ErrorCode::MakerNotFound,
         ErrorCode::QuotaExceeded,
         ErrorCode::MakersOnly,
@@ -85,6 +91,7 @@ impl ErrorCode {
             ErrorCode::DeviceNotFound => "device_not_found",
             ErrorCode::InvalidSignature => "invalid_signature",
             ErrorCode::Expired => "expired",
+            ErrorCode::DeadlineTooFar => "deadline_too_far",
             ErrorCode::MakerNotFound => "maker_not_found",
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::MakersOnly => "makers_only",

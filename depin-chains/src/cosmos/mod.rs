@@ -1,25 +1,34 @@
-//! Cosmos backend (feature `cosmos`): a CosmWasm device registry and a distributor that speaks
-//! the `cw20-merkle-airdrop` message format, reached over CometBFT RPC; transactions are built
-//! with [cosmrs](https://docs.rs/cosmrs) and signed SIGN_MODE_DIRECT.
+//! Cosmos backend (feature `cosmos`): the depin-rs CosmWasm device registry and cumulative
+//! distributor (`contracts/cosmwasm/`), reached over CometBFT RPC; transactions are built
+//! with [cosmrs](https://docs.rs/cosmrs) and signed SIGN_MODE_DIRECT. The messages are the
+//! types of [`depin_cosmwasm_msgs`] ([`msgs`]), the same the contracts deserialize.
 //!
 //! | trait operation | CosmWasm message |
 //! |---|---|
-//! | [`crate::RegistryBackend::registration_challenge`] | query `nonce {device}`; the device signs [`DeviceRegistration::signing_message`] under [`registration_domain`] |
-//! | [`crate::RegistryBackend::register_device`] | registry `register {device, owner, key_type, metadata_hash, deadline, signature}` |
+//! | [`crate::RegistryBackend::registration_challenge`] | registry query `nonce {device}`; the device signs [`msgs::signing::registration_payload`] under [`registration_domain`] |
+//! | [`crate::RegistryBackend::register_device`] | registry `register {registration, signature}` |
+//! | [`crate::RegistryBackend::onboard_device`] | registry `onboard {registration, maker, maker_signature, signature}` |
 //! | [`crate::RegistryBackend::revoke_device`] | registry `revoke {device}` |
 //! | [`crate::RegistryBackend::device`] | registry query `device {device}` |
-//! | [`crate::DistributorBackend::publish_root`] | `register_merkle_root {merkle_root, expiration, start, total_amount}`; epoch `e` is stage `e` |
-//! | [`crate::DistributorBackend::claim`] | `claim {stage, amount, proof}` against the latest stage, sent by the claiming account |
-//! | [`crate::DistributorBackend::claimed`] | query `claimed_amount {address}` |
+//! | [`crate::RegistryBackend::approve_maker`], `revoke_maker`, `maker`, `set_onboarding` | registry `approve_maker`, `revoke_maker`, query `maker`, `set_makers_only` |
+//! | [`crate::DistributorBackend::publish_root`] | distributor `publish_root {epoch, merkle_root, total_amount}` (any `u64` epoch above the latest) |
+//! | [`crate::DistributorBackend::claim`] | distributor `claim {account, epoch, amount, proof}` against the latest root (any account may submit it; `account` is paid) |
+//! | [`crate::DistributorBackend::fund_pool`] | cw20 `transfer {recipient: distributor, amount}` from this handle's account |
+//! | [`crate::DistributorBackend::claimed`] | distributor query `claimed {address}` |
 //! | [`crate::ChainHandle::wait_for_receipt`] | CometBFT `tx` by hash, polled |
 //!
 //! Every execute is simulated first (`/cosmos.tx.v1beta1.Service/Simulate`); the gas limit is
 //! `ceil(simulated * gas_adjustment_percent / 100)` and the fee `ceil(gas_limit * gas_price)`.
-//! Contract errors from the simulation become typed [`Error`]s. Account number and sequence are
-//! read from `/cosmos.auth.v1beta1.Query/Account`, cached per handle and advanced after each
-//! accepted broadcast; a sequence mismatch (code 32) re-reads them and signs again.
+//! Contract errors carry a code (`[depin:<code>]`, [`msgs::error::ErrorCode`]) that becomes a
+//! typed [`Error`]; nothing is recognised by the wording of a message. Account number and
+//! sequence are read from `/cosmos.auth.v1beta1.Query/Account`, cached per handle and
+//! advanced after each accepted broadcast; a sequence mismatch (code 32) re-reads them and
+//! signs again.
 //!
-//! What is and is not tested against a live chain is listed in `docs/chains-evm-cosmos.md`.
+//! What is and is not tested, and how, is listed in `docs/chains-evm-cosmos.md`: the
+//! contracts run in cw-multi-test and, built, in cosmwasm-vm; this backend's transactions
+//! run against those same contracts behind a CometBFT RPC stand-in and verify with cosmjs;
+//! no live chain.
 
 pub mod msgs;
 pub mod rpc;
@@ -39,15 +48,20 @@ use cosmrs::proto::cosmwasm::wasm::v1::{
 };
 use cosmrs::proto::prost::Message;
 use cosmrs::AccountId;
-use depin_core::{DeviceId, Domain, Epoch, KeyType, NetworkId};
+use depin_core::{DeviceId, Domain, Epoch, KeyType};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
-use self::msgs::{
-    AirdropExecute, AirdropQuery, ClaimedAmountResponse, DeviceResponse, LatestStageResponse,
-    MerkleRootResponse, NonceResponse, RegistryExecute, RegistryQuery,
+use self::msgs::distributor::{
+    ClaimedResponse, ConfigResponse as DistributorConfig, ExecuteMsg as DistributorExecute,
+    LatestRootResponse, QueryMsg as DistributorQuery, RootResponse,
+};
+use self::msgs::error::ErrorCode;
+use self::msgs::registry::{
+    DeviceResponse, ExecuteMsg as RegistryExecute, MakerResponse, NonceResponse,
+    QueryMsg as RegistryQuery, Registration,
 };
 use self::rpc::CometRpc;
 use self::tx::{
@@ -56,6 +70,10 @@ use self::tx::{
 use crate::backend::ChainBackend;
 use crate::config::CosmosConfig;
 use crate::error::{Error, Result};
+use crate::makers::{
+    DeviceTrust, HardwareEvidence, Maker, MakerAttestation, MakerRecord, OnMakerRevoked,
+    Onboarding, OnboardingChallenge, TrustLevel,
+};
 use crate::types::{
     Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration, EpochRoot,
     PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle, TxStatus,
@@ -76,66 +94,72 @@ pub async fn connect(config: &CosmosConfig) -> Result<Arc<dyn ChainBackend>> {
     Ok(Arc::new(CosmosBackend::connect(config).await?))
 }
 
-/// The registration signing domain of a registry contract: depin-core [`Domain`] whose network
-/// id is `"cw"` followed by the first 15 bytes, in hex, of
+/// The registration signing domain of a registry contract
+/// ([`msgs::signing::registration_domain`]): the depin-core [`Domain`] whose network id is
+/// `"cw"` followed by the first 15 bytes, in hex, of
 /// `SHA-256("depin-rs/cosmwasm-registry" || 0x00 || chain_id || 0x00 || contract)`, so a
 /// registration signed for one chain and contract verifies on no other. The contract computes
 /// the same from `env.block.chain_id` and `env.contract.address`.
 pub fn registration_domain(chain_id: &str, contract: &str) -> Result<Domain> {
-    let mut h = Sha256::new();
-    h.update(b"depin-rs/cosmwasm-registry");
-    h.update([0]);
-    h.update(chain_id.as_bytes());
-    h.update([0]);
-    h.update(contract.as_bytes());
-    let digest = h.finalize();
-    let id = format!("cw{}", hex::encode(&digest[..15]));
-    Ok(Domain::new(NetworkId::new(&id)?))
+    Ok(msgs::signing::registration_domain(chain_id, contract)?)
 }
 
-/// Which contract a message goes to, for error mapping.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Target {
-    Registry,
-    Distributor,
+/// Map a contract or SDK error log onto [`Error`]: by the contract's error code where the
+/// log carries one ([`ErrorCode::find`]).
+fn map_log(log: &str) -> Error {
+    let n = |key: &str| number_after(log, key).unwrap_or(0);
+    match ErrorCode::find(log) {
+        Some(ErrorCode::Unauthorized | ErrorCode::MakersOnly | ErrorCode::NoPendingAdmin) => {
+            Error::Unauthorized(log.into())
+        }
+        Some(ErrorCode::InvalidInput) => Error::InvalidInput(log.into()),
+        Some(ErrorCode::AlreadyRegistered) => Error::AlreadyRegistered(log.into()),
+        Some(ErrorCode::AlreadyRevoked) => Error::AlreadyRevoked(log.into()),
+        Some(ErrorCode::DeviceNotFound | ErrorCode::MakerNotFound | ErrorCode::EpochNotFound) => {
+            Error::NotFound(log.into())
+        }
+        Some(ErrorCode::InvalidSignature | ErrorCode::InvalidProof) => Error::InvalidProof,
+        Some(ErrorCode::Expired) => Error::Expired {
+            deadline: n("deadline") as u64,
+        },
+        Some(ErrorCode::DeadlineTooFar) => Error::DeadlineTooFar {
+            deadline: n("deadline") as u64,
+            max: n("accepted now is") as u64,
+        },
+        Some(ErrorCode::QuotaExceeded) => Error::QuotaExceeded {
+            maker: text_between(log, "maker ", " onboarded").unwrap_or_default(),
+            quota: n("quota of") as u64,
+        },
+        Some(ErrorCode::EpochAlreadyPublished) => Error::EpochAlreadyPublished {
+            epoch: Epoch(n("] epoch") as u64),
+        },
+        Some(ErrorCode::EpochNotIncreasing) => Error::EpochNotIncreasing {
+            epoch: Epoch(n("] epoch") as u64),
+            latest: Epoch(n("the latest,") as u64),
+        },
+        Some(ErrorCode::NoRoot) => Error::NoRoot,
+        Some(ErrorCode::InsufficientPool) => Error::InsufficientFunds {
+            available: n("pool holds"),
+            required: n("claim pays"),
+        },
+        // AlreadyClaimed (the caller adds the amounts), ExceedsTotal, codes of a newer
+        // contract: the log as it is
+        Some(_) => Error::Reverted { reason: log.into() },
+        None if log.to_ascii_lowercase().contains("unauthorized") => {
+            Error::Unauthorized(log.into())
+        }
+        None if log.to_ascii_lowercase().contains("insufficient funds") => {
+            sdk_insufficient_funds(log)
+        }
+        None => Error::Reverted { reason: log.into() },
+    }
 }
 
-/// Map a contract or SDK error log onto [`Error`].
-fn map_log(target: Target, log: &str) -> Error {
-    let l = log.to_ascii_lowercase();
-    let has = |s: &str| l.contains(s);
-    match target {
-        Target::Registry if has("already registered") => {
-            return Error::AlreadyRegistered(log.into())
-        }
-        Target::Registry if has("already revoked") => return Error::AlreadyRevoked(log.into()),
-        Target::Registry if has("device not found") => return Error::NotFound(log.into()),
-        Target::Registry if has("invalid signature") => return Error::InvalidProof,
-        Target::Registry if has("unsupported key type") => return Error::Unsupported(log.into()),
-        Target::Registry if has("registration expired") => {
-            return Error::Expired {
-                deadline: number_after(log, "deadline").unwrap_or(0) as u64,
-            }
-        }
-        Target::Distributor if has("verification failed") || has("wrong length") => {
-            return Error::InvalidProof
-        }
-        Target::Distributor if has("cannot sub with") => {
-            return Error::InsufficientFunds {
-                available: number_after(log, "cannot sub with").unwrap_or(0),
-                required: number_after(log, " and").unwrap_or(0),
-            }
-        }
-        Target::Distributor if has("invalid input") => return Error::InvalidInput(log.into()),
-        _ => {}
-    }
-    if has("unauthorized") {
-        return Error::Unauthorized(log.into());
-    }
-    if has("insufficient funds") {
-        return sdk_insufficient_funds(log);
-    }
-    Error::Reverted { reason: log.into() }
+/// The text between `start` and `end` in `text`.
+fn text_between(text: &str, start: &str, end: &str) -> Option<String> {
+    let from = text.find(start)? + start.len();
+    let len = text.get(from..)?.find(end)?;
+    text.get(from..from + len).map(str::to_string)
 }
 
 /// The bank module's "spendable balance X is smaller than Y" as [`Error::InsufficientFunds`].
@@ -227,11 +251,6 @@ fn parse_root(s: &str) -> Result<[u8; 32]> {
     hex::decode_to_slice(s, &mut out)
         .map_err(|_| Error::permanent(format!("merkle root {s:?} is not 32 bytes of hex")))?;
     Ok(out)
-}
-
-/// The cw20-merkle-airdrop stage of an epoch (stages are `u8`, from 1).
-fn stage_of(epoch: Epoch) -> Option<u8> {
-    u8::try_from(epoch.0).ok().filter(|s| *s >= 1)
 }
 
 impl CosmosBackend {
@@ -331,7 +350,7 @@ impl CosmosBackend {
         })
     }
 
-    async fn simulate(&self, target: Target, tx_bytes: Vec<u8>) -> Result<u64> {
+    async fn simulate(&self, tx_bytes: Vec<u8>) -> Result<u64> {
         #[allow(deprecated)]
         let req = SimulateRequest { tx: None, tx_bytes };
         let r = self
@@ -340,7 +359,7 @@ impl CosmosBackend {
             .abci_query("/cosmos.tx.v1beta1.Service/Simulate", &req.encode_to_vec())
             .await?;
         if r.code != 0 {
-            return Err(sim_error(target, &r.log));
+            return Err(sim_error(&r.log));
         }
         let resp = SimulateResponse::decode(r.value.as_slice())
             .map_err(|e| Error::permanent(format!("simulation answer does not decode: {e}")))?;
@@ -352,7 +371,6 @@ impl CosmosBackend {
     /// Simulate, sign and broadcast one `MsgExecuteContract`.
     async fn execute<T: Serialize + Sync>(
         &self,
-        target: Target,
         contract: &AccountId,
         msg: &T,
     ) -> Result<TxHandle> {
@@ -374,7 +392,7 @@ impl CosmosBackend {
                 memo: String::new(),
             };
             let sim = simulation_tx(&self.inner.signer, vec![any.clone()], &params)?;
-            let simulated = match self.simulate(target, sim).await {
+            let simulated = match self.simulate(sim).await {
                 Ok(g) => g,
                 Err(e) if is_sequence_error(&e) && resyncs < SEQUENCE_RESYNCS => {
                     resyncs += 1;
@@ -419,7 +437,6 @@ impl CosmosBackend {
                 continue;
             }
             return Err(check_tx_error(
-                target,
                 check.codespace.as_str(),
                 check.code,
                 &check.log,
@@ -429,7 +446,6 @@ impl CosmosBackend {
 
     async fn smart_query<Q: Serialize + Sync, R: DeserializeOwned>(
         &self,
-        target: Target,
         contract: &AccountId,
         query: &Q,
     ) -> Result<R> {
@@ -447,7 +463,7 @@ impl CosmosBackend {
             )
             .await?;
         if r.code != 0 {
-            return Err(map_log(target, &r.log));
+            return Err(map_log(&r.log));
         }
         let resp = QuerySmartContractStateResponse::decode(r.value.as_slice())
             .map_err(|e| Error::permanent(format!("query answer does not decode: {e}")))?;
@@ -455,24 +471,48 @@ impl CosmosBackend {
             .map_err(|e| Error::permanent(format!("query answer is not the expected JSON: {e}")))
     }
 
-    async fn latest_stage(&self) -> Result<u8> {
-        let r: LatestStageResponse = self
-            .smart_query(
-                Target::Distributor,
-                &self.inner.distributor,
-                &AirdropQuery::LatestStage {},
-            )
+    async fn latest_root(&self) -> Result<Option<RootResponse>> {
+        let r: LatestRootResponse = self
+            .smart_query(&self.inner.distributor, &DistributorQuery::LatestRoot {})
             .await?;
-        Ok(r.latest_stage)
+        Ok(r.root)
     }
 
-    async fn stage_root(&self, stage: u8) -> Result<MerkleRootResponse> {
-        self.smart_query(
-            Target::Distributor,
-            &self.inner.distributor,
-            &AirdropQuery::MerkleRoot { stage },
-        )
-        .await
+    async fn root_of(&self, epoch: Epoch) -> Result<Option<RootResponse>> {
+        match self
+            .smart_query(
+                &self.inner.distributor,
+                &DistributorQuery::Root { epoch: epoch.0 },
+            )
+            .await
+        {
+            Ok(r) => Ok(Some(r)),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn registry_query<R: DeserializeOwned>(&self, q: &RegistryQuery) -> Result<R> {
+        self.smart_query(&self.inner.registry, q).await
+    }
+
+    async fn nonce(&self, device: &DeviceId) -> Result<u64> {
+        let r: NonceResponse = self
+            .registry_query(&RegistryQuery::Nonce {
+                device: device.to_string(),
+            })
+            .await?;
+        Ok(r.nonce)
+    }
+
+    /// The registration as the contract's message carries it.
+    fn registration_msg(&self, registration: &DeviceRegistration) -> Result<Registration> {
+        Ok(Registration {
+            device: registration.device.to_string(),
+            owner: self.cosmos_account(&registration.owner)?.to_string(),
+            metadata_hash: hex::encode(registration.metadata_hash()),
+            deadline: registration.deadline,
+        })
     }
 
     fn cosmos_account<'a>(&self, account: &'a Account) -> Result<&'a str> {
@@ -488,30 +528,23 @@ impl CosmosBackend {
         Ok(s)
     }
 
-    /// cw20 balance of `who`, via the distributor's `config {}` token address.
+    /// The cw20 token the distributor pays in (its `config {}`).
+    async fn token(&self) -> Result<AccountId> {
+        let cfg: DistributorConfig = self
+            .smart_query(&self.inner.distributor, &DistributorQuery::Config {})
+            .await?;
+        parse_contract(&cfg.token, &self.inner.prefix, "cw20 token")
+    }
+
+    /// cw20 balance of `who`.
     async fn cw20_balance(&self, who: &str) -> Result<u128> {
-        #[derive(serde::Deserialize)]
-        struct Config {
-            cw20_token_address: String,
-        }
         #[derive(serde::Deserialize)]
         struct Balance {
             balance: String,
         }
-        let cfg: Config = self
-            .smart_query(
-                Target::Distributor,
-                &self.inner.distributor,
-                &serde_json::json!({"config": {}}),
-            )
-            .await?;
-        let token = parse_contract(&cfg.cw20_token_address, &self.inner.prefix, "cw20 token")?;
+        let token = self.token().await?;
         let b: Balance = self
-            .smart_query(
-                Target::Distributor,
-                &token,
-                &serde_json::json!({"balance": {"address": who}}),
-            )
+            .smart_query(&token, &serde_json::json!({"balance": {"address": who}}))
             .await?;
         parse_amount(&b.balance, "cw20 balance")
     }
@@ -524,14 +557,14 @@ fn is_sequence_error(e: &Error) -> bool {
     }
 }
 
-fn sim_error(target: Target, log: &str) -> Error {
+fn sim_error(log: &str) -> Error {
     if is_sequence_log(log) {
         return Error::Reverted { reason: log.into() };
     }
-    map_log(target, log)
+    map_log(log)
 }
 
-fn check_tx_error(target: Target, codespace: &str, code: u32, log: &str) -> Error {
+fn check_tx_error(codespace: &str, code: u32, log: &str) -> Error {
     if codespace == "sdk" && code == CODE_INSUFFICIENT_FEE {
         return Error::Config(format!(
             "the node wants a higher fee (raise gas_price): {log}"
@@ -540,7 +573,7 @@ fn check_tx_error(target: Target, codespace: &str, code: u32, log: &str) -> Erro
     if codespace == "sdk" && code == CODE_INSUFFICIENT_FUNDS {
         return sdk_insufficient_funds(log);
     }
-    map_log(target, log)
+    map_log(log)
 }
 
 #[async_trait]
@@ -594,19 +627,17 @@ impl crate::backend::RegistryBackend for CosmosBackend {
         &self,
         registration: &DeviceRegistration,
     ) -> Result<RegistrationChallenge> {
-        self.cosmos_account(&registration.owner)?;
-        let r: NonceResponse = self
-            .smart_query(
-                Target::Registry,
-                &self.inner.registry,
-                &RegistryQuery::Nonce {
-                    device: registration.device.to_string(),
-                },
-            )
-            .await?;
+        let owner = self.cosmos_account(&registration.owner)?;
+        let nonce = self.nonce(&registration.device).await?;
         Ok(RegistrationChallenge::Domain {
             domain: self.inner.domain,
-            message: registration.signing_message(r.nonce),
+            message: msgs::signing::registration_payload(
+                &registration.device,
+                owner,
+                &registration.metadata_hash(),
+                nonce,
+                registration.deadline,
+            ),
         })
     }
 
@@ -615,56 +646,159 @@ impl crate::backend::RegistryBackend for CosmosBackend {
         registration: &DeviceRegistration,
         proof: &RegistrationProof,
     ) -> Result<TxHandle> {
-        let owner = self.cosmos_account(&registration.owner)?.to_string();
+        let msg = self.registration_msg(registration)?;
         let RegistrationProof::Domain(signature) = proof else {
             return Err(Error::Unsupported(
                 "the CosmWasm registry needs a domain signature (RegistrationProof::Domain)".into(),
             ));
         };
-        // The contract checks the same; failing here saves the simulation round trip.
-        let challenge = self.registration_challenge(registration).await?;
-        let pk = registration.device.public_key()?;
-        if pk.verify_prehash(&challenge.digest(), signature).is_err() {
-            return Err(Error::InvalidProof);
-        }
+        // No check here: the contract's simulation is the authority, and answers in the
+        // contract's order (expired, already registered, makers only, then the signature).
         let msg = RegistryExecute::Register {
-            device: registration.device.to_string(),
-            owner,
-            key_type: registration.key_type().tag(),
-            metadata_hash: hex::encode(registration.metadata_hash()),
-            deadline: registration.deadline,
+            registration: msg,
             signature: hex::encode(signature.to_bytes()),
         };
-        self.execute(Target::Registry, &self.inner.registry, &msg)
-            .await
+        self.execute(&self.inner.registry, &msg).await
     }
 
     async fn revoke_device(&self, device: &DeviceId) -> Result<TxHandle> {
         let msg = RegistryExecute::Revoke {
             device: device.to_string(),
         };
-        self.execute(Target::Registry, &self.inner.registry, &msg)
-            .await
+        self.execute(&self.inner.registry, &msg).await
     }
 
     async fn device(&self, device: &DeviceId) -> Result<DeviceRecord> {
         let r: DeviceResponse = self
-            .smart_query(
-                Target::Registry,
-                &self.inner.registry,
-                &RegistryQuery::Device {
-                    device: device.to_string(),
-                },
-            )
+            .registry_query(&RegistryQuery::Device {
+                device: device.to_string(),
+            })
             .await?;
+        let maker =
+            match &r.maker {
+                Some(m) => Some(m.parse::<DeviceId>().map_err(|e| {
+                    Error::permanent(format!("the registry names maker {m:?}: {e}"))
+                })?),
+                None => None,
+            };
         Ok(DeviceRecord {
             device: *device,
             owner: Account::cosmos(&r.owner)?,
             key_type: KeyType::from_tag(r.key_type)?,
             metadata_hash: parse_root(&r.metadata_hash)?,
             active: r.active,
-            trust: Default::default(),
+            trust: DeviceTrust {
+                level: TrustLevel::from_tag(r.trust).ok_or_else(|| {
+                    Error::permanent(format!("the registry answers trust level {}", r.trust))
+                })?,
+                maker,
+                hardware: None,
+            },
         })
+    }
+
+    async fn approve_maker(&self, maker: &Maker) -> Result<TxHandle> {
+        maker.validate()?;
+        let msg = RegistryExecute::ApproveMaker {
+            maker: maker.key.to_string(),
+            name: maker.name.clone(),
+            quota: maker.quota,
+        };
+        self.execute(&self.inner.registry, &msg).await
+    }
+
+    async fn revoke_maker(&self, maker: &DeviceId, on_revoked: OnMakerRevoked) -> Result<TxHandle> {
+        let msg = RegistryExecute::RevokeMaker {
+            maker: maker.to_string(),
+            suspend_devices: on_revoked == OnMakerRevoked::SuspendDevices,
+        };
+        self.execute(&self.inner.registry, &msg).await
+    }
+
+    async fn maker(&self, maker: &DeviceId) -> Result<MakerRecord> {
+        let r: MakerResponse = self
+            .registry_query(&RegistryQuery::Maker {
+                maker: maker.to_string(),
+            })
+            .await?;
+        Ok(MakerRecord {
+            maker: Maker::new(*maker, r.name, r.quota),
+            onboarded: r.onboarded,
+            active: r.active,
+            devices_suspended: r.devices_suspended,
+        })
+    }
+
+    async fn set_onboarding(&self, onboarding: Onboarding) -> Result<TxHandle> {
+        let msg = RegistryExecute::SetMakersOnly {
+            makers_only: onboarding == Onboarding::MakersOnly,
+        };
+        self.execute(&self.inner.registry, &msg).await
+    }
+
+    async fn onboarding_challenge(
+        &self,
+        registration: &DeviceRegistration,
+        maker: &DeviceId,
+    ) -> Result<OnboardingChallenge> {
+        let owner = self.cosmos_account(&registration.owner)?;
+        let nonce = self.nonce(&registration.device).await?;
+        let binding =
+            msgs::signing::registry_binding(&self.inner.chain_id, self.inner.registry.as_ref());
+        let maker_message = msgs::signing::onboarding_payload(
+            &binding,
+            &registration.device,
+            owner,
+            &registration.metadata_hash(),
+            nonce,
+            registration.deadline,
+            maker,
+        );
+        Ok(OnboardingChallenge {
+            maker_digest: self
+                .inner
+                .domain
+                .digest(depin_core::MessageKind::MAKER_ONBOARDING, &maker_message),
+            evidence_nonce: Sha256::digest(&maker_message).into(),
+            device: Some(RegistrationChallenge::Domain {
+                domain: self.inner.domain,
+                message: msgs::signing::registration_payload(
+                    &registration.device,
+                    owner,
+                    &registration.metadata_hash(),
+                    nonce,
+                    registration.deadline,
+                ),
+            }),
+        })
+    }
+
+    async fn onboard_device(
+        &self,
+        registration: &DeviceRegistration,
+        attestation: &MakerAttestation,
+        device_proof: Option<&RegistrationProof>,
+        evidence: Option<&HardwareEvidence>,
+    ) -> Result<TxHandle> {
+        if evidence.is_some() {
+            return Err(Error::Unsupported(
+                "the CosmWasm registry does not check hardware evidence on chain; check it off chain before the maker attests"
+                    .into(),
+            ));
+        }
+        let msg = self.registration_msg(registration)?;
+        // the device's own proof is required: the contract checks every key type
+        let Some(RegistrationProof::Domain(signature)) = device_proof else {
+            return Err(Error::InvalidProof);
+        };
+        // No check here: the contract's simulation answers, in the contract's order.
+        let msg = RegistryExecute::Onboard {
+            registration: msg,
+            maker: attestation.maker.to_string(),
+            maker_signature: hex::encode(attestation.signature.to_bytes()),
+            signature: hex::encode(signature.to_bytes()),
+        };
+        self.execute(&self.inner.registry, &msg).await
     }
 }
 
@@ -676,47 +810,34 @@ impl crate::backend::DistributorBackend for CosmosBackend {
 
     async fn publish_root(&self, root: &EpochRoot) -> Result<PublishOutcome> {
         root.check_publishable()?;
-        let stage = stage_of(root.epoch).ok_or_else(|| {
-            Error::Unsupported(format!(
-                "cw20-merkle-airdrop stages are 1..=255; {} has no stage",
-                root.epoch
-            ))
-        })?;
-        let latest = self.latest_stage().await?;
-        if stage <= latest {
-            let existing = self.stage_root(stage).await?;
+        if let Some(existing) = self.root_of(root.epoch).await? {
             return root.republish(&EpochRoot {
                 epoch: root.epoch,
                 root: parse_root(&existing.merkle_root)?,
                 total: parse_amount(&existing.total_amount, "total_amount")?,
             });
         }
-        if u16::from(stage) != u16::from(latest) + 1 {
-            return Err(Error::Unsupported(format!(
-                "cw20-merkle-airdrop stages are consecutive: the next epoch to publish is {}",
-                u16::from(latest) + 1
-            )));
+        if let Some(latest) = self.latest_root().await? {
+            if root.epoch.0 <= latest.epoch {
+                return Err(Error::EpochNotIncreasing {
+                    epoch: root.epoch,
+                    latest: Epoch(latest.epoch),
+                });
+            }
         }
-        let msg = AirdropExecute::RegisterMerkleRoot {
+        let msg = DistributorExecute::PublishRoot {
+            epoch: root.epoch.0,
             merkle_root: hex::encode(root.root),
-            expiration: None,
-            start: None,
-            total_amount: Some(root.total.to_string()),
+            total_amount: root.total.to_string(),
         };
-        let tx = self
-            .execute(Target::Distributor, &self.inner.distributor, &msg)
-            .await?;
+        let tx = self.execute(&self.inner.distributor, &msg).await?;
         Ok(PublishOutcome::Published(tx))
     }
 
     async fn epoch_root(&self, epoch: Epoch) -> Result<Option<EpochRoot>> {
-        let Some(stage) = stage_of(epoch) else {
+        let Some(r) = self.root_of(epoch).await? else {
             return Ok(None);
         };
-        if stage > self.latest_stage().await? {
-            return Ok(None);
-        }
-        let r = self.stage_root(stage).await?;
         Ok(Some(EpochRoot {
             epoch,
             root: parse_root(&r.merkle_root)?,
@@ -725,32 +846,23 @@ impl crate::backend::DistributorBackend for CosmosBackend {
     }
 
     async fn claim(&self, claim: &Claim) -> Result<TxHandle> {
-        let account = self.cosmos_account(&claim.account)?;
-        if account != self.address() {
-            return Err(Error::Unauthorized(format!(
-                "cw20-merkle-airdrop pays the sender: {account} must submit its own claim (this handle is {})",
-                self.address()
-            )));
-        }
-        let latest = self.latest_stage().await?;
-        if latest == 0 {
+        let account = self.cosmos_account(&claim.account)?.to_string();
+        let Some(latest) = self.latest_root().await? else {
             return Err(Error::NoRoot);
-        }
-        let root = parse_root(&self.stage_root(latest).await?.merkle_root)?;
+        };
+        let root = parse_root(&latest.merkle_root)?;
         if !crate::claims::verify_claim(ClaimFormat::Cw20MerkleAirdrop, &root, claim)? {
             return Err(Error::InvalidProof);
         }
-        let msg = AirdropExecute::Claim {
-            stage: latest,
+        let msg = DistributorExecute::Claim {
+            account,
+            epoch: latest.epoch,
             amount: claim.cumulative_amount.to_string(),
             proof: claim.proof.iter().map(hex::encode).collect(),
         };
-        match self
-            .execute(Target::Distributor, &self.inner.distributor, &msg)
-            .await
-        {
+        match self.execute(&self.inner.distributor, &msg).await {
             Err(Error::Reverted { reason })
-                if reason.to_ascii_lowercase().contains("already claimed") =>
+                if ErrorCode::find(&reason) == Some(ErrorCode::AlreadyClaimed) =>
             {
                 Err(Error::AlreadyClaimed {
                     account: claim.account.clone(),
@@ -767,22 +879,12 @@ impl crate::backend::DistributorBackend for CosmosBackend {
 
     async fn claimed(&self, account: &Account) -> Result<u128> {
         let address = self.cosmos_account(account)?.to_string();
-        let r: ClaimedAmountResponse = self
+        let r: ClaimedResponse = self
             .smart_query(
-                Target::Distributor,
                 &self.inner.distributor,
-                &AirdropQuery::ClaimedAmount { address },
+                &DistributorQuery::Claimed { address },
             )
-            .await
-            .map_err(|e| match e {
-                Error::Reverted { reason } if reason.contains("unknown variant") => {
-                    Error::Unsupported(
-                        "the distributor is a plain cw20-merkle-airdrop without `claimed_amount`"
-                            .into(),
-                    )
-                }
-                other => other,
-            })?;
+            .await?;
         parse_amount(&r.claimed, "claimed amount")
     }
 
@@ -795,68 +897,116 @@ impl crate::backend::DistributorBackend for CosmosBackend {
         let a = self.cosmos_account(account)?.to_string();
         Ok(Some(self.cw20_balance(&a).await?))
     }
+
+    async fn fund_pool(&self, amount: u128) -> Result<TxHandle> {
+        if amount == 0 {
+            return Err(Error::InvalidInput("funding with 0 tokens".into()));
+        }
+        let token = self.token().await?;
+        let msg = serde_json::json!({"transfer": {
+            "recipient": self.inner.distributor.to_string(),
+            "amount": amount.to_string(),
+        }});
+        self.execute(&token, &msg).await
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn wrap(s: &str) -> String {
+        format!("failed to execute message; message index: 0: {s}: execute wasm contract failed")
+    }
+
     #[test]
-    fn contract_errors_map_to_typed_variants() {
-        let wrap = |s: &str| {
-            format!(
-                "failed to execute message; message index: 0: {s}: execute wasm contract failed"
-            )
-        };
+    fn contract_error_codes_map_to_typed_variants() {
         assert!(matches!(
-            map_log(Target::Distributor, &wrap("Verification failed")),
+            map_log(&wrap("[depin:invalid_proof] the proof does not verify")),
             Error::InvalidProof
         ));
         assert!(matches!(
-            map_log(Target::Distributor, &wrap("Unauthorized")),
+            map_log(&wrap(
+                "[depin:invalid_signature] device signature does not verify"
+            )),
+            Error::InvalidProof
+        ));
+        assert!(matches!(
+            map_log(&wrap("[depin:unauthorized] admin only")),
             Error::Unauthorized(_)
         ));
         assert!(matches!(
-            map_log(
-                Target::Distributor,
-                &wrap("Overflow: Cannot Sub with 40 and 100")
-            ),
+            map_log(&wrap(
+                "[depin:makers_only] devices join only through a maker"
+            )),
+            Error::Unauthorized(_)
+        ));
+        assert!(matches!(
+            map_log(&wrap(
+                "[depin:insufficient_pool] pool holds 40, the claim pays 100"
+            )),
             Error::InsufficientFunds {
                 available: 40,
                 required: 100
             }
         ));
         assert!(matches!(
-            map_log(Target::Distributor, &wrap("Already claimed")),
+            map_log(&wrap(
+                "[depin:already_claimed] cumulative 5 already paid (5)"
+            )),
             Error::Reverted { .. }
         ));
         assert!(matches!(
-            map_log(Target::Registry, &wrap("Device already registered")),
+            map_log(&wrap("[depin:already_registered] did:key:z6Mk")),
             Error::AlreadyRegistered(_)
         ));
         assert!(matches!(
-            map_log(Target::Registry, &wrap("Device already revoked")),
+            map_log(&wrap("[depin:already_revoked] did:key:z6Mk")),
             Error::AlreadyRevoked(_)
         ));
         assert!(matches!(
-            map_log(Target::Registry, &wrap("Device not found")),
+            map_log(&wrap("[depin:device_not_found] did:key:z6Mk")),
             Error::NotFound(_)
         ));
         assert!(matches!(
-            map_log(Target::Registry, &wrap("Invalid signature")),
-            Error::InvalidProof
-        ));
-        assert!(matches!(
-            map_log(Target::Registry, &wrap("Registration expired: deadline 17")),
+            map_log(&wrap(
+                "[depin:expired] registration expired: deadline 17 before block time 20"
+            )),
             Error::Expired { deadline: 17 }
         ));
         assert!(matches!(
-            map_log(Target::Registry, "something else"),
-            Error::Reverted { .. }
+            map_log(&wrap("[depin:deadline_too_far] deadline 99 is too far ahead: the latest deadline accepted now is 50")),
+            Error::DeadlineTooFar { deadline: 99, max: 50 }
+        ));
+        match map_log(&wrap(
+            "[depin:quota_exceeded] maker did:key:zDn4 onboarded its quota of 2",
+        )) {
+            Error::QuotaExceeded { maker, quota } => {
+                assert_eq!((maker.as_str(), quota), ("did:key:zDn4", 2))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            map_log(&wrap("[depin:epoch_already_published] epoch 7")),
+            Error::EpochAlreadyPublished { epoch: Epoch(7) }
         ));
         assert!(matches!(
+            map_log(&wrap(
+                "[depin:epoch_not_increasing] epoch 3 is not after the latest, 9"
+            )),
+            Error::EpochNotIncreasing {
+                epoch: Epoch(3),
+                latest: Epoch(9)
+            }
+        ));
+        // wording without a code is not trusted: it stays a revert
+        assert!(matches!(
+            map_log(&wrap("Invalid signature")),
+            Error::Reverted { .. }
+        ));
+        assert!(matches!(map_log("something else"), Error::Reverted { .. }));
+        assert!(matches!(
             check_tx_error(
-                Target::Distributor,
                 "sdk",
                 CODE_INSUFFICIENT_FUNDS,
                 "spendable balance 10ucosm is smaller than 25ucosm: insufficient funds"
@@ -867,16 +1017,10 @@ mod tests {
             }
         ));
         assert!(matches!(
-            check_tx_error(
-                Target::Distributor,
-                "sdk",
-                CODE_INSUFFICIENT_FEE,
-                "insufficient fee"
-            ),
+            check_tx_error("sdk", CODE_INSUFFICIENT_FEE, "insufficient fee"),
             Error::Config(_)
         ));
         assert!(is_sequence_error(&sim_error(
-            Target::Registry,
             "account sequence mismatch, expected 4, got 3"
         )));
     }
@@ -889,19 +1033,40 @@ mod tests {
         let d = depin_core::MessageKind::DEVICE_REGISTRATION;
         assert_ne!(a.digest(d, b"m"), b.digest(d, b"m"));
         assert_ne!(a.digest(d, b"m"), c.digest(d, b"m"));
-        assert_eq!(
-            a.digest(d, b"m"),
-            registration_domain("juno-1", "juno1abc")
-                .unwrap()
-                .digest(d, b"m")
-        );
     }
 
+    /// The contract rebuilds the device's and the maker's messages with
+    /// `depin_cosmwasm_msgs::signing`; they must be the generic registration messages of
+    /// this crate for a Cosmos owner, byte for byte.
     #[test]
-    fn stages_are_epochs_1_to_255() {
-        assert_eq!(stage_of(Epoch(0)), None);
-        assert_eq!(stage_of(Epoch(1)), Some(1));
-        assert_eq!(stage_of(Epoch(255)), Some(255));
-        assert_eq!(stage_of(Epoch(256)), None);
+    fn the_contracts_signing_payloads_are_this_crates_messages() {
+        let key = depin_core::SigningKey::from_secret_bytes(KeyType::P256, &[3; 32]).unwrap();
+        let maker = depin_core::SigningKey::from_secret_bytes(KeyType::Ed25519, &[4; 32]).unwrap();
+        let device = DeviceId::from(&key.public_key());
+        let maker = DeviceId::from(&maker.public_key());
+        let owner = "wasm1k9hwzxs889jpvd7env8z49gad3a3633vg350tq";
+        let r = DeviceRegistration {
+            device,
+            owner: Account::cosmos(owner).unwrap(),
+            metadata: b"hotspot v2".to_vec(),
+            deadline: 1_900_000_000,
+        };
+        assert_eq!(
+            msgs::signing::registration_payload(&device, owner, &r.metadata_hash(), 5, r.deadline),
+            r.signing_message(5)
+        );
+        let binding = msgs::signing::registry_binding("juno-1", "juno1contract");
+        assert_eq!(
+            msgs::signing::onboarding_payload(
+                &binding,
+                &device,
+                owner,
+                &r.metadata_hash(),
+                5,
+                r.deadline,
+                &maker
+            ),
+            r.onboarding_message(BackendKind::Cosmos, &binding, 5, &maker)
+        );
     }
 }

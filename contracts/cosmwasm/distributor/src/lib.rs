@@ -2,8 +2,8 @@
 //!
 //! Messages: [`depin_cosmwasm_msgs::distributor`]. The oracle publishes one root per epoch
 //! (any `u64` epoch above the latest) over every account's cumulative earnings and their
-//! total; an account claims its cumulative amount with a proof in the `cw20-merkle-airdrop`
-//! leaf format, checked by the same code that builds the trees
+//! total; anyone submits an account's cumulative amount with a proof in the
+//! `cw20-merkle-airdrop` leaf format, checked by the same code that builds the trees
 //! (`depin_rewards::claims::cw20`), and is paid the difference to what it was paid before,
 //! as a cw20 `transfer` from the distributor's own balance. A claim against any root but
 //! the latest is refused, except the one before it for
@@ -99,10 +99,14 @@ pub fn execute(
             total_amount,
         } => publish(deps, &env, &info, epoch, &merkle_root, &total_amount),
         ExecuteMsg::Claim {
+            account,
             epoch,
             amount,
             proof,
-        } => claim(deps, &env, &info, epoch, &amount, &proof),
+        } => {
+            let account = address(deps.as_ref(), &account)?;
+            claim(deps, &env, &account, epoch, &amount, &proof)
+        }
         ExecuteMsg::SetOracle { oracle } => {
             let mut c = admin_only(deps.as_ref(), &info)?;
             c.oracle = address(deps.as_ref(), &oracle)?;
@@ -249,7 +253,7 @@ fn publish(
 fn claim(
     deps: DepsMut,
     env: &Env,
-    info: &MessageInfo,
+    account: &Addr,
     epoch: u64,
     cumulative: &str,
     proof: &[String],
@@ -277,7 +281,7 @@ fn claim(
     let cumulative = amount(cumulative, "amount")?;
     let ok = depin_rewards::claims::cw20::verify_hex(
         &hex::encode(root),
-        info.sender.as_str(),
+        account.as_str(),
         cumulative.u128(),
         proof,
     )
@@ -288,9 +292,7 @@ fn claim(
             format!("the proof does not verify against epoch {epoch}'s root"),
         ));
     }
-    let already = CLAIMED
-        .may_load(deps.storage, &info.sender)?
-        .unwrap_or_default();
+    let already = CLAIMED.may_load(deps.storage, account)?.unwrap_or_default();
     if cumulative <= already {
         return Err(refuse(
             ErrorCode::AlreadyClaimed,
@@ -321,12 +323,12 @@ fn claim(
             format!("pool holds {}, the claim pays {pay}", pool.balance),
         ));
     }
-    CLAIMED.save(deps.storage, &info.sender, &cumulative)?;
+    CLAIMED.save(deps.storage, account, &cumulative)?;
     TOTAL_PAID.save(deps.storage, &paid)?;
     let transfer = WasmMsg::Execute {
         contract_addr: token.to_string(),
         msg: to_json_binary(&cw20::Cw20ExecuteMsg::Transfer {
-            recipient: info.sender.to_string(),
+            recipient: account.to_string(),
             amount: pay,
         })?,
         funds: vec![],
@@ -335,7 +337,7 @@ fn claim(
         .add_message(transfer)
         .add_attribute("action", "claim")
         .add_attribute("epoch", epoch.to_string())
-        .add_attribute("account", info.sender.as_str())
+        .add_attribute("account", account.as_str())
         .add_attribute("cumulative", cumulative)
         .add_attribute("paid", pay))
 }

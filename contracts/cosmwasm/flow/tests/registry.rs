@@ -144,7 +144,7 @@ fn forged_replayed_and_stale_registrations_are_refused() {
         let s = n.device_signature(&k, &far);
         assert_eq!(
             code(&n.register(&owner, far, s).unwrap_err()),
-            Some(ErrorCode::Expired)
+            Some(ErrorCode::DeadlineTooFar)
         );
 
         // bad fields: not a did:key, a bad owner, uppercase hash

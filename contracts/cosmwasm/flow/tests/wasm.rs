@@ -222,8 +222,9 @@ fn register_publish_and_claim_run_in_the_vm_with_their_gas_measured() {
     let r: vm_std::ContractResult<vm_std::Response> = execute(
         &mut dist,
         env.clone(),
-        mock_info(who, &[]),
+        mock_info(&admin, &[]),
         distributor::ExecuteMsg::Claim {
+            account: who.to_string(),
             epoch: 1_000,
             amount: amount.to_string(),
             proof: tree.proof_hex(i).unwrap(),

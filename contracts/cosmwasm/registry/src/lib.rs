@@ -208,11 +208,12 @@ fn register(
             ),
         ));
     }
-    if r.deadline > now.saturating_add(MAX_DEADLINE_AHEAD) {
+    let max = now.saturating_add(MAX_DEADLINE_AHEAD);
+    if r.deadline > max {
         return Err(refuse(
-            ErrorCode::Expired,
+            ErrorCode::DeadlineTooFar,
             format!(
-                "deadline {} is more than {MAX_DEADLINE_AHEAD} s after block time {now}",
+                "deadline {} is too far ahead: the latest deadline accepted now is {max}",
                 r.deadline
             ),
         ));
