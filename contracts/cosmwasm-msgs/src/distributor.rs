@@ -17,12 +17,24 @@ use serde::{Deserialize, Serialize};
 /// does not fail. A root two publications back is never accepted.
 pub const PREVIOUS_ROOT_GRACE_SECONDS: u64 = 86_400;
 
+/// How long an oracle set waits between being scheduled and taking effect (seconds): two
+/// days, as on the EVM distributor, so that a compromised admin key cannot swap the oracles
+/// and publish before anyone notices.
+pub const ORACLE_SET_DELAY_SECONDS: u64 = 2 * 86_400;
+
+/// Most oracles in one set (as `depin_chains::quorum::MAX_ORACLES`).
+pub const MAX_ORACLES: usize = 64;
+
 /// Instantiation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InstantiateMsg {
-    /// The admin (changes the oracle); the instantiating account when `None`.
+    /// The admin (changes the oracle, schedules oracle sets); the instantiating account when
+    /// `None`.
     pub admin: Option<String>,
+    /// The network's id (a depin-core `NetworkId`): the domain oracles sign epoch roots in
+    /// ([`crate::signing::root_statement_payload`]).
+    pub network: String,
     /// The account that publishes roots.
     pub oracle: String,
     /// The cw20 token contract the rewards are paid in; the distributor pays from its own
@@ -60,6 +72,32 @@ pub enum ExecuteMsg {
         /// Sibling hashes from leaf to root, lowercase hex.
         proof: Vec<String>,
     },
+    /// Publish an epoch's root with the signatures of a threshold of the oracle set in
+    /// effect (anyone may submit it). Each signature is the oracle's over
+    /// [`crate::signing::root_statement_payload`] for this distributor, under
+    /// `MessageKind::REWARD_ROOT` in the network's domain. While a set is in effect,
+    /// [`ExecuteMsg::PublishRoot`] is refused.
+    PublishQuorumRoot {
+        /// The epoch.
+        epoch: u64,
+        /// The root, lowercase hex.
+        merkle_root: String,
+        /// The total (decimal).
+        total_amount: String,
+        /// The oracles' signatures (a signer listed twice counts once).
+        signatures: Vec<OracleSignature>,
+    },
+    /// Schedule the oracle set that takes over at `effective_at` (admin only): at least
+    /// [`ORACLE_SET_DELAY_SECONDS`] after the block time; a strict majority threshold
+    /// (`2 * threshold > oracles`); replaces any set scheduled and not yet in effect.
+    ScheduleOracleSet {
+        /// The oracles' `did:key`s (1 to [`MAX_ORACLES`], distinct).
+        oracles: Vec<String>,
+        /// Signatures needed.
+        threshold: u32,
+        /// Unix seconds.
+        effective_at: u64,
+    },
     /// Replace the oracle (admin only).
     SetOracle {
         /// The new oracle.
@@ -72,6 +110,16 @@ pub enum ExecuteMsg {
     },
     /// Second step: the proposed admin takes over.
     AcceptAdmin {},
+}
+
+/// One oracle's signature in [`ExecuteMsg::PublishQuorumRoot`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OracleSignature {
+    /// The oracle's `did:key`.
+    pub oracle: String,
+    /// Its signature, lowercase hex (64 bytes).
+    pub signature: String,
 }
 
 /// Query messages.
@@ -92,6 +140,28 @@ pub enum QueryMsg {
     },
     /// Admin, oracle, token and totals ([`ConfigResponse`]).
     Config {},
+    /// The oracle set in effect and the one scheduled ([`OracleSetsResponse`]).
+    OracleSets {},
+}
+
+/// An oracle set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OracleSetResponse {
+    /// The oracles' `did:key`s, sorted.
+    pub oracles: Vec<String>,
+    /// Signatures needed.
+    pub threshold: u32,
+    /// When it takes (or took) effect, unix seconds.
+    pub effective_at: u64,
+}
+
+/// Answer to [`QueryMsg::OracleSets`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OracleSetsResponse {
+    /// The set in effect (`None`: the single oracle publishes).
+    pub current: Option<OracleSetResponse>,
+    /// A set scheduled to take over.
+    pub scheduled: Option<OracleSetResponse>,
 }
 
 /// Answer to [`QueryMsg::Root`].
@@ -132,6 +202,8 @@ pub struct ConfigResponse {
     pub oracle: String,
     /// The cw20 token.
     pub token: String,
+    /// The network id oracles sign in.
+    pub network: String,
     /// Paid in all (decimal).
     pub total_paid: String,
 }

@@ -64,6 +64,44 @@ fn push_device(out: &mut Vec<u8>, device: &DeviceId) {
     out.extend_from_slice(bytes.get(..len).unwrap_or(&[]));
 }
 
+/// The distributor a root statement names:
+/// `SHA-256("depin-rs/cosmwasm-distributor" || 0x00 || chain_id || 0x00 || contract)`, so a
+/// quorum's signatures are bound to one chain and one deployment (a bech32 address alone
+/// can repeat across chains).
+pub fn distributor_binding(chain_id: &str, contract: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"depin-rs/cosmwasm-distributor");
+    h.update([0]);
+    h.update(chain_id.as_bytes());
+    h.update([0]);
+    h.update(contract.as_bytes());
+    h.finalize().into()
+}
+
+/// What an oracle signs for an epoch's root (`depin_chains::quorum::RootStatement::message`),
+/// under `MessageKind::REWARD_ROOT` in the network's domain (no chain id: the distributor
+/// binding carries the chain):
+///
+/// ```text
+/// "depin-rs/reward-root/1" || len(distributor) || distributor || epoch (u64 BE)
+///     || root (32) || total (u128 BE)
+/// ```
+pub fn root_statement_payload(
+    distributor: &[u8; 32],
+    epoch: u64,
+    root: &[u8; 32],
+    total: u128,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(22 + 1 + 32 + 56);
+    out.extend_from_slice(b"depin-rs/reward-root/1");
+    out.push(32);
+    out.extend_from_slice(distributor);
+    out.extend_from_slice(&epoch.to_be_bytes());
+    out.extend_from_slice(root);
+    out.extend_from_slice(&total.to_be_bytes());
+    out
+}
+
 /// What a device signs to register (`depin-chains` `DeviceRegistration::signing_message`):
 ///
 /// ```text

@@ -10,7 +10,10 @@
 //! [`depin_cosmwasm_msgs::distributor::PREVIOUS_ROOT_GRACE_SECONDS`] after the latest was
 //! published; the contract never pays more in all than the latest root's total.
 
+#[path = "../../shared/error.rs"]
 mod error;
+#[path = "../../shared/verify.rs"]
+mod verify;
 
 pub use error::ContractError;
 
@@ -20,11 +23,14 @@ use cosmwasm_std::{
     to_json_binary, Addr, Binary, Deps, DepsMut, Env, MessageInfo, Response, Uint128, WasmMsg,
 };
 use cw_storage_plus::{Item, Map};
+use depin_core::{DeviceId, Domain, MessageKind, NetworkId};
 use depin_cosmwasm_msgs::distributor::{
-    ClaimedResponse, ConfigResponse, ExecuteMsg, InstantiateMsg, LatestRootResponse, QueryMsg,
-    RootResponse, PREVIOUS_ROOT_GRACE_SECONDS,
+    ClaimedResponse, ConfigResponse, ExecuteMsg, InstantiateMsg, LatestRootResponse,
+    OracleSetResponse, OracleSetsResponse, OracleSignature, QueryMsg, RootResponse, MAX_ORACLES,
+    ORACLE_SET_DELAY_SECONDS, PREVIOUS_ROOT_GRACE_SECONDS,
 };
 use depin_cosmwasm_msgs::error::ErrorCode;
+use depin_cosmwasm_msgs::signing;
 use serde::{Deserialize, Serialize};
 
 use error::refuse;
@@ -35,6 +41,36 @@ struct Config {
     pending_admin: Option<Addr>,
     oracle: Addr,
     token: Addr,
+    network: String,
+}
+
+/// An oracle set: binary ids (`tag || key`), sorted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct OracleSet {
+    oracles: Vec<Vec<u8>>,
+    threshold: u32,
+    effective_at: u64,
+}
+
+/// The set in effect (if any) and the one scheduled after it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct OracleSets {
+    current: Option<OracleSet>,
+    scheduled: Option<OracleSet>,
+}
+
+impl OracleSets {
+    /// Promote the scheduled set once its time has come.
+    fn at(mut self, now: u64) -> Self {
+        if self
+            .scheduled
+            .as_ref()
+            .is_some_and(|s| s.effective_at <= now)
+        {
+            self.current = self.scheduled.take();
+        }
+        self
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +92,7 @@ const ROOTS: Map<u64, Root> = Map::new("roots");
 const LATEST: Item<Latest> = Item::new("latest");
 const CLAIMED: Map<&Addr, Uint128> = Map::new("claimed");
 const TOTAL_PAID: Item<Uint128> = Item::new("total_paid");
+const ORACLE_SETS: Item<OracleSets> = Item::new("oracle_sets");
 
 /// Instantiate with the oracle and the cw20 token.
 #[cfg_attr(not(feature = "library"), entry_point)]
@@ -74,7 +111,17 @@ pub fn instantiate(
         pending_admin: None,
         oracle: address(deps.as_ref(), &msg.oracle)?,
         token: address(deps.as_ref(), &msg.token)?,
+        network: NetworkId::new(&msg.network)
+            .map_err(|e| {
+                refuse(
+                    ErrorCode::InvalidInput,
+                    format!("network {:?}: {e}", msg.network),
+                )
+            })?
+            .as_str()
+            .to_string(),
     };
+    ORACLE_SETS.save(deps.storage, &OracleSets::default())?;
     CONFIG.save(deps.storage, &config)?;
     LATEST.save(deps.storage, &Latest::default())?;
     TOTAL_PAID.save(deps.storage, &Uint128::zero())?;
@@ -97,7 +144,44 @@ pub fn execute(
             epoch,
             merkle_root,
             total_amount,
-        } => publish(deps, &env, &info, epoch, &merkle_root, &total_amount),
+        } => {
+            let c = CONFIG.load(deps.storage)?;
+            if info.sender != c.oracle {
+                return Err(refuse(
+                    ErrorCode::Unauthorized,
+                    "only the oracle publishes roots",
+                ));
+            }
+            let sets = ORACLE_SETS.load(deps.storage)?.at(env.block.time.seconds());
+            if sets.current.is_some() {
+                return Err(refuse(
+                    ErrorCode::Unauthorized,
+                    "an oracle set is in effect: roots need a quorum (publish_quorum_root)",
+                ));
+            }
+            publish(deps, &env, epoch, &merkle_root, &total_amount, "oracle")
+        }
+        ExecuteMsg::PublishQuorumRoot {
+            epoch,
+            merkle_root,
+            total_amount,
+            signatures,
+        } => {
+            check_quorum(
+                deps.as_ref(),
+                &env,
+                epoch,
+                &merkle_root,
+                &total_amount,
+                &signatures,
+            )?;
+            publish(deps, &env, epoch, &merkle_root, &total_amount, "quorum")
+        }
+        ExecuteMsg::ScheduleOracleSet {
+            oracles,
+            threshold,
+            effective_at,
+        } => schedule(deps, &env, &info, &oracles, threshold, effective_at),
         ExecuteMsg::Claim {
             account,
             epoch,
@@ -144,7 +228,7 @@ pub fn execute(
 
 /// Answer a [`QueryMsg`].
 #[cfg_attr(not(feature = "library"), entry_point)]
-pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> Result<Binary, ContractError> {
+pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractError> {
     Ok(match msg {
         QueryMsg::Root { epoch } => {
             let r = ROOTS
@@ -166,6 +250,13 @@ pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> Result<Binary, ContractErr
                 claimed: claimed.to_string(),
             })?
         }
+        QueryMsg::OracleSets {} => {
+            let sets = ORACLE_SETS.load(deps.storage)?.at(env.block.time.seconds());
+            to_json_binary(&OracleSetsResponse {
+                current: sets.current.as_ref().map(set_response).transpose()?,
+                scheduled: sets.scheduled.as_ref().map(set_response).transpose()?,
+            })?
+        }
         QueryMsg::Config {} => {
             let c = CONFIG.load(deps.storage)?;
             to_json_binary(&ConfigResponse {
@@ -173,6 +264,7 @@ pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> Result<Binary, ContractErr
                 pending_admin: c.pending_admin.map(|a| a.to_string()),
                 oracle: c.oracle.to_string(),
                 token: c.token.to_string(),
+                network: c.network,
                 total_paid: TOTAL_PAID.load(deps.storage)?.to_string(),
             })?
         }
@@ -191,18 +283,11 @@ fn root_response(epoch: u64, r: &Root) -> RootResponse {
 fn publish(
     deps: DepsMut,
     env: &Env,
-    info: &MessageInfo,
     epoch: u64,
     merkle_root: &str,
     total_amount: &str,
+    by: &str,
 ) -> Result<Response, ContractError> {
-    let c = CONFIG.load(deps.storage)?;
-    if info.sender != c.oracle {
-        return Err(refuse(
-            ErrorCode::Unauthorized,
-            "only the oracle publishes roots",
-        ));
-    }
     let root = depin_rewards::claims::cw20::parse_hash(merkle_root)
         .map_err(|e| refuse(ErrorCode::InvalidInput, format!("merkle_root: {e}")))?;
     if root == [0u8; 32] {
@@ -245,6 +330,7 @@ fn publish(
     LATEST.save(deps.storage, &latest)?;
     Ok(Response::new()
         .add_attribute("action", "publish_root")
+        .add_attribute("by", by)
         .add_attribute("epoch", epoch.to_string())
         .add_attribute("merkle_root", hex::encode(root))
         .add_attribute("total_amount", total))
@@ -340,6 +426,142 @@ fn claim(
         .add_attribute("account", account.as_str())
         .add_attribute("cumulative", cumulative)
         .add_attribute("paid", pay))
+}
+
+fn set_response(s: &OracleSet) -> Result<OracleSetResponse, ContractError> {
+    Ok(OracleSetResponse {
+        oracles: s
+            .oracles
+            .iter()
+            .map(|o| {
+                DeviceId::from_bytes(o)
+                    .map(|d| d.to_string())
+                    .map_err(|e| refuse(ErrorCode::InvalidInput, e.to_string()))
+            })
+            .collect::<Result<_, _>>()?,
+        threshold: s.threshold,
+        effective_at: s.effective_at,
+    })
+}
+
+fn schedule(
+    deps: DepsMut,
+    env: &Env,
+    info: &MessageInfo,
+    oracles: &[String],
+    threshold: u32,
+    effective_at: u64,
+) -> Result<Response, ContractError> {
+    admin_only(deps.as_ref(), info)?;
+    let now = env.block.time.seconds();
+    let earliest = now.saturating_add(ORACLE_SET_DELAY_SECONDS);
+    if effective_at < earliest {
+        return Err(refuse(
+            ErrorCode::InvalidInput,
+            format!("an oracle set takes effect {ORACLE_SET_DELAY_SECONDS} s after it is scheduled at the earliest: {earliest}"),
+        ));
+    }
+    if oracles.is_empty() || oracles.len() > MAX_ORACLES {
+        return Err(refuse(
+            ErrorCode::InvalidInput,
+            format!("1 to {MAX_ORACLES} oracles"),
+        ));
+    }
+    let mut ids = oracles
+        .iter()
+        .map(|o| device_id(o).map(|d| id_bytes(&d)))
+        .collect::<Result<Vec<_>, _>>()?;
+    ids.sort();
+    ids.dedup();
+    if ids.len() != oracles.len() {
+        return Err(refuse(ErrorCode::InvalidInput, "an oracle is listed twice"));
+    }
+    let n = ids.len() as u64;
+    if threshold == 0 || u64::from(threshold) > n || 2 * u64::from(threshold) <= n {
+        return Err(refuse(
+            ErrorCode::InvalidInput,
+            format!("threshold {threshold} of {n} is not a strict majority"),
+        ));
+    }
+    let mut sets = ORACLE_SETS.load(deps.storage)?.at(now);
+    sets.scheduled = Some(OracleSet {
+        oracles: ids,
+        threshold,
+        effective_at,
+    });
+    ORACLE_SETS.save(deps.storage, &sets)?;
+    Ok(Response::new()
+        .add_attribute("action", "schedule_oracle_set")
+        .add_attribute("oracles", n.to_string())
+        .add_attribute("threshold", threshold.to_string())
+        .add_attribute("effective_at", effective_at.to_string()))
+}
+
+/// A threshold of the set in effect signed this statement for this distributor.
+fn check_quorum(
+    deps: Deps,
+    env: &Env,
+    epoch: u64,
+    merkle_root: &str,
+    total_amount: &str,
+    signatures: &[OracleSignature],
+) -> Result<(), ContractError> {
+    let sets = ORACLE_SETS.load(deps.storage)?.at(env.block.time.seconds());
+    let Some(set) = sets.current else {
+        return Err(refuse(
+            ErrorCode::Unauthorized,
+            "no oracle set is in effect",
+        ));
+    };
+    let network = CONFIG.load(deps.storage)?.network;
+    let domain = Domain::new(
+        NetworkId::new(&network).map_err(|e| refuse(ErrorCode::InvalidInput, e.to_string()))?,
+    );
+    let root = depin_rewards::claims::cw20::parse_hash(merkle_root)
+        .map_err(|e| refuse(ErrorCode::InvalidInput, format!("merkle_root: {e}")))?;
+    let total = amount(total_amount, "total_amount")?;
+    let binding = signing::distributor_binding(&env.block.chain_id, env.contract.address.as_str());
+    let digest = domain.digest(
+        MessageKind::REWARD_ROOT,
+        &signing::root_statement_payload(&binding, epoch, &root, total.u128()),
+    );
+    let mut counted: Vec<Vec<u8>> = Vec::new();
+    for s in signatures {
+        let oracle = device_id(&s.oracle)?;
+        let key = id_bytes(&oracle);
+        if counted.contains(&key) {
+            continue;
+        }
+        if set.oracles.binary_search(&key).is_err() {
+            return Err(refuse(
+                ErrorCode::Unauthorized,
+                format!("{} is not in the oracle set", s.oracle),
+            ));
+        }
+        verify::check(deps.api, &oracle, &digest, &s.signature)
+            .map_err(|e| refuse(ErrorCode::InvalidProof, format!("oracle {}: {e}", s.oracle)))?;
+        counted.push(key);
+    }
+    if (counted.len() as u64) < u64::from(set.threshold) {
+        return Err(refuse(
+            ErrorCode::Unauthorized,
+            format!(
+                "{} distinct oracle signatures, the set needs {}",
+                counted.len(),
+                set.threshold
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn device_id(did: &str) -> Result<DeviceId, ContractError> {
+    DeviceId::from_did(did).map_err(|e| refuse(ErrorCode::InvalidInput, format!("{did}: {e}")))
+}
+
+fn id_bytes(id: &DeviceId) -> Vec<u8> {
+    let (b, n) = id.to_bytes();
+    b.get(..n).unwrap_or(&[]).to_vec()
 }
 
 fn admin_only(deps: Deps, info: &MessageInfo) -> Result<Config, ContractError> {

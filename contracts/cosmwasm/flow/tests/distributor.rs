@@ -256,3 +256,249 @@ fn a_root_never_pays_more_than_its_total_nor_more_than_the_pool() {
     );
     assert_eq!((n.balance(&b), n.claimed(&b)), (0, 0));
 }
+
+mod quorum {
+    use super::*;
+    use depin_core::{DeviceId, Domain, KeyType, MessageKind, NetworkId, SigningKey};
+    use depin_cosmwasm_msgs::distributor::{
+        OracleSetsResponse, OracleSignature, ORACLE_SET_DELAY_SECONDS,
+    };
+    use depin_cosmwasm_msgs::signing;
+
+    fn oracles() -> Vec<SigningKey> {
+        // one of each key type: the contract checks each with its own host function
+        [KeyType::Ed25519, KeyType::Secp256k1, KeyType::P256]
+            .into_iter()
+            .enumerate()
+            .map(|(i, kt)| SigningKey::from_secret_bytes(kt, &[70 + i as u8; 32]).unwrap())
+            .collect()
+    }
+
+    fn did(k: &SigningKey) -> String {
+        DeviceId::from(&k.public_key()).to_string()
+    }
+
+    fn sign(
+        n: &Net,
+        domain: &Domain,
+        k: &SigningKey,
+        epoch: u64,
+        t: &Cw20MerkleTree,
+        total: u128,
+    ) -> OracleSignature {
+        let binding = signing::distributor_binding(CHAIN, n.distributor.as_str());
+        let payload = signing::root_statement_payload(&binding, epoch, &t.root(), total);
+        let sig = domain.sign(k, MessageKind::REWARD_ROOT, &payload).unwrap();
+        OracleSignature {
+            oracle: did(k),
+            signature: hex::encode(sig.to_bytes()),
+        }
+    }
+
+    fn quorum(
+        epoch: u64,
+        t: &Cw20MerkleTree,
+        total: u128,
+        signatures: Vec<OracleSignature>,
+    ) -> ExecuteMsg {
+        ExecuteMsg::PublishQuorumRoot {
+            epoch,
+            merkle_root: t.root_hex(),
+            total_amount: total.to_string(),
+            signatures,
+        }
+    }
+
+    #[test]
+    fn once_a_set_is_in_effect_only_a_threshold_of_its_oracles_publishes() {
+        let mut n = net(1_000);
+        let (admin, oracle) = (n.admin.clone(), n.oracle.clone());
+        let relayer = n.app.api().addr_make("relayer");
+        let a = n.app.api().addr_make("alice");
+        let keys = oracles();
+        let domain = Domain::new(NetworkId::new(NETWORK).unwrap());
+        let now = n.now();
+        let schedule = |effective_at: u64, threshold: u32| ExecuteMsg::ScheduleOracleSet {
+            oracles: keys.iter().map(did).collect(),
+            threshold,
+            effective_at,
+        };
+        // admin only, after the delay, a strict majority
+        let at = now + ORACLE_SET_DELAY_SECONDS;
+        assert_eq!(
+            code(&n.dist_exec(&oracle, schedule(at, 2)).unwrap_err()),
+            Some(ErrorCode::Unauthorized)
+        );
+        assert_eq!(
+            code(&n.dist_exec(&admin, schedule(at - 1, 2)).unwrap_err()),
+            Some(ErrorCode::InvalidInput)
+        );
+        for t in [0, 1, 4] {
+            assert_eq!(
+                code(&n.dist_exec(&admin, schedule(at, t)).unwrap_err()),
+                Some(ErrorCode::InvalidInput),
+                "threshold {t}"
+            );
+        }
+        n.dist_exec(&admin, schedule(at, 2)).unwrap();
+        let sets: OracleSetsResponse = n
+            .app
+            .wrap()
+            .query_wasm_smart(&n.distributor, &QueryMsg::OracleSets {})
+            .unwrap();
+        assert_eq!(sets.current, None);
+        assert_eq!(
+            sets.scheduled
+                .as_ref()
+                .map(|s| (s.threshold, s.oracles.len())),
+            Some((2, 3))
+        );
+
+        // before it takes effect the single oracle still publishes, and a quorum cannot
+        let t1 = tree(&[(&a, 10)]);
+        let early = quorum(
+            1,
+            &t1,
+            10,
+            keys.iter()
+                .map(|k| sign(&n, &domain, k, 1, &t1, 10))
+                .collect(),
+        );
+        assert_eq!(
+            code(&n.dist_exec(&relayer, early).unwrap_err()),
+            Some(ErrorCode::Unauthorized)
+        );
+        n.dist_exec(&oracle, publish(1, &t1, 10)).unwrap();
+
+        n.app
+            .update_block(|b| b.time = b.time.plus_seconds(ORACLE_SET_DELAY_SECONDS));
+        let t2 = tree(&[(&a, 30)]);
+        assert_eq!(
+            code(&n.dist_exec(&oracle, publish(2, &t2, 30)).unwrap_err()),
+            Some(ErrorCode::Unauthorized)
+        );
+        let s = |i: usize, n: &Net| sign(n, &domain, &keys[i], 2, &t2, 30);
+        // one signature, or one listed twice, is too few
+        assert_eq!(
+            code(
+                &n.dist_exec(&relayer, quorum(2, &t2, 30, vec![s(0, &n)]))
+                    .unwrap_err()
+            ),
+            Some(ErrorCode::Unauthorized)
+        );
+        assert_eq!(
+            code(
+                &n.dist_exec(&relayer, quorum(2, &t2, 30, vec![s(0, &n), s(0, &n)]))
+                    .unwrap_err()
+            ),
+            Some(ErrorCode::Unauthorized)
+        );
+        // an outsider's valid signature does not count
+        let outsider = SigningKey::from_secret_bytes(KeyType::Secp256k1, &[90; 32]).unwrap();
+        let o = sign(&n, &domain, &outsider, 2, &t2, 30);
+        assert_eq!(
+            code(
+                &n.dist_exec(&relayer, quorum(2, &t2, 30, vec![s(0, &n), o]))
+                    .unwrap_err()
+            ),
+            Some(ErrorCode::Unauthorized)
+        );
+        // signed in another network's domain, for another total, or for another distributor
+        let elsewhere = Domain::new(NetworkId::new("other-net").unwrap());
+        let foreign = vec![
+            sign(&n, &elsewhere, &keys[0], 2, &t2, 30),
+            sign(&n, &elsewhere, &keys[1], 2, &t2, 30),
+        ];
+        assert_eq!(
+            code(
+                &n.dist_exec(&relayer, quorum(2, &t2, 30, foreign))
+                    .unwrap_err()
+            ),
+            Some(ErrorCode::InvalidProof)
+        );
+        let edited = vec![s(0, &n), s(1, &n)];
+        assert_eq!(
+            code(
+                &n.dist_exec(&relayer, quorum(2, &t2, 31, edited))
+                    .unwrap_err()
+            ),
+            Some(ErrorCode::InvalidProof)
+        );
+        let other_dist = signing::distributor_binding(CHAIN, n.registry.as_str());
+        let payload = signing::root_statement_payload(&other_dist, 2, &t2.root(), 30);
+        let misbound: Vec<_> = keys[..2]
+            .iter()
+            .map(|k| OracleSignature {
+                oracle: did(k),
+                signature: hex::encode(
+                    domain
+                        .sign(k, MessageKind::REWARD_ROOT, &payload)
+                        .unwrap()
+                        .to_bytes(),
+                ),
+            })
+            .collect();
+        assert_eq!(
+            code(
+                &n.dist_exec(&relayer, quorum(2, &t2, 30, misbound))
+                    .unwrap_err()
+            ),
+            Some(ErrorCode::InvalidProof)
+        );
+
+        // two of three, relayed by anyone: published, and claims pay against it
+        n.dist_exec(&relayer, quorum(2, &t2, 30, vec![s(2, &n), s(1, &n)]))
+            .unwrap();
+        n.dist_exec(&relayer, claim(2, &t2, 0)).unwrap();
+        assert_eq!(n.balance(&a), 30);
+        // a quorum cannot re-open a published epoch, nor go back
+        let t3 = tree(&[(&a, 40)]);
+        let back = quorum(
+            2,
+            &t3,
+            40,
+            (0..2)
+                .map(|i| sign(&n, &domain, &keys[i], 2, &t3, 40))
+                .collect(),
+        );
+        assert_eq!(
+            code(&n.dist_exec(&relayer, back).unwrap_err()),
+            Some(ErrorCode::EpochAlreadyPublished)
+        );
+        let older = quorum(
+            1,
+            &t3,
+            40,
+            (0..2)
+                .map(|i| sign(&n, &domain, &keys[i], 1, &t3, 40))
+                .collect(),
+        );
+        assert_eq!(
+            code(&n.dist_exec(&relayer, older).unwrap_err()),
+            Some(ErrorCode::EpochAlreadyPublished)
+        );
+
+        // a new set scheduled now changes nothing until its time: the old one still decides
+        let two = ExecuteMsg::ScheduleOracleSet {
+            oracles: keys[..1].iter().map(did).collect(),
+            threshold: 1,
+            effective_at: n.now() + ORACLE_SET_DELAY_SECONDS,
+        };
+        n.dist_exec(&admin, two).unwrap();
+        let alone = quorum(3, &t3, 40, vec![sign(&n, &domain, &keys[0], 3, &t3, 40)]);
+        assert_eq!(
+            code(&n.dist_exec(&relayer, alone.clone()).unwrap_err()),
+            Some(ErrorCode::Unauthorized)
+        );
+        n.app
+            .update_block(|b| b.time = b.time.plus_seconds(ORACLE_SET_DELAY_SECONDS));
+        n.dist_exec(&relayer, alone).unwrap();
+        let sets: OracleSetsResponse = n
+            .app
+            .wrap()
+            .query_wasm_smart(&n.distributor, &QueryMsg::OracleSets {})
+            .unwrap();
+        assert_eq!(sets.current.map(|s| s.oracles), Some(vec![did(&keys[0])]));
+        assert_eq!(sets.scheduled, None);
+    }
+}

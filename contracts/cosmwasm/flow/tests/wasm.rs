@@ -193,6 +193,7 @@ fn register_publish_and_claim_run_in_the_vm_with_their_gas_measured() {
         mock_info(&admin, &[]),
         distributor::InstantiateMsg {
             admin: None,
+            network: "depin-test".into(),
             oracle: oracle.clone(),
             token: token.clone(),
         },

@@ -9,8 +9,10 @@
 //! nothing more and, if the admin says so, its devices read as inactive. The admin changes
 //! hands in two steps (propose, accept).
 
+#[path = "../../shared/error.rs"]
 mod error;
 mod state;
+#[path = "../../shared/verify.rs"]
 mod verify;
 
 pub use error::ContractError;
@@ -264,7 +266,8 @@ fn register(
                 r.deadline,
                 &maker_id,
             );
-            verify::check(deps.api, &maker_id, &digest, maker_signature, "maker")?;
+            verify::check(deps.api, &maker_id, &digest, maker_signature)
+                .map_err(|e| refuse(ErrorCode::InvalidSignature, format!("maker {e}")))?;
             m.onboarded += 1;
             MAKERS.save(deps.storage, &mkey, &m)?;
             (Some(mkey), TrustLevel::Maker)
@@ -278,7 +281,8 @@ fn register(
         nonce,
         r.deadline,
     );
-    verify::check(deps.api, &device, &digest, signature, "device")?;
+    verify::check(deps.api, &device, &digest, signature)
+        .map_err(|e| refuse(ErrorCode::InvalidSignature, format!("device {e}")))?;
     NONCES.save(deps.storage, &key, &(nonce + 1))?;
     DEVICES.save(
         deps.storage,

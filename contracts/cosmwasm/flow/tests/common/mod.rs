@@ -9,6 +9,7 @@ use depin_cosmwasm_msgs::{distributor, registry, signing};
 
 pub const CHAIN: &str = "depin-test-1";
 pub const PREFIX: &str = "wasm";
+pub const NETWORK: &str = "depin-test";
 
 pub type Chain = App<cw_multi_test::BankKeeper, MockApiBech32>;
 
@@ -88,6 +89,7 @@ pub fn net(pool: u128) -> Net {
             admin.clone(),
             &distributor::InstantiateMsg {
                 admin: None,
+                network: NETWORK.into(),
                 oracle: oracle.to_string(),
                 token: token.to_string(),
             },

@@ -1,7 +1,8 @@
 use cosmwasm_std::StdError;
 use depin_cosmwasm_msgs::error::ErrorCode;
 
-/// Every error the registry returns: its [`ErrorCode`] first, then what happened.
+/// Every error a depin-rs contract returns: its [`ErrorCode`] first, then what happened.
+/// (One file, included by both contracts with `#[path]`.)
 #[derive(Debug, thiserror::Error)]
 pub enum ContractError {
     /// A storage or serialization error of the host.
