@@ -62,6 +62,7 @@ const HOW_TO: &str = "install the JavaScript tools once with `cd contracts && np
                       `cargo test -p depin-chains --features cosmos --test cosmos`";
 const CHAIN: &str = "testing-1";
 const PREFIX: &str = "wasm";
+const NETWORK: &str = "conformance-quorum";
 
 fn signer(n: u8) -> CosmosSigner {
     CosmosSigner::new(&[n; 32], PREFIX).unwrap()
@@ -193,6 +194,8 @@ struct Stats {
     fail_next_http: u32,
     simulations: u32,
     broadcasts: Vec<(String, u64, u64)>, // (sender, sequence, gas limit)
+    /// Seconds the chain's clock runs ahead of the wall clock (to let delays pass).
+    time_offset: u64,
 }
 
 type Shared = Arc<Mutex<Stats>>;
@@ -204,6 +207,8 @@ struct Node {
     registry: String,
     other_registry: String,
     distributor: String,
+    /// A second distributor (same token), for the quorum section.
+    quorum_distributor: String,
 }
 
 /// Who holds which role on the contracts the node deploys.
@@ -224,7 +229,7 @@ impl Node {
         let shared = stats.clone();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let (mut app, addrs) = deploy(&roles);
+            let (mut app, addrs) = deploy(&roles, &shared);
             tx.send(addrs).unwrap();
             // one request at a time, as a node's ABCI connection serves them
             for stream in listener.incoming() {
@@ -232,33 +237,34 @@ impl Node {
                 serve(stream, &mut app, &shared);
             }
         });
-        let (registry, other_registry, distributor) = rx.recv().unwrap();
+        let (registry, other_registry, distributor, quorum_distributor) = rx.recv().unwrap();
         Node {
             url,
             stats,
             registry,
             other_registry,
             distributor,
+            quorum_distributor,
         }
     }
 }
 
-fn now() -> Timestamp {
-    Timestamp::from_seconds(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
+fn now(stats: &Shared) -> Timestamp {
+    let offset = stats.lock().unwrap().time_offset;
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    Timestamp::from_seconds(wall + offset)
 }
 
-fn deploy(roles: &Roles) -> (Chain, (String, String, String)) {
+fn deploy(roles: &Roles, stats: &Shared) -> (Chain, (String, String, String, String)) {
     let mut app = AppBuilder::new()
         .with_api(MockApiBech32::new(PREFIX))
         .build(|_, _, _| {});
     app.update_block(|b| {
         b.chain_id = CHAIN.to_string();
-        b.time = now();
+        b.time = now(stats);
     });
     let admin = Addr::unchecked(&roles.admin);
     let reg = app.store_code(Box::new(ContractWrapper::new(
@@ -306,17 +312,29 @@ fn deploy(roles: &Roles) -> (Chain, (String, String, String)) {
             None,
         )
         .unwrap();
+    let distributor_msg = distributor::InstantiateMsg {
+        admin: None,
+        network: NETWORK.into(),
+        oracle: roles.oracle.clone(),
+        token: token.to_string(),
+    };
     let distributor = app
         .instantiate_contract(
             dist,
             admin.clone(),
-            &distributor::InstantiateMsg {
-                admin: None,
-                oracle: roles.oracle.clone(),
-                token: token.to_string(),
-            },
+            &distributor_msg,
             &[],
             "distributor",
+            None,
+        )
+        .unwrap();
+    let quorum_distributor = app
+        .instantiate_contract(
+            dist,
+            admin.clone(),
+            &distributor_msg,
+            &[],
+            "distributor-2",
             None,
         )
         .unwrap();
@@ -338,6 +356,7 @@ fn deploy(roles: &Roles) -> (Chain, (String, String, String)) {
             registry.to_string(),
             other.to_string(),
             distributor.to_string(),
+            quorum_distributor.to_string(),
         ),
     )
 }
@@ -438,6 +457,9 @@ fn handle(app: &mut Chain, stats: &Shared, method: &str, params: &Value) -> Resu
                 "/cosmwasm.wasm.v1.Query/SmartContractState" => {
                     let req = QuerySmartContractStateRequest::decode(data.as_slice()).unwrap();
                     let q: Value = serde_json::from_slice(&req.query_data).unwrap();
+                    // the chain's clock moves on between blocks too
+                    let t = now(stats);
+                    app.update_block(|b| b.time = t);
                     match app
                         .wrap()
                         .query_wasm_smart::<Value>(req.address.clone(), &q)
@@ -471,7 +493,7 @@ fn handle(app: &mut Chain, stats: &Shared, method: &str, params: &Value) -> Resu
             // DeliverTx, in the next block
             app.update_block(|b| {
                 b.height += 1;
-                b.time = now();
+                b.time = now(stats);
             });
             let (code, log) = match run(app, &msg) {
                 Ok(()) => (0, String::new()),
@@ -539,7 +561,8 @@ fn simulate(app: &mut Chain, stats: &Shared, tx: &[u8]) -> Result<(), String> {
     check_sequence(stats, &msg.sender, seq)?;
     let snapshot: Vec<(Vec<u8>, Vec<u8>)> =
         app.storage().range(None, None, Order::Ascending).collect();
-    app.update_block(|b| b.time = now());
+    let t = now(stats);
+    app.update_block(|b| b.time = t);
     let r = run(app, &msg);
     let keys: Vec<Vec<u8>> = app
         .storage()
@@ -800,7 +823,7 @@ async fn the_conformance_suite_passes_against_the_contracts() {
         fresh: true,
         oracle: Some(Arc::new(handle_of(&node, ORACLE).await)),
         other_registry: Some(Arc::new(other_registry)),
-        quorum: None,
+        quorum: Some(quorum_fixture(&node, ADMIN, ORACLE).await),
     };
     let started = std::time::Instant::now();
     let report = match run_conformance(admin, fixtures).await {
@@ -813,10 +836,71 @@ async fn the_conformance_suite_passes_against_the_contracts() {
         report.skipped,
         started.elapsed()
     );
-    assert_eq!(report.skipped, vec!["oracle quorums"], "{report:?}");
+    assert!(report.skipped.is_empty(), "{report:?}");
     assert!(report.checks.len() >= 25, "{report:?}");
     for (kt, checks) in &report.by_key_type {
         assert!(!checks.is_empty(), "{kt:?}: {report:?}");
+    }
+}
+
+/// The second distributor with a 2-of-3 oracle set (one oracle of each key type) in effect:
+/// scheduled by the admin, then the chain's clock moved past the delay.
+async fn quorum_fixture(
+    node: &Node,
+    admin: u8,
+    oracle: u8,
+) -> depin_chains::conformance::QuorumFixture {
+    use depin_chains::cosmos::ORACLE_SET_DELAY;
+    use depin_chains::quorum::OracleSet;
+    use depin_chains::types::DeviceSigner;
+    use depin_core::{Domain, NetworkId, SigningKey};
+
+    let on = |who: u8| CosmosConfig {
+        distributor_contract: node.quorum_distributor.clone(),
+        ..config(&node.url, who, node)
+    };
+    let oracles: Vec<Arc<dyn DeviceSigner>> = KeyType::ALL
+        .into_iter()
+        .enumerate()
+        .map(|(i, kt)| {
+            Arc::new(SigningKey::from_secret_bytes(kt, &[0xb0 + i as u8; 32]).unwrap())
+                as Arc<dyn DeviceSigner>
+        })
+        .collect();
+    let set = OracleSet::new(oracles.iter().map(|o| o.device_id()), 2).unwrap();
+    let admin = CosmosBackend::connect(&on(admin)).await.unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // too early, by someone else: refused
+    assert!(matches!(
+        admin
+            .schedule_oracle_set(&set, now + ORACLE_SET_DELAY - 60)
+            .await,
+        Err(Error::InvalidInput(_))
+    ));
+    let tx = admin
+        .schedule_oracle_set(&set, now + ORACLE_SET_DELAY + 30)
+        .await
+        .unwrap();
+    assert_eq!(
+        admin.wait_for_receipt(&tx).await.unwrap().status,
+        TxStatus::Success
+    );
+    let (current, scheduled) = admin.oracle_sets().await.unwrap();
+    assert_eq!((current, scheduled.map(|s| s.0)), (None, Some(set.clone())));
+    node.stats.lock().unwrap().time_offset = ORACLE_SET_DELAY + 60;
+    assert_eq!(admin.oracle_sets().await.unwrap().0, Some(set));
+    depin_chains::conformance::QuorumFixture {
+        relayer: Arc::new(CosmosBackend::connect(&on(3)).await.unwrap()),
+        single_oracle: Arc::new(CosmosBackend::connect(&on(oracle)).await.unwrap()),
+        oracles,
+        threshold: 2,
+        domain: Domain::new(NetworkId::new(NETWORK).unwrap()),
+        distributor: admin.quorum_distributor(),
+        first_epoch: Epoch(1),
+        outsider: Arc::new(SigningKey::from_secret_bytes(KeyType::Secp256k1, &[0xbf; 32]).unwrap()),
     }
 }
 

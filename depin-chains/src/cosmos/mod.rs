@@ -11,7 +11,8 @@
 //! | [`crate::RegistryBackend::revoke_device`] | registry `revoke {device}` |
 //! | [`crate::RegistryBackend::device`] | registry query `device {device}` |
 //! | [`crate::RegistryBackend::approve_maker`], `revoke_maker`, `maker`, `set_onboarding` | registry `approve_maker`, `revoke_maker`, query `maker`, `set_makers_only` |
-//! | [`crate::DistributorBackend::publish_root`] | distributor `publish_root {epoch, merkle_root, total_amount}` (any `u64` epoch above the latest) |
+//! | [`crate::DistributorBackend::publish_root`] | distributor `publish_root {epoch, merkle_root, total_amount}` (any `u64` epoch above the latest; refused while an oracle set is in effect) |
+//! | [`crate::DistributorBackend::publish_quorum_root`] | distributor `publish_quorum_root {epoch, merkle_root, total_amount, signatures}`, relayed by any account; the contract checks each oracle's signature ([`CosmosBackend::schedule_oracle_set`]) |
 //! | [`crate::DistributorBackend::claim`] | distributor `claim {account, epoch, amount, proof}` against the latest root (any account may submit it; `account` is paid) |
 //! | [`crate::DistributorBackend::fund_pool`] | cw20 `transfer {recipient: distributor, amount}` from this handle's account |
 //! | [`crate::DistributorBackend::claimed`] | distributor query `claimed {address}` |
@@ -56,7 +57,8 @@ use tokio::sync::Mutex;
 
 use self::msgs::distributor::{
     ClaimedResponse, ConfigResponse as DistributorConfig, ExecuteMsg as DistributorExecute,
-    LatestRootResponse, QueryMsg as DistributorQuery, RootResponse,
+    LatestRootResponse, OracleSetsResponse, OracleSignature, QueryMsg as DistributorQuery,
+    RootResponse,
 };
 use self::msgs::error::ErrorCode;
 use self::msgs::registry::{
@@ -78,6 +80,9 @@ use crate::types::{
     Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration, EpochRoot,
     PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle, TxStatus,
 };
+
+/// How long an oracle set waits between being scheduled and taking effect (seconds).
+pub const ORACLE_SET_DELAY: u64 = msgs::distributor::ORACLE_SET_DELAY_SECONDS;
 
 /// How often [`crate::ChainHandle::wait_for_receipt`] polls.
 pub const RECEIPT_POLL: Duration = Duration::from_millis(500);
@@ -310,6 +315,71 @@ impl CosmosBackend {
     /// The registration signing domain of the configured registry.
     pub fn domain(&self) -> &Domain {
         &self.inner.domain
+    }
+
+    /// The distributor as the oracles' [`crate::quorum::RootStatement`]s name it:
+    /// [`msgs::signing::distributor_binding`] of the chain id and the distributor's address.
+    pub fn quorum_distributor(&self) -> Vec<u8> {
+        msgs::signing::distributor_binding(&self.inner.chain_id, self.inner.distributor.as_ref())
+            .to_vec()
+    }
+
+    /// The statement the oracles sign for `root` on this distributor.
+    pub fn root_statement(&self, root: &EpochRoot) -> crate::quorum::RootStatement {
+        crate::quorum::RootStatement::new(
+            self.quorum_distributor(),
+            root.epoch,
+            root.root,
+            root.total,
+        )
+    }
+
+    /// Schedule `set` as the oracles whose quorum publishes roots from `effective_at` (unix
+    /// seconds, block time) on: admin only ([`Error::Unauthorized`]), at least
+    /// [`ORACLE_SET_DELAY`] after the block time ([`Error::InvalidInput`]); it replaces a set
+    /// scheduled and not yet in effect. From then on `publish_root` by the single oracle is
+    /// [`Error::Unauthorized`]. The oracles sign in the network's domain given at the
+    /// distributor's instantiation (no chain id: the statement's distributor binds the chain).
+    pub async fn schedule_oracle_set(
+        &self,
+        set: &crate::quorum::OracleSet,
+        effective_at: u64,
+    ) -> Result<TxHandle> {
+        let threshold = u32::try_from(set.threshold())
+            .map_err(|_| Error::InvalidInput("threshold above u32".into()))?;
+        let msg = DistributorExecute::ScheduleOracleSet {
+            oracles: set.oracles().map(|o| o.to_string()).collect(),
+            threshold,
+            effective_at,
+        };
+        self.execute(&self.inner.distributor, &msg).await
+    }
+
+    /// The oracle set in effect (`None`: the single oracle publishes), and the one scheduled.
+    pub async fn oracle_sets(
+        &self,
+    ) -> Result<(
+        Option<crate::quorum::OracleSet>,
+        Option<(crate::quorum::OracleSet, u64)>,
+    )> {
+        let r: OracleSetsResponse = self
+            .smart_query(&self.inner.distributor, &DistributorQuery::OracleSets {})
+            .await?;
+        let parse = |s: &msgs::distributor::OracleSetResponse| -> Result<crate::quorum::OracleSet> {
+            let ids = s
+                .oracles
+                .iter()
+                .map(|o| o.parse::<DeviceId>().map_err(Error::from))
+                .collect::<Result<Vec<_>>>()?;
+            crate::quorum::OracleSet::new(ids, s.threshold as usize)
+        };
+        Ok((
+            r.current.as_ref().map(parse).transpose()?,
+            match &r.scheduled {
+                Some(s) => Some((parse(s)?, s.effective_at)),
+                None => None,
+            },
+        ))
     }
 
     async fn query_account(&self) -> Result<AccountState> {
@@ -834,6 +904,43 @@ impl crate::backend::DistributorBackend for CosmosBackend {
         Ok(PublishOutcome::Published(tx))
     }
 
+    async fn publish_quorum_root(&self, quorum: &crate::quorum::Quorum) -> Result<PublishOutcome> {
+        let st = &quorum.statement;
+        let root = EpochRoot {
+            epoch: st.epoch,
+            root: st.root,
+            total: st.total,
+        };
+        root.check_publishable()?;
+        if let Some(existing) = self.root_of(st.epoch).await? {
+            return root.republish(&EpochRoot {
+                epoch: st.epoch,
+                root: parse_root(&existing.merkle_root)?,
+                total: parse_amount(&existing.total_amount, "total_amount")?,
+            });
+        }
+        // a statement for another distributor: its signatures cannot verify here
+        if st.distributor != self.quorum_distributor() {
+            return Err(Error::InvalidProof);
+        }
+        let msg = DistributorExecute::PublishQuorumRoot {
+            epoch: st.epoch.0,
+            merkle_root: hex::encode(st.root),
+            total_amount: st.total.to_string(),
+            signatures: quorum
+                .signers
+                .iter()
+                .zip(&quorum.signatures)
+                .map(|(oracle, sig)| OracleSignature {
+                    oracle: oracle.to_string(),
+                    signature: hex::encode(sig.to_bytes()),
+                })
+                .collect(),
+        };
+        let tx = self.execute(&self.inner.distributor, &msg).await?;
+        Ok(PublishOutcome::Published(tx))
+    }
+
     async fn epoch_root(&self, epoch: Epoch) -> Result<Option<EpochRoot>> {
         let Some(r) = self.root_of(epoch).await? else {
             return Ok(None);
@@ -1054,6 +1161,13 @@ mod tests {
         assert_eq!(
             msgs::signing::registration_payload(&device, owner, &r.metadata_hash(), 5, r.deadline),
             r.signing_message(5)
+        );
+        let dist = msgs::signing::distributor_binding("juno-1", "juno1contract");
+        assert_eq!(
+            msgs::signing::root_statement_payload(&dist, 9, &[5; 32], 77),
+            crate::quorum::RootStatement::new(dist.to_vec(), Epoch(9), [5; 32], 77)
+                .message()
+                .unwrap()
         );
         let binding = msgs::signing::registry_binding("juno-1", "juno1contract");
         assert_eq!(

@@ -254,6 +254,77 @@ fn register_publish_and_claim_run_in_the_vm_with_their_gas_measured() {
         serde_json::json!({"transfer": {"recipient": who, "amount": amount.to_string()}})
     );
 
+    // a quorum publication: n oracles (secp256k1, as on the EVM distributor), t signatures
+    for (n, t) in [(3usize, 2usize), (5, 3), (7, 4)] {
+        let mut q = instance(&wasm("depin_cw_distributor"));
+        let r: vm_std::ContractResult<vm_std::Response> = instantiate(
+            &mut q,
+            env.clone(),
+            mock_info(&admin, &[]),
+            distributor::InstantiateMsg {
+                admin: None,
+                network: "depin-test".into(),
+                oracle: oracle.clone(),
+                token: token.clone(),
+            },
+        );
+        r.unwrap();
+        let keys: Vec<SigningKey> = (0..n)
+            .map(|i| {
+                SigningKey::from_secret_bytes(KeyType::Secp256k1, &[0xa0 + i as u8; 32]).unwrap()
+            })
+            .collect();
+        let delay = distributor::ORACLE_SET_DELAY_SECONDS;
+        let r: vm_std::ContractResult<vm_std::Response> = execute(
+            &mut q,
+            env.clone(),
+            mock_info(&admin, &[]),
+            distributor::ExecuteMsg::ScheduleOracleSet {
+                oracles: keys
+                    .iter()
+                    .map(|k| DeviceId::from(&k.public_key()).to_string())
+                    .collect(),
+                threshold: t as u32,
+                effective_at: env.block.time.seconds() + delay,
+            },
+        );
+        r.unwrap();
+        let mut later = env.clone();
+        later.block.time = later.block.time.plus_seconds(delay);
+        let domain = depin_core::Domain::new(depin_core::NetworkId::new("depin-test").unwrap());
+        let binding = signing::distributor_binding(&env.block.chain_id, &contract);
+        let payload = signing::root_statement_payload(&binding, 1_000, &tree.root(), total);
+        let signatures = keys[..t]
+            .iter()
+            .map(|k| distributor::OracleSignature {
+                oracle: DeviceId::from(&k.public_key()).to_string(),
+                signature: hex::encode(
+                    domain
+                        .sign(k, MessageKind::REWARD_ROOT, &payload)
+                        .unwrap()
+                        .to_bytes(),
+                ),
+            })
+            .collect();
+        let before = gas_used(&mut q);
+        let r: vm_std::ContractResult<vm_std::Response> = execute(
+            &mut q,
+            later,
+            mock_info(&admin, &[]),
+            distributor::ExecuteMsg::PublishQuorumRoot {
+                epoch: 1_000,
+                merkle_root: tree.root_hex(),
+                total_amount: total.to_string(),
+                signatures,
+            },
+        );
+        r.unwrap();
+        gas.push((
+            format!("publish_quorum_root (n = {n}, t = {t})"),
+            gas_used(&mut q) - before,
+        ));
+    }
+
     // CosmWasm gas as the VM meters it (Wasm operations, host crypto, the mock backend's
     // storage); a chain converts it to SDK gas with its own multiplier and adds its fixed costs
     println!("CosmWasm gas:");
