@@ -154,4 +154,20 @@ mod tests {
         );
         assert_eq!(ErrorCode::find("[depin:unterminated"), None);
     }
+
+    proptest::proptest! {
+        /// Any log (a chain's, an attacker's) is read without a panic, and a code embedded
+        /// in arbitrary text is found unless the text before it already names one.
+        #[test]
+        fn any_log_is_read_and_an_embedded_code_is_found(
+            before in "[^\\[]{0,40}",
+            after in "\\PC{0,40}",
+            i in 0usize..20,
+            noise in "\\PC{0,80}",
+        ) {
+            let _ = ErrorCode::find(&noise);
+            let code = ErrorCode::ALL[i % ErrorCode::ALL.len()];
+            proptest::prop_assert_eq!(ErrorCode::find(&format!("{before}{code}{after}")), Some(code));
+        }
+    }
 }
