@@ -469,8 +469,13 @@ fn schedule(
     }
     let mut ids = oracles
         .iter()
-        .map(|o| device_id(o).map(|d| id_bytes(&d)))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|o| {
+            let d = device_id(o)?;
+            verify::key_acceptable(&d)
+                .map_err(|e| refuse(ErrorCode::InvalidInput, format!("oracle {o}: {e}")))?;
+            Ok(id_bytes(&d))
+        })
+        .collect::<Result<Vec<_>, ContractError>>()?;
     ids.sort();
     ids.dedup();
     if ids.len() != oracles.len() {

@@ -340,6 +340,21 @@ mod quorum {
                 "threshold {t}"
             );
         }
+        // an Ed25519 key of small order (anyone can sign for it under the host's rules)
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = DeviceId::new(KeyType::Ed25519, &identity)
+            .unwrap()
+            .to_string();
+        let with_weak = ExecuteMsg::ScheduleOracleSet {
+            oracles: vec![did(&keys[0]), did(&keys[1]), weak],
+            threshold: 2,
+            effective_at: at,
+        };
+        assert_eq!(
+            code(&n.dist_exec(&admin, with_weak).unwrap_err()),
+            Some(ErrorCode::InvalidInput)
+        );
         n.dist_exec(&admin, schedule(at, 2)).unwrap();
         let sets: OracleSetsResponse = n
             .app

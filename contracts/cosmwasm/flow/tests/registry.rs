@@ -426,3 +426,34 @@ fn the_admin_changes_hands_in_two_steps() {
         (next.to_string(), None, true)
     );
 }
+
+/// The host's ZIP-215 Ed25519 check accepts `R = B, S = 1` under the identity key for any
+/// message: anyone could "sign" for that key. The registry refuses small-order keys.
+#[test]
+fn a_small_order_ed25519_key_cannot_be_registered_with_a_forged_signature() {
+    use cosmwasm_std::Api;
+    let mut n = net(0);
+    let owner = n.app.api().addr_make("owner");
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let device = depin_core::DeviceId::new(KeyType::Ed25519, &identity).unwrap();
+    // the Ed25519 base point, compressed (RFC 8032)
+    let b: [u8; 32] = hash("5866666666666666666666666666666666666666666666666666666666666666");
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    let forged = [b, one].concat();
+    // the forgery passes the host function for an arbitrary digest
+    assert_eq!(
+        cosmwasm_std::testing::MockApi::default().ed25519_verify(&[0x42; 32], &forged, &identity),
+        Ok(true)
+    );
+    let r = depin_cosmwasm_msgs::registry::Registration {
+        device: device.to_string(),
+        owner: owner.to_string(),
+        metadata_hash: hex::encode([7u8; 32]),
+        deadline: n.now() + 3600,
+    };
+    let e = n.register(&owner, r, hex::encode(&forged)).unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::InvalidSignature), "{e:?}");
+    assert!(format!("{e:?}").contains("small order"), "{e:?}");
+}

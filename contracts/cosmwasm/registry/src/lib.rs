@@ -349,6 +349,8 @@ fn approve_maker(
         ));
     }
     let id = device_id(maker)?;
+    verify::key_acceptable(&id)
+        .map_err(|e| refuse(ErrorCode::InvalidInput, format!("maker {maker}: {e}")))?;
     let key = id_bytes(&id);
     if MAKERS.has(deps.storage, &key) {
         return Err(refuse(
