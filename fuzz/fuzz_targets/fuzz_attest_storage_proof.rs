@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let key = SigningKey::from_secret_bytes(KeyType::Ed25519, &[7; 32]).unwrap();
     let prover = DeviceId::from(&key.public_key());
     let secret: Vec<u8> = (0..5_000u32).map(|i| (i * 7 % 253) as u8).collect();
-    let tree = MerkleTree::build(&secret, 64).unwrap();
+    let tree = MerkleTree::build(&secret, 64, &prover).unwrap();
     let mut commitment = tree.commitment();
     let _ = verify_proof(&commitment, &prover, &[3; 32], 4, &proof);
     // a commitment to unknown data with the proof's root: only a hash collision passes
