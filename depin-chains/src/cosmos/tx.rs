@@ -170,43 +170,30 @@ pub fn simulation_tx(signer: &CosmosSigner, msgs: Vec<Any>, p: &TxParams) -> Res
     .encode_to_vec())
 }
 
-/// A gas price as an exact decimal (`"0.025"` = 25 / 1000), parsed without floats.
+/// A gas price as an exact decimal (`"0.025"`), parsed without floats by the one decimal
+/// parser of the workspace, [`depin_rewards::Fixed`] (at most 18 decimal places).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct GasPrice {
-    numerator: u128,
-    denominator: u128,
-}
+pub struct GasPrice(depin_rewards::Fixed);
 
 impl GasPrice {
-    /// Parse `"0.025"`, `"1"`, `"0"`; at most 18 decimal places.
+    /// Parse `"0.025"`, `"1"`, `"0"`; at most 18 decimal places; no sign, exponent, or empty
+    /// integer or fraction part (`".5"`, `"1."`).
     pub fn parse(s: &str) -> Result<Self> {
-        let bad = || {
-            Error::Config(format!(
-                "invalid gas price {s:?} (an exact decimal like 0.025)"
-            ))
-        };
-        let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-        if int.is_empty()
-            || frac.len() > 18
-            || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
-        {
-            return Err(bad());
-        }
-        let digits = format!("{int}{frac}");
-        let numerator: u128 = digits.parse().map_err(|_| bad())?;
-        let exp = u32::try_from(frac.len()).map_err(|_| bad())?;
-        Ok(GasPrice {
-            numerator,
-            denominator: 10u128.pow(exp),
-        })
+        s.parse::<depin_rewards::Fixed>()
+            .map(GasPrice)
+            .map_err(|_| {
+                Error::Config(format!(
+                    "invalid gas price {s:?} (an exact decimal like 0.025)"
+                ))
+            })
     }
 
     /// `ceil(gas * price)`, the fee in base units.
     pub fn fee_for(&self, gas: u64) -> Result<u128> {
         let product = u128::from(gas)
-            .checked_mul(self.numerator)
+            .checked_mul(self.0.raw())
             .ok_or_else(|| Error::InvalidInput("fee overflows u128".into()))?;
-        Ok(product.div_ceil(self.denominator))
+        Ok(product.div_ceil(depin_rewards::Fixed::SCALE))
     }
 }
 
@@ -283,6 +270,13 @@ mod tests {
         assert_eq!(p.fee_for(0).unwrap(), 0);
         assert_eq!(GasPrice::parse("1").unwrap().fee_for(7).unwrap(), 7);
         assert_eq!(GasPrice::parse("0").unwrap().fee_for(7).unwrap(), 0);
+        assert_eq!(
+            GasPrice::parse("0.000000000000000001")
+                .unwrap()
+                .fee_for(7)
+                .unwrap(),
+            1
+        );
         for bad in [
             "",
             ".5",
@@ -293,11 +287,6 @@ mod tests {
             "abc",
             "1.2.3",
         ] {
-            if bad == "1." {
-                // "1." has an empty fraction: accepted as 1.
-                assert_eq!(GasPrice::parse(bad).unwrap().fee_for(3).unwrap(), 3);
-                continue;
-            }
             assert!(GasPrice::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(adjusted_gas(100_000, 130), 130_000);
