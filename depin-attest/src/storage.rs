@@ -172,8 +172,8 @@ pub struct MerkleTree {
     prover: DeviceId,
     chunk_size: u32,
     chunk_count: u64,
-    /// levels[0] = padded leaves, last = [root].
-    levels: Vec<Vec<[u8; 32]>>,
+    /// The padded leaves up to the root (a complete binary tree).
+    layers: depin_rewards::claims::Layers,
 }
 
 impl MerkleTree {
@@ -196,36 +196,18 @@ impl MerkleTree {
             .map(|i| leaf_hash(prover, i as u64, &padded_chunk(data, size, i)))
             .collect();
         leaves.resize(width, [0u8; 32]);
-        let mut levels = vec![leaves];
-        while let Some(prev) = levels.last() {
-            if prev.len() <= 1 {
-                break;
-            }
-            let next = prev
-                .chunks(2)
-                .map(|p| match p {
-                    [l, r] => inner_hash(l, r),
-                    [one] => *one,
-                    _ => [0u8; 32],
-                })
-                .collect();
-            levels.push(next);
-        }
+        let layers = depin_rewards::claims::Layers::build(leaves, inner_hash);
         Ok(MerkleTree {
             prover: *prover,
             chunk_size,
             chunk_count,
-            levels,
+            layers,
         })
     }
 
     /// The root.
     pub fn root(&self) -> [u8; 32] {
-        self.levels
-            .last()
-            .and_then(|l| l.first())
-            .copied()
-            .unwrap_or([0u8; 32])
+        self.layers.root()
     }
 
     /// The commitment to register.
@@ -237,18 +219,12 @@ impl MerkleTree {
         }
     }
 
-    /// The Merkle path of chunk `index`.
+    /// The Merkle path of chunk `index` (one sibling per level: the tree is complete).
     pub fn path(&self, index: u64) -> Option<Vec<[u8; 32]>> {
         if index >= self.chunk_count {
             return None;
         }
-        let mut idx = index as usize;
-        let mut path = Vec::with_capacity(self.levels.len());
-        for level in &self.levels[..self.levels.len().saturating_sub(1)] {
-            path.push(*level.get(idx ^ 1)?);
-            idx >>= 1;
-        }
-        Some(path)
+        Some(self.layers.proof(usize::try_from(index).ok()?))
     }
 
     /// Answer the challenge of an epoch: one [`ChunkProof`] per derived index.

@@ -10,6 +10,7 @@
 //! totals of a [`crate::CumulativeLedger`].
 
 mod layers;
+pub use layers::Layers;
 
 pub mod cw20;
 pub mod oz;
