@@ -45,6 +45,17 @@ impl RetryPolicy {
         }
     }
 
+    /// The policy as a backon schedule (without jitter): the delays after attempts 1, 2, ...
+    /// are [`RetryPolicy::backoff`]`(1)`, `(2)`, ..., `max_attempts - 1` of them (to a few
+    /// microseconds: backon scales in `f32`).
+    pub fn schedule(&self) -> backon::ExponentialBuilder {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.initial_backoff)
+            .with_max_delay(self.max_backoff)
+            .with_factor(self.multiplier.max(1) as f32)
+            .with_max_times(self.max_attempts.max(1).saturating_sub(1) as usize)
+    }
+
     /// The delay after failed attempt number `attempt` (1-based), before jitter:
     /// `min(max_backoff, initial_backoff * multiplier^(attempt - 1))`.
     pub fn backoff(&self, attempt: u32) -> Duration {
@@ -61,9 +72,10 @@ impl RetryPolicy {
 }
 
 /// Run `op` until it succeeds, fails with a non-retryable error, or `policy.max_attempts`
-/// attempts have failed (the last error is returned). Delays follow
-/// [`RetryPolicy::backoff`] with "equal jitter": half the delay fixed, half random, so that
-/// many clients retrying together spread out.
+/// attempts have failed (the last error is returned). The schedule is
+/// [backon](https://docs.rs/backon)'s exponential backoff with the policy's numbers (the
+/// nominal delays of [`RetryPolicy::backoff`]) and its jitter (a random extra of up to the
+/// delay again), so that many clients retrying together spread out.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
@@ -78,43 +90,16 @@ impl RetryPolicy {
 /// assert_eq!(calls.load(Ordering::SeqCst), 3);
 /// # });
 /// ```
-pub async fn retry<T, F, Fut>(policy: &RetryPolicy, mut op: F) -> Result<T>
+pub async fn retry<T, F, Fut>(policy: &RetryPolicy, op: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T>>,
 {
-    let attempts = policy.max_attempts.max(1);
-    let mut attempt = 1u32;
-    loop {
-        match op().await {
-            Ok(v) => return Ok(v),
-            Err(e) if e.is_retryable() && attempt < attempts => {
-                let delay = jitter(policy.backoff(attempt));
-                tokio::time::sleep(delay).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Equal jitter: `d/2 + random(0..=d/2)`. The randomness only spreads retries; it comes from
-/// the clock's sub-second nanoseconds mixed through SplitMix64, no RNG dependency.
-fn jitter(d: Duration) -> Duration {
-    let half = d / 2;
-    let span = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
-    if span == 0 {
-        return d;
-    }
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| u64::from(t.subsec_nanos()))
-        .unwrap_or(0);
-    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    half + Duration::from_nanos(z % span.saturating_add(1))
+    use backon::Retryable as _;
+    op.retry(policy.schedule().with_jitter())
+        .sleep(tokio::time::sleep)
+        .when(Error::is_retryable)
+        .await
 }
 
 /// Classify an I/O error as a transport error: timeouts, resets and refusals are retryable.
@@ -153,11 +138,25 @@ mod tests {
     }
 
     #[test]
-    fn jitter_stays_within_bounds() {
-        for ms in [0u64, 1, 10, 1000] {
-            let d = Duration::from_millis(ms);
-            let j = jitter(d);
-            assert!(j >= d / 2 && j <= d, "{j:?} for {d:?}");
+    fn the_backon_schedule_is_the_policys_backoff() {
+        use backon::BackoffBuilder as _;
+        for p in [
+            RetryPolicy::default(),
+            RetryPolicy {
+                max_attempts: 9,
+                initial_backoff: Duration::from_millis(5),
+                max_backoff: Duration::from_millis(20),
+                multiplier: 3,
+            },
+            RetryPolicy::none(),
+        ] {
+            let delays: Vec<Duration> = p.schedule().build().collect();
+            let expected: Vec<Duration> = (1..p.max_attempts).map(|a| p.backoff(a)).collect();
+            assert_eq!(delays.len(), expected.len(), "{p:?}");
+            // backon scales in f32: equal to a few microseconds
+            for (d, e) in delays.iter().zip(&expected) {
+                assert!(d.abs_diff(*e) < Duration::from_micros(50), "{d:?} vs {e:?} for {p:?}");
+            }
         }
     }
 }
