@@ -20,7 +20,9 @@ use std::{
 };
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use depin_attest::p2p::{GossipValidator, Inbox, Limits, Node, NodeConfig, NodeHandle, Verdict};
+use depin_attest::p2p::{
+    GossipValidator, GossipVerdict, Inbox, Limits, Node, NodeConfig, NodeHandle,
+};
 use futures::StreamExt;
 use tokio::{runtime::Runtime, sync::Notify};
 
@@ -33,11 +35,11 @@ const PUBLISH_CONCURRENCY: usize = 64;
 struct Prefix;
 
 impl GossipValidator for Prefix {
-    fn validate(&self, _kind: &str, data: &[u8]) -> Verdict {
+    fn validate(&self, _kind: &str, data: &[u8]) -> GossipVerdict {
         if data.starts_with(b"ok") {
-            Verdict::Accept
+            GossipVerdict::Accept
         } else {
-            Verdict::reject("bad-prefix")
+            GossipVerdict::reject("bad-prefix")
         }
     }
 }

@@ -11,9 +11,9 @@
 //! touch keys, signatures or replay windows. Batches go through [`Verifier::verify_batch`], so signatures are
 //! batch-verified.
 //!
-//! Verdict mapping ([`gossip_verdict`]): accepted items are [`Verdict::Accept`]; items that
-//! may be honest but late, repeated or not checkable now are [`Verdict::Ignore`] (no peer
-//! penalty); everything else is [`Verdict::Reject`] with the [`crate::Rejection::code`] as reason.
+//! Verdict mapping ([`gossip_verdict`]): accepted items are [`GossipVerdict::Accept`]; items that
+//! may be honest but late, repeated or not checkable now are [`GossipVerdict::Ignore`] (no peer
+//! penalty); everything else is [`GossipVerdict::Reject`] with the [`crate::Rejection::code`] as reason.
 //! Network-defined policy rejections follow the same rule.
 
 use std::sync::{Arc, Mutex};
@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use depin_core::Timestamp;
 
 use crate::kind::{KindSet, Label};
-use crate::p2p::{GossipValidator, Verdict};
+use crate::p2p::{GossipValidator, GossipVerdict};
 use crate::pipeline::{Input, Verifier};
 use crate::registry::Registry;
 use crate::replay::ReplayStore;
@@ -56,13 +56,13 @@ impl<R, S> SharedVerifier<R, S> {
 
 /// The gossip verdict of a pipeline verdict: the one rule for built-in and network-defined
 /// reasons alike ([`crate::Rejection::penalises_sender`]): accepted items are
-/// [`Verdict::Accept`], rejections that penalise are [`Verdict::Reject`] with the
-/// [`crate::Rejection::code`] as reason, every other rejection is [`Verdict::Ignore`].
-pub fn gossip_verdict(v: &crate::pipeline::Verdict) -> Verdict {
+/// [`GossipVerdict::Accept`], rejections that penalise are [`GossipVerdict::Reject`] with the
+/// [`crate::Rejection::code`] as reason, every other rejection is [`GossipVerdict::Ignore`].
+pub fn gossip_verdict(v: &crate::pipeline::Verdict) -> GossipVerdict {
     match v {
-        Ok(_) => Verdict::Accept,
-        Err(reason) if reason.penalises_sender() => Verdict::Reject(reason.code()),
-        Err(_) => Verdict::Ignore,
+        Ok(_) => GossipVerdict::Accept,
+        Err(reason) if reason.penalises_sender() => GossipVerdict::Reject(reason.code()),
+        Err(_) => GossipVerdict::Ignore,
     }
 }
 
@@ -71,15 +71,15 @@ where
     R: Registry + 'static,
     S: ReplayStore + 'static,
 {
-    fn validate(&self, kind: &str, data: &[u8]) -> Verdict {
+    fn validate(&self, kind: &str, data: &[u8]) -> GossipVerdict {
         self.validate_batch(&[(kind, data)])
             .pop()
-            .unwrap_or(Verdict::Ignore)
+            .unwrap_or(GossipVerdict::Ignore)
     }
 
-    fn validate_batch(&self, batch: &[(&str, &[u8])]) -> Vec<Verdict> {
+    fn validate_batch(&self, batch: &[(&str, &[u8])]) -> Vec<GossipVerdict> {
         let Ok(mut verifier) = self.inner.lock() else {
-            return vec![Verdict::Ignore; batch.len()];
+            return vec![GossipVerdict::Ignore; batch.len()];
         };
         let inputs: Vec<Input<'_>> = batch
             .iter()

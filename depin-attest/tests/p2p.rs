@@ -19,8 +19,8 @@ use std::{
 };
 
 use depin_attest::p2p::{
-    Attestation, Error, GossipValidator, Inbox, Keypair, Limits, Multiaddr, Node, NodeConfig,
-    NodeHandle, OverflowPolicy, PeerId, RateLimit, ScoringConfig, Verdict,
+    Error, GossipMessage, GossipValidator, GossipVerdict, Inbox, Keypair, Limits, Multiaddr, Node,
+    NodeConfig, NodeHandle, OverflowPolicy, PeerId, RateLimit, ScoringConfig,
 };
 
 /// Serialises the tests (see the module docs).
@@ -45,12 +45,12 @@ impl PrefixValidator {
 }
 
 impl GossipValidator for PrefixValidator {
-    fn validate(&self, _kind: &str, data: &[u8]) -> Verdict {
+    fn validate(&self, _kind: &str, data: &[u8]) -> GossipVerdict {
         self.seen.lock().unwrap().push(data.to_vec());
         if data.starts_with(b"ok") {
-            Verdict::Accept
+            GossipVerdict::Accept
         } else {
-            Verdict::reject("bad-prefix")
+            GossipVerdict::reject("bad-prefix")
         }
     }
 }
@@ -59,8 +59,8 @@ impl GossipValidator for PrefixValidator {
 struct AcceptAll;
 
 impl GossipValidator for AcceptAll {
-    fn validate(&self, _kind: &str, _data: &[u8]) -> Verdict {
-        Verdict::Accept
+    fn validate(&self, _kind: &str, _data: &[u8]) -> GossipVerdict {
+        GossipVerdict::Accept
     }
 }
 
@@ -151,7 +151,7 @@ async fn receives(inbox: &mut Inbox, payload: &[u8], timeout: Duration) -> bool 
 }
 
 /// Reads the inbox until `payload` arrives and returns it; `None` after `timeout`.
-async fn receive(inbox: &mut Inbox, payload: &[u8], timeout: Duration) -> Option<Attestation> {
+async fn receive(inbox: &mut Inbox, payload: &[u8], timeout: Duration) -> Option<GossipMessage> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         match tokio::time::timeout_at(deadline, inbox.recv()).await {
@@ -842,13 +842,13 @@ struct EpochValidator {
 }
 
 impl GossipValidator for EpochValidator {
-    fn validate(&self, _kind: &str, data: &[u8]) -> Verdict {
+    fn validate(&self, _kind: &str, data: &[u8]) -> GossipVerdict {
         if !self.open.load(Ordering::SeqCst) {
-            Verdict::Ignore
+            GossipVerdict::Ignore
         } else if data.starts_with(b"ok") {
-            Verdict::Accept
+            GossipVerdict::Accept
         } else {
-            Verdict::reject("bad-prefix")
+            GossipVerdict::reject("bad-prefix")
         }
     }
 }

@@ -11,8 +11,8 @@ use crate::makers::{
     OnboardingChallenge,
 };
 use crate::types::{
-    Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration, DeviceSigner,
-    EpochRoot, PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle,
+    Account, BackendKind, Claim, ClaimFormat, DeviceRegistration, DeviceSigner, EpochRoot,
+    PublishOutcome, Receipt, RegisteredDevice, RegistrationChallenge, RegistrationProof, TxHandle,
 };
 
 /// A handle on a chain acting as one account: what every role shares.
@@ -83,7 +83,7 @@ pub trait RegistryBackend: ChainHandle {
     async fn revoke_device(&self, device: &DeviceId) -> Result<TxHandle>;
 
     /// Look a device up ([`crate::Error::NotFound`] if it was never registered).
-    async fn device(&self, device: &DeviceId) -> Result<DeviceRecord>;
+    async fn device(&self, device: &DeviceId) -> Result<RegisteredDevice>;
 
     /// Approve a maker to onboard devices (network admin only, [`crate::Error::Unauthorized`]
     /// otherwise; a key already approved or revoked is [`crate::Error::AlreadyRegistered`]).

@@ -77,7 +77,7 @@ use depin_core::{DeviceId, KeyHint};
 
 use crate::backend::RegistryBackend;
 use crate::error::{Error, Result};
-use crate::types::DeviceRecord as ChainRecord;
+use crate::types::RegisteredDevice as ChainRecord;
 
 /// Default [`Builder::max_staleness`]: ten minutes.
 pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(600);

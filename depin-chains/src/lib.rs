@@ -46,8 +46,8 @@ pub use error::{Error, Result};
 pub use follow::ChainRegistry;
 pub use retry::{retry, RetryPolicy};
 pub use types::{
-    device_id_hash, Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration,
-    DeviceSigner, Eip712Binding, EpochRoot, PublishOutcome, Receipt, RegistrationChallenge,
+    device_id_hash, Account, BackendKind, Claim, ClaimFormat, DeviceRegistration, DeviceSigner,
+    Eip712Binding, EpochRoot, PublishOutcome, Receipt, RegisteredDevice, RegistrationChallenge,
     RegistrationProof, TxHandle, TxStatus,
 };
 

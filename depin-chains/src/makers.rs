@@ -19,7 +19,7 @@
 //!   ([`Onboarding::Open`], the default, recorded as [`TrustLevel::Untrusted`]), or only
 //!   through a maker ([`Onboarding::MakersOnly`]).
 //!
-//! A device's [`DeviceTrust`] is kept in its [`crate::DeviceRecord`] and reaches the reward
+//! A device's [`DeviceTrust`] is kept in its [`crate::RegisteredDevice`] and reaches the reward
 //! rules through `depin_rewards::policy::trust` (a named, versioned multiplier).
 
 use depin_core::DeviceId;

@@ -155,7 +155,10 @@ mod tests {
             assert_eq!(delays.len(), expected.len(), "{p:?}");
             // backon scales in f32: equal to a few microseconds
             for (d, e) in delays.iter().zip(&expected) {
-                assert!(d.abs_diff(*e) < Duration::from_micros(50), "{d:?} vs {e:?} for {p:?}");
+                assert!(
+                    d.abs_diff(*e) < Duration::from_micros(50),
+                    "{d:?} vs {e:?} for {p:?}"
+                );
             }
         }
     }

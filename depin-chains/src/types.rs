@@ -434,7 +434,7 @@ impl DeviceSigner for SigningKey {
 
 /// A registered device as the chain records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeviceRecord {
+pub struct RegisteredDevice {
     /// The device.
     pub device: DeviceId,
     /// Its current owner.

@@ -27,7 +27,7 @@
 use std::time::Duration;
 
 use crate::kind::{Label, FRAME_TOPIC};
-use crate::p2p::{Attestation, Inbox};
+use crate::p2p::{GossipMessage, Inbox};
 
 use super::{Channel, IngestError, IngestHandle, ItemBytes, ItemResult, Source};
 
@@ -80,7 +80,7 @@ pub async fn forward(
 ) -> ForwardStats {
     let max_batch = config.max_batch.max(1);
     let mut stats = ForwardStats::default();
-    let mut held: Option<Attestation> = None;
+    let mut held: Option<GossipMessage> = None;
     loop {
         let first = match held.take() {
             Some(a) => a,

@@ -41,7 +41,7 @@ pub struct NodeConfig {
     /// It namespaces the topics, the Kademlia, Identify and challenge protocols,
     /// so nodes of different networks never mix.
     pub network_id: String,
-    /// Attestation kinds to subscribe to (one topic each); defaults to [`DEFAULT_KINDS`].
+    /// GossipMessage kinds to subscribe to (one topic each); defaults to [`DEFAULT_KINDS`].
     pub kinds: Vec<String>,
     /// The node's libp2p identity; `None` generates a fresh Ed25519 key.
     /// Keep the key to restart with the same [`PeerId`](libp2p::PeerId).
@@ -66,7 +66,7 @@ pub struct NodeConfig {
     pub mdns: bool,
     /// Sign gossip messages with the node key and require signatures on what
     /// arrives (Gossipsub's strict mode; on by default, and the only mode in
-    /// which [`Attestation::origin`](super::Attestation::origin) is known).
+    /// which [`GossipMessage::origin`](super::GossipMessage::origin) is known).
     /// Off, messages carry no author, sequence number or signature (anonymous
     /// mode): cheaper per hop, since attestations carry their own device
     /// signatures and the neighbour that delivered a message is still

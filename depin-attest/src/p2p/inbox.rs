@@ -32,7 +32,7 @@ pub enum OverflowPolicy {
 
 /// A gossiped attestation that the local validator accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Attestation {
+pub struct GossipMessage {
     /// The kind (topic label) it was gossiped under, e.g. `"coverage"`.
     pub kind: Arc<str>,
     /// The opaque, canonical-encoded attestation bytes.
@@ -51,7 +51,7 @@ pub struct Attestation {
 
 #[derive(Debug)]
 struct State {
-    items: VecDeque<Attestation>,
+    items: VecDeque<GossipMessage>,
     closed: bool,
 }
 
@@ -112,7 +112,7 @@ pub(crate) fn inbox(capacity: usize, policy: OverflowPolicy) -> (InboxSender, In
 
 impl InboxSender {
     /// Queues an attestation without ever waiting; returns `false` if one was dropped.
-    pub(crate) fn push(&self, attestation: Attestation) -> bool {
+    pub(crate) fn push(&self, attestation: GossipMessage) -> bool {
         let kept = {
             let mut state = self.shared.lock();
             if state.items.len() < self.shared.capacity {
@@ -175,12 +175,12 @@ impl InboxCounters {
 impl Inbox {
     /// Waits for the next verified attestation; `None` once the node has
     /// shut down and everything queued has been read.
-    pub async fn recv(&mut self) -> Option<Attestation> {
+    pub async fn recv(&mut self) -> Option<GossipMessage> {
         self.next().await
     }
 
     /// Takes the next attestation if one is queued, without waiting.
-    pub fn try_recv(&mut self) -> Option<Attestation> {
+    pub fn try_recv(&mut self) -> Option<GossipMessage> {
         self.shared.lock().items.pop_front()
     }
 
@@ -211,9 +211,9 @@ impl Inbox {
 }
 
 impl Stream for Inbox {
-    type Item = Attestation;
+    type Item = GossipMessage;
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Attestation>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<GossipMessage>> {
         let shared = &self.shared;
         {
             let mut state = shared.lock();
@@ -239,8 +239,8 @@ impl Stream for Inbox {
 mod tests {
     use super::*;
 
-    fn item(n: u8) -> Attestation {
-        Attestation {
+    fn item(n: u8) -> GossipMessage {
+        GossipMessage {
             kind: Arc::from("report"),
             data: vec![n],
             origin: None,

@@ -40,12 +40,12 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use depin_attest::p2p::{GossipValidator, Node, NodeConfig, Verdict};
+//! use depin_attest::p2p::{GossipValidator, Node, NodeConfig, GossipVerdict};
 //!
 //! struct StartsWithOk;
 //! impl GossipValidator for StartsWithOk {
-//!     fn validate(&self, _kind: &str, data: &[u8]) -> Verdict {
-//!         if data.starts_with(b"ok") { Verdict::Accept } else { Verdict::reject("bad prefix") }
+//!     fn validate(&self, _kind: &str, data: &[u8]) -> GossipVerdict {
+//!         if data.starts_with(b"ok") { GossipVerdict::Accept } else { GossipVerdict::reject("bad prefix") }
 //!     }
 //! }
 //!
@@ -77,7 +77,7 @@ pub use config::{
     MAX_KIND_LEN, MAX_NETWORK_ID_LEN,
 };
 pub use error::{Error, Result};
-pub use inbox::{Attestation, Inbox, OverflowPolicy};
+pub use inbox::{GossipMessage, Inbox, OverflowPolicy};
 pub use libp2p::{identity::Keypair, Multiaddr, PeerId};
 pub use node::{Node, NodeHandle, NodeStats};
 pub use rate::RateLimit;
@@ -86,7 +86,7 @@ pub use rate::RateLimit;
 ///
 /// Maps one to one onto Gossipsub's explicit validation results.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum GossipVerdict {
     /// Valid: deliver it to the application and forward it to the mesh.
     Accept,
     /// Invalid: drop it and penalise the peer that sent it. The reason is
@@ -97,14 +97,14 @@ pub enum Verdict {
     /// or for an epoch not yet open): drop it without a penalty. An ignored
     /// copy does not stand for the payload: the next copy from another peer is
     /// validated again (a peer is not asked twice for the same payload). Use
-    /// [`Verdict::Reject`] for payloads that are invalid whoever sends them.
+    /// [`GossipVerdict::Reject`] for payloads that are invalid whoever sends them.
     Ignore,
 }
 
-impl Verdict {
+impl GossipVerdict {
     /// A rejection with a static reason code.
     pub const fn reject(reason: &'static str) -> Self {
-        Verdict::Reject(Cow::Borrowed(reason))
+        GossipVerdict::Reject(Cow::Borrowed(reason))
     }
 }
 
@@ -118,13 +118,13 @@ impl Verdict {
 pub trait GossipValidator: Send + Sync + 'static {
     /// Decides on the raw attestation `data` gossiped under `kind` (a topic
     /// label such as `"report"`, `"coverage"`, `"storage"`, `"energy"`, `"bandwidth"`).
-    fn validate(&self, kind: &str, data: &[u8]) -> Verdict;
+    fn validate(&self, kind: &str, data: &[u8]) -> GossipVerdict;
 
     /// Decides on a batch of `(kind, data)` pairs, returning one verdict per
     /// item in order. The default calls [`GossipValidator::validate`] on each;
     /// override it to verify signatures in a batch. Missing verdicts count as
-    /// [`Verdict::Ignore`], extra ones are discarded.
-    fn validate_batch(&self, batch: &[(&str, &[u8])]) -> Vec<Verdict> {
+    /// [`GossipVerdict::Ignore`], extra ones are discarded.
+    fn validate_batch(&self, batch: &[(&str, &[u8])]) -> Vec<GossipVerdict> {
         batch
             .iter()
             .map(|(kind, data)| self.validate(kind, data))
@@ -134,9 +134,9 @@ pub trait GossipValidator: Send + Sync + 'static {
 
 impl<F> GossipValidator for F
 where
-    F: Fn(&str, &[u8]) -> Verdict + Send + Sync + 'static,
+    F: Fn(&str, &[u8]) -> GossipVerdict + Send + Sync + 'static,
 {
-    fn validate(&self, kind: &str, data: &[u8]) -> Verdict {
+    fn validate(&self, kind: &str, data: &[u8]) -> GossipVerdict {
         self(kind, data)
     }
 }

@@ -45,9 +45,9 @@ use super::{
     counters::{bump, read, Counters},
     error::{Error, Result},
     guard::Retries,
-    inbox::{self, Attestation, Inbox, InboxCounters, InboxSender},
+    inbox::{self, GossipMessage, Inbox, InboxCounters, InboxSender},
     rate::PeerLimiter,
-    ChallengeHandler, GossipValidator, PeerFilter, Verdict,
+    ChallengeHandler, GossipValidator, GossipVerdict, PeerFilter,
 };
 
 /// How long [`Node::start`] waits for every listener to report an address.
@@ -540,9 +540,9 @@ impl NodeHandle {
         .await
         .map_err(|_| Error::Shutdown)?;
         match verdict {
-            Ok(Verdict::Accept) => {}
-            Ok(Verdict::Reject(reason)) => return Err(Error::Rejected(reason.into_owned())),
-            Ok(Verdict::Ignore) => return Err(Error::Ignored),
+            Ok(GossipVerdict::Accept) => {}
+            Ok(GossipVerdict::Reject(reason)) => return Err(Error::Rejected(reason.into_owned())),
+            Ok(GossipVerdict::Ignore) => return Err(Error::Ignored),
             Err(_) => {
                 bump(&self.inner.counters.validator_panics);
                 return Err(Error::Rejected("validator panicked".into()));
@@ -691,7 +691,7 @@ struct Pending {
 /// A gossip message and the validator's verdict.
 struct Validated {
     pending: Pending,
-    verdict: Verdict,
+    verdict: GossipVerdict,
 }
 
 /// Takes messages in batches, validates each batch on a blocking thread and
@@ -730,7 +730,7 @@ async fn validation_worker(
                             catch_unwind(AssertUnwindSafe(|| validator.validate(kind, data)))
                                 .unwrap_or_else(|_| {
                                     bump(&panics.validator_panics);
-                                    Verdict::Ignore
+                                    GossipVerdict::Ignore
                                 })
                         })
                         .collect()
@@ -746,7 +746,7 @@ async fn validation_worker(
         };
         let mut verdicts = verdicts.into_iter();
         for pending in batch {
-            let verdict = verdicts.next().unwrap_or(Verdict::Ignore);
+            let verdict = verdicts.next().unwrap_or(GossipVerdict::Ignore);
             if out.send(Validated { pending, verdict }).await.is_err() {
                 // The swarm task is gone.
                 return;
@@ -1006,13 +1006,13 @@ impl Task {
     fn on_verdict(&mut self, validated: Validated) {
         let Validated { pending, verdict } = validated;
         let acceptance = match verdict {
-            Verdict::Accept => MessageAcceptance::Accept,
-            Verdict::Reject(_) => MessageAcceptance::Reject,
-            Verdict::Ignore => MessageAcceptance::Ignore,
+            GossipVerdict::Accept => MessageAcceptance::Accept,
+            GossipVerdict::Reject(_) => MessageAcceptance::Reject,
+            GossipVerdict::Ignore => MessageAcceptance::Ignore,
         };
         self.report(&pending.id, &pending.via, acceptance);
         let now = Instant::now();
-        if !matches!(verdict, Verdict::Ignore) {
+        if !matches!(verdict, GossipVerdict::Ignore) {
             // Judged: further copies are plain duplicates and cost their senders no rate.
             self.swarm
                 .behaviour_mut()
@@ -1020,14 +1020,14 @@ impl Task {
                 .settled(&pending.content, now);
         }
         match verdict {
-            Verdict::Accept => {
+            GossipVerdict::Accept => {
                 bump(&self.counters.accepted);
                 // Delivering valid gossip is what earns a peer its connection slot.
                 self.swarm
                     .behaviour_mut()
                     .admission
                     .record_valid(pending.via, now);
-                self.inbox.push(Attestation {
+                self.inbox.push(GossipMessage {
                     kind: pending.kind,
                     data: pending.data,
                     origin: pending.origin,
@@ -1036,12 +1036,12 @@ impl Task {
                     received_at: now,
                 });
             }
-            Verdict::Reject(reason) => {
+            GossipVerdict::Reject(reason) => {
                 bump(&self.counters.rejected);
                 self.reasons.record(&reason);
                 self.check_score(pending.via);
             }
-            Verdict::Ignore => {
+            GossipVerdict::Ignore => {
                 bump(&self.counters.ignored);
                 // The next copy of this payload, from another peer, is judged afresh.
                 self.retries.ignored(&pending.content, pending.via, now);

@@ -1,7 +1,7 @@
 //! The pipeline as a gossip validator (feature `p2p`).
 
 use depin_attest::gossip::SharedVerifier;
-use depin_attest::p2p::{GossipValidator, Verdict};
+use depin_attest::p2p::{GossipValidator, GossipVerdict};
 use depin_attest::Rejection;
 use depin_core::Timestamp;
 
@@ -13,22 +13,22 @@ fn gossip_verdicts_follow_the_pipeline() {
     let shared = SharedVerifier::new(net.verifier());
     let now = Timestamp::now();
     let f = frame_with(&domain(), &net.keys[0], 1, now, b"x");
-    assert_eq!(shared.validate("report", &f), Verdict::Accept);
+    assert_eq!(shared.validate("report", &f), GossipVerdict::Accept);
     // a replay is dropped without penalising the forwarding peer
-    assert_eq!(shared.validate("report", &f), Verdict::Ignore);
+    assert_eq!(shared.validate("report", &f), GossipVerdict::Ignore);
     assert_eq!(
         shared.validate("report", &f[..10]),
-        Verdict::reject("truncated")
+        GossipVerdict::reject("truncated")
     );
     let e = envelope_at(&net.keys[0], 1, now, reading(5));
     assert_eq!(
         shared.validate("coverage", &e),
-        Verdict::reject("wrong_topic")
+        GossipVerdict::reject("wrong_topic")
     );
     // The wrong-topic copy changed no state: the same envelope on its own topic is still new
     // (its sequence number was not used up in the replay window).
-    assert_eq!(shared.validate("energy", &e), Verdict::Accept);
-    assert_eq!(shared.validate("energy", &e), Verdict::Ignore);
+    assert_eq!(shared.validate("energy", &e), GossipVerdict::Accept);
+    assert_eq!(shared.validate("energy", &e), GossipVerdict::Ignore);
     {
         let v = shared.inner().lock().unwrap();
         let report = v
@@ -42,9 +42,9 @@ fn gossip_verdicts_follow_the_pipeline() {
     assert_eq!(
         v,
         vec![
-            Verdict::Accept,
-            Verdict::Accept,
-            Verdict::reject("truncated")
+            GossipVerdict::Accept,
+            GossipVerdict::Accept,
+            GossipVerdict::reject("truncated")
         ]
     );
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use depin_attest::ingest::gossip::{forward, ForwardConfig};
 use depin_attest::ingest::EngineConfig;
-use depin_attest::p2p::{GossipValidator, Node, NodeConfig, NodeHandle, Verdict};
+use depin_attest::p2p::{GossipValidator, GossipVerdict, Node, NodeConfig, NodeHandle};
 use depin_attest::store::sqlite::SqliteStore;
 use depin_attest::store::OracleStore;
 use depin_attest::Rejection;
@@ -20,8 +20,8 @@ use crate::{id, sqlite, Net, NOW};
 struct AcceptAll;
 
 impl GossipValidator for AcceptAll {
-    fn validate(&self, _kind: &str, _data: &[u8]) -> Verdict {
-        Verdict::Accept
+    fn validate(&self, _kind: &str, _data: &[u8]) -> GossipVerdict {
+        GossipVerdict::Accept
     }
 }
 

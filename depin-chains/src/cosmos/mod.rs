@@ -77,8 +77,8 @@ use crate::makers::{
     Onboarding, OnboardingChallenge, TrustLevel,
 };
 use crate::types::{
-    Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration, EpochRoot,
-    PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle, TxStatus,
+    Account, BackendKind, Claim, ClaimFormat, DeviceRegistration, EpochRoot, PublishOutcome,
+    Receipt, RegisteredDevice, RegistrationChallenge, RegistrationProof, TxHandle, TxStatus,
 };
 
 /// How long an oracle set waits between being scheduled and taking effect (seconds).
@@ -738,7 +738,7 @@ impl crate::backend::RegistryBackend for CosmosBackend {
         self.execute(&self.inner.registry, &msg).await
     }
 
-    async fn device(&self, device: &DeviceId) -> Result<DeviceRecord> {
+    async fn device(&self, device: &DeviceId) -> Result<RegisteredDevice> {
         let r: DeviceResponse = self
             .registry_query(&RegistryQuery::Device {
                 device: device.to_string(),
@@ -751,7 +751,7 @@ impl crate::backend::RegistryBackend for CosmosBackend {
                 })?),
                 None => None,
             };
-        Ok(DeviceRecord {
+        Ok(RegisteredDevice {
             device: *device,
             owner: Account::cosmos(&r.owner)?,
             key_type: KeyType::from_tag(r.key_type)?,

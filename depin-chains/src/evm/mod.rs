@@ -97,8 +97,8 @@ use crate::makers::{
     Onboarding, OnboardingChallenge, TrustLevel,
 };
 use crate::types::{
-    device_id_hash, Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration,
-    EpochRoot, PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle,
+    device_id_hash, Account, BackendKind, Claim, ClaimFormat, DeviceRegistration, EpochRoot,
+    PublishOutcome, Receipt, RegisteredDevice, RegistrationChallenge, RegistrationProof, TxHandle,
     TxStatus,
 };
 
@@ -615,7 +615,7 @@ impl crate::backend::RegistryBackend for EvmBackend {
         .await
     }
 
-    async fn device(&self, device: &DeviceId) -> Result<DeviceRecord> {
+    async fn device(&self, device: &DeviceId) -> Result<RegisteredDevice> {
         let addr = device_address(device)?;
         let info = self
             .view::<DeviceRegistry::deviceInfoCall>(
@@ -648,7 +648,7 @@ impl crate::backend::RegistryBackend for EvmBackend {
                 hardware: None,
             }
         };
-        Ok(DeviceRecord {
+        Ok(RegisteredDevice {
             device: *device,
             owner: Account::Evm(from_alloy(info.owner)),
             key_type: KeyType::from_tag(info.keyType)?,

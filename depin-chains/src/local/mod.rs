@@ -95,8 +95,8 @@ use crate::makers::{
 };
 use crate::quorum::{OracleSet, Quorum, RootStatement};
 use crate::types::{
-    Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration, DeviceSigner,
-    EpochRoot, PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, TxHandle,
+    Account, BackendKind, Claim, ClaimFormat, DeviceRegistration, DeviceSigner, EpochRoot,
+    PublishOutcome, Receipt, RegisteredDevice, RegistrationChallenge, RegistrationProof, TxHandle,
     TxStatus,
 };
 pub use record::{DeviceConsent, Entry, Onboarded, QuorumPublication};
@@ -1841,14 +1841,14 @@ impl crate::backend::RegistryBackend for LocalBackend {
         self.onboard_sync(registration, attestation, device_proof, evidence)
     }
 
-    async fn device(&self, device: &DeviceId) -> Result<DeviceRecord> {
+    async fn device(&self, device: &DeviceId) -> Result<RegisteredDevice> {
         let inner = self.ledger.lock()?;
         let d = inner
             .state
             .devices
             .get(device)
             .ok_or_else(|| Error::NotFound(format!("device {device}")))?;
-        Ok(DeviceRecord {
+        Ok(RegisteredDevice {
             device: *device,
             owner: d.owner.clone(),
             key_type: device.key_type(),

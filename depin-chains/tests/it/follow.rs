@@ -14,8 +14,8 @@ use depin_attest::registry::{
 use depin_chains::follow::{ChainRegistry, Untracked};
 use depin_chains::local::{LocalBackend, LocalLedger};
 use depin_chains::{
-    async_trait, Account, BackendKind, ClaimFormat, DeviceRecord, DeviceRegistration, Error,
-    Receipt, RegistrationChallenge, RegistrationProof, Result, TxHandle,
+    async_trait, Account, BackendKind, ClaimFormat, DeviceRegistration, Error, Receipt,
+    RegisteredDevice, RegistrationChallenge, RegistrationProof, Result, TxHandle,
 };
 use depin_core::{DeviceId, KeyType, SigningKey};
 
@@ -104,7 +104,7 @@ impl depin_chains::RegistryBackend for Flaky {
         self.inner.revoke_device(d).await
     }
 
-    async fn device(&self, d: &DeviceId) -> Result<DeviceRecord> {
+    async fn device(&self, d: &DeviceId) -> Result<RegisteredDevice> {
         let fail = self.down.load(Ordering::SeqCst) || self.broken.lock().unwrap().contains(d);
         if fail {
             return Err(Error::transient("rpc node unreachable"));
@@ -429,7 +429,7 @@ async fn custom_mapping_cannot_revive_a_revoked_device() {
     let d = register(&ledger, &key(1)).await;
     let c = clock.clone();
     let reg = ChainRegistry::builder(dynb(ledger.handle(admin())), KindSet::NONE)
-        .map_with(|_record: &DeviceRecord| {
+        .map_with(|_record: &RegisteredDevice| {
             let mut r = AttestRecord::active(KindSet::ALL);
             r.rated_power_w = Some(7_000);
             r

@@ -15,8 +15,8 @@ use depin_chains::makers::{
 };
 use depin_chains::{
     async_trait, connect, Account, BackendConfig, BackendKind, ChainBackend, Claim, ClaimFormat,
-    ClaimTree, CustomConfig, DeviceRecord, DeviceRegistration, EpochRoot, Error, PublishOutcome,
-    Receipt, RegistrationChallenge, RegistrationProof, Result, TxHandle, TxStatus,
+    ClaimTree, CustomConfig, DeviceRegistration, EpochRoot, Error, PublishOutcome, Receipt,
+    RegisteredDevice, RegistrationChallenge, RegistrationProof, Result, TxHandle, TxStatus,
 };
 use depin_core::{DeviceId, Epoch, KeyType};
 
@@ -228,7 +228,7 @@ impl depin_chains::RegistryBackend for Mutant {
         self.inner.revoke_device(d).await
     }
 
-    async fn device(&self, d: &DeviceId) -> Result<DeviceRecord> {
+    async fn device(&self, d: &DeviceId) -> Result<RegisteredDevice> {
         let mut rec = self.inner.device(d).await?;
         if self.m == Mutation::RevocationInvisible {
             rec.active = true;

@@ -22,8 +22,8 @@ use depin_chains::oracle::{
     EpochScoring, UnitsScoring,
 };
 use depin_chains::{
-    async_trait, Account, BackendKind, ChainBackend, Claim, ClaimFormat, DeviceRecord,
-    DeviceRegistration, EpochRoot, Error, PublishOutcome, Receipt, RegistrationChallenge,
+    async_trait, Account, BackendKind, ChainBackend, Claim, ClaimFormat, DeviceRegistration,
+    EpochRoot, Error, PublishOutcome, Receipt, RegisteredDevice, RegistrationChallenge,
     RegistrationProof, Result, TxHandle,
 };
 use depin_core::{DeviceId, Epoch, KeyType, SigningKey, Timestamp};
@@ -86,7 +86,7 @@ impl depin_chains::RegistryBackend for Flaky {
         self.inner.revoke_device(d).await
     }
 
-    async fn device(&self, d: &DeviceId) -> Result<DeviceRecord> {
+    async fn device(&self, d: &DeviceId) -> Result<RegisteredDevice> {
         self.inner.device(d).await
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use depin_chains::local::{Genesis, LocalLedger};
 use depin_chains::{
-    Account, BackendConfig, ChainBackend, ClaimFormat, ClaimTree, CosmosConfig, DeviceRecord,
-    DeviceRegistration, EpochRoot, EvmConfig, PublishOutcome, RetryPolicy, TxHandle,
+    Account, BackendConfig, ChainBackend, ClaimFormat, ClaimTree, CosmosConfig, DeviceRegistration,
+    EpochRoot, EvmConfig, PublishOutcome, RegisteredDevice, RetryPolicy, TxHandle,
 };
 use depin_core::{DeviceId, Epoch, EvmAddress, KeyType, SigningKey};
 use depin_rewards::CumulativeLedger;
@@ -176,7 +176,7 @@ impl Chain {
     }
 
     /// The chain's record of a device.
-    pub fn device(&self, device: &DeviceId) -> Result<DeviceRecord> {
+    pub fn device(&self, device: &DeviceId) -> Result<RegisteredDevice> {
         Ok(self.runtime.block_on(self.backend.device(device))?)
     }
 

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use depin_chains::local::{Entry, LocalLedger};
 use depin_chains::{
-    Account, BackendKind, Claim, ClaimFormat, DeviceRecord, DeviceRegistration, EpochRoot,
-    PublishOutcome, Receipt, RegistrationChallenge, RegistrationProof, Result, TxHandle,
+    Account, BackendKind, Claim, ClaimFormat, DeviceRegistration, EpochRoot, PublishOutcome,
+    Receipt, RegisteredDevice, RegistrationChallenge, RegistrationProof, Result, TxHandle,
 };
 use depin_core::{DeviceId, Epoch};
 
@@ -89,7 +89,7 @@ impl depin_chains::RegistryBackend for LedgerView {
         Err(read_only("revocation"))
     }
 
-    async fn device(&self, _device: &DeviceId) -> Result<DeviceRecord> {
+    async fn device(&self, _device: &DeviceId) -> Result<RegisteredDevice> {
         Err(read_only("device lookup"))
     }
 }

@@ -9,8 +9,8 @@ use depin_chains::makers::{
 };
 use depin_chains::rules::{check_deadline, check_maker_may_onboard, check_publication};
 use depin_chains::{
-    async_trait, verify_claim, Account, BackendKind, Claim, ClaimFormat, DeviceRecord,
-    DeviceRegistration, EpochRoot, Error, PublishOutcome, Receipt, RegistrationChallenge,
+    async_trait, verify_claim, Account, BackendKind, Claim, ClaimFormat, DeviceRegistration,
+    EpochRoot, Error, PublishOutcome, Receipt, RegisteredDevice, RegistrationChallenge,
     RegistrationProof, Result, TxHandle, TxStatus,
 };
 use depin_core::{DeviceId, Domain, Epoch, MessageKind, NetworkId};
@@ -281,7 +281,7 @@ impl depin_chains::RegistryBackend for MemoryBackend {
         Ok(state.tx(&device.to_bytes().0))
     }
 
-    async fn device(&self, device: &DeviceId) -> Result<DeviceRecord> {
+    async fn device(&self, device: &DeviceId) -> Result<RegisteredDevice> {
         let state = self.chain.lock()?;
         let d = state
             .devices
@@ -292,7 +292,7 @@ impl depin_chains::RegistryBackend for MemoryBackend {
             .maker
             .and_then(|m| state.makers.get(&m))
             .is_some_and(|m| m.devices_suspended);
-        Ok(DeviceRecord {
+        Ok(RegisteredDevice {
             device: *device,
             owner: d.owner.clone(),
             key_type: device.key_type(),
