@@ -68,18 +68,21 @@ mod config;
 mod counters;
 mod error;
 mod guard;
+mod handle;
 mod inbox;
 mod node;
 mod rate;
+mod task;
 
 pub use config::{
     topic_name, Limits, NodeConfig, ScoringConfig, DEFAULT_KINDS, GOSSIP_FRAME_OVERHEAD,
     MAX_KIND_LEN, MAX_NETWORK_ID_LEN,
 };
 pub use error::{Error, Result};
+pub use handle::{NodeHandle, NodeStats};
 pub use inbox::{GossipMessage, Inbox, OverflowPolicy};
 pub use libp2p::{identity::Keypair, Multiaddr, PeerId};
-pub use node::{Node, NodeHandle, NodeStats};
+pub use node::Node;
 pub use rate::RateLimit;
 
 /// The outcome of validating one gossiped attestation.
