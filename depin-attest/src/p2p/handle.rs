@@ -74,11 +74,11 @@ pub struct NodeStats {
     pub challenges_served: u64,
     /// Challenges from other peers refused (rate, busy, no handler, handler refusal).
     pub challenges_refused: u64,
-    /// Verified attestations waiting in the [`Inbox`] now.
+    /// Verified attestations waiting in the [`Inbox`](super::Inbox) now.
     pub inbox_len: usize,
-    /// Verified attestations put in the [`Inbox`] so far.
+    /// Verified attestations put in the [`Inbox`](super::Inbox) so far.
     pub inbox_delivered: u64,
-    /// Verified attestations lost because the [`Inbox`] was full.
+    /// Verified attestations lost because the [`Inbox`](super::Inbox) was full.
     pub inbox_dropped: u64,
 }
 
@@ -365,7 +365,7 @@ impl NodeHandle {
     }
 
     /// Stops the node: closes every connection, stops the validation worker
-    /// and ends the [`Inbox`] stream once it is drained. Waits until the
+    /// and ends the [`Inbox`](super::Inbox) stream once it is drained. Waits until the
     /// node's task has finished; calling it again (from any clone) is harmless.
     pub async fn shutdown(&self) -> Result<()> {
         // An error means the task is already gone, which is what we want.
