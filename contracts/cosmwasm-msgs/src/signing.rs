@@ -29,8 +29,13 @@ pub const ONBOARDING_VERSION: u8 = 4;
 
 /// `SHA-256("depin-rs/cosmwasm-registry" || 0x00 || chain_id || 0x00 || contract)`.
 pub fn registry_binding(chain_id: &str, contract: &str) -> [u8; 32] {
+    binding(b"depin-rs/cosmwasm-registry", chain_id, contract)
+}
+
+/// `SHA-256(tag || 0x00 || chain_id || 0x00 || contract)`.
+fn binding(tag: &[u8], chain_id: &str, contract: &str) -> [u8; 32] {
     let mut h = Sha256::new();
-    h.update(b"depin-rs/cosmwasm-registry");
+    h.update(tag);
     h.update([0]);
     h.update(chain_id.as_bytes());
     h.update([0]);
@@ -69,13 +74,7 @@ fn push_device(out: &mut Vec<u8>, device: &DeviceId) {
 /// quorum's signatures are bound to one chain and one deployment (a bech32 address alone
 /// can repeat across chains).
 pub fn distributor_binding(chain_id: &str, contract: &str) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(b"depin-rs/cosmwasm-distributor");
-    h.update([0]);
-    h.update(chain_id.as_bytes());
-    h.update([0]);
-    h.update(contract.as_bytes());
-    h.finalize().into()
+    binding(b"depin-rs/cosmwasm-distributor", chain_id, contract)
 }
 
 /// What an oracle signs for an epoch's root (`depin_chains::quorum::RootStatement::message`),

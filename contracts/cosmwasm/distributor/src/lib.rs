@@ -10,8 +10,12 @@
 //! [`depin_cosmwasm_msgs::distributor::PREVIOUS_ROOT_GRACE_SECONDS`] after the latest was
 //! published; the contract never pays more in all than the latest root's total.
 
+#[path = "../../shared/admin.rs"]
+mod admin;
 #[path = "../../shared/error.rs"]
 mod error;
+#[path = "../../shared/input.rs"]
+mod input;
 #[path = "../../shared/verify.rs"]
 mod verify;
 
@@ -34,11 +38,10 @@ use depin_cosmwasm_msgs::signing;
 use serde::{Deserialize, Serialize};
 
 use error::refuse;
+use input::{address, device_id, id_bytes};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Config {
-    admin: Addr,
-    pending_admin: Option<Addr>,
     oracle: Addr,
     token: Addr,
     network: String,
@@ -97,18 +100,13 @@ const ORACLE_SETS: Item<OracleSets> = Item::new("oracle_sets");
 /// Instantiate with the oracle and the cw20 token.
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn instantiate(
-    deps: DepsMut,
+    mut deps: DepsMut,
     _env: Env,
     info: MessageInfo,
     msg: InstantiateMsg,
 ) -> Result<Response, ContractError> {
-    let admin = match msg.admin {
-        Some(a) => address(deps.as_ref(), &a)?,
-        None => info.sender,
-    };
+    admin::init(deps.branch(), &info, msg.admin.as_deref())?;
     let config = Config {
-        admin,
-        pending_admin: None,
         oracle: address(deps.as_ref(), &msg.oracle)?,
         token: address(deps.as_ref(), &msg.token)?,
         network: NetworkId::new(&msg.network)
@@ -192,37 +190,16 @@ pub fn execute(
             claim(deps, &env, &account, epoch, &amount, &proof)
         }
         ExecuteMsg::SetOracle { oracle } => {
-            let mut c = admin_only(deps.as_ref(), &info)?;
+            admin::only(deps.as_ref(), &info)?;
+            let mut c = CONFIG.load(deps.storage)?;
             c.oracle = address(deps.as_ref(), &oracle)?;
             CONFIG.save(deps.storage, &c)?;
             Ok(Response::new()
                 .add_attribute("action", "set_oracle")
                 .add_attribute("oracle", c.oracle))
         }
-        ExecuteMsg::ProposeAdmin { admin } => {
-            let mut c = admin_only(deps.as_ref(), &info)?;
-            let proposed = address(deps.as_ref(), &admin)?;
-            c.pending_admin = Some(proposed.clone());
-            CONFIG.save(deps.storage, &c)?;
-            Ok(Response::new()
-                .add_attribute("action", "propose_admin")
-                .add_attribute("proposed", proposed))
-        }
-        ExecuteMsg::AcceptAdmin {} => {
-            let mut c = CONFIG.load(deps.storage)?;
-            if c.pending_admin.as_ref() != Some(&info.sender) {
-                return Err(refuse(
-                    ErrorCode::NoPendingAdmin,
-                    "the sender is not the proposed admin",
-                ));
-            }
-            c.admin = info.sender.clone();
-            c.pending_admin = None;
-            CONFIG.save(deps.storage, &c)?;
-            Ok(Response::new()
-                .add_attribute("action", "accept_admin")
-                .add_attribute("admin", info.sender))
-        }
+        ExecuteMsg::ProposeAdmin { admin } => admin::propose(deps, &info, &admin),
+        ExecuteMsg::AcceptAdmin {} => admin::accept(deps, &info),
     }
 }
 
@@ -259,9 +236,10 @@ pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractErro
         }
         QueryMsg::Config {} => {
             let c = CONFIG.load(deps.storage)?;
+            let a = admin::load(deps.storage)?;
             to_json_binary(&ConfigResponse {
-                admin: c.admin.to_string(),
-                pending_admin: c.pending_admin.map(|a| a.to_string()),
+                admin: a.admin.to_string(),
+                pending_admin: a.pending.map(|p| p.to_string()),
                 oracle: c.oracle.to_string(),
                 token: c.token.to_string(),
                 network: c.network,
@@ -452,7 +430,7 @@ fn schedule(
     threshold: u32,
     effective_at: u64,
 ) -> Result<Response, ContractError> {
-    admin_only(deps.as_ref(), info)?;
+    admin::only(deps.as_ref(), info)?;
     let now = env.block.time.seconds();
     let earliest = now.saturating_add(ORACLE_SET_DELAY_SECONDS);
     if effective_at < earliest {
@@ -558,29 +536,6 @@ fn check_quorum(
         ));
     }
     Ok(())
-}
-
-fn device_id(did: &str) -> Result<DeviceId, ContractError> {
-    DeviceId::from_did(did).map_err(|e| refuse(ErrorCode::InvalidInput, format!("{did}: {e}")))
-}
-
-fn id_bytes(id: &DeviceId) -> Vec<u8> {
-    let (b, n) = id.to_bytes();
-    b.get(..n).unwrap_or(&[]).to_vec()
-}
-
-fn admin_only(deps: Deps, info: &MessageInfo) -> Result<Config, ContractError> {
-    let c = CONFIG.load(deps.storage)?;
-    if info.sender != c.admin {
-        return Err(refuse(ErrorCode::Unauthorized, "admin only"));
-    }
-    Ok(c)
-}
-
-fn address(deps: Deps, a: &str) -> Result<Addr, ContractError> {
-    deps.api
-        .addr_validate(a)
-        .map_err(|e| refuse(ErrorCode::InvalidInput, format!("address {a}: {e}")))
 }
 
 fn amount(s: &str, what: &str) -> Result<Uint128, ContractError> {

@@ -225,6 +225,39 @@ fn only_the_oracle_publishes_and_epochs_only_go_up() {
         Some(ErrorCode::Unauthorized)
     );
     n.dist_exec(&new_oracle, publish(6, &t2, 20)).unwrap();
+
+    // the admin hands over in two steps; the old admin is refused afterwards
+    let next = n.app.api().addr_make("next-admin");
+    let propose = ExecuteMsg::ProposeAdmin {
+        admin: next.to_string(),
+    };
+    assert_eq!(
+        code(&n.dist_exec(&new_oracle, propose.clone()).unwrap_err()),
+        Some(ErrorCode::Unauthorized)
+    );
+    n.dist_exec(&admin, propose).unwrap();
+    assert_eq!(
+        code(&n.dist_exec(&a, ExecuteMsg::AcceptAdmin {}).unwrap_err()),
+        Some(ErrorCode::NoPendingAdmin)
+    );
+    n.dist_exec(&next, ExecuteMsg::AcceptAdmin {}).unwrap();
+    let set = ExecuteMsg::SetOracle {
+        oracle: oracle.to_string(),
+    };
+    assert_eq!(
+        code(&n.dist_exec(&admin, set.clone()).unwrap_err()),
+        Some(ErrorCode::Unauthorized)
+    );
+    n.dist_exec(&next, set).unwrap();
+    let cfg: ConfigResponse = n
+        .app
+        .wrap()
+        .query_wasm_smart(&n.distributor, &QueryMsg::Config {})
+        .unwrap();
+    assert_eq!(
+        (cfg.admin, cfg.pending_admin, cfg.oracle),
+        (next.to_string(), None, oracle.to_string())
+    );
 }
 
 #[test]

@@ -9,8 +9,12 @@
 //! nothing more and, if the admin says so, its devices read as inactive. The admin changes
 //! hands in two steps (propose, accept).
 
+#[path = "../../shared/admin.rs"]
+mod admin;
 #[path = "../../shared/error.rs"]
 mod error;
+#[path = "../../shared/input.rs"]
+mod input;
 mod state;
 #[path = "../../shared/verify.rs"]
 mod verify;
@@ -19,7 +23,7 @@ pub use error::ContractError;
 
 #[cfg(not(feature = "library"))]
 use cosmwasm_std::entry_point;
-use cosmwasm_std::{to_json_binary, Addr, Binary, Deps, DepsMut, Env, MessageInfo, Response};
+use cosmwasm_std::{to_json_binary, Binary, Deps, DepsMut, Env, MessageInfo, Response};
 use depin_core::{DeviceId, TrustLevel};
 use depin_cosmwasm_msgs::error::ErrorCode;
 use depin_cosmwasm_msgs::registry::{
@@ -29,6 +33,7 @@ use depin_cosmwasm_msgs::registry::{
 use depin_cosmwasm_msgs::signing;
 
 use error::refuse;
+use input::{address, device_id, id_bytes};
 use state::{Config, Device, Maker, CONFIG, DEVICES, MAKERS, NONCES};
 
 /// Longest a registration signature may stay valid: the EVM registry's 30 days.
@@ -37,20 +42,15 @@ pub const MAX_DEADLINE_AHEAD: u64 = 30 * 24 * 3600;
 /// Instantiate: the admin (the sender when absent) and whether only makers onboard.
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn instantiate(
-    deps: DepsMut,
+    mut deps: DepsMut,
     _env: Env,
     info: MessageInfo,
     msg: InstantiateMsg,
 ) -> Result<Response, ContractError> {
-    let admin = match msg.admin {
-        Some(a) => address(deps.as_ref(), &a)?,
-        None => info.sender,
-    };
+    let admin = admin::init(deps.branch(), &info, msg.admin.as_deref())?;
     CONFIG.save(
         deps.storage,
         &Config {
-            admin: admin.clone(),
-            pending_admin: None,
             makers_only: msg.makers_only,
         },
     )?;
@@ -93,37 +93,16 @@ pub fn execute(
             suspend_devices,
         } => revoke_maker(deps, &info, &maker, suspend_devices),
         ExecuteMsg::SetMakersOnly { makers_only } => {
-            let mut c = admin_only(deps.as_ref(), &info)?;
+            admin::only(deps.as_ref(), &info)?;
+            let mut c = CONFIG.load(deps.storage)?;
             c.makers_only = makers_only;
             CONFIG.save(deps.storage, &c)?;
             Ok(Response::new()
                 .add_attribute("action", "set_makers_only")
                 .add_attribute("makers_only", makers_only.to_string()))
         }
-        ExecuteMsg::ProposeAdmin { admin } => {
-            let mut c = admin_only(deps.as_ref(), &info)?;
-            let proposed = address(deps.as_ref(), &admin)?;
-            c.pending_admin = Some(proposed.clone());
-            CONFIG.save(deps.storage, &c)?;
-            Ok(Response::new()
-                .add_attribute("action", "propose_admin")
-                .add_attribute("proposed", proposed))
-        }
-        ExecuteMsg::AcceptAdmin {} => {
-            let mut c = CONFIG.load(deps.storage)?;
-            if c.pending_admin.as_ref() != Some(&info.sender) {
-                return Err(refuse(
-                    ErrorCode::NoPendingAdmin,
-                    "the sender is not the proposed admin",
-                ));
-            }
-            c.admin = info.sender.clone();
-            c.pending_admin = None;
-            CONFIG.save(deps.storage, &c)?;
-            Ok(Response::new()
-                .add_attribute("action", "accept_admin")
-                .add_attribute("admin", info.sender))
-        }
+        ExecuteMsg::ProposeAdmin { admin } => admin::propose(deps, &info, &admin),
+        ExecuteMsg::AcceptAdmin {} => admin::accept(deps, &info),
     }
 }
 
@@ -179,9 +158,10 @@ pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> Result<Binary, ContractErr
         }
         QueryMsg::Config {} => {
             let c = CONFIG.load(deps.storage)?;
+            let a = admin::load(deps.storage)?;
             to_json_binary(&ConfigResponse {
-                admin: c.admin.to_string(),
-                pending_admin: c.pending_admin.map(|a| a.to_string()),
+                admin: a.admin.to_string(),
+                pending_admin: a.pending.map(|p| p.to_string()),
                 makers_only: c.makers_only,
             })?
         }
@@ -310,13 +290,13 @@ fn register(
 }
 
 fn revoke(deps: DepsMut, info: &MessageInfo, device: &str) -> Result<Response, ContractError> {
-    let config = CONFIG.load(deps.storage)?;
+    let admin = admin::load(deps.storage)?.admin;
     let id = device_id(device)?;
     let key = id_bytes(&id);
     let mut d = DEVICES
         .may_load(deps.storage, &key)?
         .ok_or_else(|| refuse(ErrorCode::DeviceNotFound, device.to_string()))?;
-    if info.sender != d.owner && info.sender != config.admin {
+    if info.sender != d.owner && info.sender != admin {
         return Err(refuse(
             ErrorCode::Unauthorized,
             "only the device's owner or the admin revokes it",
@@ -339,7 +319,7 @@ fn approve_maker(
     name: String,
     quota: u64,
 ) -> Result<Response, ContractError> {
-    admin_only(deps.as_ref(), info)?;
+    admin::only(deps.as_ref(), info)?;
     if name.is_empty() || name.len() > MAX_MAKER_NAME_LEN || name.chars().any(char::is_control) {
         return Err(refuse(
             ErrorCode::InvalidInput,
@@ -380,7 +360,7 @@ fn revoke_maker(
     maker: &str,
     suspend_devices: bool,
 ) -> Result<Response, ContractError> {
-    admin_only(deps.as_ref(), info)?;
+    admin::only(deps.as_ref(), info)?;
     let id = device_id(maker)?;
     let key = id_bytes(&id);
     let mut m = MAKERS
@@ -396,29 +376,6 @@ fn revoke_maker(
         .add_attribute("action", "revoke_maker")
         .add_attribute("maker", id.to_string())
         .add_attribute("devices_suspended", suspend_devices.to_string()))
-}
-
-fn admin_only(deps: Deps, info: &MessageInfo) -> Result<Config, ContractError> {
-    let c = CONFIG.load(deps.storage)?;
-    if info.sender != c.admin {
-        return Err(refuse(ErrorCode::Unauthorized, "admin only"));
-    }
-    Ok(c)
-}
-
-fn device_id(did: &str) -> Result<DeviceId, ContractError> {
-    DeviceId::from_did(did).map_err(|e| refuse(ErrorCode::InvalidInput, format!("{did}: {e}")))
-}
-
-fn id_bytes(id: &DeviceId) -> Vec<u8> {
-    let (b, n) = id.to_bytes();
-    b.get(..n).unwrap_or(&[]).to_vec()
-}
-
-fn address(deps: Deps, a: &str) -> Result<Addr, ContractError> {
-    deps.api
-        .addr_validate(a)
-        .map_err(|e| refuse(ErrorCode::InvalidInput, format!("address {a}: {e}")))
 }
 
 fn hash32(s: &str, what: &str) -> Result<[u8; 32], ContractError> {

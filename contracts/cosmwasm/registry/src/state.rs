@@ -5,8 +5,6 @@ use serde::{Deserialize, Serialize};
 /// Admin and settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
-    pub admin: Addr,
-    pub pending_admin: Option<Addr>,
     pub makers_only: bool,
 }
 
