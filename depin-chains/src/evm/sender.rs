@@ -5,7 +5,13 @@
 //! before it, concurrently, and receipts are awaited after it. The cached nonce advances only when
 //! the node accepted the transaction, so a simulation failure or a rejected send never leaves a
 //! gap; on any send failure the cache is dropped and re-read from the node (`pending`) next time.
-//! This is what alloy's `CachedNonceManager` does not do (it advances before the send).
+//! This is what alloy's `CachedNonceManager` does not do (it advances before the send), which
+//! is why the nonce is managed here and not by alloy's nonce filler.
+//!
+//! Retries go through [`crate::retry`] (backon), not alloy's `RetryBackoffLayer`: that layer
+//! retries rate-limited requests (HTTP 429 and the providers' rate-limit codes), while the
+//! policy here also covers refused connections, timeouts and 5xx answers, with one
+//! configuration (`RetryPolicy`) for the EVM and Cosmos backends alike.
 
 use std::time::Duration;
 
@@ -213,6 +219,11 @@ fn transport_message(e: &Error) -> Option<String> {
     }
 }
 
+/// Recognised by the message, not a code: nodes report nonce and pool conflicts with generic
+/// JSON-RPC codes (geth and reth `-32000`, anvil `-32003`, others `-32010`) and agree only on
+/// these phrases, so there is no typed error to match (alloy's own `is_retry_err` reads
+/// messages the same way). Reverts, which do have data, are decoded by type
+/// (`revert::from_rpc`).
 fn is_nonce_conflict(e: &Error) -> bool {
     transport_message(e).is_some_and(|m| {
         m.contains("nonce too low")
