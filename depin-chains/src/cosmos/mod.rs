@@ -880,12 +880,8 @@ impl crate::backend::DistributorBackend for CosmosBackend {
 
     async fn publish_root(&self, root: &EpochRoot) -> Result<PublishOutcome> {
         root.check_publishable()?;
-        if let Some(existing) = self.root_of(root.epoch).await? {
-            return root.republish(&EpochRoot {
-                epoch: root.epoch,
-                root: parse_root(&existing.merkle_root)?,
-                total: parse_amount(&existing.total_amount, "total_amount")?,
-            });
+        if let Some(existing) = self.epoch_root(root.epoch).await? {
+            return root.republish(&existing);
         }
         if let Some(latest) = self.latest_root().await? {
             if root.epoch.0 <= latest.epoch {
@@ -912,12 +908,8 @@ impl crate::backend::DistributorBackend for CosmosBackend {
             total: st.total,
         };
         root.check_publishable()?;
-        if let Some(existing) = self.root_of(st.epoch).await? {
-            return root.republish(&EpochRoot {
-                epoch: st.epoch,
-                root: parse_root(&existing.merkle_root)?,
-                total: parse_amount(&existing.total_amount, "total_amount")?,
-            });
+        if let Some(existing) = self.epoch_root(st.epoch).await? {
+            return root.republish(&existing);
         }
         // a statement for another distributor: its signatures cannot verify here
         if st.distributor != self.quorum_distributor() {
