@@ -177,7 +177,23 @@ fn register_publish_and_claim_run_in_the_vm_with_their_gas_measured() {
     // distributor, paying a cw20 token whose balance query the mock querier answers
     let token = api.addr_make("token");
     let oracle = api.addr_make("oracle");
-    let mut dist = instance(&wasm("depin_cw_distributor"));
+    let new_distributor = || {
+        let mut d = instance(&wasm("depin_cw_distributor"));
+        let r: vm_std::ContractResult<vm_std::Response> = instantiate(
+            &mut d,
+            env.clone(),
+            mock_info(&admin, &[]),
+            distributor::InstantiateMsg {
+                admin: None,
+                network: "depin-test".into(),
+                oracle: oracle.clone(),
+                token: token.clone(),
+            },
+        );
+        r.unwrap();
+        d
+    };
+    let mut dist = new_distributor();
     dist.with_querier(|q| {
         q.update_wasm(|_| {
             vm_std::SystemResult::Ok(vm_std::ContractResult::Ok(
@@ -187,18 +203,6 @@ fn register_publish_and_claim_run_in_the_vm_with_their_gas_measured() {
         Ok(())
     })
     .unwrap();
-    let r: vm_std::ContractResult<vm_std::Response> = instantiate(
-        &mut dist,
-        env.clone(),
-        mock_info(&admin, &[]),
-        distributor::InstantiateMsg {
-            admin: None,
-            network: "depin-test".into(),
-            oracle: oracle.clone(),
-            token: token.clone(),
-        },
-    );
-    r.unwrap();
     let claimants: Vec<(String, u128)> = (0..1000)
         .map(|i| (api.addr_make(&format!("c{i}")), 1 + i as u128))
         .collect();
@@ -256,19 +260,7 @@ fn register_publish_and_claim_run_in_the_vm_with_their_gas_measured() {
 
     // a quorum publication: n oracles (secp256k1, as on the EVM distributor), t signatures
     for (n, t) in [(3usize, 2usize), (5, 3), (7, 4)] {
-        let mut q = instance(&wasm("depin_cw_distributor"));
-        let r: vm_std::ContractResult<vm_std::Response> = instantiate(
-            &mut q,
-            env.clone(),
-            mock_info(&admin, &[]),
-            distributor::InstantiateMsg {
-                admin: None,
-                network: "depin-test".into(),
-                oracle: oracle.clone(),
-                token: token.clone(),
-            },
-        );
-        r.unwrap();
+        let mut q = new_distributor();
         let keys: Vec<SigningKey> = (0..n)
             .map(|i| {
                 SigningKey::from_secret_bytes(KeyType::Secp256k1, &[0xa0 + i as u8; 32]).unwrap()
